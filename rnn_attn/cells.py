@@ -1,0 +1,223 @@
+"""Recurrent cells (SimpleRNN, LSTM, GRU) as pure functions over parameter pytrees.
+
+Every cell follows Keras's semantics so that numbers carry over from the reference
+documents:
+
+* one fused ``kernel`` ``[input_dim, G*units]``, ``recurrent_kernel`` ``[units, G*units]``
+  and ``bias``, with Keras's gate order: LSTM ``i, f, c, o``; GRU ``z, r, h``;
+* glorot-uniform kernels, orthogonal recurrent kernels, zero biases, LSTM's unit forget
+  bias, and GRU with ``reset_after`` either way (``True`` is Keras 2's default);
+* GRU's update ``h = z * h_prev + (1 - z) * h_candidate``.
+
+A cell is a frozen dataclass holding only static configuration (hashable, so it can be a
+static argument of ``jax.jit``). Its methods are pure:
+
+``init(key, input_dim) -> params``
+``initial_carry(batch_shape) -> carry`` (a tuple: ``(h, c)`` for LSTM, ``(h,)`` otherwise)
+``project(params, x) -> x_proj``: the input half of the gates for all steps at once, so the
+    scan layer does it as one matmul outside the loop;
+``step(params, carry, x_proj_t) -> (carry, h)``: one time step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from rnn_attn import initializers
+
+Params = dict[str, jax.Array]
+Carry = tuple[jax.Array, ...]
+
+
+def hard_sigmoid(x: jax.Array) -> jax.Array:
+    """Keras 2's piecewise-linear sigmoid: clip(0.2 x + 0.5, 0, 1)."""
+    return jnp.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "hard_sigmoid": hard_sigmoid,
+    "relu": jax.nn.relu,
+    "linear": lambda x: x,
+}
+
+
+def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        ) from None
+
+
+def _check_units(units: int) -> None:
+    if not isinstance(units, int) or units < 1:
+        raise ValueError(f"units must be a positive integer, got {units!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cell:
+    units: int
+    activation: str = "tanh"
+    kernel_initializer: str = "glorot_uniform"
+    recurrent_initializer: str = "orthogonal"
+
+    n_gates = 1
+    kind = "cell"
+
+    def __post_init__(self):
+        _check_units(self.units)
+        activation(self.activation)
+        initializers.get(self.kernel_initializer)
+        initializers.get(self.recurrent_initializer)
+
+    # -- parameters -------------------------------------------------------------------
+    def _init_bias(self) -> jax.Array:
+        return jnp.zeros((self.n_gates * self.units,), jnp.float32)
+
+    def init(self, key: jax.Array, input_dim: int) -> Params:
+        """Keras-initialized parameters for inputs of width ``input_dim``."""
+        k_in, k_rec = jax.random.split(key)
+        width = self.n_gates * self.units
+        return {
+            "kernel": initializers.get(self.kernel_initializer)(k_in, (input_dim, width)),
+            "recurrent_kernel": initializers.get(self.recurrent_initializer)(
+                k_rec, (self.units, width)
+            ),
+            "bias": self._init_bias(),
+        }
+
+    def initial_carry(self, batch_shape: tuple[int, ...], dtype=jnp.float32) -> Carry:
+        return (jnp.zeros((*batch_shape, self.units), dtype),)
+
+    def project(self, params: Params, x: jax.Array) -> jax.Array:
+        """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``."""
+        return x @ params["kernel"] + params["bias"]
+
+    def step(self, params: Params, carry: Carry, x_proj: jax.Array) -> tuple[Carry, jax.Array]:
+        raise NotImplementedError
+
+    def __call__(self, params: Params, carry: Carry, x: jax.Array) -> tuple[Carry, jax.Array]:
+        """One step on raw inputs ``x`` ``[batch, input_dim]`` (projects, then steps)."""
+        return self.step(params, carry, self.project(params, x))
+
+
+@dataclasses.dataclass(frozen=True)
+class SimpleRNNCell(_Cell):
+    """``h_t = act(x_t W + h_{t-1} U + b)``."""
+
+    kind = "simple_rnn"
+
+    def step(self, params, carry, x_proj):
+        (h,) = carry
+        h = activation(self.activation)(x_proj + h @ params["recurrent_kernel"])
+        return (h,), h
+
+
+@dataclasses.dataclass(frozen=True)
+class LSTMCell(_Cell):
+    """Keras LSTM: gates ``i, f, c, o``; ``c_t = f c + i act(z_c)``, ``h_t = o act(c_t)``."""
+
+    recurrent_activation: str = "sigmoid"
+    unit_forget_bias: bool = True
+
+    n_gates = 4
+    kind = "lstm"
+
+    def __post_init__(self):
+        super().__post_init__()
+        activation(self.recurrent_activation)
+
+    def _init_bias(self):
+        bias = jnp.zeros((4 * self.units,), jnp.float32)
+        if self.unit_forget_bias:
+            bias = bias.at[self.units : 2 * self.units].set(1.0)
+        return bias
+
+    def initial_carry(self, batch_shape, dtype=jnp.float32):
+        zeros = jnp.zeros((*batch_shape, self.units), dtype)
+        return (zeros, zeros)
+
+    def step(self, params, carry, x_proj):
+        h, c = carry
+        z = x_proj + h @ params["recurrent_kernel"]
+        zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
+        sig = activation(self.recurrent_activation)
+        act = activation(self.activation)
+        c = sig(zf) * c + sig(zi) * act(zc)
+        h = sig(zo) * act(c)
+        return (h, c), h
+
+
+@dataclasses.dataclass(frozen=True)
+class GRUCell(_Cell):
+    """Keras GRU, gates ``z, r, h``.
+
+    ``reset_after=True`` (Keras 2 / CuDNN): ``hh = act(x W_h + b_h + r * (h U_h + b'_h))``
+    with a second, recurrent bias (``bias`` is ``[2, 3*units]``).
+    ``reset_after=False`` (the original GRU): ``hh = act(x W_h + (r * h) U_h + b_h)``.
+    """
+
+    recurrent_activation: str = "sigmoid"
+    reset_after: bool = True
+
+    n_gates = 3
+    kind = "gru"
+
+    def __post_init__(self):
+        super().__post_init__()
+        activation(self.recurrent_activation)
+
+    def _init_bias(self):
+        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+        return jnp.zeros(shape, jnp.float32)
+
+    def project(self, params, x):
+        bias = params["bias"][0] if self.reset_after else params["bias"]
+        return x @ params["kernel"] + bias
+
+    def step(self, params, carry, x_proj):
+        (h,) = carry
+        u = self.units
+        sig = activation(self.recurrent_activation)
+        act = activation(self.activation)
+        xz, xr, xh = jnp.split(x_proj, 3, axis=-1)
+        rec = params["recurrent_kernel"]
+        if self.reset_after:
+            hu = h @ rec + params["bias"][1]
+            hz, hr, hh = jnp.split(hu, 3, axis=-1)
+            z = sig(xz + hz)
+            r = sig(xr + hr)
+            candidate = act(xh + r * hh)
+        else:
+            hzr = h @ rec[:, : 2 * u]
+            z = sig(xz + hzr[..., :u])
+            r = sig(xr + hzr[..., u:])
+            candidate = act(xh + (r * h) @ rec[:, 2 * u :])
+        h = z * h + (1.0 - z) * candidate
+        return (h,), h
+
+
+CELLS: dict[str, type[_Cell]] = {
+    "simple_rnn": SimpleRNNCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+}
+
+Cell = _Cell
+
+
+def make_cell(kind: str, units: int, **options: Any) -> _Cell:
+    """Builds a cell by name (``simple_rnn``, ``lstm`` or ``gru``)."""
+    try:
+        cls = CELLS[kind]
+    except KeyError:
+        raise ValueError(f"unknown cell kind {kind!r}; expected one of {sorted(CELLS)}") from None
+    return cls(units=units, **options)

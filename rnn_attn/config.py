@@ -1,0 +1,132 @@
+"""One way to configure an experiment: a frozen dataclass with defaults, overridden from
+the command line.
+
+Each field's ``metadata['help']`` becomes its ``--flag``'s help, so ``--help`` lists every
+setting, and the dataclass (saved into ``results.json`` and checkpoints) is the single
+record of a run's configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A bad setting or input; its message is one line meant for the user."""
+
+
+def field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - argparse's word
+    """A dataclass field with a help text for its command-line flag."""
+    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """Adds a ``--flag`` for every field of ``config_cls``."""
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        kind = hints[f.name]
+        help_text = f.metadata.get("help", "")
+        choices = f.metadata.get("choices")
+        if kind is bool:
+            parser.add_argument(
+                _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                default=f.default, help=help_text,
+            )
+        else:
+            parser.add_argument(
+                _flag(f.name), dest=f.name, type=_parser_for(kind), default=f.default,
+                choices=choices, help=help_text, metavar=f.name.upper(),
+            )
+
+
+def _parser_for(kind: Any):
+    if kind in (int, float, str):
+        return kind
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _parser_for(args[0])
+    return str
+
+
+def from_namespace(config_cls: type[T], namespace: argparse.Namespace) -> T:
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    return config_cls(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ: ``{key: (saved, current)}``."""
+    keys = sorted(set(saved) | set(current))
+    return {
+        k: (saved.get(k), current.get(k))
+        for k in keys
+        if json.dumps(saved.get(k)) != json.dumps(current.get(k))
+    }
+
+
+def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Refuses to resume a run under a different configuration, naming the keys."""
+    changed = diff(saved, current)
+    if changed:
+        parts = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())
+        raise ConfigError(f"cannot resume: the configuration differs from the saved run ({parts})")
+
+
+def prepare_workdir(path: str) -> str:
+    """Creates ``path`` if needed and checks it is writable; returns its absolute path."""
+    workdir = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_probe")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"work dir {path!r} cannot be written ({e.strerror or e}); expected a writable "
+            f"directory"
+        ) from None
+    return workdir
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad flag gets one line (``error: ...``) instead of usage + error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def experiment_parser(description: str, config_cls: type, default_workdir: str) -> ArgumentParser:
+    """The flags every experiment shares (``--workdir``, ``--resume``, ``--progress``) and
+    one flag per config field."""
+    parser = ArgumentParser(description=description,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--workdir", default=default_workdir,
+                        help="directory that receives everything the run writes")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from the checkpoints in --workdir")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="show progress bars")
+    add_arguments(parser, config_cls)
+    return parser

@@ -1,0 +1,1 @@
+"""Data: synthetic tasks drawn with jax.random, and loaders of real data sets."""

@@ -1,0 +1,69 @@
+"""Devices and meshes for seed-parallel and data-parallel programs.
+
+On CPU, JAX exposes one device by default; splitting the host into several CPU devices
+lets a seed-parallel program give each device a slice of the seeds (each slice's working
+set then fits a core's cache, and XLA runs the slices side by side). On GPU/TPU the real
+devices are used as they are.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+
+def request_cpu_devices(count: int) -> bool:
+    """Asks JAX for ``count`` CPU devices; must run before JAX's backends start.
+
+    Returns False (changing nothing) when the backends are already initialized, when an
+    explicit ``--xla_force_host_platform_device_count`` is in force, or when the default
+    platform is not the CPU.
+    """
+    import os
+
+    if count < 1:
+        raise ValueError(f"cpu device count must be >= 1, got {count}")
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return False
+    if os.environ.get("JAX_PLATFORMS", "cpu").split(",")[0] not in ("", "cpu"):
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        if xla_bridge.backends_are_initialized():
+            return False
+    except (ImportError, AttributeError):  # private API moved: fall back to trying
+        pass
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # backends already up
+        return False
+    return True
+
+
+def seed_mesh(num_seeds: int, devices: list | None = None) -> Mesh:
+    """A 1-D mesh (axis ``seed``) over as many devices as evenly divide ``num_seeds``."""
+    devices = list(jax.devices() if devices is None else devices)
+    usable = max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)
+    return Mesh(np.array(devices[:usable]), ("seed",))
+
+
+def seed_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (seed) axis split over the mesh, everything else replicated."""
+    return NamedSharding(mesh, PartitionSpec("seed"))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def describe_devices() -> dict:
+    devs = jax.devices()
+    return {
+        "platform": devs[0].platform,
+        "device_count": len(devs),
+        "device_kind": devs[0].device_kind,
+        "process_count": jax.process_count(),
+    }
+

@@ -1,0 +1,1 @@
+"""Models composed of cells, the scan layer and attention, as pure init/apply pairs."""

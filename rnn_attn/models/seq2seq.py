@@ -1,0 +1,109 @@
+"""Encoder-decoder models of reference document 001 (copy task).
+
+``EncoderDecoder``: RNN encoder -> last state repeated ``T`` times -> RNN decoder ->
+time-distributed Dense softmax (the tutorial's baseline).
+``AttentionEncoderDecoder``: RNN encoder returning sequences -> Bahdanau attention
+decoder (the tutorial's attention model).
+
+Both map one-hot inputs ``<float>[batch, time, vocab]`` to logits
+``<float>[batch, time, vocab]``; ``softmax(logits)`` is the models' output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from rnn_attn import layers
+from rnn_attn.attention import AttentionDecoder
+from rnn_attn.cells import Cell, make_cell
+from rnn_attn.recurrent import rnn, scan_projected
+
+MODEL_KINDS = ("baseline", "attention")
+
+
+@dataclasses.dataclass(frozen=True)
+class EncoderDecoder:
+    vocab_size: int
+    units: int = 150
+    cell: str = "lstm"
+    unroll: int | bool = True
+
+    @property
+    def encoder(self) -> Cell:
+        return make_cell(self.cell, self.units)
+
+    @property
+    def decoder(self) -> Cell:
+        return make_cell(self.cell, self.units)
+
+    def __post_init__(self):
+        make_cell(self.cell, self.units)  # validates kind and units
+
+    def init(self, key: jax.Array) -> dict:
+        k_enc, k_dec, k_out = jax.random.split(key, 3)
+        return {
+            "encoder": self.encoder.init(k_enc, self.vocab_size),
+            "decoder": self.decoder.init(k_dec, self.units),
+            "output": layers.init_dense(k_out, self.units, self.vocab_size),
+        }
+
+    def __call__(self, params: dict, inputs: jax.Array) -> jax.Array:
+        steps = inputs.shape[-2]
+        summary, _ = rnn(
+            self.encoder, params["encoder"], inputs, return_sequences=False, unroll=self.unroll
+        )
+        # RepeatVector: every decoder step sees the same input, so project it once.
+        x_proj = self.decoder.project(params["decoder"], summary)
+        x_proj = jnp.broadcast_to(x_proj[..., None, :], (*x_proj.shape[:-1], steps,
+                                                         x_proj.shape[-1]))
+        decoded, _ = scan_projected(self.decoder, params["decoder"], x_proj, unroll=self.unroll)
+        return layers.dense(params["output"], decoded)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionEncoderDecoder:
+    vocab_size: int
+    units: int = 150
+    cell: str = "lstm"
+    attention: str = "bahdanau"
+    unroll: int | bool = True
+
+    @property
+    def encoder(self) -> Cell:
+        return make_cell(self.cell, self.units)
+
+    @property
+    def decoder(self) -> AttentionDecoder:
+        return AttentionDecoder(self.units, self.vocab_size, attention=self.attention)
+
+    def __post_init__(self):
+        make_cell(self.cell, self.units)
+        AttentionDecoder(self.units, self.vocab_size, attention=self.attention)
+
+    def init(self, key: jax.Array) -> dict:
+        k_enc, k_dec = jax.random.split(key)
+        return {
+            "encoder": self.encoder.init(k_enc, self.vocab_size),
+            "decoder": self.decoder.init(k_dec, self.units),
+        }
+
+    def apply_with_weights(self, params: dict, inputs: jax.Array):
+        """Returns ``(logits, attention weights <float>[batch, out_steps, in_steps])``."""
+        encoded, _ = rnn(self.encoder, params["encoder"], inputs, unroll=self.unroll)
+        return self.decoder(params["decoder"], encoded, unroll=self.unroll)
+
+    def __call__(self, params: dict, inputs: jax.Array) -> jax.Array:
+        return self.apply_with_weights(params, inputs)[0]
+
+
+def make_model(kind: str, vocab_size: int, *, units: int = 150, cell: str = "lstm",
+               attention: str = "bahdanau", unroll: int | bool = True):
+    """``baseline`` or ``attention`` encoder-decoder."""
+    if kind == "baseline":
+        return EncoderDecoder(vocab_size, units, cell, unroll)
+    if kind == "attention":
+        return AttentionEncoderDecoder(vocab_size, units, cell, attention, unroll)
+    raise ValueError(f"unknown model {kind!r}; expected one of {MODEL_KINDS}")

@@ -1,0 +1,96 @@
+"""Plots written as PNG files (matplotlib's Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def attention_heatmap(
+    weights: np.ndarray,
+    input_labels: Sequence[str],
+    output_labels: Sequence[str],
+    path: str,
+    *,
+    title: str = "Attention weights",
+) -> str:
+    """Heatmap of ``weights <float>[out_steps, in_steps]`` (rows: decoder steps)."""
+    weights = np.asarray(weights)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * weights.shape[1], 1.0 + 0.6 * weights.shape[0]))
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(weights.shape[1]), labels=list(input_labels))
+    ax.set_yticks(range(weights.shape[0]), labels=list(output_labels))
+    ax.set_xlabel("input step (value)")
+    ax.set_ylabel("output step (predicted value)")
+    for (i, j), w in np.ndenumerate(weights):
+        ax.text(j, i, f"{w:.2f}", ha="center", va="center",
+                color="black" if w > 0.5 else "white", fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def scores_by_seed(
+    scores: Mapping[str, Sequence[float]],
+    path: str,
+    *,
+    ylabel: str,
+    title: str,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
+) -> str:
+    """Each model's per-seed scores as points, with its mean and (optional) CI as a bar."""
+    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(scores), 4.0))
+    rng = np.random.default_rng(0)
+    for i, (name, values) in enumerate(scores.items()):
+        values = np.asarray(values, float)
+        jitter = rng.uniform(-0.12, 0.12, size=values.shape)
+        ax.scatter(i + jitter, values, alpha=0.7, label=f"{name} (n={values.size})")
+        ax.hlines(values.mean(), i - 0.25, i + 0.25, colors="black")
+        if intervals and name in intervals:
+            low, high = intervals[name]
+            ax.vlines(i + 0.3, low, high, colors="black", linewidth=2)
+    ax.set_xticks(range(len(scores)), labels=list(scores))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curves(
+    series: Mapping[str, np.ndarray],
+    path: str,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    x: np.ndarray | None = None,
+    band: bool = True,
+) -> str:
+    """One line per name; a ``[runs, points]`` array is drawn as its mean with a min-max band."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.0))
+    for name, values in series.items():
+        values = np.atleast_2d(np.asarray(values, float))
+        xs = np.arange(values.shape[1]) if x is None else x
+        ax.plot(xs, values.mean(0), label=name)
+        if band and values.shape[0] > 1:
+            ax.fill_between(xs, values.min(0), values.max(0), alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

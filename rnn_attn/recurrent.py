@@ -1,0 +1,199 @@
+"""The scan layer: a cell run over time with ``jax.lax.scan``, Bidirectional, stacking.
+
+Shapes are batch-major at the interface (``[batch, time, features]``) and time-major
+inside the scan. Masking follows Keras: at a masked step the carry is kept and the output
+is zero, so a padded sequence gives, for its valid steps and its final state, exactly what
+it gives alone. ``lengths`` masks steps ``t >= lengths[b]`` (right-padded sequences).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+from rnn_attn.cells import Carry, Cell, Params
+
+MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def length_mask(lengths: jax.Array, max_len: int) -> jax.Array:
+    """``<bool>[batch, max_len]``: True where step ``t < lengths[b]``."""
+    return jnp.arange(max_len)[None, :] < jnp.asarray(lengths)[:, None]
+
+
+def scan_projected(
+    cell: Cell,
+    params: Params,
+    x_proj: jax.Array,
+    *,
+    mask: jax.Array | None = None,
+    initial_carry: Carry | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+) -> tuple[jax.Array, Carry]:
+    """Runs ``cell.step`` over pre-projected inputs.
+
+    Args:
+      cell: the cell.
+      params: its parameters.
+      x_proj: ``<float>[batch, time, G*units]``, the output of ``cell.project``.
+      mask: optional ``<bool>[batch, time]``; False steps keep the carry and emit zeros.
+      initial_carry: defaults to zeros.
+      reverse: process ``t = T-1 .. 0`` (Keras's ``go_backwards``); the outputs are then
+        returned in processing order, as Keras does.
+      unroll: passed to ``lax.scan`` (``True`` unrolls fully; worth it for short sequences).
+
+    Returns:
+      ``(outputs <float>[batch, time, units], final_carry)``.
+    """
+    batch = x_proj.shape[:-2]
+    carry = cell.initial_carry(batch, x_proj.dtype) if initial_carry is None else initial_carry
+    xs = jnp.moveaxis(x_proj, -2, 0)
+    ms = None if mask is None else jnp.moveaxis(jnp.asarray(mask, bool), -1, 0)
+    if reverse:
+        xs = xs[::-1]
+        ms = None if ms is None else ms[::-1]
+
+    def body(carry, inputs):
+        x_t, m_t = inputs
+        new_carry, h = cell.step(params, carry, x_t)
+        if m_t is not None:
+            keep = m_t[..., None]
+            new_carry = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new_carry, carry)
+            h = jnp.where(keep, h, jnp.zeros_like(h))
+        return new_carry, h
+
+    final, ys = jax.lax.scan(body, carry, (xs, ms), unroll=unroll)
+    return jnp.moveaxis(ys, 0, -2), final
+
+
+def rnn(
+    cell: Cell,
+    params: Params,
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    initial_carry: Carry | None = None,
+    reverse: bool = False,
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+) -> tuple[jax.Array, Carry]:
+    """A Keras-style recurrent layer.
+
+    Args:
+      inputs: ``<float>[batch, time, features]``.
+      lengths: optional ``<int>[batch]`` valid lengths (right padding); or give ``mask``.
+      return_sequences: all outputs ``[batch, time, units]`` or the last valid one
+        ``[batch, units]``.
+      Others as in ``scan_projected``.
+
+    Returns:
+      ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
+    """
+    if inputs.ndim < 3:
+        raise ValueError(
+            f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
+        )
+    if lengths is not None:
+        if mask is not None:
+            raise ValueError("give either lengths or mask, not both")
+        mask = length_mask(lengths, inputs.shape[-2])
+    x_proj = cell.project(params, inputs)
+    outputs, final = scan_projected(
+        cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
+        unroll=unroll,
+    )
+    if not return_sequences:
+        # The carry's h is the output of the last valid step (masked steps keep it).
+        return final[0], final
+    return outputs, final
+
+
+def merge(forward: jax.Array, backward: jax.Array, mode: MergeMode):
+    """Keras Bidirectional's merge of the two directions' outputs."""
+    if mode == "concat":
+        return jnp.concatenate([forward, backward], axis=-1)
+    if mode == "sum":
+        return forward + backward
+    if mode == "mul":
+        return forward * backward
+    if mode == "ave":
+        return 0.5 * (forward + backward)
+    if mode == "none":
+        return forward, backward
+    raise ValueError(f"unknown merge mode {mode!r}; expected one of {MERGE_MODES}")
+
+
+def init_bidirectional(
+    key: jax.Array, forward_cell: Cell, backward_cell: Cell, input_dim: int
+) -> dict[str, Params]:
+    k_f, k_b = jax.random.split(key)
+    return {
+        "forward": forward_cell.init(k_f, input_dim),
+        "backward": backward_cell.init(k_b, input_dim),
+    }
+
+
+def bidirectional(
+    forward_cell: Cell,
+    backward_cell: Cell,
+    params: dict[str, Params],
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    merge_mode: MergeMode = "concat",
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+):
+    """Keras's Bidirectional wrapper.
+
+    The backward layer reads the sequence reversed (with the mask, so padding never
+    enters its state) and its outputs are flipped back to align with the forward ones.
+
+    Returns:
+      ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
+      outputs are the pair ``(forward, backward)``.
+    """
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
+    common = dict(lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll)
+    y_f, c_f = rnn(forward_cell, params["forward"], inputs, **common)
+    y_b, c_b = rnn(backward_cell, params["backward"], inputs, reverse=True, **common)
+    if return_sequences:
+        y_b = jnp.flip(y_b, axis=-2)
+    return merge(y_f, y_b, merge_mode), (c_f, c_b)
+
+
+def init_stack(key: jax.Array, cells: list[Cell], input_dim: int) -> list[Params]:
+    params = []
+    for cell, k in zip(cells, jax.random.split(key, len(cells)), strict=True):
+        params.append(cell.init(k, input_dim))
+        input_dim = cell.units
+    return params
+
+
+def stacked_rnn(
+    cells: list[Cell],
+    params: list[Params],
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+) -> tuple[jax.Array, list[Carry]]:
+    """Stacked layers; every layer but the last returns sequences."""
+    carries = []
+    x = inputs
+    for i, (cell, p) in enumerate(zip(cells, params, strict=True)):
+        last = i == len(cells) - 1
+        x, carry = rnn(
+            cell, p, x, lengths=lengths, return_sequences=return_sequences or not last,
+            unroll=unroll,
+        )
+        carries.append(carry)
+    return x, carries

@@ -1,0 +1,95 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_attn import cells, numpy_rnn
+from rnn_attn.recurrent import rnn
+
+CASES = [
+    ("simple_rnn", {}),
+    ("lstm", {}),
+    ("gru", {"reset_after": True}),
+    ("gru", {"reset_after": False}),
+]
+
+
+def _params64(cell, key, input_dim):
+    params = cell.init(key, input_dim)
+    # Non-zero biases so the bias paths are tested too.
+    params["bias"] = params["bias"] + 0.1 * jax.random.normal(jax.random.PRNGKey(7),
+                                                              params["bias"].shape)
+    return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
+
+
+@pytest.mark.parametrize("kind,options", CASES)
+def test_forward_matches_numpy_reference(kind, options):
+    cell = cells.make_cell(kind, 6, **options)
+    params = _params64(cell, jax.random.PRNGKey(0), 4)
+    x = np.random.default_rng(0).normal(size=(3, 7, 4))
+    outputs, carry = rnn(cell, params, jnp.asarray(x))
+    np_params = jax.tree.map(np.asarray, params)
+    ref_out, ref_h, ref_c = numpy_rnn.run(kind, np_params, x, **options)
+    np.testing.assert_allclose(outputs, ref_out, atol=1e-5)
+    np.testing.assert_allclose(carry[0], ref_h, atol=1e-5)
+    if kind == "lstm":
+        np.testing.assert_allclose(carry[1], ref_c, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,options", CASES)
+def test_gradient_matches_finite_differences(kind, options):
+    cell = cells.make_cell(kind, 3, **options)
+    params = _params64(cell, jax.random.PRNGKey(1), 2)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 2)))
+
+    @jax.jit
+    def loss(p):
+        out, _ = rnn(cell, p, x)
+        return jnp.sum(jnp.sin(out))
+
+    grads = jax.grad(loss)(params)
+    eps = 1e-6
+    rng = np.random.default_rng(2)
+    for name, value in params.items():
+        flat = np.asarray(value).ravel()
+        for idx in rng.choice(flat.size, size=min(5, flat.size), replace=False):
+            bump = np.zeros_like(flat)
+            bump[idx] = eps
+            plus = dict(params, **{name: jnp.asarray((flat + bump).reshape(value.shape))})
+            minus = dict(params, **{name: jnp.asarray((flat - bump).reshape(value.shape))})
+            numeric = (loss(plus) - loss(minus)) / (2 * eps)
+            np.testing.assert_allclose(np.asarray(grads[name]).ravel()[idx], numeric,
+                                       rtol=1e-5, atol=1e-7, err_msg=f"{kind} {name}[{idx}]")
+
+
+def test_keras_initialization():
+    cell = cells.LSTMCell(8)
+    params = cell.init(jax.random.PRNGKey(0), 5)
+    assert params["kernel"].shape == (5, 32)
+    assert params["recurrent_kernel"].shape == (8, 32)
+    # Unit forget bias, zeros elsewhere.
+    np.testing.assert_array_equal(params["bias"][8:16], 1.0)
+    np.testing.assert_array_equal(params["bias"][:8], 0.0)
+    np.testing.assert_array_equal(params["bias"][16:], 0.0)
+    # Orthogonal recurrent kernel [8, 32]: orthonormal rows.
+    rec = np.asarray(params["recurrent_kernel"], np.float64)
+    np.testing.assert_allclose(rec @ rec.T, np.eye(8), atol=1e-5)
+    # Glorot-uniform bound sqrt(6 / (fan_in + fan_out)).
+    assert np.abs(params["kernel"]).max() <= np.sqrt(6 / (5 + 32))
+    gru = cells.GRUCell(4).init(jax.random.PRNGKey(1), 3)
+    assert gru["bias"].shape == (2, 12)
+    assert cells.GRUCell(4, reset_after=False).init(jax.random.PRNGKey(1), 3)["bias"].shape == (12,)
+
+
+def test_unknown_cell_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown cell kind 'tree'"):
+        cells.make_cell("tree", 4)
+    with pytest.raises(ValueError, match="units must be a positive integer"):
+        cells.LSTMCell(0)
+    with pytest.raises(ValueError, match="unknown activation"):
+        cells.LSTMCell(4, recurrent_activation="swish2")
+
+
+def test_hard_sigmoid_is_keras2():
+    x = jnp.array([-5.0, -2.5, 0.0, 1.0, 2.5, 5.0])
+    np.testing.assert_allclose(cells.hard_sigmoid(x), [0.0, 0.0, 0.5, 0.7, 1.0, 1.0])

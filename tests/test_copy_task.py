@@ -1,0 +1,157 @@
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from rnn_attn import copy_task, devices
+from rnn_attn.config import ConfigError
+from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_targets_copy_the_first_values_then_zeros():
+    inputs, targets = sample_copy_task(jax.random.PRNGKey(0), 64, 7, 3, 11)
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
+    assert inputs.shape == targets.shape == (64, 7)
+    np.testing.assert_array_equal(targets[:, :3], inputs[:, :3])
+    np.testing.assert_array_equal(targets[:, 3:], 0)
+    assert inputs.min() >= 0 and inputs.max() <= 10
+    assert len(np.unique(inputs)) == 11  # every symbol is drawn
+    x = np.asarray(one_hot(inputs, 11))
+    np.testing.assert_array_equal(x.argmax(-1), inputs)
+    np.testing.assert_array_equal(x.sum(-1), 1)
+
+
+@pytest.mark.parametrize("args,message", [
+    ((5, 6, 50), "cannot copy 6 values from sequences of length 5"),
+    ((5, 2, 1), "cardinality must be an integer >= 2"),
+    ((0, 1, 5), "sequence length must be an integer >= 1"),
+])
+def test_bad_problem_sizes(args, message):
+    with pytest.raises(ValueError, match=message):
+        check_copy_task(*args)
+
+
+def _small_config(**overrides):
+    base = dict(seeds=2, steps=300, checkpoint_every=100, units=32, cardinality=8,
+                eval_examples=50, batch_size=4, spot_checks=2)
+    return copy_task.CopyTaskConfig(**(base | overrides)).validate()
+
+
+@pytest.mark.parametrize("name", ["baseline", "attention"])
+def test_short_training_lowers_the_loss(name, tmp_path):
+    cfg = _small_config(models=name)
+    prepared = copy_task.prepare_models(cfg, devices.seed_mesh(cfg.seeds))[name]
+    losses = copy_task.train(prepared, cfg)
+    assert losses.shape == (2, 300)
+    first, last = losses[:, :30].mean(1), losses[:, -30:].mean(1)
+    assert np.all(last < 0.8 * first), (first, last)
+    metrics = copy_task.evaluate(prepared, cfg)
+    assert metrics["exact_match"].shape == (2,)
+    assert np.all((metrics["token_accuracy"] >= 0) & (metrics["token_accuracy"] <= 1))
+
+
+def test_resume_replays_the_same_run(tmp_path):
+    cfg = _small_config(models="attention", steps=200)
+    mesh = devices.seed_mesh(cfg.seeds)
+    record = dataclasses.asdict(cfg)
+    whole = copy_task.prepare_models(cfg, mesh)["attention"]
+    whole_losses = copy_task.train(whole, cfg)
+
+    # Interrupted after the first chunk (its checkpoint written), then resumed.
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_first_chunk(steps_done):
+        raise Interrupted
+
+    ckpt = str(tmp_path / "ckpt")
+    part = copy_task.prepare_models(cfg, mesh)["attention"]
+    with pytest.raises(Interrupted):
+        copy_task.train(part, cfg, checkpoint_dir=ckpt, config_record=record,
+                        on_progress=stop_after_first_chunk)
+    resumed = copy_task.prepare_models(cfg, mesh)["attention"]
+    resumed_losses = copy_task.train(resumed, cfg, checkpoint_dir=ckpt, resume=True,
+                                     config_record=record)
+    np.testing.assert_array_equal(resumed_losses, whole_losses)
+    for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+    # A resume under another configuration is refused, naming the key.
+    other = dict(record, units=64)
+    again = copy_task.prepare_models(cfg, mesh)["attention"]
+    with pytest.raises(ConfigError, match="units: saved 32, now 64"):
+        copy_task.train(again, cfg, checkpoint_dir=ckpt, resume=True, config_record=other)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("seeds", 0, "--seeds must be an integer >= 1, got 0"),
+    ("n_copy", 9, "cannot copy 9 values from sequences of length 5"),
+    ("cardinality", 1, "cardinality must be an integer >= 2"),
+    ("cell", "tree", "unknown cell kind 'tree'"),
+    ("attention", "cosine", "unknown attention kind 'cosine'"),
+    ("models", "baseline,transformer", "unknown model 'transformer'"),
+])
+def test_config_validation(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        copy_task.CopyTaskConfig(**{field: value}).validate()
+
+
+def _run_cli(*args, env_extra=None):
+    env = dict(os.environ, PYTHONPATH=ROOT, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "experiments.copy_task", *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+    (["--n-copy", "6"], "cannot copy 6 values from sequences of length 5"),
+    (["--cardinality", "1"], "cardinality must be an integer >= 2"),
+    (["--cell", "tree"], "unknown cell kind 'tree'"),
+    (["--attention", "cosine"], "unknown attention kind 'cosine'"),
+    (["--seeds", "ten"], "argument --seeds: invalid int value: 'ten'"),
+])
+def test_cli_bad_input_gets_one_line(args, message, tmp_path):
+    result = _run_cli(*args, "--workdir", str(tmp_path))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_unwritable_workdir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = _run_cli("--workdir", str(blocker / "sub"))
+    assert result.returncode == 2
+    assert "cannot be written" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_end_to_end(tmp_path):
+    result = _run_cli("--workdir", str(tmp_path), "--seeds", "2", "--steps", "40",
+                      "--checkpoint-every", "20", "--units", "16", "--cardinality", "6",
+                      "--eval-examples", "20", "--no-progress", "--spot-checks", "3")
+    assert result.returncode == 0, result.stderr
+    assert "Expected:" in result.stdout and "Welch" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    for name in ("baseline", "attention"):
+        per_seed = results["models"][name]["per_seed"]["test_exact_match"]
+        assert len(per_seed) == 2
+    assert results["config"]["steps"] == 40
+    for png in ("accuracy_by_seed.png", "attention_weights.png", "train_loss.png"):
+        assert (tmp_path / png).stat().st_size > 1000
+    assert (tmp_path / "checkpoints" / "attention").is_dir()
+    # --resume of a finished run trains nothing more and reproduces the same numbers.
+    again = _run_cli("--workdir", str(tmp_path), "--seeds", "2", "--steps", "40",
+                     "--checkpoint-every", "20", "--units", "16", "--cardinality", "6",
+                     "--eval-examples", "20", "--no-progress", "--spot-checks", "3", "--resume")
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads((tmp_path / "results.json").read_text())
+    assert resumed["models"] == results["models"]
