@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Initializer = Callable[[jax.Array, Sequence[int], jnp.dtype], jax.Array]
 
@@ -36,13 +37,22 @@ def glorot_uniform(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> j
     return jax.random.uniform(key, tuple(shape), dtype, -limit, limit)
 
 
+def _sign_fixed_qr(a: np.ndarray) -> np.ndarray:
+    """Q of ``a = QR`` (batched over leading axes) with the signs of ``diag(R)`` folded in,
+    which makes Q uniform over orthogonal matrices (Mezzadri 2007)."""
+    q, r = np.linalg.qr(np.asarray(a, np.float64))
+    signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
+    return (q * signs[..., None, :]).astype(np.float32)
+
+
 def orthogonal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32, gain: float = 1.0):
     """A (semi-)orthogonal matrix from the QR decomposition of a normal matrix (Keras's
     default recurrent init). Non-square shapes get orthonormal rows or columns, whichever
     is fewer.
 
-    Note: call this outside ``jit``/``vmap`` on 2-core CPUs: a vmapped QR inside jit has
-    been seen to deadlock XLA's CPU thread pool there.
+    The QR runs on the host (numpy, through ``jax.pure_callback``): XLA's CPU QR, vmapped
+    inside jit, has been seen to deadlock on 2-core machines, and this way a whole batch
+    of seeds can be initialized with ``jit(vmap(init))``.
     """
     if len(shape) < 2:
         raise ValueError(f"orthogonal init needs a shape of rank >= 2, got {tuple(shape)}")
@@ -52,9 +62,9 @@ def orthogonal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32, gain: fl
     num_cols = shape[-1]
     flat = (max(num_rows, num_cols), min(num_rows, num_cols))
     a = jax.random.normal(key, flat, jnp.float32)
-    q, r = jnp.linalg.qr(a)
-    # Sign fix makes the distribution uniform over orthogonal matrices (Mezzadri 2007).
-    q = q * jnp.sign(jnp.diagonal(r))
+    q = jax.pure_callback(
+        _sign_fixed_qr, jax.ShapeDtypeStruct(flat, jnp.float32), a, vmap_method="expand_dims"
+    )
     if num_rows < num_cols:
         q = q.T
     return (gain * q.reshape(tuple(shape))).astype(dtype)
