@@ -66,10 +66,9 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
           f"{device_info['device_count']} {device_info['platform']} device(s), "
           f"seeds split over {mesh.size}")
 
-    prepared = copy_task.prepare_models(cfg, mesh)
-    compile_done = time.perf_counter()
-    results_models, train_losses, spot = {}, {}, {}
-    for name, model in prepared.items():
+    results_models, train_losses, spot, prepared = {}, {}, {}, {}
+    for model in copy_task.iter_prepared(cfg, mesh):
+        name = model.name
         bar = tqdm(total=cfg.steps, desc=f"train {name}", unit="step", disable=not progress,
                    file=sys.stderr)
         losses = copy_task.train(
@@ -89,8 +88,9 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
                 f"train_loss_last{tail}": losses[:, -tail:].mean(1).astype(float).tolist(),
             },
         }
-        spot[name] = copy_task.spot_check(model, cfg, max(cfg.spot_checks, 1))
-    train_done = time.perf_counter()
+        spot[name] = (test["inputs"][0], test["targets"][0], test["predicted"][0],
+                      test["attention_weights"][0] if "attention_weights" in test else None)
+        prepared[name] = model
 
     scores = {n: np.asarray(m["per_seed"]["test_exact_match"]) for n, m in results_models.items()}
     for name, values in scores.items():
@@ -113,8 +113,7 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
         "models": results_models,
         "comparison": comparison,
         "timing_seconds": {
-            "prepare_and_compile": round(compile_done - start, 3),
-            "train_and_test": round(train_done - compile_done, 3),
+            "prepare_and_compile": {n: round(m.compile_seconds, 3) for n, m in prepared.items()},
             "total": round(time.perf_counter() - start, 3),
         },
         "files": files,
@@ -124,8 +123,7 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
 
     _print_report(cfg, results_models, comparison, spot, stats)
     print(f"\nwrote {os.path.join(workdir, 'results.json')} and {', '.join(files.values())}")
-    print(f"total time {results['timing_seconds']['total']:.1f} s "
-          f"(prepare+compile {results['timing_seconds']['prepare_and_compile']:.1f} s)")
+    print(f"total time {results['timing_seconds']['total']:.1f} s")
     return 0
 
 
@@ -203,7 +201,7 @@ def _print_report(cfg, results_models, comparison, spot, stats):
         print(stats.format_comparison(comparison))
     for n in names:
         inputs, targets, predicted, _ = spot[n]
-        print(f"\nSpot checks, {n} (seed {cfg.first_seed}, fresh test pairs):")
+        print(f"\nSpot checks, {n} (seed {cfg.first_seed}, the first test pairs):")
         for k in range(min(cfg.spot_checks, len(inputs))):
             print(f"  Expected: {targets[k].tolist()}  Predicted: {predicted[k].tolist()}")
 

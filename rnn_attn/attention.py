@@ -14,9 +14,10 @@ form used by reference document 001, written here from the equations:
     y_t   = softmax(y_{t-1} W_o + s_{t-1} U_o + c_t C_o + b_o)
 
 ``y_0 = 0`` and each step feeds its own output distribution back as ``y_{t-1}``. The
-matrices multiplying the same vector are fused (``[W_r|W_z|W_p|W_o]``, ``[U_r|U_z|U_o]``,
-``[C_r|C_z|C_p|C_o]``) so a step is four matmuls. Luong's multiplicative scores
-(``dot``: ``s . h_j``; ``general``: ``s W h_j``) can replace the additive energy.
+matrices multiplying the same vector are fused (``W_y = [W_r|W_z|W_p|W_o]``,
+``U_s = [W_a|U_r|U_z|U_o]``, ``C = [C_r|C_z|C_p|C_o]``) so a step is four matmuls.
+Luong's multiplicative scores (``dot``: ``s . h_j``; ``general``: ``s W h_j``) can replace
+the additive energy.
 """
 
 from __future__ import annotations
@@ -109,26 +110,32 @@ class AttentionDecoder:
         def blocks(rows, widths):
             return jnp.concatenate([orth(next(keys), (rows, w)) for w in widths], axis=1)
 
+        # The query projection W_a (none for luong_dot) leads U_s, so one matmul of the
+        # state gives the attention query and its gate contributions.
+        query_width = self.query_width(input_dim)
+        w_a = [glorot(next(keys), (u, query_width))] if query_width else []
         params = {
             "W_s": orth(next(keys), (input_dim, u)),
-            # [W_r | W_z | W_p | W_o], [U_r | U_z | U_o], [C_r | C_z | C_p | C_o]
-            "W_y": blocks(o, (u, u, u, o)),
-            "U_rzo": blocks(u, (u, u, o)),
+            "W_y": blocks(o, (u, u, u, o)),  # [W_r | W_z | W_p | W_o]
+            "U_s": jnp.concatenate([*w_a, blocks(u, (u, u, o))], axis=1),  # [W_a|U_r|U_z|U_o]
             "U_p": orth(next(keys), (u, u)),
-            "C": blocks(input_dim, (u, u, u, o)),
+            "C": blocks(input_dim, (u, u, u, o)),  # [C_r | C_z | C_p | C_o]
             "b_rzp": jnp.zeros((3 * u,), jnp.float32),
             "b_o": jnp.zeros((o,), jnp.float32),
         }
         if self.attention == "bahdanau":
             params.update(
                 V_a=glorot(next(keys), (u,)),
-                W_a=glorot(next(keys), (u, u)),
                 U_a=glorot(next(keys), (input_dim, u)),
                 b_a=jnp.zeros((u,), jnp.float32),
             )
-        elif self.attention == "luong_general":
-            params["W_a"] = glorot(next(keys), (u, input_dim))
         return params
+
+    def query_width(self, input_dim: int) -> int:
+        """Width of ``W_a``'s output: ``units`` (Bahdanau), ``input_dim`` (Luong general),
+        0 (Luong dot, which uses the state itself)."""
+        return {"bahdanau": self.units, "luong_general": input_dim, "luong_dot": 0}[
+            self.attention]
 
     def precompute_keys(self, params, encoded: jax.Array) -> jax.Array:
         """What does not depend on the decoder step (``U_a h_j + b_a`` for Bahdanau)."""
@@ -136,12 +143,11 @@ class AttentionDecoder:
             return encoded @ params["U_a"] + params["b_a"]
         return encoded
 
-    def scores(self, params, state, keys) -> jax.Array:
+    def scores(self, params, query, keys) -> jax.Array:
+        """Energies ``[batch, time]`` from the query (``W_a s``, or ``s`` for Luong dot)."""
         if self.attention == "bahdanau":
-            return additive_scores(state @ params["W_a"], keys, params["V_a"])
-        if self.attention == "luong_general":
-            return dot_scores(state @ params["W_a"], keys)
-        return dot_scores(state, keys)
+            return additive_scores(query, keys, params["V_a"])
+        return dot_scores(query, keys)
 
     def initial_carry(self, params, encoded: jax.Array):
         """``(y_0, s_0)``: a zero output distribution and ``tanh(h_1 W_s)``."""
@@ -163,10 +169,13 @@ class AttentionDecoder:
         """
         y, s = carry
         u = self.units
-        weights = masked_softmax(self.scores(params, s, keys), mask)
+        from_s = s @ params["U_s"]
+        query_width = self.query_width(encoded.shape[-1])
+        query = from_s[..., :query_width] if query_width else s
+        from_s = from_s[..., query_width:]
+        weights = masked_softmax(self.scores(params, query, keys), mask)
         context = context_vector(weights, encoded)
         from_y = y @ params["W_y"]
-        from_s = s @ params["U_rzo"]
         from_c = context @ params["C"]
         gates = jax.nn.sigmoid(
             from_y[..., : 2 * u] + from_s[..., : 2 * u] + from_c[..., : 2 * u]

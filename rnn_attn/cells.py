@@ -151,8 +151,9 @@ class LSTMCell(_Cell):
         zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
         sig = activation(self.recurrent_activation)
         act = activation(self.activation)
-        c = sig(zf) * c + sig(zi) * act(zc)
-        h = sig(zo) * act(c)
+        i, f, g, o = sig(zi), sig(zf), act(zc), sig(zo)
+        c = f * c + i * g
+        h = o * activation(self.activation)(c)
         return (h, c), h
 
 

@@ -24,20 +24,25 @@ class Checkpointer:
       max_to_keep: how many of the newest checkpoints to keep.
     """
 
-    def __init__(self, directory: str, *, max_to_keep: int = 2):
+    def __init__(self, directory: str, *, max_to_keep: int = 2, asynchronous: bool = True):
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=asynchronous
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
+        """Saves atomically (Orbax writes to a temporary directory, then renames). With
+        ``asynchronous``, returns once the arrays are copied off the devices; the write
+        finishes in the background (``wait`` or ``close`` waits for it)."""
         self._manager.save(
             step,
             args=ocp.args.Composite(
                 state=ocp.args.StandardSave(tree), record=ocp.args.JsonSave(record)
             ),
         )
+
+    def wait(self) -> None:
         self._manager.wait_until_finished()
 
     def latest_step(self) -> int | None:
@@ -55,6 +60,7 @@ class Checkpointer:
         return restored["state"], dict(restored["record"])
 
     def close(self) -> None:
+        self._manager.wait_until_finished()
         self._manager.close()
 
     def __enter__(self) -> Checkpointer:

@@ -14,13 +14,16 @@ test pairs seed for seed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
 from rnn_attn import devices, training
 from rnn_attn.attention import ATTENTION_KINDS
@@ -29,6 +32,12 @@ from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import ConfigError, check_resume_compatible, field, require
 from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
 from rnn_attn.models.seq2seq import MODEL_KINDS, make_model
+
+# XLA's backend optimization level per program: LLVM's most expensive passes buy nothing
+# measurable for these small, dispatch-bound loops (level 1 compiles ~20% faster and runs
+# as fast as the default); programs that run once (init, test) are compiled at level 0.
+RUN_MANY = {"xla_backend_optimization_level": 1}
+RUN_ONCE = {"xla_backend_optimization_level": 0}
 
 # Settings that change how a run executes but not what it computes: a resume may differ.
 EXECUTION_ONLY = ("checkpoint_every", "cpu_devices", "spot_checks")
@@ -97,11 +106,11 @@ def build_model(name: str, config: CopyTaskConfig):
 
 
 def seed_keys(config: CopyTaskConfig) -> dict[str, jax.Array]:
-    """Per-repeat keys ``<key>[seeds]`` for init, training data, test data and spot checks."""
+    """Per-repeat keys ``<key>[seeds]`` for init, training data and test data."""
     roots = [jax.random.PRNGKey(config.first_seed + i) for i in range(config.seeds)]
-    split = [jax.random.split(r, 4) for r in roots]
+    split = [jax.random.split(r, 3) for r in roots]
     return {name: jnp.stack([s[j] for s in split])
-            for j, name in enumerate(("init", "data", "test", "spot"))}
+            for j, name in enumerate(("init", "data", "test"))}
 
 
 def make_sample_fn(config: CopyTaskConfig) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
@@ -122,27 +131,47 @@ def make_loss_fn(model, config: CopyTaskConfig) -> Callable[[Any, Any], jax.Arra
 
 
 def make_eval_fn(model, config: CopyTaskConfig) -> Callable[[Any, jax.Array], dict]:
-    """``eval_fn(params, key) -> {'exact_match', 'token_accuracy', 'loss'}`` on fresh pairs."""
+    """``eval_fn(params, key)`` on ``eval_examples`` fresh pairs.
+
+    Returns metrics (``exact_match``, ``token_accuracy``, ``loss``) and, for inspection,
+    the pairs, the predictions and (attention model) the attention weights
+    ``[examples, out_steps, in_steps]``.
+    """
     def eval_fn(params, key):
         inputs, targets = sample_copy_task(key, config.eval_examples, config.length,
                                            config.n_copy, config.cardinality)
-        logits = model(params, one_hot(inputs, config.cardinality))
+        x = one_hot(inputs, config.cardinality)
+        if hasattr(model, "apply_with_weights"):
+            logits, weights = model.apply_with_weights(params, x)
+        else:
+            logits, weights = model(params, x), None
         predicted = jnp.argmax(logits, axis=-1)
         hits = predicted == targets
-        return {
-            "exact_match": jnp.mean(jnp.all(hits, axis=-1)),
-            "token_accuracy": jnp.mean(hits),
+        out = {  # counts, turned into exact fractions on the host by `evaluate`
+            "exact_match": jnp.sum(jnp.all(hits, axis=-1)),
+            "token_accuracy": jnp.sum(hits),
             "loss": training.softmax_cross_entropy(logits, targets),
+            "inputs": inputs,
+            "targets": targets,
+            "predicted": predicted,
         }
+        if weights is not None:
+            out["attention_weights"] = weights
+        return out
     return eval_fn
+
+
+def _init_one(model, optimizer):
+    def init_one(init_key, data_key):
+        params = model.init(init_key)
+        return training.TrainState(params, optimizer.init(params), data_key)
+    return init_one
 
 
 def init_seed_states(model, optimizer, init_keys, data_keys) -> training.TrainState:
     """Per-seed states ``[seeds, ...]``, initialized together by one compiled program."""
-    def init_one(init_key, data_key):
-        params = model.init(init_key)
-        return training.TrainState(params, optimizer.init(params), data_key)
-    return jax.jit(jax.vmap(init_one))(init_keys, data_keys)
+    init_all = jax.jit(jax.vmap(_init_one(model, optimizer))).lower(init_keys, data_keys)
+    return init_all.compile(compiler_options=RUN_ONCE)(init_keys, data_keys)
 
 
 @dataclasses.dataclass
@@ -166,35 +195,67 @@ class PreparedModel:
 
 
 def prepare_model(name: str, config: CopyTaskConfig, mesh) -> PreparedModel:
-    """Builds, initializes and compiles one model's training and test programs."""
-    import time
+    """Builds, initializes and compiles one model's training and test programs.
 
+    The three (initialization, training chunk, test) compile concurrently: XLA's
+    compiler is single-threaded per program, so this keeps both cores of a small
+    machine busy.
+    """
     start = time.perf_counter()
     model = build_model(name, config)
     optimizer = training.keras_adam(config.learning_rate)
     keys = seed_keys(config)
     sharding = devices.seed_sharding(mesh)
-    state = jax.device_put(
-        init_seed_states(model, optimizer, keys["init"], keys["data"]), sharding
+    abstract = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding),
+        jax.eval_shape(jax.vmap(_init_one(model, optimizer)), keys["init"], keys["data"]),
     )
     loss_fn, sample_fn = make_loss_fn(model, config), make_sample_fn(config)
 
     def compile_chunk(num_steps: int):
         chunk = jax.vmap(training.make_train_chunk(loss_fn, sample_fn, optimizer, num_steps),
                          in_axes=(0, None))
-        return jax.jit(chunk, donate_argnums=0).lower(state, jnp.int32(0)).compile()
+        chunk = devices.per_seed_shards(chunk, mesh, in_specs=(P("seed"), P()))
+        lowered = jax.jit(chunk, donate_argnums=0).lower(abstract, jnp.int32(0))
+        return lowered.compile(compiler_options=RUN_MANY)
 
-    eval_fn = jax.jit(jax.vmap(make_eval_fn(model, config)))
-    prepared = PreparedModel(name, model, state, compile_chunk,
-                             eval_fn.lower(state.params, keys["test"]).compile(), sharding)
-    prepared.train_chunk(min(config.checkpoint_every, config.steps))
+    def compile_eval():
+        eval_fn = devices.per_seed_shards(jax.vmap(make_eval_fn(model, config)), mesh,
+                                          in_specs=(P("seed"), P("seed")))
+        lowered = jax.jit(eval_fn).lower(abstract.params, keys["test"])
+        return lowered.compile(compiler_options=RUN_ONCE)
+
+    def init_state():
+        state = init_seed_states(model, optimizer, keys["init"], keys["data"])
+        return jax.device_put(state, sharding)
+
+    first_chunk = min(config.checkpoint_every, config.steps)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        state = pool.submit(init_state)
+        chunk = pool.submit(compile_chunk, first_chunk)
+        evaluate_program = pool.submit(compile_eval)
+        prepared = PreparedModel(name, model, state.result(), compile_chunk,
+                                 evaluate_program.result(), sharding)
+        prepared.train_chunks[first_chunk] = chunk.result()
     prepared.compile_seconds = time.perf_counter() - start
     return prepared
 
 
+def iter_prepared(config: CopyTaskConfig, mesh) -> Iterator[PreparedModel]:
+    """Yields each model prepared, preparing the next one in a background thread while
+    the caller trains the current one (compilation then overlaps training)."""
+    names = config.model_names
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(prepare_model, names[0], config, mesh)
+        for i in range(len(names)):
+            prepared = future.result()
+            if i + 1 < len(names):
+                future = pool.submit(prepare_model, names[i + 1], config, mesh)
+            yield prepared
+
+
 def prepare_models(config: CopyTaskConfig, mesh) -> dict[str, PreparedModel]:
-    """Prepares every model in turn (compiling them in threads measured no faster: XLA's
-    compiler already keeps both cores of a small machine busy)."""
+    """Every model prepared, in order."""
     return {name: prepare_model(name, config, mesh) for name in config.model_names}
 
 
@@ -246,31 +307,15 @@ def train(
     return losses
 
 
+METRICS = ("exact_match", "token_accuracy", "loss")
+
+
 def evaluate(prepared: PreparedModel, config: CopyTaskConfig) -> dict[str, np.ndarray]:
-    """Per-seed test metrics on ``eval_examples`` fresh pairs: ``{metric: <float>[seeds]}``."""
-    metrics = prepared.evaluate(prepared.state.params, seed_keys(config)["test"])
-    return {k: np.asarray(v, np.float64) for k, v in metrics.items()}
-
-
-def first_seed_params(prepared: PreparedModel):
-    return jax.tree.map(lambda a: np.asarray(a[0]), prepared.state.params)
-
-
-def spot_check(prepared: PreparedModel, config: CopyTaskConfig, count: int):
-    """``count`` fresh pairs decoded by the first seed's model.
-
-    Returns ``(inputs, targets, predictions)`` as int arrays ``[count, length]`` and, for
-    the attention model, its weights ``[count, out_steps, in_steps]`` (else None).
-    """
-    key = seed_keys(config)["spot"][0]
-    inputs, targets = sample_copy_task(key, count, config.length, config.n_copy,
-                                       config.cardinality)
-    params = first_seed_params(prepared)
-    x = one_hot(inputs, config.cardinality)
-    weights = None
-    if hasattr(prepared.model, "apply_with_weights"):
-        logits, weights = jax.jit(prepared.model.apply_with_weights)(params, x)
-        weights = np.asarray(weights)
-    else:
-        logits = jax.jit(prepared.model)(params, x)
-    return np.asarray(inputs), np.asarray(targets), np.asarray(jnp.argmax(logits, -1)), weights
+    """Test results on ``eval_examples`` fresh pairs per seed: each metric as
+    ``<float>[seeds]``, plus the pairs and predictions ``<int>[seeds, examples, length]``
+    (and attention weights) for spot checks."""
+    results = prepared.evaluate(prepared.state.params, seed_keys(config)["test"])
+    out = {k: np.asarray(v, np.float64 if k in METRICS else None) for k, v in results.items()}
+    out["exact_match"] /= config.eval_examples
+    out["token_accuracy"] /= config.eval_examples * config.length
+    return out

@@ -67,3 +67,13 @@ def describe_devices() -> dict:
         "process_count": jax.process_count(),
     }
 
+
+
+SEED_AXIS = PartitionSpec("seed")
+
+
+def per_seed_shards(fn, mesh: Mesh, in_specs, out_specs=SEED_AXIS):
+    """``fn`` (vmapped over a leading seed axis) run on each device's slice of the seeds
+    with ``shard_map``: every device runs the same small program and no cross-device
+    communication or sharding propagation is needed."""
+    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)

@@ -13,7 +13,8 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from rnn_attn.cells import Carry, Cell, Params
+from rnn_attn.cells import Carry, Cell, LSTMCell, Params
+from rnn_attn.fast_lstm import lstm_scan
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
@@ -33,6 +34,7 @@ def scan_projected(
     initial_carry: Carry | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,
+    fast: bool = False,
 ) -> tuple[jax.Array, Carry]:
     """Runs ``cell.step`` over pre-projected inputs.
 
@@ -45,6 +47,10 @@ def scan_projected(
       reverse: process ``t = T-1 .. 0`` (Keras's ``go_backwards``); the outputs are then
         returned in processing order, as Keras does.
       unroll: passed to ``lax.scan`` (``True`` unrolls fully; worth it for short sequences).
+      fast: use the hand-written backward pass of ``fast_lstm`` where it applies (an LSTM
+        with sigmoid/tanh activations, inputs ``[batch, time, ...]``); same values. Off by
+        default: on CPU at batch 1 (the copy task) XLA rewrites its matvecs into loops
+        that recompute their inputs and it measured 7x slower than autodiff.
 
     Returns:
       ``(outputs <float>[batch, time, units], final_carry)``.
@@ -56,6 +62,10 @@ def scan_projected(
     if reverse:
         xs = xs[::-1]
         ms = None if ms is None else ms[::-1]
+    if fast and has_fast_path(cell) and len(batch) == 1:
+        ys, final = lstm_scan(params["recurrent_kernel"], xs, carry[0], carry[1], ms, False,
+                              unroll)
+        return jnp.moveaxis(ys, 0, -2), final
 
     def body(carry, inputs):
         x_t, m_t = inputs
@@ -70,6 +80,12 @@ def scan_projected(
     return jnp.moveaxis(ys, 0, -2), final
 
 
+def has_fast_path(cell: Cell) -> bool:
+    """Whether ``fast_lstm.lstm_scan`` computes this cell."""
+    return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
+            and cell.recurrent_activation == "sigmoid")
+
+
 def rnn(
     cell: Cell,
     params: Params,
@@ -81,6 +97,7 @@ def rnn(
     reverse: bool = False,
     return_sequences: bool = True,
     unroll: int | bool = 1,
+    fast: bool = False,
 ) -> tuple[jax.Array, Carry]:
     """A Keras-style recurrent layer.
 
@@ -105,7 +122,7 @@ def rnn(
     x_proj = cell.project(params, inputs)
     outputs, final = scan_projected(
         cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
-        unroll=unroll,
+        unroll=unroll, fast=fast,
     )
     if not return_sequences:
         # The carry's h is the output of the last valid step (masked steps keep it).

@@ -12,14 +12,14 @@ def _numpy_bahdanau(p, encoded, steps):
     u, o = p["U_p"].shape[0], p["b_o"].shape[0]
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     W_r, W_z, W_p, W_o = np.split(p["W_y"], [u, 2 * u, 3 * u], axis=1)
-    U_r, U_z, U_o = np.split(p["U_rzo"], [u, 2 * u], axis=1)
+    W_a, U_r, U_z, U_o = np.split(p["U_s"], [u, 2 * u, 3 * u], axis=1)
     C_r, C_z, C_p, C_o = np.split(p["C"], [u, 2 * u, 3 * u], axis=1)
     b_r, b_z, b_p = np.split(p["b_rzp"], 3)
     s = np.tanh(encoded[:, 0] @ p["W_s"])
     y = np.zeros((encoded.shape[0], o))
     ys, ats = [], []
     for _ in range(steps):
-        e = np.tanh((s @ p["W_a"])[:, None, :] + encoded @ p["U_a"] + p["b_a"]) @ p["V_a"]
+        e = np.tanh((s @ W_a)[:, None, :] + encoded @ p["U_a"] + p["b_a"]) @ p["V_a"]
         a = np.exp(e) / np.exp(e).sum(1, keepdims=True)
         c = np.einsum("bt,btd->bd", a, encoded)
         r = sig(y @ W_r + s @ U_r + c @ C_r + b_r)
