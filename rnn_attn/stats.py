@@ -181,6 +181,16 @@ def _p_from_t(t: float, df: float, alternative: str) -> float:
     return min(1.0, 2.0 * t_sf(abs(t), df))
 
 
+def _welch(a, b) -> tuple[float, float, float]:
+    """``(mean difference, squared standard error, Welch-Satterthwaite df)``; df is NaN
+    when both samples are constant."""
+    a, b = _sample(a, "first sample"), _sample(b, "second sample")
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se2 = va + vb
+    df = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se2 > 0 else math.nan
+    return float(a.mean() - b.mean()), float(se2), float(df)
+
+
 def welch_t_test(a, b, *, alternative: str = "two-sided") -> dict:
     """Welch's unequal-variance t-test of ``mean(a) - mean(b)``.
 
@@ -188,17 +198,13 @@ def welch_t_test(a, b, *, alternative: str = "two-sided") -> dict:
     ``statistic`` ±inf and ``p_value`` 0 when their means differ, NaN when they are equal.
     """
     _check_alternative(alternative)
-    a, b = _sample(a, "first sample"), _sample(b, "second sample")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = a.mean() - b.mean()
-    se2 = va + vb
+    diff, se2, df = _welch(a, b)
     if se2 == 0.0:
         if diff == 0.0:
             return {"statistic": math.nan, "df": math.nan, "p_value": math.nan}
         t = math.copysign(math.inf, diff)
         return {"statistic": t, "df": math.nan,
                 "p_value": _p_from_t(t, 1.0, alternative)}
-    df = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     t = diff / math.sqrt(se2)
     return {"statistic": float(t), "df": float(df), "p_value": float(_p_from_t(t, df, alternative))}
 
@@ -302,13 +308,9 @@ def probability_of_improvement(a, b) -> float:
 def difference_confidence_interval(a, b, *, confidence: float = 0.95) -> tuple[float, float]:
     """Welch interval for ``mean(a) - mean(b)``."""
     _check_confidence(confidence)
-    a, b = _sample(a, "first sample"), _sample(b, "second sample")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = a.mean() - b.mean()
-    se2 = va + vb
+    diff, se2, df = _welch(a, b)
     if se2 == 0.0:
-        return float(diff), float(diff)
-    df = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+        return diff, diff
     half = t_ppf(0.5 + confidence / 2.0, df) * math.sqrt(se2)
     return float(diff - half), float(diff + half)
 
