@@ -1,0 +1,54 @@
+"""Mini-batches from in-memory arrays: seeded per-epoch shuffles, and evaluation batches
+that cover every example (the last partial batch padded and masked, never dropped)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+
+def epoch_order(num_examples: int, *, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
+    """The example order of one epoch: a permutation that depends only on (seed, epoch),
+    so a resumed run sees the same order as an uninterrupted one."""
+    if not shuffle:
+        return np.arange(num_examples)
+    return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+def train_batches(
+    arrays: Mapping[str, np.ndarray], batch_size: int, *, seed: int, epoch: int,
+    shuffle: bool = True, drop_remainder: bool = False,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Batches of one training epoch; each batch has a ``weight`` array (1 for real
+    examples). Without ``drop_remainder`` the last batch is padded to full size with
+    weight 0, so every batch has one shape (one compiled step)."""
+    n = _length(arrays)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = epoch_order(n, seed=seed, epoch=epoch, shuffle=shuffle)
+    stop = n - n % batch_size if drop_remainder else n
+    for start in range(0, stop, batch_size):
+        yield _take(arrays, order[start : start + batch_size], batch_size)
+
+
+def eval_batches(arrays: Mapping[str, np.ndarray], batch_size: int
+                 ) -> Iterator[dict[str, np.ndarray]]:
+    """Every example once, in order; the last batch padded, with ``weight`` 0 on padding."""
+    yield from train_batches(arrays, batch_size, seed=0, epoch=0, shuffle=False)
+
+
+def _length(arrays: Mapping[str, np.ndarray]) -> int:
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"arrays of different lengths: {lengths}")
+    return next(iter(lengths.values()))
+
+
+def _take(arrays, index: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    pad = batch_size - len(index)
+    padded = np.concatenate([index, np.full(pad, index[0] if len(index) else 0)])
+    batch = {k: np.asarray(v)[padded] for k, v in arrays.items()}
+    batch["weight"] = np.concatenate([np.ones(len(index), np.float32),
+                                      np.zeros(pad, np.float32)])
+    return batch

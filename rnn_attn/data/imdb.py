@@ -1,0 +1,220 @@
+"""IMDB reviews in Keras's formats, from the real files.
+
+* ``load_data``: the semantics of ``keras.datasets.imdb.load_data`` (``num_words``,
+  ``skip_top``, ``maxlen``, ``seed``, ``start_char=1``, ``oov_char=2``,
+  ``index_from=3``) on an ``imdb.npz`` of Keras's layout (``x_train``, ``y_train``,
+  ``x_test``, ``y_test``; each review a list of word ranks, 1 = most frequent).
+* ``load_word_index`` / ``decode_review``: ``imdb_word_index.json`` and the way back from
+  indices to words.
+* ``read_aclimdb`` / ``build_npz``: the raw Large Movie Review Dataset (the ``aclImdb/``
+  tree, or its ``.tar.xz``/``.tar.gz`` archive read directly), tokenized as Keras does
+  and encoded with the Keras word index into that same npz layout, so the reference
+  documents' pipelines run offline on real reviews. Keras's own ``imdb.npz`` was made
+  with a tokenization and shuffle that cannot be rebuilt exactly; reviews rebuilt here
+  contain the same words in the same order, and words missing from the index get the
+  rank after the last one (so any ``num_words`` turns them into ``oov_char``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from rnn_attn.data.text import text_to_word_sequence
+
+SPLITS = ("train", "test")
+_REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
+
+
+def load_word_index(path: str) -> dict[str, int]:
+    """``imdb_word_index.json``: word -> rank (1 = most frequent)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"IMDB word index not found: {path!r} (expected "
+                                f"imdb_word_index.json, the file Keras downloads)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            index = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"malformed IMDB word index {path!r}: {e}") from None
+    if not isinstance(index, dict) or not all(isinstance(v, int) for v in index.values()):
+        raise ValueError(f"malformed IMDB word index {path!r}: expected a JSON object "
+                         f"mapping words to integer ranks")
+    return index
+
+
+def decode_review(sequence: Sequence[int], word_index: Mapping[str, int], *,
+                  index_from: int = 3, start_char: int | None = 1, oov_char: int | None = 2,
+                  pad: int = 0) -> str:
+    """Indices (as produced by ``load_data``) back to words; ``?`` for OOV, nothing for
+    padding and the start mark."""
+    by_rank = {rank + index_from: word for word, rank in word_index.items()}
+    words = []
+    for i in sequence:
+        i = int(i)
+        if i == pad or (start_char is not None and i == start_char):
+            continue
+        words.append("?" if oov_char is not None and i == oov_char else by_rank.get(i, "?"))
+    return " ".join(words)
+
+
+def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
+    """``(split, id_rating, label, text)`` for every labelled review, sorted by path."""
+    if os.path.isdir(source):
+        root = source if os.path.basename(os.path.normpath(source)) == "aclImdb" else \
+            os.path.join(source, "aclImdb")
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f"no aclImdb/ directory in {source!r}")
+        for split in SPLITS:
+            for label_name in ("neg", "pos"):
+                folder = os.path.join(root, split, label_name)
+                if not os.path.isdir(folder):
+                    raise FileNotFoundError(f"missing {folder!r} (expected the aclImdb tree)")
+                for name in sorted(os.listdir(folder)):
+                    if name.endswith(".txt"):
+                        with open(os.path.join(folder, name), encoding="utf-8") as f:
+                            yield split, name, int(label_name == "pos"), f.read()
+        return
+    if not os.path.isfile(source):
+        raise FileNotFoundError(f"IMDB reviews not found: {source!r} (expected the aclImdb "
+                                f"directory or its .tar.xz / .tar.gz archive)")
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            members = sorted((m for m in archive if m.isfile() and _REVIEW.search(m.name)),
+                             key=lambda m: m.name)
+            for member in members:
+                split, label_name, _, _ = _REVIEW.search(member.name).groups()
+                text = archive.extractfile(member).read().decode("utf-8")
+                yield split, os.path.basename(member.name), int(label_name == "pos"), text
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise ValueError(f"cannot read IMDB archive {source!r}: {e}") from None
+
+
+def read_aclimdb(source: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Raw labelled reviews: ``{split: (texts, labels <int32>[n])}``, 1 = positive."""
+    texts = {s: [] for s in SPLITS}
+    labels = {s: [] for s in SPLITS}
+    for split, _, label, text in _review_members(source):
+        texts[split].append(text)
+        labels[split].append(label)
+    if not texts["train"] or not texts["test"]:
+        raise ValueError(f"{source!r} holds no labelled train/test reviews "
+                         f"(expected aclImdb/{{train,test}}/{{pos,neg}}/*.txt)")
+    return {s: (texts[s], np.asarray(labels[s], np.int32)) for s in SPLITS}
+
+
+def encode_texts(texts: Sequence[str], word_index: Mapping[str, int]) -> list[list[int]]:
+    """Keras-tokenized word ranks; words missing from the index get ``max rank + 1``."""
+    unknown = max(word_index.values()) + 1
+    get = word_index.get
+    return [[get(w, unknown) for w in text_to_word_sequence(t)] for t in texts]
+
+
+def build_npz(source: str, word_index_path: str, out_path: str) -> str:
+    """Writes ``out_path`` in Keras's ``imdb.npz`` layout from the raw reviews."""
+    word_index = load_word_index(word_index_path)
+    reviews = read_aclimdb(source)
+    arrays = {}
+    for split in SPLITS:
+        texts, labels = reviews[split]
+        encoded = np.empty(len(texts), dtype=object)
+        encoded[:] = encode_texts(texts, word_index)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = encoded, labels.astype(np.int64)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    tmp = out_path + ".tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, out_path)  # never leave a half-written cache behind
+    return out_path
+
+
+def load_data(
+    path: str,
+    num_words: int | None = None,
+    skip_top: int = 0,
+    maxlen: int | None = None,
+    seed: int = 113,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    index_from: int = 3,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``keras.datasets.imdb.load_data`` on a local ``imdb.npz``.
+
+    Returns ``((x_train, y_train), (x_test, y_test))``; ``x`` are object arrays of lists
+    of indices: ``start_char``, then each word's rank + ``index_from``; ranks outside
+    ``[skip_top, num_words)`` become ``oov_char`` (or are dropped when it is None);
+    with ``maxlen``, reviews of ``maxlen`` or more indices are left out. Train and test
+    are each shuffled with ``np.random.RandomState(seed)``.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"IMDB npz not found: {path!r}")
+    for name, value in (("num_words", num_words), ("maxlen", maxlen)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
+    try:
+        with np.load(path, allow_pickle=True) as f:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+            if missing:
+                raise ValueError(f"malformed IMDB npz {path!r}: missing arrays {sorted(missing)}")
+            x_train, labels_train = f["x_train"], f["y_train"]
+            x_test, labels_test = f["x_test"], f["y_test"]
+    except (OSError, EOFError) as e:
+        raise ValueError(f"cannot read IMDB npz {path!r}: {e}") from None
+
+    rng = np.random.RandomState(seed)
+    order = np.arange(len(x_train))
+    rng.shuffle(order)
+    x_train, labels_train = x_train[order], labels_train[order]
+    order = np.arange(len(x_test))
+    rng.shuffle(order)
+    x_test, labels_test = x_test[order], labels_test[order]
+
+    def shift(xs):
+        if start_char is not None:
+            return [[start_char] + [w + index_from for w in x] for x in xs]
+        return [[w + index_from for w in x] for x in xs]
+
+    x_train, x_test = shift(x_train), shift(x_test)
+    if maxlen:
+        keep = [len(x) < maxlen for x in x_train]
+        x_train = [x for x, k in zip(x_train, keep, strict=True) if k]
+        labels_train = labels_train[np.asarray(keep, bool)]
+        keep = [len(x) < maxlen for x in x_test]
+        x_test = [x for x, k in zip(x_test, keep, strict=True) if k]
+        labels_test = labels_test[np.asarray(keep, bool)]
+        if not x_train or not x_test:
+            raise ValueError(f"maxlen={maxlen} leaves no reviews; increase maxlen")
+    xs = x_train + x_test
+    limit = num_words or max(max(x) for x in xs if x)
+    if oov_char is not None:
+        xs = [[w if skip_top <= w < limit else oov_char for w in x] for x in xs]
+    else:
+        xs = [[w for w in x if skip_top <= w < limit] for x in xs]
+    split = len(x_train)
+
+    def as_objects(lists):
+        out = np.empty(len(lists), dtype=object)
+        out[:] = lists
+        return out
+
+    return ((as_objects(xs[:split]), np.asarray(labels_train)),
+            (as_objects(xs[split:]), np.asarray(labels_test)))
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("RNN_ATTN_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
+                                                         "rnn_attn"))
+
+
+def cached_npz(source: str, word_index_path: str, cache_dir: str | None = None) -> str:
+    """The npz built from ``source`` (built once, then reused from ``cache_dir``)."""
+    cache_dir = cache_dir or default_cache_dir()
+    stat = os.stat(source)
+    tag = f"{os.path.basename(os.path.normpath(source))}_{stat.st_size}_{int(stat.st_mtime)}"
+    out = os.path.join(cache_dir, f"imdb_{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.npz")
+    if not os.path.isfile(out):
+        build_npz(source, word_index_path, out)
+    return out
