@@ -29,7 +29,7 @@ def one_run(seeds: int, steps: int) -> dict:
     from rnn_attn import copy_task, devices
 
     cfg = copy_task.CopyTaskConfig(seeds=seeds, steps=steps).validate()
-    devices.request_cpu_devices(cfg.cpu_devices or min(cfg.seeds, 16))
+    devices.request_cpu_devices(copy_task.default_cpu_devices(cfg))
     mesh = devices.seed_mesh(cfg.seeds)
     imported = time.perf_counter()
     out = {"import_s": imported - start, "devices": len(mesh.devices.ravel())}

@@ -31,7 +31,7 @@ def _parse(argv):
 
 def main(argv: list[str] | None = None) -> int:
     from rnn_attn import config as config_lib
-    from rnn_attn import devices
+    from rnn_attn import copy_task, devices
     from rnn_attn.copy_task import CopyTaskConfig
 
     args = _parse(argv)
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    # Before JAX starts its backends: one CPU device per seed lets XLA run seeds side by
-    # side, each device's working set fitting its core's cache.
-    devices.request_cpu_devices(cfg.cpu_devices or min(cfg.seeds, 16))
+    # Before JAX starts its backends: one CPU device per core lets XLA run the seeds on
+    # all cores side by side.
+    devices.request_cpu_devices(copy_task.default_cpu_devices(cfg))
     try:
         return run(cfg, workdir, resume=args.resume, progress=args.progress)
     except config_lib.ConfigError as e:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -40,7 +41,7 @@ RUN_MANY = {"xla_backend_optimization_level": 1}
 RUN_ONCE = {"xla_backend_optimization_level": 0}
 
 # Settings that change how a run executes but not what it computes: a resume may differ.
-EXECUTION_ONLY = ("checkpoint_every", "cpu_devices", "spot_checks")
+EXECUTION_ONLY = ("checkpoint_every", "cpu_devices", "seed_loop", "spot_checks")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +65,11 @@ class CopyTaskConfig:
     checkpoint_every: int = field(1000, "training steps between checkpoints")
     cpu_devices: int = field(
         0, "on CPU, split the host into this many devices for seed parallelism "
-        "(0: one per seed up to 16; 1: a single device)"
+        "(0: one per core, at most one per seed; 1: a single device)"
+    )
+    seed_loop: str = field(
+        "auto", "how each device runs its seeds: vmap (batched), map (one after another), "
+        "or auto (map on CPU, vmap on GPU/TPU)"
     )
     spot_checks: int = field(10, "Expected/Predicted examples to print per model")
 
@@ -81,6 +86,8 @@ class CopyTaskConfig:
                     f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
         require(self.first_seed >= 0, f"--first-seed must be >= 0, got {self.first_seed}")
         require(self.cpu_devices >= 0, f"--cpu-devices must be >= 0, got {self.cpu_devices}")
+        require(self.seed_loop in ("auto", "vmap", "map"),
+                f"--seed-loop must be auto, vmap or map, got {self.seed_loop!r}")
         require(self.spot_checks >= 0, f"--spot-checks must be >= 0, got {self.spot_checks}")
         require(self.learning_rate > 0 and np.isfinite(self.learning_rate),
                 f"--learning-rate must be a positive number, got {self.learning_rate}")
@@ -98,6 +105,19 @@ class CopyTaskConfig:
             require(name in MODEL_KINDS, f"unknown model {name!r}; expected one of {MODEL_KINDS}")
         require(len(set(names)) == len(names), f"--models repeats a model: {self.models!r}")
         return self
+
+
+def seed_loop(config: CopyTaskConfig) -> str:
+    """How a device runs its seeds: ``vmap`` (batched, right for accelerators) or ``map``
+    (one after another; on CPU at batch 1 the batched ops cost more than they save)."""
+    if config.seed_loop != "auto":
+        return config.seed_loop
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
+def default_cpu_devices(config: CopyTaskConfig) -> int:
+    """One CPU device per core (up to the number of seeds) unless set explicitly."""
+    return config.cpu_devices or max(1, min(config.seeds, os.cpu_count() or 1))
 
 
 def build_model(name: str, config: CopyTaskConfig):
@@ -213,8 +233,12 @@ def prepare_model(name: str, config: CopyTaskConfig, mesh) -> PreparedModel:
     loss_fn, sample_fn = make_loss_fn(model, config), make_sample_fn(config)
 
     def compile_chunk(num_steps: int):
-        chunk = jax.vmap(training.make_train_chunk(loss_fn, sample_fn, optimizer, num_steps),
-                         in_axes=(0, None))
+        one_seed = training.make_train_chunk(loss_fn, sample_fn, optimizer, num_steps)
+        if seed_loop(config) == "map":
+            def chunk(states, first_step):
+                return jax.lax.map(lambda s: one_seed(s, first_step), states)
+        else:
+            chunk = jax.vmap(one_seed, in_axes=(0, None))
         chunk = devices.per_seed_shards(chunk, mesh, in_specs=(P("seed"), P()))
         lowered = jax.jit(chunk, donate_argnums=0).lower(abstract, jnp.int32(0))
         return lowered.compile(compiler_options=RUN_MANY)

@@ -155,3 +155,12 @@ def test_cli_end_to_end(tmp_path):
     assert again.returncode == 0, again.stderr
     resumed = json.loads((tmp_path / "results.json").read_text())
     assert resumed["models"] == results["models"]
+
+
+def test_seed_loop_map_and_vmap_agree():
+    results = {}
+    for loop in ("map", "vmap"):
+        cfg = _small_config(models="attention", steps=60, checkpoint_every=60, seed_loop=loop)
+        prepared = copy_task.prepare_models(cfg, devices.seed_mesh(cfg.seeds))["attention"]
+        results[loop] = copy_task.train(prepared, cfg)
+    np.testing.assert_allclose(results["map"], results["vmap"], rtol=1e-4)
