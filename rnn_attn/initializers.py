@@ -7,6 +7,7 @@ reaches ~3% with PyTorch's default init and 19-32% with Keras's), so these follo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 
 import jax
@@ -37,10 +38,16 @@ def glorot_uniform(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> j
     return jax.random.uniform(key, tuple(shape), dtype, -limit, limit)
 
 
+# LAPACK (OpenBLAS) entered from two threads at once has deadlocked on 2-core machines
+# (XLA runs independent callbacks concurrently): one QR at a time.
+_LAPACK_LOCK = threading.Lock()
+
+
 def _sign_fixed_qr(a: np.ndarray) -> np.ndarray:
     """Q of ``a = QR`` (batched over leading axes) with the signs of ``diag(R)`` folded in,
     which makes Q uniform over orthogonal matrices (Mezzadri 2007)."""
-    q, r = np.linalg.qr(np.asarray(a, np.float64))
+    with _LAPACK_LOCK:
+        q, r = np.linalg.qr(np.asarray(a, np.float64))
     signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
     return (q * signs[..., None, :]).astype(np.float32)
 
