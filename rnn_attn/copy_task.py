@@ -36,7 +36,7 @@ from rnn_attn.models.seq2seq import MODEL_KINDS, make_model
 
 # XLA's backend optimization level per program: LLVM's most expensive passes buy nothing
 # measurable for these small, dispatch-bound loops (level 1 compiles ~20% faster and runs
-# as fast as the default); programs that run once (init, test) are compiled at level 0.
+# as fast as the default); the test program, which runs once, is compiled at level 0.
 RUN_MANY = {"xla_backend_optimization_level": 1}
 RUN_ONCE = {"xla_backend_optimization_level": 0}
 
@@ -189,9 +189,11 @@ def _init_one(model, optimizer):
 
 
 def init_seed_states(model, optimizer, init_keys, data_keys) -> training.TrainState:
-    """Per-seed states ``[seeds, ...]``, initialized together by one compiled program."""
-    init_all = jax.jit(jax.vmap(_init_one(model, optimizer))).lower(init_keys, data_keys)
-    return init_all.compile(compiler_options=RUN_ONCE)(init_keys, data_keys)
+    """Per-seed states ``[seeds, ...]``, initialized eagerly one seed at a time (outside
+    any compiled region: see ``initializers.orthogonal``) and stacked."""
+    init_one = _init_one(model, optimizer)
+    return training.stack_states([init_one(k, d) for k, d in zip(init_keys, data_keys,
+                                                                  strict=True)])
 
 
 @dataclasses.dataclass
@@ -302,6 +304,11 @@ def train(
     ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir else None
     record = dict(config_record or {})
     try:
+        if ckpt is not None and not resume and ckpt.latest_step() is not None:
+            raise ConfigError(
+                f"{checkpoint_dir!r} already holds checkpoints (step {ckpt.latest_step()}); "
+                f"pass --resume to continue that run, or choose another --workdir"
+            )
         if ckpt is not None and resume and ckpt.latest_step() is not None:
             latest = ckpt.latest_step()
             tree, saved = ckpt.restore(latest, {"state": prepared.state, "losses": losses})

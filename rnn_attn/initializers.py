@@ -7,7 +7,6 @@ reaches ~3% with PyTorch's default init and 19-32% with Keras's), so these follo
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 import jax
@@ -38,18 +37,11 @@ def glorot_uniform(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> j
     return jax.random.uniform(key, tuple(shape), dtype, -limit, limit)
 
 
-# LAPACK (OpenBLAS) entered from two threads at once has deadlocked on 2-core machines
-# (XLA runs independent callbacks concurrently): one QR at a time.
-_LAPACK_LOCK = threading.Lock()
-
-
 def _sign_fixed_qr(a: np.ndarray) -> np.ndarray:
-    """Q of ``a = QR`` (batched over leading axes) with the signs of ``diag(R)`` folded in,
-    which makes Q uniform over orthogonal matrices (Mezzadri 2007)."""
-    with _LAPACK_LOCK:
-        q, r = np.linalg.qr(np.asarray(a, np.float64))
-    signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
-    return (q * signs[..., None, :]).astype(np.float32)
+    """Q of ``a = QR`` with the signs of ``diag(R)`` folded in, which makes Q uniform over
+    orthogonal matrices (Mezzadri 2007)."""
+    q, r = np.linalg.qr(np.asarray(a, np.float64))
+    return (q * np.sign(np.diagonal(r))[None, :]).astype(np.float32)
 
 
 def orthogonal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32, gain: float = 1.0):
@@ -57,9 +49,10 @@ def orthogonal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32, gain: fl
     default recurrent init). Non-square shapes get orthonormal rows or columns, whichever
     is fewer.
 
-    The QR runs on the host (numpy, through ``jax.pure_callback``): XLA's CPU QR, vmapped
-    inside jit, has been seen to deadlock on 2-core machines, and this way a whole batch
-    of seeds can be initialized with ``jit(vmap(init))``.
+    Called eagerly, the QR runs in numpy on the host; traced (inside ``jit``), it is XLA's.
+    On 2-core CPUs, XLA's QR vmapped inside jit has deadlocked (and so have host callbacks,
+    which hold the CPU thread pool), so initialize batches of seeds eagerly, one seed at a
+    time (``rnn_attn.copy_task.init_seed_states`` does).
     """
     if len(shape) < 2:
         raise ValueError(f"orthogonal init needs a shape of rank >= 2, got {tuple(shape)}")
@@ -69,9 +62,11 @@ def orthogonal(key: jax.Array, shape: Sequence[int], dtype=jnp.float32, gain: fl
     num_cols = shape[-1]
     flat = (max(num_rows, num_cols), min(num_rows, num_cols))
     a = jax.random.normal(key, flat, jnp.float32)
-    q = jax.pure_callback(
-        _sign_fixed_qr, jax.ShapeDtypeStruct(flat, jnp.float32), a, vmap_method="expand_dims"
-    )
+    if isinstance(a, jax.core.Tracer):
+        q, r = jnp.linalg.qr(a)
+        q = q * jnp.sign(jnp.diagonal(r))
+    else:
+        q = jnp.asarray(_sign_fixed_qr(np.asarray(a)))
     if num_rows < num_cols:
         q = q.T
     return (gain * q.reshape(tuple(shape))).astype(dtype)

@@ -148,6 +148,12 @@ def test_cli_end_to_end(tmp_path):
     for png in ("accuracy_by_seed.png", "attention_weights.png", "train_loss.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert (tmp_path / "checkpoints" / "attention").is_dir()
+    # Running again into the same work dir without --resume is refused, nothing lost.
+    refused = _run_cli("--workdir", str(tmp_path), "--seeds", "2", "--steps", "40",
+                       "--checkpoint-every", "20", "--units", "16", "--cardinality", "6",
+                       "--eval-examples", "20", "--no-progress")
+    assert refused.returncode == 2 and "pass --resume" in refused.stderr
+    assert "Traceback" not in refused.stderr
     # --resume of a finished run trains nothing more and reproduces the same numbers.
     again = _run_cli("--workdir", str(tmp_path), "--seeds", "2", "--steps", "40",
                      "--checkpoint-every", "20", "--units", "16", "--cardinality", "6",
