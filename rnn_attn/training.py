@@ -38,16 +38,6 @@ def keras_adam(learning_rate: float = 1e-3) -> optax.GradientTransformation:
     return optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-7)
 
 
-def init_state(
-    init_params: Callable[[jax.Array], PyTree],
-    optimizer: optax.GradientTransformation,
-    init_key: jax.Array,
-    data_key: jax.Array,
-) -> TrainState:
-    params = init_params(init_key)
-    return TrainState(params, optimizer.init(params), data_key)
-
-
 def stack_states(states: list[TrainState]) -> TrainState:
     """Stacks per-seed states along a new leading axis for ``vmap``."""
     return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
