@@ -32,10 +32,13 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
-    """Adds a ``--flag`` for every field of ``config_cls``."""
+def add_arguments(parser: argparse.ArgumentParser, config_cls: type,
+                  exclude: tuple[str, ...] = ()) -> None:
+    """Adds a ``--flag`` for every field of ``config_cls`` not in ``exclude``."""
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
+        if f.name in exclude:
+            continue
         kind = hints[f.name]
         help_text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
@@ -117,7 +120,8 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def experiment_parser(description: str, config_cls: type, default_workdir: str) -> ArgumentParser:
+def experiment_parser(description: str, config_cls: type, default_workdir: str,
+                      exclude: tuple[str, ...] = ()) -> ArgumentParser:
     """The flags every experiment shares (``--workdir``, ``--resume``, ``--progress``) and
     one flag per config field."""
     parser = ArgumentParser(description=description,
@@ -128,5 +132,5 @@ def experiment_parser(description: str, config_cls: type, default_workdir: str) 
                         help="continue an interrupted run from the checkpoints in --workdir")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress bars")
-    add_arguments(parser, config_cls)
+    add_arguments(parser, config_cls, exclude)
     return parser

@@ -94,3 +94,45 @@ def curves(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def history(
+    histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
+    path: str,
+    *,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    title: str = "",
+) -> str:
+    """Training and validation curves per epoch, one panel per metric.
+
+    ``histories[model]`` is a list of per-seed histories (``{"loss": [...], "val_loss":
+    [...]}``, as ``trainer.fit`` records them); each curve is the mean over seeds with a
+    min-max band. Training curves are dashed and labelled "train", validation ones solid.
+    """
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for i, (name, runs) in enumerate(histories.items()):
+            color = colors[i % len(colors)]
+            for key, style, label in ((metric, "--", "train"), (f"val_{metric}", "-", "val")):
+                rows = [r[key] for r in runs if key in r]
+                if not rows:
+                    continue
+                n = min(len(r) for r in rows)
+                values = np.array([r[:n] for r in rows], float)
+                epochs = np.arange(1, n + 1)
+                ax.plot(epochs, values.mean(0), style, color=color, marker="o", markersize=3,
+                        label=f"{name} {label} (n={len(rows)})")
+                if len(rows) > 1:
+                    ax.fill_between(epochs, values.min(0), values.max(0), color=color,
+                                    alpha=0.15)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -56,7 +56,7 @@ def test_load_data_bad_inputs(tmp_path):
     np.savez(tmp_path / "bad.npz", x_train=np.zeros(3))
     with pytest.raises(ValueError, match=r"missing arrays \['x_test', 'y_test', 'y_train'\]"):
         imdb.load_data(str(tmp_path / "bad.npz"))
-    with pytest.raises(ValueError, match="num_words must be None or an integer >= 1"):
+    with pytest.raises(ValueError, match="num_words must be None or an integer > 3"):
         imdb.load_data(str(tmp_path / "bad.npz"), num_words=0)
     (tmp_path / "wi.json").write_text("{not json")
     with pytest.raises(ValueError, match="malformed IMDB word index"):

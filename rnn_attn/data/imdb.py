@@ -131,6 +131,30 @@ def build_npz(source: str, word_index_path: str, out_path: str) -> str:
     return out_path
 
 
+def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``x_train, y_train, x_test, y_test`` of a Keras-layout npz, checked."""
+    try:
+        with np.load(path, allow_pickle=True) as f:
+            files = set(f.files)
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in files}
+    except Exception as e:  # noqa: BLE001 - zip, pickle and OS errors all mean "unreadable"
+        raise ValueError(f"cannot read IMDB npz {path!r} ({type(e).__name__}: {e}); expected "
+                         f"Keras's imdb.npz, a zip of x_train, y_train, x_test, y_test") from None
+    missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
+    if missing:
+        raise ValueError(f"malformed IMDB npz {path!r}: missing arrays {sorted(missing)}")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise ValueError(f"malformed IMDB npz {path!r}: {len(x)} x_{split} reviews but "
+                             f"{len(y)} y_{split} labels")
+        bad = np.setdiff1d(np.unique(y), [0, 1])
+        if bad.size:
+            raise ValueError(f"malformed IMDB npz {path!r}: y_{split} holds labels "
+                             f"{bad[:5].tolist()}; expected 0 (negative) or 1 (positive)")
+    return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
+
+
 def load_data(
     path: str,
     num_words: int | None = None,
@@ -150,19 +174,14 @@ def load_data(
     are each shuffled with ``np.random.RandomState(seed)``.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB npz not found: {path!r}")
-    for name, value in (("num_words", num_words), ("maxlen", maxlen)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be None or an integer >= 1, got {value!r}")
-    try:
-        with np.load(path, allow_pickle=True) as f:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
-            if missing:
-                raise ValueError(f"malformed IMDB npz {path!r}: missing arrays {sorted(missing)}")
-            x_train, labels_train = f["x_train"], f["y_train"]
-            x_test, labels_test = f["x_test"], f["y_test"]
-    except (OSError, EOFError) as e:
-        raise ValueError(f"cannot read IMDB npz {path!r}: {e}") from None
+        raise FileNotFoundError(f"IMDB npz not found: {path!r} (expected Keras's imdb.npz)")
+    if num_words is not None and (not isinstance(num_words, int) or num_words <= index_from):
+        raise ValueError(f"num_words must be None or an integer > {index_from} (indices below "
+                         f"{index_from} are padding, start and out-of-vocabulary marks), got "
+                         f"{num_words!r}")
+    if maxlen is not None and (not isinstance(maxlen, int) or maxlen < 1):
+        raise ValueError(f"maxlen must be None or an integer >= 1, got {maxlen!r}")
+    x_train, labels_train, x_test, labels_test = _read_npz(path)
 
     rng = np.random.RandomState(seed)
     order = np.arange(len(x_train))
@@ -218,3 +237,97 @@ def cached_npz(source: str, word_index_path: str, cache_dir: str | None = None) 
     if not os.path.isfile(out):
         build_npz(source, word_index_path, out)
     return out
+
+
+SOURCES = ("auto", "keras_npz", "aclimdb", "tfds")
+LABELED_ARCHIVE = "aclImdb_v1_labeled.tar.xz"
+WORD_INDEX_FILE = "imdb_word_index.json"
+
+
+def _aclimdb_source(data_dir: str) -> str | None:
+    for name in ("aclImdb", LABELED_ARCHIVE, "aclImdb_v1.tar.gz"):
+        if os.path.exists(os.path.join(data_dir, name)):
+            return os.path.join(data_dir, name)
+    return None
+
+
+def npz_from_tfds(manual_dir: str, word_index_path: str, cache_dir: str | None = None) -> str:
+    """The Keras-layout npz built from ``imdb_reviews`` read through tensorflow-datasets
+    (prepared offline from ``manual_dir``; see ``tfds_imdb``)."""
+    from rnn_attn.data import tfds_imdb
+
+    cache_dir = cache_dir or default_cache_dir()
+    out = os.path.join(cache_dir, "imdb_from_tfds.npz")
+    if os.path.isfile(out):
+        return out
+    tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir, os.path.join(cache_dir, "tfds"))
+    word_index = load_word_index(word_index_path)
+    arrays = {}
+    for split in SPLITS:
+        texts, labels = tfds_imdb.load_imdb_reviews(tfds_dir, split)
+        encoded = np.empty(len(texts), dtype=object)
+        encoded[:] = encode_texts(texts, word_index)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = encoded, labels.astype(np.int64)
+    os.makedirs(cache_dir, exist_ok=True)
+    np.savez_compressed(out + ".tmp.npz", **arrays)
+    os.replace(out + ".tmp.npz", out)
+    return out
+
+
+def resolve_npz(data_dir: str, source: str = "auto", cache_dir: str | None = None) -> str:
+    """Path of a Keras-layout ``imdb.npz`` for ``data_dir``.
+
+    ``keras_npz``: ``data_dir/imdb.npz`` itself (Keras's file); ``aclimdb``: built from the
+    raw reviews (the ``aclImdb/`` tree or ``aclImdb_v1_labeled.tar.xz``) and
+    ``imdb_word_index.json`` (cached); ``tfds``: built from ``imdb_reviews`` through
+    tensorflow-datasets, prepared from the same local files; ``auto``: the first of
+    these whose files are present.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown IMDB source {source!r}; expected one of {SOURCES}")
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"IMDB data dir not found: {data_dir!r}")
+    npz = os.path.join(data_dir, "imdb.npz")
+    raw = _aclimdb_source(data_dir)
+    word_index = os.path.join(data_dir, WORD_INDEX_FILE)
+    if source == "auto":
+        source = "keras_npz" if os.path.isfile(npz) else "aclimdb" if raw else "tfds"
+    if source == "keras_npz":
+        return npz
+    if not os.path.isfile(word_index):
+        raise FileNotFoundError(f"{word_index!r} not found: the raw reviews are encoded with "
+                                f"Keras's word index (imdb_word_index.json)")
+    if source == "aclimdb":
+        if raw is None:
+            raise FileNotFoundError(f"no aclImdb/ tree or {LABELED_ARCHIVE} in {data_dir!r}")
+        return cached_npz(raw, word_index, cache_dir)
+    return npz_from_tfds(data_dir, word_index, cache_dir)
+
+
+def load_padded(
+    data_dir: str,
+    *,
+    num_words: int = 10_000,
+    maxlen: int = 200,
+    source: str = "auto",
+    padding: str = "pre",
+    truncating: str = "pre",
+    cache_dir: str | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The documents' pipeline: ``load_data(num_words)`` then ``pad_sequences(maxlen)``.
+
+    Returns ``{"train": {"inputs": <int32>[25000, maxlen], "targets": <int32>[25000]},
+    "test": {...}}``.
+    """
+    from rnn_attn.data.sequences import pad_sequences
+
+    if not isinstance(maxlen, int) or maxlen < 1:
+        raise ValueError(f"maxlen must be an integer >= 1, got {maxlen!r}")
+    (x_train, y_train), (x_test, y_test) = load_data(
+        resolve_npz(data_dir, source, cache_dir), num_words=num_words)
+    return {
+        split: {"inputs": pad_sequences(x, maxlen=maxlen, padding=padding,
+                                        truncating=truncating),
+                "targets": np.asarray(y, np.int32)}
+        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test))
+    }

@@ -1,0 +1,175 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from rnn_attn import trainer
+from rnn_attn.checkpoints import Checkpointer
+from rnn_attn.config import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class MeanEmbedding:
+    """A tiny text classifier: mean of token embeddings -> dropout -> logit."""
+
+    vocab_size: int = 20
+    dim: int = 4
+    dropout: float = 0.3
+
+    def init(self, key):
+        k1, k2 = jax.random.split(key)
+        return {"emb": 0.1 * jax.random.normal(k1, (self.vocab_size, self.dim)),
+                "w": 0.1 * jax.random.normal(k2, (self.dim,)), "b": jnp.zeros(())}
+
+    def apply(self, params, tokens, *, train=False, key=None):
+        h = params["emb"][tokens].mean(1)
+        if train and self.dropout:
+            keep = jax.random.bernoulli(key, 1 - self.dropout, h.shape)
+            h = jnp.where(keep, h / (1 - self.dropout), 0.0)
+        return h @ params["w"] + params["b"]
+
+    def regularization(self, params):
+        return 1e-3 * jnp.sum(params["w"] ** 2)
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(1, 20, size=(n, 8)).astype(np.int32)
+    labels = ((tokens < 10).sum(1) > 4).astype(np.int32)
+    return {"inputs": tokens, "targets": labels}
+
+
+OPTIONS = trainer.FitOptions(epochs=3, batch_size=16, seed=7, eval_batch_size=32)
+
+
+def _fit(tmp_path=None, *, resume=False, options=OPTIONS, optimizer=None, **kwargs):
+    model = MeanEmbedding()
+    optimizer = optimizer or optax.adam(0.05)
+    state = trainer.init_state(model, optimizer, jax.random.PRNGKey(0))
+    ckpt = Checkpointer(str(tmp_path / "ckpt")) if tmp_path is not None else None
+    try:
+        return trainer.fit(model, trainer.binary_classification(), optimizer, state,
+                           _data(100, 0), _data(50, 1), options, checkpointer=ckpt,
+                           config_record={"lr": 0.05}, resume=resume, progress=False, **kwargs)
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+
+
+def test_fit_learns_and_records_a_history():
+    result = _fit()
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 3 for v in result.history.values())
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    assert result.history["val_accuracy"][-1] > 0.7
+    assert 1 <= result.best_epoch <= 3
+    best = int(np.argmin(result.history["val_loss"])) + 1  # monitor: val_loss, lower is better
+    assert result.best_epoch == best
+    assert result.best_value == min(result.history["val_loss"])
+
+
+def test_evaluation_covers_every_example_exactly():
+    model = MeanEmbedding()
+    params = model.init(jax.random.PRNGKey(1))
+    data = _data(53, 3)  # 53 = 3 batches of 20, the last one padded with 7 dummies
+    eval_step = jax.jit(trainer.make_eval_step(model, trainer.binary_classification()))
+    got = trainer.evaluate(eval_step, params, data, 20)
+    logits = np.asarray(model.apply(params, jnp.asarray(data["inputs"])))
+    y = data["targets"]
+    expected_acc = np.mean((logits > 0) == (y == 1))
+    bce = np.mean(np.logaddexp(0, logits) - y * logits) + float(model.regularization(params))
+    assert got["val_accuracy"] == pytest.approx(expected_acc, abs=1e-12)
+    assert got["val_loss"] == pytest.approx(bce, rel=1e-6)
+
+
+def test_padding_examples_change_nothing_in_a_train_step():
+    model = MeanEmbedding(dropout=0.0)
+    optimizer = optax.sgd(0.1)
+    step = trainer.make_train_step(model, trainer.binary_classification(), optimizer)
+    data = _data(4, 5)
+    state = trainer.init_state(model, optimizer, jax.random.PRNGKey(2))
+    padded = {"inputs": data["inputs"], "targets": data["targets"],
+              "weight": np.array([1, 1, 0, 0], np.float32)}
+    real = {k: v[:2] for k, v in padded.items()}
+    a, sums_a = step(state, padded)
+    b, sums_b = step(state, real)
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-12), a.params, b.params)
+    assert float(sums_a["count"]) == 2.0
+    np.testing.assert_allclose(sums_a["loss"], sums_b["loss"], rtol=1e-12)
+
+
+def test_one_step_changes_every_parameter():
+    model = MeanEmbedding()
+    optimizer = optax.adam(0.01)
+    step = jax.jit(trainer.make_train_step(model, trainer.binary_classification(), optimizer))
+    state = trainer.init_state(model, optimizer, jax.random.PRNGKey(3))
+    before = jax.tree.map(np.array, state.params)
+    batch = _data(16, 0) | {"weight": np.ones(16, np.float32)}
+    after, _ = step(state, batch)
+    for name in before:
+        assert not np.allclose(before[name], after.params[name]), name
+    assert int(after.step) == 1
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    whole = _fit()
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_first_epoch(epoch, logs):
+        if epoch == 1:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        _fit(tmp_path, on_epoch_end=stop_after_first_epoch)
+    resumed = _fit(tmp_path, resume=True)
+    assert resumed.history == whole.history
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
+    jax.tree.map(np.testing.assert_array_equal, resumed.best_params, whole.best_params)
+
+
+def test_existing_checkpoints_are_never_overwritten(tmp_path):
+    _fit(tmp_path, options=dataclasses.replace(OPTIONS, epochs=1))
+    with pytest.raises(ConfigError, match="already holds checkpoints .* pass --resume"):
+        _fit(tmp_path)
+    model = MeanEmbedding()
+    optimizer = optax.adam(0.05)
+    ckpt = Checkpointer(str(tmp_path / "ckpt"))
+    with pytest.raises(ConfigError, match=r"configuration differs .*lr: saved 0.05, now 0.1"):
+        trainer.fit(model, trainer.binary_classification(), optimizer,
+                    trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), _data(100, 0),
+                    _data(50, 1), OPTIONS, checkpointer=ckpt, config_record={"lr": 0.1},
+                    resume=True, progress=False)
+    ckpt.close()
+
+
+def test_early_stopping_and_restore_best():
+    # A zero learning rate never improves on epoch 1: patience 2 stops after epoch 3.
+    options = dataclasses.replace(OPTIONS, epochs=10, patience=2, restore_best=True)
+    result = _fit(options=options, optimizer=optax.sgd(0.0))
+    assert result.stopped_early and len(result.history["val_loss"]) == 3
+    assert result.best_epoch == 1
+
+
+def test_bad_options_get_one_clear_error():
+    with pytest.raises(ConfigError, match="epochs must be an integer >= 1, got 0"):
+        trainer.FitOptions(epochs=0, batch_size=4).validate()
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1"):
+        trainer.FitOptions(epochs=1, batch_size=-1).validate()
+
+
+def test_run_parallel_keeps_order_and_reraises():
+    out = trainer.run_parallel(lambda job, device, slot: job * 2, range(5))
+    assert out == [0, 2, 4, 6, 8]
+
+    def failing(job, device, slot):
+        if job == 2:
+            raise ValueError("job 2 failed")
+        return job
+
+    with pytest.raises(ValueError, match="job 2 failed"):
+        trainer.run_parallel(failing, range(4))
