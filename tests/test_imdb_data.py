@@ -58,6 +58,25 @@ def test_load_data_bad_inputs(tmp_path):
         imdb.load_data(str(tmp_path / "bad.npz"))
     with pytest.raises(ValueError, match="num_words must be None or an integer > 3"):
         imdb.load_data(str(tmp_path / "bad.npz"), num_words=0)
+    with pytest.raises(ValueError, match="num_words must be None or an integer > 3"):
+        imdb.load_data(str(tmp_path / "bad.npz"), num_words=3)
+    with pytest.raises(ValueError, match="maxlen must be None or an integer >= 1, got 0"):
+        imdb.load_data(str(tmp_path / "bad.npz"), maxlen=0)
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 truncated zip")
+    with pytest.raises(ValueError, match="cannot read IMDB npz .*expected Keras's imdb.npz"):
+        imdb.load_data(str(tmp_path / "corrupt.npz"))
+    _write_npz(tmp_path / "labels.npz", [[1, 2]], [3], [[4]], [0])
+    with pytest.raises(ValueError, match=r"y_train holds labels \[3\]; expected 0 .* or 1"):
+        imdb.load_data(str(tmp_path / "labels.npz"))
+    _write_npz(tmp_path / "short.npz", [[1, 2], [3]], [1], [[4]], [0])
+    with pytest.raises(ValueError, match="2 x_train reviews but 1 y_train labels"):
+        imdb.load_data(str(tmp_path / "short.npz"))
+    with pytest.raises(ValueError, match="maxlen must be an integer >= 1, got -5"):
+        imdb.load_padded(str(tmp_path), maxlen=-5)
+    with pytest.raises(FileNotFoundError, match="IMDB data dir not found"):
+        imdb.load_padded(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="unknown IMDB source 'web'"):
+        imdb.resolve_npz(str(tmp_path), "web")
     (tmp_path / "wi.json").write_text("{not json")
     with pytest.raises(ValueError, match="malformed IMDB word index"):
         imdb.load_word_index(str(tmp_path / "wi.json"))
@@ -97,6 +116,10 @@ def test_raw_archive_to_keras_format_and_back(tmp_path):
     (x_raw, y_raw), _ = imdb.load_data(npz, seed=0, num_words=100)
     assert [list(x) for x, y in zip(x_raw, y_raw, strict=True) if y == 0] == [[1, 12, 8, 14]]
     assert imdb.decode_review(by_label[1], index) == "a great movie br br loved it"
+    assert imdb.decode_review(by_label[1], index, start_token="<START>") == \
+        "<START> a great movie br br loved it"
+    assert imdb.decode_review([0, 0, 1, 6, 2], index, start_token="<S>", oov_token="<UNK>") == \
+        "<S> great <UNK>"
     (x_tr, _), _ = imdb.load_data(npz, num_words=10, seed=0)
     assert any(2 in x for x in x_tr)  # out-of-vocabulary words became oov_char
     # The unpacked tree reads the same.
@@ -104,6 +127,24 @@ def test_raw_archive_to_keras_format_and_back(tmp_path):
         tar.extractall(tmp_path / "tree", filter="data")
     tree = imdb.read_aclimdb(str(tmp_path / "tree"))
     assert tree["test"][0] == reviews["test"][0]
+
+
+def test_padded_arrays_from_a_data_dir_of_raw_reviews(tmp_path):
+    archive, wi_path, index = _small_archive(tmp_path)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.replace(archive, data_dir / imdb.LABELED_ARCHIVE)
+    with pytest.raises(FileNotFoundError, match="imdb_word_index.json"):
+        imdb.resolve_npz(str(data_dir), "aclimdb", str(tmp_path / "cache"))
+    os.replace(wi_path, data_dir / imdb.WORD_INDEX_FILE)
+    data = imdb.load_padded(str(data_dir), num_words=20, maxlen=4,
+                            cache_dir=str(tmp_path / "cache"))
+    assert data["train"]["inputs"].shape == (2, 4) and data["train"]["inputs"].dtype == np.int32
+    # 'pre' padding and truncating, as Keras: "the worst" -> [0, 1, the, worst].
+    rows = {tuple(r) for r in data["test"]["inputs"].tolist()}
+    assert (0, 1, 1 + 3, 10 + 3) in rows  # "great great film" -> [1, great, great, film]
+    assert (1, 3 + 3, 3 + 3, 5 + 3) in rows
+    assert sorted(data["test"]["targets"].tolist()) == [0, 1]
 
 
 def test_missing_or_bad_archive(tmp_path):
@@ -147,3 +188,10 @@ def test_real_reviews_in_keras_format(tmp_path):
     assert len(word_index) == 88_584 and word_index["the"] == 1
     decoded = imdb.decode_review(x_tr[0], word_index).split()
     assert len(decoded) == len(x_tr[0]) - 1
+    # The first training review reads as English, after the start token.
+    text = imdb.decode_review(x_tr[0], word_index, start_token="<START>")
+    words = text.split()
+    assert words[0] == "<START>" and words.count("<START>") == 1
+    common = {"the", "a", "and", "of", "to", "is", "in", "it", "this", "that"}
+    assert len(common & set(words)) >= 3, text
+    assert sum(w == "?" for w in words) < 0.2 * len(words), text

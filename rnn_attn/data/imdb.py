@@ -49,16 +49,24 @@ def load_word_index(path: str) -> dict[str, int]:
 
 def decode_review(sequence: Sequence[int], word_index: Mapping[str, int], *,
                   index_from: int = 3, start_char: int | None = 1, oov_char: int | None = 2,
-                  pad: int = 0) -> str:
-    """Indices (as produced by ``load_data``) back to words; ``?`` for OOV, nothing for
-    padding and the start mark."""
+                  pad: int = 0, start_token: str | None = None, oov_token: str = "?") -> str:
+    """Indices (as produced by ``load_data``) back to words.
+
+    Padding is left out; the start mark is left out too unless ``start_token`` is given
+    (e.g. ``"<START>"``); out-of-vocabulary indices become ``oov_token``.
+    """
     by_rank = {rank + index_from: word for word, rank in word_index.items()}
     words = []
     for i in sequence:
         i = int(i)
-        if i == pad or (start_char is not None and i == start_char):
+        if i == pad:
             continue
-        words.append("?" if oov_char is not None and i == oov_char else by_rank.get(i, "?"))
+        if start_char is not None and i == start_char:
+            if start_token is not None:
+                words.append(start_token)
+            continue
+        words.append(oov_token if oov_char is not None and i == oov_char
+                     else by_rank.get(i, oov_token))
     return " ".join(words)
 
 
