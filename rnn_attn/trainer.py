@@ -73,11 +73,16 @@ def binary_classification() -> Objective:
 
 
 def categorical_classification() -> Objective:
-    """Logits ``[batch, classes]``, integer labels: cross-entropy and accuracy."""
+    """Logits ``[batch, classes]``, integer labels: cross-entropy and accuracy.
+
+    ``cross_entropy`` is reported beside ``loss`` because ``loss`` includes the model's
+    regularization penalty (as Keras's does) and a perplexity must not.
+    """
     return Objective(
         loss=optax.softmax_cross_entropy_with_integer_labels,
         metrics=(("accuracy", lambda logits, labels: (jnp.argmax(logits, -1) == labels)
-                  .astype(jnp.float32)),),
+                  .astype(jnp.float32)),
+                 ("cross_entropy", optax.softmax_cross_entropy_with_integer_labels)),
         higher_is_better=("accuracy", "val_accuracy"),
     )
 
@@ -267,7 +272,7 @@ def fit(
     progress: bool = True,
     progress_position: int = 0,
     name: str = "",
-    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float], TrainState], None] | None = None,
     compiled: tuple[Callable, Callable] | None = None,
 ) -> FitResult:
     """Trains one seed for ``options.epochs`` epochs (Keras's ``fit``).
@@ -278,6 +283,8 @@ def fit(
       checkpointer: saves after every epoch; with ``resume`` the run continues from its
         newest checkpoint (refused if ``config_record`` differs from the saved one). A new
         run into a directory that already holds checkpoints is refused, never overwritten.
+      on_epoch_end: called as ``on_epoch_end(epoch, logs, state)`` after each epoch's
+        checkpoint (1-based epoch; ``logs`` the history's new entries).
       compiled: ``(train_step, eval_step)`` already jitted, to share compilations
         between seeds; built here otherwise.
 
@@ -346,7 +353,7 @@ def fit(
                                "best_value": best_value, "best_epoch": best_epoch,
                                "wait": wait, "stopped": stopped})
         if on_epoch_end is not None:
-            on_epoch_end(epoch + 1, logs)
+            on_epoch_end(epoch + 1, logs, state)
     if checkpointer is not None:
         checkpointer.wait()
     if options.restore_best:

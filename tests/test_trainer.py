@@ -120,7 +120,7 @@ def test_resume_after_interruption_is_bit_identical(tmp_path):
     class Interrupted(Exception):
         pass
 
-    def stop_after_first_epoch(epoch, logs):
+    def stop_after_first_epoch(epoch, logs, state):
         if epoch == 1:
             raise Interrupted
 
