@@ -1,0 +1,157 @@
+"""Pre-trained GloVe word vectors: the text format, and the embedding matrix of a word
+index (reference document 002, "using pre-trained word embeddings").
+
+The format: one word a line, ``word v1 ... vD``, separated by single spaces, UTF-8;
+plain text or gzip'd (``.gz``). ``D`` is taken from the first line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _lines(path: str) -> Iterator[str]:
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            yield from f
+    except UnicodeDecodeError as e:
+        raise ValueError(f"GloVe file {path!r} is not UTF-8 text: {e}") from None
+    except (gzip.BadGzipFile, EOFError) as e:
+        raise ValueError(f"GloVe file {path!r} is not a readable gzip file: {e}") from None
+
+
+def read_glove(
+    path: str, words: Collection[str] | None = None, dtype: str | np.dtype = "float32",
+) -> dict[str, np.ndarray]:
+    """Reads GloVe vectors.
+
+    Args:
+      path: a ``.txt`` file, or a ``.gz`` one (read through gzip).
+      words: if given, only these words are kept (the rest of the file is checked for
+        its number of values but not parsed, which saves memory and time).
+      dtype: of the vectors.
+
+    Returns:
+      word -> ``<dtype>[dim]`` (rows of one ``[words, dim]`` array), in file order; a
+      word listed twice keeps its first vector.
+
+    Raises:
+      FileNotFoundError: no file at ``path``.
+      ValueError: an empty file, a line with no values, a line with a different number
+        of values than the first (line number, word, expected and found counts), or a
+        value that is not a number (line number, word, value).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"GloVe file not found: {path!r} (expected the GloVe text "
+                                f"format, e.g. glove.6B.100d.txt or a .gz of it)")
+    wanted = None if words is None else frozenset(words)
+    dim = None
+    kept_words: list[str] = []
+    kept_values: list[list[str]] = []
+    kept_lines: list[int] = []
+    for number, line in enumerate(_lines(path), start=1):
+        fields = line.rstrip("\r\n ").split(" ")
+        if fields == [""]:
+            continue  # blank line
+        if dim is None:
+            dim = len(fields) - 1
+            if dim < 1:
+                raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has no "
+                                 f"values (expected 'word v1 ... vD')")
+        elif len(fields) - 1 != dim:
+            raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has "
+                             f"{len(fields) - 1} values, expected {dim} (the dimension of "
+                             f"the first line)")
+        if wanted is not None and fields[0] not in wanted:
+            continue
+        kept_words.append(fields[0])
+        kept_values.append(fields[1:])
+        kept_lines.append(number)
+    if dim is None:
+        raise ValueError(f"GloVe file {path!r} is empty (no 'word v1 ... vD' lines)")
+    matrix = _parse(kept_values, kept_words, kept_lines, dim, dtype, path)
+    vectors: dict[str, np.ndarray] = {}
+    for word, row in zip(kept_words, matrix, strict=True):
+        vectors.setdefault(word, row)
+    return vectors
+
+
+def _parse(values: list[list[str]], words: list[str], lines: list[int], dim: int,
+           dtype: str | np.dtype, path: str) -> np.ndarray:
+    """``<dtype>[len(values), dim]``; numpy parses all the strings in one call."""
+    try:
+        matrix = np.array(values, dtype=dtype).reshape(len(values), dim)
+    except ValueError:
+        matrix = None
+    if matrix is not None and np.isfinite(matrix).all():
+        return matrix
+    # Only on failure: find the first bad value to name it.
+    for row, word, number in zip(values, words, lines, strict=True):
+        for v in row:
+            try:
+                ok = np.isfinite(float(v))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{path!r} line {number}: the word {word!r} has the value "
+                                 f"{v!r}, expected a finite number")
+    raise AssertionError("unreachable: numpy refused values that parse one by one")
+
+
+@dataclass(frozen=True)
+class EmbeddingMatrix:
+    """Result of ``embedding_matrix``.
+
+    Attributes:
+      matrix: ``<float32>[num_words, dim]``; row ``i`` is the vector of the word of index
+        ``i``, zero for index 0 and for words without a vector.
+      found: how many words of index ``1 .. num_words - 1`` have a vector.
+      missing: those words without one, by index.
+    """
+
+    matrix: np.ndarray
+    found: int
+    missing: tuple[str, ...]
+
+
+def embedding_matrix(
+    vectors: Mapping[str, np.ndarray], word_index: Mapping[str, int], num_words: int,
+    dim: int | None = None,
+) -> EmbeddingMatrix:
+    """The weights of an ``Embedding(num_words, dim)`` layer from pre-trained vectors, as
+    the lecture builds them: row ``i`` = vector of the word whose index is ``i``, for
+    ``i < num_words``; words of larger index are left out; rows without a vector stay 0.
+
+    Args:
+      vectors: word -> ``[dim]`` (``read_glove``).
+      word_index: word -> index >= 1 (``Tokenizer.word_index``).
+      num_words: rows of the matrix (``Tokenizer(num_words=...)``).
+      dim: the vectors' dimension; None takes it from ``vectors``.
+    """
+    if not isinstance(num_words, int | np.integer) or num_words < 1:
+        raise ValueError(f"num_words must be an integer >= 1, got {num_words!r}")
+    if dim is None:
+        if not vectors:
+            raise ValueError("dim must be given when there are no vectors to take it from")
+        dim = len(next(iter(vectors.values())))
+    out = np.zeros((num_words, dim), np.float32)
+    missing = {}
+    for word, i in word_index.items():
+        if not 0 < i < num_words:
+            continue
+        vector = vectors.get(word)
+        if vector is None:
+            missing[i] = word
+            continue
+        if len(vector) != dim:
+            raise ValueError(f"the vector of {word!r} has {len(vector)} values, expected "
+                             f"dim={dim}")
+        out[i] = vector
+    found = sum(1 for i in word_index.values() if 0 < i < num_words) - len(missing)
+    return EmbeddingMatrix(out, found, tuple(missing[i] for i in sorted(missing)))
