@@ -16,7 +16,14 @@ static argument of ``jax.jit``). Its methods are pure:
 ``initial_carry(batch_shape) -> carry`` (a tuple: ``(h, c)`` for LSTM, ``(h,)`` otherwise)
 ``project(params, x) -> x_proj``: the input half of the gates for all steps at once, so the
     scan layer does it as one matmul outside the loop;
-``step(params, carry, x_proj_t) -> (carry, h)``: one time step.
+``step(params, carry, x_proj_t, recurrent_mask=None) -> (carry, h)``: one time step.
+
+Recurrent dropout (Gal & Ghahramani; Keras's ``recurrent_dropout``) enters through
+``step``'s ``recurrent_mask`` ``<float>[batch, units]`` (already scaled by
+``1/(1-rate)``): it multiplies ``h_{t-1}`` only where ``h_{t-1}`` feeds the recurrent
+kernel. The carried state itself is never masked: GRU's ``z * h_prev`` and LSTM's ``c``
+use the undropped values, as in Keras. The mask is the same at every step of a sequence;
+the scan layer (``recurrent.rnn``) draws it once.
 """
 
 from __future__ import annotations
@@ -55,6 +62,11 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
         raise ValueError(
             f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
         ) from None
+
+
+def _dropped(h: jax.Array, recurrent_mask: jax.Array | None) -> jax.Array:
+    """``h`` as the recurrent matmul sees it: times the dropout mask when there is one."""
+    return h if recurrent_mask is None else h * recurrent_mask
 
 
 def _check_units(units: int) -> None:
@@ -101,12 +113,29 @@ class _Cell:
         """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``."""
         return x @ params["kernel"] + params["bias"]
 
-    def step(self, params: Params, carry: Carry, x_proj: jax.Array) -> tuple[Carry, jax.Array]:
+    def step(
+        self, params: Params, carry: Carry, x_proj: jax.Array,
+        recurrent_mask: jax.Array | None = None,
+    ) -> tuple[Carry, jax.Array]:
+        """One time step.
+
+        Args:
+          carry: the previous state (``(h,)`` or ``(h, c)``), each ``<float>[batch, units]``.
+          x_proj: ``<float>[batch, G*units]``, this step's slice of ``project``.
+          recurrent_mask: optional ``<float>[batch, units]`` multiplying ``h_{t-1}`` where
+            it enters the recurrent matmul (recurrent dropout); None = no dropout.
+
+        Returns:
+          ``(new_carry, h_t <float>[batch, units])``.
+        """
         raise NotImplementedError
 
-    def __call__(self, params: Params, carry: Carry, x: jax.Array) -> tuple[Carry, jax.Array]:
+    def __call__(
+        self, params: Params, carry: Carry, x: jax.Array,
+        recurrent_mask: jax.Array | None = None,
+    ) -> tuple[Carry, jax.Array]:
         """One step on raw inputs ``x`` ``[batch, input_dim]`` (projects, then steps)."""
-        return self.step(params, carry, self.project(params, x))
+        return self.step(params, carry, self.project(params, x), recurrent_mask)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,9 +144,10 @@ class SimpleRNNCell(_Cell):
 
     kind = "simple_rnn"
 
-    def step(self, params, carry, x_proj):
+    def step(self, params, carry, x_proj, recurrent_mask=None):
         (h,) = carry
-        h = activation(self.activation)(x_proj + h @ params["recurrent_kernel"])
+        h_rec = _dropped(h, recurrent_mask)
+        h = activation(self.activation)(x_proj + h_rec @ params["recurrent_kernel"])
         return (h,), h
 
 
@@ -145,9 +175,10 @@ class LSTMCell(_Cell):
         zeros = jnp.zeros((*batch_shape, self.units), dtype)
         return (zeros, zeros)
 
-    def step(self, params, carry, x_proj):
+    def step(self, params, carry, x_proj, recurrent_mask=None):
         h, c = carry
-        z = x_proj + h @ params["recurrent_kernel"]
+        # Only the h feeding the gates is dropped; c (the carry) never is.
+        z = x_proj + _dropped(h, recurrent_mask) @ params["recurrent_kernel"]
         zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
         sig = activation(self.recurrent_activation)
         act = activation(self.activation)
@@ -184,24 +215,27 @@ class GRUCell(_Cell):
         bias = params["bias"][0] if self.reset_after else params["bias"]
         return x @ params["kernel"] + bias
 
-    def step(self, params, carry, x_proj):
+    def step(self, params, carry, x_proj, recurrent_mask=None):
         (h,) = carry
+        # The dropped h feeds the recurrent matmuls; the update below keeps the undropped
+        # h_prev (Keras: ``h = z * h_tm1 + (1 - z) * hh``).
+        h_rec = _dropped(h, recurrent_mask)
         u = self.units
         sig = activation(self.recurrent_activation)
         act = activation(self.activation)
         xz, xr, xh = jnp.split(x_proj, 3, axis=-1)
         rec = params["recurrent_kernel"]
         if self.reset_after:
-            hu = h @ rec + params["bias"][1]
+            hu = h_rec @ rec + params["bias"][1]
             hz, hr, hh = jnp.split(hu, 3, axis=-1)
             z = sig(xz + hz)
             r = sig(xr + hr)
             candidate = act(xh + r * hh)
         else:
-            hzr = h @ rec[:, : 2 * u]
+            hzr = h_rec @ rec[:, : 2 * u]
             z = sig(xz + hzr[..., :u])
             r = sig(xr + hzr[..., u:])
-            candidate = act(xh + (r * h) @ rec[:, 2 * u :])
+            candidate = act(xh + (r * h_rec) @ rec[:, 2 * u :])
         h = z * h + (1.0 - z) * candidate
         return (h,), h
 

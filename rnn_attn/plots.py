@@ -136,3 +136,30 @@ def history(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def gradient_norms(
+    norms: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str,
+    *,
+    title: str,
+) -> str:
+    """``||dL/dx_t||`` against ``t`` on a log scale, one line per configuration; two panels,
+    at initialization and after training. ``norms[name] = (init, trained)``, each
+    ``<float>[seeds, T]`` (the mean over seeds is drawn)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12.0, 4.5), sharey=True)
+    for ax, which, label in ((axes[0], 0, "at initialization"), (axes[1], 1, "after training")):
+        for name, pair in norms.items():
+            values = np.atleast_2d(np.asarray(pair[which], float)).mean(0)
+            ax.plot(np.arange(1, values.size + 1), np.maximum(values, 1e-30), label=name)
+        ax.set_yscale("log")
+        ax.set_xlabel("input step t (1 = the symbol to remember)")
+        ax.set_title(label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("||d loss / d x_t||")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

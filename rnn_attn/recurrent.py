@@ -4,10 +4,20 @@ Shapes are batch-major at the interface (``[batch, time, features]``) and time-m
 inside the scan. Masking follows Keras: at a masked step the carry is kept and the output
 is zero, so a padded sequence gives, for its valid steps and its final state, exactly what
 it gives alone. ``lengths`` masks steps ``t >= lengths[b]`` (right-padded sequences).
+
+Dropout follows Keras and Gal & Ghahramani (2016): with ``train=True``, ``dropout`` drops
+input features and ``recurrent_dropout`` drops ``h_{t-1}`` where it enters the recurrent
+matmul, each with ONE mask per sequence (``[batch, features]`` / ``[batch, units]``)
+drawn once before the loop and reused at every time step, scaled by ``1/(1-rate)``. With
+``train=False`` (the default) nothing is dropped. Unlike Keras's ``implementation=1``,
+which draws a separate mask per gate, the gates share one mask (the fused kernels of
+``cells`` take one matmul per step).
 """
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Literal
 
 import jax
@@ -18,6 +28,36 @@ from rnn_attn.fast_lstm import lstm_scan
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def check_rate(name: str, rate: float) -> float:
+    """``rate`` if it is a number in ``[0, 1)``, else one ValueError naming it. Rates are
+    static Python (or numpy) numbers: they decide the program's shape, not its values."""
+    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0.0 <= rate < 1.0
+    if not ok:
+        raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+def dropout_active(rate: float, train: bool) -> bool:
+    """Whether a dropout of ``rate`` applies (``train`` is a Python bool, not traced)."""
+    return bool(train) and rate > 0.0
+
+
+def require_key(key: jax.Array | None, **rates: float) -> None:
+    """Raises if a rate is active (the caller checked ``train``) and there is no key."""
+    active = {name: rate for name, rate in rates.items() if rate > 0.0}
+    if active and key is None:
+        named = ", ".join(f"{name}={rate}" for name, rate in active.items())
+        raise ValueError(f"train=True with {named} needs a PRNG key (key=...)")
+
+
+def dropout_mask(key: jax.Array, rate: float, shape: tuple[int, ...],
+                 dtype=jnp.float32) -> jax.Array:
+    """Inverted-dropout mask ``<dtype>[*shape]``: 0 with probability ``rate``, else
+    ``1/(1-rate)``, so the expected value of ``x * mask`` is ``x``."""
+    keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+    return jnp.where(keep, jnp.asarray(1.0 / (1.0 - rate), dtype), jnp.asarray(0.0, dtype))
 
 
 def length_mask(lengths: jax.Array, max_len: int) -> jax.Array:
@@ -35,6 +75,9 @@ def scan_projected(
     reverse: bool = False,
     unroll: int | bool = 1,
     fast: bool = False,
+    recurrent_dropout: float = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
 ) -> tuple[jax.Array, Carry]:
     """Runs ``cell.step`` over pre-projected inputs.
 
@@ -50,26 +93,37 @@ def scan_projected(
       fast: use the hand-written backward pass of ``fast_lstm`` where it applies (an LSTM
         with sigmoid/tanh activations, inputs ``[batch, time, ...]``); same values. Off by
         default: on CPU at batch 1 (the copy task) XLA rewrites its matvecs into loops
-        that recompute their inputs and it measured 7x slower than autodiff.
+        that recompute their inputs and it measured 7x slower than autodiff. Not used
+        while recurrent dropout is active (``fast_lstm`` has no mask for ``h``).
+      recurrent_dropout: rate of the mask ``<float>[batch, units]`` on ``h_{t-1}`` where it
+        feeds the recurrent kernel, drawn once from ``key`` and fixed over time. Input
+        dropout is not here: the inputs are already projected (``rnn`` applies it).
+      train: dropout only when True.
+      key: PRNG key for the recurrent mask (needed when it is active).
 
     Returns:
       ``(outputs <float>[batch, time, units], final_carry)``.
     """
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
     batch = x_proj.shape[:-2]
+    recurrent_mask = None
+    if dropout_active(recurrent_dropout, train):
+        require_key(key, recurrent_dropout=recurrent_dropout)
+        recurrent_mask = dropout_mask(key, recurrent_dropout, (*batch, cell.units), x_proj.dtype)
     carry = cell.initial_carry(batch, x_proj.dtype) if initial_carry is None else initial_carry
     xs = jnp.moveaxis(x_proj, -2, 0)
     ms = None if mask is None else jnp.moveaxis(jnp.asarray(mask, bool), -1, 0)
     if reverse:
         xs = xs[::-1]
         ms = None if ms is None else ms[::-1]
-    if fast and has_fast_path(cell) and len(batch) == 1:
+    if fast and has_fast_path(cell) and len(batch) == 1 and recurrent_mask is None:
         ys, final = lstm_scan(params["recurrent_kernel"], xs, carry[0], carry[1], ms, False,
                               unroll)
         return jnp.moveaxis(ys, 0, -2), final
 
     def body(carry, inputs):
         x_t, m_t = inputs
-        new_carry, h = cell.step(params, carry, x_t)
+        new_carry, h = cell.step(params, carry, x_t, recurrent_mask)
         if m_t is not None:
             keep = m_t[..., None]
             new_carry = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new_carry, carry)
@@ -98,6 +152,10 @@ def rnn(
     return_sequences: bool = True,
     unroll: int | bool = 1,
     fast: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
 ) -> tuple[jax.Array, Carry]:
     """A Keras-style recurrent layer.
 
@@ -106,6 +164,11 @@ def rnn(
       lengths: optional ``<int>[batch]`` valid lengths (right padding); or give ``mask``.
       return_sequences: all outputs ``[batch, time, units]`` or the last valid one
         ``[batch, units]``.
+      dropout: rate of the input mask ``<float>[batch, features]``, the same at every step.
+      recurrent_dropout: rate of the mask on ``h_{t-1}`` (see ``scan_projected``).
+      train: dropout only when True (default: inference, nothing dropped).
+      key: PRNG key, needed when ``train`` and a rate > 0; it is split into
+        ``(input_key, recurrent_key) = jax.random.split(key)``.
       Others as in ``scan_projected``.
 
     Returns:
@@ -119,10 +182,22 @@ def rnn(
         if mask is not None:
             raise ValueError("give either lengths or mask, not both")
         mask = length_mask(lengths, inputs.shape[-2])
+    dropout = check_rate("dropout", dropout)
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    input_key = recurrent_key = None
+    if dropout_active(max(dropout, recurrent_dropout), train):
+        require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
+        input_key, recurrent_key = jax.random.split(key)
+    if dropout_active(dropout, train):
+        # One mask per sequence, broadcast over time (Keras / Gal), not one per step.
+        keep = dropout_mask(input_key, dropout, (*inputs.shape[:-2], inputs.shape[-1]),
+                            inputs.dtype)
+        inputs = inputs * keep[..., None, :]
     x_proj = cell.project(params, inputs)
     outputs, final = scan_projected(
         cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
-        unroll=unroll, fast=fast,
+        unroll=unroll, fast=fast, recurrent_dropout=recurrent_dropout, train=train,
+        key=recurrent_key,
     )
     if not return_sequences:
         # The carry's h is the output of the last valid step (masked steps keep it).
@@ -202,15 +277,41 @@ def stacked_rnn(
     lengths: jax.Array | None = None,
     return_sequences: bool = True,
     unroll: int | bool = 1,
+    dropout: float | Sequence[float] = 0.0,
+    recurrent_dropout: float | Sequence[float] = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
 ) -> tuple[jax.Array, list[Carry]]:
-    """Stacked layers; every layer but the last returns sequences."""
+    """Stacked layers; every layer but the last returns sequences.
+
+    ``dropout`` / ``recurrent_dropout``: one rate for every layer (as document 002's
+    stacked GRU) or one per layer. Layer ``i`` draws its masks from
+    ``jax.random.split(key, len(cells))[i]`` (see ``rnn``).
+    """
+    n = len(cells)
+    dropouts = _per_layer("dropout", dropout, n)
+    recurrent_dropouts = _per_layer("recurrent_dropout", recurrent_dropout, n)
+    keys: list[jax.Array | None] = [None] * n
+    if train and max(dropouts + recurrent_dropouts) > 0.0:
+        require_key(key, dropout=max(dropouts), recurrent_dropout=max(recurrent_dropouts))
+        keys = list(jax.random.split(key, n))
     carries = []
     x = inputs
     for i, (cell, p) in enumerate(zip(cells, params, strict=True)):
-        last = i == len(cells) - 1
+        last = i == n - 1
         x, carry = rnn(
             cell, p, x, lengths=lengths, return_sequences=return_sequences or not last,
-            unroll=unroll,
+            unroll=unroll, dropout=dropouts[i], recurrent_dropout=recurrent_dropouts[i],
+            train=train, key=keys[i],
         )
         carries.append(carry)
     return x, carries
+
+
+def _per_layer(name: str, rate: float | Sequence[float], n: int) -> list[float]:
+    """A rate for each of ``n`` layers, validated."""
+    if isinstance(rate, Sequence) and not isinstance(rate, str):
+        if len(rate) != n:
+            raise ValueError(f"{name} has {len(rate)} rates for {n} layers: {list(rate)!r}")
+        return [check_rate(name, r) for r in rate]
+    return [check_rate(name, rate)] * n

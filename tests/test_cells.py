@@ -93,3 +93,27 @@ def test_unknown_cell_kind_is_a_clear_error():
 def test_hard_sigmoid_is_keras2():
     x = jnp.array([-5.0, -2.5, 0.0, 1.0, 2.5, 5.0])
     np.testing.assert_allclose(cells.hard_sigmoid(x), [0.0, 0.0, 0.5, 0.7, 1.0, 1.0])
+
+
+def test_recurrent_mask_reaches_only_the_recurrent_matmul():
+    # A mask of ones is no dropout; with every unit dropped, LSTM's gates see only x, but
+    # its cell state c (the carry) still flows: c_t = f * c_{t-1} + i * g.
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3)))
+    for kind, options in CASES:
+        cell = cells.make_cell(kind, 4, **options)
+        params = _params64(cell, jax.random.PRNGKey(0), 3)
+        carry = tuple(jnp.asarray(np.random.default_rng(1).normal(size=(2, 4)))
+                      for _ in cell.initial_carry((2,)))
+        x_proj = cell.project(params, x)
+        free = cell.step(params, carry, x_proj)
+        ones = cell.step(params, carry, x_proj, jnp.ones((2, 4)))
+        for a, b in zip(jax.tree.leaves(free), jax.tree.leaves(ones), strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-12, err_msg=kind)
+    lstm = cells.LSTMCell(4)
+    params = _params64(lstm, jax.random.PRNGKey(0), 3)
+    h, c = (jnp.asarray(np.random.default_rng(k).normal(size=(2, 4))) for k in (2, 3))
+    x_proj = lstm.project(params, x)
+    (_, c_new), _ = lstm.step(params, (h, c), x_proj, jnp.zeros((2, 4)))
+    i, f, g, _ = jnp.split(x_proj, 4, axis=-1)
+    np.testing.assert_allclose(c_new, jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g),
+                               atol=1e-12)

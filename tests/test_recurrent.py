@@ -7,9 +7,11 @@ from rnn_attn import cells, numpy_rnn
 from rnn_attn.recurrent import (
     MERGE_MODES,
     bidirectional,
+    dropout_mask,
     init_bidirectional,
     init_stack,
     rnn,
+    scan_projected,
     stacked_rnn,
 )
 
@@ -129,3 +131,201 @@ def test_rank_error_is_clear():
     cell = cells.LSTMCell(3)
     with pytest.raises(ValueError, match=r"\[batch, time, features\]"):
         rnn(cell, cell.init(jax.random.PRNGKey(0), 2), jnp.ones((4, 2)))
+
+
+# -- dropout (Keras / Gal & Ghahramani: one mask per sequence, fixed over time) ----------
+
+# (kind, options, reverse): each cell once, both directions covered.
+DROPOUT_CASES = [
+    ("simple_rnn", {}, False),
+    ("lstm", {}, True),
+    ("gru", {"reset_after": True}, False),
+    ("gru", {"reset_after": False}, True),
+]
+
+
+def _sig(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _np_step(kind, options, p, h, c, x, m_in, m_rec):
+    """One step in numpy with dropout written out: ``x * m_in`` feeds the kernel,
+    ``h * m_rec`` feeds the recurrent kernel, the carried ``h``/``c`` stay undropped."""
+    u = h.shape[-1]
+    xd, hd = x * m_in, h * m_rec
+    if kind == "simple_rnn":
+        h = np.tanh(xd @ p["kernel"] + p["bias"] + hd @ p["recurrent_kernel"])
+        return h, c
+    if kind == "lstm":
+        z = xd @ p["kernel"] + p["bias"] + hd @ p["recurrent_kernel"]
+        i, f, g, o = _sig(z[:, :u]), _sig(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), _sig(z[:, 3 * u:])
+        c = f * c + i * g
+        return o * np.tanh(c), c
+    rec = p["recurrent_kernel"]
+    if options["reset_after"]:
+        xs = xd @ p["kernel"] + p["bias"][0]
+        hs = hd @ rec + p["bias"][1]
+        z = _sig(xs[:, :u] + hs[:, :u])
+        r = _sig(xs[:, u:2 * u] + hs[:, u:2 * u])
+        cand = np.tanh(xs[:, 2 * u:] + r * hs[:, 2 * u:])
+    else:
+        xs = xd @ p["kernel"] + p["bias"]
+        z = _sig(xs[:, :u] + hd @ rec[:, :u])
+        r = _sig(xs[:, u:2 * u] + hd @ rec[:, u:2 * u])
+        cand = np.tanh(xs[:, 2 * u:] + (r * hd) @ rec[:, 2 * u:])
+    return z * h + (1.0 - z) * cand, c  # the carried h_prev is NOT masked
+
+
+def _np_run(kind, options, p, x, lengths, m_in, m_rec, reverse):
+    batch, steps, _ = x.shape
+    units = p["recurrent_kernel"].shape[0]
+    h, c = np.zeros((batch, units)), np.zeros((batch, units))
+    out = np.zeros((batch, steps, units))
+    order = range(steps - 1, -1, -1) if reverse else range(steps)
+    for k, t in enumerate(order):
+        new_h, new_c = _np_step(kind, options, p, h, c, x[:, t], m_in, m_rec)  # same masks every t
+        valid = (t < lengths)[:, None]
+        h, c = np.where(valid, new_h, h), np.where(valid, new_c, c)
+        out[:, k] = np.where(valid, new_h, 0.0)
+    return out, h, c
+
+
+def _float64_params(cell, key, input_dim):
+    params = cell.init(key, input_dim)
+    params["bias"] = params["bias"] + 0.1 * jax.random.normal(jax.random.PRNGKey(9),
+                                                              params["bias"].shape)
+    return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
+
+
+@pytest.mark.parametrize("kind,options,reverse", DROPOUT_CASES)
+def test_dropout_masks_are_fixed_over_time_and_match_numpy_loop(kind, options, reverse):
+    cell = cells.make_cell(kind, 4, **options)
+    params = _float64_params(cell, jax.random.PRNGKey(0), 3)
+    x = np.random.default_rng(0).normal(size=(3, 5, 3))
+    lengths = np.array([5, 2, 4])
+    x[np.arange(5)[None, :] >= lengths[:, None]] = 99.0  # padding must not leak in
+    key = jax.random.PRNGKey(42)
+    # rnn's documented key use: (input_key, recurrent_key) = split(key).
+    k_in, k_rec = jax.random.split(key)
+    m_in = np.asarray(dropout_mask(k_in, 0.3, (3, 3), jnp.float64))
+    m_rec = np.asarray(dropout_mask(k_rec, 0.5, (3, 4), jnp.float64))
+    assert set(np.unique(m_rec)) == {0.0, 2.0}  # scaled by 1/(1 - rate)
+    out, carry = rnn(cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths),
+                     reverse=reverse, dropout=0.3, recurrent_dropout=0.5, train=True, key=key)
+    ref_out, ref_h, ref_c = _np_run(kind, options, jax.tree.map(np.asarray, params), x,
+                                    lengths, m_in, m_rec, reverse)
+    np.testing.assert_allclose(out, ref_out, atol=1e-10)
+    np.testing.assert_allclose(carry[0], ref_h, atol=1e-10)
+    if kind == "lstm":
+        np.testing.assert_allclose(carry[1], ref_c, atol=1e-10)
+
+
+def test_dropped_units_never_reach_the_recurrent_kernel():
+    # Independent of how the masks are drawn: a unit dropped for a sequence is dropped at
+    # EVERY step, so its row of the recurrent kernel gets exactly zero gradient from that
+    # sequence; a per-step mask would leak gradient into every row.
+    cell = cells.GRUCell(6)  # the cell whose h has the most paths (z, r, candidate, carry)
+    params = cell.init(jax.random.PRNGKey(1), 2)
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 7, 2)))
+    key = jax.random.PRNGKey(3)
+    m_rec = dropout_mask(jax.random.split(key)[1], 0.5, (2, 6), jnp.float64)
+
+    def row_losses(rec):
+        out, _ = rnn(cell, dict(params, recurrent_kernel=rec), x, recurrent_dropout=0.5,
+                     train=True, key=key)
+        return jnp.sum(jnp.sin(out), axis=(1, 2))  # one loss per sequence
+
+    jac = np.abs(np.asarray(jax.jacrev(row_losses)(params["recurrent_kernel"]))).sum(-1)
+    for b in range(2):
+        g = jac[b]
+        dropped = np.asarray(m_rec[b]) == 0.0
+        assert dropped.any() and (~dropped).any()
+        np.testing.assert_array_equal(g[dropped], 0.0)
+        assert np.all(g[~dropped] > 0.0)
+
+
+def test_dropout_off_at_inference_and_reproducible_by_key():
+    cell = cells.LSTMCell(4)
+    params = cell.init(jax.random.PRNGKey(0), 3)
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(4, 5, 3)), jnp.float32)
+    # Jitted so that calls differing only in the key share one compilation.
+    run = jax.jit(lambda key, **kw: rnn(cell, params, x, key=key, **kw)[0],
+                  static_argnames=("train", "dropout", "recurrent_dropout"))
+    rates = dict(dropout=0.4, recurrent_dropout=0.4)
+    k1, k2 = jax.random.PRNGKey(1), jax.random.PRNGKey(2)
+    # train=False (the default) is exactly the no-dropout layer, key or not.
+    np.testing.assert_array_equal(rnn(cell, params, x, **rates)[0], rnn(cell, params, x)[0])
+    plain = run(None, train=False)  # compared with jitted runs: same compiler, same rounding
+    np.testing.assert_array_equal(run(k1, train=False, **rates), plain)
+    # Rates of zero with train=True change nothing either.
+    np.testing.assert_array_equal(run(k1, train=True), plain)
+    a, b, c = (run(k, train=True, **rates) for k in (k1, k1, k2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    assert not np.allclose(a, plain)
+    # Each kind of dropout on its own is active.
+    assert not np.allclose(run(k1, train=True, dropout=0.4), plain)
+    assert not np.allclose(run(k1, train=True, recurrent_dropout=0.4), plain)
+
+
+def test_gru_update_uses_the_undropped_previous_state():
+    # z * h_prev must use the carried h, not the dropped one: with every unit of the
+    # recurrent input dropped (mask 0), the new state is z * h_prev + (1 - z) * tanh(x-part).
+    for reset_after in (True, False):
+        cell = cells.GRUCell(3, reset_after=reset_after)
+        params = _float64_params(cell, jax.random.PRNGKey(0), 2)
+        h_prev = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3)))
+        x_proj = cell.project(params, jnp.asarray(np.random.default_rng(1).normal(size=(2, 2))))
+        (h,), _ = cell.step(params, (h_prev,), x_proj, jnp.zeros((2, 3)))
+        rec_bias = params["bias"][1] if reset_after else jnp.zeros(9)
+        xz, xr, xh = jnp.split(x_proj, 3, axis=-1)
+        bz, br, bh = jnp.split(rec_bias, 3)
+        z = jax.nn.sigmoid(xz + bz)
+        cand = jnp.tanh(xh + jax.nn.sigmoid(xr + br) * bh)
+        np.testing.assert_allclose(h, z * h_prev + (1 - z) * cand, atol=1e-12)
+        assert not np.allclose(h, (1 - z) * cand)  # the carry was not zeroed
+
+
+def test_stacked_dropout_and_fast_path_fallback():
+    stack = [cells.LSTMCell(4), cells.GRUCell(3)]
+    params = init_stack(jax.random.PRNGKey(0), stack, 2)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 2)), jnp.float32)
+    key = jax.random.PRNGKey(5)
+    out, _ = stacked_rnn(stack, params, x, return_sequences=False, dropout=[0.1, 0.2],
+                         recurrent_dropout=0.5, train=True, key=key)
+    k0, k1 = jax.random.split(key, 2)
+    h1, _ = rnn(stack[0], params[0], x, dropout=0.1, recurrent_dropout=0.5, train=True, key=k0)
+    h2, _ = rnn(stack[1], params[1], h1, return_sequences=False, dropout=0.2,
+                recurrent_dropout=0.5, train=True, key=k1)
+    np.testing.assert_allclose(out, h2, atol=1e-6)
+    with pytest.raises(ValueError, match="dropout has 3 rates for 2 layers"):
+        stacked_rnn(stack, params, x, dropout=[0.1, 0.1, 0.1])
+    # fast=True has no recurrent mask: it falls back to the generic scan, same numbers.
+    cell = stack[0]
+    fast, _ = rnn(cell, params[0], x, fast=True, recurrent_dropout=0.5, train=True, key=key)
+    slow, _ = rnn(cell, params[0], x, fast=False, recurrent_dropout=0.5, train=True, key=key)
+    np.testing.assert_allclose(fast, slow, atol=1e-6)
+
+
+@pytest.mark.parametrize("rates,message", [
+    (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
+    (dict(recurrent_dropout=-0.1), r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
+    (dict(dropout="0.2"), r"dropout must be a number in \[0, 1\), got '0.2'"),
+    (dict(recurrent_dropout=float("nan")), r"recurrent_dropout must be .* got nan"),
+])
+def test_bad_dropout_rates_are_clear_errors(rates, message):
+    cell = cells.SimpleRNNCell(2)
+    params = cell.init(jax.random.PRNGKey(0), 2)
+    with pytest.raises(ValueError, match=message):
+        rnn(cell, params, jnp.ones((1, 3, 2)), **rates)
+
+
+def test_training_dropout_without_a_key_is_a_clear_error():
+    cell = cells.SimpleRNNCell(2)
+    params = cell.init(jax.random.PRNGKey(0), 2)
+    with pytest.raises(ValueError, match=r"train=True with recurrent_dropout=0.5 needs a PRNG key"):
+        rnn(cell, params, jnp.ones((1, 3, 2)), recurrent_dropout=0.5, train=True)
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        scan_projected(cell, params, jnp.ones((1, 3, 2)), recurrent_dropout=0.5, train=True)
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        stacked_rnn([cell], [params], jnp.ones((1, 3, 2)), dropout=0.5, train=True)

@@ -1,9 +1,16 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.models.text_classifiers import BiLSTMClassifier
+from rnn_attn.models.text_classifiers import (
+    TEXT_MODELS,
+    BiLSTMClassifier,
+    make_text_model,
+    reverse_tokens,
+)
 from rnn_attn.summary import parameter_count, summary
 
 
@@ -43,3 +50,150 @@ def test_dropout_only_when_training():
         model.apply(params, tokens, train=True)
     with pytest.raises(ValueError, match="unknown pooling 'max'"):
         BiLSTMClassifier(pooling="max")
+
+
+# -- documents 002 / 003 models and the registry ------------------------------------------
+
+# Keras's arithmetic: Embedding V*d; SimpleRNN u(d+u+1); LSTM 4u(d+u+1); GRU (reset_after)
+# 3u(d+u+2); Bidirectional twice the layer; Dense(1) from n inputs n+1.
+DOCUMENT_COUNTS = {
+    "embedding_flatten": 80_000 + 161,                       # 80,161
+    "embedding_flatten_dense": 1_000_000 + 320_032 + 33,     # 1,320,065
+    "simple_rnn": 320_000 + 2_080 + 33,                      # 322,113
+    "lstm": 320_000 + 8_320 + 33,                            # 328,353
+    "gru": 320_000 + 6_336 + 33,                             # 326,369
+    "lstm_reversed": 1_280_000 + 20_608 + 33,                # 1,300,641 (Embedding 128)
+    "bidirectional_lstm": 320_000 + 2 * 8_320 + 65,          # 336,705
+    "lstm_regularized": 2_560_000 + 49_408 + 65,             # 2,609,473 (LSTM(64), doc 003)
+    "bilstm": 1_378_945,
+    "bilstm_attention": 1_379_273,
+    "bilstm_masked_attention": 1_379_273,
+}
+
+SMALL = dict(vocab_size=30, embed_dim=4)
+
+
+def _small(name, **extra):
+    options = {**SMALL, "maxlen": 6, **extra}
+    if name not in ("embedding_flatten", "embedding_flatten_dense"):
+        options["units"] = 3
+    return make_text_model(name, **options)
+
+
+def test_registry_parameter_counts_and_summaries():
+    assert set(TEXT_MODELS) == set(DOCUMENT_COUNTS)
+    key = jax.random.PRNGKey(0)
+    for name, count in DOCUMENT_COUNTS.items():
+        model = make_text_model(name)
+        shapes = jax.eval_shape(model.init, key)  # the real shapes, without the work
+        assert parameter_count(shapes) == count, name
+        assert f"{count:,}" in summary(shapes, title=name)
+        assert hash(model) == hash(make_text_model(name))  # frozen, usable as a jit static
+    big = make_text_model("lstm_regularized", units=128)  # the Keras example's LSTM(128)
+    assert parameter_count(jax.eval_shape(big.init, key)) == 2_691_713
+    # One real initialization at the document's size.
+    params = make_text_model("lstm").init(key)
+    assert parameter_count(params) == 328_353
+    assert "lstm/recurrent_kernel" in summary(params)
+    assert make_text_model("embedding_flatten").maxlen == 20
+    assert make_text_model("lstm").maxlen is None  # any length
+    assert make_text_model("lstm_regularized").vocab_size == 20_000
+
+
+def test_every_model_gives_one_logit_per_review():
+    tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29], [0, 0, 0, 0, 0, 7]], jnp.int32)
+    # The document-000 models' forward passes are tested above; one stands for them here.
+    for name in [n for n in TEXT_MODELS if n not in ("bilstm_attention",
+                                                     "bilstm_masked_attention")]:
+        model = _small(name)
+        params = model.init(jax.random.PRNGKey(0))
+        logits = model.apply(params, tokens)
+        assert logits.shape == (3,) and logits.dtype == jnp.float32, name
+        assert np.all(np.isfinite(logits)), name
+        penalty = model.regularization(params)
+        assert penalty.shape == () and (name == "lstm_regularized" or float(penalty) == 0.0)
+        assert "Total params" in summary(params, title=name)
+
+
+def test_l1l2_bias_penalty_is_keras():
+    model = _small("lstm_regularized")
+    params = model.init(jax.random.PRNGKey(0))
+    bias = jnp.linspace(-1.0, 2.0, 12)  # LSTM(3): 4 * 3 gates
+    params["lstm"]["bias"] = bias
+    b = np.asarray(bias, np.float64)
+    expected = 0.01 * np.abs(b).sum() + 0.01 * (b**2).sum()
+    np.testing.assert_allclose(model.regularization(params), expected, rtol=1e-6)
+    # Keras's initial bias (unit forget bias: 3 ones) gives 0.01*3 + 0.01*3.
+    fresh = model.regularization(model.init(jax.random.PRNGKey(1)))
+    np.testing.assert_allclose(fresh, 0.06, rtol=1e-6)
+    l2_only = make_text_model("lstm", **SMALL, units=3, bias_l2=0.5)
+    np.testing.assert_allclose(l2_only.regularization(params), 0.5 * (b**2).sum(), rtol=1e-6)
+    both = make_text_model("bidirectional_lstm", **SMALL, units=3, bias_l1=0.1)
+    bp = both.init(jax.random.PRNGKey(0))
+    np.testing.assert_allclose(both.regularization(bp), 0.1 * 6.0, rtol=1e-6)  # 2 x 3 ones
+
+
+def test_recurrent_dropout_only_when_training():
+    model = _small("lstm_regularized", recurrent_dropout=0.3)  # input 0.2 + recurrent 0.3
+    params = model.init(jax.random.PRNGKey(0))
+    tokens = jnp.tile(jnp.arange(1, 7, dtype=jnp.int32), (8, 1))
+    inference = model.apply(params, tokens)
+    np.testing.assert_array_equal(model.apply(params, tokens, train=False,
+                                              key=jax.random.PRNGKey(1)), inference)
+    train = jax.jit(functools.partial(model.apply, train=True))  # one compilation, 3 keys
+    a, b, c = (train(params, tokens, key=jax.random.PRNGKey(k)) for k in (1, 1, 2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, inference)
+    assert not np.allclose(a, c)
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        model.apply(params, tokens, train=True)
+    plain = _small("lstm")  # no dropout: training mode changes nothing, no key needed
+    np.testing.assert_array_equal(plain.apply(params, tokens, train=True),
+                                  plain.apply(params, tokens))
+
+
+def test_reversed_model_is_the_lstm_on_reversed_reviews():
+    rev, fwd = _small("lstm_reversed", maxlen=None), _small("lstm", maxlen=None)
+    params = fwd.init(jax.random.PRNGKey(0))
+    full = jnp.array([[3, 4, 5, 6, 7], [9, 8, 7, 6, 5]], jnp.int32)
+    np.testing.assert_allclose(rev.apply(params, full), fwd.apply(params, full[:, ::-1]),
+                               atol=1e-6)
+    # Document 002 reverses, then pads 'pre': the padding stays in front.
+    padded = jnp.array([[0, 0, 3, 4, 5], [0, 9, 8, 7, 6]], jnp.int32)
+    lecture = jnp.array([[0, 0, 5, 4, 3], [0, 6, 7, 8, 9]], jnp.int32)
+    np.testing.assert_array_equal(reverse_tokens(padded), lecture)
+    np.testing.assert_allclose(rev.apply(params, padded), fwd.apply(params, lecture), atol=1e-6)
+    np.testing.assert_array_equal(reverse_tokens(jnp.array([[3, 4, 5, 0], [0, 0, 0, 0]])),
+                                  [[5, 4, 3, 0], [0, 0, 0, 0]])
+
+
+def test_mask_padding_option():
+    masked = _small("gru", maxlen=None, mask_padding=True)
+    params = masked.init(jax.random.PRNGKey(0))
+    padded = jnp.array([[0, 0, 3, 4, 5]], jnp.int32)
+    alone = masked.apply(params, padded[:, 2:])
+    np.testing.assert_allclose(masked.apply(params, padded), alone, atol=1e-6)
+    # The documents' default does not mask: the padded steps run through the GRU.
+    assert not np.allclose(_small("gru", maxlen=None).apply(params, padded), alone)
+
+
+def test_registry_and_shape_errors_are_clear():
+    with pytest.raises(ValueError, match=r"unknown text model 'transformer'; expected one of "
+                                         r"\['bidirectional_lstm', 'bilstm'"):
+        make_text_model("transformer")
+    with pytest.raises(ValueError, match=r"text model 'lstm' has no option 'pooling'"):
+        make_text_model("lstm", pooling="attention")
+    with pytest.raises(ValueError, match=r"text model 'lstm_regularized': dropout must be a "
+                                         r"number in \[0, 1\), got 1.5"):
+        make_text_model("lstm_regularized", dropout=1.5)
+    with pytest.raises(ValueError, match="units must be a positive integer, got 0"):
+        make_text_model("gru", units=0)
+    with pytest.raises(ValueError, match="bias_l1 must be a finite number >= 0"):
+        make_text_model("lstm", bias_l1=-0.01)
+    with pytest.raises(ValueError, match="dropout in a bidirectional model is not supported"):
+        make_text_model("bidirectional_lstm", dropout=0.2)
+    flat = _small("embedding_flatten")
+    with pytest.raises(ValueError, match="tokens have length 4, expected maxlen=6"):
+        flat.apply(flat.init(jax.random.PRNGKey(0)), jnp.ones((2, 4), jnp.int32))
+    with pytest.raises(ValueError, match=r"tokens must be <int>\[batch, time\]"):
+        flat.apply(flat.init(jax.random.PRNGKey(0)), jnp.ones((2, 6)))

@@ -4,19 +4,27 @@
 Attention pooling as in document 000: ``e_t = tanh(h_t W + b_t)`` with one bias per time
 step, ``a = softmax_t(e)``, output ``sum_t a_t h_t``. The masked variant gives padding
 (token 0) weight exactly 0 and keeps it out of the BiLSTM's states.
+
+Also the IMDB models of documents 002 (Embedding+Flatten, SimpleRNN, LSTM, GRU, reversed
+and bidirectional LSTM) and 003 (LSTM with input dropout and an L1L2 bias regularizer),
+all behind one interface, and the registry ``TEXT_MODELS`` / ``make_text_model``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import numbers
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
 from rnn_attn import initializers, layers
 from rnn_attn.attention import masked_softmax
-from rnn_attn.cells import LSTMCell
-from rnn_attn.recurrent import bidirectional, init_bidirectional
+from rnn_attn.cells import CELLS, Cell, LSTMCell, make_cell
+from rnn_attn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
 
 POOLINGS = ("last", "attention", "masked_attention")
 
@@ -55,6 +63,10 @@ class BiLSTMClassifier:
     def cell(self) -> LSTMCell:
         return LSTMCell(self.units)
 
+    def regularization(self, params: dict) -> jax.Array:
+        """No weight penalty in document 000: 0."""
+        return jnp.zeros((), jnp.float32)
+
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_att, k_out = jax.random.split(key, 4)
         params = {
@@ -91,3 +103,277 @@ class BiLSTMClassifier:
             h = jnp.where(keep, h / (1.0 - self.dropout), 0.0)
         logits = layers.dense(params["output"], h)[..., 0]
         return (logits, weights) if return_weights else logits
+
+
+# -- the models of documents 002 and 003, and the registry ----------------------------------
+#
+# Every text model follows one interface (the trainer relies on it):
+#   init(key) -> params
+#   apply(params, tokens <int>[batch, time], *, train=False, key=None) -> logits <float32>[batch]
+#       (one logit per review; sigmoid(logit) = P(positive))
+#   regularization(params) -> <float32>[] (the penalty added to the loss; 0 when none)
+#   vocab_size, maxlen (None when the model takes any length)
+
+
+def embed(params: dict, tokens: jax.Array) -> jax.Array:
+    """``tokens <int>[batch, time]`` -> ``<float32>[batch, time, dim]`` (Keras Embedding)."""
+    return params["embedding"]["embeddings"][tokens]
+
+
+def reverse_tokens(tokens: jax.Array) -> jax.Array:
+    """Each row read backwards, padding (token 0) left where it is.
+
+    ``tokens <int>[batch, time]``: the span from a row's first to its last non-zero token
+    is reversed; the padding outside it stays put. For a review padded 'pre' or 'post'
+    this is what document 002 feeds its reversed LSTM (``lapply(x, rev)`` and then
+    ``pad_sequences``), except for reviews longer than ``maxlen``: truncating after
+    reversing keeps the review's FIRST words, so those need ``truncating='post'`` upstream.
+    """
+    tokens = jnp.asarray(tokens)
+    steps = tokens.shape[-1]
+    t = jnp.arange(steps)
+    present = tokens != 0
+    first = jnp.argmax(present, axis=-1)[..., None]
+    last = steps - 1 - jnp.argmax(present[..., ::-1], axis=-1)[..., None]
+    inside = (t >= first) & (t <= last)
+    source = jnp.where(inside, first + last - t, t)
+    return jnp.take_along_axis(tokens, source, axis=-1)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_tokens(tokens: jax.Array, maxlen: int | None) -> None:
+    if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
+        raise ValueError(f"tokens must be <int>[batch, time], got {tokens.dtype}"
+                         f"{list(tokens.shape)}")
+    if maxlen is not None and tokens.shape[-1] != maxlen:
+        raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingFlattenClassifier:
+    """Embedding -> Flatten -> [Dense(hidden_units, relu)] -> Dense(1, sigmoid).
+
+    Document 002's first IMDB model (``hidden_units=None``: Embedding(10,000, 8),
+    ``input_length`` 20, 80,161 parameters) and its GloVe model (Embedding(10,000, 100),
+    maxlen 100, Dense(32, relu): 1,320,065 parameters). Flatten ties the model to one
+    length, so ``maxlen`` is required and checked.
+    """
+
+    vocab_size: int = 10_000
+    embed_dim: int = 8
+    maxlen: int = 20
+    hidden_units: int | None = None
+
+    def __post_init__(self):
+        _check_positive_int("vocab_size", self.vocab_size)
+        _check_positive_int("embed_dim", self.embed_dim)
+        _check_positive_int("maxlen", self.maxlen)
+        if self.hidden_units is not None:
+            _check_positive_int("hidden_units", self.hidden_units)
+
+    def init(self, key: jax.Array) -> dict:
+        k_emb, k_hidden, k_out = jax.random.split(key, 3)
+        width = self.maxlen * self.embed_dim
+        params = {"embedding": init_embedding(k_emb, self.vocab_size, self.embed_dim)}
+        if self.hidden_units is not None:
+            params["hidden"] = layers.init_dense(k_hidden, width, self.hidden_units)
+            width = self.hidden_units
+        params["output"] = layers.init_dense(k_out, width, 1)
+        return params
+
+    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None) -> jax.Array:
+        """``tokens <int>[batch, maxlen]`` -> logits ``<float32>[batch]``.
+
+        ``train`` and ``key`` are accepted for the common interface; nothing is random.
+        """
+        _check_tokens(tokens, self.maxlen)
+        x = embed(params, tokens)
+        x = x.reshape(*x.shape[:-2], -1)  # Flatten: [batch, maxlen * dim], time-major rows
+        if self.hidden_units is not None:
+            x = jax.nn.relu(layers.dense(params["hidden"], x))
+        return layers.dense(params["output"], x)[..., 0]
+
+    def regularization(self, params: dict) -> jax.Array:
+        return jnp.zeros((), jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentClassifier:
+    """Embedding -> [Bidirectional](SimpleRNN | LSTM | GRU) -> Dense(1, sigmoid).
+
+    Document 002's IMDB models (Embedding(10,000, 32) and 32 units; the reversed LSTM reads
+    each review backwards; the bidirectional one concatenates both directions' last
+    states) and document 003's (Embedding(20,000, 128) -> LSTM(64, dropout 0.2, bias
+    regularizer L1L2(0.01, 0.01))).
+
+    Fields:
+      cell_kind: ``simple_rnn``, ``lstm`` or ``gru`` (Keras inits, GRU ``reset_after``).
+      maxlen: None takes any length; an integer is checked against the tokens' length.
+      dropout, recurrent_dropout: Keras's layer arguments (one mask per review, fixed over
+        time; only with ``apply(..., train=True, key=...)``).
+      bias_l1, bias_l2: Keras's ``bias_regularizer=L1L2(l1, l2)`` on the recurrent layer's
+        bias, returned by ``regularization``.
+      reverse: feed each review backwards (``reverse_tokens``), as document 002 does.
+      bidirectional: Keras's ``Bidirectional(layer)`` with ``merge_mode='concat'``
+        (without dropout: ``recurrent.bidirectional`` has none yet).
+      mask_padding: treat token 0 as padding and keep it out of the recurrent state
+        (Keras's ``mask_zero=True``). The documents' models do not mask, so the default is
+        False: with Keras's 'pre' padding the padded steps then come first and run through
+        the cell.
+    """
+
+    cell_kind: str = "lstm"
+    vocab_size: int = 10_000
+    embed_dim: int = 32
+    units: int = 32
+    maxlen: int | None = None
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    bias_l1: float = 0.0
+    bias_l2: float = 0.0
+    reverse: bool = False
+    bidirectional: bool = False
+    mask_padding: bool = False
+
+    def __post_init__(self):
+        if self.cell_kind not in CELLS:
+            raise ValueError(f"unknown cell_kind {self.cell_kind!r}; expected one of "
+                             f"{sorted(CELLS)}")
+        for name in ("vocab_size", "embed_dim", "units"):
+            _check_positive_int(name, getattr(self, name))
+        if self.maxlen is not None:
+            _check_positive_int("maxlen", self.maxlen)
+        check_rate("dropout", self.dropout)
+        check_rate("recurrent_dropout", self.recurrent_dropout)
+        for name in ("bias_l1", "bias_l2"):
+            value = getattr(self, name)
+            if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                    and 0.0 <= value < float("inf")):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.bidirectional and (self.dropout > 0 or self.recurrent_dropout > 0):
+            raise ValueError("dropout in a bidirectional model is not supported yet "
+                             f"(dropout={self.dropout}, recurrent_dropout="
+                             f"{self.recurrent_dropout})")
+
+    @property
+    def cell(self) -> Cell:
+        return make_cell(self.cell_kind, self.units)
+
+    @property
+    def layer_name(self) -> str:
+        """The recurrent layer's key in the params (as Keras names it in a summary)."""
+        return f"bidirectional_{self.cell_kind}" if self.bidirectional else self.cell_kind
+
+    def init(self, key: jax.Array) -> dict:
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        cell = self.cell
+        if self.bidirectional:
+            recurrent = init_bidirectional(k_rnn, cell, cell, self.embed_dim)
+        else:
+            recurrent = cell.init(k_rnn, self.embed_dim)
+        return {
+            "embedding": init_embedding(k_emb, self.vocab_size, self.embed_dim),
+            self.layer_name: recurrent,
+            "output": layers.init_dense(k_out, self.features, 1),
+        }
+
+    @property
+    def features(self) -> int:
+        """Width of what reaches the output layer."""
+        return 2 * self.units if self.bidirectional else self.units
+
+    def encode(self, params: dict, tokens: jax.Array, *, train: bool = False,
+               key: jax.Array | None = None) -> jax.Array:
+        """``tokens <int>[batch, time]`` -> the recurrent layer's last state
+        ``<float32>[batch, features]``."""
+        _check_tokens(tokens, self.maxlen)
+        if self.reverse:
+            tokens = reverse_tokens(tokens)
+        x = embed(params, tokens)
+        mask = tokens != 0 if self.mask_padding else None
+        cell = self.cell
+        if self.bidirectional:
+            h, _ = bidirectional(cell, cell, params[self.layer_name], x, mask=mask,
+                                 return_sequences=False)
+            return h
+        h, _ = rnn(cell, params[self.layer_name], x, mask=mask, return_sequences=False,
+                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+                   train=train, key=key)
+        return h
+
+    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None) -> jax.Array:
+        """``tokens <int>[batch, time]`` -> logits ``<float32>[batch]`` (sigmoid = P(pos)).
+
+        Dropout only with ``train=True``, which then needs ``key`` when a rate is > 0.
+        """
+        h = self.encode(params, tokens, train=train, key=key)
+        return layers.dense(params["output"], h)[..., 0]
+
+    def recurrent_biases(self, params: dict) -> list[jax.Array]:
+        layer = params[self.layer_name]
+        if self.bidirectional:
+            return [layer["forward"]["bias"], layer["backward"]["bias"]]
+        return [layer["bias"]]
+
+    def regularization(self, params: dict) -> jax.Array:
+        """Keras's ``L1L2(bias_l1, bias_l2)`` on the recurrent bias:
+        ``l1 * sum|b| + l2 * sum b^2`` (a float32 scalar; 0 when both are 0)."""
+        penalty = jnp.zeros((), jnp.float32)
+        for b in self.recurrent_biases(params):
+            if self.bias_l1:
+                penalty = penalty + self.bias_l1 * jnp.sum(jnp.abs(b))
+            if self.bias_l2:
+                penalty = penalty + self.bias_l2 * jnp.sum(jnp.square(b))
+        return penalty
+
+
+TextModel = BiLSTMClassifier | EmbeddingFlattenClassifier | RecurrentClassifier
+
+TEXT_MODELS: dict[str, Callable[..., TextModel]] = {
+    # document 002 (after Chollet, ch. 6)
+    "embedding_flatten": functools.partial(EmbeddingFlattenClassifier),
+    "embedding_flatten_dense": functools.partial(
+        EmbeddingFlattenClassifier, embed_dim=100, maxlen=100, hidden_units=32),
+    "simple_rnn": functools.partial(RecurrentClassifier, cell_kind="simple_rnn"),
+    "lstm": functools.partial(RecurrentClassifier, cell_kind="lstm"),
+    "gru": functools.partial(RecurrentClassifier, cell_kind="gru"),
+    # The lecture's reversed-sequence model embeds into 128 dimensions, not 32.
+    "lstm_reversed": functools.partial(RecurrentClassifier, cell_kind="lstm", embed_dim=128,
+                                       reverse=True),
+    "bidirectional_lstm": functools.partial(RecurrentClassifier, cell_kind="lstm",
+                                            bidirectional=True),
+    # document 003: LSTM(64) as in its code (the Keras example it adapts has 128)
+    "lstm_regularized": functools.partial(
+        RecurrentClassifier, cell_kind="lstm", vocab_size=20_000, embed_dim=128, units=64,
+        dropout=0.2, bias_l1=0.01, bias_l2=0.01),
+    # document 000
+    "bilstm": functools.partial(BiLSTMClassifier, pooling="last"),
+    "bilstm_attention": functools.partial(BiLSTMClassifier, pooling="attention"),
+    "bilstm_masked_attention": functools.partial(BiLSTMClassifier, pooling="masked_attention"),
+}
+
+
+def make_text_model(name: str, **overrides: Any) -> TextModel:
+    """The registered model ``name`` with its document defaults, ``overrides`` replacing
+    fields (e.g. ``vocab_size=``, ``maxlen=``). One ValueError for an unknown name, an
+    unknown field or a bad value."""
+    try:
+        factory = TEXT_MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown text model {name!r}; expected one of "
+                         f"{sorted(TEXT_MODELS)}") from None
+    fields = [f.name for f in dataclasses.fields(factory.func)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ValueError(f"text model {name!r} has no option {', '.join(map(repr, unknown))}; "
+                         f"its options are {fields}")
+    try:
+        return factory(**overrides)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"text model {name!r}: {e}") from None
