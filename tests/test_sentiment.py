@@ -1,0 +1,124 @@
+"""The IMDB experiment modules end to end, on a small archive of real layout."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+POSITIVE = ["a great film, loved it", "wonderful acting and a great story", "fine fun film",
+            "loved the story", "great great fun", "a wonderful film"]
+NEGATIVE = ["a dull film, hated it", "awful acting and a dull story", "bad boring film",
+            "hated the story", "awful awful bore", "a boring film"]
+
+
+def _data_dir(tmp_path):
+    """An aclImdb archive of 24 short reviews and a word index, as ../shared/data has."""
+    data = tmp_path / "data"
+    data.mkdir()
+    with tarfile.open(data / "aclImdb_v1_labeled.tar.xz", "w:xz") as tar:
+        n = 0
+        for split in ("train", "test"):
+            for label, texts in (("pos", POSITIVE), ("neg", NEGATIVE)):
+                for text in texts:
+                    blob = text.encode()
+                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{n}_{8 if label == 'pos' else 2}.txt")
+                    info.size = len(blob)
+                    tar.addfile(info, io.BytesIO(blob))
+                    n += 1
+    words = sorted({w for t in POSITIVE + NEGATIVE for w in t.replace(",", "").split()})
+    (data / "imdb_word_index.json").write_text(json.dumps({w: i + 1 for i, w in enumerate(words)}))
+    return data
+
+
+def _run(module, *args, env_extra=None):
+    env = dict(os.environ, RNN_ATTN_CACHE=os.path.join(args[args.index("--workdir") + 1], "cache")
+               if "--workdir" in args else os.environ.get("RNN_ATTN_CACHE", "/tmp/rnn_attn_cache"))
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_imdb_attention_end_to_end_with_resume(tmp_path):
+    data = _data_dir(tmp_path)
+    workdir = str(tmp_path / "run")
+    args = ["--workdir", workdir, "--data-dir", str(data), "--num-words", "30",
+            "--maxlen", "8", "--epochs", "2", "--seeds", "2", "--batch-size", "4",
+            "--no-progress"]
+    done = _run("experiments.imdb_attention", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(workdir, "results.json")))
+    for name in ("bilstm", "bilstm_attention"):
+        per_seed = results["models"][name]["per_seed"]
+        assert len(per_seed["val_accuracy_best"]) == 2
+        assert all(0.0 <= v <= 1.0 for v in per_seed["val_accuracy_final"])
+        assert len(results["models"][name]["history_per_seed"][0]["val_loss"]) == 2
+    assert results["config"]["maxlen"] == 8
+    assert "welch_t_test" in results["comparison"]["val_accuracy_best"]
+    assert "VALIDATION accuracy" in done.stdout and "TRAINING" in done.stdout
+    for png in ("history.png", "accuracy_by_seed.png"):
+        assert os.path.getsize(os.path.join(workdir, png)) > 1000
+    assert os.path.isdir(os.path.join(workdir, "checkpoints", "bilstm", "seed_0"))
+
+    # A second run into the same work dir is refused; --resume of a finished run restores
+    # it and reports the same numbers; a resume under another config is refused.
+    again = _run("experiments.imdb_attention", *args)
+    assert again.returncode == 2 and "already holds checkpoints" in again.stderr
+    resumed = _run("experiments.imdb_attention", *args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    results2 = json.load(open(os.path.join(workdir, "results.json")))
+    for name in ("bilstm", "bilstm_attention"):
+        np.testing.assert_array_equal(results2["models"][name]["per_seed"]["val_accuracy_best"],
+                                      results["models"][name]["per_seed"]["val_accuracy_best"])
+    changed = _run("experiments.imdb_attention", *args[:-1], "--learning-rate", "0.01",
+                   "--resume", "--no-progress")
+    assert changed.returncode == 2 and "learning_rate: saved 0.001, now 0.01" in changed.stderr
+
+
+def test_imdb_single_model_uses_its_document_recipe(tmp_path):
+    data = _data_dir(tmp_path)
+    workdir = str(tmp_path / "run")
+    done = _run("experiments.imdb", "--model", "embedding_flatten", "--workdir", workdir,
+                "--data-dir", str(data), "--num-words", "30", "--epochs", "2", "--seeds", "1",
+                "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(workdir, "results.json")))
+    cfg = results["config"]
+    # From document 002's recipe for this model: maxlen 20, RMSprop, batch 32, split 0.2.
+    assert (cfg["maxlen"], cfg["optimizer"], cfg["batch_size"], cfg["validation"]) == \
+        (20, "rmsprop", 32, "split")
+    assert cfg["models"] == "embedding_flatten" and cfg["epochs"] == 2
+    assert len(results["models"]["embedding_flatten"]["per_seed"]["val_accuracy_best"]) == 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+    (["--maxlen", "0"], "--maxlen must be an integer >= 1, got 0"),
+    (["--num-words", "3"], "--num-words must be an integer > 3"),
+    (["--models", "bilstm,transformer"], "unknown model 'transformer'"),
+    (["--optimizer", "sgd"], "unknown optimizer 'sgd'"),
+    (["--validation", "train"], "--validation must be 'test' or 'split'"),
+    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+    (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),
+])
+def test_bad_input_gets_one_line(tmp_path, args, message):
+    done = _run("experiments.imdb_attention", "--workdir", str(tmp_path / "w"),
+                "--no-progress", *args)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_lists_every_flag():
+    done = _run("experiments.imdb", "--help")
+    assert done.returncode == 0
+    for flag in ("--model", "--seeds", "--epochs", "--maxlen", "--num-words", "--workdir",
+                 "--resume", "--data-dir", "--validation", "--patience"):
+        assert flag in done.stdout
