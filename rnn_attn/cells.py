@@ -74,12 +74,26 @@ def _check_units(units: int) -> None:
         raise ValueError(f"units must be a positive integer, got {units!r}")
 
 
+def _layer_norm(z: jax.Array, n_gates: int, gain: jax.Array, bias: jax.Array,
+                eps: float = 1e-5) -> jax.Array:
+    """Each gate's pre-activation normalized over its units (Ba, Kiros & Hinton 2016), then
+    ``* gain + bias``; ``z <float>[..., G*units]``."""
+    blocks = z.reshape(*z.shape[:-1], n_gates, -1)
+    mean = blocks.mean(-1, keepdims=True)
+    var = ((blocks - mean) ** 2).mean(-1, keepdims=True)
+    normed = ((blocks - mean) * jax.lax.rsqrt(var + eps)).reshape(z.shape)
+    return normed * gain + bias
+
+
 @dataclasses.dataclass(frozen=True)
 class _Cell:
     units: int
     activation: str = "tanh"
     kernel_initializer: str = "glorot_uniform"
     recurrent_initializer: str = "orthogonal"
+    # Layer normalization of each gate's pre-activation ``x W + h U`` (a remedy for
+    # vanishing/exploding gradients); the bias is added after it. Not part of Keras's cells.
+    layer_norm: bool = False
 
     n_gates = 1
     kind = "cell"
@@ -95,22 +109,36 @@ class _Cell:
         return jnp.zeros((self.n_gates * self.units,), jnp.float32)
 
     def init(self, key: jax.Array, input_dim: int) -> Params:
-        """Keras-initialized parameters for inputs of width ``input_dim``."""
+        """Keras-initialized parameters for inputs of width ``input_dim`` (plus a
+        ``ln_gain`` of ones with ``layer_norm``)."""
         k_in, k_rec = jax.random.split(key)
         width = self.n_gates * self.units
-        return {
+        params = {
             "kernel": initializers.get(self.kernel_initializer)(k_in, (input_dim, width)),
             "recurrent_kernel": initializers.get(self.recurrent_initializer)(
                 k_rec, (self.units, width)
             ),
             "bias": self._init_bias(),
         }
+        if self.layer_norm:
+            params["ln_gain"] = jnp.ones((width,), jnp.float32)
+        return params
+
+    def _pre_activation(self, params: Params, x_proj: jax.Array, h_rec: jax.Array) -> jax.Array:
+        """``x W (+ b) + h U``, layer-normalized (then ``+ b``) with ``layer_norm``."""
+        z = x_proj + h_rec @ params["recurrent_kernel"]
+        if self.layer_norm:
+            z = _layer_norm(z, self.n_gates, params["ln_gain"], params["bias"])
+        return z
 
     def initial_carry(self, batch_shape: tuple[int, ...], dtype=jnp.float32) -> Carry:
         return (jnp.zeros((*batch_shape, self.units), dtype),)
 
     def project(self, params: Params, x: jax.Array) -> jax.Array:
-        """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``."""
+        """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``
+        (without the bias under ``layer_norm``, which adds it after normalizing)."""
+        if self.layer_norm:
+            return x @ params["kernel"]
         return x @ params["kernel"] + params["bias"]
 
     def step(
@@ -140,14 +168,19 @@ class _Cell:
 
 @dataclasses.dataclass(frozen=True)
 class SimpleRNNCell(_Cell):
-    """``h_t = act(x_t W + h_{t-1} U + b)``."""
+    """``h_t = act(x_t W + h_{t-1} U + b)``; with ``residual``, a skip connection across
+    time: ``h_t = h_{t-1} + act(...)`` (the identity path carries gradients back)."""
+
+    residual: bool = False
 
     kind = "simple_rnn"
 
     def step(self, params, carry, x_proj, recurrent_mask=None):
-        (h,) = carry
-        h_rec = _dropped(h, recurrent_mask)
-        h = activation(self.activation)(x_proj + h_rec @ params["recurrent_kernel"])
+        (h_prev,) = carry
+        h = activation(self.activation)(
+            self._pre_activation(params, x_proj, _dropped(h_prev, recurrent_mask)))
+        if self.residual:
+            h = h_prev + h
         return (h,), h
 
 
@@ -178,7 +211,7 @@ class LSTMCell(_Cell):
     def step(self, params, carry, x_proj, recurrent_mask=None):
         h, c = carry
         # Only the h feeding the gates is dropped; c (the carry) never is.
-        z = x_proj + _dropped(h, recurrent_mask) @ params["recurrent_kernel"]
+        z = self._pre_activation(params, x_proj, _dropped(h, recurrent_mask))
         zi, zf, zc, zo = jnp.split(z, 4, axis=-1)
         sig = activation(self.recurrent_activation)
         act = activation(self.activation)
@@ -206,6 +239,8 @@ class GRUCell(_Cell):
     def __post_init__(self):
         super().__post_init__()
         activation(self.recurrent_activation)
+        if self.layer_norm:
+            raise ValueError("layer_norm is implemented for SimpleRNN and LSTM cells, not GRU")
 
     def _init_bias(self):
         shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)

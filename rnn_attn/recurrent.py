@@ -137,7 +137,7 @@ def scan_projected(
 def has_fast_path(cell: Cell) -> bool:
     """Whether ``fast_lstm.lstm_scan`` computes this cell."""
     return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
-            and cell.recurrent_activation == "sigmoid")
+            and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
 
 
 def rnn(

@@ -117,3 +117,47 @@ def test_recurrent_mask_reaches_only_the_recurrent_matmul():
     i, f, g, _ = jnp.split(x_proj, 4, axis=-1)
     np.testing.assert_allclose(c_new, jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g),
                                atol=1e-12)
+
+
+def _np_layer_norm(z, n_gates, gain, bias, eps=1e-5):
+    blocks = z.reshape(z.shape[0], n_gates, -1)
+    normed = (blocks - blocks.mean(-1, keepdims=True)) / np.sqrt(blocks.var(-1, keepdims=True) + eps)
+    return normed.reshape(z.shape) * gain + bias
+
+
+def test_layer_norm_cells_match_a_numpy_loop():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 3))
+    for kind in ("simple_rnn", "lstm"):
+        cell = cells.make_cell(kind, 4, layer_norm=True)
+        params = jax.tree.map(lambda a: np.asarray(a, np.float64), cell.init(jax.random.PRNGKey(1), 3))
+        params["ln_gain"] = rng.uniform(0.5, 1.5, params["ln_gain"].shape)
+        outputs, _ = rnn(cell, jax.tree.map(jnp.asarray, params), jnp.asarray(x))
+        h = np.zeros((2, 4))
+        c = np.zeros((2, 4))
+        for t in range(5):
+            z = _np_layer_norm(x[:, t] @ params["kernel"] + h @ params["recurrent_kernel"],
+                               cell.n_gates, params["ln_gain"], params["bias"])
+            if kind == "simple_rnn":
+                h = np.tanh(z)
+            else:
+                i, f, g, o = np.split(z, 4, axis=-1)
+                sig = lambda v: 1 / (1 + np.exp(-v))
+                c = sig(f) * c + sig(i) * np.tanh(g)
+                h = sig(o) * np.tanh(c)
+            np.testing.assert_allclose(outputs[:, t], h, atol=1e-10)
+    with pytest.raises(ValueError, match="layer_norm is implemented for SimpleRNN and LSTM"):
+        cells.make_cell("gru", 4, layer_norm=True)
+
+
+def test_residual_simple_rnn_adds_the_previous_state():
+    cell = cells.make_cell("simple_rnn", 4, residual=True)
+    plain = cells.make_cell("simple_rnn", 4)
+    params = cell.init(jax.random.PRNGKey(0), 3)
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, 6, 3))
+    outputs, _ = rnn(cell, params, x)
+    h_prev = jnp.zeros((2, 4))
+    for t in range(6):
+        (step_h,), _ = plain(params, (h_prev,), x[:, t])
+        np.testing.assert_allclose(outputs[:, t], h_prev + step_h, atol=1e-12)
+        h_prev = outputs[:, t]

@@ -1,0 +1,160 @@
+"""Vanishing gradients in recurrent networks, and remedies (reference document 003).
+
+    python -m experiments.vanishing_gradients --workdir runs/vanishing_gradients
+
+A task whose answer depends on the first input only (the label is the first of
+``length`` random symbols). For SimpleRNN, LSTM and GRU, and for the remedies (gated
+cells, orthogonal vs random-normal recurrent init, gradient clipping, layer normalization
+in the cell, a skip connection across time), at several lengths: the norm of
+d loss / d x_t for every t at initialization and after training (how far back the
+gradient reaches), and the task's TEST accuracy (fresh sequences) over seeds.
+
+Writes to --workdir: results.json (config, models.<config>_T<length>.per_seed.<metric>,
+the gradient norms), gradient_by_step.png (gradient norm vs t, one line per
+configuration, at the longest length), accuracy_by_length.png.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+
+from rnn_attn.config import field, require
+
+ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
+       "simple_rnn_residual,lstm,lstm_layer_norm,gru")
+
+
+@dataclasses.dataclass(frozen=True)
+class VanishingConfig:
+    configs: str = field(ALL, "comma-separated configurations (see rnn_attn.gradient_study)")
+    lengths: str = field("10,25,50,100", "comma-separated sequence lengths")
+    seeds: int = field(3, "independent repeats per configuration and length")
+    first_seed: int = field(0, "seed of the first repeat")
+    units: int = field(32, "recurrent units")
+    symbols: int = field(8, "distinct symbols (chance accuracy is 1/symbols)")
+    steps: int = field(1500, "training steps (Adam) per run")
+    batch_size: int = field(64, "sequences per training step")
+    learning_rate: float = field(3e-3, "Adam learning rate")
+
+    @property
+    def config_names(self) -> list[str]:
+        return [c.strip() for c in self.configs.split(",") if c.strip()]
+
+    @property
+    def length_values(self) -> list[int]:
+        return [int(v) for v in self.lengths.split(",") if v.strip()]
+
+    def validate(self) -> VanishingConfig:
+        from rnn_attn.gradient_study import CONFIGS
+
+        for name in ("seeds", "units", "steps", "batch_size"):
+            value = getattr(self, name)
+            require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        require(self.symbols >= 2, f"--symbols must be >= 2, got {self.symbols}")
+        require(self.learning_rate > 0, f"--learning-rate must be > 0, got {self.learning_rate}")
+        for name in self.config_names:
+            require(name in CONFIGS, f"unknown configuration {name!r}; expected one of "
+                                     f"{sorted(CONFIGS)}")
+        try:
+            lengths = self.length_values
+        except ValueError:
+            lengths = []
+        require(bool(lengths) and all(v >= 2 for v in lengths),
+                f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}")
+        return self
+
+
+def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
+        progress: bool = True) -> None:
+    del resume  # each run is a few seconds of one compiled program: nothing to resume
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from rnn_attn import gradient_study as gs
+    from rnn_attn import plots, stats
+
+    start = time.perf_counter()
+    settings = gs.StudySettings(units=cfg.units, symbols=cfg.symbols,
+                                batch_size=cfg.batch_size, steps=cfg.steps,
+                                learning_rate=cfg.learning_rate)
+    seeds = [cfg.first_seed + i for i in range(cfg.seeds)]
+    results: dict[str, dict[int, dict]] = {}
+    jobs = [(n, t) for n in cfg.config_names for t in cfg.length_values]
+    for name, length in tqdm(jobs, desc="configurations", disable=not progress,
+                             file=sys.stderr):
+        results.setdefault(name, {})[length] = gs.run_config(name, length, seeds, settings)
+    rows = gs.summarize(results)
+
+    print(f"\nFirst-symbol task, {cfg.symbols} symbols (chance {100 / cfg.symbols:.1f}%), "
+          f"{cfg.steps} Adam steps, {cfg.seeds} seeds.")
+    print("reach = log10(||dL/dx_1|| / ||dL/dx_T||): 0 = the first input moves the loss as "
+          "much as the last; -k = k orders of magnitude less.\n")
+    print(f"{'configuration':<24}{'T':>5}{'reach@init':>12}{'reach@trained':>15}"
+          f"{'TEST accuracy % (mean, 95% CI)':>34}")
+    models = {}
+    for row in rows:
+        acc = np.asarray(row["test_accuracy_per_seed"])
+        if len(acc) >= 2:
+            d = stats.describe(acc)
+            ci = f"{100 * d['mean']:6.1f} [{100 * d['ci_t_low']:5.1f}, {100 * d['ci_t_high']:5.1f}]"
+        else:
+            ci = f"{100 * acc.mean():6.1f}"
+        print(f"{row['config']:<24}{row['length']:>5}"
+              f"{np.mean(row['reach_init_per_seed']):>12.2f}"
+              f"{np.mean(row['reach_trained_per_seed']):>15.2f}{ci:>34}")
+        r = results[row["config"]][row["length"]]
+        models[f"{row['config']}_T{row['length']}"] = {
+            "config": row["config"], "length": row["length"], "seeds": seeds,
+            "description": gs.CONFIGS[row["config"]][3],
+            "per_seed": {
+                "test_accuracy": row["test_accuracy_per_seed"],
+                "reach_init": row["reach_init_per_seed"],
+                "reach_trained": row["reach_trained_per_seed"],
+                "final_train_loss": r["train_loss"][:, -100:].mean(1).tolist(),
+            },
+            "grad_norm_by_step_init_mean": r["grad_init"].mean(0).tolist(),
+            "grad_norm_by_step_trained_mean": r["grad_trained"].mean(0).tolist(),
+        }
+
+    longest = max(cfg.length_values)
+    files = {
+        "gradient_by_step": plots.gradient_norms(
+            {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
+             for n in cfg.config_names},
+            os.path.join(workdir, "gradient_by_step.png"),
+            title=f"||dL/dx_t|| on the first-symbol task, T = {longest} "
+                  f"(mean over {cfg.seeds} seeds)"),
+        "accuracy_by_length": plots.curves(
+            {n: 100 * np.stack([results[n][t]["test_accuracy"] for t in cfg.length_values], 1)
+             for n in cfg.config_names},
+            os.path.join(workdir, "accuracy_by_length.png"), x=np.array(cfg.length_values),
+            xlabel="sequence length T", ylabel="TEST accuracy (%)",
+            title="First-symbol task: test accuracy (mean, min-max over seeds)"),
+    }
+    out = {"experiment": "vanishing_gradients", "config": dataclasses.asdict(cfg),
+           "metrics": {"test_accuracy": "fraction of 1,024 fresh TEST sequences whose first "
+                                        "symbol is recalled",
+                       "reach_init / reach_trained": "log10(||dL/dx_1|| / ||dL/dx_T||) at "
+                                                     "initialization / after training",
+                       "final_train_loss": "TRAINING loss, mean of the last 100 steps"},
+           "models": models, "files": files,
+           "timing_seconds": round(time.perf_counter() - start, 1)}
+    with open(os.path.join(workdir, "results.json"), "w") as f:
+        json.dump(out, f, indent=2)
+    print(f"\nwrote {os.path.join(workdir, 'results.json')}, {', '.join(files.values())}")
+    print(f"total time {out['timing_seconds']:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments._common import run_main
+
+    return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=VanishingConfig,
+                    default_workdir="runs/vanishing_gradients", run=run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Character-level language model of reference document 003: a window of characters
+(one-hot, or through an embedding) -> LSTM(128) -> Dense -> softmax over characters.
+
+Document 003's model: LSTM(128, dropout=0.1, bias_regularizer=L1L2(0.01, 0.01)) on
+one-hot windows of 10 characters, then Dense(n_chars) and a softmax; RMSprop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from rnn_attn import layers
+from rnn_attn.cells import LSTMCell
+from rnn_attn.models.text_classifiers import init_embedding
+from rnn_attn.recurrent import rnn
+
+INPUTS = ("one_hot", "embedding")
+
+
+@dataclasses.dataclass(frozen=True)
+class CharLSTM:
+    """``apply(params, ids <int32>[batch, seqlen]) -> logits <float32>[batch, vocab]``: the
+    next character's logits after reading the window."""
+
+    vocab_size: int
+    units: int = 128
+    inputs: str = "one_hot"
+    embed_dim: int = 32
+    dropout: float = 0.1
+    bias_l1: float = 0.01
+    bias_l2: float = 0.01
+    unroll: bool = True
+
+    def __post_init__(self):
+        if not isinstance(self.vocab_size, int) or self.vocab_size < 2:
+            raise ValueError(f"vocab_size must be an integer >= 2, got {self.vocab_size!r}")
+        if self.inputs not in INPUTS:
+            raise ValueError(f"unknown input encoding {self.inputs!r}; expected one of {INPUTS}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.bias_l1 < 0 or self.bias_l2 < 0:
+            raise ValueError(f"regularization weights must be >= 0, got l1={self.bias_l1}, "
+                             f"l2={self.bias_l2}")
+
+    @property
+    def cell(self) -> LSTMCell:
+        return LSTMCell(self.units)
+
+    @property
+    def input_dim(self) -> int:
+        return self.vocab_size if self.inputs == "one_hot" else self.embed_dim
+
+    def init(self, key: jax.Array) -> dict:
+        k_emb, k_rnn, k_out = jax.random.split(key, 3)
+        params = {"lstm": self.cell.init(k_rnn, self.input_dim),
+                  "output": layers.init_dense(k_out, self.units, self.vocab_size)}
+        if self.inputs == "embedding":
+            params["embedding"] = init_embedding(k_emb, self.vocab_size, self.embed_dim)
+        return params
+
+    def embed(self, params: dict, ids: jax.Array) -> jax.Array:
+        if self.inputs == "one_hot":
+            return jax.nn.one_hot(ids, self.vocab_size, dtype=params["output"]["kernel"].dtype)
+        return params["embedding"]["embeddings"][ids]
+
+    def apply(self, params: dict, ids: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None) -> jax.Array:
+        h, _ = rnn(self.cell, params["lstm"], self.embed(params, ids), return_sequences=False,
+                   unroll=self.unroll, dropout=self.dropout, train=train, key=key)
+        return layers.dense(params["output"], h)
+
+    def regularization(self, params: dict) -> jax.Array:
+        """Keras's L1L2 on the LSTM's bias."""
+        bias = params["lstm"]["bias"]
+        return self.bias_l1 * jnp.sum(jnp.abs(bias)) + self.bias_l2 * jnp.sum(bias**2)

@@ -1,0 +1,64 @@
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_attn.models.char_lm import CharLSTM
+from rnn_attn.textgen import unigram_bigram_perplexity
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_char_lstm_shapes_dropout_and_penalty():
+    model = CharLSTM(7, units=5, dropout=0.5)
+    params = model.init(jax.random.PRNGKey(0))
+    ids = jnp.array([[1, 2, 3], [0, 6, 5]])
+    logits = model.apply(params, ids)
+    assert logits.shape == (2, 7)
+    np.testing.assert_array_equal(logits, model.apply(params, ids))
+    dropped = model.apply(params, ids, train=True, key=jax.random.PRNGKey(1))
+    assert not np.allclose(dropped, logits)
+    bias = params["lstm"]["bias"]  # unit forget bias: 5 ones
+    assert float(model.regularization(params)) == pytest.approx(0.01 * 5 + 0.01 * 5)
+    assert float(jnp.sum(bias)) == 5.0
+    emb = CharLSTM(7, units=5, inputs="embedding", embed_dim=3)
+    assert emb.apply(emb.init(jax.random.PRNGKey(0)), ids).shape == (2, 7)
+    with pytest.raises(ValueError, match="unknown input encoding 'bytes'"):
+        CharLSTM(7, inputs="bytes")
+
+
+def test_reference_perplexities():
+    ids = np.array([0, 1, 0, 1, 0, 1])
+    refs = unigram_bigram_perplexity(ids, 2)
+    assert refs["unigram"] == pytest.approx(2.0)
+    assert refs["bigram"] == pytest.approx(1.0)  # each next character is certain
+
+
+def test_char_textgen_end_to_end(tmp_path):
+    book = tmp_path / "book.txt"
+    body = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
+    book.write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\nlicence\n")
+    workdir = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "experiments.char_textgen", "--workdir", str(workdir), "--text",
+         str(book), "--iterations", "2", "--units", "16", "--preds-per-iteration", "20",
+         "--eval-chars", "60", "--no-progress"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(workdir / "results.json"))
+    per_seed = results["models"]["char_lstm"]["per_seed"]
+    assert per_seed["heldout_perplexity_final"][0] > 1.0
+    assert 0.0 <= per_seed["real_word_fraction"][0] <= 1.0
+    samples = results["models"]["char_lstm"]["samples_per_seed"][0]
+    assert len(samples) == 2 and len(samples[0]["generated"]) == 20
+    assert "HELD-OUT" in done.stdout and "perplexity" in done.stdout
+    assert (workdir / "history.png").stat().st_size > 1000
+    bad = subprocess.run([sys.executable, "-m", "experiments.char_textgen", "--workdir",
+                          str(tmp_path / "w2"), "--text", str(tmp_path / "missing.txt")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: text file not found")
