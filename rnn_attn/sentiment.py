@@ -140,11 +140,14 @@ class SeedRun:
     params: Any
 
 
-def train_one(name: str, seed: int, config: SentimentConfig, train, validation, *,
+SeedData = Callable[[int], tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]]
+
+
+def train_one(name: str, model, seed: int, config, train, validation, *,
               workdir: str | None, resume: bool, device, slot: int, progress: bool,
-              compiled: Mapping[str, tuple[Callable, Callable]],
-              record: Mapping[str, Any]) -> SeedRun:
-    model = build_model(name, config)
+              compiled: tuple[Callable, Callable], record: Mapping[str, Any]) -> SeedRun:
+    """Trains ``model`` for one seed (its init, dropout and shuffles) with ``trainer.fit``;
+    checkpoints go to ``workdir/checkpoints/<name>/seed_<seed>``."""
     optimizer = keras_optimizer(config.optimizer, config.learning_rate)
     with jax.default_device(device):
         state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
@@ -161,32 +164,37 @@ def train_one(name: str, seed: int, config: SentimentConfig, train, validation, 
             model, trainer.binary_classification(), optimizer, state, train, validation,
             options, checkpointer=checkpointer, config_record=record, resume=resume,
             device=device, progress=progress, progress_position=slot,
-            name=f"{name} seed {seed}", compiled=compiled[name])
+            name=f"{name} seed {seed}", compiled=compiled)
     finally:
         if checkpointer is not None:
             checkpointer.close()
     return SeedRun(name, seed, result.history, result.best_epoch, result.state.params)
 
 
-def run(config: SentimentConfig, train, validation, *, workdir: str | None = None,
+def run(config, models: Mapping[str, Any], data: SeedData, *, workdir: str | None = None,
         resume: bool = False, progress: bool = True,
         record: Mapping[str, Any] | None = None) -> dict[str, list[SeedRun]]:
-    """Trains every (model, seed) pair, side by side over the devices."""
+    """Trains every (model, seed) pair, side by side over the devices.
+
+    ``models``: name -> model; ``data(seed) -> (train, validation)``; ``config`` gives
+    ``seeds``, ``first_seed``, ``optimizer``, ``learning_rate``, ``epochs``, ``batch_size``,
+    ``eval_batch_size``, ``monitor`` and ``patience``.
+    """
     optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    compiled = {name: trainer.jit_steps(build_model(name, config),
-                                        trainer.binary_classification(), optimizer)
-                for name in config.model_names}
-    jobs = [(name, config.first_seed + i) for name in config.model_names
-            for i in range(config.seeds)]
+    compiled = {name: trainer.jit_steps(model, trainer.binary_classification(), optimizer)
+                for name, model in models.items()}
+    jobs = [(name, config.first_seed + i) for name in models for i in range(config.seeds)]
+    record = record or dataclasses.asdict(config)
 
     def run_job(job, device, slot):
         name, seed = job
-        return train_one(name, seed, config, train, validation, workdir=workdir,
+        train, validation = data(seed)
+        return train_one(name, models[name], seed, config, train, validation, workdir=workdir,
                          resume=resume, device=device, slot=slot, progress=progress,
-                         compiled=compiled, record=record or dataclasses.asdict(config))
+                         compiled=compiled[name], record=record)
 
     runs = trainer.run_parallel(run_job, jobs)
-    out: dict[str, list[SeedRun]] = {name: [] for name in config.model_names}
+    out: dict[str, list[SeedRun]] = {name: [] for name in models}
     for r in runs:
         out[r.model].append(r)
     return out
@@ -229,10 +237,17 @@ def generalization_gap(runs: list[SeedRun]) -> list[dict[str, float]]:
 HEADLINE = "val_accuracy_best"
 
 
-def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, reference: str,
-                   resume: bool = False, progress: bool = True) -> dict:
-    """Loads the data, trains every (model, seed), prints the report and writes
-    ``results.json``, ``history.png`` and ``accuracy_by_seed.png`` into ``workdir``."""
+def run_experiment(config, workdir: str, *, experiment: str, reference: str,
+                   resume: bool = False, progress: bool = True,
+                   models: Mapping[str, Any] | None = None, data: SeedData | None = None,
+                   data_description: str = "") -> dict:
+    """Trains every (model, seed), prints the report and writes ``results.json``,
+    ``history.png`` and ``accuracy_by_seed.png`` into ``workdir``.
+
+    By default the models are ``config.model_names`` from the registry and the data the
+    Keras pipeline of ``load_arrays``; an experiment with its own passes ``models``,
+    ``data(seed) -> (train, validation)`` and a ``data_description``.
+    """
     import json
     import time
 
@@ -240,21 +255,27 @@ def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, re
 
     start = time.perf_counter()
     record = dataclasses.asdict(config)
-    train, validation, val_description = load_arrays(config)
+    if models is None:
+        models = {name: build_model(name, config) for name in config.model_names}
+    if data is None:
+        train, validation, val_description = load_arrays(config)
+        data = lambda seed: (train, validation)  # noqa: E731
+        data_description = (f"{len(train['targets']):,} training reviews; validation on "
+                            f"{val_description}")
     info = devices.describe_devices()
-    print(f"{experiment}: models {config.model_names} x {config.seeds} seeds, "
-          f"{config.epochs} epochs, {len(train['targets']):,} training reviews; validation "
-          f"on {val_description}; {info['device_count']} {info['platform']} device(s)")
-    for name in config.model_names:
-        params = build_model(name, config).init(jax.random.PRNGKey(0))
+    print(f"{experiment}: models {list(models)} x {config.seeds} seeds, {config.epochs} "
+          f"epochs, {data_description}; {info['device_count']} {info['platform']} device(s)")
+    for name, model in models.items():
+        params = model.init(jax.random.PRNGKey(0))
         print(f"  {name}: {parameter_count(params):,} parameters")
-    runs = run(config, train, validation, workdir=workdir, resume=resume, progress=progress,
+    runs = run(config, models, data, workdir=workdir, resume=resume, progress=progress,
                record=record)
+    names = list(models)
 
-    models = {}
+    reports = {}
     for name, seed_runs in runs.items():
         per_seed = per_seed_metrics(seed_runs)
-        models[name] = {
+        reports[name] = {
             "seeds": [r.seed for r in seed_runs],
             "parameters": parameter_count(seed_runs[0].params),
             "per_seed": per_seed,
@@ -262,17 +283,17 @@ def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, re
             "train_validation_gap_by_epoch": generalization_gap(seed_runs),
         }
         if config.seeds >= 2:
-            models[name]["summary"] = {
+            reports[name]["summary"] = {
                 k: stats.describe(per_seed[k])
                 for k in ("val_accuracy_best", "val_accuracy_final", "train_accuracy_final")}
     comparison = None
-    if len(models) >= 2 and config.seeds >= 2:
-        base = config.model_names[0]
+    if len(reports) >= 2 and config.seeds >= 2:
+        base = names[0]
         comparison = {}
         for metric in ("val_accuracy_best", "val_accuracy_final"):
-            scores = {n: models[n]["per_seed"][metric] for n in config.model_names}
+            scores = {n: reports[n]["per_seed"][metric] for n in names}
             if len(scores) == 2:
-                other = config.model_names[1]
+                other = names[1]
                 comparison[metric] = stats.compare(scores[other], scores[base],
                                                    names=(other, base))
             else:
@@ -285,7 +306,7 @@ def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, re
             title=f"{experiment}: training (dashed) vs validation (solid), "
                   f"mean and min-max over {config.seeds} seed(s)"),
         "accuracy_by_seed": plots.scores_by_seed(
-            {n: 100 * np.asarray(m["per_seed"][HEADLINE]) for n, m in models.items()},
+            {n: 100 * np.asarray(m["per_seed"][HEADLINE]) for n, m in reports.items()},
             os.path.join(workdir, "accuracy_by_seed.png"),
             ylabel="validation accuracy at the best epoch (%)",
             title=f"{experiment}: best-epoch validation accuracy per seed"),
@@ -294,11 +315,11 @@ def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, re
         "experiment": experiment,
         "reference": reference,
         "config": record,
-        "validation_data": val_description,
+        "data": data_description,
         "devices": info,
         "metrics": {
             "val_accuracy_best": "validation accuracy at the epoch with the best "
-                                 f"{config.monitor} (validation data: {val_description})",
+                                 f"{config.monitor} (data: {data_description})",
             "best_epoch": f"that epoch (1-based), chosen by {config.monitor}",
             "val_accuracy_final": "validation accuracy after the last epoch",
             "val_loss_best / val_loss_final": "validation loss (binary cross-entropy) there",
@@ -306,14 +327,14 @@ def run_experiment(config: SentimentConfig, workdir: str, *, experiment: str, re
                                                         "the last epoch, dropout on (as Keras "
                                                         "prints it); not a generalization figure",
         },
-        "models": models,
+        "models": reports,
         "comparison": comparison,
         "timing_seconds": round(time.perf_counter() - start, 1),
         "files": files,
     }
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print_report(config, models, comparison, stats)
+    print_report(config, reports, comparison, stats)
     print(f"\nwrote {os.path.join(workdir, 'results.json')}, {', '.join(files.values())}")
     print(f"total time {results['timing_seconds']:.0f} s")
     return results

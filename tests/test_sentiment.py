@@ -122,3 +122,26 @@ def test_help_lists_every_flag():
     for flag in ("--model", "--seeds", "--epochs", "--maxlen", "--num-words", "--workdir",
                  "--resume", "--data-dir", "--validation", "--patience"):
         assert flag in done.stdout
+
+
+def test_imdb_glove_end_to_end(tmp_path):
+    import gzip
+
+    data = _data_dir(tmp_path)
+    with gzip.open(data / "glove.txt.gz", "wt") as f:
+        f.write("great 0.5 0.1 -0.2\nawful -0.5 0.2 0.1\nfilm 0.0 0.3 0.3\n")
+    workdir = str(tmp_path / "run")
+    done = _run("experiments.imdb_glove", "--workdir", workdir, "--data-dir", str(data),
+                "--glove", "glove.txt.gz", "--training-samples", "6",
+                "--validation-samples", "6", "--num-words", "20", "--maxlen", "5",
+                "--epochs", "2", "--seeds", "2", "--no-progress")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "GloVe: 3 of 19 words found" in done.stdout
+    results = json.load(open(os.path.join(workdir, "results.json")))
+    assert set(results["models"]) == {"glove_frozen", "learned"}
+    assert len(results["models"]["learned"]["per_seed"]["val_accuracy_best"]) == 2
+    ragged = data / "ragged.txt"
+    ragged.write_text("great 0.5 0.1 -0.2\nawful -0.5 0.2\n")
+    bad = _run("experiments.imdb_glove", "--workdir", str(tmp_path / "w2"), "--data-dir",
+               str(data), "--glove", str(ragged), "--no-progress")
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "line 2" in bad.stderr

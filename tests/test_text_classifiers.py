@@ -197,3 +197,23 @@ def test_registry_and_shape_errors_are_clear():
         flat.apply(flat.init(jax.random.PRNGKey(0)), jnp.ones((2, 4), jnp.int32))
     with pytest.raises(ValueError, match=r"tokens must be <int>\[batch, time\]"):
         flat.apply(flat.init(jax.random.PRNGKey(0)), jnp.ones((2, 6)))
+
+
+@pytest.mark.parametrize("name", ["embedding_flatten_dense", "lstm"])
+def test_a_frozen_embedding_gets_no_gradient(name):
+    frozen = make_text_model(name, maxlen=6, freeze_embedding=True)
+    free = make_text_model(name, maxlen=6)
+    params = free.init(jax.random.PRNGKey(0))
+    tokens = jnp.array([[1, 2, 3, 4, 5, 6], [0, 0, 7, 8, 9, 1]])
+
+    def loss(model, p):
+        return jnp.sum(model.apply(p, tokens) ** 2)
+
+    g_frozen = jax.grad(lambda p: loss(frozen, p))(params)
+    g_free = jax.grad(lambda p: loss(free, p))(params)
+    assert not np.any(np.asarray(g_frozen["embedding"]["embeddings"]))
+    assert np.any(np.asarray(g_free["embedding"]["embeddings"]))
+    # Everything else still learns, with the same gradients.
+    for key in g_free:
+        if key != "embedding":
+            jax.tree.map(np.testing.assert_allclose, g_frozen[key], g_free[key])

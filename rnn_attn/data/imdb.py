@@ -252,7 +252,8 @@ LABELED_ARCHIVE = "aclImdb_v1_labeled.tar.xz"
 WORD_INDEX_FILE = "imdb_word_index.json"
 
 
-def _aclimdb_source(data_dir: str) -> str | None:
+def aclimdb_source(data_dir: str) -> str | None:
+    """The ``aclImdb/`` tree or archive in ``data_dir``, or None."""
     for name in ("aclImdb", LABELED_ARCHIVE, "aclImdb_v1.tar.gz"):
         if os.path.exists(os.path.join(data_dir, name)):
             return os.path.join(data_dir, name)
@@ -296,7 +297,7 @@ def resolve_npz(data_dir: str, source: str = "auto", cache_dir: str | None = Non
     if not os.path.isdir(data_dir):
         raise FileNotFoundError(f"IMDB data dir not found: {data_dir!r}")
     npz = os.path.join(data_dir, "imdb.npz")
-    raw = _aclimdb_source(data_dir)
+    raw = aclimdb_source(data_dir)
     word_index = os.path.join(data_dir, WORD_INDEX_FILE)
     if source == "auto":
         source = "keras_npz" if os.path.isfile(npz) else "aclimdb" if raw else "tfds"

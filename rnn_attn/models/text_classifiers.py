@@ -20,6 +20,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_attn import initializers, layers
 from rnn_attn.attention import masked_softmax
@@ -115,9 +116,16 @@ class BiLSTMClassifier:
 #   vocab_size, maxlen (None when the model takes any length)
 
 
-def embed(params: dict, tokens: jax.Array) -> jax.Array:
-    """``tokens <int>[batch, time]`` -> ``<float32>[batch, time, dim]`` (Keras Embedding)."""
-    return params["embedding"]["embeddings"][tokens]
+def embed(params: dict, tokens: jax.Array, *, frozen: bool = False) -> jax.Array:
+    """``tokens <int>[batch, time]`` -> ``<float32>[batch, time, dim]`` (Keras Embedding).
+
+    ``frozen``: no gradient reaches the table (Keras's ``trainable=False``, e.g. for
+    pretrained GloVe vectors); the optimizers used here then leave it unchanged.
+    """
+    table = params["embedding"]["embeddings"]
+    if frozen:
+        table = jax.lax.stop_gradient(table)
+    return table[tokens]
 
 
 def reverse_tokens(tokens: jax.Array) -> jax.Array:
@@ -167,6 +175,7 @@ class EmbeddingFlattenClassifier:
     embed_dim: int = 8
     maxlen: int = 20
     hidden_units: int | None = None
+    freeze_embedding: bool = False
 
     def __post_init__(self):
         _check_positive_int("vocab_size", self.vocab_size)
@@ -192,7 +201,7 @@ class EmbeddingFlattenClassifier:
         ``train`` and ``key`` are accepted for the common interface; nothing is random.
         """
         _check_tokens(tokens, self.maxlen)
-        x = embed(params, tokens)
+        x = embed(params, tokens, frozen=self.freeze_embedding)
         x = x.reshape(*x.shape[:-2], -1)  # Flatten: [batch, maxlen * dim], time-major rows
         if self.hidden_units is not None:
             x = jax.nn.relu(layers.dense(params["hidden"], x))
@@ -239,6 +248,7 @@ class RecurrentClassifier:
     reverse: bool = False
     bidirectional: bool = False
     mask_padding: bool = False
+    freeze_embedding: bool = False
 
     def __post_init__(self):
         if self.cell_kind not in CELLS:
@@ -294,7 +304,7 @@ class RecurrentClassifier:
         _check_tokens(tokens, self.maxlen)
         if self.reverse:
             tokens = reverse_tokens(tokens)
-        x = embed(params, tokens)
+        x = embed(params, tokens, frozen=self.freeze_embedding)
         mask = tokens != 0 if self.mask_padding else None
         cell = self.cell
         if self.bidirectional:
@@ -334,6 +344,42 @@ class RecurrentClassifier:
 
 
 TextModel = BiLSTMClassifier | EmbeddingFlattenClassifier | RecurrentClassifier
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PretrainedEmbedding:
+    """``base`` with its embedding table initialized from ``table`` (e.g. GloVe vectors,
+    ``<float32>[vocab_size, embed_dim]``); everything else as ``base``. Freezing is the
+    base model's ``freeze_embedding``."""
+
+    base: TextModel
+    table: np.ndarray
+
+    def __post_init__(self):
+        expected = (self.base.vocab_size, self.base.embed_dim)
+        if tuple(np.shape(self.table)) != expected:
+            raise ValueError(f"pretrained embedding table has shape {np.shape(self.table)}, "
+                             f"expected (vocab_size, embed_dim) = {expected}")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.base.vocab_size
+
+    @property
+    def maxlen(self) -> int | None:
+        return self.base.maxlen
+
+    def init(self, key: jax.Array) -> dict:
+        params = self.base.init(key)
+        params["embedding"] = {"embeddings": jnp.asarray(self.table, jnp.float32)}
+        return params
+
+    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None) -> jax.Array:
+        return self.base.apply(params, tokens, train=train, key=key)
+
+    def regularization(self, params: dict) -> jax.Array:
+        return self.base.regularization(params)
 
 TEXT_MODELS: dict[str, Callable[..., TextModel]] = {
     # document 002 (after Chollet, ch. 6)
