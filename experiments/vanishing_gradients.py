@@ -4,8 +4,9 @@
 
 A task whose answer depends on the first input only (the label is the first of
 ``length`` random symbols). For SimpleRNN, LSTM and GRU, and for the remedies (gated
-cells, orthogonal vs random-normal recurrent init, gradient clipping, layer normalization
-in the cell, a skip connection across time), at several lengths: the norm of
+cells, a larger LSTM forget-gate bias, orthogonal vs random-normal recurrent init, gradient
+clipping, layer normalization in the cell, a skip connection across time), at several
+lengths: the norm of
 d loss / d x_t for every t at initialization and after training (how far back the
 gradient reaches), and the task's TEST accuracy (fresh sequences) over seeds.
 
@@ -25,7 +26,7 @@ import time
 from rnn_attn.config import field, require
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
-       "simple_rnn_residual,lstm,lstm_layer_norm,gru")
+       "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -190,6 +190,10 @@ class LSTMCell(_Cell):
 
     recurrent_activation: str = "sigmoid"
     unit_forget_bias: bool = True
+    # The forget gate's initial bias under unit_forget_bias (Keras: 1). Larger values keep
+    # the cell state, and its gradient, over longer spans from the start (Gers et al. 2000;
+    # Jozefowicz et al. 2015): a remedy for vanishing gradients over long lags.
+    forget_bias: float = 1.0
 
     n_gates = 4
     kind = "lstm"
@@ -201,7 +205,7 @@ class LSTMCell(_Cell):
     def _init_bias(self):
         bias = jnp.zeros((4 * self.units,), jnp.float32)
         if self.unit_forget_bias:
-            bias = bias.at[self.units : 2 * self.units].set(1.0)
+            bias = bias.at[self.units : 2 * self.units].set(self.forget_bias)
         return bias
 
     def initial_carry(self, batch_shape, dtype=jnp.float32):

@@ -42,7 +42,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], float | None, str]] = {
     "simple_rnn_residual": ("simple_rnn", {"residual": True}, None,
                             "SimpleRNN with a skip connection across time: "
                             "h_t = h_{t-1} + tanh(...)"),
-    "lstm": ("lstm", {}, None, "LSTM (gated)"),
+    "lstm": ("lstm", {}, None, "LSTM (gated), Keras's forget-gate bias 1"),
+    "lstm_forget_bias_5": ("lstm", {"forget_bias": 5.0}, None,
+                           "LSTM with forget-gate bias 5 (the cell keeps its state at init)"),
     "lstm_layer_norm": ("lstm", {"layer_norm": True}, None, "LSTM with layer normalization"),
     "gru": ("gru", {}, None, "GRU (gated)"),
 }

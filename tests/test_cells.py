@@ -161,3 +161,10 @@ def test_residual_simple_rnn_adds_the_previous_state():
         (step_h,), _ = plain(params, (h_prev,), x[:, t])
         np.testing.assert_allclose(outputs[:, t], h_prev + step_h, atol=1e-12)
         h_prev = outputs[:, t]
+
+
+def test_lstm_forget_bias_option():
+    bias = cells.LSTMCell(3, forget_bias=5.0).init(jax.random.PRNGKey(0), 2)["bias"]
+    np.testing.assert_array_equal(bias, [0, 0, 0, 5, 5, 5, 0, 0, 0, 0, 0, 0])
+    keras = cells.LSTMCell(3).init(jax.random.PRNGKey(0), 2)["bias"]
+    np.testing.assert_array_equal(keras[3:6], 1.0)
