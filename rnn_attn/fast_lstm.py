@@ -7,6 +7,9 @@ and one matmul (``dz @ U^T``), and the kernel's gradient is a single matmul over
 steps after the loop. Same math as ``cells.LSTMCell`` with sigmoid/tanh activations and
 Keras masking (a masked step keeps the carry and emits zeros); the tests check it against
 autodiff of the generic scan.
+
+``bilstm_scan`` / ``bidirectional_lstm`` do the same for both directions of a
+Bidirectional LSTM in ONE scan (``recurrent.bidirectional(..., fast=True)``).
 """
 
 from __future__ import annotations
@@ -105,3 +108,184 @@ def _bwd(reverse, unroll, residuals, cotangents):
 
 
 lstm_scan.defvjp(_fwd, _bwd)
+
+
+# -- Both directions of a Bidirectional LSTM in one scan ------------------------------------
+#
+# Step ``s`` advances the forward direction at time ``s`` and the backward one at time
+# ``T-1-s``: the loop runs T times instead of 2T, and each step is one batched matmul
+# ``[2, B, u] x [2, u, 4u]`` plus one elementwise pass over both directions. On a 2-core CPU
+# the per-step cost is mostly fixed overhead (kernel launches, small matmuls), so halving
+# the number of steps is what pays.
+
+
+def _gate_scale(units: int, dtype) -> jax.Array:
+    """``<dtype>[4*units]``: 0.5 for the sigmoid gates (i, f, o), 1 for the candidate."""
+    half = jnp.full((units,), 0.5, dtype)
+    return jnp.concatenate([half, half, jnp.ones((units,), dtype), half])
+
+
+def _activations(z: jax.Array, scale: jax.Array) -> jax.Array:
+    """All four gates with a single ``tanh`` over ``z <float>[..., 4*units]``.
+
+    ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``, so one transcendental pass covers i, f, c, o
+    (XLA CPU otherwise emits one kernel per gate).
+    """
+    t = jnp.tanh(z * scale)
+    return t * scale + (1.0 - scale)  # sigmoid gates: 0.5 t + 0.5; candidate: t
+
+
+def _split_gates(acts: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    units = acts.shape[-1] // 4
+    return tuple(acts[..., k * units:(k + 1) * units] for k in range(4))
+
+
+def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save):
+    """Fused scan. ``kernels [2, u, 4u]``; ``xs_f, xs_b [T, B, 4u]`` in processing order
+    (``xs_b`` already time-reversed); ``h0, c0 [2, B, u]``; ``masks [T, 2, B]`` or None.
+
+    Emits the carried ``h`` of every step (``hs [T, 2, B, u]``) and, with ``save``, the carried
+    ``c`` and the gate activations ``acts [T, 2, B, 4u]`` for the backward pass.
+    """
+    scale = _gate_scale(kernels.shape[1], xs_f.dtype)
+
+    def step(carry, inputs):
+        h, c = carry
+        x_f, x_b, m = inputs
+        z = jnp.stack([x_f, x_b]) + jnp.einsum("dbu,duk->dbk", h, kernels)
+        acts = _activations(z, scale)
+        i, f, g, o = _split_gates(acts)
+        c_new = f * c + i * g
+        h_new = o * jnp.tanh(c_new)
+        if m is not None:  # Keras masking: a masked step keeps the carry
+            keep = m[..., None]
+            h_new = jnp.where(keep, h_new, h)
+            c_new = jnp.where(keep, c_new, c)
+        out = (h_new, c_new, acts) if save else h_new
+        return (h_new, c_new), out
+
+    (h_t, c_t), out = jax.lax.scan(step, (h0, c0), (xs_f, xs_b, masks), unroll=unroll)
+    return h_t, c_t, out
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def bilstm_scan(kernels, xs_f, xs_b, h0, c0, masks, unroll=1):
+    """Both directions of a bidirectional LSTM in one time-major scan.
+
+    Args:
+      kernels: ``<float>[2, units, 4*units]``, the two recurrent kernels (forward, backward).
+      xs_f: ``<float>[time, batch, 4*units]``, the forward direction's projected inputs.
+      xs_b: ``<float>[time, batch, 4*units]``, the backward direction's, time-reversed (row
+        ``s`` is time ``T-1-s``).
+      h0, c0: ``<float>[2, batch, units]``.
+      masks: ``<bool>[time, 2, batch]`` in processing order, or None.
+      unroll: passed to ``lax.scan``.
+
+    Returns:
+      ``(hs <float>[time, 2, batch, units], (h_T, c_T))``: ``hs`` is the carried ``h`` after
+      each step in processing order (at a masked step, the previous one); the Keras outputs
+      are ``where(mask, hs, 0)``.
+    """
+    h_t, c_t, hs = _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save=False)
+    return hs, (h_t, c_t)
+
+
+def _bi_fwd(kernels, xs_f, xs_b, h0, c0, masks, unroll):
+    h_t, c_t, (hs, cs, acts) = _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll,
+                                           save=True)
+    return (hs, (h_t, c_t)), (kernels, h0, c0, masks, hs, cs, acts)
+
+
+def _gate_grads(acts, c_prev, d_h, d_c):
+    """``d z <float>[2, B, 4u]`` and the ``d c`` reaching the step's ``c`` input.
+
+    Polynomial in the saved activations except one ``tanh(c)`` (cheaper to redo than to
+    store). Written over a ``[..., 4, u]`` view with the gate picked by index, so that XLA
+    emits one kernel rather than four slices and a concatenate.
+    """
+    i, f, g, o = _split_gates(acts)
+    tanh_c = jnp.tanh(f * c_prev + i * g)
+    d_cn = d_c + d_h * o * (1.0 - tanh_c * tanh_c)
+    a4 = acts.reshape(*acts.shape[:-1], 4, -1)
+    gate = jnp.arange(4).reshape(4, 1)
+    # d gate / d z: sigmoid' = a (1 - a); tanh' = 1 - a^2 (candidate, gate 2)
+    slope = jnp.where(gate == 2, 1.0 - a4 * a4, a4 * (1.0 - a4))
+    partner = jnp.where(gate == 0, g[..., None, :],
+                        jnp.where(gate == 1, c_prev[..., None, :],
+                                  jnp.where(gate == 2, i[..., None, :], tanh_c[..., None, :])))
+    upstream = jnp.where(gate == 3, d_h[..., None, :], d_cn[..., None, :])
+    d_z = (upstream * partner * slope).reshape(acts.shape)
+    return d_z, d_cn * f
+
+
+def _bi_bwd(unroll, residuals, cotangents):
+    kernels, h0, c0, masks, hs, cs, acts = residuals
+    d_hs, (d_h_t, d_c_t) = cotangents
+    c_prevs = jnp.concatenate([c0[None], cs[:-1]], axis=0)
+
+    def step(carry, inputs):
+        d_h, d_c = carry  # gradients reaching the carry after this step
+        d_out, a, c_prev, m = inputs
+        d_h = d_h + d_out
+        d_hn, d_cn = d_h, d_c
+        if m is not None:
+            keep = m[..., None]
+            d_hn = jnp.where(keep, d_h, 0.0)
+            d_cn = jnp.where(keep, d_c, 0.0)
+        d_z, d_c_before = _gate_grads(a, c_prev, d_hn, d_cn)
+        d_h_before = jnp.einsum("dbk,duk->dbu", d_z, kernels)
+        if m is not None:  # a masked step passed the carry through unchanged
+            d_h_before = d_h_before + jnp.where(keep, 0.0, d_h)
+            d_c_before = d_c_before + jnp.where(keep, 0.0, d_c)
+        return (d_h_before, d_c_before), (d_z[0], d_z[1])
+
+    (d_h0, d_c0), (d_xs_f, d_xs_b) = jax.lax.scan(
+        step, (d_h_t, d_c_t), (d_hs, acts, c_prevs, masks), reverse=True, unroll=unroll
+    )
+    h_prevs = jnp.concatenate([h0[None], hs[:-1]], axis=0)
+    # The kernels' gradient: one [u, T*B] x [T*B, 4u] matmul per direction after the loop.
+    d_kernels = jnp.stack([
+        jnp.einsum("tbi,tbj->ij", h_prevs[:, 0], d_xs_f),
+        jnp.einsum("tbi,tbj->ij", h_prevs[:, 1], d_xs_b),
+    ])
+    return d_kernels, d_xs_f, d_xs_b, d_h0, d_c0, None
+
+
+bilstm_scan.defvjp(_bi_fwd, _bi_bwd)
+
+
+def bidirectional_lstm(
+    forward_params: dict[str, jax.Array],
+    backward_params: dict[str, jax.Array],
+    inputs: jax.Array,
+    mask: jax.Array | None = None,
+    unroll: int | bool = 1,
+) -> tuple[tuple[jax.Array, jax.Array], tuple[tuple[jax.Array, jax.Array], ...]]:
+    """Keras ``Bidirectional(LSTM(u, return_sequences=True, return_state=True))`` on
+    ``inputs <float>[batch, time, features]`` with zero initial states.
+
+    Args:
+      forward_params, backward_params: ``cells.LSTMCell`` parameters (``kernel
+        [features, 4u]``, ``recurrent_kernel [u, 4u]``, ``bias [4u]``).
+      mask: optional ``<bool>[batch, time]``; a masked step keeps the carry and emits 0.
+
+    Returns:
+      ``((y_f, y_b), ((h_f, c_f), (h_b, c_b)))`` with ``y_f, y_b <float>[batch, time, u]``
+      both aligned to the input's time index, and final carries ``<float>[batch, u]``.
+      Unused outputs cost nothing under ``jit`` (the sequences are formed after the scan).
+    """
+    x_tm = jnp.moveaxis(inputs, -2, 0)  # [T, B, F]
+    xs_f = x_tm @ forward_params["kernel"] + forward_params["bias"]
+    xs_b = x_tm[::-1] @ backward_params["kernel"] + backward_params["bias"]
+    kernels = jnp.stack([forward_params["recurrent_kernel"], backward_params["recurrent_kernel"]])
+    zeros = jnp.zeros((2, inputs.shape[0], kernels.shape[1]), xs_f.dtype)
+    masks = None
+    if mask is not None:
+        m_tm = jnp.moveaxis(jnp.asarray(mask, bool), -1, 0)  # [T, B]
+        masks = jnp.stack([m_tm, m_tm[::-1]], axis=1)  # [T, 2, B]
+    hs, (h_t, c_t) = bilstm_scan(kernels, xs_f, xs_b, zeros, zeros, masks, unroll)
+    if masks is not None:
+        hs = jnp.where(masks[..., None], hs, 0.0)
+    y_f = jnp.moveaxis(hs[:, 0], 0, 1)
+    y_b = jnp.moveaxis(hs[::-1, 1], 0, 1)
+    return (y_f, y_b), ((h_t[0], c_t[0]), (h_t[1], c_t[1]))

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_attn.cells import Carry, Cell, LSTMCell, Params
-from rnn_attn.fast_lstm import lstm_scan
+from rnn_attn.fast_lstm import bidirectional_lstm, lstm_scan
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
@@ -241,11 +241,17 @@ def bidirectional(
     merge_mode: MergeMode = "concat",
     return_sequences: bool = True,
     unroll: int | bool = 1,
+    fast: bool = False,
 ):
     """Keras's Bidirectional wrapper.
 
     The backward layer reads the sequence reversed (with the mask, so padding never
     enters its state) and its outputs are flipped back to align with the forward ones.
+
+    ``fast=True``: for two LSTM cells with ``has_fast_path`` and inputs ``[batch, time,
+    features]``, both directions run in one scan with a hand-written backward pass
+    (``fast_lstm.bidirectional_lstm``); same values. Otherwise it silently takes the
+    generic path.
 
     Returns:
       ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
@@ -253,6 +259,16 @@ def bidirectional(
     """
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
+    if fast and has_fast_path(forward_cell) and has_fast_path(backward_cell) and inputs.ndim == 3:
+        if lengths is not None:
+            if mask is not None:
+                raise ValueError("give either lengths or mask, not both")
+            mask = length_mask(lengths, inputs.shape[-2])
+        (y_f, y_b), (c_f, c_b) = bidirectional_lstm(
+            params["forward"], params["backward"], inputs, mask, unroll)
+        if not return_sequences:  # the last valid output is the carried h
+            y_f, y_b = c_f[0], c_b[0]
+        return merge(y_f, y_b, merge_mode), (c_f, c_b)
     common = dict(lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll)
     y_f, c_f = rnn(forward_cell, params["forward"], inputs, **common)
     y_b, c_b = rnn(backward_cell, params["backward"], inputs, reverse=True, **common)

@@ -53,6 +53,8 @@ class BiLSTMClassifier:
     maxlen: int = 200
     pooling: str = "last"
     dropout: float = 0.5
+    # Both LSTM directions in one scan with a hand-written backward pass (same values).
+    fast: bool = True
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
@@ -92,10 +94,11 @@ class BiLSTMClassifier:
         mask = tokens != 0 if self.pooling == "masked_attention" else None
         cell = self.cell
         if self.pooling == "last":
-            h, _ = bidirectional(cell, cell, params["bilstm"], x, return_sequences=False)
+            h, _ = bidirectional(cell, cell, params["bilstm"], x, return_sequences=False,
+                                 fast=self.fast)
             weights = None
         else:
-            seq, _ = bidirectional(cell, cell, params["bilstm"], x, mask=mask)
+            seq, _ = bidirectional(cell, cell, params["bilstm"], x, mask=mask, fast=self.fast)
             h, weights = attention_pool(params["attention"], seq, mask)
         if train and self.dropout > 0:
             if key is None:

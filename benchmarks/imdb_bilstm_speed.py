@@ -1,0 +1,273 @@
+"""Training-step speed of document 000's BiLSTM classifier (IMDB), steady state.
+
+    python benchmarks/imdb_bilstm_speed.py [--batch-size 128 --maxlen 200 --steps 10
+        --repeats 5 --no-fast --pooling last|attention|masked_attention --no-torch
+        --xla-option KEY=VALUE ...]
+
+Builds ``rnn_attn.models.text_classifiers.BiLSTMClassifier`` (Embedding(10000, 128) ->
+Bidirectional LSTM(64) -> Dropout(0.5) -> Dense(1)), jits the whole train step (forward,
+backward, Keras Adam; binary cross-entropy on the logit), warms up, and times ``--steps``
+steps ``--repeats`` times (compilation excluded). Prints examples/s (median and range),
+ms/step, the FLOPs of a step counted from the shapes (cross-checked with XLA's
+cost_analysis when it reports them), the achieved GFLOP/s and its share of the matmul peak
+measured in the same run (a 2048^3 float32 matmul). With torch importable (the optional
+extra ``compare``), the same model in PyTorch (2 threads) is timed the same way; likewise
+Keras when importable.
+
+Glibc's allocator matters a lot here: every step allocates ~200 MB of intermediates in
+blocks above glibc's mmap threshold, so each is fresh mmap'd memory and the step took
+~60,000 page faults (~140 ms of kernel time per step). ``GLIBC_TUNABLES=
+glibc.malloc.hugetlb=1`` (transparent huge pages for those blocks; THP is in madvise mode
+here) cuts that to ~700 faults. The benchmark re-executes itself with it unless
+``--no-hugetlb``; other entry points (experiments) can set the same variable.
+
+Measured on the project's 2-core AMD EPYC CPU VM (AVX2, no AVX-512), which other sessions
+were loading heavily at the time (load average 2-10 on 2 cores; see the report in the
+session log), so figures are noisy and pessimistic:
+
+* matmul peak (2048^3 float32 through JAX): 165-180 GFLOP/s when quiet (not ~480);
+  at that peak one 15.1 GFLOP step cannot beat ~86 ms, i.e. ~1,490 examples/s at 100%.
+* PyTorch 2.13 CPU, same model and shapes, 2 threads: ~537 examples/s (232-240 ms/step).
+* see the session report for this script's figures (fast and --no-fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HUGETLB = "glibc.malloc.hugetlb=1"
+
+
+def _ensure_hugetlb(argv: list[str]) -> None:
+    """Re-executes this script with glibc's THP tunable unless it is set or refused."""
+    if "--no-hugetlb" in argv or HUGETLB in os.environ.get("GLIBC_TUNABLES", ""):
+        return
+    env = dict(os.environ)
+    env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES"), HUGETLB]))
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
+
+
+def step_flops(batch: int, maxlen: int, embed: int, units: int) -> dict[str, float]:
+    """Matmul FLOPs of one train step (2 per multiply-add), by part."""
+    tokens = batch * maxlen
+    gates = 4 * units
+    proj = 2 * (2 * tokens * embed * gates)  # x @ W, both directions
+    rec = 2 * (2 * tokens * units * gates)  # h @ U per step, both directions
+    return {
+        "forward input projection (2 dirs)": proj,
+        "forward recurrent h@U (2 dirs)": rec,
+        "backward d x = dz W^T (embedding grad)": proj,
+        "backward d W = x^T dz": proj,
+        "backward d h = dz U^T (in the loop)": rec,
+        "backward d U = h^T dz (after the loop)": rec,
+        "dense head (fwd+bwd)": 3 * 2 * batch * 2 * units,
+    }
+
+
+def time_steps(run_step, steps: int, repeats: int) -> list[float]:
+    """Seconds per step for each repeat; ``run_step()`` must block until done."""
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            run_step()
+        out.append((time.perf_counter() - t0) / steps)
+    return out
+
+
+def matmul_peak(repeats: int = 5) -> float:
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (2048, 2048), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    f(a).block_until_ready()
+    best = min(time_steps(lambda: f(a).block_until_ready(), 3, repeats))
+    return 2 * 2048**3 / best / 1e9
+
+
+def jax_step(args):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    from rnn_attn.models.text_classifiers import BiLSTMClassifier
+    from rnn_attn.training import keras_adam
+
+    model = BiLSTMClassifier(maxlen=args.maxlen, pooling=args.pooling, fast=not args.no_fast)
+    params = model.init(jax.random.PRNGKey(0))  # eagerly: QR inside jit has deadlocked
+    optimizer = keras_adam()
+    opt_state = optimizer.init(params)
+
+    def loss_fn(params, tokens, labels, key):
+        logits = model.apply(params, tokens, train=True, key=key)
+        return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
+
+    def train_step(params, opt_state, batch, key):
+        tokens, labels = batch
+        loss, grads = jax.value_and_grad(loss_fn)(params, tokens, labels, key)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, model.vocab_size, size=(args.batch_size, args.maxlen))
+    lengths = rng.integers(args.maxlen // 4, args.maxlen + 1, size=args.batch_size)
+    tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
+    batch = (jnp.asarray(tokens, jnp.int32),
+             jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32))
+    key = jax.random.PRNGKey(1)
+    options = dict(kv.split("=", 1) for kv in args.xla_option)
+    lowered = jax.jit(train_step, donate_argnums=(0, 1)).lower(params, opt_state, batch, key)
+    t0 = time.perf_counter()
+    compiled = lowered.compile(options or None)
+    compile_s = time.perf_counter() - t0
+    xla_flops = None
+    try:
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        xla_flops = float(cost.get("flops", 0.0)) or None
+    except Exception:  # cost analysis is optional and backend-dependent
+        pass
+    state = {"params": params, "opt": opt_state}
+
+    def run():
+        state["params"], state["opt"], loss = compiled(state["params"], state["opt"], batch,
+                                                       key)
+        loss.block_until_ready()
+
+    for _ in range(args.warmup):
+        run()
+    return run, compile_s, xla_flops
+
+
+def torch_step(args):
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(10_000, 128)
+            self.lstm = nn.LSTM(128, 64, batch_first=True, bidirectional=True)
+            self.dropout = nn.Dropout(0.5)
+            self.out = nn.Linear(128, 1)
+
+        def forward(self, tokens):
+            _, (h, _) = self.lstm(self.embedding(tokens))
+            return self.out(self.dropout(torch.cat([h[0], h[1]], dim=-1)))[:, 0]
+
+    model = Model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.BCEWithLogitsLoss()
+    tokens = torch.randint(0, 10_000, (args.batch_size, args.maxlen))
+    labels = torch.randint(0, 2, (args.batch_size,)).float()
+
+    def run():
+        optimizer.zero_grad()
+        loss = loss_fn(model(tokens), labels)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(args.warmup):
+        run()
+    return run
+
+
+def keras_step(args):
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([
+        keras.layers.Input((args.maxlen,), dtype="int32"),
+        keras.layers.Embedding(10_000, 128),
+        keras.layers.Bidirectional(keras.layers.LSTM(64)),
+        keras.layers.Dropout(0.5),
+        keras.layers.Dense(1),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).integers(0, 10_000, (args.batch_size, args.maxlen))
+    y = np.random.default_rng(1).integers(0, 2, args.batch_size).astype("float32")
+
+    def run():
+        model.train_on_batch(x, y)
+
+    for _ in range(args.warmup):
+        run()
+    return run
+
+
+def summary(name: str, seconds: list[float], batch: int) -> float:
+    rates = [batch / s for s in seconds]
+    med = statistics.median(rates)
+    print(f"{name}: {med:,.0f} examples/s (median of {len(rates)}; range "
+          f"{min(rates):,.0f}-{max(rates):,.0f}), {1e3 * batch / med:.1f} ms/step")
+    return med
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--maxlen", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--pooling", default="last",
+                        choices=["last", "attention", "masked_attention"])
+    parser.add_argument("--no-fast", action="store_true",
+                        help="the generic two-scan autodiff path (fast=False)")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument("--no-hugetlb", action="store_true",
+                        help="do not re-run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
+    parser.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="XLA compile option for the train step (repeatable)")
+    args = parser.parse_args(argv)
+    _ensure_hugetlb(argv)
+    sys.path.insert(0, ROOT)
+    print(f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
+          f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}")
+
+    peak = matmul_peak()
+    print(f"matmul peak (2048^3 float32, jnp): {peak:.0f} GFLOP/s")
+    parts = step_flops(args.batch_size, args.maxlen, 128, 64)
+    total = sum(parts.values())
+    for name, flops in parts.items():
+        print(f"  {name:42s} {flops / 1e9:6.2f} GFLOP")
+    print(f"  {'total per train step':42s} {total / 1e9:6.2f} GFLOP")
+
+    run, compile_s, xla_flops = jax_step(args)
+    label = f"jax ({'generic' if args.no_fast else 'fast'}, pooling={args.pooling})"
+    print(f"{label}: compiled in {compile_s:.1f} s; XLA cost_analysis flops: "
+          f"{'n/a' if xla_flops is None else f'{xla_flops / 1e9:.2f} GFLOP'}"
+          " (it counts a loop body once, so it undercounts scans)")
+    ours = summary(label, time_steps(run, args.steps, args.repeats), args.batch_size)
+    achieved = total * ours / args.batch_size / 1e9
+    print(f"  achieved {achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f}% of the matmul peak")
+
+    for name, builder, skip in (("torch", torch_step, args.no_torch),
+                                ("keras", keras_step, args.no_keras)):
+        if skip:
+            continue
+        try:
+            other_run = builder(args)
+        except ImportError as e:
+            print(f"{name}: not importable ({e.name}); skipped")
+            continue
+        other = summary(name, time_steps(other_run, args.steps, args.repeats),
+                        args.batch_size)
+        print(f"  ratio ours/{name}: {ours / other:.2f}")
+
+
+if __name__ == "__main__":
+    main()
