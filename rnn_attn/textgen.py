@@ -149,7 +149,9 @@ def train_seed(seed: int, config: TextGenConfig, corpus: Corpus, *, workdir: str
 
     checkpointer = None
     if workdir is not None:
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", f"seed_{seed}"))
+        # Synchronous: see sentiment.train_one.
+        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", f"seed_{seed}"),
+                                    asynchronous=False)
     try:
         result = trainer.fit(
             model, trainer.categorical_classification(), optimizer, state, corpus.train,
