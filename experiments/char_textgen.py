@@ -31,4 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from rnn_attn.runtime import reexec_with_huge_pages
+
+    reexec_with_huge_pages()  # before JAX starts: see rnn_attn/runtime.py
     sys.exit(main())

@@ -142,7 +142,7 @@ def test_classifier_fast_flag_gives_the_same_logits_and_grads():
 
     tokens = jnp.asarray(np.random.default_rng(4).integers(0, 50, size=(3, 12)), jnp.int32)
     tokens = tokens.at[1, :5].set(0)  # 'pre' padding
-    for pooling in ("masked_attention",):  # mask + sequences; 'last' is covered above
+    for pooling in ("last", "masked_attention"):  # the projected-table path for both
         fast = BiLSTMClassifier(vocab_size=50, embed_dim=6, units=4, maxlen=12,
                                 pooling=pooling)
         slow = dataclasses.replace(fast, fast=False)

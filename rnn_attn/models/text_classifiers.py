@@ -25,6 +25,7 @@ import numpy as np
 from rnn_attn import initializers, layers
 from rnn_attn.attention import masked_softmax
 from rnn_attn.cells import CELLS, Cell, LSTMCell, make_cell
+from rnn_attn.fast_lstm import embedded_bidirectional_lstm
 from rnn_attn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
 
 POOLINGS = ("last", "attention", "masked_attention")
@@ -90,15 +91,24 @@ class BiLSTMClassifier:
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
             raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen="
                              f"{self.maxlen} (the attention bias has one entry per step)")
-        x = params["embedding"]["embeddings"][tokens]
         mask = tokens != 0 if self.pooling == "masked_attention" else None
-        cell = self.cell
-        if self.pooling == "last":
-            h, _ = bidirectional(cell, cell, params["bilstm"], x, return_sequences=False,
-                                 fast=self.fast)
-            weights = None
+        if self.fast:
+            # The fused scan on the projected embedding table (same values, fewer FLOPs).
+            (y_f, y_b), ((h_f, _), (h_b, _)) = embedded_bidirectional_lstm(
+                params["embedding"]["embeddings"], params["bilstm"]["forward"],
+                params["bilstm"]["backward"], tokens, mask)
+            last = jnp.concatenate([h_f, h_b], axis=-1)
+            seq = jnp.concatenate([y_f, y_b], axis=-1)
         else:
-            seq, _ = bidirectional(cell, cell, params["bilstm"], x, mask=mask, fast=self.fast)
+            x = params["embedding"]["embeddings"][tokens]
+            cell = self.cell
+            if self.pooling == "last":
+                last, _ = bidirectional(cell, cell, params["bilstm"], x, return_sequences=False)
+            else:
+                seq, _ = bidirectional(cell, cell, params["bilstm"], x, mask=mask)
+        if self.pooling == "last":
+            h, weights = last, None
+        else:
             h, weights = attention_pool(params["attention"], seq, mask)
         if train and self.dropout > 0:
             if key is None:
