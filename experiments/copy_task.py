@@ -31,11 +31,13 @@ def _parse(argv):
 
 def main(argv: list[str] | None = None) -> int:
     from rnn_attn import config as config_lib
-    from rnn_attn import copy_task, devices
+    from rnn_attn import copy_task, devices, distributed
     from rnn_attn.copy_task import CopyTaskConfig
 
     args = _parse(argv)
     try:
+        # Seed parallelism over a `seed` mesh: refuse device flags it cannot honour.
+        distributed.check_seed_parallel(args.device_settings)
         cfg = config_lib.from_namespace(CopyTaskConfig, args).validate()
         workdir = config_lib.prepare_workdir(args.workdir)
     except config_lib.ConfigError as e:

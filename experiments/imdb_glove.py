@@ -128,12 +128,14 @@ def prepare(cfg: GloveConfig):
     return {name: models[name] for name in cfg.model_names}, data, description
 
 
-def run(cfg: GloveConfig, workdir: str, *, resume: bool = False, progress: bool = True):
+def run(cfg: GloveConfig, workdir: str, *, resume: bool = False, progress: bool = True,
+        device_settings=None):
     from rnn_attn import sentiment
 
     models, data, description = prepare(cfg)
     sentiment.run_experiment(
         cfg, workdir, experiment="imdb_glove", resume=resume, progress=progress,
+        device_settings=device_settings,
         reference="document 002 (Chollet 6.1.3): pretrained GloVe 100d frozen vs learned "
                   "embedding, 200 training samples, maxlen 100; qualitative: pretrained "
                   "~0.56 validation accuracy, learned ~0.52, both overfit",

@@ -96,7 +96,8 @@ def prepare_workdir(path: str) -> str:
     workdir = os.path.abspath(os.path.expanduser(path))
     try:
         os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_probe")
+        # One probe per process: the processes of a multi-host run share the work dir.
+        probe = os.path.join(workdir, f".write_probe_{os.getpid()}")
         with open(probe, "w") as f:
             f.write("ok")
         os.remove(probe)
@@ -120,17 +121,66 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """The device and sharding flags (``distributed.DeviceSettings``), the same for every
+    experiment. They change where a run computes, not what it computes (except
+    ``--compute-dtype``), so they are not part of the config a resume compares."""
+    group = parser.add_argument_group("devices and hosts (see docs/tpu.md)")
+    group.add_argument("--data-parallel", type=int, default=0, metavar="N",
+                       help="split every training batch over N devices (a 'data' mesh axis; "
+                            "parameters replicated), one run at a time; -1: every device of "
+                            "every process; 0: off, runs (seeds, models) go side by side, "
+                            "one device each")
+    group.add_argument("--distributed", action="store_true",
+                       help="join a multi-host run with jax.distributed.initialize (TPU pod "
+                            "slice, several GPU hosts, several local processes); implies "
+                            "--data-parallel -1 unless given")
+    group.add_argument("--coordinator-address", default="", metavar="HOST:PORT",
+                       help="process 0's address for --distributed (default "
+                            "$JAX_COORDINATOR_ADDRESS; 'auto': detected on TPU pods, Slurm, "
+                            "Open MPI)")
+    group.add_argument("--num-processes", type=int, default=0, metavar="N",
+                       help="processes in the --distributed run (default $JAX_NUM_PROCESSES)")
+    group.add_argument("--process-id", type=int, default=-1, metavar="I",
+                       help="this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)")
+    group.add_argument("--compute-dtype", default="float32", choices=COMPUTE_DTYPES,
+                       help="dtype of the models' matmuls and states; parameters, loss, "
+                            "gradients and optimizer stay float32")
+
+
+class ExperimentParser(ArgumentParser):
+    """``ArgumentParser`` that checks the device flags once parsed and puts them on the
+    namespace as ``device_settings`` (a ``distributed.DeviceSettings``); a bad value gets
+    one ``error:`` line."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        if hasattr(namespace, "data_parallel"):
+            from rnn_attn import distributed  # jax is imported, its backends do not start
+
+            try:
+                settings = distributed.settings_from_namespace(namespace).validate()
+            except ConfigError as e:
+                self.exit(2, f"error: {e}\n")
+            namespace.device_settings = settings
+        return namespace, extras
+
+
 def experiment_parser(description: str, config_cls: type, default_workdir: str,
                       exclude: tuple[str, ...] = ()) -> ArgumentParser:
-    """The flags every experiment shares (``--workdir``, ``--resume``, ``--progress``) and
-    one flag per config field."""
-    parser = ArgumentParser(description=description,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """The flags every experiment shares (``--workdir``, ``--resume``, ``--progress``, the
+    device flags of ``add_device_arguments``) and one flag per config field."""
+    parser = ExperimentParser(description=description,
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--workdir", default=default_workdir,
                         help="directory that receives everything the run writes")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from the checkpoints in --workdir")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="show progress bars")
+    add_device_arguments(parser)
     add_arguments(parser, config_cls, exclude)
     return parser

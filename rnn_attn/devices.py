@@ -1,4 +1,5 @@
-"""Devices and meshes for seed-parallel and data-parallel programs.
+"""Devices and meshes for seed-parallel and data-parallel programs (the data-parallel
+mesh, batch shardings and multi-host helpers are in ``rnn_attn.distributed``).
 
 On CPU, JAX exposes one device by default; splitting the host into several CPU devices
 lets a seed-parallel program give each device a slice of the seeds (each slice's working
@@ -54,7 +55,6 @@ def seed_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec("seed"))
 
 
-
 def describe_devices() -> dict:
     devs = jax.devices()
     return {
@@ -63,7 +63,6 @@ def describe_devices() -> dict:
         "device_kind": devs[0].device_kind,
         "process_count": jax.process_count(),
     }
-
 
 
 SEED_AXIS = PartitionSpec("seed")

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from rnn_attn import trainer
+from rnn_attn import distributed, trainer
 from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import ConfigError, field, require
 from rnn_attn.data import imdb
@@ -145,9 +145,11 @@ SeedData = Callable[[int], tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarr
 
 def train_one(name: str, model, seed: int, config, train, validation, *,
               workdir: str | None, resume: bool, device, slot: int, progress: bool,
-              compiled: tuple[Callable, Callable], record: Mapping[str, Any]) -> SeedRun:
+              compiled: tuple[Callable, Callable], record: Mapping[str, Any],
+              mesh=None) -> SeedRun:
     """Trains ``model`` for one seed (its init, dropout and shuffles) with ``trainer.fit``;
-    checkpoints go to ``workdir/checkpoints/<name>/seed_<seed>``."""
+    checkpoints go to ``workdir/checkpoints/<name>/seed_<seed>``. ``mesh``: data-parallel
+    over its devices (``device`` then unused)."""
     optimizer = keras_optimizer(config.optimizer, config.learning_rate)
     with jax.default_device(device):
         state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
@@ -157,14 +159,16 @@ def train_one(name: str, model, seed: int, config, train, validation, *,
         patience=config.patience)
     checkpointer = None
     if workdir is not None:
+        # Synchronous: Orbax's asynchronous saves from several threads at once (seeds side
+        # by side) have collided on their temporary directories; a save takes ~0.1 s.
         checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"),
-                                    max_to_keep=2)
+                                    max_to_keep=2, asynchronous=False)
     try:
         result = trainer.fit(
             model, trainer.binary_classification(), optimizer, state, train, validation,
             options, checkpointer=checkpointer, config_record=record, resume=resume,
             device=device, progress=progress, progress_position=slot,
-            name=f"{name} seed {seed}", compiled=compiled)
+            name=f"{name} seed {seed}", compiled=compiled, mesh=mesh)
     finally:
         if checkpointer is not None:
             checkpointer.close()
@@ -173,7 +177,8 @@ def train_one(name: str, model, seed: int, config, train, validation, *,
 
 def run(config, models: Mapping[str, Any], data: SeedData, *, workdir: str | None = None,
         resume: bool = False, progress: bool = True,
-        record: Mapping[str, Any] | None = None) -> dict[str, list[SeedRun]]:
+        record: Mapping[str, Any] | None = None,
+        device_settings: distributed.DeviceSettings | None = None) -> dict[str, list[SeedRun]]:
     """Trains every (model, seed) pair, side by side over the devices.
 
     ``models``: name -> model; ``data(seed) -> (train, validation)``; ``config`` gives
@@ -181,7 +186,14 @@ def run(config, models: Mapping[str, Any], data: SeedData, *, workdir: str | Non
     ``eval_batch_size``, ``monitor`` and ``patience``.
     """
     optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    compiled = {name: trainer.jit_steps(model, trainer.binary_classification(), optimizer)
+    # The device flags: a data mesh trains one run at a time over all its devices; the
+    # compute dtype wraps each model.
+    settings = device_settings or distributed.DeviceSettings()
+    mesh = distributed.data_mesh(settings.mesh_devices) if settings.mesh_devices else None
+    models = {name: distributed.with_compute_dtype(model, settings.compute_dtype)
+              for name, model in models.items()}
+    compiled = {name: trainer.jit_steps(model, trainer.binary_classification(), optimizer,
+                                        mesh=mesh)
                 for name, model in models.items()}
     jobs = [(name, config.first_seed + i) for name in models for i in range(config.seeds)]
     record = record or dataclasses.asdict(config)
@@ -191,9 +203,9 @@ def run(config, models: Mapping[str, Any], data: SeedData, *, workdir: str | Non
         train, validation = data(seed)
         return train_one(name, models[name], seed, config, train, validation, workdir=workdir,
                          resume=resume, device=device, slot=slot, progress=progress,
-                         compiled=compiled[name], record=record)
+                         compiled=compiled[name], record=record, mesh=mesh)
 
-    runs = trainer.run_parallel(run_job, jobs)
+    runs = trainer.run_parallel(run_job, jobs, devices=None if mesh is None else [None])
     out: dict[str, list[SeedRun]] = {name: [] for name in models}
     for r in runs:
         out[r.model].append(r)
@@ -240,7 +252,8 @@ HEADLINE = "val_accuracy_best"
 def run_experiment(config, workdir: str, *, experiment: str, reference: str,
                    resume: bool = False, progress: bool = True,
                    models: Mapping[str, Any] | None = None, data: SeedData | None = None,
-                   data_description: str = "") -> dict:
+                   data_description: str = "",
+                   device_settings: distributed.DeviceSettings | None = None) -> dict:
     """Trains every (model, seed), prints the report and writes ``results.json``,
     ``history.png`` and ``accuracy_by_seed.png`` into ``workdir``.
 
@@ -269,7 +282,7 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
         params = model.init(jax.random.PRNGKey(0))
         print(f"  {name}: {parameter_count(params):,} parameters")
     runs = run(config, models, data, workdir=workdir, resume=resume, progress=progress,
-               record=record)
+               record=record, device_settings=device_settings)
     names = list(models)
 
     reports = {}
@@ -299,6 +312,8 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
             else:
                 comparison[metric] = stats.compare_many(scores, baseline=base)
 
+    if not distributed.is_primary():  # process 0 writes the report and the files
+        return {"experiment": experiment, "models": reports, "comparison": comparison}
     files = {
         "history": plots.history(
             {n: [r.history for r in rs] for n, rs in runs.items()},

@@ -18,7 +18,9 @@ per example. ``fit`` runs one seed:
 
 The train and eval steps are pure functions of (state, batch) jitted once per shape;
 states and batches live on the device the caller chose, so several seeds can train side
-by side on several devices (``run_seeds``).
+by side on several devices (``run_seeds``), or, with a ``mesh`` (``distributed.data_mesh``),
+one seed's state is replicated over the mesh and each batch split over its ``data`` axis
+(data parallelism; the same numbers as one device, up to the order of float additions).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from rnn_attn import distributed
 from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import ConfigError, check_resume_compatible
 from rnn_attn.data.batching import eval_batches, train_batches
@@ -239,6 +242,8 @@ class _Progress:
 
 
 def _to_device(batch: Mapping[str, np.ndarray], device) -> dict[str, jax.Array]:
+    if isinstance(device, jax.sharding.NamedSharding):  # data parallel: split the batch
+        return distributed.put_batch(batch, device)
     return {k: jax.device_put(v, device) for k, v in batch.items()}
 
 
@@ -248,7 +253,10 @@ def _rename(batch: Mapping[str, np.ndarray], inputs: str, targets: str):
 
 def evaluate(eval_step, params, arrays: Mapping[str, np.ndarray], batch_size: int, *,
              device=None, prefix: str = "val_") -> dict[str, float]:
-    """Mean loss and metrics over every example of ``arrays`` (``inputs``, ``targets``)."""
+    """Mean loss and metrics over every example of ``arrays`` (``inputs``, ``targets``).
+
+    ``device``: a device, or a batch sharding (``distributed.batch_sharding``; then
+    ``batch_size`` must be a multiple of its mesh size)."""
     total = None
     for batch in eval_batches(arrays, batch_size):
         total = _add(total, eval_step(params, _to_device(_rename(batch, "inputs", "targets"),
@@ -274,6 +282,7 @@ def fit(
     name: str = "",
     on_epoch_end: Callable[[int, dict[str, float], TrainState], None] | None = None,
     compiled: tuple[Callable, Callable] | None = None,
+    mesh: jax.sharding.Mesh | None = None,
 ) -> FitResult:
     """Trains one seed for ``options.epochs`` epochs (Keras's ``fit``).
 
@@ -287,6 +296,11 @@ def fit(
         checkpoint (1-based epoch; ``logs`` the history's new entries).
       compiled: ``(train_step, eval_step)`` already jitted, to share compilations
         between seeds; built here otherwise.
+      mesh: data parallelism (``device`` then unused): the state is replicated over the
+        mesh and every batch split over its ``data`` axis; ``options.batch_size`` must be
+        a multiple of the mesh size (ConfigError otherwise), evaluation batches are
+        rounded up to one (the padding is masked out). With several processes every
+        process calls ``fit`` with the same arguments.
 
     Returns:
       A ``FitResult``; ``history[k][e-1]`` is metric ``k`` after epoch ``e``.
@@ -294,9 +308,14 @@ def fit(
     options.validate()
     if validation is None and options.monitor.startswith("val_"):
         raise ConfigError(f"monitor {options.monitor!r} needs validation data")
-    train_step, eval_step = compiled or jit_steps(model, objective, optimizer)
-    device = device or jax.devices()[0]
-    state = jax.device_put(state, device)
+    if mesh is not None:
+        distributed.check_batch_size(options.batch_size, mesh.size)
+    train_step, eval_step = compiled or jit_steps(model, objective, optimizer, mesh=mesh)
+    device = distributed.batch_sharding(mesh) if mesh is not None else (
+        device or jax.devices()[0])
+    place = (lambda tree: distributed.put_replicated(tree, mesh)) if mesh is not None else (
+        lambda tree: jax.device_put(tree, device))
+    state = place(state)
     record = dict(config_record or {})
     history: dict[str, list[float]] = {}
     best_value, best_epoch, best_params = math.nan, 0, _copy(state.params)
@@ -310,14 +329,16 @@ def fit(
                 f"--resume to continue that run, or choose another --workdir")
         tree, saved = checkpointer.restore(latest, {"state": state, "best_params": best_params})
         check_resume_compatible(saved.get("config", {}), record)
-        state = jax.device_put(tree["state"], device)
-        best_params = jax.device_put(tree["best_params"], device)
+        state = place(tree["state"])
+        best_params = place(tree["best_params"])
         history = {k: list(v) for k, v in saved["history"].items()}
         best_value, best_epoch = float(saved["best_value"]), int(saved["best_epoch"])
         wait, first_epoch, stopped = int(saved["wait"]), latest, bool(saved["stopped"])
 
     progress_bars = _Progress(progress, progress_position)
     eval_size = options.eval_batch_size or options.batch_size
+    if mesh is not None:
+        eval_size = distributed.round_up(eval_size, mesh)
     num_batches = -(-len(train["targets"]) // options.batch_size)
     for epoch in range(first_epoch, options.epochs):
         if stopped:
@@ -361,10 +382,20 @@ def fit(
     return FitResult(state, history, best_epoch, best_value, best_params, stopped)
 
 
-def jit_steps(model, objective: Objective, optimizer: optax.GradientTransformation):
-    """The jitted ``(train_step, eval_step)``; the train step donates its state."""
-    return (jax.jit(make_train_step(model, objective, optimizer), donate_argnums=0),
-            jax.jit(make_eval_step(model, objective)))
+def jit_steps(model, objective: Objective, optimizer: optax.GradientTransformation, *,
+              mesh: jax.sharding.Mesh | None = None):
+    """The jitted ``(train_step, eval_step)``; the train step donates its state.
+
+    With ``mesh``: state and parameters replicated, batches split over ``data``, results
+    (the new state, the metric sums) replicated; XLA inserts the gradient all-reduce."""
+    if mesh is None:
+        return (jax.jit(make_train_step(model, objective, optimizer), donate_argnums=0),
+                jax.jit(make_eval_step(model, objective)))
+    rep, batch = distributed.replicated(mesh), distributed.batch_sharding(mesh)
+    return (jax.jit(make_train_step(model, objective, optimizer), donate_argnums=0,
+                    in_shardings=(rep, batch), out_shardings=(rep, rep)),
+            jax.jit(make_eval_step(model, objective), in_shardings=(rep, batch),
+                    out_shardings=rep))
 
 
 # -- several runs -----------------------------------------------------------------------------

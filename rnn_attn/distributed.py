@@ -1,0 +1,327 @@
+"""Data parallelism over devices and hosts with ``jax.sharding``, and the device flags.
+
+One training step is one ``jax.jit`` program over a 1-D mesh with axis ``data``: the
+parameters and the optimizer state are replicated on every device, each batch is split
+along its first (example) axis, and XLA's SPMD partitioner inserts the all-reduce of the
+gradients (the loss is a weighted mean over the whole global batch, so the sharded
+program computes what the single-device one does, up to the order of float additions).
+``pmap`` is not used: it would need its own per-device copies of the state, an explicit
+``pmean`` in the step and a different program for 1 and for N devices, where ``jit`` with
+shardings runs the same step function unchanged on 1 device, N devices or N hosts.
+
+Several hosts (a TPU pod slice, several GPU machines, or several processes on one CPU
+machine) join with ``jax.distributed.initialize``; each process then holds only its own
+devices' rows of a global batch (``jax.make_array_from_process_local_data``), the metrics
+come back replicated to every process, and files are written once (``is_primary``; Orbax
+coordinates its checkpoint writes itself).
+
+The flags every experiment takes (``config.experiment_parser``) become a ``DeviceSettings``;
+``experiments._common.run_main`` applies them before JAX starts its backends and passes
+them, explicitly, to the experiments whose training honours them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from rnn_attn.config import COMPUTE_DTYPES, ConfigError
+
+PyTree = Any
+DATA_AXIS = "data"
+
+
+# -- the flags --------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DeviceSettings:
+    """How a run uses devices and hosts; execution only (results do not depend on it,
+    up to float rounding, except ``compute_dtype``)."""
+
+    data_parallel: int = 0  # 0: off (runs side by side); -1: every device; N: N devices
+    distributed: bool = False
+    coordinator_address: str = ""  # host:port, or "auto" (TPU pods, Slurm, Open MPI)
+    num_processes: int = 0  # 0: from the environment / auto-detection
+    process_id: int = -1  # -1: from the environment / auto-detection
+    compute_dtype: str = "float32"
+
+    def validate(self) -> DeviceSettings:
+        """Raises ConfigError naming the first bad value."""
+        if self.data_parallel < -1:
+            raise ConfigError(f"--data-parallel must be -1 (every device), 0 (off) or a "
+                              f"device count >= 1, got {self.data_parallel}")
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ConfigError(f"--compute-dtype must be one of {COMPUTE_DTYPES}, got "
+                              f"{self.compute_dtype!r}")
+        if self.distributed:
+            resolve_coordinator(self)
+        return self
+
+    @property
+    def mesh_devices(self) -> int:
+        """Devices on the ``data`` axis: 0 (no data mesh), -1 (all) or N. A distributed run
+        is data-parallel over every process's devices unless told otherwise."""
+        return self.data_parallel or (-1 if self.distributed else 0)
+
+    @property
+    def is_default(self) -> bool:
+        return self == DeviceSettings()
+
+
+def settings_from_namespace(namespace) -> DeviceSettings:
+    """The ``DeviceSettings`` of parsed flags (``config.experiment_parser``'s)."""
+    names = {f.name for f in dataclasses.fields(DeviceSettings)}
+    return DeviceSettings(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+def resolve_coordinator(settings: DeviceSettings) -> tuple[str | None, int | None, int | None]:
+    """``(address, num_processes, process_id)`` from the flags, else ``$JAX_COORDINATOR_ADDRESS``,
+    ``$JAX_NUM_PROCESSES``, ``$JAX_PROCESS_ID``; ``None`` where JAX should auto-detect
+    (address ``auto``). One ConfigError for a missing or malformed value."""
+    address = settings.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
+    num = settings.num_processes or int(os.environ.get("JAX_NUM_PROCESSES", "0") or 0)
+    pid = settings.process_id if settings.process_id >= 0 else int(
+        os.environ.get("JAX_PROCESS_ID", "-1") or -1)
+    if address == "auto":  # TPU VM pods, Slurm, Open MPI: JAX finds all three itself
+        return None, (num or None), (pid if pid >= 0 else None)
+    if not address:
+        raise ConfigError("--distributed needs a coordinator address: pass "
+                          "--coordinator-address HOST:PORT (process 0's host) or set "
+                          "$JAX_COORDINATOR_ADDRESS, or 'auto' on a TPU pod / Slurm / Open MPI")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"coordinator address {address!r} is not HOST:PORT; expected e.g. "
+                          f"10.0.0.2:8476 or 127.0.0.1:8476")
+    if num < 1:
+        raise ConfigError(f"--distributed with coordinator {address!r} needs --num-processes "
+                          f">= 1 (or $JAX_NUM_PROCESSES), got {num}")
+    if not 0 <= pid < num:
+        raise ConfigError(f"--process-id must be in [0, {num}) for {num} processes (or "
+                          f"$JAX_PROCESS_ID), got {pid}")
+    return address, num, pid
+
+
+def initialize(settings: DeviceSettings, *, timeout_s: int = 300) -> bool:
+    """Joins the JAX distributed system when ``settings.distributed``; must run before JAX
+    starts its backends. Returns whether it did.
+
+    On CPU the cross-process collectives go through Gloo over TCP (JAX's default in this
+    version; set explicitly so a changed default cannot silently break the all-reduce).
+    A loopback coordinator is bound to loopback only, so a local run opens no port to the
+    network.
+    """
+    if not settings.distributed:
+        return False
+    address, num, pid = resolve_coordinator(settings)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    bind = None
+    if address is not None and address.rpartition(":")[0] in ("127.0.0.1", "localhost"):
+        bind = "127.0.0.1:" + address.rpartition(":")[2]
+    jax.distributed.initialize(coordinator_address=address, num_processes=num,
+                               process_id=pid, initialization_timeout=timeout_s,
+                               coordinator_bind_address=bind)
+    return True
+
+
+def local_device_request(settings: DeviceSettings, jobs: int) -> int:
+    """How many CPU devices this process should ask for: enough for the data mesh (its
+    share of it when several processes split it), else one per run (at most one per
+    core), as before."""
+    cores = os.cpu_count() or 1
+    if settings.mesh_devices > 0:
+        return max(1, settings.mesh_devices // max(1, settings.num_processes or 1))
+    if settings.mesh_devices == -1:
+        return cores
+    return max(1, min(jobs, cores))
+
+
+# -- meshes and shardings ---------------------------------------------------------------------
+
+def data_mesh(num_devices: int = -1, devices: list | None = None) -> Mesh:
+    """A 1-D mesh (axis ``data``) over the first ``num_devices`` devices (-1: all of them,
+    over every process). One ConfigError when there are not that many."""
+    devices = list(jax.devices() if devices is None else devices)
+    n = len(devices) if num_devices == -1 else num_devices
+    if not isinstance(n, int) or n < 1:
+        raise ConfigError(f"a data mesh needs >= 1 devices, got {num_devices!r}")
+    if n > len(devices):
+        raise ConfigError(
+            f"--data-parallel {n} needs {n} devices, but only {len(devices)} "
+            f"{devices[0].platform} device(s) are available; expected at most {len(devices)} "
+            f"(on CPU set XLA_FLAGS=--xla_force_host_platform_device_count={n} before JAX "
+            f"starts, which run_main does)")
+    if jax.process_count() > 1 and n != len(devices):
+        raise ConfigError(f"--data-parallel {n} over {jax.process_count()} processes must use "
+                          f"every device ({len(devices)}); expected -1 or {len(devices)}")
+    return Mesh(np.array(devices[:n]), (DATA_AXIS,))
+
+
+def exact_seed_mesh(num_seeds: int, num_devices: int, devices: list | None = None) -> Mesh:
+    """A 1-D ``seed`` mesh of exactly ``num_devices`` devices, which must divide the seeds."""
+    devices = list(jax.devices() if devices is None else devices)
+    if num_devices > len(devices):
+        raise ConfigError(f"--seed-devices {num_devices} needs {num_devices} devices, but only "
+                          f"{len(devices)} are available; expected at most {len(devices)}")
+    if num_seeds % num_devices:
+        divisors = [d for d in range(1, num_seeds + 1) if num_seeds % d == 0]
+        raise ConfigError(f"a seed mesh of {num_devices} devices cannot split {num_seeds} seeds "
+                          f"evenly; expected a divisor of {num_seeds}: {divisors}")
+    return Mesh(np.array(devices[:num_devices]), ("seed",))
+
+
+def check_seed_parallel(settings: DeviceSettings) -> None:
+    """Seed-parallel programs (the copy task: seeds split over a ``seed`` axis with
+    ``shard_map``) run on one host in float32: one ConfigError for flags they cannot honour."""
+    if settings.distributed:
+        raise ConfigError("--distributed does not apply here: seed-parallel programs run on "
+                          "one host; expected no --distributed")
+    if settings.mesh_devices:
+        raise ConfigError(f"--data-parallel {settings.mesh_devices} does not apply here: this "
+                          f"experiment splits its seeds over devices (--cpu-devices sets how "
+                          f"many); expected --data-parallel 0")
+    if settings.compute_dtype != "float32":
+        raise ConfigError(f"--compute-dtype {settings.compute_dtype} does not apply here: this "
+                          f"experiment computes in float32; expected float32")
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """Every device holds the whole array (parameters, optimizer state, metrics)."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """The first (example) axis split over ``data``; the other axes whole."""
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def check_batch_size(batch_size: int, num_devices: int, flag: str = "--batch-size") -> None:
+    """One ConfigError when ``batch_size`` examples cannot be split over ``num_devices``.
+
+    Training batches are not padded to fit: padding would change each real example's
+    dropout draws (the masks are drawn for the padded shape), so a sharded run would no
+    longer reproduce the single-device one."""
+    n = num_devices
+    if batch_size % n:
+        lower, upper = (batch_size // n) * n, -(-batch_size // n) * n
+        options = " or ".join(str(b) for b in (lower, upper) if b > 0)
+        raise ConfigError(f"{flag} {batch_size} cannot be split over {n} devices on the "
+                          f"'{DATA_AXIS}' axis; expected a multiple of {n} (e.g. {options})")
+
+
+def round_up(batch_size: int, mesh: Mesh) -> int:
+    """The smallest multiple of the mesh size >= ``batch_size`` (for evaluation batches,
+    whose padding is masked out exactly: no dropout at evaluation)."""
+    return -(-batch_size // mesh.size) * mesh.size
+
+
+def _process_rows(sharding: NamedSharding, global_shape: tuple[int, ...]) -> slice:
+    """The contiguous rows of a batch-sharded array that this process's devices hold."""
+    indices = sharding.addressable_devices_indices_map(global_shape).values()
+    rows = sorted({(i[0].start or 0, global_shape[0] if i[0].stop is None else i[0].stop)
+                   for i in indices})
+    start, stop = rows[0][0], rows[-1][1]
+    if sum(b - a for a, b in rows) != stop - start:  # devices of a process are contiguous
+        raise ValueError(f"this process's rows {rows} are not contiguous")
+    return slice(start, stop)
+
+
+def put_batch(batch: Mapping[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
+    """A global batch ``{name: <...>[global_batch, ...]}`` as arrays split along the first
+    axis. With several processes each process passes the same global batch (the loaders
+    are deterministic) and only its own rows are copied to its devices."""
+    if jax.process_count() == 1:
+        return {k: jax.device_put(v, sharding) for k, v in batch.items()}
+    out = {}
+    for k, v in batch.items():
+        v = np.asarray(v)
+        local = v[_process_rows(sharding, v.shape)]
+        out[k] = jax.make_array_from_process_local_data(sharding, local, v.shape)
+    return out
+
+
+def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:
+    """``tree`` copied to every device of the mesh (every process passes the same values)."""
+    sharding = replicated(mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def put(x):
+        host = np.asarray(jax.device_get(x))
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)
+
+
+def constrain_batch(tree: PyTree, mesh: Mesh) -> PyTree:
+    """Inside ``jit``: asks XLA to split each array's first axis over ``data`` (for batches
+    drawn on the device, e.g. the copy task's)."""
+    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, batch_sharding(mesh)),
+                        tree)
+
+
+def sharded_sampler(sample_fn, mesh: Mesh):
+    """``sample_fn(key) -> batch`` whose batch is split over ``data``: a device-side data
+    stream (``training.make_train_chunk``) made data-parallel. With JAX's partitionable
+    threefry (the default) the drawn values do not depend on the sharding."""
+    def sample(key):
+        return constrain_batch(sample_fn(key), mesh)
+    return sample
+
+
+def is_primary() -> bool:
+    """Whether this process writes the run's files (process 0)."""
+    return jax.process_index() == 0
+
+
+# -- mixed precision --------------------------------------------------------------------------
+
+def _cast_floats(tree: PyTree, dtype) -> PyTree:
+    return jax.tree.map(
+        lambda x: x.astype(dtype) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x,
+        tree)
+
+
+@dataclasses.dataclass(frozen=True)
+class ComputeDtype:
+    """``model`` computing in ``dtype`` (e.g. bfloat16) with float32 parameters and outputs.
+
+    ``apply`` casts the parameters (so every matmul, and the recurrent state, runs in
+    ``dtype``) and casts the outputs back to float32, so the loss, its reduction over the
+    batch, the gradients w.r.t. the float32 parameters and the optimizer all stay float32.
+    ``init`` and ``regularization`` are the model's own, in float32.
+    """
+
+    model: Any
+    dtype: str = "bfloat16"
+
+    def __getattr__(self, name):  # vocab_size, maxlen, ... of the wrapped model
+        if name.startswith("__") or name == "model":  # copy/pickle probe before init
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def init(self, key: jax.Array) -> PyTree:
+        return self.model.init(key)
+
+    def apply(self, params: PyTree, inputs, *, train: bool = False, key=None, **kwargs):
+        out = self.model.apply(_cast_floats(params, self.dtype), inputs, train=train, key=key,
+                               **kwargs)
+        return _cast_floats(out, jnp.float32)
+
+    def regularization(self, params: PyTree) -> jax.Array:
+        penalty = getattr(self.model, "regularization", None)
+        return jnp.zeros((), jnp.float32) if penalty is None else penalty(params)
+
+
+def with_compute_dtype(model, dtype: str):
+    """``model`` unchanged for float32, else wrapped in ``ComputeDtype``."""
+    if dtype not in COMPUTE_DTYPES:
+        raise ConfigError(f"compute dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")
+    return model if dtype == "float32" else ComputeDtype(model, dtype)
+
