@@ -21,14 +21,20 @@ glibc.malloc.hugetlb=1`` (transparent huge pages for those blocks; THP is in mad
 here) cuts that to ~700 faults. The benchmark re-executes itself with it unless
 ``--no-hugetlb``; other entry points (experiments) can set the same variable.
 
-Measured on the project's 2-core AMD EPYC CPU VM (AVX2, no AVX-512), which other sessions
-were loading heavily at the time (load average 2-10 on 2 cores; see the report in the
-session log), so figures are noisy and pessimistic:
+Measured on the project's 2-core AMD EPYC CPU (AVX2, no AVX-512), quiet machine, median
+of 5 x 5 steps, compilation excluded (2026-11-24):
 
-* matmul peak (2048^3 float32 through JAX): 165-180 GFLOP/s when quiet (not ~480);
-  at that peak one 15.1 GFLOP step cannot beat ~86 ms, i.e. ~1,490 examples/s at 100%.
-* PyTorch 2.13 CPU, same model and shapes, 2 threads: ~537 examples/s (232-240 ms/step).
-* see the session report for this script's figures (fast and --no-fast).
+* matmul peak (2048^3 float32 through JAX): 184-186 GFLOP/s (the stack notes' ~480 came
+  from another CPU; AVX2 FMA on 2 cores tops out near 190). At that peak a 15.1 GFLOP step
+  cannot beat ~82 ms, i.e. ~1,560 examples/s at 100%: the 1,500 examples/s target would
+  need 96% of peak.
+* this model (fast path: both directions in one scan, hand-written backward, the
+  embedding table projected instead of the tokens): 586-600 examples/s (213-218 ms/step),
+  37-38% of the peak counted on the nominal 15.1 GFLOP (the table projection does fewer).
+* PyTorch 2.13 CPU, same model and shapes, 2 threads, same run: 745-788 examples/s;
+  ratio ours/torch 0.74-0.80.
+* ``--no-fast`` (generic autodiff of two scans): 204 examples/s under load 7 against 179
+  for the earlier fast path in the same conditions; not re-measured quiet.
 """
 
 from __future__ import annotations
