@@ -18,7 +18,7 @@ per example. ``fit`` runs one seed:
 
 The train and eval steps are pure functions of (state, batch) jitted once per shape;
 states and batches live on the device the caller chose, so several seeds can train side
-by side on several devices (``run_seeds``), or, with a ``mesh`` (``distributed.data_mesh``),
+by side on several devices (``run_parallel``), or, with a ``mesh`` (``distributed.data_mesh``),
 one seed's state is replicated over the mesh and each batch split over its ``data`` axis
 (data parallelism; the same numbers as one device, up to the order of float additions).
 """
