@@ -59,6 +59,45 @@ class Checkpointer:
         )
         return restored["state"], dict(restored["record"])
 
+    def all_steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def restore_newest_good(self, like: PyTree) -> tuple[int, PyTree, dict[str, Any]]:
+        """Restores the newest checkpoint that reads back; an unreadable one (truncated or
+        corrupt files) is reported on stderr and the one before it is tried.
+
+        Returns ``(step, tree, record)``; raises ``ConfigError`` when none is readable.
+        """
+        import sys
+
+        from rnn_attn.config import ConfigError
+
+        steps = self.all_steps()
+        unreadable = []
+        for step in reversed(steps):
+            try:
+                tree, record = self.restore(step, like)
+            except Exception as e:  # noqa: BLE001 - any failure to read means "corrupt"
+                print(f"warning: checkpoint {step} in {self.directory} is unreadable "
+                      f"({type(e).__name__}: {str(e)[:200]}); trying the one before it",
+                      file=sys.stderr)
+                unreadable.append(step)
+                continue
+            for bad in unreadable:  # the run redoes those steps and saves them anew
+                self._remove(bad)
+            return step, tree, record
+        raise ConfigError(f"no readable checkpoint in {self.directory!r} (tried steps "
+                          f"{steps}); expected at least one intact checkpoint to resume from")
+
+    def _remove(self, step: int) -> None:
+        import shutil
+
+        try:
+            self._manager.delete(step)
+        except Exception:  # noqa: BLE001 - a corrupt step may not delete cleanly
+            shutil.rmtree(os.path.join(self.directory, str(step)), ignore_errors=True)
+        self._manager.reload()
+
     def close(self) -> None:
         self._manager.wait_until_finished()
         self._manager.close()

@@ -129,9 +129,22 @@ def _sums(objective: Objective, outputs, targets, weight, loss_per_example, pena
     return sums
 
 
+class NonFiniteError(ConfigError):
+    """The loss or the gradients of a training step were NaN or infinite."""
+
+
+def _all_finite(tree: PyTree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
 def make_train_step(model, objective: Objective, optimizer: optax.GradientTransformation):
     """``train_step(state, batch) -> (state, sums)``; ``batch`` holds ``inputs``,
-    ``targets`` and ``weight`` (0 for padding examples, which then change nothing)."""
+    ``targets`` and ``weight`` (0 for padding examples, which then change nothing).
+
+    A step whose loss or gradients are not finite changes nothing but the step counter:
+    its update is dropped, its sums are zero, and ``sums["nonfinite_loss"]`` /
+    ``sums["nonfinite_grads"]`` (1.0 or 0.0) say what went wrong, so ``fit`` can stop
+    with the step named, or skip it."""
 
     def train_step(state: TrainState, batch: Mapping[str, jax.Array]):
         key = jax.random.fold_in(state.dropout_key, state.step)
@@ -144,11 +157,20 @@ def make_train_step(model, objective: Objective, optimizer: optax.GradientTransf
             mean = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
             return mean + penalty, (outputs, per_example, penalty)
 
-        grads, (outputs, per_example, penalty) = jax.grad(loss_fn, has_aux=True)(state.params)
+        (loss, (outputs, per_example, penalty)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True)(state.params)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
+        loss_ok, grads_ok = jnp.isfinite(loss), _all_finite(grads)
+        ok = loss_ok & grads_ok
+        keep = lambda new, old: jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)  # noqa: E731
         sums = _sums(objective, outputs, batch["targets"], weight, per_example, penalty)
-        return TrainState(params, opt_state, state.dropout_key, state.step + 1), sums
+        sums = {k: jnp.where(ok, v, 0.0) for k, v in sums.items()}
+        sums["nonfinite_loss"] = (~loss_ok).astype(jnp.float32)
+        sums["nonfinite_grads"] = (~grads_ok).astype(jnp.float32)
+        new_state = TrainState(keep(params, state.params), keep(opt_state, state.opt_state),
+                               state.dropout_key, state.step + 1)
+        return new_state, sums
 
     return train_step
 
@@ -176,8 +198,9 @@ def _add(a, b):
 
 def _means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     sums = jax.device_get(sums)
-    count = float(sums["count"])
-    return {prefix + k: float(v) / count for k, v in sums.items() if k != "count"}
+    count = max(float(sums["count"]), 1.0)
+    return {prefix + k: float(v) / count for k, v in sums.items()
+            if k != "count" and not k.startswith("nonfinite")}
 
 
 # -- the loop ---------------------------------------------------------------------------------
@@ -194,12 +217,18 @@ class FitOptions:
     patience: int = 0  # 0: never stop early
     restore_best: bool = False  # end with the best epoch's parameters (Keras's option)
     shuffle: bool = True
+    # A step with a non-finite loss or gradient: "stop" (raise NonFiniteError naming the
+    # step; nothing after the last checkpoint is saved) or "skip" (drop that update).
+    on_nonfinite: str = "stop"
 
     def validate(self) -> FitOptions:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.on_nonfinite not in ("stop", "skip"):
+            raise ConfigError(f"on_nonfinite must be 'stop' or 'skip', got "
+                              f"{self.on_nonfinite!r}")
         if self.eval_batch_size < 0 or self.patience < 0:
             raise ConfigError(f"eval_batch_size and patience must be >= 0, got "
                               f"{self.eval_batch_size} and {self.patience}")
@@ -327,7 +356,8 @@ def fit(
             raise ConfigError(
                 f"{checkpointer.directory!r} already holds checkpoints (epoch {latest}); pass "
                 f"--resume to continue that run, or choose another --workdir")
-        tree, saved = checkpointer.restore(latest, {"state": state, "best_params": best_params})
+        latest, tree, saved = checkpointer.restore_newest_good(
+            {"state": state, "best_params": best_params})
         check_resume_compatible(saved.get("config", {}), record)
         state = place(tree["state"])
         best_params = place(tree["best_params"])
@@ -344,18 +374,21 @@ def fit(
         if stopped:
             break
         bar = progress_bars.bar(num_batches, f"{name} epoch {epoch + 1}/{options.epochs}")
-        total, pending = None, None
-        for batch in train_batches(train, options.batch_size, seed=options.seed, epoch=epoch,
-                                   shuffle=options.shuffle):
+        total, pending, skipped = None, None, 0
+        batches = train_batches(train, options.batch_size, seed=options.seed, epoch=epoch,
+                                shuffle=options.shuffle)
+        for index, batch in enumerate(batches):
             state, sums = train_step(state, _to_device(batch, device))
             total = _add(total, sums)
             if pending is not None:  # keep one step in flight: an honest bar, a busy device
-                jax.block_until_ready(pending)
+                skipped += _check_finite(pending, options, epoch, index - 1, num_batches, name)
                 bar.update(1)
             pending = sums
-        jax.block_until_ready(pending)
+        skipped += _check_finite(pending, options, epoch, num_batches - 1, num_batches, name)
         bar.update(1)
         logs = _means(total)
+        if options.on_nonfinite == "skip":
+            logs["skipped_steps"] = float(skipped)
         if validation is not None:
             logs |= evaluate(eval_step, state.params, validation, eval_size, device=device)
         bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
@@ -380,6 +413,23 @@ def fit(
     if options.restore_best:
         state = state._replace(params=best_params)
     return FitResult(state, history, best_epoch, best_value, best_params, stopped)
+
+
+def _check_finite(sums, options: FitOptions, epoch: int, index: int, num_batches: int,
+                  name: str) -> int:
+    """Waits for a step's sums; 1 if the step was non-finite and skipped, 0 if fine;
+    raises ``NonFiniteError`` naming the step under ``on_nonfinite='stop'``."""
+    flags = jax.device_get({k: sums[k] for k in ("nonfinite_loss", "nonfinite_grads")})
+    if not (flags["nonfinite_loss"] or flags["nonfinite_grads"]):
+        return 0
+    if options.on_nonfinite == "skip":
+        return 1
+    what = "the loss" if flags["nonfinite_loss"] else "the gradients (the loss was finite)"
+    raise NonFiniteError(
+        f"{name + ': ' if name else ''}training step {epoch * num_batches + index} (epoch "
+        f"{epoch + 1}, batch {index + 1}): {what} went NaN or infinite; stopped before "
+        f"applying it, nothing after the last checkpoint was saved (on_nonfinite='skip' "
+        f"drops such steps instead)")
 
 
 def jit_steps(model, objective: Objective, optimizer: optax.GradientTransformation, *,

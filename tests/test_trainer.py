@@ -173,3 +173,89 @@ def test_run_parallel_keeps_order_and_reraises():
 
     with pytest.raises(ValueError, match="job 2 failed"):
         trainer.run_parallel(failing, range(4))
+
+
+def _poisoned_objective():
+    """Binary cross-entropy, but NaN for examples labelled 2 (a poisoned batch)."""
+    base = trainer.binary_classification()
+
+    def loss(logits, labels):
+        clean = base.loss(logits, jnp.minimum(labels, 1))
+        return jnp.where(labels == 2, jnp.nan, clean)
+
+    return dataclasses.replace(base, loss=loss)
+
+
+def _poisoned_data(batch_with_nan):
+    data = _data(64, 0)
+    data["targets"] = data["targets"].copy()
+    data["targets"][16 * batch_with_nan] = 2  # unshuffled: batch k holds example 16 k
+    return data
+
+
+def test_a_nan_loss_stops_with_the_step_named_and_the_checkpoint_intact(tmp_path):
+    model = MeanEmbedding()
+    optimizer = optax.adam(0.05)
+    options = trainer.FitOptions(epochs=3, batch_size=16, shuffle=False)
+    clean = _data(64, 0)
+    poisoned = _poisoned_data(2)
+    # Epoch 1 on clean data (checkpointed), then the poisoned batch in epoch 2.
+    ckpt = Checkpointer(str(tmp_path / "ckpt"))
+    first = trainer.fit(model, _poisoned_objective(), optimizer,
+                        trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), clean,
+                        _data(20, 1), dataclasses.replace(options, epochs=1),
+                        checkpointer=ckpt, progress=False)
+    saved_params = jax.tree.map(np.array, first.state.params)
+    ckpt.close()
+    ckpt = Checkpointer(str(tmp_path / "ckpt"))
+    with pytest.raises(trainer.NonFiniteError,
+                       match=r"training step 6 \(epoch 2, batch 3\): the loss went NaN"):
+        trainer.fit(model, _poisoned_objective(), optimizer,
+                    trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), poisoned,
+                    _data(20, 1), options, checkpointer=ckpt, resume=True, progress=False)
+    assert ckpt.all_steps() == [1]
+    tree, _ = ckpt.restore(1, {"state": first.state, "best_params": first.best_params})
+    jax.tree.map(np.testing.assert_array_equal, tree["state"].params, saved_params)
+    ckpt.close()
+
+
+def test_skip_drops_the_nonfinite_step_and_goes_on():
+    model = MeanEmbedding()
+    optimizer = optax.adam(0.05)
+    options = trainer.FitOptions(epochs=2, batch_size=16, shuffle=False, on_nonfinite="skip")
+    result = trainer.fit(model, _poisoned_objective(), optimizer,
+                         trainer.init_state(model, optimizer, jax.random.PRNGKey(0)),
+                         _poisoned_data(1), _data(20, 1), options, progress=False)
+    assert result.history["skipped_steps"] == [1.0, 1.0]
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(result.state.params))
+    assert np.isfinite(result.history["loss"]).all()
+    with pytest.raises(ConfigError, match="on_nonfinite must be 'stop' or 'skip'"):
+        trainer.FitOptions(epochs=1, batch_size=4, on_nonfinite="ignore").validate()
+
+
+def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capfd):
+    whole = _fit()
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_second_epoch(epoch, logs, state):
+        if epoch == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        _fit(tmp_path, on_epoch_end=stop_after_second_epoch)
+    # Truncate every file of the newest checkpoint (epoch 2), as a crash mid-write might.
+    import os
+
+    newest = tmp_path / "ckpt" / "2"
+    for root, _, files in os.walk(newest):
+        for name in files:
+            with open(os.path.join(root, name), "r+b") as f:
+                f.truncate(3)
+    capfd.readouterr()
+    resumed = _fit(tmp_path, resume=True)
+    err = capfd.readouterr().err
+    assert "warning: checkpoint 2 in" in err and "unreadable" in err, err
+    assert resumed.history == whole.history
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
