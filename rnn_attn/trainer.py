@@ -393,6 +393,9 @@ def fit(
             logs |= evaluate(eval_step, state.params, validation, eval_size, device=device)
         bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()})
         bar.close()
+        if not progress:  # one line per epoch instead of the bar, as Keras's verbose=2
+            print(f"{name + ' ' if name else ''}epoch {epoch + 1}/{options.epochs}: "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()), flush=True)
         for k, v in logs.items():
             history.setdefault(k, []).append(v)
         value = logs.get(options.monitor, math.nan)
