@@ -18,7 +18,6 @@ configuration, at the longest length), accuracy_by_length.png.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -77,6 +76,7 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
 
     from rnn_attn import gradient_study as gs
     from rnn_attn import plots, stats
+    from rnn_attn.results import print_written, write_results
 
     start = time.perf_counter()
     settings = gs.StudySettings(units=cfg.units, symbols=cfg.symbols,
@@ -144,10 +144,7 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
                        "final_train_loss": "TRAINING loss, mean of the last 100 steps"},
            "models": models, "files": files,
            "timing_seconds": round(time.perf_counter() - start, 1)}
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(out, f, indent=2)
-    print(f"\nwrote {os.path.join(workdir, 'results.json')}, {', '.join(files.values())}")
-    print(f"total time {out['timing_seconds']:.0f} s")
+    print_written(write_results(workdir, out), files, out["timing_seconds"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,6 @@ per epoch; --resume continues from them).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -48,6 +47,7 @@ import numpy as np
 
 from rnn_attn.config import ConfigError, field, require
 from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
+from rnn_attn.results import print_written, write_results
 from rnn_attn.training import KERAS_OPTIMIZERS
 
 FORMATS = ("tmy3", "jena")
@@ -530,11 +530,9 @@ def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
         "timing_seconds": round(time.perf_counter() - start, 1),
         "files": files,
     }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    path = write_results(workdir, results)
     print_report(config, baseline, models, comparison)
-    print(f"\nwrote {os.path.join(workdir, 'results.json')}, {', '.join(files.values())}")
-    print(f"total time {results['timing_seconds']:.0f} s")
+    print_written(path, files, results["timing_seconds"])
     return results
 
 

@@ -25,6 +25,7 @@ from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import ConfigError, field, require
 from rnn_attn.data import imdb
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
+from rnn_attn.results import print_written, write_results
 from rnn_attn.summary import parameter_count
 from rnn_attn.training import KERAS_OPTIMIZERS as OPTIMIZERS
 from rnn_attn.training import keras_optimizer
@@ -261,7 +262,6 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
     Keras pipeline of ``load_arrays``; an experiment with its own passes ``models``,
     ``data(seed) -> (train, validation)`` and a ``data_description``.
     """
-    import json
     import time
 
     from rnn_attn import devices, plots, stats
@@ -347,11 +347,9 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
         "timing_seconds": round(time.perf_counter() - start, 1),
         "files": files,
     }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    path = write_results(workdir, results)
     print_report(config, reports, comparison, stats)
-    print(f"\nwrote {os.path.join(workdir, 'results.json')}, {', '.join(files.values())}")
-    print(f"total time {results['timing_seconds']:.0f} s")
+    print_written(path, files, results["timing_seconds"])
     return results
 
 

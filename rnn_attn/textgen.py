@@ -12,7 +12,6 @@ of generated words that are words of the book.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -28,6 +27,7 @@ from rnn_attn.config import ConfigError, field, require
 from rnn_attn.data import chars
 from rnn_attn.generation import make_generator
 from rnn_attn.models.char_lm import INPUTS, CharLSTM
+from rnn_attn.results import print_written, write_results
 from rnn_attn.training import KERAS_OPTIMIZERS, keras_optimizer
 
 BOOK = "alice_in_wonderland_pg11.txt"
@@ -255,8 +255,7 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
         "timing_seconds": round(time.perf_counter() - start, 1),
         "files": files,
     }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    path = write_results(workdir, results)
     print(f"\nAfter {config.iterations} iterations (per seed):")
     for r in runs:
         m = r["metrics"]
@@ -271,6 +270,5 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
             s = summary[k]
             print(f"  {k}: mean {s['mean']:.4f}, 95% CI [{s['ci_t_low']:.4f}, "
                   f"{s['ci_t_high']:.4f}] over {s['n']} seeds")
-    print(f"\nwrote {os.path.join(workdir, 'results.json')}, {files['history']}")
-    print(f"total time {results['timing_seconds']:.0f} s")
+    print_written(path, files, results["timing_seconds"])
     return results

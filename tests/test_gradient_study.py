@@ -51,3 +51,18 @@ def test_run_config_over_seeds_and_unknown_names():
     with pytest.raises(ValueError, match="unknown configuration 'rnn'"):
         gs.build("rnn", SMALL)
     assert jnp.isfinite(out["train_loss"]).all()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lengths", "1"], "--lengths must be comma-separated integers >= 2"),
+    (["--lengths", "ten"], "--lengths must be comma-separated integers >= 2"),
+    (["--configs", "simple_rnn,transformer"], "unknown configuration 'transformer'"),
+    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+])
+def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
+    from experiments import vanishing_gradients
+
+    code = vanishing_gradients.main(["--workdir", str(tmp_path), "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error:") and message in err, err
+    assert len(err.strip().splitlines()) == 1
