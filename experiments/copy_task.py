@@ -15,7 +15,6 @@ attention_weights.png, train_loss.png, and Orbax checkpoints (checkpoints/<model
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -59,6 +58,7 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
 
     from rnn_attn import config as config_lib
     from rnn_attn import copy_task, devices, plots, stats
+    from rnn_attn.results import print_written, write_results
 
     start = time.perf_counter()
     record = config_lib.to_dict(cfg)
@@ -120,12 +120,10 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
         },
         "files": files,
     }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    path = write_results(workdir, results)
 
     _print_report(cfg, results_models, comparison, spot, stats)
-    print(f"\nwrote {os.path.join(workdir, 'results.json')} and {', '.join(files.values())}")
-    print(f"total time {results['timing_seconds']['total']:.1f} s")
+    print_written(path, files, results["timing_seconds"]["total"])
     return 0
 
 
