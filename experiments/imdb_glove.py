@@ -23,7 +23,13 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from rnn_attn.config import field, require
+from rnn_attn.config import (
+    check_fit_flags,
+    checkpoint_every_field,
+    field,
+    on_nonfinite_field,
+    require,
+)
 
 MODELS = ("glove_frozen", "learned")
 
@@ -46,6 +52,8 @@ class GloveConfig:
     learning_rate: float = field(1e-3, "learning rate")
     monitor: str = field("val_accuracy", "metric that picks the best epoch")
     patience: int = field(0, "early stopping patience (0: never)")
+    checkpoint_every: int = checkpoint_every_field()
+    on_nonfinite: str = on_nonfinite_field()
     data_dir: str = field("", "directory with aclImdb and the GloVe file (default: "
                               "$RNN_ATTN_DATA or ../shared/data)")
     glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")
@@ -57,6 +65,7 @@ class GloveConfig:
         return [m.strip() for m in self.models.split(",") if m.strip()]
 
     def validate(self) -> GloveConfig:
+        check_fit_flags(self)
         for name in ("seeds", "training_samples", "validation_samples", "maxlen",
                      "hidden_units", "epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)

@@ -45,7 +45,14 @@ from typing import Any
 
 import numpy as np
 
-from rnn_attn.config import ConfigError, field, require
+from rnn_attn.config import (
+    ConfigError,
+    check_fit_flags,
+    checkpoint_every_field,
+    field,
+    on_nonfinite_field,
+    require,
+)
 from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
 from rnn_attn.results import print_written, write_results
 from rnn_attn.training import KERAS_OPTIMIZERS
@@ -89,6 +96,8 @@ class WeatherConfig:
     learning_rate: float = field(1e-3, "optimizer learning rate")
     patience: int = field(0, "stop after this many epochs without a better validation MAE "
                              "(0: never)")
+    checkpoint_every: int = checkpoint_every_field()
+    on_nonfinite: str = on_nonfinite_field()
     reset_after: bool = field(True, "Keras 2 GRU (True) or the original GRU of the R "
                                     "lecture's Keras (False)")
     cpu_devices: int = field(0, "on CPU, split the host into this many devices to train "
@@ -112,6 +121,7 @@ class WeatherConfig:
         return self.lookback // self.step
 
     def validate(self) -> WeatherConfig:
+        check_fit_flags(self)
         for name in ("seeds", "epochs", "batch_size", "eval_batch_size", "lookback", "step"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1,
@@ -284,14 +294,12 @@ def train_one(name: str, seed: int, config: WeatherConfig, data: WeatherData, *,
         state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
     options = trainer.FitOptions(epochs=config.epochs, batch_size=config.batch_size, seed=seed,
                                  eval_batch_size=config.eval_batch_size, monitor="val_mae",
-                                 patience=config.patience)
+                                 patience=config.patience, on_nonfinite=config.on_nonfinite,
+                                 checkpoint_every=config.checkpoint_every)
     checkpointer = None
     if workdir is not None:
-        # Synchronous saves: Orbax's asynchronous ones, made by several threads at once
-        # (seeds side by side) with epochs of a second or less, race on their temporary
-        # directories ("File exists: .../10.orbax-checkpoint-tmp"); a save is milliseconds.
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"),
-                                    max_to_keep=2, asynchronous=False)
+        # Written in the background while training goes on (checkpoints.Checkpointer).
+        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"))
     try:
         result = trainer.fit(model, objective, optimizer, state, data.windows["training"],
                              data.windows["validation"], options, checkpointer=checkpointer,

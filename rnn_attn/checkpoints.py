@@ -3,17 +3,36 @@
 A checkpoint holds a pytree of arrays (params, optimizer state, keys, metric history)
 and a JSON dict (config, step, anything small). Restoring goes through an abstract tree
 built on the current devices, so a checkpoint written on 8 devices restores on 1.
+
+Writes are atomic (Orbax writes ``<step>.orbax-checkpoint-tmp-*`` and renames it when
+complete), so a process killed mid-write leaves the previous checkpoints as they were.
+Asynchronous saves run on one background thread per ``Checkpointer``; all writes of the
+process go one at a time (Orbax's own asynchronous saves, started from several threads
+at once for seeds trained side by side, collided on their temporary directories).
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import shutil
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 PyTree = Any
+
+# One Orbax write at a time in this process (any Checkpointer, any thread).
+_WRITE_LOCK = threading.Lock()
+
+
+class CheckpointWriteError(RuntimeError):
+    """A background checkpoint write failed (disk full, permissions, ...)."""
 
 
 class Checkpointer:
@@ -22,44 +41,71 @@ class Checkpointer:
     Args:
       directory: where checkpoints go (made absolute; Orbax requires that).
       max_to_keep: how many of the newest checkpoints to keep.
+      asynchronous: ``save`` returns at once and the write goes on in the background
+        (at most one in flight; the next ``save``, ``wait`` or ``close`` waits for it).
     """
 
     def __init__(self, directory: str, *, max_to_keep: int = 2, asynchronous: bool = True):
+        if not isinstance(max_to_keep, int) or max_to_keep < 1:
+            raise ValueError(f"max_to_keep must be an integer >= 1, got {max_to_keep!r}")
         self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=asynchronous
-        )
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._writer = ThreadPoolExecutor(1, "checkpoint-writer") if asynchronous else None
+        self._pending: Future | None = None
 
     def save(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
-        """Saves atomically (Orbax writes to a temporary directory, then renames). With
-        ``asynchronous``, returns once the arrays are copied off the devices; the write
-        finishes in the background (``wait`` or ``close`` waits for it)."""
-        self._manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(tree), record=ocp.args.JsonSave(record)
-            ),
-        )
+        """Saves atomically (Orbax writes to a temporary directory, then renames).
+
+        Asynchronously, ``tree`` is first copied on its devices (the caller may donate or
+        change its buffers right after) and ``record`` deep-copied; errors of the write
+        are raised, as ``CheckpointWriteError``, by the next ``save``/``wait``/``close``."""
+        if self._writer is None:
+            self._write(step, tree, record)
+            return
+        self.wait()
+        tree = jax.tree.map(jnp.copy, tree)
+        self._pending = self._writer.submit(self._write, step, tree, copy.deepcopy(record))
+
+    def _write(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
+        with _WRITE_LOCK:
+            self._manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(tree), record=ocp.args.JsonSave(record)
+                ),
+            )
+            self._manager.wait_until_finished()
 
     def wait(self) -> None:
-        self._manager.wait_until_finished()
+        """Waits for the write in flight, if any; re-raises its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except Exception as e:
+                raise CheckpointWriteError(
+                    f"writing a checkpoint into {self.directory!r} failed: "
+                    f"{type(e).__name__}: {e}") from e
 
     def latest_step(self) -> int | None:
+        self.wait()
         return self._manager.latest_step()
 
-    def restore(self, step: int, like: PyTree) -> tuple[PyTree, dict[str, Any]]:
-        """Restores the tree of ``step`` with the shapes, dtypes and shardings of ``like``."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    def restore(self, step: int, like: PyTree | None = None) -> tuple[PyTree, dict[str, Any]]:
+        """Restores the tree of ``step`` with the shapes, dtypes and shardings of ``like``;
+        without ``like``, as saved (nested dicts and lists of arrays on the default
+        device: enough to read a checkpoint's parameters)."""
+        self.wait()
+        restore = ocp.args.StandardRestore() if like is None else ocp.args.StandardRestore(
+            jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
         restored = self._manager.restore(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract), record=ocp.args.JsonRestore()
-            ),
-        )
+            step, args=ocp.args.Composite(state=restore, record=ocp.args.JsonRestore()))
         return restored["state"], dict(restored["record"])
 
     def all_steps(self) -> list[int]:
+        self.wait()
         return sorted(self._manager.all_steps())
 
     def restore_newest_good(self, like: PyTree) -> tuple[int, PyTree, dict[str, Any]]:
@@ -68,8 +114,6 @@ class Checkpointer:
 
         Returns ``(step, tree, record)``; raises ``ConfigError`` when none is readable.
         """
-        import sys
-
         from rnn_attn.config import ConfigError
 
         steps = self.all_steps()
@@ -90,8 +134,6 @@ class Checkpointer:
                           f"{steps}); expected at least one intact checkpoint to resume from")
 
     def _remove(self, step: int) -> None:
-        import shutil
-
         try:
             self._manager.delete(step)
         except Exception:  # noqa: BLE001 - a corrupt step may not delete cleanly
@@ -99,8 +141,12 @@ class Checkpointer:
         self._manager.reload()
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        try:
+            self.wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+            self._manager.close()
 
     def __enter__(self) -> Checkpointer:
         return self

@@ -184,3 +184,33 @@ def experiment_parser(description: str, config_cls: type, default_workdir: str,
     add_device_arguments(parser)
     add_arguments(parser, config_cls, exclude)
     return parser
+
+
+# -- flags of the experiments that train with trainer.fit ------------------------------------
+
+ON_NONFINITE = ("stop", "skip")
+
+
+def checkpoint_every_field() -> Any:
+    """The experiment configs' ``--checkpoint-every`` flag."""
+    return field(0, "also checkpoint every N optimizer steps within an epoch, so a killed "
+                    "run loses at most N steps (0: at the end of each epoch only)")
+
+
+def on_nonfinite_field() -> Any:
+    """The experiment configs' ``--on-nonfinite`` flag."""
+    return field("stop", "a training step whose loss or gradients go NaN/Inf: 'stop' "
+                         "(error naming the step; the last checkpoint is kept) or 'skip' "
+                         "(drop that update and go on)", choices=ON_NONFINITE)
+
+
+def check_fit_flags(config: Any) -> None:
+    """Validates the experiment flags ``--checkpoint-every`` and ``--on-nonfinite`` of a
+    config that has them (ConfigError naming the flag and what was expected)."""
+    every = config.checkpoint_every
+    if not isinstance(every, int) or every < 0:
+        raise ConfigError(f"--checkpoint-every must be an integer >= 0 (optimizer steps; 0: "
+                          f"at epoch ends only), got {every!r}")
+    if config.on_nonfinite not in ON_NONFINITE:
+        raise ConfigError(f"--on-nonfinite must be one of {ON_NONFINITE}, got "
+                          f"{config.on_nonfinite!r}")

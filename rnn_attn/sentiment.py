@@ -22,7 +22,14 @@ import numpy as np
 
 from rnn_attn import distributed, trainer
 from rnn_attn.checkpoints import Checkpointer
-from rnn_attn.config import ConfigError, field, require
+from rnn_attn.config import (
+    ConfigError,
+    check_fit_flags,
+    checkpoint_every_field,
+    field,
+    on_nonfinite_field,
+    require,
+)
 from rnn_attn.data import imdb
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
 from rnn_attn.results import print_written, write_results
@@ -59,6 +66,8 @@ class SentimentConfig:
     validation_split: float = field(0.2, "fraction held out with --validation split")
     monitor: str = field("val_accuracy", "metric that picks the best epoch (and early stops)")
     patience: int = field(0, "stop after this many epochs without improvement (0: never)")
+    checkpoint_every: int = checkpoint_every_field()
+    on_nonfinite: str = on_nonfinite_field()
     data_dir: str = field("", "directory with the IMDB files (default: $RNN_ATTN_DATA or "
                               "../shared/data)")
     source: str = field("auto", f"IMDB source, one of {imdb.SOURCES}")
@@ -70,6 +79,7 @@ class SentimentConfig:
         return [m.strip() for m in self.models.split(",") if m.strip()]
 
     def validate(self) -> SentimentConfig:
+        check_fit_flags(self)
         for name in ("seeds", "epochs", "batch_size", "eval_batch_size", "maxlen"):
             value = getattr(self, name)
             require(isinstance(value, int) and value >= 1,
@@ -157,13 +167,12 @@ def train_one(name: str, model, seed: int, config, train, validation, *,
     options = trainer.FitOptions(
         epochs=config.epochs, batch_size=config.batch_size, seed=seed,
         eval_batch_size=config.eval_batch_size, monitor=config.monitor,
-        patience=config.patience)
+        patience=config.patience, on_nonfinite=config.on_nonfinite,
+        checkpoint_every=config.checkpoint_every)
     checkpointer = None
     if workdir is not None:
-        # Synchronous: Orbax's asynchronous saves from several threads at once (seeds side
-        # by side) have collided on their temporary directories; a save takes ~0.1 s.
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"),
-                                    max_to_keep=2, asynchronous=False)
+        # Written in the background while training goes on (checkpoints.Checkpointer).
+        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"))
     try:
         result = trainer.fit(
             model, trainer.binary_classification(), optimizer, state, train, validation,

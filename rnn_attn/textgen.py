@@ -23,7 +23,14 @@ import numpy as np
 
 from rnn_attn import trainer
 from rnn_attn.checkpoints import Checkpointer
-from rnn_attn.config import ConfigError, field, require
+from rnn_attn.config import (
+    ConfigError,
+    check_fit_flags,
+    checkpoint_every_field,
+    field,
+    on_nonfinite_field,
+    require,
+)
 from rnn_attn.data import chars
 from rnn_attn.generation import make_generator
 from rnn_attn.models.char_lm import INPUTS, CharLSTM
@@ -53,6 +60,8 @@ class TextGenConfig:
     optimizer: str = field("rmsprop", f"one of {KERAS_OPTIMIZERS} (Keras defaults)")
     learning_rate: float = field(1e-3, "learning rate")
     batch_size: int = field(128, "training batch size")
+    checkpoint_every: int = checkpoint_every_field()
+    on_nonfinite: str = on_nonfinite_field()
     preds_per_iteration: int = field(100, "characters generated after each iteration")
     eval_chars: int = field(1000, "characters generated at the end to score real words")
     temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this temperature")
@@ -61,6 +70,7 @@ class TextGenConfig:
                                 "core) to train seeds side by side")
 
     def validate(self) -> TextGenConfig:
+        check_fit_flags(self)
         for name in ("seeds", "iterations", "seqlen", "step", "units", "embed_dim",
                      "batch_size", "preds_per_iteration", "eval_chars"):
             value = getattr(self, name)
@@ -149,15 +159,15 @@ def train_seed(seed: int, config: TextGenConfig, corpus: Corpus, *, workdir: str
 
     checkpointer = None
     if workdir is not None:
-        # Synchronous: see sentiment.train_one.
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", f"seed_{seed}"),
-                                    asynchronous=False)
+        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", f"seed_{seed}"))
     try:
         result = trainer.fit(
             model, trainer.categorical_classification(), optimizer, state, corpus.train,
             corpus.held_out,
             trainer.FitOptions(epochs=config.iterations, batch_size=config.batch_size,
-                               seed=seed, eval_batch_size=4096, monitor="val_loss"),
+                               seed=seed, eval_batch_size=4096, monitor="val_loss",
+                               on_nonfinite=config.on_nonfinite,
+                               checkpoint_every=config.checkpoint_every),
             checkpointer=checkpointer, config_record=record, resume=resume, device=device,
             progress=progress, progress_position=slot, name=f"seed {seed}",
             on_epoch_end=after_iteration, compiled=compiled)

@@ -12,7 +12,11 @@ per example. ``fit`` runs one seed:
   masked, never dropped), records a ``History`` (``loss``, ``accuracy``, ... for the
   training data, running averages over the epoch with dropout on, as Keras reports them;
   ``val_*`` for the validation data) and, with a ``Checkpointer``, saves the state, the
-  best epoch's parameters and the history with Orbax (``resume`` continues from there);
+  best epoch's parameters and the history with Orbax, also every ``checkpoint_every``
+  steps within an epoch (with the epoch's running sums and its position in the epoch's
+  order); ``resume`` continues from the newest readable checkpoint and ends bit-identical
+  to an uninterrupted run (same seed, same devices). Checkpoints are numbered by
+  optimizer steps taken;
 * it keeps the best epoch by ``monitor`` and can stop early after ``patience`` epochs
   without improvement.
 
@@ -39,7 +43,7 @@ import optax
 
 from rnn_attn import distributed
 from rnn_attn.checkpoints import Checkpointer
-from rnn_attn.config import ConfigError, check_resume_compatible
+from rnn_attn.config import ON_NONFINITE, ConfigError, check_resume_compatible
 from rnn_attn.data.batching import eval_batches, train_batches
 
 PyTree = Any
@@ -220,18 +224,22 @@ class FitOptions:
     # A step with a non-finite loss or gradient: "stop" (raise NonFiniteError naming the
     # step; nothing after the last checkpoint is saved) or "skip" (drop that update).
     on_nonfinite: str = "stop"
+    # With a checkpointer: also save every this many optimizer steps within an epoch
+    # (0: at the end of each epoch only).
+    checkpoint_every: int = 0
 
     def validate(self) -> FitOptions:
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
-        if self.on_nonfinite not in ("stop", "skip"):
+        if self.on_nonfinite not in ON_NONFINITE:
             raise ConfigError(f"on_nonfinite must be 'stop' or 'skip', got "
                               f"{self.on_nonfinite!r}")
-        if self.eval_batch_size < 0 or self.patience < 0:
-            raise ConfigError(f"eval_batch_size and patience must be >= 0, got "
-                              f"{self.eval_batch_size} and {self.patience}")
+        for name in ("eval_batch_size", "patience", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
         return self
 
 
@@ -349,44 +357,74 @@ def fit(
     history: dict[str, list[float]] = {}
     best_value, best_epoch, best_params = math.nan, 0, _copy(state.params)
     wait, first_epoch, stopped = 0, 0, False
+    num_batches = -(-len(train["targets"]) // options.batch_size)
+    # The running sums of an epoch start from zeros of the train step's sums.
+    sums_shape = jax.eval_shape(train_step, state, _to_device(
+        next(train_batches(train, options.batch_size, seed=0, epoch=0, shuffle=False)),
+        device))[1]
+    zero_sums = lambda: place(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),  # noqa: E731
+                                           sums_shape))
+    start_batch, epoch_sums, skipped = 0, zero_sums(), 0
 
     if checkpointer is not None and checkpointer.latest_step() is not None:
         latest = checkpointer.latest_step()
         if not resume:
             raise ConfigError(
-                f"{checkpointer.directory!r} already holds checkpoints (epoch {latest}); pass "
+                f"{checkpointer.directory!r} already holds checkpoints (step {latest}); pass "
                 f"--resume to continue that run, or choose another --workdir")
         latest, tree, saved = checkpointer.restore_newest_good(
-            {"state": state, "best_params": best_params})
+            {"state": state, "best_params": best_params, "epoch_sums": epoch_sums})
         check_resume_compatible(saved.get("config", {}), record)
         state = place(tree["state"])
         best_params = place(tree["best_params"])
+        epoch_sums = place(tree["epoch_sums"])
         history = {k: list(v) for k, v in saved["history"].items()}
         best_value, best_epoch = float(saved["best_value"]), int(saved["best_epoch"])
-        wait, first_epoch, stopped = int(saved["wait"]), latest, bool(saved["stopped"])
+        wait, first_epoch, stopped = int(saved["wait"]), int(saved["epoch"]), bool(saved["stopped"])
+        start_batch, skipped = int(saved.get("batch", 0)), int(saved.get("skipped", 0))
+
+    def save(epoch: int, batch: int) -> None:
+        """Checkpoint after ``batch`` batches of epoch ``epoch`` (0-based; ``batch`` 0: the
+        epoch is done and ``epoch`` counts the epochs done)."""
+        checkpointer.save(
+            epoch * num_batches + batch,
+            {"state": state, "best_params": best_params, "epoch_sums": epoch_sums},
+            {"config": record, "epoch": epoch, "batch": batch, "skipped": skipped,
+             "history": history, "best_value": best_value, "best_epoch": best_epoch,
+             "wait": wait, "stopped": stopped})
 
     progress_bars = _Progress(progress, progress_position)
     eval_size = options.eval_batch_size or options.batch_size
     if mesh is not None:
         eval_size = distributed.round_up(eval_size, mesh)
-    num_batches = -(-len(train["targets"]) // options.batch_size)
+    every = options.checkpoint_every if checkpointer is not None else 0
     for epoch in range(first_epoch, options.epochs):
         if stopped:
             break
         bar = progress_bars.bar(num_batches, f"{name} epoch {epoch + 1}/{options.epochs}")
-        total, pending, skipped = None, None, 0
+        bar.update(start_batch)
+        pending = None
         batches = train_batches(train, options.batch_size, seed=options.seed, epoch=epoch,
-                                shuffle=options.shuffle)
-        for index, batch in enumerate(batches):
+                                shuffle=options.shuffle, start_batch=start_batch)
+        for index, batch in enumerate(batches, start=start_batch):
             state, sums = train_step(state, _to_device(batch, device))
-            total = _add(total, sums)
+            epoch_sums = jax.tree.map(jnp.add, epoch_sums, sums)
             if pending is not None:  # keep one step in flight: an honest bar, a busy device
                 skipped += _check_finite(pending, options, epoch, index - 1, num_batches, name)
                 bar.update(1)
             pending = sums
-        skipped += _check_finite(pending, options, epoch, num_batches - 1, num_batches, name)
-        bar.update(1)
-        logs = _means(total)
+            done = index + 1
+            if every and (epoch * num_batches + done) % every == 0 and done < num_batches:
+                # Every step so far must be known finite before it goes into a checkpoint.
+                skipped += _check_finite(pending, options, epoch, index, num_batches, name)
+                bar.update(1)
+                pending = None
+                save(epoch, done)
+        if pending is not None:
+            skipped += _check_finite(pending, options, epoch, num_batches - 1, num_batches,
+                                     name)
+            bar.update(1)
+        logs = _means(epoch_sums)
         if options.on_nonfinite == "skip":
             logs["skipped_steps"] = float(skipped)
         if validation is not None:
@@ -404,11 +442,9 @@ def fit(
         else:
             wait += 1
             stopped = options.patience > 0 and wait >= options.patience
+        start_batch, epoch_sums, skipped = 0, zero_sums(), 0
         if checkpointer is not None:
-            checkpointer.save(epoch + 1, {"state": state, "best_params": best_params},
-                              {"config": record, "epoch": epoch + 1, "history": history,
-                               "best_value": best_value, "best_epoch": best_epoch,
-                               "wait": wait, "stopped": stopped})
+            save(epoch + 1, 0)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, logs, state)
     if checkpointer is not None:

@@ -213,9 +213,9 @@ def test_a_nan_loss_stops_with_the_step_named_and_the_checkpoint_intact(tmp_path
         trainer.fit(model, _poisoned_objective(), optimizer,
                     trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), poisoned,
                     _data(20, 1), options, checkpointer=ckpt, resume=True, progress=False)
-    assert ckpt.all_steps() == [1]
-    tree, _ = ckpt.restore(1, {"state": first.state, "best_params": first.best_params})
-    jax.tree.map(np.testing.assert_array_equal, tree["state"].params, saved_params)
+    assert ckpt.all_steps() == [4]  # numbered by steps taken: epoch 1 = 4 batches
+    tree, _ = ckpt.restore(4)
+    jax.tree.map(np.testing.assert_array_equal, tree["state"]["params"], saved_params)
     ckpt.close()
 
 
@@ -245,10 +245,10 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
 
     with pytest.raises(Interrupted):
         _fit(tmp_path, on_epoch_end=stop_after_second_epoch)
-    # Truncate every file of the newest checkpoint (epoch 2), as a crash mid-write might.
+    # Truncate every file of the newest checkpoint (epoch 2 = step 14), as a crash might.
     import os
 
-    newest = tmp_path / "ckpt" / "2"
+    newest = tmp_path / "ckpt" / "14"
     for root, _, files in os.walk(newest):
         for name in files:
             with open(os.path.join(root, name), "r+b") as f:
@@ -256,6 +256,59 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
     capfd.readouterr()
     resumed = _fit(tmp_path, resume=True)
     err = capfd.readouterr().err
-    assert "warning: checkpoint 2 in" in err and "unreadable" in err, err
+    assert "warning: checkpoint 14 in" in err and "unreadable" in err, err
     assert resumed.history == whole.history
     jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
+
+
+class _StopAfter(Exception):
+    pass
+
+
+def _steps_stopping_after(count):
+    """The jitted steps, with a train step that raises once ``count`` steps have run (as a
+    kill would, between two steps)."""
+    train_step, eval_step = trainer.jit_steps(MeanEmbedding(), trainer.binary_classification(),
+                                              optax.adam(0.05))
+    calls = []
+
+    def step(state, batch):
+        if not isinstance(state.step, jax.core.Tracer):  # fit's eval_shape traces it once
+            if len(calls) == count:
+                raise _StopAfter
+            calls.append(1)
+        return train_step(state, batch)
+
+    return step, eval_step
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_resume_mid_epoch_is_bit_identical(tmp_path, asynchronous):
+    # 100 examples in batches of 16: 7 steps an epoch, 21 in all; a checkpoint every 3.
+    options = dataclasses.replace(OPTIONS, checkpoint_every=3)
+    whole = _fit(options=options)
+    directory = str(tmp_path / "ckpt")
+    saved_at = lambda step: max(s for s in range(step + 1) if s % 3 == 0 or s % 7 == 0)  # noqa: E731
+    reached = 0
+    for more in (5, 6, 9, 2):  # stopped at steps 5, 3 + 6 = 9, 9 + 9 = 18, 18 + 2 = 20
+        model, optimizer = MeanEmbedding(), optax.adam(0.05)
+        with Checkpointer(directory, asynchronous=asynchronous) as ckpt:
+            with pytest.raises(_StopAfter):
+                trainer.fit(model, trainer.binary_classification(), optimizer,
+                            trainer.init_state(model, optimizer, jax.random.PRNGKey(0)),
+                            _data(100, 0), _data(50, 1), options, checkpointer=ckpt,
+                            config_record={"lr": 0.05}, resume=True, progress=False,
+                            compiled=_steps_stopping_after(more))
+            reached = saved_at(reached) + more
+            assert ckpt.latest_step() == saved_at(reached), (reached, ckpt.all_steps())
+    with Checkpointer(directory, asynchronous=asynchronous) as ckpt:
+        model, optimizer = MeanEmbedding(), optax.adam(0.05)
+        resumed = trainer.fit(model, trainer.binary_classification(), optimizer,
+                              trainer.init_state(model, optimizer, jax.random.PRNGKey(0)),
+                              _data(100, 0), _data(50, 1), options, checkpointer=ckpt,
+                              config_record={"lr": 0.05}, resume=True, progress=False)
+        assert ckpt.latest_step() == 21
+    assert resumed.history == whole.history
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.opt_state, whole.state.opt_state)
+    jax.tree.map(np.testing.assert_array_equal, resumed.best_params, whole.best_params)

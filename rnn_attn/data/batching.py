@@ -18,17 +18,20 @@ def epoch_order(num_examples: int, *, seed: int, epoch: int, shuffle: bool = Tru
 
 def train_batches(
     arrays: Mapping[str, np.ndarray], batch_size: int, *, seed: int, epoch: int,
-    shuffle: bool = True, drop_remainder: bool = False,
+    shuffle: bool = True, drop_remainder: bool = False, start_batch: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Batches of one training epoch; each batch has a ``weight`` array (1 for real
     examples). Without ``drop_remainder`` the last batch is padded to full size with
-    weight 0, so every batch has one shape (one compiled step)."""
+    weight 0, so every batch has one shape (one compiled step). ``start_batch``: begin
+    with that batch of the epoch (a run resumed mid-epoch)."""
     n = _length(arrays)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if start_batch < 0:
+        raise ValueError(f"start_batch must be >= 0, got {start_batch}")
     order = epoch_order(n, seed=seed, epoch=epoch, shuffle=shuffle)
     stop = n - n % batch_size if drop_remainder else n
-    for start in range(0, stop, batch_size):
+    for start in range(start_batch * batch_size, stop, batch_size):
         yield _take(arrays, order[start : start + batch_size], batch_size)
 
 
