@@ -6,9 +6,10 @@ built on the current devices, so a checkpoint written on 8 devices restores on 1
 
 Writes are atomic (Orbax writes ``<step>.orbax-checkpoint-tmp-*`` and renames it when
 complete), so a process killed mid-write leaves the previous checkpoints as they were.
-Asynchronous saves run on one background thread per ``Checkpointer``; all writes of the
-process go one at a time (Orbax's own asynchronous saves, started from several threads
-at once for seeds trained side by side, collided on their temporary directories).
+In one process, asynchronous saves run on one background thread per ``Checkpointer``
+and all writes of the process go one at a time (Orbax's own asynchronous saves, started
+from several threads at once for seeds trained side by side, collided on their temporary
+directories); with several processes (``jax.distributed``) Orbax's own are used.
 """
 
 from __future__ import annotations
@@ -49,10 +50,16 @@ class Checkpointer:
         if not isinstance(max_to_keep, int) or max_to_keep < 1:
             raise ValueError(f"max_to_keep must be an integer >= 1, got {max_to_keep!r}")
         self.directory = os.path.abspath(directory)
+        # With several processes Orbax's own asynchronous saves are used: their
+        # cross-process barriers must not run from a thread of ours, out of order with
+        # the training step's collectives (that deadlocks).
+        multiprocess = jax.process_count() > 1
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False)
+            max_to_keep=max_to_keep, create=True,
+            enable_async_checkpointing=asynchronous and multiprocess)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
-        self._writer = ThreadPoolExecutor(1, "checkpoint-writer") if asynchronous else None
+        self._writer = (ThreadPoolExecutor(1, "checkpoint-writer")
+                        if asynchronous and not multiprocess else None)
         self._pending: Future | None = None
 
     def save(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
@@ -62,7 +69,7 @@ class Checkpointer:
         change its buffers right after) and ``record`` deep-copied; errors of the write
         are raised, as ``CheckpointWriteError``, by the next ``save``/``wait``/``close``."""
         if self._writer is None:
-            self._write(step, tree, record)
+            self._manager.save(step, args=self._args(tree, record))
             return
         self.wait()
         tree = jax.tree.map(jnp.copy, tree)
@@ -70,24 +77,25 @@ class Checkpointer:
 
     def _write(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
         with _WRITE_LOCK:
-            self._manager.save(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(tree), record=ocp.args.JsonSave(record)
-                ),
-            )
+            self._manager.save(step, args=self._args(tree, record))
             self._manager.wait_until_finished()
+
+    @staticmethod
+    def _args(tree: PyTree, record: dict[str, Any]) -> ocp.args.Composite:
+        return ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                  record=ocp.args.JsonSave(record))
 
     def wait(self) -> None:
         """Waits for the write in flight, if any; re-raises its error."""
         pending, self._pending = self._pending, None
-        if pending is not None:
-            try:
+        try:
+            if pending is not None:
                 pending.result()
-            except Exception as e:
-                raise CheckpointWriteError(
-                    f"writing a checkpoint into {self.directory!r} failed: "
-                    f"{type(e).__name__}: {e}") from e
+            self._manager.wait_until_finished()
+        except Exception as e:
+            raise CheckpointWriteError(
+                f"writing a checkpoint into {self.directory!r} failed: "
+                f"{type(e).__name__}: {e}") from e
 
     def latest_step(self) -> int | None:
         self.wait()

@@ -373,11 +373,13 @@ def fit(
                 f"{checkpointer.directory!r} already holds checkpoints (step {latest}); pass "
                 f"--resume to continue that run, or choose another --workdir")
         latest, tree, saved = checkpointer.restore_newest_good(
-            {"state": state, "best_params": best_params, "epoch_sums": epoch_sums})
+            {"state": state, "best_params": best_params})
         check_resume_compatible(saved.get("config", {}), record)
         state = place(tree["state"])
         best_params = place(tree["best_params"])
-        epoch_sums = place(tree["epoch_sums"])
+        if saved.get("epoch_sums"):  # float32 sums round-trip JSON exactly
+            epoch_sums = place({k: np.asarray(v, epoch_sums[k].dtype)
+                                for k, v in saved["epoch_sums"].items()})
         history = {k: list(v) for k, v in saved["history"].items()}
         best_value, best_epoch = float(saved["best_value"]), int(saved["best_epoch"])
         wait, first_epoch, stopped = int(saved["wait"]), int(saved["epoch"]), bool(saved["stopped"])
@@ -386,10 +388,11 @@ def fit(
     def save(epoch: int, batch: int) -> None:
         """Checkpoint after ``batch`` batches of epoch ``epoch`` (0-based; ``batch`` 0: the
         epoch is done and ``epoch`` counts the epochs done)."""
+        sums = {k: float(v) for k, v in jax.device_get(epoch_sums).items()} if batch else {}
         checkpointer.save(
-            epoch * num_batches + batch,
-            {"state": state, "best_params": best_params, "epoch_sums": epoch_sums},
-            {"config": record, "epoch": epoch, "batch": batch, "skipped": skipped,
+            epoch * num_batches + batch, {"state": state, "best_params": best_params},
+            {"config": record, "epoch": epoch, "batch": batch, "epoch_sums": sums,
+             "skipped": skipped,
              "history": history, "best_value": best_value, "best_epoch": best_epoch,
              "wait": wait, "stopped": stopped})
 
