@@ -186,37 +186,43 @@ def _poisoned_objective():
     return dataclasses.replace(base, loss=loss)
 
 
-def _poisoned_data(batch_with_nan):
+def _poisoned_data(step_with_nan):
+    """64 examples, unshuffled in batches of 16: step s holds example 16 (s mod 4)."""
     data = _data(64, 0)
     data["targets"] = data["targets"].copy()
-    data["targets"][16 * batch_with_nan] = 2  # unshuffled: batch k holds example 16 k
+    data["targets"][16 * (step_with_nan % 4)] = 2
     return data
 
 
+def _steps_with_nan_loss_at(bad_step):
+    """The jitted steps, with NaN injected into the loss of step ``bad_step`` (0-based)."""
+    train_step, eval_step = trainer.jit_steps(MeanEmbedding(), trainer.binary_classification(),
+                                              optax.adam(0.05))
+
+    def step(state, batch):
+        if not isinstance(state.step, jax.core.Tracer) and int(state.step) == bad_step:
+            batch = dict(batch, weight=batch["weight"] * np.nan)
+        return train_step(state, batch)
+
+    return step, eval_step
+
+
 def test_a_nan_loss_stops_with_the_step_named_and_the_checkpoint_intact(tmp_path):
-    model = MeanEmbedding()
-    optimizer = optax.adam(0.05)
-    options = trainer.FitOptions(epochs=3, batch_size=16, shuffle=False)
-    clean = _data(64, 0)
-    poisoned = _poisoned_data(2)
-    # Epoch 1 on clean data (checkpointed), then the poisoned batch in epoch 2.
-    ckpt = Checkpointer(str(tmp_path / "ckpt"))
-    first = trainer.fit(model, _poisoned_objective(), optimizer,
-                        trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), clean,
-                        _data(20, 1), dataclasses.replace(options, epochs=1),
-                        checkpointer=ckpt, progress=False)
-    saved_params = jax.tree.map(np.array, first.state.params)
-    ckpt.close()
-    ckpt = Checkpointer(str(tmp_path / "ckpt"))
+    # 100 examples in batches of 16: 7 steps an epoch; a checkpoint every 2 steps.
+    options = dataclasses.replace(OPTIONS, checkpoint_every=2)
     with pytest.raises(trainer.NonFiniteError,
-                       match=r"training step 6 \(epoch 2, batch 3\): the loss went NaN"):
-        trainer.fit(model, _poisoned_objective(), optimizer,
-                    trainer.init_state(model, optimizer, jax.random.PRNGKey(0)), poisoned,
-                    _data(20, 1), options, checkpointer=ckpt, resume=True, progress=False)
-    assert ckpt.all_steps() == [4]  # numbered by steps taken: epoch 1 = 4 batches
-    tree, _ = ckpt.restore(4)
-    jax.tree.map(np.testing.assert_array_equal, tree["state"]["params"], saved_params)
-    ckpt.close()
+                       match=r"training step 12 \(epoch 2, batch 6\): the loss went NaN"):
+        _fit(tmp_path / "nan", options=options, compiled=_steps_with_nan_loss_at(12))
+    with pytest.raises(_StopAfter):  # the same run, clean, up to the bad step
+        _fit(tmp_path / "clean", options=options, compiled=_steps_stopping_after(12))
+    with Checkpointer(str(tmp_path / "nan" / "ckpt")) as ckpt:
+        assert ckpt.all_steps() == [10, 12]  # nothing saved at or after the bad step
+        poisoned, record = ckpt.restore(12)
+    with Checkpointer(str(tmp_path / "clean" / "ckpt")) as ckpt:
+        clean, _ = ckpt.restore(12)
+    assert (record["epoch"], record["batch"]) == (1, 5)
+    # The checkpoint from before the bad step is intact: the clean run's state there.
+    jax.tree.map(np.testing.assert_array_equal, poisoned["state"], clean["state"])
 
 
 def test_skip_drops_the_nonfinite_step_and_goes_on():
