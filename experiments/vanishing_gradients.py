@@ -18,6 +18,7 @@ configuration, at the longest length), accuracy_by_length.png.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -55,7 +56,10 @@ class VanishingConfig:
             value = getattr(self, name)
             require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
         require(self.symbols >= 2, f"--symbols must be >= 2, got {self.symbols}")
-        require(self.learning_rate > 0, f"--learning-rate must be > 0, got {self.learning_rate}")
+        require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
+                f"--learning-rate must be a positive number, got {self.learning_rate}")
+        require(bool(self.config_names), f"--configs is empty; expected some of "
+                                         f"{sorted(CONFIGS)}")
         for name in self.config_names:
             require(name in CONFIGS, f"unknown configuration {name!r}; expected one of "
                                      f"{sorted(CONFIGS)}")

@@ -32,6 +32,19 @@ from rnn_attn import initializers
 ATTENTION_KINDS = ("bahdanau", "luong_dot", "luong_general")
 
 
+def _check_size(what: str, got: int, expected: int, of: str, **arrays: jax.Array) -> None:
+    """One ValueError naming the mismatched size (and the arrays' shapes) when
+    ``got != expected``."""
+    if got != expected:
+        shapes = ", ".join(f"{name} {tuple(jnp.shape(a))}" for name, a in arrays.items())
+        raise ValueError(f"{what} is {got}, expected {expected} ({of}); got {shapes}")
+
+
+def _check_ndim(name: str, array: jax.Array, ndim: int, layout: str) -> None:
+    if jnp.ndim(array) < ndim:
+        raise ValueError(f"{name} must be {layout}, got shape {tuple(jnp.shape(array))}")
+
+
 def masked_softmax(scores: jax.Array, mask: jax.Array | None, axis: int = -1) -> jax.Array:
     """Softmax over ``axis`` with weight exactly 0 where ``mask`` is False.
 
@@ -40,6 +53,14 @@ def masked_softmax(scores: jax.Array, mask: jax.Array | None, axis: int = -1) ->
     if mask is None:
         return jax.nn.softmax(scores, axis=axis)
     mask = jnp.asarray(mask, bool)
+    try:
+        fits = jnp.broadcast_shapes(mask.shape, jnp.shape(scores)) == jnp.shape(scores)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit scores of shape "
+                         f"{tuple(jnp.shape(scores))}; expected a mask of the scores' shape "
+                         f"(or one that broadcasts to it)")
     scores = jnp.where(mask, scores, -jnp.inf)
     peak = jnp.max(scores, axis=axis, keepdims=True)
     peak = jnp.where(jnp.isfinite(peak), peak, 0.0)
@@ -58,16 +79,31 @@ def additive_scores(query_proj: jax.Array, keys_proj: jax.Array, v: jax.Array) -
 
     Returns: ``<float>[batch, time]``.
     """
+    _check_ndim("query_proj", query_proj, 1, "<float>[batch, units]")
+    _check_ndim("keys_proj", keys_proj, 2, "<float>[batch, time, units]")
+    arrays = dict(query_proj=query_proj, keys_proj=keys_proj, v=v)
+    units = jnp.shape(query_proj)[-1]
+    _check_size("keys_proj's width", jnp.shape(keys_proj)[-1], units, "the query's width",
+                **arrays)
+    _check_size("v's size", jnp.size(v), units, "the query's width", **arrays)
     return jnp.tanh(query_proj[..., None, :] + keys_proj) @ v
 
 
 def dot_scores(query: jax.Array, keys: jax.Array) -> jax.Array:
     """Luong dot scores ``s . h_j``: ``[batch, d]`` x ``[batch, time, d]`` -> ``[batch, time]``."""
+    _check_ndim("query", query, 1, "<float>[batch, d]")
+    _check_ndim("keys", keys, 2, "<float>[batch, time, d]")
+    _check_size("the keys' width", jnp.shape(keys)[-1], jnp.shape(query)[-1],
+                "the query's width", query=query, keys=keys)
     return jnp.einsum("...d,...td->...t", query, keys)
 
 
 def context_vector(weights: jax.Array, values: jax.Array) -> jax.Array:
     """``sum_j a_j h_j``: ``[batch, time]`` x ``[batch, time, d]`` -> ``[batch, d]``."""
+    _check_ndim("weights", weights, 1, "<float>[batch, time]")
+    _check_ndim("values", values, 2, "<float>[batch, time, d]")
+    _check_size("the values' time axis", jnp.shape(values)[-2], jnp.shape(weights)[-1],
+                "one step per weight", weights=weights, values=values)
     return jnp.einsum("...t,...td->...d", weights, values)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_attn import initializers
 
@@ -74,6 +75,12 @@ def _check_units(units: int) -> None:
         raise ValueError(f"units must be a positive integer, got {units!r}")
 
 
+def _check_input_dim(input_dim: int) -> None:
+    if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) \
+            or input_dim < 1:
+        raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+
+
 def _layer_norm(z: jax.Array, n_gates: int, gain: jax.Array, bias: jax.Array,
                 eps: float = 1e-5) -> jax.Array:
     """Each gate's pre-activation normalized over its units (Ba, Kiros & Hinton 2016), then
@@ -96,6 +103,7 @@ class _Cell:
     layer_norm: bool = False
 
     n_gates = 1
+    n_states = 1  # the carry: (h,); LSTM's is (h, c)
     kind = "cell"
 
     def __post_init__(self):
@@ -111,6 +119,7 @@ class _Cell:
     def init(self, key: jax.Array, input_dim: int) -> Params:
         """Keras-initialized parameters for inputs of width ``input_dim`` (plus a
         ``ln_gain`` of ones with ``layer_norm``)."""
+        _check_input_dim(input_dim)
         k_in, k_rec = jax.random.split(key)
         width = self.n_gates * self.units
         params = {
@@ -134,9 +143,30 @@ class _Cell:
     def initial_carry(self, batch_shape: tuple[int, ...], dtype=jnp.float32) -> Carry:
         return (jnp.zeros((*batch_shape, self.units), dtype),)
 
+    def check_inputs(self, params: Params, x: jax.Array) -> None:
+        """A ValueError naming both widths when ``x``'s last axis is not the input width
+        the parameters were initialized for."""
+        width, expected = jnp.shape(x)[-1:], jnp.shape(params["kernel"])[:1]
+        if width != expected:
+            raise ValueError(
+                f"{type(self).__name__} got inputs of shape {tuple(jnp.shape(x))}; expected "
+                f"<float>[..., {expected[0]}] (the input_dim its parameters were "
+                f"initialized with)")
+
+    def check_carry(self, carry: Carry, batch_shape: tuple[int, ...]) -> None:
+        """A ValueError naming the shapes when ``carry`` is not this cell's state for
+        ``batch_shape`` (``(h,)`` or ``(h, c)``, each ``[*batch_shape, units]``)."""
+        expected = [(*batch_shape, self.units)] * self.n_states
+        got = [tuple(jnp.shape(c)) for c in carry] if isinstance(carry, tuple | list) \
+            else [tuple(jnp.shape(carry))]
+        if got != expected:
+            raise ValueError(f"{type(self).__name__} carry has shapes {got}; expected "
+                             f"{expected} (batch, units)")
+
     def project(self, params: Params, x: jax.Array) -> jax.Array:
         """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``
         (without the bias under ``layer_norm``, which adds it after normalizing)."""
+        self.check_inputs(params, x)
         if self.layer_norm:
             return x @ params["kernel"]
         return x @ params["kernel"] + params["bias"]
@@ -163,6 +193,7 @@ class _Cell:
         recurrent_mask: jax.Array | None = None,
     ) -> tuple[Carry, jax.Array]:
         """One step on raw inputs ``x`` ``[batch, input_dim]`` (projects, then steps)."""
+        self.check_carry(carry, tuple(jnp.shape(x)[:-1]))
         return self.step(params, carry, self.project(params, x), recurrent_mask)
 
 
@@ -196,6 +227,7 @@ class LSTMCell(_Cell):
     forget_bias: float = 1.0
 
     n_gates = 4
+    n_states = 2
     kind = "lstm"
 
     def __post_init__(self):
@@ -251,6 +283,7 @@ class GRUCell(_Cell):
         return jnp.zeros(shape, jnp.float32)
 
     def project(self, params, x):
+        self.check_inputs(params, x)
         bias = params["bias"][0] if self.reset_after else params["bias"]
         return x @ params["kernel"] + bias
 

@@ -143,6 +143,11 @@ def make_run(model: FirstSymbolModel, optimizer, settings: StudySettings, length
 
 def run_config(name: str, length: int, seeds: list[int], settings: StudySettings) -> dict:
     """One configuration at one length over seeds: numpy arrays with a leading seed axis."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise ValueError(f"length must be an integer >= 2 (a first symbol and at least one "
+                         f"distractor), got {length!r}")
+    if not seeds:
+        raise ValueError("seeds is empty; expected at least one seed")
     model, optimizer = build(name, settings)
     params = training.stack_states([model.init(jax.random.PRNGKey(s)) for s in seeds])
     keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
@@ -153,6 +158,9 @@ def run_config(name: str, length: int, seeds: list[int], settings: StudySettings
 def reach(grad_by_step: np.ndarray) -> float:
     """log10 of ``||dL/dx_1|| / ||dL/dx_T||``: 0 when the first input moves the loss as
     much as the last one, -k when k orders of magnitude less."""
+    if np.ndim(grad_by_step) != 1 or np.size(grad_by_step) < 2:
+        raise ValueError(f"reach expects <float>[length >= 2], one gradient norm per step, "
+                         f"got shape {np.shape(grad_by_step)}")
     return float(np.log10(max(grad_by_step[0], 1e-38) / max(grad_by_step[-1], 1e-38)))
 
 

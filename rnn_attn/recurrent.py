@@ -39,6 +39,14 @@ def check_rate(name: str, rate: float) -> float:
     return float(rate)
 
 
+def _check_shape(name: str, array: jax.Array, expected: tuple[int, ...], layout: str,
+                 inputs: jax.Array) -> None:
+    """A ValueError naming ``array``'s shape when it is not ``expected`` (from inputs)."""
+    if tuple(jnp.shape(array)) != tuple(expected):
+        raise ValueError(f"{name} of shape {tuple(jnp.shape(array))} does not fit inputs of "
+                         f"shape {tuple(inputs.shape)}; expected {layout} = {tuple(expected)}")
+
+
 def dropout_active(rate: float, train: bool) -> bool:
     """Whether a dropout of ``rate`` applies (``train`` is a Python bool, not traced)."""
     return bool(train) and rate > 0.0
@@ -181,7 +189,12 @@ def rnn(
     if lengths is not None:
         if mask is not None:
             raise ValueError("give either lengths or mask, not both")
+        _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
         mask = length_mask(lengths, inputs.shape[-2])
+    if mask is not None:
+        _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)
+    if initial_carry is not None:
+        cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
     dropout = check_rate("dropout", dropout)
     recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
     input_key = recurrent_key = None

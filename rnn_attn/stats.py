@@ -20,11 +20,16 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 # -- input checks ---------------------------------------------------------------------------
 
 def _sample(x, name: str = "sample", *, min_size: int = 2) -> np.ndarray:
-    arr = np.asarray(x, dtype=np.float64).ravel()
+    try:
+        arr = np.asarray(x, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers (one score per seed), got "
+                         f"{x!r:.80}") from None
     if arr.size < min_size:
         raise ValueError(f"{name} needs at least {min_size} values, got {arr.size}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite values: {arr[~np.isfinite(arr)][:3]}")
+        raise ValueError(f"{name} contains non-finite values: {arr[~np.isfinite(arr)][:3]}; "
+                         f"expected finite numbers")
     return arr
 
 
@@ -337,7 +342,13 @@ def compare(a, b, *, names: Sequence[str] = ("a", "b"), confidence: float = 0.95
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
-    p = np.asarray(p_values, dtype=np.float64)
+    try:
+        p = np.asarray(p_values, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"p_values must hold numbers, got {p_values!r:.80}") from None
+    outside = (p < 0.0) | (p > 1.0)  # NaN (an undefined test) passes through
+    if outside.any():
+        raise ValueError(f"p-values must be in [0, 1], got {p[outside][:3].tolist()}")
     order = np.argsort(p)
     m = p.size
     adjusted = np.empty(m)

@@ -36,7 +36,7 @@ def test_value_and_dtype():
 def test_bad_options():
     with pytest.raises(ValueError, match="padding must be 'pre' or 'post', got 'middle'"):
         pad_sequences(SEQS, padding="middle")
-    with pytest.raises(ValueError, match="maxlen must be None or an integer >= 0"):
+    with pytest.raises(ValueError, match="maxlen must be None or an integer >= 1"):
         pad_sequences(SEQS, maxlen=-2)
 
 

@@ -25,6 +25,9 @@ def read_book_body(path: str, start: str = BODY_START, end: str = BODY_END) -> s
         raise FileNotFoundError(f"text file not found: {path!r}")
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         lines = f.read().splitlines()
+    if not any(line.strip() for line in lines):
+        raise ValueError(f"text file {path!r} is empty; expected the book's text (a Project "
+                         f"Gutenberg file with {start!r} ... {end!r})")
     first = next((i for i, line in enumerate(lines) if line.strip().startswith(start)), None)
     if first is None:
         raise ValueError(f"{path!r} has no line starting with {start!r} (expected the book's "

@@ -40,7 +40,8 @@ def load_word_index(path: str) -> dict[str, int]:
         with open(path, encoding="utf-8") as f:
             index = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"malformed IMDB word index {path!r}: {e}") from None
+        raise ValueError(f"malformed IMDB word index {path!r}: {e}; expected "
+                         f"imdb_word_index.json, a JSON object word -> rank") from None
     if not isinstance(index, dict) or not all(isinstance(v, int) for v in index.values()):
         raise ValueError(f"malformed IMDB word index {path!r}: expected a JSON object "
                          f"mapping words to integer ranks")

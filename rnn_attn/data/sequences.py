@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -32,9 +33,11 @@ def pad_sequences(
         raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
     if truncating not in ("pre", "post"):
         raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen is not None and (not isinstance(maxlen, int | np.integer) or maxlen < 0):
-        raise ValueError(f"maxlen must be None or an integer >= 0, got {maxlen!r}")
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    if maxlen is not None and (not isinstance(maxlen, int | np.integer)
+                               or isinstance(maxlen, bool) or maxlen < 1):
+        raise ValueError(f"maxlen must be None or an integer >= 1 (the padded length), got "
+                         f"{maxlen!r}")
+    lengths = _lengths(sequences)
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
     out = np.full((len(sequences), maxlen), value, dtype=dtype)
@@ -44,12 +47,47 @@ def pad_sequences(
     # Source offset within each sequence, and destination offset within each row.
     src_start = np.where(truncating == "pre", lengths - kept, 0)
     dst_start = np.where(padding == "pre", maxlen - kept, 0)
-    flat = np.concatenate([np.asarray(s).ravel() for s in sequences if len(s)]) if kept.any() \
-        else np.zeros(0)
+    try:
+        flat = np.concatenate([np.asarray(s).ravel() for s in sequences if len(s)]) \
+            if kept.any() else np.zeros(0)
+    except (TypeError, ValueError):
+        _raise_bad_values(sequences, dtype)
     seq_offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     rows = np.repeat(np.arange(len(sequences)), kept)
     within = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
-    out[rows, np.repeat(dst_start, kept) + within] = flat[
-        np.repeat(seq_offsets + src_start, kept) + within
-    ]
+    try:
+        out[rows, np.repeat(dst_start, kept) + within] = flat[
+            np.repeat(seq_offsets + src_start, kept) + within
+        ]
+    except (TypeError, ValueError):
+        _raise_bad_values(sequences, dtype)
     return out
+
+
+def _lengths(sequences: Sequence[Sequence[int]]) -> np.ndarray:
+    """``<int64>[n]``, the length of each sequence; a TypeError naming the first item that
+    is not a sequence (or ``sequences`` itself when it is not a list of them)."""
+    if isinstance(sequences, str | bytes) or not hasattr(sequences, "__len__"):
+        raise TypeError(f"sequences must be a list of sequences of numbers, got "
+                        f"{type(sequences).__name__} {sequences!r:.60}")
+    try:
+        return np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    except TypeError:
+        i, item = next((i, s) for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
+        raise TypeError(f"sequences[{i}] is {item!r:.60}; expected a sequence of numbers "
+                        f"(sequences must be a list of them)") from None
+
+
+def _raise_bad_values(sequences: Sequence[Sequence[int]], dtype: str | np.dtype) -> NoReturn:
+    """Raises a ValueError naming the first sequence whose values are not numbers."""
+    for i, s in enumerate(sequences):
+        try:
+            values = np.asarray(s)
+            if values.ndim != 1:
+                raise ValueError("nested")
+            values.astype(dtype)
+        except (TypeError, ValueError):
+            raise ValueError(f"sequences[{i}] = {list(s)!r:.60} does not hold numbers of "
+                             f"dtype {np.dtype(dtype).name}; expected a flat sequence of "
+                             f"numbers") from None
+    raise ValueError(f"the values of sequences do not convert to dtype {np.dtype(dtype).name}")
