@@ -52,6 +52,7 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
         if settings.mesh_devices > 0 and hasattr(cfg, "batch_size"):
             distributed.check_batch_size(cfg.batch_size, settings.mesh_devices)
         workdir = config_lib.prepare_workdir(args.workdir)
+        config_lib.refuse_to_overwrite(workdir, args.resume)
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         distributed.check_seed_parallel(args.device_settings)
         cfg = config_lib.from_namespace(CopyTaskConfig, args).validate()
         workdir = config_lib.prepare_workdir(args.workdir)
+        config_lib.refuse_to_overwrite(workdir, args.resume)
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -98,6 +98,9 @@ def prepare(cfg: GloveConfig):
     from rnn_attn.sentiment import default_data_dir
 
     data_dir = cfg.data_dir or default_data_dir()
+    if not os.path.isdir(data_dir):
+        raise ConfigError(f"IMDB data dir not found: {data_dir!r}; expected a directory "
+                          f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz")
     glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
     try:
         source = imdb.aclimdb_source(data_dir) if os.path.isdir(data_dir) else None

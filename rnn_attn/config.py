@@ -109,6 +109,20 @@ def prepare_workdir(path: str) -> str:
     return workdir
 
 
+def refuse_to_overwrite(workdir: str, resume: bool) -> None:
+    """A new run (no ``--resume``) into a work dir that holds checkpoints is refused at
+    once, before anything is loaded or compiled: its checkpoints are never overwritten."""
+    root = os.path.join(workdir, "checkpoints")
+    if resume or not os.path.isdir(root):
+        return
+    for directory, subdirs, _ in os.walk(root):
+        steps = [d for d in subdirs if d.isdigit()]
+        if steps:
+            raise ConfigError(
+                f"{directory!r} already holds checkpoints (step {max(steps, key=int)}); pass "
+                f"--resume to continue that run, or choose another --workdir")
+
+
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)

@@ -1,0 +1,212 @@
+"""Walks the table of docs/bad_inputs.md: every bad input listed there gets the one clear
+message the table says, and never a traceback.
+
+``cli`` rows call the experiment module's ``main(argv)`` in-process (exit status 2, one
+``error:`` line on stderr, nothing trained); ``python`` rows evaluate one expression,
+which must raise a ValueError, TypeError or FileNotFoundError
+(``rnn_attn.config.ConfigError`` is a ValueError) whose one-line message contains the
+table's text. Placeholders such as ``{corrupt_npz}`` name files this module writes into a
+temporary directory (the table lists them).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pathlib
+import re
+import shlex
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TABLE = ROOT / "docs" / "bad_inputs.md"
+MIN_ROWS = 25
+KINDS = ("cli", "python")
+# What a python row may raise: a bad value or type (rnn_attn.config.ConfigError is a
+# ValueError), or a missing file (the data loaders' FileNotFoundError).
+CLEAR_ERRORS = (ValueError, TypeError, FileNotFoundError)
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+def _cells(line: str) -> list[str]:
+    """The cells of one markdown table row; ``\\|`` is a literal bar inside a cell."""
+    parts = re.split(r"(?<!\\)\|", line.strip().strip("|"))
+    return [p.strip().replace("\\|", "|") for p in parts]
+
+
+def _unquote(cell: str) -> str:
+    """The text of a cell written as inline code (`` `text` ``)."""
+    match = re.fullmatch(r"`+ ?(.*?) ?`+", cell)
+    return match.group(1) if match else cell
+
+
+def read_table(path: pathlib.Path = TABLE) -> list[dict[str, str]]:
+    """The rows of the first table in ``path`` whose header starts with ``id``."""
+    rows: list[dict[str, str]] = []
+    header: list[str] | None = None
+    if not path.is_file():
+        return rows  # test_table_has_enough_rows... fails, naming the file
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.lstrip().startswith("|"):
+            if header is not None:
+                break  # the table ended
+            continue
+        cells = _cells(line)
+        if header is None:
+            if cells and cells[0].lower() == "id":
+                header = [c.lower() for c in cells]
+            continue
+        if set("".join(cells)) <= set("-: "):
+            continue  # the separator line
+        row = dict(zip(header, cells, strict=True))
+        rows.append({"id": row["id"], "kind": row["kind"], "input": _unquote(row["input"]),
+                     "message": _unquote(row["message"])})
+    return rows
+
+
+ROWS = read_table()
+
+
+# -- the placeholder files -----------------------------------------------------------------------
+
+def _write_npz(path: pathlib.Path, **arrays: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:  # np.savez would add ".npz" to a name without it
+        np.savez(f, **arrays)
+
+
+def _objects(lists: list[list[int]]) -> np.ndarray:
+    out = np.empty(len(lists), dtype=object)
+    out[:] = lists
+    return out
+
+
+def _write_reviews(root: pathlib.Path) -> None:
+    """A tiny ``aclImdb/{train,test}/{pos,neg}`` tree, one review in each folder."""
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            folder = root / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            (folder / "0_5.txt").write_text(f"the movie was {label}", encoding="utf-8")
+
+
+def _jena(rows: int = 60, *, target: str = "T (degC)", bad_cell: str | None = None) -> str:
+    """A small CSV in the Jena climate layout (hourly stamps, two measurements)."""
+    lines = [f'"Date Time","p (mbar)","{target}"']
+    for i in range(rows):
+        day, hour = divmod(i, 24)
+        temp = bad_cell if bad_cell is not None and i == 1 else f"{10 + (i % 24) / 4:.2f}"
+        lines.append(f"{day + 1:02d}.01.2009 {hour:02d}:00:00,996.5,{temp}")
+    return "\n".join(lines) + "\n"
+
+
+def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
+    """Writes the files the table's placeholders name; returns placeholder -> path."""
+    paths = {name: tmp / rel for name, rel in {
+        "workdir": "work", "missing_file": "missing.txt", "missing_dir": "no_such_dir",
+        "unwritable_workdir": "a_file/sub", "corrupt_npz_dir": "corrupt",
+        "npz_no_arrays_dir": "no_arrays", "npz_bad_labels_dir": "bad_labels",
+        "glove_dir": "glove", "weather_csv": "jena.csv",
+        "weather_no_target": "jena_no_target.csv", "weather_text_cell": "jena_text_cell.csv",
+        "empty_text": "empty.txt", "no_chapter_text": "no_chapter.txt",
+        "used_workdir": "used",
+    }.items()}
+    paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
+    paths["ragged_glove"] = paths["glove_dir"] / "glove_ragged.txt"
+
+    (tmp / "a_file").write_text("a file, not a directory")
+    paths["corrupt_npz_dir"].mkdir()
+    paths["corrupt_npz"].write_bytes(b"PK\x03\x04 truncated zip")
+    _write_npz(paths["npz_no_arrays_dir"] / "imdb.npz", x_train=_objects([[1, 2]]))
+    _write_npz(paths["npz_bad_labels_dir"] / "imdb.npz", x_train=_objects([[1, 2]]),
+               y_train=np.array([3]), x_test=_objects([[4]]), y_test=np.array([0]))
+    _write_reviews(paths["glove_dir"])
+    (paths["glove_dir"] / "glove_ok.txt").write_text("the 0.1 0.2 0.3\nmovie 0.4 0.5 0.6\n")
+    paths["ragged_glove"].write_text("the 0.1 0.2 0.3\nmovie 0.4 0.5\n")
+    paths["weather_csv"].write_text(_jena())
+    paths["weather_no_target"].write_text(_jena(target="Tx (degC)"))
+    paths["weather_text_cell"].write_text(_jena(bad_cell="warm"))
+    paths["empty_text"].write_text("")
+    paths["no_chapter_text"].write_text("Alice was beginning to get very tired.\n")
+    (paths["used_workdir"] / "checkpoints" / "gru" / "seed_0" / "22").mkdir(parents=True)
+    return {name: str(path) for name, path in paths.items()}
+
+
+def python_namespace() -> dict[str, Any]:
+    """What a ``python`` row's expression may use: ``rnn_attn`` with its modules
+    imported, ``np``, ``jax`` and ``jnp``."""
+    import jax
+    import jax.numpy as jnp
+
+    import rnn_attn
+
+    for name in ("attention", "cells", "config", "copy_task", "gradient_study", "layers",
+                 "recurrent", "stats", "data.chars", "data.copy_task", "data.glove",
+                 "data.imdb", "data.sequences", "data.text", "data.weather"):
+        importlib.import_module(f"rnn_attn.{name}")
+    return {"rnn_attn": rnn_attn, "np": np, "jax": jax, "jnp": jnp}
+
+
+@pytest.fixture(scope="module")
+def placeholders(tmp_path_factory) -> dict[str, str]:
+    import jax
+
+    # Start JAX's backends now, so no row's run_main asks for more CPU devices and
+    # changes the device count the other tests of this process see.
+    jax.devices()
+    return make_placeholders(tmp_path_factory.mktemp("bad_inputs"))
+
+
+# -- the checks ----------------------------------------------------------------------------------
+
+def test_table_has_enough_rows_and_unique_ids():
+    assert len(ROWS) >= MIN_ROWS, f"{TABLE} lists {len(ROWS)} bad inputs, expected >= {MIN_ROWS}"
+    ids = [r["id"] for r in ROWS]
+    assert len(set(ids)) == len(ids), f"repeated row ids in {TABLE}"
+    assert {r["kind"] for r in ROWS} <= set(KINDS)
+    modules = {r["input"].split()[0] for r in ROWS if r["kind"] == "cli"}
+    experiments = {f"experiments.{p.stem}" for p in (ROOT / "experiments").glob("[!_]*.py")}
+    assert experiments <= modules, f"no row for {sorted(experiments - modules)}"
+
+
+def _run_cli(text: str, capsys) -> tuple[object, str]:
+    module, *argv = shlex.split(text)
+    main = importlib.import_module(module).main
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's errors exit from parse_args
+        status = e.code
+    return status, capsys.readouterr().err
+
+
+def fill(text: str, placeholders: dict[str, str]) -> str:
+    """``text`` with each ``{name}`` of a known placeholder replaced by its path (other
+    braces, e.g. a dict literal, stay)."""
+    return re.sub(r"\{(\w+)\}", lambda m: placeholders.get(m.group(1), m.group(0)), text)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
+def test_bad_input_gets_its_message(row, placeholders, capsys):
+    text = fill(row["input"], placeholders)
+    message = fill(row["message"], placeholders)
+    if row["kind"] == "cli":
+        status, err = _run_cli(text, capsys)
+        lines = err.strip().splitlines()
+        assert "Traceback" not in err, err
+        assert status == 2, f"exit status {status!r}, expected 2; stderr: {err}"
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        assert message in lines[0], f"expected {message!r} in {lines[0]!r}"
+        assert not os.path.isdir(os.path.join(placeholders["workdir"], "checkpoints"))
+        # Nothing already saved is lost.
+        assert os.path.isdir(os.path.join(placeholders["used_workdir"], "checkpoints", "gru",
+                                          "seed_0", "22"))
+    else:
+        with pytest.raises(CLEAR_ERRORS) as info:
+            eval(text, python_namespace())  # noqa: S307 - the table's own expressions
+        got = str(info.value)
+        assert "\n" not in got.strip(), f"message of more than one line: {got!r}"
+        assert message in got, f"expected {message!r} in {got!r}"
