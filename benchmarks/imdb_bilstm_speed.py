@@ -189,8 +189,13 @@ def torch_step(args):
 
 
 def keras_step(args):
+    # The TensorFlow backend, as the Keras figure of the issue (Keras 3 would otherwise
+    # follow ~/.keras/keras.json or $KERAS_BACKEND).
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import numpy as np
+
+    print(f"keras {keras.__version__}, backend {keras.backend.backend()}")
 
     model = keras.Sequential([
         keras.layers.Input((args.maxlen,), dtype="int32"),

@@ -85,6 +85,15 @@ def test_a_write_killed_midway_leaves_only_a_temporary_directory(tmp_path):
         assert ckpt.restore_newest_good(_tree(0))[0] == 1
 
 
+def test_a_synchronous_save_is_on_disk_when_it_returns(tmp_path):
+    ckpt = Checkpointer(str(tmp_path / "c"), asynchronous=False)
+    ckpt.save(3, _tree(3), {"epoch": 3})
+    assert os.path.isdir(tmp_path / "c" / "3")
+    tree, record = ckpt.restore(3, _tree(0))
+    assert int(tree["step"]) == 3 and record == {"epoch": 3}
+    ckpt.close()
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="max_to_keep must be an integer >= 1, got 0"):
         Checkpointer("/tmp/unused", max_to_keep=0)

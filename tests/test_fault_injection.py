@@ -30,8 +30,10 @@ def _command(data, workdir, *extra):
             "--cpu-devices", "1", *extra]
 
 
-def _start(command, log):
-    env = dict(os.environ, PYTHONPATH=ROOT)
+def _start(command, log, cache_dir):
+    # The runs share a compilation cache (only startup time; the same executables).
+    env = dict(os.environ, PYTHONPATH=ROOT, JAX_COMPILATION_CACHE_DIR=str(cache_dir),
+               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -72,7 +74,7 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(tmp_
     log = open(tmp_path / "log.txt", "ab")
     # The uninterrupted reference runs beside the killed runs (results do not depend on
     # timing).
-    reference = _start(_command(data, tmp_path / "reference"), log)
+    reference = _start(_command(data, tmp_path / "reference"), log, tmp_path / "jax_cache")
 
     workdir = tmp_path / "killed"
     checkpoint_dir = str(workdir / "checkpoints" / "gru" / "seed_0")
@@ -86,7 +88,7 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(tmp_
         assert runs <= 12, f"could not place the kills: {killed_at}"
         done_before, _ = _checkpoints(checkpoint_dir)
         newest_before = done_before[-1] if done_before else 0
-        process = _start(_command(data, workdir, "--resume"), log)
+        process = _start(_command(data, workdir, "--resume"), log, tmp_path / "jax_cache")
         if kind == "step":
             target = max(target, newest_before + 1)  # each kill after a newer checkpoint
             delay = rng.uniform(0.0, 0.05)  # lands anywhere in the steps that follow
@@ -123,7 +125,7 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(tmp_
     assert len(set(killed_at)) == KILLS, killed_at
     print(f"{runs} runs killed; at steps (at least) {killed_at}, one during the write of "
           f"a checkpoint")
-    finished = _start(_command(data, workdir, "--resume"), log)
+    finished = _start(_command(data, workdir, "--resume"), log, tmp_path / "jax_cache")
     assert finished.wait(300) == 0, (tmp_path / "log.txt").read_text()[-3000:]
     assert reference.wait(300) == 0, (tmp_path / "log.txt").read_text()[-3000:]
     log.close()
