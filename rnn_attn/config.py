@@ -83,9 +83,16 @@ def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tupl
     }
 
 
+# Settings a resume may change: how often to checkpoint, how seeds map to CPU devices
+# (neither changes a number), and what to do on a NaN (after a run stopped on one, resuming
+# with --on-nonfinite skip is the way on).
+RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite")
+
+
 def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
-    """Refuses to resume a run under a different configuration, naming the keys."""
-    changed = diff(saved, current)
+    """Refuses to resume a run under a different configuration, naming the keys (those of
+    ``RESUME_MAY_CHANGE`` aside)."""
+    changed = {k: v for k, v in diff(saved, current).items() if k not in RESUME_MAY_CHANGE}
     if changed:
         parts = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())
         raise ConfigError(f"cannot resume: the configuration differs from the saved run ({parts})")

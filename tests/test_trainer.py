@@ -45,7 +45,8 @@ def _data(n, seed):
 OPTIONS = trainer.FitOptions(epochs=3, batch_size=16, seed=7, eval_batch_size=32)
 
 
-def _fit(tmp_path=None, *, resume=False, options=OPTIONS, optimizer=None, **kwargs):
+def _fit(tmp_path=None, *, resume=False, options=OPTIONS, optimizer=None, config_record=None,
+         **kwargs):
     model = MeanEmbedding()
     optimizer = optimizer or optax.adam(0.05)
     state = trainer.init_state(model, optimizer, jax.random.PRNGKey(0))
@@ -53,7 +54,8 @@ def _fit(tmp_path=None, *, resume=False, options=OPTIONS, optimizer=None, **kwar
     try:
         return trainer.fit(model, trainer.binary_classification(), optimizer, state,
                            _data(100, 0), _data(50, 1), options, checkpointer=ckpt,
-                           config_record={"lr": 0.05}, resume=resume, progress=False, **kwargs)
+                           config_record=config_record or {"lr": 0.05}, resume=resume,
+                           progress=False, **kwargs)
     finally:
         if ckpt is not None:
             ckpt.close()
@@ -145,6 +147,18 @@ def test_existing_checkpoints_are_never_overwritten(tmp_path):
                     _data(50, 1), OPTIONS, checkpointer=ckpt, config_record={"lr": 0.1},
                     resume=True, progress=False)
     ckpt.close()
+
+
+def test_a_resume_may_change_how_often_it_checkpoints(tmp_path):
+    whole = _fit()
+    with pytest.raises(_StopAfter):
+        _fit(tmp_path, compiled=_steps_stopping_after(9),
+             options=dataclasses.replace(OPTIONS, checkpoint_every=4))
+    # ... but not what it computes: a new learning rate is refused (test above).
+    resumed = _fit(tmp_path, resume=True, config_record={"lr": 0.05, "checkpoint_every": 2},
+                   options=dataclasses.replace(OPTIONS, checkpoint_every=2))
+    assert resumed.history == whole.history
+    jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
 
 
 def test_early_stopping_and_restore_best():
