@@ -1,8 +1,33 @@
 import os
+import tempfile
 
 import jax
 
 # Tests compare against float64 numpy references.
 jax.config.update("jax_enable_x64", True)
+
+# The experiments the tests run as subprocesses share a JAX compilation cache (this
+# process imported JAX before, so it does not use it): a resumed run, or the same model
+# in another test, loads its compiled steps instead of compiling them again. Keyed by the
+# pytest-xdist run, so the workers of one run share it and no run sees another's.
+_CACHES = os.path.join(tempfile.gettempdir(), "rnn_attn_test_jax_cache")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
+    _CACHES, os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))))
+
+
+def _remove_old_caches(max_age_s: float = 6 * 3600) -> None:
+    """Earlier runs' caches go (a run never lasts hours)."""
+    import shutil
+    import time
+
+    if not os.path.isdir(_CACHES):
+        return
+    for name in os.listdir(_CACHES):
+        path = os.path.join(_CACHES, name)
+        if time.time() - os.path.getmtime(path) > max_age_s:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+_remove_old_caches()
 
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
