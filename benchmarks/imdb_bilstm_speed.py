@@ -130,7 +130,7 @@ def jax_step(args):
     batch = (jnp.asarray(tokens, jnp.int32),
              jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32))
     key = jax.random.PRNGKey(1)
-    options = dict(kv.split("=", 1) for kv in args.xla_option)
+    options = {k: _option_value(v) for k, v in (kv.split("=", 1) for kv in args.xla_option)}
     lowered = jax.jit(train_step, donate_argnums=(0, 1)).lower(params, opt_state, batch, key)
     t0 = time.perf_counter()
     compiled = lowered.compile(options or None)
@@ -222,6 +222,16 @@ def keras_step(args, legacy: bool = False):
     for _ in range(args.warmup):
         run()
     return run
+
+
+def _option_value(text: str):
+    """An XLA compile option's value from the command line: bools and ints as such."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def summary(name: str, seconds: list[float], batch: int) -> float:
