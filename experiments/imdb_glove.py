@@ -103,7 +103,7 @@ def prepare(cfg: GloveConfig):
                           f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz")
     glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
     try:
-        source = imdb.aclimdb_source(data_dir) if os.path.isdir(data_dir) else None
+        source = imdb.aclimdb_source(data_dir)
         if source is None:
             raise FileNotFoundError(f"no aclImdb/ tree or {imdb.LABELED_ARCHIVE} in "
                                     f"{data_dir!r}")

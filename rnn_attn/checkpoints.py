@@ -76,9 +76,8 @@ class Checkpointer:
         self._pending = self._writer.submit(self._write, step, tree, copy.deepcopy(record))
 
     def _write(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
-        with _WRITE_LOCK:
+        with _WRITE_LOCK:  # the manager is synchronous here: the write is done on return
             self._manager.save(step, args=self._args(tree, record))
-            self._manager.wait_until_finished()
 
     @staticmethod
     def _args(tree: PyTree, record: dict[str, Any]) -> ocp.args.Composite:

@@ -362,8 +362,10 @@ def fit(
     sums_shape = jax.eval_shape(train_step, state, _to_device(
         next(train_batches(train, options.batch_size, seed=0, epoch=0, shuffle=False)),
         device))[1]
-    zero_sums = lambda: place(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),  # noqa: E731
-                                           sums_shape))
+
+    def zero_sums():
+        return place(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), sums_shape))
+
     start_batch, epoch_sums, skipped = 0, zero_sums(), 0
 
     if checkpointer is not None and checkpointer.latest_step() is not None:

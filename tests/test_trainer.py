@@ -116,18 +116,23 @@ def test_one_step_changes_every_parameter():
     assert int(after.step) == 1
 
 
-def test_resume_after_interruption_is_bit_identical(tmp_path):
-    whole = _fit()
+def _fit_until_epoch(tmp_path, last_epoch):
+    """``_fit`` into ``tmp_path``, interrupted right after epoch ``last_epoch``'s checkpoint."""
 
     class Interrupted(Exception):
         pass
 
-    def stop_after_first_epoch(epoch, logs, state):
-        if epoch == 1:
+    def stop(epoch, logs, state):
+        if epoch == last_epoch:
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        _fit(tmp_path, on_epoch_end=stop_after_first_epoch)
+        _fit(tmp_path, on_epoch_end=stop)
+
+
+def test_resume_after_interruption_is_bit_identical(tmp_path):
+    whole = _fit()
+    _fit_until_epoch(tmp_path, 1)
     resumed = _fit(tmp_path, resume=True)
     assert resumed.history == whole.history
     jax.tree.map(np.testing.assert_array_equal, resumed.state.params, whole.state.params)
@@ -255,16 +260,7 @@ def test_skip_drops_the_nonfinite_step_and_goes_on():
 
 def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capfd):
     whole = _fit()
-
-    class Interrupted(Exception):
-        pass
-
-    def stop_after_second_epoch(epoch, logs, state):
-        if epoch == 2:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        _fit(tmp_path, on_epoch_end=stop_after_second_epoch)
+    _fit_until_epoch(tmp_path, 2)
     # Truncate every file of the newest checkpoint (epoch 2 = step 14), as a crash might.
     import os
 
@@ -302,7 +298,7 @@ def _steps_stopping_after(count):
     return step, eval_step
 
 
-def test_resume_mid_epoch_is_bit_identical(tmp_path, asynchronous=True):
+def test_resume_mid_epoch_is_bit_identical(tmp_path):
     # 100 examples in batches of 16: 7 steps an epoch, 21 in all; a checkpoint every 3.
     options = dataclasses.replace(OPTIONS, checkpoint_every=3)
     whole = _fit(options=options)
@@ -311,7 +307,7 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, asynchronous=True):
     reached = 0
     for more in (5, 6, 9, 2):  # stopped at steps 5, 3 + 6 = 9, 9 + 9 = 18, 18 + 2 = 20
         model, optimizer = MeanEmbedding(), optax.adam(0.05)
-        with Checkpointer(directory, asynchronous=asynchronous) as ckpt:
+        with Checkpointer(directory) as ckpt:
             with pytest.raises(_StopAfter):
                 trainer.fit(model, trainer.binary_classification(), optimizer,
                             trainer.init_state(model, optimizer, jax.random.PRNGKey(0)),
@@ -320,7 +316,7 @@ def test_resume_mid_epoch_is_bit_identical(tmp_path, asynchronous=True):
                             compiled=_steps_stopping_after(more))
             reached = saved_at(reached) + more
             assert ckpt.latest_step() == saved_at(reached), (reached, ckpt.all_steps())
-    with Checkpointer(directory, asynchronous=asynchronous) as ckpt:
+    with Checkpointer(directory) as ckpt:
         model, optimizer = MeanEmbedding(), optax.adam(0.05)
         resumed = trainer.fit(model, trainer.binary_classification(), optimizer,
                               trainer.init_state(model, optimizer, jax.random.PRNGKey(0)),
