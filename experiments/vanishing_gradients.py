@@ -4,10 +4,10 @@
 
 A task whose answer depends on the first input only (the label is the first of
 ``length`` random symbols). For SimpleRNN, LSTM and GRU, and for the remedies (gated
-cells, a larger LSTM forget-gate bias, orthogonal vs random-normal recurrent init, gradient
-clipping, layer normalization in the cell, a skip connection across time), at several
-lengths: the norm of
-d loss / d x_t for every t at initialization and after training (how far back the
+cells; a larger bias on the gate that keeps the state: the LSTM's forget gate, the GRU's
+update gate; orthogonal vs random-normal recurrent init; gradient clipping; layer
+normalization in the cell; a skip connection across time), at several lengths: the norm
+of d loss / d x_t for every t at initialization and after training (how far back the
 gradient reaches), and the task's TEST accuracy (fresh sequences) over seeds.
 
 Writes to --workdir: results.json (config, models.<config>_T<length>.per_seed.<metric>,
@@ -26,7 +26,7 @@ import time
 from rnn_attn.config import field, require
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
-       "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru")
+       "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
 
 
 @dataclasses.dataclass(frozen=True)

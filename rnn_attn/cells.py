@@ -268,6 +268,11 @@ class GRUCell(_Cell):
 
     recurrent_activation: str = "sigmoid"
     reset_after: bool = True
+    # The update gate's initial bias (Keras: 0, so z = 0.5 at init). ``z`` is the share of
+    # the old state kept (``h = z h + (1 - z) hh``), so a large bias keeps the state, and
+    # its gradient, over long spans from the start: the GRU's analogue of the LSTM's
+    # forget-gate bias (the timescale is about 1 / (1 - sigmoid(bias)) steps).
+    update_bias: float = 0.0
 
     n_gates = 3
     kind = "gru"
@@ -279,8 +284,11 @@ class GRUCell(_Cell):
             raise ValueError("layer_norm is implemented for SimpleRNN and LSTM cells, not GRU")
 
     def _init_bias(self):
-        shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-        return jnp.zeros(shape, jnp.float32)
+        # Gates are ordered z, r, h.
+        bias = jnp.zeros((3 * self.units,), jnp.float32).at[: self.units].set(self.update_bias)
+        if self.reset_after:  # the input bias row, then the recurrent one (zeros)
+            return jnp.stack([bias, jnp.zeros_like(bias)])
+        return bias
 
     def project(self, params, x):
         self.check_inputs(params, x)

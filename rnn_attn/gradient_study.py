@@ -46,7 +46,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any], float | None, str]] = {
     "lstm_forget_bias_5": ("lstm", {"forget_bias": 5.0}, None,
                            "LSTM with forget-gate bias 5 (the cell keeps its state at init)"),
     "lstm_layer_norm": ("lstm", {"layer_norm": True}, None, "LSTM with layer normalization"),
-    "gru": ("gru", {}, None, "GRU (gated)"),
+    "gru": ("gru", {}, None, "GRU (gated), Keras's update-gate bias 0"),
+    "gru_update_bias_5": ("gru", {"update_bias": 5.0}, None,
+                          "GRU with update-gate bias 5 (the state is kept at init)"),
 }
 
 

@@ -168,3 +168,17 @@ def test_lstm_forget_bias_option():
     np.testing.assert_array_equal(bias, [0, 0, 0, 5, 5, 5, 0, 0, 0, 0, 0, 0])
     keras = cells.LSTMCell(3).init(jax.random.PRNGKey(0), 2)["bias"]
     np.testing.assert_array_equal(keras[3:6], 1.0)
+
+
+def test_gru_update_bias_option():
+    key = jax.random.PRNGKey(0)
+    bias = cells.GRUCell(2, update_bias=5.0).init(key, 3)["bias"]
+    np.testing.assert_array_equal(bias, [[5, 5, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    bias = cells.GRUCell(2, update_bias=5.0, reset_after=False).init(key, 3)["bias"]
+    np.testing.assert_array_equal(bias, [5, 5, 0, 0, 0, 0])
+    np.testing.assert_array_equal(cells.GRUCell(2).init(key, 3)["bias"], np.zeros((2, 6)))
+    # z is the share of the old state kept: with h U = 0 and x W = 0, z = sigmoid(5)
+    cell = cells.GRUCell(2, update_bias=5.0, recurrent_initializer="zeros",
+                         kernel_initializer="zeros")
+    (h,), _ = cell(cell.init(key, 3), (jnp.ones((1, 2)),), jnp.zeros((1, 3)))
+    np.testing.assert_allclose(h, jax.nn.sigmoid(5.0) * jnp.ones((1, 2)), rtol=1e-6)

@@ -41,6 +41,22 @@ def test_random_normal_init_vanishes_where_orthogonal_does_not():
     assert norms["simple_rnn"] > norms["simple_rnn_normal_init"] + 3
 
 
+def test_at_init_simple_rnn_loses_the_first_input_where_remembering_gates_keep_it():
+    """T = 100 at the study's default width: SimpleRNN (orthogonal init) and the gated
+    cells with Keras's gate biases lose orders of magnitude; gated cells whose keep-gate
+    bias is 5 do not."""
+    settings = gs.StudySettings()
+    x, y = gs.sample_first_symbol_task(jax.random.PRNGKey(1), 32, 100, settings.symbols)
+    reach = {}
+    for name in ("simple_rnn", "lstm", "gru", "lstm_forget_bias_5", "gru_update_bias_5"):
+        model, _ = gs.build(name, settings)
+        params = model.init(jax.random.PRNGKey(0))
+        reach[name] = gs.reach(np.asarray(gs.gradient_by_step(model, params, x, y)))
+    assert reach["simple_rnn"] < -4, reach
+    assert reach["lstm"] < -4 and reach["gru"] < -4, reach
+    assert reach["lstm_forget_bias_5"] > -1 and reach["gru_update_bias_5"] > -1, reach
+
+
 def test_run_config_over_seeds_and_unknown_names():
     out = gs.run_config("lstm", 5, [0, 1], SMALL)
     assert out["grad_init"].shape == (2, 5) and out["test_accuracy"].shape == (2,)
