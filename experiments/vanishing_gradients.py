@@ -12,7 +12,8 @@ gradient reaches), and the task's TEST accuracy (fresh sequences) over seeds.
 
 Writes to --workdir: results.json (config, models.<config>_T<length>.per_seed.<metric>,
 the gradient norms), gradient_by_step.png (gradient norm vs t, one line per
-configuration, at the longest length), accuracy_by_length.png.
+configuration, at the longest length), gradient_by_step_cells.png (the same for the three
+cells alone, at Keras's defaults and with keep-gate bias 5), accuracy_by_length.png.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from rnn_attn.config import field, require
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
        "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
+
+CELL_COMPARISON = ("simple_rnn", "lstm", "gru", "lstm_forget_bias_5", "gru_update_bias_5")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +136,14 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
             os.path.join(workdir, "gradient_by_step.png"),
             title=f"||dL/dx_t|| on the first-symbol task, T = {longest} "
                   f"(mean over {cfg.seeds} seeds)"),
+        # The headline comparison alone: the three cells at Keras's defaults and the gated
+        # ones with their keep-gate bias raised.
+        "gradient_by_step_cells": plots.gradient_norms(
+            {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
+             for n in CELL_COMPARISON if n in results},
+            os.path.join(workdir, "gradient_by_step_cells.png"),
+            title=f"||dL/dx_t||, T = {longest}: SimpleRNN, LSTM and GRU at Keras's "
+                  f"defaults and with keep-gate bias 5 (mean over {cfg.seeds} seeds)"),
         "accuracy_by_length": plots.curves(
             {n: 100 * np.stack([results[n][t]["test_accuracy"] for t in cfg.length_values], 1)
              for n in cfg.config_names},
