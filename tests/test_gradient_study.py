@@ -90,17 +90,17 @@ def test_the_experiment_writes_its_table_results_and_plots(tmp_path, capsys):
     from experiments import vanishing_gradients
 
     code = vanishing_gradients.main([
-        "--workdir", str(tmp_path), "--no-progress", "--configs", "simple_rnn,gru_update_bias_5",
+        "--workdir", str(tmp_path), "--no-progress", "--configs", "gru_update_bias_5",
         "--lengths", "6", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols", "3"])
     out = capsys.readouterr().out
     assert code == 0
     assert "reach@init" in out and "TEST accuracy" in out and "gru_update_bias_5" in out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results["models"]) == {"simple_rnn_T6", "gru_update_bias_5_T6"}
+    assert set(results["models"]) == {"gru_update_bias_5_T6"}
     per_seed = results["models"]["gru_update_bias_5_T6"]["per_seed"]
     assert len(per_seed["test_accuracy"]) == 2 and len(per_seed["reach_init"]) == 2
     assert all(0.0 <= a <= 1.0 for a in per_seed["test_accuracy"])
-    assert len(results["models"]["simple_rnn_T6"]["grad_norm_by_step_init_mean"]) == 6
+    assert len(results["models"]["gru_update_bias_5_T6"]["grad_norm_by_step_init_mean"]) == 6
     for name in ("gradient_by_step", "gradient_by_step_cells", "accuracy_by_length"):
         path = tmp_path / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
