@@ -102,7 +102,7 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
     print("reach = log10(||dL/dx_1|| / ||dL/dx_T||): 0 = the first input moves the loss as "
           "much as the last; -k = k orders of magnitude less.\n")
     print(f"{'configuration':<24}{'T':>5}{'reach@init':>12}{'reach@trained':>15}"
-          f"{'TEST accuracy % (mean, 95% CI)':>34}")
+          f"{'TEST accuracy % (mean, 95% t-CI)':>34}  per seed")
     models = {}
     for row in rows:
         acc = np.asarray(row["test_accuracy_per_seed"])
@@ -113,7 +113,8 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
             ci = f"{100 * acc.mean():6.1f}"
         print(f"{row['config']:<24}{row['length']:>5}"
               f"{np.mean(row['reach_init_per_seed']):>12.2f}"
-              f"{np.mean(row['reach_trained_per_seed']):>15.2f}{ci:>34}")
+              f"{np.mean(row['reach_trained_per_seed']):>15.2f}{ci:>34}  "
+              + " / ".join(f"{100 * a:.1f}" for a in acc))
         r = results[row["config"]][row["length"]]
         models[f"{row['config']}_T{row['length']}"] = {
             "config": row["config"], "length": row["length"], "seeds": seeds,
