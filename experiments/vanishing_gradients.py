@@ -130,18 +130,18 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
         }
 
     longest = max(cfg.length_values)
+    norms = {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
+             for n in cfg.config_names}
     files = {
         "gradient_by_step": plots.gradient_norms(
-            {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
-             for n in cfg.config_names},
+            norms,
             os.path.join(workdir, "gradient_by_step.png"),
             title=f"||dL/dx_t|| on the first-symbol task, T = {longest} "
                   f"(mean over {cfg.seeds} seeds)"),
         # The headline comparison alone: the three cells at Keras's defaults and the gated
         # ones with their keep-gate bias raised.
         "gradient_by_step_cells": plots.gradient_norms(
-            {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
-             for n in CELL_COMPARISON if n in results},
+            {n: norms[n] for n in CELL_COMPARISON if n in norms},
             os.path.join(workdir, "gradient_by_step_cells.png"),
             title=f"||dL/dx_t||, T = {longest}: SimpleRNN, LSTM and GRU at Keras's "
                   f"defaults and with keep-gate bias 5 (mean over {cfg.seeds} seeds)"),

@@ -123,11 +123,15 @@ def refuse_to_overwrite(workdir: str, resume: bool) -> None:
     if resume or not os.path.isdir(root):
         return
     for directory, subdirs, _ in os.walk(root):
-        steps = [d for d in subdirs if d.isdigit()]
+        steps = [int(d) for d in subdirs if d.isdigit()]
         if steps:
-            raise ConfigError(
-                f"{directory!r} already holds checkpoints (step {max(steps, key=int)}); pass "
-                f"--resume to continue that run, or choose another --workdir")
+            raise checkpoints_exist(directory, max(steps))
+
+
+def checkpoints_exist(directory: str, step: int) -> ConfigError:
+    """The error for a new run into ``directory``, which holds checkpoints up to ``step``."""
+    return ConfigError(f"{directory!r} already holds checkpoints (step {step}); pass "
+                       f"--resume to continue that run, or choose another --workdir")
 
 
 def require(condition: bool, message: str) -> None:

@@ -43,7 +43,12 @@ import optax
 
 from rnn_attn import distributed
 from rnn_attn.checkpoints import Checkpointer
-from rnn_attn.config import ON_NONFINITE, ConfigError, check_resume_compatible
+from rnn_attn.config import (
+    ON_NONFINITE,
+    ConfigError,
+    check_resume_compatible,
+    checkpoints_exist,
+)
 from rnn_attn.data.batching import eval_batches, train_batches
 
 PyTree = Any
@@ -368,12 +373,10 @@ def fit(
 
     start_batch, epoch_sums, skipped = 0, zero_sums(), 0
 
-    if checkpointer is not None and checkpointer.latest_step() is not None:
-        latest = checkpointer.latest_step()
+    latest = checkpointer.latest_step() if checkpointer is not None else None
+    if latest is not None:
         if not resume:
-            raise ConfigError(
-                f"{checkpointer.directory!r} already holds checkpoints (step {latest}); pass "
-                f"--resume to continue that run, or choose another --workdir")
+            raise checkpoints_exist(checkpointer.directory, latest)
         latest, tree, saved = checkpointer.restore_newest_good(
             {"state": state, "best_params": best_params})
         check_resume_compatible(saved.get("config", {}), record)
