@@ -16,11 +16,9 @@ import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from rnn_attn.errors import ConfigError  # noqa: F401 - re-exported as config.ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A bad setting or input; its message is one line meant for the user."""
 
 
 def field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - argparse's word

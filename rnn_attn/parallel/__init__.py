@@ -1,0 +1,1 @@
+"""Where a run computes: the ``("seed", "data")`` device mesh and its shardings."""
