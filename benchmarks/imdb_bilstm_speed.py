@@ -161,6 +161,48 @@ def jax_step(args):
     return run, compile_s, xla_flops
 
 
+def engine_seeds(args, num_seeds: int):
+    """The training engine's compiled segment (``rnn_attn.train``: ``steps`` train steps per
+    call, every seed vmapped in one program, batches gathered on the device) for
+    ``num_seeds`` seeds on the run's default mesh; returns ``(run, compile_s, mesh_shape)``
+    where ``run()`` trains one segment and blocks."""
+    import jax
+    import numpy as np
+
+    from rnn_attn import distributed
+    from rnn_attn.models.text_classifiers import BiLSTMClassifier
+    from rnn_attn.train import engine, feed, objectives
+    from rnn_attn.training import keras_adam
+
+    model = BiLSTMClassifier(maxlen=args.maxlen, pooling=args.pooling, fast=not args.no_fast)
+    rng = np.random.default_rng(0)
+    n = args.batch_size * args.steps
+    tokens = rng.integers(1, model.vocab_size, size=(n, args.maxlen)).astype(np.int32)
+    lengths = rng.integers(args.maxlen // 4, args.maxlen + 1, size=n)
+    tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
+    data = engine.FitData(feed.Split({"inputs": tokens,
+                                      "targets": rng.integers(0, 2, n).astype(np.int32)}))
+    config = engine.FitConfig(seeds=tuple(range(num_seeds)), epochs=1,
+                              batch_size=args.batch_size, monitor="loss")
+    mesh = distributed.run_mesh(distributed.DeviceSettings(), num_seeds)
+    run_state = engine.start_run(objectives.binary_classification(), model, data, config,
+                                 optimizer=keras_adam(), mesh=mesh)
+    feeder = engine._Feeder(data, config, mesh)
+    plan = feeder.segment(run_state, run_state.num_batches, run_state.num_batches)
+    t0 = time.perf_counter()
+    compiled = run_state.programs.segment.lower(run_state.state, run_state.carry, plan,
+                                                feeder.train_arrays).compile()
+    compile_s = time.perf_counter() - t0
+
+    def run():
+        run_state.state, run_state.carry = compiled(run_state.state, run_state.carry, plan,
+                                                    feeder.train_arrays)
+        jax.block_until_ready(run_state.carry)
+
+    run()
+    return run, compile_s, tuple(mesh.shape.values())
+
+
 def torch_step(args):
     import torch
     from torch import nn
@@ -261,6 +303,9 @@ def main(argv: list[str] | None = None) -> None:
                         choices=["last", "attention", "masked_attention"])
     parser.add_argument("--no-fast", action="store_true",
                         help="the generic two-scan autodiff path (fast=False)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 3, 8], metavar="N",
+                        help="also time the training engine with N seeds in one program "
+                             "(examples/s summed over the seeds); none: skip")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--no-hugetlb", action="store_true",
@@ -270,6 +315,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _ensure_hugetlb(argv)
     sys.path.insert(0, ROOT)
+    if args.seeds:  # before JAX starts: the CPU devices the engine's mesh uses (experiments')
+        from rnn_attn import devices, distributed
+
+        devices.request_cpu_devices(distributed.local_device_request(
+            distributed.DeviceSettings(), max(args.seeds)))
     print(f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
           f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}")
 
@@ -290,6 +340,14 @@ def main(argv: list[str] | None = None) -> None:
     achieved = total * ours / args.batch_size / 1e9
     print(f"  achieved {achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f}% of the matmul peak")
 
+    engine_rates = {}
+    for n in args.seeds:
+        run_n, compile_n, shape = engine_seeds(args, n)
+        # One call trains `steps` batches of every seed: seconds per batch of examples.
+        per_batch = [t / (n * args.steps) for t in time_steps(run_n, 1, args.repeats)]
+        engine_rates[n] = summary(f"engine, {n} seed(s) on a {shape[0]}x{shape[1]} mesh "
+                                  f"(compiled in {compile_n:.1f} s; summed over seeds)",
+                                  per_batch, args.batch_size)
     for name, builder, skip in (
             ("torch", torch_step, args.no_torch),
             ("keras", keras_step, args.no_keras),
@@ -304,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
         other = summary(name, time_steps(other_run, args.steps, args.repeats),
                         args.batch_size)
         print(f"  ratio ours/{name}: {ours / other:.2f}")
+        for n, rate in engine_rates.items():
+            print(f"  ratio engine with {n} seed(s)/{name}: {rate / other:.2f}")
 
 
 if __name__ == "__main__":

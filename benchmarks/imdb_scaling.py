@@ -4,7 +4,8 @@
 
 The model is document 000's BiLSTM (Embedding(10,000, 128) -> BiLSTM(64) -> Dense), one
 Adam step on a global batch of 128 reviews of 200 tokens, jitted with the batch split over
-a ``data`` mesh (``trainer.jit_steps(..., mesh=...)``, what ``--data-parallel N`` runs).
+a ``data`` mesh (the engine's train step with the batch sharded over ``data``, parameters
+replicated: what ``--data-parallel N`` runs for each seed).
 Each device count runs in a fresh process with
 ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` (the flag must be set before JAX
 starts). Compilation is excluded (two warm-up steps); the figure is the median over
@@ -43,20 +44,23 @@ def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
     import jax
     import numpy as np
 
-    from rnn_attn import distributed, trainer, training
+    from rnn_attn import training
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
+    from rnn_attn.parallel import mesh as meshes
+    from rnn_attn.train import objectives, steps
 
     devices = jax.devices(platform)
-    mesh = distributed.data_mesh(num_devices, devices)
+    mesh = meshes.make_mesh(1, data_parallel=num_devices, devices=devices)
     model = BiLSTMClassifier(vocab_size=VOCAB, embed_dim=EMBED, units=UNITS, maxlen=MAXLEN)
     optimizer = training.keras_adam(1e-3)
-    train_step, _ = trainer.jit_steps(model, trainer.binary_classification(), optimizer,
-                                      mesh=mesh)
+    rep, split = meshes.replicated(mesh), meshes.sharding(mesh, meshes.DATA)
+    train_step = jax.jit(steps.make_train_step(model, objectives.binary_classification(),
+                                               optimizer),
+                         in_shardings=(rep, split), out_shardings=(rep, rep),
+                         donate_argnums=0)
     with jax.default_device(devices[0]):
-        state = trainer.init_state(model, optimizer, jax.random.PRNGKey(0))
-    state = distributed.put_replicated(state, mesh)
-    batch = distributed.put_batch(_batch(np.random.default_rng(0)),
-                                  distributed.batch_sharding(mesh))
+        state = meshes.put(steps.init_state(model, optimizer, jax.random.PRNGKey(0)), rep)
+    batch = meshes.put(_batch(np.random.default_rng(0)), split)
     start = time.perf_counter()
     for _ in range(2):  # compile + one warm step
         state, sums = train_step(state, batch)

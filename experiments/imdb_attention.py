@@ -13,7 +13,7 @@ compares the models' validation accuracy over seeds (best epoch and last epoch).
 
 Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, per-epoch
 histories, statistics), history.png, accuracy_by_seed.png, and Orbax checkpoints
-(checkpoints/<model>/seed_<s>/, one per epoch; --resume continues from them).
+(checkpoints/<model>/, every seed in one, after each epoch; --resume continues from them).
 """
 
 from __future__ import annotations

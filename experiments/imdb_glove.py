@@ -26,6 +26,7 @@ import sys
 from rnn_attn.config import (
     check_fit_flags,
     checkpoint_every_field,
+    cpu_devices_field,
     field,
     on_nonfinite_field,
     require,
@@ -57,8 +58,7 @@ class GloveConfig:
     data_dir: str = field("", "directory with aclImdb and the GloVe file (default: "
                               "$RNN_ATTN_DATA or ../shared/data)")
     glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")
-    cpu_devices: int = field(0, "on CPU, this many devices for seeds side by side (0: one "
-                                "per core)")
+    cpu_devices: int = cpu_devices_field()
 
     @property
     def model_names(self) -> list[str]:
@@ -85,7 +85,7 @@ class GloveConfig:
 
 
 def prepare(cfg: GloveConfig):
-    """``(models, data(seed), description)`` for ``sentiment.run_experiment``."""
+    """``(models, data, description)`` for ``sentiment.run_experiment``."""
     import os
 
     import numpy as np
@@ -96,6 +96,8 @@ def prepare(cfg: GloveConfig):
     from rnn_attn.data.text import Tokenizer
     from rnn_attn.models.text_classifiers import EmbeddingFlattenClassifier, PretrainedEmbedding
     from rnn_attn.sentiment import default_data_dir
+    from rnn_attn.train.engine import FitData
+    from rnn_attn.train.feed import Split
 
     data_dir = cfg.data_dir or default_data_dir()
     if not os.path.isdir(data_dir):
@@ -125,12 +127,12 @@ def prepare(cfg: GloveConfig):
     models = {"glove_frozen": PretrainedEmbedding(frozen, pretrained.matrix), "learned": base}
     inputs, targets = sequences.astype(np.int32), np.asarray(labels, np.int32)
 
-    def data(seed: int):
-        order = np.random.default_rng(seed).permutation(len(targets))
-        train = order[: cfg.training_samples]
-        val = order[cfg.training_samples : need]
-        return ({"inputs": inputs[train], "targets": targets[train]},
-                {"inputs": inputs[val], "targets": targets[val]})
+    # Each seed's own reviews: rows of the shared arrays (the same for both models).
+    orders = np.stack([np.random.default_rng(cfg.first_seed + i).permutation(len(targets))
+                       for i in range(cfg.seeds)])
+    pool = {"inputs": inputs, "targets": targets}
+    data = FitData(Split(pool, orders[:, : cfg.training_samples]),
+                   Split(pool, orders[:, cfg.training_samples : need]))
 
     description = (f"{cfg.training_samples} training and {cfg.validation_samples:,} "
                    f"validation reviews drawn per seed from the {len(targets):,} labelled "
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=GloveConfig,
                     default_workdir="runs/imdb_glove", run=run,
-                    jobs=lambda cfg: cfg.seeds * len(cfg.model_names))
+                    jobs=lambda cfg: cfg.seeds)
 
 
 if __name__ == "__main__":

@@ -76,8 +76,9 @@ class VanishingConfig:
 
 
 def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
-        progress: bool = True) -> None:
-    del resume  # each run is a few seconds of one compiled program: nothing to resume
+        progress: bool = True, device_settings=None) -> None:
+    # A few seconds of one compiled program: nothing to resume; device flags checked by main.
+    del resume, device_settings
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -165,9 +166,12 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
 
 def main(argv: list[str] | None = None) -> int:
     from experiments._common import run_main
+    from rnn_attn import distributed
 
+    # One host, float32, every seed in one program: other device flags are refused.
     return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=VanishingConfig,
-                    default_workdir="runs/vanishing_gradients", run=run)
+                    default_workdir="runs/vanishing_gradients", run=run,
+                    check_devices=distributed.check_seed_parallel)
 
 
 if __name__ == "__main__":

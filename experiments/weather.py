@@ -29,8 +29,8 @@ The lecture's Jena settings, for a user who has ``jena_climate_2009_2016.csv``:
 
 Writes to --workdir: results.json (config, the baseline, models.<name>.per_seed.<metric>
 in normalized units and degrees C, statistics over seeds, each model vs the baseline),
-history.png, mae_by_seed.png, and Orbax checkpoints (checkpoints/<model>/seed_<s>/, one
-per epoch; --resume continues from them).
+history.png, mae_by_seed.png, and Orbax checkpoints (checkpoints/<model>/, every seed in
+one, after each epoch; --resume continues from them).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from rnn_attn.config import (
     ConfigError,
     check_fit_flags,
     checkpoint_every_field,
+    cpu_devices_field,
     field,
     on_nonfinite_field,
     require,
@@ -100,8 +101,7 @@ class WeatherConfig:
     on_nonfinite: str = on_nonfinite_field()
     reset_after: bool = field(True, "Keras 2 GRU (True) or the original GRU of the R "
                                     "lecture's Keras (False)")
-    cpu_devices: int = field(0, "on CPU, split the host into this many devices to train "
-                                "seeds side by side (0: one per core)")
+    cpu_devices: int = cpu_devices_field()
 
     @property
     def model_names(self) -> list[str]:
@@ -277,43 +277,41 @@ def prepare_data(config: WeatherConfig) -> WeatherData:
 
 # -- training ------------------------------------------------------------------------------------
 
-def train_one(name: str, seed: int, config: WeatherConfig, data: WeatherData, *,
-              workdir: str | None, resume: bool, device, slot: int, progress: bool,
-              compiled, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Trains one (model, seed); returns its history, best epoch and best-epoch test MAE."""
-    import jax
-
-    from rnn_attn import trainer
-    from rnn_attn.checkpoints import Checkpointer
+def train_models(config: WeatherConfig, data: WeatherData, *, workdir: str | None,
+                 resume: bool, progress: bool, record: Mapping[str, Any],
+                 device_settings=None) -> dict[str, list[dict[str, Any]]]:
+    """Every model over every seed (one program per model, its seeds together); each
+    seed's history, best epoch and the TEST MAE of its best epoch's parameters (the test
+    split is touched once, with the epoch chosen on validation)."""
+    from rnn_attn import distributed
+    from rnn_attn.train import engine, runs
+    from rnn_attn.train.feed import Split
+    from rnn_attn.train.objectives import mean_absolute_error
     from rnn_attn.training import keras_optimizer
 
-    model = build_model(name, config, data.series.values.shape[1])
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    objective = trainer.mean_absolute_error()
-    with jax.default_device(device):
-        state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
-    options = trainer.FitOptions(epochs=config.epochs, batch_size=config.batch_size, seed=seed,
-                                 eval_batch_size=config.eval_batch_size, monitor="val_mae",
-                                 patience=config.patience, on_nonfinite=config.on_nonfinite,
-                                 checkpoint_every=config.checkpoint_every)
-    checkpointer = None
-    if workdir is not None:
-        # Written in the background while training goes on (checkpoints.Checkpointer).
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"))
-    try:
-        result = trainer.fit(model, objective, optimizer, state, data.windows["training"],
-                             data.windows["validation"], options, checkpointer=checkpointer,
-                             config_record=record, resume=resume, device=device,
-                             progress=progress, progress_position=slot,
-                             name=f"{name} seed {seed}", compiled=compiled)
-    finally:
-        if checkpointer is not None:
-            checkpointer.close()
-    # The test split is touched once, with the epoch chosen on validation.
-    test = trainer.evaluate(compiled[1], result.best_params, data.windows["test"],
-                            config.eval_batch_size, device=device, prefix="test_")
-    return {"model": name, "seed": seed, "history": result.history,
-            "best_epoch": result.best_epoch, "test_mae": test["test_mae"]}
+    settings = device_settings or distributed.DeviceSettings()
+    features = data.series.values.shape[1]
+    models = {n: distributed.with_compute_dtype(build_model(n, config, features),
+                                                settings.compute_dtype)
+              for n in config.model_names}
+    fit = engine.FitConfig(
+        seeds=tuple(config.first_seed + i for i in range(config.seeds)), epochs=config.epochs,
+        batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
+        monitor="val_mae", patience=config.patience, on_nonfinite=config.on_nonfinite,
+        checkpoint_every=config.checkpoint_every)
+    results = runs.train_models(
+        models, mean_absolute_error(), engine.FitData(Split(data.windows["training"]),
+                                                      Split(data.windows["validation"])),
+        fit, optimizer=keras_optimizer(config.optimizer, config.learning_rate),
+        mesh=distributed.run_mesh(settings, config.seeds), workdir=workdir, record=record,
+        resume=resume, progress=progress)
+    out = {}
+    for name, r in results.items():
+        test = r.evaluate(Split(data.windows["test"]), config.eval_batch_size)
+        out[name] = [{"model": name, "seed": seed, "history": r.history[i],
+                      "best_epoch": r.best_epoch[i], "test_mae": test[i]["test_mae"]}
+                     for i, seed in enumerate(r.seeds)]
+    return out
 
 
 def per_seed_metrics(runs: Sequence[Mapping[str, Any]], scale: float) -> dict[str, list]:
@@ -402,34 +400,8 @@ def plot_history(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]
 
 # -- the experiment ------------------------------------------------------------------------------
 
-def run_models(config: WeatherConfig, data: WeatherData, *, workdir: str | None,
-               resume: bool, progress: bool, record: Mapping[str, Any]
-               ) -> dict[str, list[dict[str, Any]]]:
-    """Every (model, seed), side by side over the devices; results grouped by model."""
-    from rnn_attn import trainer
-    from rnn_attn.training import keras_optimizer
-
-    features = data.series.values.shape[1]
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    compiled = {n: trainer.jit_steps(build_model(n, config, features),
-                                     trainer.mean_absolute_error(), optimizer)
-                for n in config.model_names}
-    jobs = [(n, config.first_seed + i) for n in config.model_names for i in range(config.seeds)]
-
-    def run_job(job, device, slot):
-        name, seed = job
-        return train_one(name, seed, config, data, workdir=workdir, resume=resume,
-                         device=device, slot=slot, progress=progress, compiled=compiled[name],
-                         record=record)
-
-    out: dict[str, list[dict[str, Any]]] = {n: [] for n in config.model_names}
-    for r in trainer.run_parallel(run_job, jobs):
-        out[r["model"]].append(r)
-    return out
-
-
 def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, device_settings=None) -> dict[str, Any]:
     """Loads the data, trains every (model, seed), prints the report and writes
     ``results.json``, ``history.png`` and ``mae_by_seed.png`` into ``workdir``."""
     import jax
@@ -460,8 +432,8 @@ def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
         params = build_model(name, config, features).init(jax.random.PRNGKey(0))
         print(f"  {name}: {parameter_count(params):,} parameters")
 
-    runs = run_models(config, data, workdir=workdir, resume=resume, progress=progress,
-                      record=record)
+    runs = train_models(config, data, workdir=workdir, resume=resume, progress=progress,
+                        record=record, device_settings=device_settings)
     models: dict[str, dict[str, Any]] = {}
     for name, seed_runs in runs.items():
         per_seed = per_seed_metrics(seed_runs, scale)
@@ -490,6 +462,10 @@ def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
         comparison = {"metric": HEADLINE, "reference_model": reference, **stats.compare_many(
             {n: m["per_seed"][HEADLINE] for n, m in models.items()}, baseline=reference)}
 
+    from rnn_attn import distributed
+
+    if not distributed.is_primary():  # process 0 writes the report and the files
+        return {"experiment": "weather", "models": models, "comparison": comparison}
     intervals = {n: (m["summary"][HEADLINE]["ci_t_low"], m["summary"][HEADLINE]["ci_t_high"])
                  for n, m in models.items() if "summary" in m}
     files = {
@@ -598,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=WeatherConfig,
                     default_workdir="runs/weather", run=run_experiment,
-                    jobs=lambda cfg: cfg.seeds * len(cfg.model_names))
+                    jobs=lambda cfg: cfg.seeds)
 
 
 if __name__ == "__main__":

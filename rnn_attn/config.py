@@ -152,11 +152,16 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     experiment. They change where a run computes, not what it computes (except
     ``--compute-dtype``), so they are not part of the config a resume compares."""
     group = parser.add_argument_group("devices and hosts (see docs/tpu.md)")
-    group.add_argument("--data-parallel", type=int, default=0, metavar="N",
-                       help="split every training batch over N devices (a 'data' mesh axis; "
-                            "parameters replicated), one run at a time; -1: every device of "
-                            "every process; 0: off, runs (seeds, models) go side by side, "
-                            "one device each")
+    group.add_argument("--seed-parallel", type=int, default=0, metavar="K",
+                       help="devices on the mesh's 'seed' axis: the seeds are split over K "
+                            "devices, each training its share in one vmapped program; must "
+                            "divide --seeds; 0: as many as divide the seeds and fit the "
+                            "devices")
+    group.add_argument("--data-parallel", type=int, default=0, metavar="M",
+                       help="devices on the mesh's 'data' axis: every seed's batch is split "
+                            "over M devices (parameters replicated, gradients all-reduced); "
+                            "-1: every device not on the seed axis; 0: no split. The mesh "
+                            "uses K x M devices")
     group.add_argument("--distributed", action="store_true",
                        help="join a multi-host run with jax.distributed.initialize (TPU pod "
                             "slice, several GPU hosts, several local processes); implies "
@@ -209,7 +214,7 @@ def experiment_parser(description: str, config_cls: type, default_workdir: str,
     return parser
 
 
-# -- flags of the experiments that train with trainer.fit ------------------------------------
+# -- flags of the experiments that train with the engine (rnn_attn.train) -------------------
 
 ON_NONFINITE = ("stop", "skip")
 
@@ -218,6 +223,12 @@ def checkpoint_every_field() -> Any:
     """The experiment configs' ``--checkpoint-every`` flag."""
     return field(0, "also checkpoint every N optimizer steps within an epoch, so a killed "
                     "run loses at most N steps (0: at the end of each epoch only)")
+
+
+def cpu_devices_field() -> Any:
+    """The experiment configs' ``--cpu-devices`` flag."""
+    return field(0, "on CPU, split the host into this many devices for the (seed, data) mesh "
+                    "(0: as many as the mesh needs, at most one per core)")
 
 
 def on_nonfinite_field() -> Any:

@@ -33,6 +33,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rnn_attn.config import COMPUTE_DTYPES, ConfigError
+from rnn_attn.parallel.mesh import make_mesh
 
 PyTree = Any
 DATA_AXIS = "data"
@@ -45,7 +46,8 @@ class DeviceSettings:
     """How a run uses devices and hosts; execution only (results do not depend on it,
     up to float rounding, except ``compute_dtype``)."""
 
-    data_parallel: int = 0  # 0: off (runs side by side); -1: every device; N: N devices
+    data_parallel: int = 0  # 0: off; -1: every device (not on the seed axis); N: N devices
+    seed_parallel: int = 0  # devices on the seed axis; 0: as many as divide the seeds
     distributed: bool = False
     coordinator_address: str = ""  # host:port, or "auto" (TPU pods, Slurm, Open MPI)
     num_processes: int = 0  # 0: from the environment / auto-detection
@@ -54,6 +56,9 @@ class DeviceSettings:
 
     def validate(self) -> DeviceSettings:
         """Raises ConfigError naming the first bad value."""
+        if self.seed_parallel < 0:
+            raise ConfigError(f"--seed-parallel must be 0 (as many devices as divide the "
+                              f"seeds) or a device count >= 1, got {self.seed_parallel}")
         if self.data_parallel < -1:
             raise ConfigError(f"--data-parallel must be -1 (every device), 0 (off) or a "
                               f"device count >= 1, got {self.data_parallel}")
@@ -130,19 +135,27 @@ def initialize(settings: DeviceSettings, *, timeout_s: int = 300) -> bool:
     return True
 
 
-def local_device_request(settings: DeviceSettings, jobs: int) -> int:
-    """How many CPU devices this process should ask for: enough for the data mesh (its
-    share of it when several processes split it), else one per run (at most one per
-    core), as before."""
+def local_device_request(settings: DeviceSettings, num_seeds: int) -> int:
+    """How many CPU devices this process should ask for: the ``(seed, data)`` mesh's share
+    of this process; with ``--seed-parallel`` left at 0, as many seed devices as divide
+    the seeds and fit the cores (one core per device)."""
     cores = os.cpu_count() or 1
-    if settings.mesh_devices > 0:
-        return max(1, settings.mesh_devices // max(1, settings.num_processes or 1))
+    processes = max(1, settings.num_processes or 1)
     if settings.mesh_devices == -1:
         return cores
-    return max(1, min(jobs, cores))
+    data = max(settings.mesh_devices, 1)
+    seeds = settings.seed_parallel or max(
+        d for d in range(1, num_seeds + 1) if num_seeds % d == 0 and d * data <= max(cores, data))
+    return max(1, seeds * data // processes)
 
 
 # -- meshes and shardings ---------------------------------------------------------------------
+
+def run_mesh(settings: DeviceSettings, num_seeds: int) -> Mesh:
+    """The ``(seed, data)`` mesh of a training run under the device flags."""
+    return make_mesh(num_seeds, seed_parallel=settings.seed_parallel,
+                     data_parallel=settings.mesh_devices)
+
 
 def data_mesh(num_devices: int = -1, devices: list | None = None) -> Mesh:
     """A 1-D mesh (axis ``data``) over the first ``num_devices`` devices (-1: all of them,

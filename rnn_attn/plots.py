@@ -107,7 +107,7 @@ def history(
     """Training and validation curves per epoch, one panel per metric.
 
     ``histories[model]`` is a list of per-seed histories (``{"loss": [...], "val_loss":
-    [...]}``, as ``trainer.fit`` records them); each curve is the mean over seeds with a
+    [...]}``, as ``engine.fit`` records them per seed); each curve is the mean over seeds with a
     min-max band. Training curves are dashed and labelled "train", validation ones solid.
     """
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4.0), squeeze=False)

@@ -2,9 +2,9 @@
 
 The protocol behind ``experiments.imdb_attention`` (document 000) and ``experiments.imdb``
 (documents 002 and 003): the reviews go through Keras's pipeline (``load_data`` with
-``num_words``, then ``pad_sequences`` to ``maxlen``), each (model, seed) pair is trained
-with ``trainer.fit`` (its own Orbax checkpoints, resumable), pairs run side by side on the
-available devices, and every figure a reader sees is labelled as training or validation.
+``num_words``, then ``pad_sequences`` to ``maxlen``), each model trains over all its seeds
+at once with the engine (``rnn_attn.train``: one compiled program, Orbax checkpoints,
+resumable), and every figure a reader sees is labelled as training or validation.
 
 Repeat ``i`` uses seed ``first_seed + i`` for every model (initialization, dropout and
 the shuffle), so the models are compared seed for seed.
@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import numpy as np
 
-from rnn_attn import distributed, trainer
-from rnn_attn.checkpoints import Checkpointer
+from rnn_attn import distributed
 from rnn_attn.config import (
     ConfigError,
     check_fit_flags,
     checkpoint_every_field,
+    cpu_devices_field,
     field,
     on_nonfinite_field,
     require,
@@ -34,6 +34,10 @@ from rnn_attn.data import imdb
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
 from rnn_attn.results import print_written, write_results
 from rnn_attn.summary import parameter_count
+from rnn_attn.train import engine
+from rnn_attn.train.feed import Split
+from rnn_attn.train.objectives import binary_classification
+from rnn_attn.train.runs import train_models
 from rnn_attn.training import KERAS_OPTIMIZERS as OPTIMIZERS
 from rnn_attn.training import keras_optimizer
 
@@ -71,8 +75,7 @@ class SentimentConfig:
     data_dir: str = field("", "directory with the IMDB files (default: $RNN_ATTN_DATA or "
                               "../shared/data)")
     source: str = field("auto", f"IMDB source, one of {imdb.SOURCES}")
-    cpu_devices: int = field(0, "on CPU, split the host into this many devices to train "
-                                "seeds side by side (0: one per core)")
+    cpu_devices: int = cpu_devices_field()
 
     @property
     def model_names(self) -> list[str]:
@@ -148,78 +151,38 @@ class SeedRun:
     seed: int
     history: dict[str, list[float]]
     best_epoch: int
-    params: Any
 
 
-SeedData = Callable[[int], tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]]
-
-
-def train_one(name: str, model, seed: int, config, train, validation, *,
-              workdir: str | None, resume: bool, device, slot: int, progress: bool,
-              compiled: tuple[Callable, Callable], record: Mapping[str, Any],
-              mesh=None) -> SeedRun:
-    """Trains ``model`` for one seed (its init, dropout and shuffles) with ``trainer.fit``;
-    checkpoints go to ``workdir/checkpoints/<name>/seed_<seed>``. ``mesh``: data-parallel
-    over its devices (``device`` then unused)."""
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    with jax.default_device(device):
-        state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
-    options = trainer.FitOptions(
-        epochs=config.epochs, batch_size=config.batch_size, seed=seed,
+def fit_config(config) -> engine.FitConfig:
+    """The engine's settings from an IMDB experiment's config."""
+    return engine.FitConfig(
+        seeds=tuple(config.first_seed + i for i in range(config.seeds)),
+        epochs=config.epochs, batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size, monitor=config.monitor,
         patience=config.patience, on_nonfinite=config.on_nonfinite,
         checkpoint_every=config.checkpoint_every)
-    checkpointer = None
-    if workdir is not None:
-        # Written in the background while training goes on (checkpoints.Checkpointer).
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", name, f"seed_{seed}"))
-    try:
-        result = trainer.fit(
-            model, trainer.binary_classification(), optimizer, state, train, validation,
-            options, checkpointer=checkpointer, config_record=record, resume=resume,
-            device=device, progress=progress, progress_position=slot,
-            name=f"{name} seed {seed}", compiled=compiled, mesh=mesh)
-    finally:
-        if checkpointer is not None:
-            checkpointer.close()
-    return SeedRun(name, seed, result.history, result.best_epoch, result.state.params)
 
 
-def run(config, models: Mapping[str, Any], data: SeedData, *, workdir: str | None = None,
-        resume: bool = False, progress: bool = True,
+def run(config, models: Mapping[str, Any], data: engine.FitData, *,
+        workdir: str | None = None, resume: bool = False, progress: bool = True,
         record: Mapping[str, Any] | None = None,
         device_settings: distributed.DeviceSettings | None = None) -> dict[str, list[SeedRun]]:
-    """Trains every (model, seed) pair, side by side over the devices.
+    """Trains every model over every seed (one program per model, all seeds in it).
 
-    ``models``: name -> model; ``data(seed) -> (train, validation)``; ``config`` gives
-    ``seeds``, ``first_seed``, ``optimizer``, ``learning_rate``, ``epochs``, ``batch_size``,
-    ``eval_batch_size``, ``monitor`` and ``patience``.
+    ``models``: name -> model; ``config`` gives ``seeds``, ``first_seed``, ``optimizer``,
+    ``learning_rate``, ``epochs``, ``batch_size``, ``eval_batch_size``, ``monitor``,
+    ``patience``, ``on_nonfinite`` and ``checkpoint_every``.
     """
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    # The device flags: a data mesh trains one run at a time over all its devices; the
-    # compute dtype wraps each model.
     settings = device_settings or distributed.DeviceSettings()
-    mesh = distributed.data_mesh(settings.mesh_devices) if settings.mesh_devices else None
+    mesh = distributed.run_mesh(settings, config.seeds)
     models = {name: distributed.with_compute_dtype(model, settings.compute_dtype)
               for name, model in models.items()}
-    compiled = {name: trainer.jit_steps(model, trainer.binary_classification(), optimizer,
-                                        mesh=mesh)
-                for name, model in models.items()}
-    jobs = [(name, config.first_seed + i) for name in models for i in range(config.seeds)]
-    record = record or dataclasses.asdict(config)
-
-    def run_job(job, device, slot):
-        name, seed = job
-        train, validation = data(seed)
-        return train_one(name, models[name], seed, config, train, validation, workdir=workdir,
-                         resume=resume, device=device, slot=slot, progress=progress,
-                         compiled=compiled[name], record=record, mesh=mesh)
-
-    runs = trainer.run_parallel(run_job, jobs, devices=None if mesh is None else [None])
-    out: dict[str, list[SeedRun]] = {name: [] for name in models}
-    for r in runs:
-        out[r.model].append(r)
-    return out
+    results = train_models(models, binary_classification(), data, fit_config(config),
+                           optimizer=keras_optimizer(config.optimizer, config.learning_rate),
+                           mesh=mesh, workdir=workdir, record=record or dataclasses.asdict(config),
+                           resume=resume, progress=progress)
+    return {name: [SeedRun(name, seed, r.history[i], r.best_epoch[i])
+                   for i, seed in enumerate(r.seeds)] for name, r in results.items()}
 
 
 def per_seed_metrics(runs: list[SeedRun]) -> dict[str, list[float]]:
@@ -261,7 +224,8 @@ HEADLINE = "val_accuracy_best"
 
 def run_experiment(config, workdir: str, *, experiment: str, reference: str,
                    resume: bool = False, progress: bool = True,
-                   models: Mapping[str, Any] | None = None, data: SeedData | None = None,
+                   models: Mapping[str, Any] | None = None,
+                   data: engine.FitData | None = None,
                    data_description: str = "",
                    device_settings: distributed.DeviceSettings | None = None) -> dict:
     """Trains every (model, seed), prints the report and writes ``results.json``,
@@ -269,7 +233,7 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
 
     By default the models are ``config.model_names`` from the registry and the data the
     Keras pipeline of ``load_arrays``; an experiment with its own passes ``models``,
-    ``data(seed) -> (train, validation)`` and a ``data_description``.
+    ``data`` (an ``engine.FitData``, per-seed rows allowed) and a ``data_description``.
     """
     import time
 
@@ -281,15 +245,16 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
         models = {name: build_model(name, config) for name in config.model_names}
     if data is None:
         train, validation, val_description = load_arrays(config)
-        data = lambda seed: (train, validation)  # noqa: E731
+        data = engine.FitData(Split(train), Split(validation))
         data_description = (f"{len(train['targets']):,} training reviews; validation on "
                             f"{val_description}")
     info = devices.describe_devices()
     print(f"{experiment}: models {list(models)} x {config.seeds} seeds, {config.epochs} "
           f"epochs, {data_description}; {info['device_count']} {info['platform']} device(s)")
-    for name, model in models.items():
-        params = model.init(jax.random.PRNGKey(0))
-        print(f"  {name}: {parameter_count(params):,} parameters")
+    counts = {name: parameter_count(model.init(jax.random.PRNGKey(0)))
+              for name, model in models.items()}
+    for name, count in counts.items():
+        print(f"  {name}: {count:,} parameters")
     runs = run(config, models, data, workdir=workdir, resume=resume, progress=progress,
                record=record, device_settings=device_settings)
     names = list(models)
@@ -299,7 +264,7 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
         per_seed = per_seed_metrics(seed_runs)
         reports[name] = {
             "seeds": [r.seed for r in seed_runs],
-            "parameters": parameter_count(seed_runs[0].params),
+            "parameters": counts[name],
             "per_seed": per_seed,
             "history_per_seed": [r.history for r in seed_runs],
             "train_validation_gap_by_epoch": generalization_gap(seed_runs),

@@ -21,12 +21,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from rnn_attn import trainer
-from rnn_attn.checkpoints import Checkpointer
+from rnn_attn import distributed
 from rnn_attn.config import (
     ConfigError,
     check_fit_flags,
     checkpoint_every_field,
+    cpu_devices_field,
     field,
     on_nonfinite_field,
     require,
@@ -34,7 +34,13 @@ from rnn_attn.config import (
 from rnn_attn.data import chars
 from rnn_attn.generation import make_generator
 from rnn_attn.models.char_lm import INPUTS, CharLSTM
+from rnn_attn.parallel.mesh import fetch
 from rnn_attn.results import print_written, write_results
+from rnn_attn.train import engine
+from rnn_attn.train.callbacks import EpochEnd
+from rnn_attn.train.feed import Split
+from rnn_attn.train.objectives import categorical_classification
+from rnn_attn.train.runs import train_models
 from rnn_attn.training import KERAS_OPTIMIZERS, keras_optimizer
 
 BOOK = "alice_in_wonderland_pg11.txt"
@@ -66,8 +72,7 @@ class TextGenConfig:
     eval_chars: int = field(1000, "characters generated at the end to score real words")
     temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this temperature")
     top_k: int = field(0, "sample among the k likeliest characters (0: all)")
-    cpu_devices: int = field(0, "on CPU, split the host into this many devices (0: one per "
-                                "core) to train seeds side by side")
+    cpu_devices: int = cpu_devices_field()
 
     def validate(self) -> TextGenConfig:
         check_fit_flags(self)
@@ -131,71 +136,88 @@ def generate_text(generator, params, corpus: Corpus, rng: np.random.Generator, k
     return corpus.vocab.decode(window), corpus.vocab.decode(generator(params, window, key))
 
 
-def train_seed(seed: int, config: TextGenConfig, corpus: Corpus, *, workdir: str | None,
-               resume: bool, device, slot: int, progress: bool, record: Mapping[str, Any],
-               compiled) -> dict:
+class Sampler:
+    """After every iteration, generates ``preds_per_iteration`` characters per seed from a
+    random training window (the seed's own generator of windows and sampling keys), and
+    prints them with the held-out figures."""
+
+    def __init__(self, config: TextGenConfig, corpus: Corpus, model: CharLSTM):
+        self.config, self.corpus = config, corpus
+        self.next_logits = lambda params, window: model.apply(params, window)  # noqa: E731
+        self.short = make_generator(self.next_logits, config.preds_per_iteration,
+                                    temperature=config.temperature, top_k=config.top_k)
+        seeds = [config.first_seed + i for i in range(config.seeds)]
+        self.rngs = {s: np.random.default_rng(s) for s in seeds}
+        self.keys = {s: jax.random.PRNGKey(10_000 + s) for s in seeds}
+        self.samples: dict[int, list[dict[str, Any]]] = {s: [] for s in seeds}
+
+    def __call__(self, run) -> None:
+        params = fetch(run.state.params)
+        for i, seed in enumerate(run.config.seeds):
+            if not run.recorded(i):
+                continue
+            logs = run.logs[i]
+            seed_params = jax.tree.map(lambda x, i=i: x[i], params)
+            seed_text, generated = generate_text(
+                self.short, seed_params, self.corpus, self.rngs[seed],
+                jax.random.fold_in(self.keys[seed], run.epoch))
+            fraction, _ = chars.real_word_fraction(generated, self.corpus.words)
+            ppl = math.exp(logs["val_cross_entropy"])
+            self.samples[seed].append({
+                "iteration": run.epoch, "seed_window": seed_text, "generated": generated,
+                "real_word_fraction": fraction, "heldout_perplexity": ppl})
+            print(f"[seed {seed}] iteration {run.epoch}: HELD-OUT cross-entropy "
+                  f"{logs['val_cross_entropy']:.4f} nats/char, perplexity {ppl:.3f}, real words "
+                  f"{100 * fraction:.0f}%; training loss {logs['loss']:.4f}\n"
+                  f"  {seed_text!r} -> {generated!r}", flush=True)
+
+    def final(self, seed: int, params) -> dict[str, Any]:
+        """``eval_chars`` characters from the end of training, and the share of real words."""
+        generator = make_generator(self.next_logits, self.config.eval_chars,
+                                   temperature=self.config.temperature, top_k=self.config.top_k)
+        seed_text, generated = generate_text(generator, params, self.corpus, self.rngs[seed],
+                                             jax.random.fold_in(self.keys[seed], 99_999))
+        fraction, scored = chars.real_word_fraction(generated, self.corpus.words)
+        return {"seed_window": seed_text, "generated": generated,
+                "real_word_fraction": fraction, "real_word_tokens_scored": scored}
+
+
+def train_seeds(config: TextGenConfig, corpus: Corpus, *, workdir: str | None, resume: bool,
+                progress: bool, record: Mapping[str, Any], device_settings=None) -> list[dict]:
+    """Every seed in one program; per seed its history, samples and final figures."""
+    settings = device_settings or distributed.DeviceSettings()
     model = build_model(config, corpus.vocab.size)
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    next_logits = lambda params, window: model.apply(params, window)  # noqa: E731
-    short = make_generator(next_logits, config.preds_per_iteration,
-                           temperature=config.temperature, top_k=config.top_k)
-    rng = np.random.default_rng(seed)
-    samples: list[dict[str, Any]] = []
-    with jax.default_device(device):
-        state = trainer.init_state(model, optimizer, jax.random.PRNGKey(seed))
-    sample_key = jax.random.PRNGKey(10_000 + seed)
-
-    def after_iteration(epoch, logs, state):
-        seed_text, generated = generate_text(short, state.params, corpus, rng,
-                                             jax.random.fold_in(sample_key, epoch))
-        fraction, _ = chars.real_word_fraction(generated, corpus.words)
-        ppl = math.exp(logs["val_cross_entropy"])
-        samples.append({"iteration": epoch, "seed_window": seed_text, "generated": generated,
-                        "real_word_fraction": fraction, "heldout_perplexity": ppl})
-        print(f"[seed {seed}] iteration {epoch}: HELD-OUT cross-entropy "
-              f"{logs['val_cross_entropy']:.4f} nats/char, perplexity {ppl:.3f}, real words "
-              f"{100 * fraction:.0f}%; training loss {logs['loss']:.4f}\n"
-              f"  {seed_text!r} -> {generated!r}", flush=True)
-
-    checkpointer = None
-    if workdir is not None:
-        checkpointer = Checkpointer(os.path.join(workdir, "checkpoints", f"seed_{seed}"))
-    try:
-        result = trainer.fit(
-            model, trainer.categorical_classification(), optimizer, state, corpus.train,
-            corpus.held_out,
-            trainer.FitOptions(epochs=config.iterations, batch_size=config.batch_size,
-                               seed=seed, eval_batch_size=4096, monitor="val_loss",
-                               on_nonfinite=config.on_nonfinite,
-                               checkpoint_every=config.checkpoint_every),
-            checkpointer=checkpointer, config_record=record, resume=resume, device=device,
-            progress=progress, progress_position=slot, name=f"seed {seed}",
-            on_epoch_end=after_iteration, compiled=compiled)
-    finally:
-        if checkpointer is not None:
-            checkpointer.close()
-    params = result.state.params
-    final = make_generator(next_logits, config.eval_chars, temperature=config.temperature,
-                           top_k=config.top_k)
-    seed_text, generated = generate_text(final, params, corpus, rng,
-                                         jax.random.fold_in(sample_key, 99_999))
-    fraction, scored = chars.real_word_fraction(generated, corpus.words)
-    h = result.history
-    return {
-        "seed": seed,
-        "history": h,
-        "samples": samples,
-        "final_sample": {"seed_window": seed_text, "generated": generated},
-        "metrics": {
-            "heldout_cross_entropy_final": h["val_cross_entropy"][-1],
-            "heldout_perplexity_final": math.exp(h["val_cross_entropy"][-1]),
-            "heldout_perplexity_best": math.exp(min(h["val_cross_entropy"])),
-            "heldout_accuracy_final": h["val_accuracy"][-1],
-            "train_loss_final": h["loss"][-1],
-            "real_word_fraction": fraction,
-            "real_word_tokens_scored": scored,
-        },
-    }
+    sampler = Sampler(config, corpus, model)
+    fit = engine.FitConfig(
+        seeds=tuple(config.first_seed + i for i in range(config.seeds)),
+        epochs=config.iterations, batch_size=config.batch_size, eval_batch_size=4096,
+        monitor="val_loss", on_nonfinite=config.on_nonfinite,
+        checkpoint_every=config.checkpoint_every)
+    result = train_models(
+        {"char_lstm": distributed.with_compute_dtype(model, settings.compute_dtype)},
+        categorical_classification(),
+        engine.FitData(Split(corpus.train), Split(corpus.held_out)), fit,
+        optimizer=keras_optimizer(config.optimizer, config.learning_rate),
+        mesh=distributed.run_mesh(settings, config.seeds), workdir=workdir, record=record,
+        resume=resume, progress=progress, callbacks=lambda name: [EpochEnd(sampler)],
+    )["char_lstm"]
+    runs = []
+    for i, seed in enumerate(result.seeds):
+        final = sampler.final(seed, result.seed_params(i))
+        h = result.history[i]
+        runs.append({
+            "seed": seed, "history": h, "samples": sampler.samples[seed],
+            "final_sample": {k: final[k] for k in ("seed_window", "generated")},
+            "metrics": {
+                "heldout_cross_entropy_final": h["val_cross_entropy"][-1],
+                "heldout_perplexity_final": math.exp(h["val_cross_entropy"][-1]),
+                "heldout_perplexity_best": math.exp(min(h["val_cross_entropy"])),
+                "heldout_accuracy_final": h["val_accuracy"][-1],
+                "train_loss_final": h["loss"][-1],
+                "real_word_fraction": final["real_word_fraction"],
+                "real_word_tokens_scored": final["real_word_tokens_scored"],
+            }})
+    return runs
 
 
 def unigram_bigram_perplexity(train_ids: np.ndarray, vocab_size: int) -> dict[str, float]:
@@ -213,7 +235,7 @@ def unigram_bigram_perplexity(train_ids: np.ndarray, vocab_size: int) -> dict[st
 
 
 def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
-                   progress: bool = True) -> dict:
+                   progress: bool = True, device_settings=None) -> dict:
     from rnn_attn import devices, plots, stats
 
     start = time.perf_counter()
@@ -225,18 +247,13 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
           f"{len(corpus.held_out['targets']):,} held-out, {corpus.vocab.size} characters; "
           f"reference perplexities on the training text: unigram {references['unigram']:.2f}, "
           f"bigram {references['bigram']:.2f}")
-    model = build_model(config, corpus.vocab.size)
-    optimizer = keras_optimizer(config.optimizer, config.learning_rate)
-    compiled = trainer.jit_steps(model, trainer.categorical_classification(), optimizer)
-
-    def run_one(seed, device, slot):
-        return train_seed(seed, config, corpus, workdir=workdir, resume=resume, device=device,
-                          slot=slot, progress=progress, record=record, compiled=compiled)
-
-    runs = trainer.run_parallel(run_one, [config.first_seed + i for i in range(config.seeds)])
+    runs = train_seeds(config, corpus, workdir=workdir, resume=resume, progress=progress,
+                       record=record, device_settings=device_settings)
     per_seed = {k: [r["metrics"][k] for r in runs] for k in runs[0]["metrics"]}
     summary = ({k: stats.describe(v) for k, v in per_seed.items()} if config.seeds >= 2
                else None)
+    if not distributed.is_primary():  # process 0 writes the report and the files
+        return {"experiment": "char_textgen", "per_seed": per_seed}
     files = {"history": plots.history(
         {"char_lstm": [r["history"] for r in runs]}, os.path.join(workdir, "history.png"),
         metrics=("cross_entropy", "accuracy"),

@@ -132,7 +132,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["weather_text_cell"].write_text(_jena(bad_cell="warm"))
     paths["empty_text"].write_text("")
     paths["no_chapter_text"].write_text("Alice was beginning to get very tired.\n")
-    (paths["used_workdir"] / "checkpoints" / "gru" / "seed_0" / "22").mkdir(parents=True)
+    (paths["used_workdir"] / "checkpoints" / "gru" / "22").mkdir(parents=True)
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -203,7 +203,7 @@ def test_bad_input_gets_its_message(row, placeholders, capsys):
         assert not os.path.isdir(os.path.join(placeholders["workdir"], "checkpoints"))
         # Nothing already saved is lost.
         assert os.path.isdir(os.path.join(placeholders["used_workdir"], "checkpoints", "gru",
-                                          "seed_0", "22"))
+                                          "22"))
     else:
         with pytest.raises(CLEAR_ERRORS) as info:
             eval(text, python_namespace())  # noqa: S307 - the table's own expressions

@@ -50,29 +50,47 @@ def _finish(procs: list[subprocess.Popen]) -> list[str]:
     return logs
 
 
-def test_two_processes_train_checkpoint_once_and_agree(tmp_path):
+def _write_book(path) -> str:
+    body = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 30)
+    path.write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\nlicence\n")
+    return str(path)
+
+
+def _run_both_ways(tmp_path, experiment: str, args: list[str]) -> tuple[dict, dict]:
+    """``results.json`` of a two-process run and of the single-process reference."""
     port = _free_port()
-    procs = [_start(port, 0, 2, tmp_path), _start(port, 1, 2, tmp_path)]
-    _finish(procs)
-    _finish([_start(0, 0, 1, tmp_path)])  # the single-process reference, same global batch
-    views = [json.loads((tmp_path / f"metrics_2_{i}.json").read_text()) for i in (0, 1)]
-    reference = json.loads((tmp_path / "metrics_1_0.json").read_text())
-    assert [v["process_index"] for v in views] == [0, 1]
-    for v in views:
-        assert (v["process_count"], v["global_devices"], v["local_devices"]) == (2, 4, 2)
-        assert v["mesh_size"] == 4
-        assert v["restored_epoch"] == 2 and v["restored_equals_final"]
-    assert views[0]["history"] == views[1]["history"]  # both processes see the same metrics
-    for key, values in reference["history"].items():
-        assert views[0]["history"][key] == pytest.approx(values, rel=1e-5)
-    # One checkpoint per epoch, written together (each process its own shards, the
-    # metadata and the commit marker once), not one copy per process; numbered by steps
-    # taken (96 examples in batches of 16: 6 an epoch).
-    steps = sorted(os.listdir(tmp_path / "checkpoints_2"), key=int)
-    assert steps == ["6", "12"]
-    for step in steps:
-        files = os.listdir(tmp_path / "checkpoints_2" / step)
-        assert files.count("_CHECKPOINT_METADATA") == 1 and "commit_success.txt" in files
+    two, one = tmp_path / "two", tmp_path / "one"
+    _finish([_start(experiment, port, i, 2, two, *args) for i in (0, 1)])
+    _finish([_start(experiment, 0, 0, 1, one, *args)])
+    return (json.loads((two / "results.json").read_text()),
+            json.loads((one / "results.json").read_text()))
+
+
+def _assert_same_per_seed(two: dict, one: dict) -> None:
+    for name, model in one["models"].items():
+        for metric, values in model["per_seed"].items():
+            assert two["models"][name]["per_seed"][metric] == pytest.approx(
+                values, rel=1e-5, abs=1e-6), (name, metric)
+
+
+@pytest.mark.parametrize("experiment", ["weather", "char_textgen"])
+def test_two_processes_train_one_run_and_match_one_process(tmp_path, experiment):
+    from tests.test_weather_experiment import SMALL, write_jena
+
+    if experiment == "weather":
+        args = ["--data", write_jena(tmp_path / "jena.csv"), "--models", "gru", "--seeds", "2",
+                "--epochs", "2", *SMALL]
+    else:
+        args = ["--text", _write_book(tmp_path / "book.txt"), "--seeds", "2",
+                "--iterations", "2", "--units", "8", "--preds-per-iteration", "5",
+                "--eval-chars", "20"]
+    two, one = _run_both_ways(tmp_path, experiment, args)
+    assert two["devices"]["process_count"] == 2 and two["devices"]["device_count"] == 4
+    _assert_same_per_seed(two, one)
+    # One set of checkpoints, written by the two processes together.
+    root = tmp_path / "two" / "checkpoints"
+    steps = sorted(d for _, dirs, _ in os.walk(root) for d in dirs if d.isdigit())
+    assert steps, list(os.walk(root))
 
 
 def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -87,7 +105,14 @@ def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
     ("experiments.copy_task", ["--data-parallel", "2"],
      "--data-parallel 2 does not apply here: this experiment splits its seeds"),
     ("experiments.imdb_attention", ["--data-parallel", "4", "--cpu-devices", "2"],
-     "--data-parallel 4 needs 4 devices, but only 2 cpu device(s) are available"),
+     "a (1 seed x 4 data) mesh needs 4 devices, but only 2 are available"),
+    ("experiments.weather", ["--seed-parallel", "2", "--seeds", "3"],
+     "--seed-parallel 2 cannot split 3 seeds evenly; expected a divisor of --seeds 3 ([1, 3])"),
+    ("experiments.char_textgen", ["--seed-parallel", "3", "--data-parallel", "2", "--seeds",
+                                  "3", "--cpu-devices", "8"],
+     "a (3 seed x 2 data) mesh of 6 devices does not divide the 8 devices"),
+    ("experiments.imdb_glove", ["--seed-parallel", "-1"],
+     "--seed-parallel must be 0 (as many devices as divide the seeds) or a device count"),
     ("experiments.imdb", ["--model", "lstm", "--distributed", "--coordinator-address",
                           "127.0.0.1:1", "--num-processes", "2"],
      "--process-id must be in [0, 2) for 2 processes"),
@@ -97,7 +122,8 @@ def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
      "--batch-size 10 cannot be split over 4 devices"),
 ])
 def test_device_flags_bad_values_get_one_line(module, args, message, tmp_path):
-    result = _run_cli(module, *args, "--workdir", str(tmp_path), "--no-progress")
+    result = _run_cli(module, *args, "--workdir", str(tmp_path / "run"), "--no-progress")
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -77,7 +77,7 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(tmp_
     reference = _start(_command(data, tmp_path / "reference"), log, tmp_path / "jax_cache")
 
     workdir = tmp_path / "killed"
-    checkpoint_dir = str(workdir / "checkpoints" / "gru" / "seed_0")
+    checkpoint_dir = str(workdir / "checkpoints" / "gru")  # every seed in one checkpoint
     targets = sorted(rng.choice(np.arange(4, TOTAL_STEPS - 8), KILLS - 1, replace=False))
     plan = [("step", int(t)) for t in targets]
     plan.insert(2, ("mid-write", 0))
@@ -132,7 +132,7 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(tmp_
 
     step, params, record = _final_state(checkpoint_dir)
     ref_step, ref_params, ref_record = _final_state(
-        str(tmp_path / "reference" / "checkpoints" / "gru" / "seed_0"))
+        str(tmp_path / "reference" / "checkpoints" / "gru"))
     assert step == ref_step == TOTAL_STEPS
     flat, ref_flat = _leaves(params), _leaves(ref_params)
     assert flat.keys() == ref_flat.keys()

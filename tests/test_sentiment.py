@@ -64,11 +64,12 @@ def test_imdb_attention_end_to_end_with_resume(tmp_path):
     assert "VALIDATION accuracy" in done.stdout and "TRAINING" in done.stdout
     for png in ("history.png", "accuracy_by_seed.png"):
         assert os.path.getsize(os.path.join(workdir, png)) > 1000
-    assert os.path.isdir(os.path.join(workdir, "checkpoints", "bilstm", "seed_0"))
+    # Every seed of a model in one checkpoint, after each epoch (global steps 3 and 6).
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints", "bilstm"))) == ["3", "6"]
 
     # --resume of a finished run restores it and reports the same numbers. (Refusing a new
     # run into a work dir with checkpoints, and a resume under another config, are
-    # tested on trainer.fit in tests/test_trainer.py.)
+    # tested on the engine in tests/test_engine.py.)
     resumed = _run("experiments.imdb_attention", *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     results2 = json.load(open(os.path.join(workdir, "results.json")))

@@ -54,20 +54,12 @@ def _max_relative(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-@pytest.mark.parametrize("model", ["bilstm", "bilstm_attention", "copy_baseline",
-                                   "copy_attention"])
+@pytest.mark.parametrize("model", ["copy_baseline", "copy_attention"])
 def test_data_parallel_loss_curve_matches_one_device(runs, model):
     one, eight = runs[model]["one"], runs[model]["eight"]
     assert len(one) == len(eight) == 20
     assert _max_relative(eight, one) < RTOL, (one, eight)
     assert one[-1] < one[0]  # it trains
-
-
-def test_fit_with_a_mesh_reproduces_the_history(runs):
-    one, eight = runs["fit"]["one"], runs["fit"]["eight"]
-    assert set(one) == set(eight) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-    for key in one:
-        np.testing.assert_allclose(eight[key], one[key], rtol=RTOL)
 
 
 def test_seed_parallel_accuracies_match_one_device(runs):
@@ -81,12 +73,6 @@ def test_seed_parallel_accuracies_match_one_device(runs):
         np.testing.assert_allclose(eight[name]["loss"], one[name]["loss"], rtol=1e-6)
         np.testing.assert_allclose(eight[name]["train_loss"], one[name]["train_loss"],
                                    rtol=1e-6)
-
-
-def test_bfloat16_compute_runs_and_stays_close_to_float32(runs):
-    bf16, fp32 = runs["bilstm_bf16"]["eight"], runs["bilstm"]["one"]
-    assert np.all(np.isfinite(bf16))
-    assert 0 < _max_relative(bf16, fp32) < 2e-2  # it did compute in bfloat16
 
 
 # -- one clear error each ---------------------------------------------------------------------

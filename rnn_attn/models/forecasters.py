@@ -1,7 +1,7 @@
 """Temperature forecasters of reference document 002 (after Chollet, "Deep Learning with R"
 6.3): a window of past weather in, one normalized temperature ``delay`` steps ahead out.
 
-Every forecaster follows one interface (``trainer.fit`` relies on it):
+Every forecaster follows one interface (the engine, ``rnn_attn.train``, relies on it):
 
     init(key) -> params
     apply(params, inputs <float32>[batch, steps, features], *, train=False, key=None)

@@ -124,7 +124,7 @@ class BiLSTMClassifier:
 
 # -- the models of documents 002 and 003, and the registry ----------------------------------
 #
-# Every text model follows one interface (the trainer relies on it):
+# Every text model follows one interface (the engine, rnn_attn.train, relies on it):
 #   init(key) -> params
 #   apply(params, tokens <int>[batch, time], *, train=False, key=None) -> logits <float32>[batch]
 #       (one logit per review; sigmoid(logit) = P(positive))

@@ -82,8 +82,10 @@ def check_divisible(batch_size: int, mesh: Mesh, flag: str = "--batch-size") -> 
     """Each seed's batch is split over the data axis: it must divide evenly."""
     m = mesh.shape[DATA]
     if batch_size % m:
-        raise ConfigError(f"{flag} {batch_size} cannot be split over {m} devices on the data "
-                          f"axis; expected a multiple of {m} (e.g. {m * -(-batch_size // m)})")
+        low, high = m * (batch_size // m), m * -(-batch_size // m)
+        nearest = f"{low} or {high}" if low else f"{high}"
+        raise ConfigError(f"{flag} {batch_size} cannot be split over {m} devices on the 'data' "
+                          f"axis; expected a multiple of {m} (e.g. {nearest})")
 
 
 def round_up(batch_size: int, mesh: Mesh) -> int:

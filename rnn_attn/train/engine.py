@@ -137,13 +137,29 @@ class FitResult:
     ``e``; ``best_epoch`` is 1-based, as Keras prints epochs. ``state`` and
     ``best_params`` stay stacked on the mesh (``seed_params`` takes one seed's)."""
 
-    seeds: tuple[int, ...]
+    config: FitConfig
     state: TrainState
     history: list[dict[str, list[float]]]
     best_epoch: list[int]
     best_value: list[float]
     best_params: PyTree
     stopped_early: list[bool]
+    programs: Programs
+
+    def evaluate(self, split: feed.Split, batch_size: int, *, best: bool = True,
+                 prefix: str = "test_") -> list[dict[str, float]]:
+        """Each seed's mean loss and metrics over every example of ``split`` (e.g. the
+        test split, touched once with the parameters of the best epoch)."""
+        feeder = _Feeder(FitData(split, split), dataclasses.replace(
+            self.config, eval_batch_size=batch_size), self.programs.mesh)
+        params = self.best_params if best else self.state.params
+        sums = meshes.fetch(self.programs.evaluate(params, feeder.val_plan, feeder.val_arrays))
+        return [means({k: v[i] for k, v in sums.items()}, prefix)
+                for i in range(len(self.seeds))]
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self.config.seeds
 
     def seed_params(self, index: int, *, best: bool = False) -> PyTree:
         tree = self.best_params if best else self.state.params
@@ -235,7 +251,8 @@ class _Feeder:
         pad = length - (stop - run.batch)
         if pad:
             index = np.concatenate([index, np.repeat(index[:, -1:], pad, 1)], 1)
-            weight = np.concatenate([weight, np.zeros_like(weight[:, :pad])], 1)
+            weight = np.concatenate([weight, np.zeros((len(weight), pad) + weight.shape[2:],
+                                                      weight.dtype)], 1)
         active = np.arange(length)[None, :] < stop - run.batch
         active = active & ~np.asarray(run.stopped)[:, None]
         return self._place(self.data.train, index, weight, active)
@@ -346,5 +363,5 @@ def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
     state = run.state
     if config.restore_best:
         state = state._replace(params=run.best_params)
-    return FitResult(config.seeds, state, run.history, run.best_epoch, run.best_value,
-                     run.best_params, list(run.stopped))
+    return FitResult(config, state, run.history, run.best_epoch, run.best_value,
+                     run.best_params, list(run.stopped), run.programs)

@@ -32,7 +32,8 @@ from rnn_attn.train.steps import TrainState, make_eval_step, make_train_step
 PyTree = Any
 
 
-def _gather(arrays: Mapping[str, jax.Array], plan: Mapping[str, jax.Array], data_axis: bool):
+def _gather(arrays: Mapping[str, jax.Array], plan: Mapping[str, jax.Array],
+            data_axis: jax.sharding.NamedSharding | None):
     """One batch of a plan: rows gathered from the device arrays, or (host feed) the plan
     holds the examples themselves."""
     if "index" in plan:
@@ -40,8 +41,8 @@ def _gather(arrays: Mapping[str, jax.Array], plan: Mapping[str, jax.Array], data
     else:
         batch = {k: plan[k] for k in ("inputs", "targets")}
     batch["weight"] = plan["weight"]
-    if data_axis:  # under vmap(spmd_axis_name="seed"): [seed, data] on the leading axes
-        batch = jax.lax.with_sharding_constraint(batch, jax.sharding.PartitionSpec(meshes.DATA))
+    if data_axis is not None:  # under vmap(spmd_axis_name="seed"): [seed, data] leading
+        batch = jax.lax.with_sharding_constraint(batch, data_axis)
     return batch
 
 
@@ -52,7 +53,7 @@ def zero_carry(sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> dict[str, Any]
             "bad_step": jnp.full((), -1, jnp.int32), "bad_loss": jnp.zeros((), bool)}
 
 
-def make_segment(train_step: Callable, on_nonfinite: str, data_axis: bool) -> Callable:
+def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None) -> Callable:
     """``segment(state, carry, plan, arrays) -> (state, carry)`` for one seed; ``plan``
     holds ``[S, ...]`` per step: ``index`` (or the examples), ``weight``, ``active``."""
     halt = on_nonfinite == "stop"
@@ -80,7 +81,7 @@ def make_segment(train_step: Callable, on_nonfinite: str, data_axis: bool) -> Ca
     return segment
 
 
-def make_evaluate(eval_step: Callable, data_axis: bool) -> Callable:
+def make_evaluate(eval_step: Callable, data_axis=None) -> Callable:
     """``evaluate(params, plan, arrays) -> sums`` over every planned batch, for one seed
     (summed in batch order, from zeros)."""
 
@@ -120,7 +121,8 @@ def compile_programs(model, objective: Objective, optimizer: optax.GradientTrans
                      mesh: Mesh, *, on_nonfinite: str = "stop", host_feed: bool = False,
                      sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> Programs:
     """Builds (lazily compiled) ``Programs``; ``sums_shape`` is one step's sums."""
-    data_axis = mesh.shape[meshes.DATA] > 1
+    # Each example batch split over the data axis (None: no split to ask for).
+    data_axis = meshes.sharding(mesh, meshes.DATA) if mesh.shape[meshes.DATA] > 1 else None
     seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
     segment = jax.jit(
         jax.vmap(make_segment(make_train_step(model, objective, optimizer), on_nonfinite,
