@@ -184,7 +184,8 @@ def engine_seeds(args, num_seeds: int):
                                       "targets": rng.integers(0, 2, n).astype(np.int32)}))
     config = engine.FitConfig(seeds=tuple(range(num_seeds)), epochs=1,
                               batch_size=args.batch_size, monitor="loss")
-    mesh = distributed.run_mesh(distributed.DeviceSettings(), num_seeds)
+    mesh = distributed.run_mesh(distributed.DeviceSettings(
+        seed_parallel=args.seed_parallel, data_parallel=args.data_parallel), num_seeds)
     run_state = engine.start_run(objectives.binary_classification(), model, data, config,
                                  optimizer=keras_adam(), mesh=mesh)
     feeder = engine._Feeder(data, config, mesh)
@@ -306,6 +307,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 3, 8], metavar="N",
                         help="also time the training engine with N seeds in one program "
                              "(examples/s summed over the seeds); none: skip")
+    parser.add_argument("--seed-parallel", type=int, default=0, metavar="K",
+                        help="the engine's mesh: devices on the seed axis (as the experiments' "
+                             "flag)")
+    parser.add_argument("--data-parallel", type=int, default=0, metavar="M",
+                        help="the engine's mesh: devices on the data axis")
+    parser.add_argument("--cpu-devices", type=int, default=0, metavar="N",
+                        help="split the host into N CPU devices (0: as the experiments do)")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--no-hugetlb", action="store_true",
@@ -318,8 +326,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.seeds:  # before JAX starts: the CPU devices the engine's mesh uses (experiments')
         from rnn_attn import devices, distributed
 
-        devices.request_cpu_devices(distributed.local_device_request(
-            distributed.DeviceSettings(), max(args.seeds)))
+        devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
+            distributed.DeviceSettings(seed_parallel=args.seed_parallel,
+                                       data_parallel=args.data_parallel), max(args.seeds)))
     print(f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
           f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}")
 

@@ -75,28 +75,13 @@ class VanishingConfig:
         return self
 
 
-def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
-        progress: bool = True, device_settings=None) -> None:
-    # A few seconds of one compiled program: nothing to resume; device flags checked by main.
-    del resume, device_settings
+def print_table_and_collect(cfg: VanishingConfig, results: dict, seeds: list[int]) -> dict:
+    """Prints the table (one row per configuration and length) and returns the
+    ``results.json`` entries, ``<config>_T<length>``."""
     import numpy as np
-    from tqdm.auto import tqdm
 
     from rnn_attn import gradient_study as gs
-    from rnn_attn import plots, stats
-    from rnn_attn.results import print_written, write_results
-
-    start = time.perf_counter()
-    settings = gs.StudySettings(units=cfg.units, symbols=cfg.symbols,
-                                batch_size=cfg.batch_size, steps=cfg.steps,
-                                learning_rate=cfg.learning_rate)
-    seeds = [cfg.first_seed + i for i in range(cfg.seeds)]
-    results: dict[str, dict[int, dict]] = {}
-    jobs = [(n, t) for n in cfg.config_names for t in cfg.length_values]
-    for name, length in tqdm(jobs, desc="configurations", disable=not progress,
-                             file=sys.stderr):
-        results.setdefault(name, {})[length] = gs.run_config(name, length, seeds, settings)
-    rows = gs.summarize(results)
+    from rnn_attn import stats
 
     print(f"\nFirst-symbol task, {cfg.symbols} symbols (chance {100 / cfg.symbols:.1f}%), "
           f"{cfg.steps} Adam steps, {cfg.seeds} seeds.")
@@ -105,13 +90,12 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
     print(f"{'configuration':<24}{'T':>5}{'reach@init':>12}{'reach@trained':>15}"
           f"{'TEST accuracy % (mean, 95% t-CI)':>34}  per seed")
     models = {}
-    for row in rows:
+    for row in gs.summarize(results):
         acc = np.asarray(row["test_accuracy_per_seed"])
+        ci = f"{100 * acc.mean():6.1f}"
         if len(acc) >= 2:
             d = stats.describe(acc)
-            ci = f"{100 * d['mean']:6.1f} [{100 * d['ci_t_low']:5.1f}, {100 * d['ci_t_high']:5.1f}]"
-        else:
-            ci = f"{100 * acc.mean():6.1f}"
+            ci += f" [{100 * d['ci_t_low']:5.1f}, {100 * d['ci_t_high']:5.1f}]"
         print(f"{row['config']:<24}{row['length']:>5}"
               f"{np.mean(row['reach_init_per_seed']):>12.2f}"
               f"{np.mean(row['reach_trained_per_seed']):>15.2f}{ci:>34}  "
@@ -129,14 +113,20 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
             "grad_norm_by_step_init_mean": r["grad_init"].mean(0).tolist(),
             "grad_norm_by_step_trained_mean": r["grad_trained"].mean(0).tolist(),
         }
+    return models
+
+
+def write_plots(cfg: VanishingConfig, workdir: str, results: dict) -> dict[str, str]:
+    import numpy as np
+
+    from rnn_attn import plots
 
     longest = max(cfg.length_values)
     norms = {n: (results[n][longest]["grad_init"], results[n][longest]["grad_trained"])
              for n in cfg.config_names}
-    files = {
+    return {
         "gradient_by_step": plots.gradient_norms(
-            norms,
-            os.path.join(workdir, "gradient_by_step.png"),
+            norms, os.path.join(workdir, "gradient_by_step.png"),
             title=f"||dL/dx_t|| on the first-symbol task, T = {longest} "
                   f"(mean over {cfg.seeds} seeds)"),
         # The headline comparison alone: the three cells at Keras's defaults and the gated
@@ -153,13 +143,38 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
             xlabel="sequence length T", ylabel="TEST accuracy (%)",
             title="First-symbol task: test accuracy (mean, min-max over seeds)"),
     }
+
+
+METRICS = {"test_accuracy": "fraction of 1,024 fresh TEST sequences whose first symbol is "
+                            "recalled",
+           "reach_init / reach_trained": "log10(||dL/dx_1|| / ||dL/dx_T||) at initialization "
+                                         "/ after training",
+           "final_train_loss": "TRAINING loss, mean of the last 100 steps"}
+
+
+def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
+        progress: bool = True, device_settings=None) -> None:
+    # A few seconds of one compiled program: nothing to resume; device flags checked by main.
+    del resume, device_settings
+    from tqdm.auto import tqdm
+
+    from rnn_attn import gradient_study as gs
+    from rnn_attn.results import print_written, write_results
+
+    start = time.perf_counter()
+    settings = gs.StudySettings(units=cfg.units, symbols=cfg.symbols,
+                                batch_size=cfg.batch_size, steps=cfg.steps,
+                                learning_rate=cfg.learning_rate)
+    seeds = [cfg.first_seed + i for i in range(cfg.seeds)]
+    results: dict[str, dict[int, dict]] = {}
+    jobs = [(n, t) for n in cfg.config_names for t in cfg.length_values]
+    for name, length in tqdm(jobs, desc="configurations", disable=not progress,
+                             file=sys.stderr):
+        results.setdefault(name, {})[length] = gs.run_config(name, length, seeds, settings)
+    models = print_table_and_collect(cfg, results, seeds)
+    files = write_plots(cfg, workdir, results)
     out = {"experiment": "vanishing_gradients", "config": dataclasses.asdict(cfg),
-           "metrics": {"test_accuracy": "fraction of 1,024 fresh TEST sequences whose first "
-                                        "symbol is recalled",
-                       "reach_init / reach_trained": "log10(||dL/dx_1|| / ||dL/dx_T||) at "
-                                                     "initialization / after training",
-                       "final_train_loss": "TRAINING loss, mean of the last 100 steps"},
-           "models": models, "files": files,
+           "metrics": METRICS, "models": models, "files": files,
            "timing_seconds": round(time.perf_counter() - start, 1)}
     print_written(write_results(workdir, out), files, out["timing_seconds"])
 

@@ -144,9 +144,6 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-COMPUTE_DTYPES = ("float32", "bfloat16")
-
-
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """The device and sharding flags (``distributed.DeviceSettings``), the same for every
     experiment. They change where a run computes, not what it computes (except
@@ -174,6 +171,8 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                        help="processes in the --distributed run (default $JAX_NUM_PROCESSES)")
     group.add_argument("--process-id", type=int, default=-1, metavar="I",
                        help="this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)")
+    from rnn_attn.distributed import COMPUTE_DTYPES
+
     group.add_argument("--compute-dtype", default="float32", choices=COMPUTE_DTYPES,
                        help="dtype of the models' matmuls and states; parameters, loss, "
                             "gradients and optimizer stay float32")

@@ -32,11 +32,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from rnn_attn.config import COMPUTE_DTYPES, ConfigError
+from rnn_attn.errors import ConfigError
 from rnn_attn.parallel.mesh import make_mesh
 
 PyTree = Any
 DATA_AXIS = "data"
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
 # -- the flags --------------------------------------------------------------------------------
@@ -137,15 +138,18 @@ def initialize(settings: DeviceSettings, *, timeout_s: int = 300) -> bool:
 
 def local_device_request(settings: DeviceSettings, num_seeds: int) -> int:
     """How many CPU devices this process should ask for: the ``(seed, data)`` mesh's share
-    of this process; with ``--seed-parallel`` left at 0, as many seed devices as divide
-    the seeds and fit the cores (one core per device)."""
+    of this process. With ``--seed-parallel`` left at 0, the seed axis gets the smallest
+    divisor of the seeds that gives every core at least one device (3 seeds on 2 cores: 3
+    devices, one seed each; 10 seeds: 2 devices, 5 seeds each): XLA runs one device's
+    program on one core at a time, so fewer devices than cores leaves cores idle."""
     cores = os.cpu_count() or 1
     processes = max(1, settings.num_processes or 1)
     if settings.mesh_devices == -1:
         return cores
     data = max(settings.mesh_devices, 1)
-    seeds = settings.seed_parallel or max(
-        d for d in range(1, num_seeds + 1) if num_seeds % d == 0 and d * data <= max(cores, data))
+    divisors = [d for d in range(1, num_seeds + 1) if num_seeds % d == 0]
+    seeds = settings.seed_parallel or next(d for d in divisors if d * data >= cores
+                                           or d == num_seeds)
     return max(1, seeds * data // processes)
 
 

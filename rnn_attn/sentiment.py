@@ -222,13 +222,76 @@ def generalization_gap(runs: list[SeedRun]) -> list[dict[str, float]]:
 HEADLINE = "val_accuracy_best"
 
 
+def model_report(config, seed_runs: list[SeedRun], parameters: int) -> dict[str, Any]:
+    """One model's per-seed figures, per-epoch histories and (2+ seeds) summaries."""
+    from rnn_attn import stats
+
+    per_seed = per_seed_metrics(seed_runs)
+    report = {"seeds": [r.seed for r in seed_runs], "parameters": parameters,
+              "per_seed": per_seed, "history_per_seed": [r.history for r in seed_runs],
+              "train_validation_gap_by_epoch": generalization_gap(seed_runs)}
+    if config.seeds >= 2:
+        report["summary"] = {k: stats.describe(per_seed[k]) for k in (
+            "val_accuracy_best", "val_accuracy_final", "train_accuracy_final")}
+    return report
+
+
+def compare_models(config, reports: Mapping[str, dict]) -> dict | None:
+    """The first model against the others over seeds (best-epoch and final validation
+    accuracy); None with one model or one seed."""
+    from rnn_attn import stats
+
+    names = list(reports)
+    if len(names) < 2 or config.seeds < 2:
+        return None
+    comparison = {}
+    for metric in ("val_accuracy_best", "val_accuracy_final"):
+        scores = {n: reports[n]["per_seed"][metric] for n in names}
+        comparison[metric] = (stats.compare(scores[names[1]], scores[names[0]],
+                                            names=(names[1], names[0]))
+                              if len(names) == 2 else
+                              stats.compare_many(scores, baseline=names[0]))
+    return comparison
+
+
+def write_plots(experiment: str, config, workdir: str, runs: Mapping[str, list[SeedRun]],
+                reports: Mapping[str, dict]) -> dict[str, str]:
+    from rnn_attn import plots
+
+    return {
+        "history": plots.history(
+            {n: [r.history for r in rs] for n, rs in runs.items()},
+            os.path.join(workdir, "history.png"),
+            title=f"{experiment}: training (dashed) vs validation (solid), "
+                  f"mean and min-max over {config.seeds} seed(s)"),
+        "accuracy_by_seed": plots.scores_by_seed(
+            {n: 100 * np.asarray(m["per_seed"][HEADLINE]) for n, m in reports.items()},
+            os.path.join(workdir, "accuracy_by_seed.png"),
+            ylabel="validation accuracy at the best epoch (%)",
+            title=f"{experiment}: best-epoch validation accuracy per seed"),
+    }
+
+
+def metric_notes(config, data_description: str) -> dict[str, str]:
+    return {
+        "val_accuracy_best": "validation accuracy at the epoch with the best "
+                             f"{config.monitor} (data: {data_description})",
+        "best_epoch": f"that epoch (1-based), chosen by {config.monitor}",
+        "val_accuracy_final": "validation accuracy after the last epoch",
+        "val_loss_best / val_loss_final": "validation loss (binary cross-entropy) there",
+        "train_accuracy_final / train_loss_final": "TRAINING data: running average over the "
+                                                    "last epoch, dropout on (as Keras prints "
+                                                    "it); not a generalization figure",
+    }
+
+
 def run_experiment(config, workdir: str, *, experiment: str, reference: str,
                    resume: bool = False, progress: bool = True,
                    models: Mapping[str, Any] | None = None,
                    data: engine.FitData | None = None,
                    data_description: str = "",
                    device_settings: distributed.DeviceSettings | None = None) -> dict:
-    """Trains every (model, seed), prints the report and writes ``results.json``,
+    """Trains every model over every seed, prints the report and writes ``results.json``,
     ``history.png`` and ``accuracy_by_seed.png`` into ``workdir``.
 
     By default the models are ``config.model_names`` from the registry and the data the
@@ -237,7 +300,7 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
     """
     import time
 
-    from rnn_attn import devices, plots, stats
+    from rnn_attn import devices, stats
 
     start = time.perf_counter()
     record = dataclasses.asdict(config)
@@ -257,70 +320,17 @@ def run_experiment(config, workdir: str, *, experiment: str, reference: str,
         print(f"  {name}: {count:,} parameters")
     runs = run(config, models, data, workdir=workdir, resume=resume, progress=progress,
                record=record, device_settings=device_settings)
-    names = list(models)
-
-    reports = {}
-    for name, seed_runs in runs.items():
-        per_seed = per_seed_metrics(seed_runs)
-        reports[name] = {
-            "seeds": [r.seed for r in seed_runs],
-            "parameters": counts[name],
-            "per_seed": per_seed,
-            "history_per_seed": [r.history for r in seed_runs],
-            "train_validation_gap_by_epoch": generalization_gap(seed_runs),
-        }
-        if config.seeds >= 2:
-            reports[name]["summary"] = {
-                k: stats.describe(per_seed[k])
-                for k in ("val_accuracy_best", "val_accuracy_final", "train_accuracy_final")}
-    comparison = None
-    if len(reports) >= 2 and config.seeds >= 2:
-        base = names[0]
-        comparison = {}
-        for metric in ("val_accuracy_best", "val_accuracy_final"):
-            scores = {n: reports[n]["per_seed"][metric] for n in names}
-            if len(scores) == 2:
-                other = names[1]
-                comparison[metric] = stats.compare(scores[other], scores[base],
-                                                   names=(other, base))
-            else:
-                comparison[metric] = stats.compare_many(scores, baseline=base)
-
+    reports = {name: model_report(config, seed_runs, counts[name])
+               for name, seed_runs in runs.items()}
+    comparison = compare_models(config, reports)
     if not distributed.is_primary():  # process 0 writes the report and the files
         return {"experiment": experiment, "models": reports, "comparison": comparison}
-    files = {
-        "history": plots.history(
-            {n: [r.history for r in rs] for n, rs in runs.items()},
-            os.path.join(workdir, "history.png"),
-            title=f"{experiment}: training (dashed) vs validation (solid), "
-                  f"mean and min-max over {config.seeds} seed(s)"),
-        "accuracy_by_seed": plots.scores_by_seed(
-            {n: 100 * np.asarray(m["per_seed"][HEADLINE]) for n, m in reports.items()},
-            os.path.join(workdir, "accuracy_by_seed.png"),
-            ylabel="validation accuracy at the best epoch (%)",
-            title=f"{experiment}: best-epoch validation accuracy per seed"),
-    }
-    results = {
-        "experiment": experiment,
-        "reference": reference,
-        "config": record,
-        "data": data_description,
-        "devices": info,
-        "metrics": {
-            "val_accuracy_best": "validation accuracy at the epoch with the best "
-                                 f"{config.monitor} (data: {data_description})",
-            "best_epoch": f"that epoch (1-based), chosen by {config.monitor}",
-            "val_accuracy_final": "validation accuracy after the last epoch",
-            "val_loss_best / val_loss_final": "validation loss (binary cross-entropy) there",
-            "train_accuracy_final / train_loss_final": "TRAINING data: running average over "
-                                                        "the last epoch, dropout on (as Keras "
-                                                        "prints it); not a generalization figure",
-        },
-        "models": reports,
-        "comparison": comparison,
-        "timing_seconds": round(time.perf_counter() - start, 1),
-        "files": files,
-    }
+    files = write_plots(experiment, config, workdir, runs, reports)
+    results = {"experiment": experiment, "reference": reference, "config": record,
+               "data": data_description, "devices": info,
+               "metrics": metric_notes(config, data_description), "models": reports,
+               "comparison": comparison,
+               "timing_seconds": round(time.perf_counter() - start, 1), "files": files}
     path = write_results(workdir, results)
     print_report(config, reports, comparison, stats)
     print_written(path, files, results["timing_seconds"])

@@ -13,6 +13,7 @@ from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.parallel.mesh import make_mesh, mesh_shape
 from rnn_attn.train import engine, feed, objectives, steps
 from rnn_attn.train.callbacks import BestEpoch, Checkpointing, EpochEnd
+from rnn_attn.train.run import Callback
 from rnn_attn.training import keras_optimizer
 
 SEEDS = (0, 1, 2)
@@ -146,6 +147,42 @@ def test_a_nan_step_stops_naming_the_seed_and_step():
         engine.fit(MAE, MODEL, fit_data, CONFIG, optimizer=OPTIMIZER)
 
 
+def test_after_a_nan_stop_the_newest_checkpoint_is_the_clean_runs(tmp_path):
+    from rnn_attn.checkpoints import Checkpointer
+
+    # A row seed 0 first meets at step 5 or 6 (after the checkpoints at steps 2 and 4).
+    row = next(r for r in range(100) if first_hit(data(), r)[0] >= 5)
+    fit_data = poisoned(row)
+    step = first_hit(fit_data, row)[0]
+    # (one seed: another seed meeting the row earlier would stop the run before that)
+    config = dataclasses.replace(CONFIG, seeds=(0,), checkpoint_every=2)
+    with pytest.raises(NonFiniteError), Checkpointing(str(tmp_path / "nan"), {}) as ckpt:
+        engine.fit(MAE, MODEL, fit_data, config, optimizer=OPTIMIZER,
+                   callbacks=[BestEpoch(), ckpt])
+    with Checkpointer(str(tmp_path / "nan")) as nan_ckpt:
+        newest = nan_ckpt.latest_step()
+        assert newest is not None and newest <= step  # nothing saved after the bad step
+        nan_state, _ = nan_ckpt.restore(newest)
+    # The clean run (no NaN), stopped right after its checkpoint `newest` is written.
+    class StopAt(Callback):
+        def on_segment_end(self, run):
+            if run.step == newest and run.batch < run.num_batches:
+                raise Interrupt
+
+        def on_epoch_end(self, run):
+            if run.step == newest:
+                raise Interrupt
+
+    with pytest.raises(Interrupt), Checkpointing(str(tmp_path / "replay"), {}) as ckpt:
+        engine.fit(MAE, MODEL, data(), config, optimizer=OPTIMIZER,
+                   callbacks=[BestEpoch(), ckpt, StopAt()])
+    with Checkpointer(str(tmp_path / "replay")) as replay:
+        clean_state, _ = replay.restore(newest)
+    for a, b in zip(jax.tree.leaves(nan_state["state"]), jax.tree.leaves(clean_state["state"]),
+                    strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_skip_drops_the_nan_steps_and_counts_them():
     fit_data = poisoned()
     result = engine.fit(MAE, MODEL, fit_data, dataclasses.replace(CONFIG, on_nonfinite="skip"),
@@ -166,7 +203,7 @@ def test_resume_mid_epoch_ends_bit_identical(tmp_path):
 
     calls = []
 
-    class StopAfter(engine.Callback):
+    class StopAfter(Callback):
         def on_segment_end(self, run):
             calls.append(run.step)
             if run.step == 9:  # mid epoch 2, right after the checkpoint at step 9
@@ -232,7 +269,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
 
     whole = engine.fit(MAE, MODEL, data(), CONFIG, optimizer=OPTIMIZER)
 
-    class StopAfterEpoch2(engine.Callback):
+    class StopAfterEpoch2(Callback):
         def on_epoch_end(self, run):
             if run.epoch == 2:
                 raise Interrupt
@@ -256,7 +293,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
 def test_a_resume_may_change_how_often_it_checkpoints(tmp_path):
     whole = engine.fit(MAE, MODEL, data(), CONFIG, optimizer=OPTIMIZER)
 
-    class StopAt(engine.Callback):
+    class StopAt(Callback):
         def on_segment_end(self, run):
             if run.step == 8:
                 raise Interrupt

@@ -1,6 +1,7 @@
 """``python -m experiments.weather`` end to end on a small CSV in the Jena layout, its
 bookkeeping (splits, baseline comparison) and its one-line errors."""
 
+import dataclasses
 import json
 import math
 import os
@@ -120,7 +121,7 @@ def test_help_lists_every_config_flag(capsys):
         weather.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for f in weather.dataclasses.fields(weather.WeatherConfig):
+    for f in dataclasses.fields(weather.WeatherConfig):
         assert "--" + f.name.replace("_", "-") in out
     for flag in ("--workdir", "--resume", "--progress"):
         assert flag in out

@@ -12,7 +12,7 @@ import numpy as np
 
 from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import check_resume_compatible, checkpoints_exist
-from rnn_attn.train.engine import Callback, Run
+from rnn_attn.train.run import Callback, Run
 
 
 class BestEpoch(Callback):

@@ -29,8 +29,10 @@ from jax.sharding import Mesh
 from rnn_attn.errors import ConfigError, NonFiniteError
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import feed
+from rnn_attn.train.callbacks import BestEpoch
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.programs import Programs, compile_programs
+from rnn_attn.train.run import Callback, Run
 from rnn_attn.train.steps import TrainState, init_states, make_train_step
 
 PyTree = Any
@@ -82,56 +84,6 @@ class FitData:
 
 
 @dataclasses.dataclass
-class Run:
-    """The host's view of a run in progress; callbacks read and update it.
-
-    Per-seed lists are in ``config.seeds`` order. ``epoch`` counts finished epochs,
-    ``batch`` the batches done of the current one; ``step`` is their global count."""
-
-    config: FitConfig
-    objective: Objective
-    programs: Programs
-    num_batches: int
-    state: TrainState  # stacked over seeds, on the mesh
-    carry: PyTree  # per seed: the epoch's running sums and the non-finite guard
-    best_params: PyTree
-    epoch: int = 0
-    batch: int = 0
-    history: list[dict[str, list[float]]] = dataclasses.field(default_factory=list)
-    logs: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    best_value: list[float] = dataclasses.field(default_factory=list)
-    best_epoch: list[int] = dataclasses.field(default_factory=list)
-    wait: list[int] = dataclasses.field(default_factory=list)
-    stopped: list[bool] = dataclasses.field(default_factory=list)
-
-    @property
-    def step(self) -> int:
-        return self.epoch * self.num_batches + self.batch
-
-    def recorded(self, index: int) -> bool:
-        """Whether seed ``index`` trained in the epoch just finished (not stopped early)."""
-        return len(self.history[index].get("loss", ())) == self.epoch
-
-    @property
-    def done(self) -> bool:
-        return self.epoch >= self.config.epochs or all(self.stopped)
-
-    def host_record(self) -> dict[str, Any]:
-        """Everything of the run that is not an array (for checkpoints' JSON)."""
-        return {"epoch": self.epoch, "batch": self.batch, "history": self.history,
-                "best_value": self.best_value, "best_epoch": self.best_epoch,
-                "wait": self.wait, "stopped": self.stopped}
-
-    def load_host_record(self, record: Mapping[str, Any]) -> None:
-        self.epoch, self.batch = int(record["epoch"]), int(record["batch"])
-        self.history = [{k: list(v) for k, v in h.items()} for h in record["history"]]
-        self.best_value = [float(v) for v in record["best_value"]]
-        self.best_epoch = [int(v) for v in record["best_epoch"]]
-        self.wait = [int(v) for v in record["wait"]]
-        self.stopped = [bool(v) for v in record["stopped"]]
-
-
-@dataclasses.dataclass
 class FitResult:
     """Per seed (``seeds`` order): ``history[i][k][e-1]`` is metric ``k`` after epoch
     ``e``; ``best_epoch`` is 1-based, as Keras prints epochs. ``state`` and
@@ -164,15 +116,6 @@ class FitResult:
     def seed_params(self, index: int, *, best: bool = False) -> PyTree:
         tree = self.best_params if best else self.state.params
         return jax.tree.map(lambda x: np.asarray(x)[index], meshes.fetch(tree))
-
-
-class Callback:
-    """Hooks of ``fit``; each gets the ``Run`` and may read or update it."""
-
-    def on_fit_start(self, run: Run) -> None: ...
-    def on_segment_end(self, run: Run) -> None: ...
-    def on_epoch_end(self, run: Run) -> None: ...
-    def on_fit_end(self, run: Run) -> None: ...
 
 
 def means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -347,8 +290,6 @@ def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
     Raises:
       ConfigError: bad config or data; NonFiniteError: a NaN/Inf step under "stop".
     """
-    from rnn_attn.train.callbacks import BestEpoch
-
     mesh = mesh or meshes.make_mesh(len(config.seeds), devices=jax.devices()[:1])
     run = start_run(objective, model, data, config, optimizer=optimizer, mesh=mesh)
     if not any(isinstance(c, BestEpoch) for c in callbacks):

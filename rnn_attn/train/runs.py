@@ -18,8 +18,9 @@ from jax.sharding import Mesh
 from rnn_attn.train import engine
 from rnn_attn.train.callbacks import BestEpoch, Checkpointing, ProgressLog
 from rnn_attn.train.objectives import Objective
+from rnn_attn.train.run import Callback
 
-ExtraCallbacks = Callable[[str], Sequence[engine.Callback]]
+ExtraCallbacks = Callable[[str], Sequence[Callback]]
 
 
 def train_models(models: Mapping[str, Any], objective: Objective, data: engine.FitData,

@@ -1,0 +1,13 @@
+"""``python -m experiments.weather``: see ``experiments/weather/config.py`` for the command,
+the expected result and its runtime."""
+
+import sys
+
+if __name__ == "__main__":
+    from rnn_attn.runtime import reexec_with_huge_pages
+
+    reexec_with_huge_pages()  # before JAX starts: see rnn_attn/runtime.py
+
+    from experiments.weather.run import main
+
+    sys.exit(main())
