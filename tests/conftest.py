@@ -13,6 +13,10 @@ jax.config.update("jax_enable_x64", True)
 _CACHES = os.path.join(tempfile.gettempdir(), "rnn_attn_test_jax_cache")
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
     _CACHES, os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))))
+# In this process too: the engine tests fit the same model under the same config again
+# and again (each ``fit`` builds its programs anew), so most of their compilations hit.
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 def _remove_old_caches(max_age_s: float = 6 * 3600) -> None:

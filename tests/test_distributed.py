@@ -60,8 +60,8 @@ def _run_both_ways(tmp_path, experiment: str, args: list[str]) -> tuple[dict, di
     """``results.json`` of a two-process run and of the single-process reference."""
     port = _free_port()
     two, one = tmp_path / "two", tmp_path / "one"
-    _finish([_start(experiment, port, i, 2, two, *args) for i in (0, 1)])
-    _finish([_start(experiment, 0, 0, 1, one, *args)])
+    _finish([_start(experiment, port, i, 2, two, *args) for i in (0, 1)]
+            + [_start(experiment, 0, 0, 1, one, *args)])  # the reference, side by side
     return (json.loads((two / "results.json").read_text()),
             json.loads((one / "results.json").read_text()))
 
