@@ -1,30 +1,24 @@
-"""Data parallelism over devices and hosts with ``jax.sharding``, and the device flags.
-
-One training step is one ``jax.jit`` program over a 1-D mesh with axis ``data``: the
-parameters and the optimizer state are replicated on every device, each batch is split
-along its first (example) axis, and XLA's SPMD partitioner inserts the all-reduce of the
-gradients (the loss is a weighted mean over the whole global batch, so the sharded
-program computes what the single-device one does, up to the order of float additions).
-``pmap`` is not used: it would need its own per-device copies of the state, an explicit
-``pmean`` in the step and a different program for 1 and for N devices, where ``jit`` with
-shardings runs the same step function unchanged on 1 device, N devices or N hosts.
-
-Several hosts (a TPU pod slice, several GPU machines, or several processes on one CPU
-machine) join with ``jax.distributed.initialize``; each process then holds only its own
-devices' rows of a global batch (``jax.make_array_from_process_local_data``), the metrics
-come back replicated to every process, and files are written once (``is_primary``; Orbax
-coordinates its checkpoint writes itself).
+"""The device flags, several hosts, and bf16 compute.
 
 The flags every experiment takes (``config.experiment_parser``) become a ``DeviceSettings``;
-``experiments._common.run_main`` applies them before JAX starts its backends and passes
-them, explicitly, to the experiments whose training honours them.
+``experiments._common.run_main`` applies them before JAX starts its backends (the CPU
+device count, ``jax.distributed``) and the training engine runs on ``run_mesh``, the
+``("seed", "data")`` mesh of ``rnn_attn.parallel.mesh``. Several hosts (a TPU pod slice,
+several GPU machines, or several processes on one CPU machine) join with
+``jax.distributed.initialize``; each process then places only its own devices' pieces of
+every array, the metrics are gathered to every process, and files are written once
+(``is_primary``; Orbax coordinates its checkpoint writes itself).
+
+Also here, for the copy task's seed-parallel programs (``shard_map``): a 1-D ``data`` mesh,
+a 1-D ``seed`` mesh of an exact size, and helpers that replicate a state or shard a
+sampled batch over ``data``. ``pmap`` is not used: ``jit`` with shardings runs the same
+step function unchanged on 1 device, N devices or N hosts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -230,37 +224,6 @@ def check_batch_size(batch_size: int, num_devices: int, flag: str = "--batch-siz
         options = " or ".join(str(b) for b in (lower, upper) if b > 0)
         raise ConfigError(f"{flag} {batch_size} cannot be split over {n} devices on the "
                           f"'{DATA_AXIS}' axis; expected a multiple of {n} (e.g. {options})")
-
-
-def round_up(batch_size: int, mesh: Mesh) -> int:
-    """The smallest multiple of the mesh size >= ``batch_size`` (for evaluation batches,
-    whose padding is masked out exactly: no dropout at evaluation)."""
-    return -(-batch_size // mesh.size) * mesh.size
-
-
-def _process_rows(sharding: NamedSharding, global_shape: tuple[int, ...]) -> slice:
-    """The contiguous rows of a batch-sharded array that this process's devices hold."""
-    indices = sharding.addressable_devices_indices_map(global_shape).values()
-    rows = sorted({(i[0].start or 0, global_shape[0] if i[0].stop is None else i[0].stop)
-                   for i in indices})
-    start, stop = rows[0][0], rows[-1][1]
-    if sum(b - a for a, b in rows) != stop - start:  # devices of a process are contiguous
-        raise ValueError(f"this process's rows {rows} are not contiguous")
-    return slice(start, stop)
-
-
-def put_batch(batch: Mapping[str, np.ndarray], sharding: NamedSharding) -> dict[str, jax.Array]:
-    """A global batch ``{name: <...>[global_batch, ...]}`` as arrays split along the first
-    axis. With several processes each process passes the same global batch (the loaders
-    are deterministic) and only its own rows are copied to its devices."""
-    if jax.process_count() == 1:
-        return {k: jax.device_put(v, sharding) for k, v in batch.items()}
-    out = {}
-    for k, v in batch.items():
-        v = np.asarray(v)
-        local = v[_process_rows(sharding, v.shape)]
-        out[k] = jax.make_array_from_process_local_data(sharding, local, v.shape)
-    return out
 
 
 def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:

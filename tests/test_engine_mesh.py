@@ -5,44 +5,17 @@ The 8 devices exist only if the XLA flag is set before JAX starts, so the runs h
 two subprocesses (tests/_mesh_worker.py, side by side) and the tests check what they wrote.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Both sides of every comparison compile with the same options; the cheap optimization
-# level only shortens compilation (most of this test's time).
-XLA_FLAGS = ("--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
-             "--xla_llvm_disable_expensive_passes=true")
+from tests._subprocesses import run_workers
+
 EXPERIMENTS = ("char_textgen", "imdb", "imdb_attention", "imdb_glove", "weather")
 
 
 @pytest.fixture(scope="module")
 def histories(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("mesh")
-    env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS=XLA_FLAGS)
-    worker = os.path.join(ROOT, "tests", "_mesh_worker.py")
-    procs = {part: subprocess.Popen([sys.executable, worker, part, str(tmp / f"{part}.json")],
-                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
-             for part in ("a", "b")}
-    try:
-        for part, p in procs.items():
-            _, err = p.communicate(timeout=400)
-            assert p.returncode == 0, f"{part}: {err[-3000:]}"
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    out = {}
-    for part in procs:
-        out |= json.loads((tmp / f"{part}.json").read_text())
-    return out
+    return run_workers("_mesh_worker.py", ("a", "b"), tmp_path_factory.mktemp("mesh"))
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

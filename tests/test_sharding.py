@@ -4,49 +4,21 @@ The 8 devices exist only if the XLA flag is set before JAX starts, so the traini
 in one subprocess (tests/_sharding_worker.py) and the tests here check what it wrote.
 """
 
-import json
-import os
-import subprocess
-import sys
-import types
-
 import numpy as np
 import pytest
 
 from rnn_attn import distributed
 from rnn_attn.config import ConfigError
+from tests._subprocesses import run_workers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RTOL = 1e-5
-
-
-# Both sides of every comparison compile with the same options; the cheap optimization
-# level only shortens compilation (most of this test's time).
-XLA_FLAGS = ("--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
-             "--xla_llvm_disable_expensive_passes=true")
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Runs the worker's two parts side by side (bounded; killed on a timeout)."""
-    tmp = tmp_path_factory.mktemp("sharding")
-    env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS=XLA_FLAGS)
-    worker = os.path.join(ROOT, "tests", "_sharding_worker.py")
-    procs = {part: subprocess.Popen([sys.executable, worker, part, str(tmp / f"{part}.json")],
-                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
-             for part in ("data", "seed")}
-    try:
-        for part, p in procs.items():
-            _, err = p.communicate(timeout=300)
-            assert p.returncode == 0, f"{part}: {err[-3000:]}"
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    return {k: v for part in procs for k, v in json.loads((tmp / f"{part}.json")
-                                                          .read_text()).items()}
+    return run_workers("_sharding_worker.py", ("data", "seed"),
+                       tmp_path_factory.mktemp("sharding"), timeout_s=300)
 
 
 def _max_relative(a, b) -> float:
@@ -82,7 +54,6 @@ def test_batch_that_cannot_be_sharded():
                                           r".*expected a multiple of 8 \(e.g. 8 or 16\)"):
         distributed.check_batch_size(10, 8)
     distributed.check_batch_size(16, 8)
-    assert distributed.round_up(20, types.SimpleNamespace(size=8)) == 24
 
 
 def test_mis_sized_meshes():
