@@ -24,7 +24,7 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     """
     from rnn_attn import config as config_lib
     from rnn_attn import devices, distributed
-    from rnn_attn.parallel.mesh import check_divisible
+    from rnn_attn.parallel.mesh import check_divisible, mesh_shape
 
     parser = config_lib.experiment_parser(description, config_cls, default_workdir, exclude)
     if customize is not None:  # an experiment's own flags, or different defaults
@@ -39,6 +39,10 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
             check_devices(settings)
         if settings.mesh_devices > 0 and hasattr(cfg, "batch_size"):
             distributed.check_batch_size(cfg.batch_size, settings.mesh_devices)
+        if settings.seed_parallel:  # before asking JAX for that many CPU devices
+            data = max(settings.mesh_devices, 0)
+            mesh_shape(jobs(cfg), settings.seed_parallel * max(data, 1),
+                       seed_parallel=settings.seed_parallel, data_parallel=data)
     except config_lib.ConfigError as e:
         return _refuse(e)
     # Before JAX starts its backends: the CPU devices of the mesh (this process's share).

@@ -27,7 +27,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from rnn_attn.errors import ConfigError
-from rnn_attn.parallel.mesh import make_mesh
+from rnn_attn.parallel.mesh import check_batch_size, make_mesh  # noqa: F401 - re-exported
 
 PyTree = Any
 DATA_AXIS = "data"
@@ -210,20 +210,6 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def batch_sharding(mesh: Mesh) -> NamedSharding:
     """The first (example) axis split over ``data``; the other axes whole."""
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def check_batch_size(batch_size: int, num_devices: int, flag: str = "--batch-size") -> None:
-    """One ConfigError when ``batch_size`` examples cannot be split over ``num_devices``.
-
-    Training batches are not padded to fit: padding would change each real example's
-    dropout draws (the masks are drawn for the padded shape), so a sharded run would no
-    longer reproduce the single-device one."""
-    n = num_devices
-    if batch_size % n:
-        lower, upper = (batch_size // n) * n, -(-batch_size // n) * n
-        options = " or ".join(str(b) for b in (lower, upper) if b > 0)
-        raise ConfigError(f"{flag} {batch_size} cannot be split over {n} devices on the "
-                          f"'{DATA_AXIS}' axis; expected a multiple of {n} (e.g. {options})")
 
 
 def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:

@@ -111,6 +111,8 @@ def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
     ("experiments.char_textgen", ["--seed-parallel", "3", "--data-parallel", "2", "--seeds",
                                   "3", "--cpu-devices", "8"],
      "a (3 seed x 2 data) mesh of 6 devices does not divide the 8 devices"),
+    ("experiments.weather", ["--seed-parallel", "1000000"],  # refused before asking for devices
+     "--seed-parallel 1000000 cannot split 3 seeds evenly"),
     ("experiments.imdb_glove", ["--seed-parallel", "-1"],
      "--seed-parallel must be 0 (as many devices as divide the seeds) or a device count"),
     ("experiments.imdb", ["--model", "lstm", "--distributed", "--coordinator-address",

@@ -78,14 +78,23 @@ def make_mesh(num_seeds: int, *, seed_parallel: int = 0, data_parallel: int = 0,
     return Mesh(np.array(devices[: k * m]).reshape(k, m), (SEED, DATA))
 
 
+def check_batch_size(batch_size: int, num_devices: int, flag: str = "--batch-size") -> None:
+    """One ConfigError when ``batch_size`` examples cannot be split over ``num_devices``.
+
+    Training batches are not padded to fit: padding would change each real example's
+    dropout draws (the masks are drawn for the padded shape), so a sharded run would no
+    longer reproduce the single-device one."""
+    n = num_devices
+    if batch_size % n:
+        lower, upper = (batch_size // n) * n, -(-batch_size // n) * n
+        options = " or ".join(str(b) for b in (lower, upper) if b > 0)
+        raise ConfigError(f"{flag} {batch_size} cannot be split over {n} devices on the "
+                          f"'{DATA}' axis; expected a multiple of {n} (e.g. {options})")
+
+
 def check_divisible(batch_size: int, mesh: Mesh, flag: str = "--batch-size") -> None:
     """Each seed's batch is split over the data axis: it must divide evenly."""
-    m = mesh.shape[DATA]
-    if batch_size % m:
-        low, high = m * (batch_size // m), m * -(-batch_size // m)
-        nearest = f"{low} or {high}" if low else f"{high}"
-        raise ConfigError(f"{flag} {batch_size} cannot be split over {m} devices on the 'data' "
-                          f"axis; expected a multiple of {m} (e.g. {nearest})")
+    check_batch_size(batch_size, mesh.shape[DATA], flag)
 
 
 def round_up(batch_size: int, mesh: Mesh) -> int:

@@ -102,10 +102,9 @@ class FitResult:
                  prefix: str = "test_") -> list[dict[str, float]]:
         """Each seed's mean loss and metrics over every example of ``split`` (e.g. the
         test split, touched once with the parameters of the best epoch)."""
-        feeder = _Feeder(FitData(split, split), dataclasses.replace(
-            self.config, eval_batch_size=batch_size), self.programs.mesh)
+        plan, arrays = _evaluation_inputs(split, self.config, batch_size, self.programs.mesh)
         params = self.best_params if best else self.state.params
-        sums = meshes.fetch(self.programs.evaluate(params, feeder.val_plan, feeder.val_arrays))
+        sums = meshes.fetch(self.programs.evaluate(params, plan, arrays))
         return [means({k: v[i] for k, v in sums.items()}, prefix)
                 for i in range(len(self.seeds))]
 
@@ -159,6 +158,29 @@ def start_run(objective: Objective, model, data: FitData, config: FitConfig, *,
                best_epoch=[0] * n, wait=[0] * n, stopped=[False] * n)
 
 
+def _place_plan(mesh: Mesh, split: feed.Split, index, weight, *, host: bool,
+                active=None) -> dict:
+    """An index plan on the mesh (fed from the host: the examples themselves)."""
+    steps = meshes.sharding(mesh, meshes.SEED, None, meshes.DATA)
+    plan = {"weight": meshes.put(weight, steps)}
+    if active is not None:
+        plan["active"] = meshes.put(active, meshes.per_seed(mesh))
+    if host:
+        return plan | meshes.put(feed.gather_on_host(split.arrays, index), steps)
+    return plan | {"index": meshes.put(index, steps)}
+
+
+def _evaluation_inputs(split: feed.Split, config: FitConfig, batch_size: int,
+                       mesh: Mesh) -> tuple[dict, dict]:
+    """``(plan, arrays)`` for the evaluation program over every example of ``split``."""
+    # Never larger than a seed's split: the padding would only cost memory.
+    size = meshes.round_up(min(batch_size, split.examples_per_seed()), mesh)
+    index, weight = feed.eval_plan(split, len(config.seeds), size)
+    host = config.feed == "host"
+    arrays = {} if host else meshes.put(_xy(split.arrays), meshes.replicated(mesh))
+    return _place_plan(mesh, split, index, weight, host=host), arrays
+
+
 class _Feeder:
     """Places the plans (and, fed from the host, the examples) of one run on the mesh."""
 
@@ -169,20 +191,9 @@ class _Feeder:
         self.train_arrays = {} if self.host else meshes.put(_xy(data.train.arrays), rep)
         self.val_arrays = self.val_plan = None
         if data.validation is not None:
-            size = meshes.round_up(config.eval_batch_size or config.batch_size, mesh)
-            index, weight = feed.eval_plan(data.validation, len(config.seeds), size)
-            self.val_plan = self._place(data.validation, index, weight)
-            self.val_arrays = {} if self.host else meshes.put(_xy(data.validation.arrays), rep)
+            self.val_plan, self.val_arrays = _evaluation_inputs(
+                data.validation, config, config.eval_batch_size or config.batch_size, mesh)
         self._epoch, self._plan = -1, None
-
-    def _place(self, split: feed.Split, index, weight, active=None) -> dict:
-        steps = meshes.sharding(self.mesh, meshes.SEED, None, meshes.DATA)
-        plan = {"weight": meshes.put(weight, steps)}
-        if active is not None:
-            plan["active"] = meshes.put(active, meshes.per_seed(self.mesh))
-        if self.host:
-            return plan | meshes.put(feed.gather_on_host(split.arrays, index), steps)
-        return plan | {"index": meshes.put(index, steps)}
 
     def segment(self, run: Run, stop: int, length: int) -> dict:
         """Batches ``[run.batch, stop)`` of the current epoch, padded to ``length``."""
@@ -198,7 +209,8 @@ class _Feeder:
                                                       weight.dtype)], 1)
         active = np.arange(length)[None, :] < stop - run.batch
         active = active & ~np.asarray(run.stopped)[:, None]
-        return self._place(self.data.train, index, weight, active)
+        return _place_plan(self.mesh, self.data.train, index, weight, host=self.host,
+                           active=active)
 
 
 def _xy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
