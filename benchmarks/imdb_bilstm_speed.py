@@ -186,18 +186,16 @@ def engine_seeds(args, num_seeds: int):
                               batch_size=args.batch_size, monitor="loss")
     mesh = distributed.run_mesh(distributed.DeviceSettings(
         seed_parallel=args.seed_parallel, data_parallel=args.data_parallel), num_seeds)
-    run_state = engine.start_run(objectives.binary_classification(), model, data, config,
-                                 optimizer=keras_adam(), mesh=mesh)
-    feeder = engine._Feeder(data, config, mesh)
-    plan = feeder.segment(run_state, run_state.num_batches, run_state.num_batches)
     t0 = time.perf_counter()
-    compiled = run_state.programs.segment.lower(run_state.state, run_state.carry, plan,
-                                                feeder.train_arrays).compile()
-    compile_s = time.perf_counter() - t0
+    prepared = engine.prepare(objectives.binary_classification(), model, data, config,
+                              optimizer=keras_adam(), mesh=mesh, compile_ahead=True)
+    compile_s = time.perf_counter() - t0  # initialization included
+    run_state, feeder = prepared.run, prepared.feeder
+    plan = feeder.segment(run_state, run_state.num_batches, run_state.num_batches)
 
     def run():
-        run_state.state, run_state.carry = compiled(run_state.state, run_state.carry, plan,
-                                                    feeder.train_arrays)
+        run_state.state, run_state.carry, _ = run_state.programs.segment(
+            run_state.state, run_state.carry, plan, feeder.train_arrays)
         jax.block_until_ready(run_state.carry)
 
     run()

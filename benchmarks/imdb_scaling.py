@@ -59,7 +59,7 @@ def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
                          in_shardings=(rep, split), out_shardings=(rep, rep),
                          donate_argnums=0)
     with jax.default_device(devices[0]):
-        state = meshes.put(steps.init_state(model, optimizer, jax.random.PRNGKey(0)), rep)
+        state = meshes.put(steps.init_state(model, optimizer, *steps.default_seed_keys(0)), rep)
     batch = meshes.put(_batch(np.random.default_rng(0)), split)
     start = time.perf_counter()
     for _ in range(2):  # compile + one warm step

@@ -19,8 +19,8 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     ``--cpu-devices`` says otherwise. The mesh's shape is checked (against the seeds and
     ``batch_size``) before anything is written. ``--distributed`` joins the other
     processes (``jax.distributed``) before anything else touches JAX's backends.
-    ``check_devices(settings)``: an experiment that does not train on the engine refuses
-    the device flags it cannot honour (ConfigError).
+    ``check_devices(settings, config)``: refuses device flags the experiment cannot
+    honour, or cannot honour with this config (ConfigError).
     """
     from rnn_attn import config as config_lib
     from rnn_attn import devices, distributed
@@ -36,7 +36,7 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
             adjust(args)
         cfg = config_lib.from_namespace(config_cls, args).validate()
         if check_devices is not None:
-            check_devices(settings)
+            check_devices(settings, cfg)
         if settings.mesh_devices > 0 and hasattr(cfg, "batch_size"):
             distributed.check_batch_size(cfg.batch_size, settings.mesh_devices)
         if settings.seed_parallel:  # before asking JAX for that many CPU devices

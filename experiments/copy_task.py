@@ -15,96 +15,99 @@ attention_weights.png, train_loss.png, and Orbax checkpoints (checkpoints/<model
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import sys
 import time
 
 
-def _parse(argv):
-    from rnn_attn.config import experiment_parser
+def main(argv: list[str] | None = None) -> int:
+    from experiments._common import run_main
     from rnn_attn.copy_task import CopyTaskConfig
 
-    parser = experiment_parser(__doc__.split("\n\n")[0], CopyTaskConfig, "runs/copy_task")
-    return parser.parse_args(argv)
+    return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=CopyTaskConfig,
+                    default_workdir="runs/copy_task", run=run, jobs=lambda cfg: cfg.seeds,
+                    check_devices=_check_devices)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _check_devices(settings, cfg) -> None:
+    from rnn_attn.config import ConfigError
+
+    if cfg.seed_loop == "map" and settings.mesh_devices not in (0, 1):
+        raise ConfigError(f"--seed-loop map runs each device's seeds one after another and "
+                          f"cannot split a batch over --data-parallel "
+                          f"{settings.mesh_devices}; expected --seed-loop vmap or auto")
+
+
+def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True,
+        device_settings=None) -> int:
     from rnn_attn import config as config_lib
     from rnn_attn import copy_task, devices, distributed
-    from rnn_attn.copy_task import CopyTaskConfig
-
-    args = _parse(argv)
-    try:
-        # Seed parallelism over a `seed` mesh: refuse device flags it cannot honour.
-        distributed.check_seed_parallel(args.device_settings)
-        cfg = config_lib.from_namespace(CopyTaskConfig, args).validate()
-        workdir = config_lib.prepare_workdir(args.workdir)
-        config_lib.refuse_to_overwrite(workdir, args.resume)
-    except config_lib.ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    # Before JAX starts its backends: one CPU device per core lets XLA run the seeds on
-    # all cores side by side.
-    devices.request_cpu_devices(copy_task.default_cpu_devices(cfg))
-    try:
-        return run(cfg, workdir, resume=args.resume, progress=args.progress)
-    except config_lib.ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
-def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> int:
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from rnn_attn import config as config_lib
-    from rnn_attn import copy_task, devices, plots, stats
     from rnn_attn.results import print_written, write_results
 
     start = time.perf_counter()
-    record = config_lib.to_dict(cfg)
-    mesh = devices.seed_mesh(cfg.seeds)
-    device_info = devices.describe_devices() | {"seed_mesh_size": int(mesh.size)}
+    settings = device_settings or distributed.DeviceSettings()
+    mesh = distributed.run_mesh(settings, cfg.seeds)
+    device_info = devices.describe_devices() | {"mesh": dict(mesh.shape),
+                                                "seed_loop": copy_task.resolve_seed_loop(
+                                                    cfg, mesh)}
     print(f"copy task: {cfg.seeds} seeds x {cfg.model_names}, {cfg.steps} steps, "
           f"{device_info['device_count']} {device_info['platform']} device(s), "
-          f"seeds split over {mesh.size}")
+          f"(seed, data) mesh {tuple(mesh.shape.values())}")
+    # The test programs compile in the background while the models train.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        tests = {n: pool.submit(copy_task.compile_test, n, cfg, mesh) for n in cfg.model_names}
+        fits = copy_task.train(cfg, mesh, workdir=workdir, resume=resume, progress=progress,
+                               record=config_lib.to_dict(cfg),
+                               compute_dtype=settings.compute_dtype)
+        results_models, spot = _per_model(cfg, fits, {n: t.result() for n, t in tests.items()})
+    results = _results(cfg, results_models, device_info)
+    results["files"] = _write_plots(workdir, cfg, results_models,
+                                    {n: f.step_loss for n, f in fits.items()}, spot)
+    results["timing_seconds"] = {"total": round(time.perf_counter() - start, 3)}
+    path = write_results(workdir, results)
+    _print_report(cfg, results_models, results["comparison"], spot)
+    print_written(path, results["files"], results["timing_seconds"]["total"])
+    return 0
 
-    results_models, train_losses, spot, prepared = {}, {}, {}, {}
-    for model in copy_task.iter_prepared(cfg, mesh):
-        name = model.name
-        bar = tqdm(total=cfg.steps, desc=f"train {name}", unit="step", disable=not progress,
-                   file=sys.stderr)
-        losses = copy_task.train(
-            model, cfg, checkpoint_dir=os.path.join(workdir, "checkpoints", name),
-            resume=resume, on_progress=bar.update, config_record=record,
-        )
-        bar.close()
-        test = copy_task.evaluate(model, cfg)
+
+def _per_model(cfg, fits, tests):
+    """Each model's per-seed test figures and its first seed's spot-check pairs."""
+    import numpy as np
+
+    from rnn_attn import copy_task
+
+    results_models, spot = {}, {}
+    for name, fit in fits.items():
+        test = copy_task.evaluate(fit, cfg, tests[name])
         tail = min(100, cfg.steps)
-        train_losses[name] = losses
         results_models[name] = {
-            "seeds": [cfg.first_seed + i for i in range(cfg.seeds)],
+            "seeds": list(cfg.seed_numbers),
             "per_seed": {
                 "test_exact_match": test["exact_match"].tolist(),
                 "test_token_accuracy": test["token_accuracy"].tolist(),
                 "test_loss": test["loss"].tolist(),
-                f"train_loss_last{tail}": losses[:, -tail:].mean(1).astype(float).tolist(),
+                f"train_loss_last{tail}": np.nanmean(fit.step_loss[:, -tail:], 1).tolist(),
             },
         }
         spot[name] = (test["inputs"][0], test["targets"][0], test["predicted"][0],
                       test["attention_weights"][0] if "attention_weights" in test else None)
-        prepared[name] = model
+    return results_models, spot
+
+
+def _results(cfg, results_models, device_info):
+    import numpy as np
+
+    from rnn_attn import config as config_lib
+    from rnn_attn import stats
 
     scores = {n: np.asarray(m["per_seed"]["test_exact_match"]) for n, m in results_models.items()}
     for name, values in scores.items():
         results_models[name]["summary"] = {"test_exact_match": _describe(stats, values)}
-    comparison = _compare(stats, scores)
-
-    files = _write_plots(plots, workdir, cfg, scores, results_models, train_losses, spot)
-    results = {
+    return {
         "experiment": "copy_task",
         "reference": "document 001: 23.10% (baseline) vs 95.70% (attention) mean exact match",
-        "config": record,
+        "config": config_lib.to_dict(cfg),
         "devices": device_info,
         "metrics": {
             "test_exact_match": "fraction of fresh test pairs whose whole decoded sequence "
@@ -114,18 +117,8 @@ def run(cfg, workdir: str, *, resume: bool = False, progress: bool = True) -> in
             "train_loss_lastN": "training loss averaged over the last N steps (training data)",
         },
         "models": results_models,
-        "comparison": comparison,
-        "timing_seconds": {
-            "prepare_and_compile": {n: round(m.compile_seconds, 3) for n, m in prepared.items()},
-            "total": round(time.perf_counter() - start, 3),
-        },
-        "files": files,
+        "comparison": _compare(stats, scores),
     }
-    path = write_results(workdir, results)
-
-    _print_report(cfg, results_models, comparison, spot, stats)
-    print_written(path, files, results["timing_seconds"]["total"])
-    return 0
 
 
 def _describe(stats, values):
@@ -143,9 +136,12 @@ def _compare(stats, scores):
     return stats.compare_many(scores, baseline=names[0])
 
 
-def _write_plots(plots, workdir, cfg, scores, results_models, train_losses, spot):
+def _write_plots(workdir, cfg, results_models, train_losses, spot):
     import numpy as np
 
+    from rnn_attn import plots
+
+    scores = {n: np.asarray(m["per_seed"]["test_exact_match"]) for n, m in results_models.items()}
     files = {}
     intervals = {
         n: (m["summary"]["test_exact_match"].get("ci_t_low", np.nan),
@@ -178,7 +174,9 @@ def _write_plots(plots, workdir, cfg, scores, results_models, train_losses, spot
     return files
 
 
-def _print_report(cfg, results_models, comparison, spot, stats):
+def _print_report(cfg, results_models, comparison, spot):
+    from rnn_attn import stats
+
     names = list(results_models)
     print("\nTest exact-match accuracy per seed (fresh pairs, whole sequence must match):")
     header = "seed  " + "  ".join(f"{n:>12}" for n in names)

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     # One host, float32, every seed in one program: other device flags are refused.
     return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=VanishingConfig,
                     default_workdir="runs/vanishing_gradients", run=run,
-                    check_devices=distributed.check_seed_parallel)
+                    check_devices=lambda settings, cfg: distributed.check_seed_parallel(settings))
 
 
 if __name__ == "__main__":

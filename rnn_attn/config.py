@@ -81,10 +81,12 @@ def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tupl
     }
 
 
-# Settings a resume may change: how often to checkpoint, how seeds map to CPU devices
-# (neither changes a number), and what to do on a NaN (after a run stopped on one, resuming
-# with --on-nonfinite skip is the way on).
-RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite")
+# Settings a resume may change: how often to checkpoint, how seeds map to CPU devices and
+# how a device loops over its seeds (none changes a number), how many examples to print,
+# and what to do on a NaN (after a run stopped on one, resuming with --on-nonfinite skip
+# is the way on).
+RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite", "seed_loop",
+                     "spot_checks")
 
 
 def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:

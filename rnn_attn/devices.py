@@ -10,8 +10,7 @@ devices are used as they are.
 from __future__ import annotations
 
 import jax
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, PartitionSpec
 
 
 def request_cpu_devices(count: int) -> bool:
@@ -41,18 +40,6 @@ def request_cpu_devices(count: int) -> bool:
     except RuntimeError:  # backends already up
         return False
     return True
-
-
-def seed_mesh(num_seeds: int, devices: list | None = None) -> Mesh:
-    """A 1-D mesh (axis ``seed``) over as many devices as evenly divide ``num_seeds``."""
-    devices = list(jax.devices() if devices is None else devices)
-    usable = max(d for d in range(1, len(devices) + 1) if num_seeds % d == 0)
-    return Mesh(np.array(devices[:usable]), ("seed",))
-
-
-def seed_sharding(mesh: Mesh) -> NamedSharding:
-    """Leading (seed) axis split over the mesh, everything else replicated."""
-    return NamedSharding(mesh, PartitionSpec("seed"))
 
 
 def describe_devices() -> dict:

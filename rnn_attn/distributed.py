@@ -23,8 +23,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
 from rnn_attn.errors import ConfigError
 from rnn_attn.parallel.mesh import check_batch_size, make_mesh  # noqa: F401 - re-exported
@@ -155,41 +154,10 @@ def run_mesh(settings: DeviceSettings, num_seeds: int) -> Mesh:
                      data_parallel=settings.mesh_devices)
 
 
-def data_mesh(num_devices: int = -1, devices: list | None = None) -> Mesh:
-    """A 1-D mesh (axis ``data``) over the first ``num_devices`` devices (-1: all of them,
-    over every process). One ConfigError when there are not that many."""
-    devices = list(jax.devices() if devices is None else devices)
-    n = len(devices) if num_devices == -1 else num_devices
-    if not isinstance(n, int) or n < 1:
-        raise ConfigError(f"a data mesh needs >= 1 devices, got {num_devices!r}")
-    if n > len(devices):
-        raise ConfigError(
-            f"--data-parallel {n} needs {n} devices, but only {len(devices)} "
-            f"{devices[0].platform} device(s) are available; expected at most {len(devices)} "
-            f"(on CPU set XLA_FLAGS=--xla_force_host_platform_device_count={n} before JAX "
-            f"starts, which run_main does)")
-    if jax.process_count() > 1 and n != len(devices):
-        raise ConfigError(f"--data-parallel {n} over {jax.process_count()} processes must use "
-                          f"every device ({len(devices)}); expected -1 or {len(devices)}")
-    return Mesh(np.array(devices[:n]), (DATA_AXIS,))
-
-
-def exact_seed_mesh(num_seeds: int, num_devices: int, devices: list | None = None) -> Mesh:
-    """A 1-D ``seed`` mesh of exactly ``num_devices`` devices, which must divide the seeds."""
-    devices = list(jax.devices() if devices is None else devices)
-    if num_devices > len(devices):
-        raise ConfigError(f"--seed-devices {num_devices} needs {num_devices} devices, but only "
-                          f"{len(devices)} are available; expected at most {len(devices)}")
-    if num_seeds % num_devices:
-        divisors = [d for d in range(1, num_seeds + 1) if num_seeds % d == 0]
-        raise ConfigError(f"a seed mesh of {num_devices} devices cannot split {num_seeds} seeds "
-                          f"evenly; expected a divisor of {num_seeds}: {divisors}")
-    return Mesh(np.array(devices[:num_devices]), ("seed",))
-
-
 def check_seed_parallel(settings: DeviceSettings) -> None:
-    """Seed-parallel programs (the copy task: seeds split over a ``seed`` axis with
-    ``shard_map``) run on one host in float32: one ConfigError for flags they cannot honour."""
+    """Seed-parallel programs that do not train on the engine (the gradient study: seeds
+    split over a ``seed`` axis with ``shard_map``) run on one host in float32: one
+    ConfigError for flags they cannot honour."""
     if settings.distributed:
         raise ConfigError("--distributed does not apply here: seed-parallel programs run on "
                           "one host; expected no --distributed")
@@ -200,45 +168,6 @@ def check_seed_parallel(settings: DeviceSettings) -> None:
     if settings.compute_dtype != "float32":
         raise ConfigError(f"--compute-dtype {settings.compute_dtype} does not apply here: this "
                           f"experiment computes in float32; expected float32")
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    """Every device holds the whole array (parameters, optimizer state, metrics)."""
-    return NamedSharding(mesh, PartitionSpec())
-
-
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    """The first (example) axis split over ``data``; the other axes whole."""
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:
-    """``tree`` copied to every device of the mesh (every process passes the same values)."""
-    sharding = replicated(mesh)
-    if jax.process_count() == 1:
-        return jax.device_put(tree, sharding)
-
-    def put(x):
-        host = np.asarray(jax.device_get(x))
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-
-    return jax.tree.map(put, tree)
-
-
-def constrain_batch(tree: PyTree, mesh: Mesh) -> PyTree:
-    """Inside ``jit``: asks XLA to split each array's first axis over ``data`` (for batches
-    drawn on the device, e.g. the copy task's)."""
-    return jax.tree.map(lambda x: jax.lax.with_sharding_constraint(x, batch_sharding(mesh)),
-                        tree)
-
-
-def sharded_sampler(sample_fn, mesh: Mesh):
-    """``sample_fn(key) -> batch`` whose batch is split over ``data``: a device-side data
-    stream (``training.make_train_chunk``) made data-parallel. With JAX's partitionable
-    threefry (the default) the drawn values do not depend on the sharding."""
-    def sample(key):
-        return constrain_batch(sample_fn(key), mesh)
-    return sample
 
 
 def is_primary() -> bool:

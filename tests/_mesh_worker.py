@@ -5,7 +5,7 @@ flag must be set before JAX starts).
         PART OUT.json
 
 For each experiment's model and objective (tiny sizes, synthetic data of the same
-kinds), trains 8 seeds for 2 epochs of 10 steps with ``engine.fit`` on one device and on
+kinds; the copy task's pairs drawn on the device), trains 8 seeds for 2 epochs of 10 steps with ``engine.fit`` on one device and on
 the (seed, data) meshes (8, 1), (4, 2), (2, 4), (1, 8), and writes each seed's history.
 ``PART`` picks half of the experiments, so the test can run two workers side by side.
 """
@@ -18,11 +18,12 @@ import sys
 import jax
 import numpy as np
 
+from rnn_attn import copy_task as copy_lib
 from rnn_attn.models.char_lm import CharLSTM
 from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.models.text_classifiers import BiLSTMClassifier, EmbeddingFlattenClassifier
 from rnn_attn.parallel.mesh import make_mesh
-from rnn_attn.train import engine, objectives
+from rnn_attn.train import engine, objectives, steps
 from rnn_attn.train.feed import Split
 from rnn_attn.training import keras_optimizer
 
@@ -75,15 +76,30 @@ def experiments() -> dict[str, tuple]:
         "char_textgen": (CharLSTM(7, units=8), objectives.categorical_classification(),
                          keras_optimizer("rmsprop", 1e-2),
                          engine.FitData(Split(characters(n, 7)), Split(characters(40, 8)))),
+        "copy_task": copy_task(),
     }
+
+
+def copy_task() -> tuple:
+    """The copy task as ``rnn_attn.copy_task`` trains it: batches drawn on the device."""
+    cfg = copy_lib.CopyTaskConfig(seeds=SEEDS, steps=STEPS_PER_EPOCH, batch_size=BATCH,
+                                  units=8, cardinality=6, unroll=False).validate()
+    return (copy_lib.build_model("attention", cfg), copy_lib.sequence_cross_entropy(),
+            keras_optimizer("adam", 1e-2), engine.FitData(copy_lib.sampler(cfg)))
 
 
 def histories(model, objective, optimizer, data, shape) -> list[dict]:
     mesh = (make_mesh(SEEDS, devices=jax.devices()[:1]) if shape is None
             else make_mesh(SEEDS, seed_parallel=shape[0], data_parallel=shape[1]))
     config = engine.FitConfig(seeds=tuple(range(SEEDS)), epochs=2, batch_size=BATCH,
-                              eval_batch_size=20, monitor="val_loss")
-    return engine.fit(objective, model, data, config, optimizer=optimizer, mesh=mesh).history
+                              eval_batch_size=20,
+                              monitor="val_loss" if data.validation else "loss")
+    result = engine.fit(objective, model, data, config, optimizer=optimizer, mesh=mesh,
+                        seed_keys=copy_lib.init_and_data_keys if data.validation is None
+                        else steps.default_seed_keys)
+    # The per-step training losses too (the copy task reports them).
+    return [h | {"step_loss": result.step_loss[i].tolist()}
+            for i, h in enumerate(result.history)]
 
 
 def main(part: str, path: str) -> None:

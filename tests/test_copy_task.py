@@ -8,9 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-from rnn_attn import copy_task, devices
+from rnn_attn import copy_task
 from rnn_attn.config import ConfigError
 from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
+from rnn_attn.errors import NonFiniteError
+from rnn_attn.parallel.mesh import make_mesh
+from rnn_attn.train.run import Callback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -44,51 +47,58 @@ def _small_config(**overrides):
     return copy_task.CopyTaskConfig(**(base | overrides)).validate()
 
 
+def _mesh(cfg):
+    return make_mesh(cfg.seeds, devices=jax.devices()[:1])
+
+
 @pytest.mark.parametrize("name", ["baseline", "attention"])
 def test_short_training_lowers_the_loss(name, tmp_path):
     cfg = _small_config(models=name)
-    prepared = copy_task.prepare_models(cfg, devices.seed_mesh(cfg.seeds))[name]
-    losses = copy_task.train(prepared, cfg)
+    mesh = _mesh(cfg)
+    fit = copy_task.train(cfg, mesh, progress=False)[name]
+    losses = fit.step_loss
     assert losses.shape == (2, 300)
     first, last = losses[:, :30].mean(1), losses[:, -30:].mean(1)
     assert np.all(last < 0.8 * first), (first, last)
-    metrics = copy_task.evaluate(prepared, cfg)
+    metrics = copy_task.evaluate(fit, cfg, copy_task.compile_test(name, cfg, mesh))
     assert metrics["exact_match"].shape == (2,)
     assert np.all((metrics["token_accuracy"] >= 0) & (metrics["token_accuracy"] <= 1))
 
 
 def test_resume_replays_the_same_run(tmp_path):
     cfg = _small_config(models="attention", steps=200)
-    mesh = devices.seed_mesh(cfg.seeds)
+    mesh = _mesh(cfg)
     record = dataclasses.asdict(cfg)
-    whole = copy_task.prepare_models(cfg, mesh)["attention"]
-    whole_losses = copy_task.train(whole, cfg)
+    whole = copy_task.train(cfg, mesh, progress=False)["attention"]
 
-    # Interrupted after the first chunk (its checkpoint written), then resumed.
+    # Interrupted after the first checkpoint (step 100), then resumed.
     class Interrupted(Exception):
         pass
 
-    def stop_after_first_chunk(steps_done):
-        raise Interrupted
+    class StopAfterFirstCheckpoint(Callback):
+        def on_segment_end(self, run):
+            raise Interrupted
 
-    ckpt = str(tmp_path / "ckpt")
-    part = copy_task.prepare_models(cfg, mesh)["attention"]
+    workdir = str(tmp_path)
     with pytest.raises(Interrupted):
-        copy_task.train(part, cfg, checkpoint_dir=ckpt, config_record=record,
-                        on_progress=stop_after_first_chunk)
-    resumed = copy_task.prepare_models(cfg, mesh)["attention"]
-    resumed_losses = copy_task.train(resumed, cfg, checkpoint_dir=ckpt, resume=True,
-                                     config_record=record)
-    np.testing.assert_array_equal(resumed_losses, whole_losses)
+        copy_task.train(cfg, mesh, workdir=workdir, record=record,
+                        callbacks=lambda name: [StopAfterFirstCheckpoint()])
+    resumed = copy_task.train(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
+    np.testing.assert_array_equal(resumed.step_loss, whole.step_loss)
     for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
                     strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
     # A resume under another configuration is refused, naming the key.
-    other = dict(record, units=64)
-    again = copy_task.prepare_models(cfg, mesh)["attention"]
     with pytest.raises(ConfigError, match="units: saved 32, now 64"):
-        copy_task.train(again, cfg, checkpoint_dir=ckpt, resume=True, config_record=other)
+        copy_task.train(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
+
+
+def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
+    cfg = _small_config(models="baseline", steps=40, checkpoint_every=20, learning_rate=1e38)
+    with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
+                                             r"infinite"):
+        copy_task.train(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -154,13 +164,12 @@ def test_cli_end_to_end(tmp_path):
                        "--eval-examples", "20", "--no-progress")
     assert refused.returncode == 2 and "pass --resume" in refused.stderr
     assert "Traceback" not in refused.stderr
-    # (--resume is copy_task.train(resume=True): test_resume_replays_the_same_run.)
+    # (--resume: test_resume_replays_the_same_run.)
 
 
 def test_seed_loop_map_and_vmap_agree():
     results = {}
     for loop in ("map", "vmap"):
         cfg = _small_config(models="attention", steps=60, checkpoint_every=60, seed_loop=loop)
-        prepared = copy_task.prepare_models(cfg, devices.seed_mesh(cfg.seeds))["attention"]
-        results[loop] = copy_task.train(prepared, cfg)
+        results[loop] = copy_task.train(cfg, _mesh(cfg))["attention"].step_loss
     np.testing.assert_allclose(results["map"], results["vmap"], rtol=1e-4)

@@ -102,7 +102,11 @@ def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("module,args,message", [
     ("experiments.copy_task", ["--distributed"], "--distributed needs a coordinator address"),
-    ("experiments.copy_task", ["--data-parallel", "2"],
+    ("experiments.copy_task", ["--data-parallel", "2", "--seed-loop", "map"],
+     "--seed-loop map runs each device's seeds one after another and cannot split a batch"),
+    ("experiments.copy_task", ["--data-parallel", "2", "--batch-size", "3"],
+     "--batch-size 3 cannot be split over 2 devices"),
+    ("experiments.vanishing_gradients", ["--data-parallel", "2"],
      "--data-parallel 2 does not apply here: this experiment splits its seeds"),
     ("experiments.imdb_attention", ["--data-parallel", "4", "--cpu-devices", "2"],
      "a (1 seed x 4 data) mesh needs 4 devices, but only 2 are available"),

@@ -42,7 +42,7 @@ def plain_loop(config, fit_data):
     eval_step = jax.jit(steps.make_eval_step(MODEL, MAE))
     histories = []
     for i, seed in enumerate(config.seeds):
-        state = steps.init_state(MODEL, OPTIMIZER, jax.random.PRNGKey(seed))
+        state = steps.init_state(MODEL, OPTIMIZER, *steps.default_seed_keys(seed))
         history = {}
         for epoch in range(config.epochs):
             rows = fit_data.train.rows
@@ -145,6 +145,33 @@ def test_a_nan_step_stops_naming_the_seed_and_step():
     with pytest.raises(NonFiniteError, match=rf"seed 0: training step {step} \(epoch 1, "
                                              rf"batch {step + 1}\): the loss went NaN"):
         engine.fit(MAE, MODEL, fit_data, CONFIG, optimizer=OPTIMIZER)
+
+
+class GradientTrap:
+    """MODEL plus ``0 * sqrt(|w * x|)``: the same finite outputs, but a NaN gradient for
+    ``w`` on an example whose ``x[:, 0, 2]`` is 0 (0 * inf)."""
+
+    def init(self, key):
+        return {"model": MODEL.init(key), "w": jax.numpy.ones(())}
+
+    def apply(self, params, x, *, train=False, key=None):
+        out = MODEL.apply(params["model"], x, train=train, key=key)
+        trap = 0.0 * jax.numpy.sqrt(jax.numpy.abs(params["w"] * x[:, 0, 2]))
+        return out + trap.reshape(out.shape)
+
+
+def test_a_gradient_only_nan_is_located_at_its_own_step():
+    fit_data = data()
+    fit_data.train.arrays["inputs"][5, 0, 2] = 0.0
+    step = first_hit(fit_data, 5)[0]
+    with pytest.raises(NonFiniteError, match=rf"seed 0: training step {step} \(epoch 1, "
+                                             rf"batch {step + 1}\): the gradients \(the loss "
+                                             rf"was finite\) went NaN"):
+        engine.fit(MAE, GradientTrap(), fit_data, CONFIG, optimizer=OPTIMIZER)
+    result = engine.fit(MAE, GradientTrap(), fit_data,
+                        dataclasses.replace(CONFIG, on_nonfinite="skip"), optimizer=OPTIMIZER)
+    for h in result.history:
+        assert h["skipped_steps"] == [1.0, 1.0, 1.0]
 
 
 def test_after_a_nan_stop_the_newest_checkpoint_is_the_clean_runs(tmp_path):

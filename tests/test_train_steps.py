@@ -48,7 +48,7 @@ BINARY = objectives.binary_classification()
 def test_padding_examples_change_nothing_in_a_train_step():
     model, optimizer = MeanEmbedding(dropout=0.0), optax.sgd(0.1)
     step = steps.make_train_step(model, BINARY, optimizer)
-    state = steps.init_state(model, optimizer, jax.random.PRNGKey(2))
+    state = steps.init_state(model, optimizer, *steps.default_seed_keys(2))
     padded = tokens(4, 5) | {"weight": np.array([1, 1, 0, 0], np.float32)}
     real = {k: v[:2] for k, v in padded.items()}
     a, sums_a = step(state, padded)
@@ -61,7 +61,7 @@ def test_padding_examples_change_nothing_in_a_train_step():
 def test_one_step_changes_every_parameter():
     model, optimizer = MeanEmbedding(), optax.adam(0.01)
     step = jax.jit(steps.make_train_step(model, BINARY, optimizer))
-    state = steps.init_state(model, optimizer, jax.random.PRNGKey(3))
+    state = steps.init_state(model, optimizer, *steps.default_seed_keys(3))
     before = jax.tree.map(np.array, state.params)
     after, _ = step(state, tokens(16, 0) | {"weight": np.ones(16, np.float32)})
     for name in before:

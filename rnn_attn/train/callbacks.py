@@ -65,7 +65,8 @@ class Checkpointing(Callback):
 
     @staticmethod
     def _tree(run: Run) -> dict[str, Any]:
-        return {"state": run.state, "best_params": run.best_params, "carry": run.carry}
+        return {"state": run.state, "best_params": run.best_params, "carry": run.carry,
+                "step_loss": run.step_loss}
 
     def on_fit_start(self, run: Run) -> None:
         latest = self.checkpointer.latest_step()
@@ -76,6 +77,7 @@ class Checkpointing(Callback):
         _, tree, saved = self.checkpointer.restore_newest_good(self._tree(run))
         check_resume_compatible(saved.get("config", {}), self.record)
         run.state, run.best_params, run.carry = tree["state"], tree["best_params"], tree["carry"]
+        run.step_loss = np.array(tree["step_loss"])
         run.load_host_record(saved)
 
     def save(self, run: Run) -> None:

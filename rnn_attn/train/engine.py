@@ -16,6 +16,7 @@ training program. Seed ``s`` sees the same batches (``feed.epoch_plan``) and dro
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
@@ -33,11 +34,19 @@ from rnn_attn.train.callbacks import BestEpoch
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.programs import Programs, compile_programs
 from rnn_attn.train.run import Callback, Run
-from rnn_attn.train.steps import TrainState, init_states, make_train_step
+from rnn_attn.train.steps import (
+    SeedKeys,
+    TrainState,
+    default_seed_keys,
+    init_state,
+    init_states,
+    make_train_step,
+)
 
 PyTree = Any
 ON_NONFINITE = ("stop", "skip")
 FEEDS = ("device", "host")
+SEED_LOOPS = ("vmap", "map")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +64,10 @@ class FitConfig:
     on_nonfinite: str = "stop"  # a NaN/Inf step: stop naming seed and step, or skip it
     checkpoint_every: int = 0  # also stop for callbacks every N steps within an epoch
     feed: str = "device"  # "device": arrays live on the device; "host": batches sent
+    seed_loop: str = "vmap"  # a device's seeds batched ("vmap") or one by one ("map")
+    # XLA options of the training program, as (name, value) pairs: e.g. the copy task's
+    # (("xla_backend_optimization_level", 1),); they may change float rounding.
+    compiler_options: tuple[tuple[str, Any], ...] = ()
 
     def validate(self) -> FitConfig:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -72,21 +85,26 @@ class FitConfig:
                               f"{self.on_nonfinite!r}")
         if self.feed not in FEEDS:
             raise ConfigError(f"feed must be one of {FEEDS}, got {self.feed!r}")
+        if self.seed_loop not in SEED_LOOPS:
+            raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got "
+                              f"{self.seed_loop!r}")
         return self
 
 
 @dataclasses.dataclass(frozen=True)
 class FitData:
-    """The training split and, optionally, the validation split (``feed.Split``)."""
+    """The training split (``feed.Split``, or a ``feed.Sampler`` drawing fresh batches)
+    and, optionally, the validation split."""
 
-    train: feed.Split
+    train: feed.Split | feed.Sampler
     validation: feed.Split | None = None
 
 
 @dataclasses.dataclass
 class FitResult:
     """Per seed (``seeds`` order): ``history[i][k][e-1]`` is metric ``k`` after epoch
-    ``e``; ``best_epoch`` is 1-based, as Keras prints epochs. ``state`` and
+    ``e``; ``best_epoch`` is 1-based, as Keras prints epochs; ``step_loss[i, t]`` is the
+    training loss of step ``t`` (NaN where the seed did not train). ``state`` and
     ``best_params`` stay stacked on the mesh (``seed_params`` takes one seed's)."""
 
     config: FitConfig
@@ -97,6 +115,7 @@ class FitResult:
     best_params: PyTree
     stopped_early: list[bool]
     programs: Programs
+    step_loss: np.ndarray
 
     def evaluate(self, split: feed.Split, batch_size: int, *, best: bool = True,
                  prefix: str = "test_") -> list[dict[str, float]]:
@@ -124,38 +143,86 @@ def means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
             if k != "count" and not k.startswith("nonfinite")}
 
 
-def start_run(objective: Objective, model, data: FitData, config: FitConfig, *,
-              optimizer: optax.GradientTransformation, mesh: Mesh) -> Run:
-    """Initializes every seed (eagerly, see ``steps.init_states``) on the mesh and builds
-    the programs; nothing is compiled yet."""
-    config.validate()
-    meshes.check_divisible(config.batch_size, mesh)
-    for name, split in (("training", data.train), ("validation", data.validation)):
-        if split is not None:
-            feed.check_rows(split, len(config.seeds), name)
+def _batch_spec(train: feed.Split | feed.Sampler, batch_size: int) -> dict:
+    """Shapes of one training batch (for tracing the train step)."""
+    if isinstance(train, feed.Sampler):
+        key = jax.ShapeDtypeStruct(train.keys.shape[1:], train.keys.dtype)
+        batch = dict(jax.eval_shape(train.sample, key))
+    else:
+        batch = {k: jax.ShapeDtypeStruct((batch_size,) + train.arrays[k].shape[1:],
+                                         train.arrays[k].dtype) for k in ("inputs", "targets")}
+    return batch | {"weight": jax.ShapeDtypeStruct((batch_size,), np.float32)}
+
+
+def _check_data(data: FitData, config: FitConfig) -> None:
+    n = len(config.seeds)
+    if isinstance(data.train, feed.Sampler):
+        if len(data.train.keys) != n:
+            raise ConfigError(f"the sampler has keys for {len(data.train.keys)} seeds; "
+                              f"expected {n}")
+    else:
+        feed.check_rows(data.train, n, "training")
+    if data.validation is not None:
+        feed.check_rows(data.validation, n, "validation")
     if data.validation is None and config.monitor.startswith("val_"):
         raise ConfigError(f"monitor {config.monitor!r} needs validation data")
+
+
+def _feed_kind(data: FitData, config: FitConfig) -> str:
+    return "sample" if isinstance(data.train, feed.Sampler) else config.feed
+
+
+def _abstract_states(model, optimizer: optax.GradientTransformation, config: FitConfig,
+                     seed_keys: SeedKeys, mesh: Mesh) -> tuple[TrainState, TrainState]:
+    """Shapes of one seed's initial state, and of all seeds' stacked on the mesh."""
+    one = jax.eval_shape(lambda: init_state(model, optimizer, *seed_keys(config.seeds[0])))
     seeds = meshes.per_seed(mesh)
-    state = meshes.put(init_states(model, optimizer, list(config.seeds)), seeds)
-    one_seed = jax.tree.map(lambda x: x[0], state)
-    batch = {"inputs": jax.ShapeDtypeStruct((config.batch_size,) + data.train.arrays[
-        "inputs"].shape[1:], data.train.arrays["inputs"].dtype),
-        "targets": jax.ShapeDtypeStruct((config.batch_size,) + data.train.arrays[
-            "targets"].shape[1:], data.train.arrays["targets"].dtype),
-        "weight": jax.ShapeDtypeStruct((config.batch_size,), np.float32)}
-    sums_shape = jax.eval_shape(make_train_step(model, objective, optimizer),
-                                one_seed, batch)[1]
+    stacked = jax.tree.map(lambda a: jax.ShapeDtypeStruct((len(config.seeds),) + a.shape,
+                                                          a.dtype, sharding=seeds), one)
+    return one, stacked
+
+
+def start_run(objective: Objective, model, data: FitData, config: FitConfig, *,
+              optimizer: optax.GradientTransformation, mesh: Mesh,
+              seed_keys: SeedKeys = default_seed_keys) -> tuple[Run, TrainState]:
+    """Builds the programs (nothing compiled yet) and a ``Run`` at its start whose
+    ``state`` and ``best_params`` are still to be set (``set_initial_state``); returns
+    it with the shapes of the state."""
+    config.validate()
+    meshes.check_divisible(config.batch_size, mesh)
+    _check_data(data, config)
+    one_seed, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
+    sums_shape = jax.eval_shape(make_train_step(model, objective, optimizer), one_seed,
+                                _batch_spec(data.train, config.batch_size))[1]
+    sample = data.train.sample if isinstance(data.train, feed.Sampler) else None
     programs = compile_programs(model, objective, optimizer, mesh, sums_shape=sums_shape,
-                                on_nonfinite=config.on_nonfinite,
-                                host_feed=config.feed == "host")
+                                on_nonfinite=config.on_nonfinite, sample=sample,
+                                feed=_feed_kind(data, config), seed_loop=config.seed_loop,
+                                compiler_options=dict(config.compiler_options))
     n = len(config.seeds)
-    num_batches = -(-data.train.examples_per_seed() // config.batch_size)
-    # A copy (the segment program donates the state's buffers).
-    best_params = programs.select(np.zeros(n, bool), state.params, state.params)
-    return Run(config, objective, programs, num_batches, state, programs.zero_carry(n),
-               best_params,
-               history=[{} for _ in range(n)], best_value=[math.nan] * n,
-               best_epoch=[0] * n, wait=[0] * n, stopped=[False] * n)
+    if isinstance(data.train, feed.Sampler):
+        num_batches = data.train.steps_per_epoch
+    else:
+        num_batches = -(-data.train.examples_per_seed() // config.batch_size)
+    run = Run(config, objective, programs, num_batches, None, programs.zero_carry(n), None,
+              history=[{} for _ in range(n)], best_value=[math.nan] * n,
+              best_epoch=[0] * n, wait=[0] * n, stopped=[False] * n,
+              step_loss=np.full((n, config.epochs * num_batches), np.nan, np.float32))
+    return run, stacked
+
+
+def initial_state(model, optimizer: optax.GradientTransformation, config: FitConfig,
+                  seed_keys: SeedKeys, mesh: Mesh) -> TrainState:
+    """Every seed initialized (eagerly, see ``steps.init_states``) and placed on the mesh."""
+    return meshes.put(init_states(model, optimizer, list(config.seeds), seed_keys),
+                      meshes.per_seed(mesh))
+
+
+def set_initial_state(run: Run, state: TrainState) -> None:
+    run.state = state
+    # A copy (the segment program may donate the state's buffers).
+    run.best_params = run.programs.select(np.zeros(len(run.config.seeds), bool),
+                                          state.params, state.params)
 
 
 def _place_plan(mesh: Mesh, split: feed.Split, index, weight, *, host: bool,
@@ -186,9 +253,10 @@ class _Feeder:
 
     def __init__(self, data: FitData, config: FitConfig, mesh: Mesh):
         self.data, self.config, self.mesh = data, config, mesh
-        self.host = config.feed == "host"
+        self.kind = _feed_kind(data, config)
         rep = meshes.replicated(mesh)
-        self.train_arrays = {} if self.host else meshes.put(_xy(data.train.arrays), rep)
+        self.train_arrays = ({} if self.kind != "device" else
+                             meshes.put(_xy(data.train.arrays), rep))
         self.val_arrays = self.val_plan = None
         if data.validation is not None:
             self.val_plan, self.val_arrays = _evaluation_inputs(
@@ -197,6 +265,11 @@ class _Feeder:
 
     def segment(self, run: Run, stop: int, length: int) -> dict:
         """Batches ``[run.batch, stop)`` of the current epoch, padded to ``length``."""
+        active = np.arange(length)[None, :] < stop - run.batch
+        active = active & ~np.asarray(run.stopped)[:, None]
+        self.active = active  # the host's copy, to replay a prefix (see _locate_nonfinite)
+        if self.kind == "sample":
+            return self._sampled(run, active)
         if self._epoch != run.epoch:
             self._epoch = run.epoch
             self._plan = feed.epoch_plan(self.data.train, self.config.seeds, run.epoch,
@@ -207,10 +280,19 @@ class _Feeder:
             index = np.concatenate([index, np.repeat(index[:, -1:], pad, 1)], 1)
             weight = np.concatenate([weight, np.zeros((len(weight), pad) + weight.shape[2:],
                                                       weight.dtype)], 1)
-        active = np.arange(length)[None, :] < stop - run.batch
-        active = active & ~np.asarray(run.stopped)[:, None]
-        return _place_plan(self.mesh, self.data.train, index, weight, host=self.host,
-                           active=active)
+        return _place_plan(self.mesh, self.data.train, index, weight,
+                           host=self.kind == "host", active=active)
+
+    def _sampled(self, run: Run, active: np.ndarray) -> dict:
+        """The keys of the segment's steps (global step numbers) for a ``Sampler``."""
+        seeds, length = active.shape
+        steps = np.broadcast_to(run.step + np.arange(length), (seeds, length))
+        weight = np.ones((seeds, length, self.config.batch_size), np.float32)
+        return {"key": meshes.put(feed.step_keys(self.data.train, steps),
+                                  meshes.per_seed(self.mesh)),
+                "weight": meshes.put(weight, meshes.sharding(self.mesh, meshes.SEED, None,
+                                                             meshes.DATA)),
+                "active": meshes.put(active, meshes.per_seed(self.mesh))}
 
 
 def _xy(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -232,20 +314,45 @@ def _segment_stop(run: Run) -> int:
     return min(run.num_batches, next_multiple - run.epoch * run.num_batches)
 
 
-def _check_finite(run: Run, carry: Mapping[str, np.ndarray]) -> None:
-    """Raises ``NonFiniteError`` naming the first seed that halted on a NaN/Inf step."""
-    for i, halted in enumerate(carry["halted"]):
-        if not halted:
-            continue
-        step = int(carry["bad_step"][i])
-        epoch, batch = divmod(step, run.num_batches)
-        what = ("the loss" if carry["bad_loss"][i] else
-                "the gradients (the loss was finite)")
-        raise NonFiniteError(
-            f"seed {run.config.seeds[i]}: training step {step} (epoch {epoch + 1}, batch "
-            f"{batch + 1}): {what} went NaN or infinite; stopped before applying it, nothing "
-            f"after the last checkpoint was saved (on_nonfinite='skip' drops such steps "
-            f"instead)")
+def _nonfinite(run: Run, state: TrainState, carry: Mapping[str, Any]) -> np.ndarray:
+    """``<bool>[seeds]``: the seed halted on a non-finite loss, or its state is no longer
+    finite (a non-finite gradient was applied)."""
+    halted = np.asarray(meshes.fetch(carry["halted"]))
+    return halted | ~np.asarray(meshes.fetch(run.programs.finite(state)))
+
+
+def _replay(run: Run, feeder: _Feeder, start: tuple, plan: dict, prefix: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The segment run again from its ``start`` (state, carry) with only each seed's
+    first ``prefix[i]`` steps active: ``(non-finite, halted on the loss)`` per seed."""
+    mask = feeder.active & (np.arange(feeder.active.shape[1])[None, :] < prefix[:, None])
+    plan = dict(plan) | {"active": meshes.put(mask, meshes.per_seed(feeder.mesh))}
+    state, carry, _ = run.programs.segment(*start, plan, feeder.train_arrays)
+    return _nonfinite(run, state, carry), np.asarray(meshes.fetch(carry["halted"]))
+
+
+def _locate_nonfinite(run: Run, feeder: _Feeder, start: tuple, plan: dict,
+                      flagged: np.ndarray, taken: int) -> NonFiniteError:
+    """The error naming the first flagged seed's first non-finite step, found by
+    bisection over replayed prefixes of the segment (the same program, so the same
+    numbers; NaN absorbs every later update, so "non-finite after k steps" is monotone
+    in k)."""
+    lo, hi = np.zeros(len(flagged), int), np.where(flagged, taken, 0)
+    while np.any(hi - lo > 1):
+        unsettled = hi - lo > 1
+        mid = np.where(unsettled, (lo + hi) // 2, hi)
+        bad, _ = _replay(run, feeder, start, plan, mid)
+        hi, lo = np.where(unsettled & bad, mid, hi), np.where(unsettled & ~bad, mid, lo)
+    _, halted = _replay(run, feeder, start, plan, hi)
+    i = int(np.flatnonzero(flagged)[0])
+    step = run.step + int(lo[i])
+    epoch, batch = divmod(step, run.num_batches)
+    what = "the loss" if halted[i] else "the gradients (the loss was finite)"
+    return NonFiniteError(
+        f"seed {run.config.seeds[i]}: training step {step} (epoch {epoch + 1}, batch "
+        f"{batch + 1}): {what} went NaN or infinite; the run stopped there and nothing "
+        f"after the last checkpoint was saved (on_nonfinite='skip' drops such steps "
+        f"instead)")
 
 
 def _epoch_logs(run: Run, feeder: _Feeder, carry: Mapping[str, Any]) -> list[dict]:
@@ -267,10 +374,15 @@ def run_segment(run: Run, feeder: _Feeder, callbacks: Sequence[Callback]) -> Non
     active seed's logs to its history and calls ``on_epoch_end``."""
     stop = _segment_stop(run)
     plan = feeder.segment(run, stop, _segment_length(run.config, run.num_batches))
-    run.state, run.carry = run.programs.segment(run.state, run.carry, plan,
-                                                feeder.train_arrays)
+    start = (run.state, run.carry)  # kept under "stop" (not donated), to locate a NaN
+    run.state, run.carry, losses = run.programs.segment(*start, plan, feeder.train_arrays)
+    taken = stop - run.batch
+    if run.config.on_nonfinite == "stop":
+        flagged = _nonfinite(run, run.state, run.carry)
+        if flagged.any():
+            raise _locate_nonfinite(run, feeder, start, plan, flagged, taken)
     carry = meshes.fetch(run.carry)
-    _check_finite(run, carry)
+    run.step_loss[:, run.step:run.step + taken] = meshes.fetch(losses)[:, :taken]
     run.batch = stop
     for callback in callbacks:
         callback.on_segment_end(run)
@@ -287,26 +399,47 @@ def run_segment(run: Run, feeder: _Feeder, callbacks: Sequence[Callback]) -> Non
         callback.on_epoch_end(run)
 
 
-def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
-        optimizer: optax.GradientTransformation, mesh: Mesh | None = None,
-        callbacks: Sequence[Callback] = ()) -> FitResult:
-    """Trains every seed of ``config.seeds`` (Keras's ``fit``, all seeds at once).
+@dataclasses.dataclass
+class Prepared:
+    """A run initialized on its mesh with its programs built, ready for ``train``."""
 
-    Args:
-      data: ``FitData`` of ``feed.Split``s (``{"inputs", "targets"}`` numpy arrays).
-      mesh: a ``(seed, data)`` mesh (``parallel.mesh.make_mesh``; default: every seed on
-        the first device). ``config.batch_size`` must divide over its data axis.
-      callbacks: called in order; ``callbacks.BestEpoch`` (the best epoch by
-        ``config.monitor``, early stopping) is added first when absent.
+    run: Run
+    feeder: _Feeder
 
-    Raises:
-      ConfigError: bad config or data; NonFiniteError: a NaN/Inf step under "stop".
-    """
+
+def prepare(objective: Objective, model, data: FitData, config: FitConfig, *,
+            optimizer: optax.GradientTransformation, mesh: Mesh | None = None,
+            seed_keys: SeedKeys = default_seed_keys, compile_ahead: bool = False
+            ) -> Prepared:
+    """Initializes every seed and builds the programs (see ``fit`` for the arguments).
+
+    With ``compile_ahead`` the training program is compiled now rather than at the first
+    step, e.g. in a background thread while another model trains (XLA compiles on one
+    core; the other keeps training)."""
     mesh = mesh or meshes.make_mesh(len(config.seeds), devices=jax.devices()[:1])
-    run = start_run(objective, model, data, config, optimizer=optimizer, mesh=mesh)
+    run, stacked = start_run(objective, model, data, config, optimizer=optimizer, mesh=mesh,
+                             seed_keys=seed_keys)
+    feeder = _Feeder(data, config, mesh)
+    # Initialization is eager and single-threaded: it runs beside the compilation.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        state = pool.submit(initial_state, model, optimizer, config, seed_keys, mesh)
+        if compile_ahead:
+            plan = feeder.segment(run, _segment_stop(run),
+                                  _segment_length(config, run.num_batches))
+            compiled = run.programs.segment.lower(stacked, run.carry, plan,
+                                                  feeder.train_arrays).compile()
+            run.programs = dataclasses.replace(run.programs, segment=compiled)
+        set_initial_state(run, state.result())
+    if compile_ahead and config.on_nonfinite == "stop":
+        run.programs.finite(run.state)  # compiled now (jit's cache), not at the first check
+    return Prepared(run, feeder)
+
+
+def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:
+    """Trains a prepared run to its end (see ``fit``)."""
+    run, feeder = prepared.run, prepared.feeder
     if not any(isinstance(c, BestEpoch) for c in callbacks):
         callbacks = [BestEpoch(), *callbacks]
-    feeder = _Feeder(data, config, mesh)
     for callback in callbacks:
         callback.on_fit_start(run)
     while not run.done:
@@ -314,7 +447,29 @@ def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
     for callback in callbacks:
         callback.on_fit_end(run)
     state = run.state
-    if config.restore_best:
+    if run.config.restore_best:
         state = state._replace(params=run.best_params)
-    return FitResult(config, state, run.history, run.best_epoch, run.best_value,
-                     run.best_params, list(run.stopped), run.programs)
+    return FitResult(run.config, state, run.history, run.best_epoch, run.best_value,
+                     run.best_params, list(run.stopped), run.programs, run.step_loss)
+
+
+def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
+        optimizer: optax.GradientTransformation, mesh: Mesh | None = None,
+        callbacks: Sequence[Callback] = (),
+        seed_keys: SeedKeys = default_seed_keys) -> FitResult:
+    """Trains every seed of ``config.seeds`` (Keras's ``fit``, all seeds at once).
+
+    Args:
+      data: ``FitData``: ``feed.Split``s of ``{"inputs", "targets"}`` numpy arrays, or a
+        ``feed.Sampler`` that draws each training batch on the device.
+      mesh: a ``(seed, data)`` mesh (``parallel.mesh.make_mesh``; default: every seed on
+        the first device). ``config.batch_size`` must divide over its data axis.
+      callbacks: called in order; ``callbacks.BestEpoch`` (the best epoch by
+        ``config.monitor``, early stopping) is added first when absent.
+      seed_keys: ``seed -> (init_key, dropout_key)`` (default: ``split(PRNGKey(seed))``).
+
+    Raises:
+      ConfigError: bad config or data; NonFiniteError: a NaN/Inf step under "stop".
+    """
+    return train(prepare(objective, model, data, config, optimizer=optimizer, mesh=mesh,
+                         seed_keys=seed_keys), callbacks)

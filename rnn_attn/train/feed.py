@@ -9,13 +9,18 @@ sends, per segment of steps, the row numbers of every batch of every seed
 Epoch ``e`` of the seed with seed number ``s`` visits its rows in the order
 ``epoch_order(n, seed=s, epoch=e)``, so the order depends only on (seed, epoch): a resumed
 run, or the same seed on another mesh, sees the same batches.
+
+A ``Sampler`` instead draws every training batch afresh on the device (the copy task):
+the batch of global step ``t`` of seed ``i`` is ``sample(fold_in(keys[i], t))``, so it too
+depends only on (seed, step).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import jax
 import numpy as np
 
 from rnn_attn.data.batching import epoch_order
@@ -51,6 +56,31 @@ class Split:
 
     def seed_rows(self, index: int) -> np.ndarray:
         return np.arange(self.num_rows) if self.rows is None else np.asarray(self.rows[index])
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampler:
+    """Training data drawn on the device: ``sample(key) -> {"inputs", "targets"}``, one
+    batch of ``batch_size`` examples (a pure ``jax.random`` function); ``keys`` are the
+    seeds' data keys ``[seeds, ...]``; an epoch is ``steps_per_epoch`` steps."""
+
+    sample: Callable[[jax.Array], Mapping[str, jax.Array]]
+    keys: jax.Array
+    steps_per_epoch: int
+
+    def __post_init__(self):
+        if not isinstance(self.steps_per_epoch, int) or self.steps_per_epoch < 1:
+            raise ConfigError(f"a sampler needs steps_per_epoch >= 1, got "
+                              f"{self.steps_per_epoch!r}")
+
+
+def step_keys(sampler: Sampler, steps: np.ndarray) -> np.ndarray:
+    """``fold_in(keys[i], steps[i, j])`` for every seed ``i`` and step ``j``:
+    ``[seeds, S, ...]`` key data, the per-step keys of a segment."""
+    return np.asarray(_fold_steps(sampler.keys, np.asarray(steps, np.int32)))
+
+
+_fold_steps = jax.jit(jax.vmap(jax.vmap(jax.random.fold_in, (None, 0)), (0, 0)))
 
 
 def check_rows(split: Split, num_seeds: int, name: str) -> None:

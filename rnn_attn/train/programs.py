@@ -8,10 +8,16 @@ jitted on the ``(seed, data)`` mesh: states and plans split over ``seed``, every
 over ``data``, the arrays replicated. Each program is traced once per run.
 
 A segment also carries each seed's running sums of the epoch and its non-finite guard:
-with ``on_nonfinite="stop"`` the first step whose loss or gradients are not finite halts
-that seed (no later step of the segment changes it) and records the step, so the host
-can stop the run naming the seed and step before anything is saved; with ``"skip"`` the
-step's update is dropped and counted.
+with ``on_nonfinite="stop"`` the first step whose loss is not finite halts that seed (no
+later step of the segment changes it), and ``finite`` tells the host whether a seed's
+state is still finite after the segment (a non-finite gradient leaves it non-finite), so
+the host can stop the run naming the seed and step before anything is saved; with
+``"skip"`` a step whose loss or gradients are not finite is dropped and counted. A segment
+returns each step's mean training loss beside the carry (NaN for a step not taken), for loss curves.
+
+Seeds run batched (``vmap``) by default; ``seed_loop="map"`` instead runs each device's
+seeds one after another (``shard_map`` over ``seed``, then ``lax.map``), which on a CPU at
+tiny batches (the copy task's one pair per step) costs less than batching them.
 """
 
 from __future__ import annotations
@@ -24,19 +30,23 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 
+from rnn_attn.errors import ConfigError
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train.objectives import Objective
-from rnn_attn.train.steps import TrainState, make_eval_step, make_train_step
+from rnn_attn.train.steps import TrainState, all_finite, make_eval_step, make_train_step
 
 PyTree = Any
 
 
 def _gather(arrays: Mapping[str, jax.Array], plan: Mapping[str, jax.Array],
             data_axis: jax.sharding.NamedSharding | None):
-    """One batch of a plan: rows gathered from the device arrays, or (host feed) the plan
-    holds the examples themselves."""
-    if "index" in plan:
+    """One batch of a plan: rows gathered from the device arrays, or the plan holds the
+    examples themselves (fed from the host, or drawn by a sampler)."""
+    if "sampled_inputs" in plan:
+        batch = {k: plan[f"sampled_{k}"] for k in ("inputs", "targets")}
+    elif "index" in plan:
         batch = {k: jnp.take(arrays[k], plan["index"], axis=0) for k in ("inputs", "targets")}
     else:
         batch = {k: plan[k] for k in ("inputs", "targets")}
@@ -53,30 +63,39 @@ def zero_carry(sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> dict[str, Any]
             "bad_step": jnp.full((), -1, jnp.int32), "bad_loss": jnp.zeros((), bool)}
 
 
-def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None) -> Callable:
-    """``segment(state, carry, plan, arrays) -> (state, carry)`` for one seed; ``plan``
-    holds ``[S, ...]`` per step: ``index`` (or the examples), ``weight``, ``active``."""
+def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None,
+                 sample: Callable | None = None) -> Callable:
+    """``segment(state, carry, plan, arrays) -> (state, carry, losses <float>[S])`` for
+    one seed; ``plan`` holds ``[S, ...]`` per step: ``index`` (or the examples, or the
+    sampling ``key``), ``weight``, ``active``."""
     halt = on_nonfinite == "stop"
 
+    def run(args, p, arrays):
+        state, carry = args
+        new_state, sums = train_step(state, _gather(arrays, p, data_axis))
+        bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
+        first = bad & (carry["bad_step"] < 0)
+        loss = jnp.where(bad, jnp.nan, sums["loss"] / jnp.maximum(sums["count"], 1.0))
+        return (new_state, {
+            "sums": jax.tree.map(jnp.add, carry["sums"], sums),
+            "skipped": carry["skipped"] + bad.astype(jnp.int32),
+            "halted": carry["halted"] | (bad & halt),
+            "bad_step": jnp.where(first, state.step, carry["bad_step"]),
+            "bad_loss": jnp.where(first, sums["nonfinite_loss"] > 0, carry["bad_loss"])},
+        ), loss.astype(jnp.float32)
+
     def segment(state: TrainState, carry, plan, arrays):
-        def run(args, p):
-            state, carry = args
-            new_state, sums = train_step(state, _gather(arrays, p, data_axis))
-            bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
-            first = bad & (carry["bad_step"] < 0)
-            return new_state, {
-                "sums": jax.tree.map(jnp.add, carry["sums"], sums),
-                "skipped": carry["skipped"] + bad.astype(jnp.int32),
-                "halted": carry["halted"] | (bad & halt),
-                "bad_step": jnp.where(first, state.step, carry["bad_step"]),
-                "bad_loss": jnp.where(first, sums["nonfinite_loss"] > 0, carry["bad_loss"])}
+        if sample is not None:  # every step's batch drawn at once: fewer ops per step
+            plan = dict(plan) | {f"sampled_{k}": v
+                                 for k, v in jax.vmap(sample)(plan.pop("key")).items()}
 
         def step(args, p):
             go = p["active"] & ~args[1]["halted"]
-            return jax.lax.cond(go, lambda a: run(a, p), lambda a: a, args), None
+            return jax.lax.cond(go, lambda a: run(a, p, arrays),
+                                lambda a: (a, jnp.full((), jnp.nan, jnp.float32)), args)
 
-        (state, carry), _ = jax.lax.scan(step, (state, carry), plan)
-        return state, carry
+        (state, carry), losses = jax.lax.scan(step, (state, carry), plan)
+        return state, carry, losses
 
     return segment
 
@@ -103,36 +122,75 @@ class Programs:
     """The jitted programs of one (model, objective, optimizer) on one mesh."""
 
     mesh: Mesh
-    segment: Callable  # (state, carry, plan, arrays) -> (state, carry), all seeds
+    segment: Callable  # (state, carry, plan, arrays) -> (state, carry, losses), all seeds
     evaluate: Callable  # (params, plan, arrays) -> sums, all seeds
     select: Callable  # (mask <bool>[seeds], new, old) -> new where mask else old
     zero_carry: Callable  # (num_seeds) -> carry on the mesh
+    finite: Callable  # (state) -> <bool>[seeds]: every parameter and optimizer value finite
 
 
-def _plan_shardings(mesh: Mesh, host_feed: bool) -> dict:
+def _plan_shardings(mesh: Mesh, feed: str) -> dict:
     steps = meshes.sharding(mesh, meshes.SEED, None, meshes.DATA)
     plan = {"weight": steps, "active": meshes.per_seed(mesh)}
-    if host_feed:
+    if feed == "host":
         return plan | {"inputs": steps, "targets": steps}
+    if feed == "sample":
+        return plan | {"key": meshes.per_seed(mesh)}
     return plan | {"index": steps}
 
 
+def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Callable:
+    """``fn`` of one seed run over the stacked seeds: ``vmap``ped (the seed axis split
+    over the mesh by ``spmd_axis_name``) or, ``seed_loop="map"``, each device's seeds one
+    after another (``in_axes`` None: an argument every seed shares)."""
+    if seed_loop == "vmap":
+        return jax.vmap(fn, in_axes=in_axes, spmd_axis_name=meshes.SEED)
+
+    def each_device(*args):
+        mapped = [a for a, axis in zip(args, in_axes, strict=True) if axis is not None]
+
+        def one(xs):
+            it = iter(xs)
+            return fn(*(next(it) if axis is not None else a
+                        for a, axis in zip(args, in_axes, strict=True)))
+        return jax.lax.map(one, mapped)
+
+    specs = tuple(P(meshes.SEED) if axis is not None else P() for axis in in_axes)
+    return jax.shard_map(each_device, mesh=mesh, in_specs=specs, out_specs=P(meshes.SEED),
+                         check_vma=False)
+
+
 def compile_programs(model, objective: Objective, optimizer: optax.GradientTransformation,
-                     mesh: Mesh, *, on_nonfinite: str = "stop", host_feed: bool = False,
-                     sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> Programs:
-    """Builds (lazily compiled) ``Programs``; ``sums_shape`` is one step's sums."""
+                     mesh: Mesh, *, sums_shape: Mapping[str, jax.ShapeDtypeStruct],
+                     on_nonfinite: str = "stop", feed: str = "device",
+                     sample: Callable | None = None, seed_loop: str = "vmap",
+                     compiler_options: Mapping[str, Any] | None = None) -> Programs:
+    """Builds (lazily compiled) ``Programs``; ``sums_shape`` is one step's sums; ``feed``
+    is how batches arrive (``device`` rows, ``host`` examples, or ``sample``d from keys
+    by ``sample``)."""
+    if seed_loop == "map" and mesh.shape[meshes.DATA] > 1:
+        raise ConfigError(f"seed_loop 'map' runs a device's seeds one after another and "
+                          f"cannot split a batch; expected a data axis of 1, got "
+                          f"{mesh.shape[meshes.DATA]}")
     # Each example batch split over the data axis (None: no split to ask for).
     data_axis = meshes.sharding(mesh, meshes.DATA) if mesh.shape[meshes.DATA] > 1 else None
     seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
+    plans = _plan_shardings(mesh, feed)
     segment = jax.jit(
-        jax.vmap(make_segment(make_train_step(model, objective, optimizer), on_nonfinite,
-                              data_axis), in_axes=(0, 0, 0, None), spmd_axis_name=meshes.SEED),
-        in_shardings=(seed, seed, _plan_shardings(mesh, host_feed), rep),
-        out_shardings=(seed, seed), donate_argnums=(0, 1))
-    eval_plan = {k: v for k, v in _plan_shardings(mesh, host_feed).items() if k != "active"}
+        _over_seeds(make_segment(make_train_step(model, objective, optimizer,
+                                                 skip_nonfinite=on_nonfinite == "skip"),
+                                 on_nonfinite, data_axis, sample),
+                    mesh, seed_loop, (0, 0, 0, None)),
+        in_shardings=(seed, seed, plans, rep), out_shardings=(seed, seed, seed),
+        # Under "stop" the state before a segment is kept, to locate a non-finite step.
+        donate_argnums=(0, 1) if on_nonfinite == "skip" else (),
+        compiler_options=dict(compiler_options or {}) or None)
+    # Evaluation reads a split (rows on the device, or examples from the host).
+    eval_plan = {k: v for k, v in _plan_shardings(mesh, "host" if feed == "host" else
+                                                  "device").items() if k != "active"}
     evaluate = jax.jit(
-        jax.vmap(make_evaluate(make_eval_step(model, objective), data_axis),
-                 in_axes=(0, 0, None), spmd_axis_name=meshes.SEED),
+        _over_seeds(make_evaluate(make_eval_step(model, objective), data_axis), mesh,
+                    seed_loop, (0, 0, None)),
         in_shardings=(seed, eval_plan, rep), out_shardings=seed)
 
     def select(mask, new, old):
@@ -143,6 +201,10 @@ def compile_programs(model, objective: Objective, optimizer: optax.GradientTrans
     def zeros(num_seeds):
         return jax.vmap(lambda _: zero_carry(sums_shape))(jnp.arange(num_seeds))
 
+    def finite(state):
+        return jax.vmap(lambda st: all_finite((st.params, st.opt_state)))(state)
+
     return Programs(mesh, segment, evaluate,
                     jax.jit(select, out_shardings=seed),
-                    jax.jit(zeros, static_argnums=0, out_shardings=seed))
+                    jax.jit(zeros, static_argnums=0, out_shardings=seed),
+                    jax.jit(finite, out_shardings=seed))

@@ -40,6 +40,7 @@ class Run:
     best_epoch: list[int] = dataclasses.field(default_factory=list)
     wait: list[int] = dataclasses.field(default_factory=list)
     stopped: list[bool] = dataclasses.field(default_factory=list)
+    step_loss: Any = None  # <float32>[seeds, epochs * num_batches], NaN where not trained
 
     @property
     def step(self) -> int:

@@ -8,6 +8,7 @@ their seeds train together.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from rnn_attn.train import engine
 from rnn_attn.train.callbacks import BestEpoch, Checkpointing, ProgressLog
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.run import Callback
+from rnn_attn.train.steps import SeedKeys, default_seed_keys
 
 ExtraCallbacks = Callable[[str], Sequence[Callback]]
 
@@ -27,19 +29,37 @@ def train_models(models: Mapping[str, Any], objective: Objective, data: engine.F
                  config: engine.FitConfig, *, optimizer: optax.GradientTransformation,
                  mesh: Mesh, workdir: str | None = None, record: Mapping[str, Any] = (),
                  resume: bool = False, progress: bool = True,
-                 callbacks: ExtraCallbacks = lambda name: ()) -> dict[str, engine.FitResult]:
+                 callbacks: ExtraCallbacks = lambda name: (),
+                 seed_keys: SeedKeys = default_seed_keys) -> dict[str, engine.FitResult]:
     """``{name: FitResult}`` for every model of ``models`` (name -> model), each over
     ``config.seeds``; ``record`` (the experiment's config) is saved with the checkpoints
-    and compared on ``resume``; ``callbacks(name)`` adds an experiment's own."""
+    and compared on ``resume``; ``callbacks(name)`` adds an experiment's own.
+
+    Models are initialized and their training programs compiled in two background
+    threads, the first two at once, each later one while an earlier one trains (XLA
+    compiles a program on one core, so the other keeps training)."""
+    names = list(models)
+
+    def prepare(name: str) -> engine.Prepared:
+        return engine.prepare(objective, models[name], data, config, optimizer=optimizer,
+                              mesh=mesh, seed_keys=seed_keys, compile_ahead=True)
+
     results = {}
-    for name, model in models.items():
-        extra = [BestEpoch(), ProgressLog(name, bar=progress), *callbacks(name)]
-        if workdir is None:
-            results[name] = engine.fit(objective, model, data, config, optimizer=optimizer,
-                                       mesh=mesh, callbacks=extra)
-            continue
-        directory = os.path.join(workdir, "checkpoints", name)
-        with Checkpointing(directory, dict(record), resume=resume) as checkpoints:
-            results[name] = engine.fit(objective, model, data, config, optimizer=optimizer,
-                                       mesh=mesh, callbacks=[extra[0], checkpoints, *extra[1:]])
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        upcoming = [pool.submit(prepare, name) for name in names]
+        for name, prepared in zip(names, upcoming, strict=True):
+            results[name] = _train_one(name, prepared.result(), workdir, record, resume,
+                                       progress, callbacks(name))
     return results
+
+
+def _train_one(name: str, prepared: engine.Prepared, workdir: str | None,
+               record: Mapping[str, Any], resume: bool, progress: bool,
+               extra: Sequence[Callback]) -> engine.FitResult:
+    """One model's run, with its checkpoints in ``workdir/checkpoints/<name>/``."""
+    callbacks = [BestEpoch(), ProgressLog(name, bar=progress), *extra]
+    if workdir is None:
+        return engine.train(prepared, callbacks)
+    directory = os.path.join(workdir, "checkpoints", name)
+    with Checkpointing(directory, dict(record), resume=resume) as checkpoints:
+        return engine.train(prepared, [callbacks[0], checkpoints, *callbacks[1:]])

@@ -31,19 +31,28 @@ class TrainState(NamedTuple):
     step: jax.Array  # <int32>[]: optimizer steps taken
 
 
-def init_state(model, optimizer: optax.GradientTransformation, key: jax.Array) -> TrainState:
+SeedKeys = Callable[[int], tuple[jax.Array, jax.Array]]
+
+
+def default_seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """A seed's ``(init_key, dropout_key)``: ``split(PRNGKey(seed))``."""
+    init_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed))
+    return init_key, dropout_key
+
+
+def init_state(model, optimizer: optax.GradientTransformation, init_key: jax.Array,
+               dropout_key: jax.Array) -> TrainState:
     """Initializes eagerly, outside ``jit``: the orthogonal initializer's QR vmapped inside
     ``jit`` has hung XLA's CPU thread pool (see ``initializers.orthogonal``)."""
-    init_key, dropout_key = jax.random.split(key)
     params = model.init(init_key)
     return TrainState(params, optimizer.init(params), dropout_key, jnp.zeros((), jnp.int32))
 
 
-def init_states(model, optimizer: optax.GradientTransformation, seeds: list[int]) -> TrainState:
-    """Every seed's ``init_state(model, optimizer, PRNGKey(seed))``, stacked on a leading
-    axis, as host (numpy) arrays ready to be placed on a mesh."""
-    states = [jax.device_get(init_state(model, optimizer, jax.random.PRNGKey(s)))
-              for s in seeds]
+def init_states(model, optimizer: optax.GradientTransformation, seeds: list[int],
+                seed_keys: SeedKeys = default_seed_keys) -> TrainState:
+    """Every seed's ``init_state(model, optimizer, *seed_keys(seed))``, stacked on a
+    leading axis, as host (numpy) arrays ready to be placed on a mesh."""
+    states = [jax.device_get(init_state(model, optimizer, *seed_keys(s))) for s in seeds]
     return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
 
 
@@ -66,15 +75,20 @@ def all_finite(tree: PyTree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
-def make_train_step(model, objective: Objective, optimizer: optax.GradientTransformation
+def make_train_step(model, objective: Objective, optimizer: optax.GradientTransformation,
+                    *, skip_nonfinite: bool = True
                     ) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
     """``train_step(state, batch) -> (state, sums)``.
 
     Step ``s`` draws its dropout key from ``fold_in(dropout_key, s)``, so a run depends on
-    its config only, never on where it was interrupted. A step whose loss or gradients are
-    not finite changes nothing but the step counter: its update is dropped, its sums are
-    zero and ``sums["nonfinite_loss"]`` / ``sums["nonfinite_grads"]`` (1.0 or 0.0) say what
-    went wrong."""
+    its config only, never on where it was interrupted. ``sums["nonfinite_loss"]`` is 1.0
+    when the loss is not finite (else 0.0). With ``skip_nonfinite`` a step whose loss or
+    gradients are not finite is dropped: it changes nothing but the step counter, its
+    sums are zero and ``sums["nonfinite_grads"]`` says when the gradients were to blame.
+    Without it every update is applied and the gradients are not checked: at tiny
+    batches that check and the branch cost as much as the step, and a non-finite
+    gradient leaves the parameters non-finite for good (NaN absorbs every optimizer
+    update), which ``engine`` detects once per segment and then locates exactly."""
 
     def train_step(state: TrainState, batch: Batch):
         key = jax.random.fold_in(state.dropout_key, state.step)
@@ -89,20 +103,25 @@ def make_train_step(model, objective: Objective, optimizer: optax.GradientTransf
 
         (loss, (outputs, per_example, penalty)), grads = jax.value_and_grad(
             loss_fn, has_aux=True)(state.params)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        loss_ok, grads_ok = jnp.isfinite(loss), all_finite(grads)
+        loss_ok = jnp.isfinite(loss)
+        grads_ok = all_finite(grads) if skip_nonfinite else jnp.ones((), bool)
         ok = loss_ok & grads_ok
 
-        def keep(new, old):
-            return jax.tree.map(lambda n, o: jnp.where(ok, n, o), new, old)
+        def update(args):
+            params, opt_state = args
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return optax.apply_updates(params, updates), opt_state
 
+        if skip_nonfinite:
+            params, opt_state = jax.lax.cond(ok, update, lambda args: args,
+                                             (state.params, state.opt_state))
+        else:
+            params, opt_state = update((state.params, state.opt_state))
         sums = batch_sums(objective, outputs, batch["targets"], weight, per_example, penalty)
         sums = {k: jnp.where(ok, v, 0.0) for k, v in sums.items()}
         sums["nonfinite_loss"] = (~loss_ok).astype(jnp.float32)
         sums["nonfinite_grads"] = (~grads_ok).astype(jnp.float32)
-        new_state = TrainState(keep(params, state.params), keep(opt_state, state.opt_state),
-                               state.dropout_key, state.step + 1)
+        new_state = TrainState(params, opt_state, state.dropout_key, state.step + 1)
         return new_state, sums
 
     return train_step
