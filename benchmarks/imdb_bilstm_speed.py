@@ -113,7 +113,7 @@ def jax_step(args):
     import optax
 
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
-    from rnn_attn.training import keras_adam
+    from rnn_attn.train.optimizers import keras_adam
 
     model = BiLSTMClassifier(maxlen=args.maxlen, pooling=args.pooling, fast=not args.no_fast)
     params = model.init(jax.random.PRNGKey(0))  # eagerly: QR inside jit has deadlocked
@@ -172,7 +172,7 @@ def engine_seeds(args, num_seeds: int):
     from rnn_attn import distributed
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
     from rnn_attn.train import engine, feed, objectives
-    from rnn_attn.training import keras_adam
+    from rnn_attn.train.optimizers import keras_adam
 
     model = BiLSTMClassifier(maxlen=args.maxlen, pooling=args.pooling, fast=not args.no_fast)
     rng = np.random.default_rng(0)

@@ -44,15 +44,14 @@ def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
     import jax
     import numpy as np
 
-    from rnn_attn import training
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
     from rnn_attn.parallel import mesh as meshes
-    from rnn_attn.train import objectives, steps
+    from rnn_attn.train import objectives, optimizers, steps
 
     devices = jax.devices(platform)
     mesh = meshes.make_mesh(1, data_parallel=num_devices, devices=devices)
     model = BiLSTMClassifier(vocab_size=VOCAB, embed_dim=EMBED, units=UNITS, maxlen=MAXLEN)
-    optimizer = training.keras_adam(1e-3)
+    optimizer = optimizers.keras_adam(1e-3)
     rep, split = meshes.replicated(mesh), meshes.sharding(mesh, meshes.DATA)
     train_step = jax.jit(steps.make_train_step(model, objectives.binary_classification(),
                                                optimizer),

@@ -10,8 +10,12 @@ normalization in the cell; a skip connection across time), at several lengths: t
 of d loss / d x_t for every t at initialization and after training (how far back the
 gradient reaches), and the task's TEST accuracy (fresh sequences) over seeds.
 
+Every configuration trains all its seeds in one program on the engine's (seed, data)
+mesh, under the device flags, bf16 and the non-finite guard of every experiment.
+
 Writes to --workdir: results.json (config, models.<config>_T<length>.per_seed.<metric>,
-the gradient norms), gradient_by_step.png (gradient norm vs t, one line per
+the gradient norms), Orbax checkpoints (checkpoints/<config>_T<length>/, every seed in
+one; --resume goes on from them), gradient_by_step.png (gradient norm vs t, one line per
 configuration, at the longest length), gradient_by_step_cells.png (the same for the three
 cells alone, at Keras's defaults and with keep-gate bias 5), accuracy_by_length.png.
 """
@@ -24,7 +28,7 @@ import os
 import sys
 import time
 
-from rnn_attn.config import field, require
+from rnn_attn.config import field, on_nonfinite_field, require
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
        "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
@@ -43,6 +47,8 @@ class VanishingConfig:
     steps: int = field(1500, "training steps (Adam) per run")
     batch_size: int = field(64, "sequences per training step")
     learning_rate: float = field(3e-3, "Adam learning rate")
+    checkpoint_every: int = field(500, "training steps between checkpoints (0: at the end)")
+    on_nonfinite: str = on_nonfinite_field()
 
     @property
     def config_names(self) -> list[str]:
@@ -59,6 +65,8 @@ class VanishingConfig:
             value = getattr(self, name)
             require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
         require(self.symbols >= 2, f"--symbols must be >= 2, got {self.symbols}")
+        require(self.checkpoint_every >= 0,
+                f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
         require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
                 f"--learning-rate must be a positive number, got {self.learning_rate}")
         require(bool(self.config_names), f"--configs is empty; expected some of "
@@ -154,26 +162,26 @@ METRICS = {"test_accuracy": "fraction of 1,024 fresh TEST sequences whose first 
 
 def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
         progress: bool = True, device_settings=None) -> None:
-    # A few seconds of one compiled program: nothing to resume; device flags checked by main.
-    del resume, device_settings
-    from tqdm.auto import tqdm
-
+    from rnn_attn import config as config_lib
+    from rnn_attn import devices, distributed
     from rnn_attn import gradient_study as gs
     from rnn_attn.results import print_written, write_results
 
     start = time.perf_counter()
-    settings = gs.StudySettings(units=cfg.units, symbols=cfg.symbols,
-                                batch_size=cfg.batch_size, steps=cfg.steps,
-                                learning_rate=cfg.learning_rate)
+    settings = device_settings or distributed.DeviceSettings()
+    mesh = distributed.run_mesh(settings, cfg.seeds)
+    study = gs.StudySettings(units=cfg.units, symbols=cfg.symbols, batch_size=cfg.batch_size,
+                             steps=cfg.steps, learning_rate=cfg.learning_rate,
+                             compute_dtype=settings.compute_dtype)
     seeds = [cfg.first_seed + i for i in range(cfg.seeds)]
-    results: dict[str, dict[int, dict]] = {}
-    jobs = [(n, t) for n in cfg.config_names for t in cfg.length_values]
-    for name, length in tqdm(jobs, desc="configurations", disable=not progress,
-                             file=sys.stderr):
-        results.setdefault(name, {})[length] = gs.run_config(name, length, seeds, settings)
+    results = gs.run_study(cfg.config_names, cfg.length_values, seeds, study, mesh=mesh,
+                           on_nonfinite=cfg.on_nonfinite,
+                           checkpoint_every=cfg.checkpoint_every, workdir=workdir,
+                           resume=resume, record=config_lib.to_dict(cfg), progress=progress)
     models = print_table_and_collect(cfg, results, seeds)
     files = write_plots(cfg, workdir, results)
-    out = {"experiment": "vanishing_gradients", "config": dataclasses.asdict(cfg),
+    out = {"experiment": "vanishing_gradients", "config": config_lib.to_dict(cfg),
+           "devices": devices.describe_devices() | {"mesh": dict(mesh.shape)},
            "metrics": METRICS, "models": models, "files": files,
            "timing_seconds": round(time.perf_counter() - start, 1)}
     print_written(write_results(workdir, out), files, out["timing_seconds"])
@@ -181,12 +189,10 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
 
 def main(argv: list[str] | None = None) -> int:
     from experiments._common import run_main
-    from rnn_attn import distributed
 
-    # One host, float32, every seed in one program: other device flags are refused.
     return run_main(argv, description=__doc__.split("\n\n")[0], config_cls=VanishingConfig,
                     default_workdir="runs/vanishing_gradients", run=run,
-                    check_devices=lambda settings, cfg: distributed.check_seed_parallel(settings))
+                    jobs=lambda cfg: cfg.seeds)
 
 
 if __name__ == "__main__":

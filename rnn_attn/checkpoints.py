@@ -111,6 +111,19 @@ class Checkpointer:
             step, args=ocp.args.Composite(state=restore, record=ocp.args.JsonRestore()))
         return restored["state"], dict(restored["record"])
 
+    def newest_record(self) -> dict[str, Any]:
+        """The host record of the newest checkpoint whose record reads back, without
+        touching any array ({} when none does): a resume can check its config before
+        restoring, as an array of another shape would not read back."""
+        for step in reversed(self.all_steps()):
+            try:
+                restored = self._manager.restore(
+                    step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))
+            except Exception:  # noqa: BLE001 - unreadable: restore_newest_good reports it
+                continue
+            return dict(restored["record"])
+        return {}
+
     def all_steps(self) -> list[int]:
         self.wait()
         return sorted(self._manager.all_steps())

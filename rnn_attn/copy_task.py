@@ -35,8 +35,8 @@ from rnn_attn.models.seq2seq import MODEL_KINDS, make_model
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import engine, feed
 from rnn_attn.train.objectives import Objective
+from rnn_attn.train.optimizers import keras_adam
 from rnn_attn.train.runs import ExtraCallbacks, train_models
-from rnn_attn.training import keras_adam
 
 SEED_LOOPS = ("auto", "vmap", "map")
 # XLA's backend optimization level per program: LLVM's most expensive passes buy nothing

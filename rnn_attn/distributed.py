@@ -154,22 +154,6 @@ def run_mesh(settings: DeviceSettings, num_seeds: int) -> Mesh:
                      data_parallel=settings.mesh_devices)
 
 
-def check_seed_parallel(settings: DeviceSettings) -> None:
-    """Seed-parallel programs that do not train on the engine (the gradient study: seeds
-    split over a ``seed`` axis with ``shard_map``) run on one host in float32: one
-    ConfigError for flags they cannot honour."""
-    if settings.distributed:
-        raise ConfigError("--distributed does not apply here: seed-parallel programs run on "
-                          "one host; expected no --distributed")
-    if settings.mesh_devices:
-        raise ConfigError(f"--data-parallel {settings.mesh_devices} does not apply here: this "
-                          f"experiment splits its seeds over devices (--cpu-devices sets how "
-                          f"many); expected --data-parallel 0")
-    if settings.compute_dtype != "float32":
-        raise ConfigError(f"--compute-dtype {settings.compute_dtype} does not apply here: this "
-                          f"experiment computes in float32; expected float32")
-
-
 def is_primary() -> bool:
     """Whether this process writes the run's files (process 0)."""
     return jax.process_index() == 0

@@ -9,25 +9,33 @@ measures ``||dL/dx_t||`` (the loss of each example with respect to its own input
 It does so at initialization and after training, and scores each configuration by the
 task's test accuracy over seeds.
 
-Each seed's whole training run is one compiled ``lax.scan`` with its data drawn on the
-device; seeds run under ``vmap`` (initialized eagerly, one by one: see
-``initializers.orthogonal``).
+Each configuration trains on the engine (``train.engine``) with a ``feed.Sampler``: the
+batch of step ``s`` is drawn on the device from ``fold_in(data_key, s)``, all seeds in one
+program on the run's ``(seed, data)`` mesh, under the engine's non-finite guard and
+checkpoints.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
-from rnn_attn import layers, training
+from rnn_attn import layers
 from rnn_attn.cells import make_cell
+from rnn_attn.distributed import with_compute_dtype
+from rnn_attn.parallel import mesh as meshes
 from rnn_attn.recurrent import rnn
+from rnn_attn.train import engine, feed, optimizers
+from rnn_attn.train.objectives import categorical_classification
+from rnn_attn.train.runs import train_models
+from rnn_attn.train.steps import init_states
 
 # name -> (cell kind, cell options, gradient clipping norm or None, what it tests)
 CONFIGS: dict[str, tuple[str, dict[str, Any], float | None, str]] = {
@@ -61,6 +69,7 @@ class StudySettings:
     learning_rate: float = 3e-3
     eval_examples: int = 1024
     gradient_examples: int = 256
+    compute_dtype: str = "float32"  # or "bfloat16": parameters and updates stay float32
 
 
 def sample_first_symbol_task(key: jax.Array, batch: int, length: int, symbols: int):
@@ -88,18 +97,23 @@ class FirstSymbolModel:
         return {"rnn": self.cell.init(k_rnn, self.symbols),
                 "output": layers.init_dense(k_out, self.units, self.symbols)}
 
-    def apply(self, params, inputs):
+    def apply(self, params, inputs: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None) -> jax.Array:
+        """Logits ``<float>[batch, symbols]`` (no dropout: ``train`` and ``key`` change
+        nothing). The inputs take the parameters' dtype (bf16 under ``ComputeDtype``)."""
+        inputs = inputs.astype(jax.tree.leaves(params)[0].dtype)
         h, _ = rnn(self.cell, params["rnn"], inputs, return_sequences=False)
         return layers.dense(params["output"], h)
 
 
-def build(name: str, settings: StudySettings
-          ) -> tuple[FirstSymbolModel, optax.GradientTransformation]:
+def build(name: str, settings: StudySettings) -> tuple[Any, optax.GradientTransformation]:
+    """A configuration's model (in ``settings.compute_dtype``) and optimizer."""
     if name not in CONFIGS:
         raise ValueError(f"unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
     kind, options, clip, _ = CONFIGS[name]
     model = FirstSymbolModel(kind, settings.units, settings.symbols, tuple(sorted(options.items())))
-    optimizer = training.keras_adam(settings.learning_rate)
+    model = with_compute_dtype(model, settings.compute_dtype)
+    optimizer = optimizers.keras_adam(settings.learning_rate)
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
     return model, optimizer
@@ -115,46 +129,92 @@ def gradient_by_step(model: FirstSymbolModel, params, inputs, labels) -> jax.Arr
     return jnp.linalg.norm(grads, axis=-1).mean(0)
 
 
-def make_run(model: FirstSymbolModel, optimizer, settings: StudySettings, length: int):
-    """``run(params, key) -> metrics``: trains one seed and measures it, all compiled."""
-    def loss_fn(params, batch):
-        inputs, labels = batch
-        return optax.softmax_cross_entropy_with_integer_labels(
-            model.apply(params, inputs), labels).mean()
+def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """A repeat's ``(init, data, probe, test)`` keys: ``PRNGKey(seed)``, then
+    ``split(fold_in(PRNGKey(seed), 1), 3)``."""
+    base = jax.random.PRNGKey(seed)
+    data, probe, test = jax.random.split(jax.random.fold_in(base, 1), 3)
+    return base, data, probe, test
 
-    def sample(key):
-        return sample_first_symbol_task(key, settings.batch_size, length, settings.symbols)
 
-    def run(params, key):
-        data_key, probe_key, test_key = jax.random.split(key, 3)
+def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """The engine's ``(init_key, dropout_key)``: the models have no dropout, and the data
+    key fills the second place (it draws nothing there)."""
+    return repeat_keys(seed)[:2]
+
+
+def sampler(settings: StudySettings, length: int, seeds: Sequence[int]) -> feed.Sampler:
+    """Every seed's stream of ``steps`` training batches of the task at ``length``."""
+    def sample(key: jax.Array) -> dict[str, jax.Array]:
+        inputs, labels = sample_first_symbol_task(key, settings.batch_size, length,
+                                                  settings.symbols)
+        return {"inputs": inputs, "targets": labels}
+
+    keys = np.stack([np.asarray(repeat_keys(s)[1]) for s in seeds])
+    return feed.Sampler(sample, keys, settings.steps)
+
+
+def make_measure(model: FirstSymbolModel, settings: StudySettings, length: int):
+    """``measure(init_params, params, probe_key, test_key)`` for one seed: gradient norms
+    by step at initialization and after training, on ``gradient_examples`` probe
+    sequences, and the TEST accuracy on ``eval_examples`` fresh sequences."""
+    def measure(init_params, params, probe_key, test_key):
         probe = sample_first_symbol_task(probe_key, settings.gradient_examples, length,
                                          settings.symbols)
-        grad_init = gradient_by_step(model, params, *probe)
-        chunk = training.make_train_chunk(loss_fn, sample, optimizer, settings.steps)
-        state = training.TrainState(params, optimizer.init(params), data_key)
-        state, losses = chunk(state, jnp.int32(0))
         inputs, labels = sample_first_symbol_task(test_key, settings.eval_examples, length,
                                                   settings.symbols)
-        accuracy = jnp.mean(jnp.argmax(model.apply(state.params, inputs), -1) == labels)
-        return {"grad_init": grad_init,
-                "grad_trained": gradient_by_step(model, state.params, *probe),
-                "test_accuracy": accuracy, "train_loss": losses}
+        accuracy = jnp.mean(jnp.argmax(model.apply(params, inputs), -1) == labels)
+        return {"grad_init": gradient_by_step(model, init_params, *probe),
+                "grad_trained": gradient_by_step(model, params, *probe),
+                "test_accuracy": accuracy}
+    return measure
 
-    return run
+
+def measure(fit: engine.FitResult, model: FirstSymbolModel,
+            optimizer: optax.GradientTransformation, settings: StudySettings,
+            length: int) -> dict[str, np.ndarray]:
+    """One trained configuration's measurements, numpy arrays with a leading seed axis:
+    ``grad_init``/``grad_trained`` ``[seeds, length]``, ``test_accuracy`` ``[seeds]`` and
+    the training loss of every step, ``train_loss`` ``[seeds, steps]``."""
+    seeds = list(fit.seeds)
+    init_params = init_states(model, optimizer, seeds, seed_keys).params
+    keys = [np.stack([np.asarray(repeat_keys(s)[k]) for s in seeds]) for k in (2, 3)]
+    trained = meshes.fetch(fit.state.params)
+    out = jax.jit(jax.vmap(make_measure(model, settings, length)))(init_params, trained, *keys)
+    return jax.tree.map(np.asarray, out) | {"train_loss": fit.step_loss}
 
 
-def run_config(name: str, length: int, seeds: list[int], settings: StudySettings) -> dict:
-    """One configuration at one length over seeds: numpy arrays with a leading seed axis."""
-    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-        raise ValueError(f"length must be an integer >= 2 (a first symbol and at least one "
-                         f"distractor), got {length!r}")
+def run_study(names: Sequence[str], lengths: Sequence[int], seeds: Sequence[int],
+              settings: StudySettings, *, mesh: Mesh, on_nonfinite: str = "stop",
+              checkpoint_every: int = 0, workdir: str | None = None, resume: bool = False,
+              record: Mapping[str, Any] = (), progress: bool = False
+              ) -> dict[str, dict[int, dict[str, np.ndarray]]]:
+    """Trains every configuration at every length over ``seeds`` on the engine (all seeds
+    of one in one program on ``mesh``; checkpoints under ``workdir/checkpoints/
+    <config>_T<length>/``) and measures it: ``results[name][length]`` is ``measure``'s."""
+    for length in lengths:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+            raise ValueError(f"length must be an integer >= 2 (a first symbol and at least "
+                             f"one distractor), got {length!r}")
     if not seeds:
         raise ValueError("seeds is empty; expected at least one seed")
-    model, optimizer = build(name, settings)
-    params = training.stack_states([model.init(jax.random.PRNGKey(s)) for s in seeds])
-    keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(s), 1) for s in seeds])
-    out = jax.jit(jax.vmap(make_run(model, optimizer, settings, length)))(params, keys)
-    return jax.tree.map(np.asarray, out)
+    jobs = {f"{n}_T{t}": (n, t) for n in names for t in lengths}
+    built = {job: build(n, settings) for job, (n, _) in jobs.items()}
+    config = engine.FitConfig(seeds=tuple(seeds), epochs=1, batch_size=settings.batch_size,
+                              monitor="loss", on_nonfinite=on_nonfinite,
+                              checkpoint_every=checkpoint_every)
+    fits = train_models(
+        {job: model for job, (model, _) in built.items()}, categorical_classification(),
+        {job: engine.FitData(sampler(settings, t, seeds)) for job, (_, t) in jobs.items()},
+        config, optimizer={job: opt for job, (_, opt) in built.items()}, mesh=mesh,
+        workdir=workdir, record=record, resume=resume, progress=progress,
+        seed_keys=seed_keys)
+    results: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    for job, (name, length) in jobs.items():
+        model, optimizer = built[job]
+        results.setdefault(name, {})[length] = measure(fits[job], model, optimizer,
+                                                       settings, length)
+    return results
 
 
 def reach(grad_by_step: np.ndarray) -> float:

@@ -37,9 +37,9 @@ from rnn_attn.summary import parameter_count
 from rnn_attn.train import engine
 from rnn_attn.train.feed import Split
 from rnn_attn.train.objectives import binary_classification
+from rnn_attn.train.optimizers import KERAS_OPTIMIZERS as OPTIMIZERS
+from rnn_attn.train.optimizers import keras_optimizer
 from rnn_attn.train.runs import train_models
-from rnn_attn.training import KERAS_OPTIMIZERS as OPTIMIZERS
-from rnn_attn.training import keras_optimizer
 
 
 def default_data_dir() -> str:

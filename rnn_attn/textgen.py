@@ -40,8 +40,8 @@ from rnn_attn.train import engine
 from rnn_attn.train.callbacks import EpochEnd
 from rnn_attn.train.feed import Split
 from rnn_attn.train.objectives import categorical_classification
+from rnn_attn.train.optimizers import KERAS_OPTIMIZERS, keras_optimizer
 from rnn_attn.train.runs import train_models
-from rnn_attn.training import KERAS_OPTIMIZERS, keras_optimizer
 
 BOOK = "alice_in_wonderland_pg11.txt"
 

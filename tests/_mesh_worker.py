@@ -5,8 +5,8 @@ flag must be set before JAX starts).
         PART OUT.json
 
 For each experiment's model and objective (tiny sizes, synthetic data of the same
-kinds; the copy task's pairs drawn on the device), trains 8 seeds for 2 epochs of 10 steps with ``engine.fit`` on one device and on
-the (seed, data) meshes (8, 1), (4, 2), (2, 4), (1, 8), and writes each seed's history.
+kinds; the copy task's pairs drawn on the device), trains 8 seeds for 2 epochs of 10 steps with ``engine.fit`` on one device and
+on the (seed, data) meshes (8, 1), (4, 2), (2, 4), (1, 8), and writes each seed's history.
 ``PART`` picks half of the experiments, so the test can run two workers side by side.
 """
 
@@ -19,13 +19,14 @@ import jax
 import numpy as np
 
 from rnn_attn import copy_task as copy_lib
+from rnn_attn import gradient_study
 from rnn_attn.models.char_lm import CharLSTM
 from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.models.text_classifiers import BiLSTMClassifier, EmbeddingFlattenClassifier
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train import engine, objectives, steps
 from rnn_attn.train.feed import Split
-from rnn_attn.training import keras_optimizer
+from rnn_attn.train.optimizers import keras_optimizer
 
 SEEDS, BATCH, STEPS_PER_EPOCH = 8, 16, 10
 MESHES = {"one": None, "8x1": (8, 1), "4x2": (4, 2), "2x4": (2, 4), "1x8": (1, 8)}
@@ -77,6 +78,7 @@ def experiments() -> dict[str, tuple]:
                          keras_optimizer("rmsprop", 1e-2),
                          engine.FitData(Split(characters(n, 7)), Split(characters(40, 8)))),
         "copy_task": copy_task(),
+        "vanishing_gradients": vanishing_gradients(),
     }
 
 
@@ -86,6 +88,15 @@ def copy_task() -> tuple:
                                   units=8, cardinality=6, unroll=False).validate()
     return (copy_lib.build_model("attention", cfg), copy_lib.sequence_cross_entropy(),
             keras_optimizer("adam", 1e-2), engine.FitData(copy_lib.sampler(cfg)))
+
+
+def vanishing_gradients() -> tuple:
+    """The gradient study's LSTM on the first-symbol task: batches drawn on the device."""
+    settings = gradient_study.StudySettings(units=8, symbols=4, batch_size=BATCH,
+                                            steps=STEPS_PER_EPOCH)
+    model, optimizer = gradient_study.build("lstm", settings)
+    return (model, objectives.categorical_classification(), optimizer,
+            engine.FitData(gradient_study.sampler(settings, 6, range(SEEDS))))
 
 
 def histories(model, objective, optimizer, data, shape) -> list[dict]:

@@ -13,8 +13,8 @@ from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.parallel.mesh import make_mesh, mesh_shape
 from rnn_attn.train import engine, feed, objectives, steps
 from rnn_attn.train.callbacks import BestEpoch, Checkpointing, EpochEnd
+from rnn_attn.train.optimizers import keras_optimizer
 from rnn_attn.train.run import Callback
-from rnn_attn.training import keras_optimizer
 
 SEEDS = (0, 1, 2)
 

@@ -9,7 +9,8 @@ import numpy as np
 
 from tests._subprocesses import run_workers
 
-EXPERIMENTS = ("char_textgen", "copy_task", "imdb", "imdb_attention", "imdb_glove", "weather")
+EXPERIMENTS = ("char_textgen", "copy_task", "imdb", "imdb_attention", "imdb_glove",
+               "vanishing_gradients", "weather")
 MESHES = ("8x1", "4x2", "2x4", "1x8")
 
 

@@ -54,7 +54,7 @@ from rnn_attn.config import (
     require,
 )
 from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
-from rnn_attn.training import KERAS_OPTIMIZERS
+from rnn_attn.train.optimizers import KERAS_OPTIMIZERS
 
 FORMATS = ("tmy3", "jena")
 DEFAULT_FILES = {"tmy3": "tmy3_723170_greensboro_nc.csv", "jena": "jena_climate_2009_2016.csv"}

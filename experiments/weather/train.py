@@ -23,7 +23,7 @@ def train_models(config: WeatherConfig, data: WeatherData, *, workdir: str | Non
     from rnn_attn.train import engine, runs
     from rnn_attn.train.feed import Split
     from rnn_attn.train.objectives import mean_absolute_error
-    from rnn_attn.training import keras_optimizer
+    from rnn_attn.train.optimizers import keras_optimizer
 
     settings = device_settings or distributed.DeviceSettings()
     features = data.series.values.shape[1]

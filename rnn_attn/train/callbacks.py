@@ -74,6 +74,9 @@ class Checkpointing(Callback):
             return
         if not self.resume:
             raise checkpoints_exist(self.checkpointer.directory, latest)
+        # The config first: another config's arrays may not even read back.
+        check_resume_compatible(self.checkpointer.newest_record().get("config", {}),
+                                self.record)
         _, tree, saved = self.checkpointer.restore_newest_good(self._tree(run))
         check_resume_compatible(saved.get("config", {}), self.record)
         run.state, run.best_params, run.carry = tree["state"], tree["best_params"], tree["carry"]

@@ -25,15 +25,18 @@ from rnn_attn.train.steps import SeedKeys, default_seed_keys
 ExtraCallbacks = Callable[[str], Sequence[Callback]]
 
 
-def train_models(models: Mapping[str, Any], objective: Objective, data: engine.FitData,
-                 config: engine.FitConfig, *, optimizer: optax.GradientTransformation,
+def train_models(models: Mapping[str, Any], objective: Objective,
+                 data: engine.FitData | Mapping[str, engine.FitData],
+                 config: engine.FitConfig, *,
+                 optimizer: optax.GradientTransformation | Mapping[str, Any],
                  mesh: Mesh, workdir: str | None = None, record: Mapping[str, Any] = (),
                  resume: bool = False, progress: bool = True,
                  callbacks: ExtraCallbacks = lambda name: (),
                  seed_keys: SeedKeys = default_seed_keys) -> dict[str, engine.FitResult]:
     """``{name: FitResult}`` for every model of ``models`` (name -> model), each over
-    ``config.seeds``; ``record`` (the experiment's config) is saved with the checkpoints
-    and compared on ``resume``; ``callbacks(name)`` adds an experiment's own.
+    ``config.seeds``; ``data`` and ``optimizer`` are shared, or given per model as
+    mappings name -> value; ``record`` (the experiment's config) is saved with the
+    checkpoints and compared on ``resume``; ``callbacks(name)`` adds an experiment's own.
 
     Models are initialized and their training programs compiled in two background
     threads, the first two at once, each later one while an earlier one trains (XLA
@@ -41,8 +44,9 @@ def train_models(models: Mapping[str, Any], objective: Objective, data: engine.F
     names = list(models)
 
     def prepare(name: str) -> engine.Prepared:
-        return engine.prepare(objective, models[name], data, config, optimizer=optimizer,
-                              mesh=mesh, seed_keys=seed_keys, compile_ahead=True)
+        return engine.prepare(objective, models[name], _of(data, name), config,
+                              optimizer=_of(optimizer, name), mesh=mesh,
+                              seed_keys=seed_keys, compile_ahead=True)
 
     results = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
@@ -51,6 +55,11 @@ def train_models(models: Mapping[str, Any], objective: Objective, data: engine.F
             results[name] = _train_one(name, prepared.result(), workdir, record, resume,
                                        progress, callbacks(name))
     return results
+
+
+def _of(value: Any, name: str) -> Any:
+    """``value[name]`` when ``value`` is given per model, else ``value``."""
+    return value[name] if isinstance(value, Mapping) else value
 
 
 def _train_one(name: str, prepared: engine.Prepared, workdir: str | None,
