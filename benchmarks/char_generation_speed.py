@@ -31,8 +31,8 @@ def main() -> int:
     import jax
     import numpy as np
 
-    from rnn_attn.generation import make_generator
     from rnn_attn.models.char_lm import CharLSTM
+    from rnn_attn.models.generation import make_generator
 
     model = CharLSTM(args.vocab)
     params = model.init(jax.random.PRNGKey(0))

@@ -26,9 +26,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def one_run(seeds: int, steps: int) -> dict:
     """Runs the protocol in this process (call in a fresh process) and times its phases."""
     start = time.perf_counter()
-    from rnn_attn import copy_task, devices, distributed
+    from experiments.copy_task import train as copy_task
+    from experiments.copy_task.config import CopyTaskConfig
+    from rnn_attn.parallel import devices, distributed
 
-    cfg = copy_task.CopyTaskConfig(seeds=seeds, steps=steps).validate()
+    cfg = CopyTaskConfig(seeds=seeds, steps=steps).validate()
     settings = distributed.DeviceSettings()
     devices.request_cpu_devices(distributed.local_device_request(settings, cfg.seeds))
     mesh = distributed.run_mesh(settings, cfg.seeds)
@@ -36,7 +38,7 @@ def one_run(seeds: int, steps: int) -> dict:
     out = {"import_s": imported - start, "devices": int(mesh.size)}
     with tempfile.TemporaryDirectory() as workdir:
         # Both models prepared and compiled in the background, one training meanwhile.
-        fits = copy_task.train(cfg, mesh, workdir=workdir, record={})
+        fits = copy_task.train_models(cfg, mesh, workdir=workdir, record={})
         trained = time.perf_counter()
         out["train_s"] = trained - imported
         for name, fit in fits.items():

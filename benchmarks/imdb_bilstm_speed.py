@@ -169,8 +169,8 @@ def engine_seeds(args, num_seeds: int):
     import jax
     import numpy as np
 
-    from rnn_attn import distributed
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
+    from rnn_attn.parallel import distributed
     from rnn_attn.train import engine, feed, objectives
     from rnn_attn.train.optimizers import keras_adam
 
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     _ensure_hugetlb(argv)
     sys.path.insert(0, ROOT)
     if args.seeds:  # before JAX starts: the CPU devices the engine's mesh uses (experiments')
-        from rnn_attn import devices, distributed
+        from rnn_attn.parallel import devices, distributed
 
         devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
             distributed.DeviceSettings(seed_parallel=args.seed_parallel,

@@ -9,7 +9,8 @@ from collections.abc import Callable
 def run_main(argv, *, description: str, config_cls, default_workdir: str,
              run: Callable[..., object], jobs: Callable[[object], int] = lambda cfg: 1,
              adjust: Callable | None = None, customize: Callable | None = None,
-             exclude: tuple[str, ...] = (), check_devices: Callable | None = None) -> int:
+             exclude: tuple[str, ...] = (), check_devices: Callable | None = None,
+             local: dict | None = None) -> int:
     """Parses ``argv`` into ``config_cls``, prepares the work dir and the devices, then
     calls ``run(config, workdir, resume=..., progress=...)``. A bad flag, setting or input
     file gets one ``error:`` line and exit status 2, never a traceback.
@@ -20,16 +21,22 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     ``batch_size``) before anything is written. ``--distributed`` joins the other
     processes (``jax.distributed``) before anything else touches JAX's backends.
     ``check_devices(settings, config)``: refuses device flags the experiment cannot
-    honour, or cannot honour with this config (ConfigError).
+    honour, or cannot honour with this config (ConfigError). ``local``: the config's
+    quick variant, flag defaults that ``--local`` applies (flags given still win).
     """
     from rnn_attn import config as config_lib
-    from rnn_attn import devices, distributed
+    from rnn_attn.parallel import devices, distributed
     from rnn_attn.parallel.mesh import check_divisible, mesh_shape
 
     parser = config_lib.experiment_parser(description, config_cls, default_workdir, exclude)
     if customize is not None:  # an experiment's own flags, or different defaults
         parser = customize(parser)
+    if local:
+        add_local_flag(parser, local)
     args = parser.parse_args(argv)
+    if local and args.local:
+        parser.set_defaults(**local)  # flags given on the command line still win
+        args = parser.parse_args(argv)
     settings = args.device_settings  # checked by the parser
     try:
         if adjust is not None:
@@ -62,22 +69,13 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     return 0
 
 
+def add_local_flag(parser, local: dict) -> None:
+    """``--local``: the quick variant of the experiment's config (``config.LOCAL``)."""
+    shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in local.items())
+    parser.add_argument("--local", action="store_true",
+                        help=f"a quick check: defaults {shown} (flags given still win)")
+
+
 def _refuse(error: Exception) -> int:
     print(f"error: {error}", file=sys.stderr)
     return 2
-
-
-def run_sentiment(argv, *, description: str, config_cls, experiment: str, reference: str,
-                  default_workdir: str, **options) -> int:
-    """``run_main`` for the IMDB experiments (``sentiment.run_experiment``)."""
-
-    def run(cfg, workdir, *, resume, progress, device_settings):
-        from rnn_attn import sentiment
-
-        sentiment.run_experiment(cfg, workdir, experiment=experiment, reference=reference,
-                                 resume=resume, progress=progress,
-                                 device_settings=device_settings)
-
-    return run_main(argv, description=description, config_cls=config_cls,
-                    default_workdir=default_workdir, run=run,
-                    jobs=lambda cfg: cfg.seeds, **options)

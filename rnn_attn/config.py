@@ -173,7 +173,7 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
                        help="processes in the --distributed run (default $JAX_NUM_PROCESSES)")
     group.add_argument("--process-id", type=int, default=-1, metavar="I",
                        help="this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)")
-    from rnn_attn.distributed import COMPUTE_DTYPES
+    from rnn_attn.parallel.distributed import COMPUTE_DTYPES
 
     group.add_argument("--compute-dtype", default="float32", choices=COMPUTE_DTYPES,
                        help="dtype of the models' matmuls and states; parameters, loss, "
@@ -188,7 +188,7 @@ class ExperimentParser(ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         namespace, extras = super().parse_known_args(args, namespace)
         if hasattr(namespace, "data_parallel"):
-            from rnn_attn import distributed  # jax is imported, its backends do not start
+            from rnn_attn.parallel import distributed  # jax is imported, its backends do not start
 
             try:
                 settings = distributed.settings_from_namespace(namespace).validate()

@@ -18,8 +18,9 @@ import sys
 import jax
 import numpy as np
 
-from rnn_attn import copy_task as copy_lib
-from rnn_attn import gradient_study
+from experiments.copy_task import train as copy_lib
+from experiments.copy_task.config import CopyTaskConfig
+from experiments.vanishing_gradients import study as gradient_study
 from rnn_attn.models.char_lm import CharLSTM
 from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.models.text_classifiers import BiLSTMClassifier, EmbeddingFlattenClassifier
@@ -83,8 +84,8 @@ def experiments() -> dict[str, tuple]:
 
 
 def copy_task() -> tuple:
-    """The copy task as ``rnn_attn.copy_task`` trains it: batches drawn on the device."""
-    cfg = copy_lib.CopyTaskConfig(seeds=SEEDS, steps=STEPS_PER_EPOCH, batch_size=BATCH,
+    """The copy task as ``experiments.copy_task`` trains it: batches drawn on the device."""
+    cfg = CopyTaskConfig(seeds=SEEDS, steps=STEPS_PER_EPOCH, batch_size=BATCH,
                                   units=8, cardinality=6, unroll=False).validate()
     return (copy_lib.build_model("attention", cfg), copy_lib.sequence_cross_entropy(),
             keras_optimizer("adam", 1e-2), engine.FitData(copy_lib.sampler(cfg)))

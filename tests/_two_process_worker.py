@@ -22,7 +22,7 @@ def main(experiment: str, port: int, process_id: int, num_processes: int, workdi
     if num_processes > 1:
         argv += ["--distributed", "--coordinator-address", f"127.0.0.1:{port}",
                  "--num-processes", str(num_processes), "--process-id", str(process_id)]
-    module = importlib.import_module(f"experiments.{experiment}")
+    module = importlib.import_module(f"experiments.{experiment}.run")
     status = module.main(argv)
     if num_processes > 1:
         import jax

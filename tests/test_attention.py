@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.attention import ATTENTION_KINDS, AttentionDecoder, masked_softmax
+from rnn_attn.nn.attention import ATTENTION_KINDS, AttentionDecoder, masked_softmax
 
 
 def _numpy_bahdanau(p, encoded, steps):

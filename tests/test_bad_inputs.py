@@ -142,13 +142,18 @@ def python_namespace() -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
+    import experiments
     import rnn_attn
 
-    for name in ("attention", "cells", "config", "copy_task", "gradient_study", "layers",
-                 "recurrent", "stats", "data.chars", "data.copy_task", "data.glove",
-                 "data.imdb", "data.sequences", "data.text", "data.weather"):
-        importlib.import_module(f"rnn_attn.{name}")
-    return {"rnn_attn": rnn_attn, "np": np, "jax": jax, "jnp": jnp}
+    for name in ("rnn_attn.nn.attention", "rnn_attn.nn.cells", "rnn_attn.config",
+                 "rnn_attn.nn.layers", "rnn_attn.nn.recurrent", "rnn_attn.analysis.stats",
+                 "rnn_attn.data.chars", "rnn_attn.data.copy_task", "rnn_attn.data.glove",
+                 "rnn_attn.data.imdb", "rnn_attn.data.sequences", "rnn_attn.data.text",
+                 "rnn_attn.data.weather", "experiments.copy_task.config",
+                 "experiments.vanishing_gradients.study"):
+        importlib.import_module(name)
+    return {"rnn_attn": rnn_attn, "experiments": experiments, "np": np, "jax": jax,
+            "jnp": jnp}
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +180,7 @@ def test_table_has_enough_rows_and_unique_ids():
 
 def _run_cli(text: str, capsys) -> tuple[object, str]:
     module, *argv = shlex.split(text)
-    main = importlib.import_module(module).main
+    main = importlib.import_module(f"{module}.run").main  # every experiment's entry point
     try:
         status = main(argv)
     except SystemExit as e:  # argparse's errors exit from parse_args

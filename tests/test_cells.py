@@ -3,8 +3,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn import cells, numpy_rnn
-from rnn_attn.recurrent import rnn
+from rnn_attn.nn import cells
+from rnn_attn.nn.recurrent import rnn
+from tests.oracles import numpy_rnn
 
 CASES = [
     ("simple_rnn", {}),

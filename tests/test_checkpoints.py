@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.checkpoints import Checkpointer, CheckpointWriteError
+from rnn_attn.train.checkpoints import Checkpointer, CheckpointWriteError
 
 
 def _tree(value):

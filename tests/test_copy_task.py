@@ -8,7 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from rnn_attn import copy_task
+from experiments.copy_task import train as copy_task
+from experiments.copy_task.config import CopyTaskConfig
 from rnn_attn.config import ConfigError
 from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
 from rnn_attn.errors import NonFiniteError
@@ -44,7 +45,7 @@ def test_bad_problem_sizes(args, message):
 def _small_config(**overrides):
     base = dict(seeds=2, steps=300, checkpoint_every=100, units=32, cardinality=8,
                 eval_examples=50, batch_size=4, spot_checks=2)
-    return copy_task.CopyTaskConfig(**(base | overrides)).validate()
+    return CopyTaskConfig(**(base | overrides)).validate()
 
 
 def _mesh(cfg):
@@ -55,7 +56,7 @@ def _mesh(cfg):
 def test_short_training_lowers_the_loss(name, tmp_path):
     cfg = _small_config(models=name)
     mesh = _mesh(cfg)
-    fit = copy_task.train(cfg, mesh, progress=False)[name]
+    fit = copy_task.train_models(cfg, mesh, progress=False)[name]
     losses = fit.step_loss
     assert losses.shape == (2, 300)
     first, last = losses[:, :30].mean(1), losses[:, -30:].mean(1)
@@ -69,7 +70,7 @@ def test_resume_replays_the_same_run(tmp_path):
     cfg = _small_config(models="attention", steps=200)
     mesh = _mesh(cfg)
     record = dataclasses.asdict(cfg)
-    whole = copy_task.train(cfg, mesh, progress=False)["attention"]
+    whole = copy_task.train_models(cfg, mesh, progress=False)["attention"]
 
     # Interrupted after the first checkpoint (step 100), then resumed.
     class Interrupted(Exception):
@@ -81,9 +82,9 @@ def test_resume_replays_the_same_run(tmp_path):
 
     workdir = str(tmp_path)
     with pytest.raises(Interrupted):
-        copy_task.train(cfg, mesh, workdir=workdir, record=record,
+        copy_task.train_models(cfg, mesh, workdir=workdir, record=record,
                         callbacks=lambda name: [StopAfterFirstCheckpoint()])
-    resumed = copy_task.train(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
+    resumed = copy_task.train_models(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
     np.testing.assert_array_equal(resumed.step_loss, whole.step_loss)
     for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
                     strict=True):
@@ -91,14 +92,14 @@ def test_resume_replays_the_same_run(tmp_path):
 
     # A resume under another configuration is refused, naming the key.
     with pytest.raises(ConfigError, match="units: saved 32, now 64"):
-        copy_task.train(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
+        copy_task.train_models(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
 
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     cfg = _small_config(models="baseline", steps=40, checkpoint_every=20, learning_rate=1e38)
     with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
                                              r"infinite"):
-        copy_task.train(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
+        copy_task.train_models(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -111,7 +112,7 @@ def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
 ])
 def test_config_validation(field, value, message):
     with pytest.raises(ConfigError, match=message):
-        copy_task.CopyTaskConfig(**{field: value}).validate()
+        CopyTaskConfig(**{field: value}).validate()
 
 
 def _run_cli(*args, env_extra=None):
@@ -171,5 +172,5 @@ def test_seed_loop_map_and_vmap_agree():
     results = {}
     for loop in ("map", "vmap"):
         cfg = _small_config(models="attention", steps=60, checkpoint_every=60, seed_loop=loop)
-        results[loop] = copy_task.train(cfg, _mesh(cfg))["attention"].step_loss
+        results[loop] = copy_task.train_models(cfg, _mesh(cfg))["attention"].step_loss
     np.testing.assert_allclose(results["map"], results["vmap"], rtol=1e-4)

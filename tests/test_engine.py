@@ -175,7 +175,7 @@ def test_a_gradient_only_nan_is_located_at_its_own_step():
 
 
 def test_after_a_nan_stop_the_newest_checkpoint_is_the_clean_runs(tmp_path):
-    from rnn_attn.checkpoints import Checkpointer
+    from rnn_attn.train.checkpoints import Checkpointer
 
     # A row seed 0 first meets at step 5 or 6 (after the checkpoints at steps 2 and 4).
     row = next(r for r in range(100) if first_hit(data(), r)[0] >= 5)
@@ -370,7 +370,7 @@ def test_host_fed_batches_give_the_device_fed_run():
 
 
 def test_bfloat16_compute_runs_and_stays_close_to_float32():
-    from rnn_attn.distributed import with_compute_dtype
+    from rnn_attn.parallel.distributed import with_compute_dtype
 
     fp32 = engine.fit(MAE, MODEL, data(), CONFIG, optimizer=OPTIMIZER)
     bf16 = engine.fit(MAE, with_compute_dtype(MODEL, "bfloat16"), data(), CONFIG,

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn import cells
-from rnn_attn.fast_lstm import lstm_scan
-from rnn_attn.recurrent import bidirectional, has_fast_path, init_bidirectional, rnn
+from rnn_attn.nn import cells
+from rnn_attn.nn.fast_lstm import lstm_scan
+from rnn_attn.nn.recurrent import bidirectional, has_fast_path, init_bidirectional, rnn
 
 
 @pytest.mark.parametrize("masked", [False, True])

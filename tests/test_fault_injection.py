@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from rnn_attn.checkpoints import Checkpointer
+from rnn_attn.train.checkpoints import Checkpointer
 from tests.test_weather_experiment import write_jena
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

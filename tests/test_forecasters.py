@@ -13,7 +13,7 @@ from rnn_attn.models.forecasters import (
     StackedGRUForecaster,
     make_forecaster,
 )
-from rnn_attn.summary import parameter_count
+from rnn_attn.models.summary import parameter_count
 
 JENA_FEATURES = 14  # the lecture's Jena columns
 LOOKBACK_STEPS = 240  # 1440 ten-minute rows at step 6

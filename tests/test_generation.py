@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.generation import choose, make_generator
+from rnn_attn.models.generation import choose, make_generator
 
 
 def _next_is_previous_plus_one(vocab):

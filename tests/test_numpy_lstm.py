@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn import numpy_lstm
-from rnn_attn.cells import LSTMCell
-from rnn_attn.recurrent import rnn
+from rnn_attn.nn import numpy_lstm
+from rnn_attn.nn.cells import LSTMCell
+from rnn_attn.nn.recurrent import rnn
 
 BATCH, TIME, IN, UNITS = 4, 6, 3, 5
 

@@ -3,8 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn import cells, numpy_rnn
-from rnn_attn.recurrent import (
+from rnn_attn.nn import cells
+from rnn_attn.nn.recurrent import (
     MERGE_MODES,
     bidirectional,
     dropout_mask,
@@ -14,6 +14,7 @@ from rnn_attn.recurrent import (
     scan_projected,
     stacked_rnn,
 )
+from tests.oracles import numpy_rnn
 
 
 @pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])

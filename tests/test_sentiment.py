@@ -105,7 +105,7 @@ def test_imdb_single_model_uses_its_document_recipe(tmp_path):
     (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),
 ])
 def test_bad_input_gets_one_line(tmp_path, args, message, capsys):
-    from experiments import imdb_attention
+    from experiments.imdb_attention import run as imdb_attention
 
     try:
         code = imdb_attention.main(["--workdir", str(tmp_path / "w"), "--no-progress", *args])

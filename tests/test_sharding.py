@@ -3,8 +3,8 @@ the same numbers on any (seed, data) mesh is tests/test_engine_mesh.py.)"""
 
 import pytest
 
-from rnn_attn import distributed
 from rnn_attn.config import ConfigError
+from rnn_attn.parallel import distributed
 
 
 def test_batch_that_cannot_be_sharded():

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from rnn_attn import stats
+from rnn_attn.analysis import stats
 
 scipy_stats = pytest.importorskip("scipy.stats")
 

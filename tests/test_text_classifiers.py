@@ -5,13 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from rnn_attn.models.summary import parameter_count, summary
 from rnn_attn.models.text_classifiers import (
     TEXT_MODELS,
     BiLSTMClassifier,
     make_text_model,
     reverse_tokens,
 )
-from rnn_attn.summary import parameter_count, summary
 
 
 def test_parameter_counts_match_document_000():

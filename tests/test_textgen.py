@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnn_attn.models.char_lm import CharLSTM
-from rnn_attn.textgen import unigram_bigram_perplexity
+from experiments.char_textgen.train import unigram_bigram_perplexity
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

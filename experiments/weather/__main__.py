@@ -4,9 +4,9 @@ the expected result and its runtime."""
 import sys
 
 if __name__ == "__main__":
-    from rnn_attn.runtime import reexec_with_huge_pages
+    from rnn_attn.parallel.runtime import reexec_with_huge_pages
 
-    reexec_with_huge_pages()  # before JAX starts: see rnn_attn/runtime.py
+    reexec_with_huge_pages()  # before JAX starts: see rnn_attn/parallel/runtime.py
 
     from experiments.weather.run import main
 

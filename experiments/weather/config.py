@@ -161,7 +161,7 @@ def _flag(name: str) -> str:
 
 def default_data_path(fmt: str) -> str:
     """The format's file in ``$RNN_ATTN_DATA`` (else ``../shared/data`` beside the repo)."""
-    from rnn_attn.sentiment import default_data_dir
+    from rnn_attn.data.paths import default_data_dir
 
     return os.path.join(default_data_dir(), DEFAULT_FILES[fmt])
 

@@ -54,7 +54,7 @@ def _ci(summary: Mapping[str, float] | None, key: str) -> str:
 
 def print_report(config: WeatherConfig, baseline: Mapping[str, Any],
                  models: Mapping[str, Mapping[str, Any]], comparison) -> None:
-    from rnn_attn import stats
+    from rnn_attn.analysis import stats
 
     val, test = baseline["validation"], baseline["test"]
     print(f"\nCommon-sense baseline (target {config.delay} rows ahead = its value at the "

@@ -14,9 +14,10 @@ from experiments.weather.config import HEADLINE, REFERENCE, WeatherConfig, build
 from experiments.weather.data import WeatherData, prepare_data
 from experiments.weather.report import plot_history, print_report
 from experiments.weather.train import per_seed_metrics, train_models, versus_baseline
-from rnn_attn import devices, distributed, plots, stats
-from rnn_attn.results import print_written, write_results
-from rnn_attn.summary import parameter_count
+from rnn_attn.analysis import plots, stats
+from rnn_attn.analysis.results import print_written, write_results
+from rnn_attn.models.summary import parameter_count
+from rnn_attn.parallel import devices, distributed
 
 METRICS = {
     "val_mae_best": "VALIDATION MAE (normalized) at the epoch with the lowest validation MAE "

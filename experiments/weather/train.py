@@ -19,7 +19,7 @@ def train_models(config: WeatherConfig, data: WeatherData, *, workdir: str | Non
     """Every model over every seed (one program per model, its seeds together); each
     seed's history, best epoch and the TEST MAE of its best epoch's parameters (the test
     split is touched once, with the epoch chosen on validation)."""
-    from rnn_attn import distributed
+    from rnn_attn.parallel import distributed
     from rnn_attn.train import engine, runs
     from rnn_attn.train.feed import Split
     from rnn_attn.train.objectives import mean_absolute_error
@@ -74,7 +74,7 @@ def versus_baseline(scores: Sequence[float], baseline: float, *, confidence: flo
     it says whether the training recipe reliably beats the baseline on THESE windows, not
     how the two would compare on other years' weather.
     """
-    from rnn_attn import stats
+    from rnn_attn.analysis import stats
 
     d = np.asarray(scores, np.float64) - float(baseline)
     out: dict[str, Any] = {"baseline": float(baseline), "differences": d.tolist(),

@@ -12,10 +12,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rnn_attn import layers
-from rnn_attn.cells import LSTMCell
 from rnn_attn.models.text_classifiers import init_embedding
-from rnn_attn.recurrent import rnn
+from rnn_attn.nn import layers
+from rnn_attn.nn.cells import LSTMCell
+from rnn_attn.nn.recurrent import rnn
 
 INPUTS = ("one_hot", "embedding")
 

@@ -34,9 +34,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rnn_attn import layers
-from rnn_attn.cells import GRUCell, activation
-from rnn_attn.recurrent import check_rate, rnn, stacked_rnn
+from rnn_attn.nn import layers
+from rnn_attn.nn.cells import GRUCell, activation
+from rnn_attn.nn.recurrent import check_rate, rnn, stacked_rnn
 
 Params = dict[str, Any]
 

@@ -16,10 +16,10 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rnn_attn import layers
-from rnn_attn.attention import AttentionDecoder
-from rnn_attn.cells import Cell, make_cell
-from rnn_attn.recurrent import rnn, scan_projected
+from rnn_attn.nn import layers
+from rnn_attn.nn.attention import AttentionDecoder
+from rnn_attn.nn.cells import Cell, make_cell
+from rnn_attn.nn.recurrent import rnn, scan_projected
 
 MODEL_KINDS = ("baseline", "attention")
 

@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_attn import initializers, layers
-from rnn_attn.attention import masked_softmax
-from rnn_attn.cells import CELLS, Cell, LSTMCell, make_cell
-from rnn_attn.fast_lstm import embedded_bidirectional_lstm
-from rnn_attn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
+from rnn_attn.nn import initializers, layers
+from rnn_attn.nn.attention import masked_softmax
+from rnn_attn.nn.cells import CELLS, Cell, LSTMCell, make_cell
+from rnn_attn.nn.fast_lstm import embedded_bidirectional_lstm
+from rnn_attn.nn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
 
 POOLINGS = ("last", "attention", "masked_attention")
 

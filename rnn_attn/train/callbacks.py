@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rnn_attn.checkpoints import Checkpointer
 from rnn_attn.config import check_resume_compatible, checkpoints_exist
+from rnn_attn.train.checkpoints import Checkpointer
 from rnn_attn.train.run import Callback, Run
 
 

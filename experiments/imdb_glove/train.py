@@ -1,0 +1,63 @@
+"""The GloVe experiment's data and models: each seed's reviews, the pretrained matrix."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+
+from experiments.imdb_glove.config import GloveConfig
+from rnn_attn.config import ConfigError
+from rnn_attn.data import glove, imdb
+from rnn_attn.data.paths import default_data_dir
+from rnn_attn.data.sequences import pad_sequences
+from rnn_attn.data.text import Tokenizer
+from rnn_attn.models.text_classifiers import EmbeddingFlattenClassifier, PretrainedEmbedding
+from rnn_attn.train.engine import FitData
+from rnn_attn.train.feed import Split
+
+
+def prepare(cfg: GloveConfig):
+    """``(models, data, description)`` for ``sentiment.run_experiment``."""
+    data_dir = cfg.data_dir or default_data_dir()
+    if not os.path.isdir(data_dir):
+        raise ConfigError(f"IMDB data dir not found: {data_dir!r}; expected a directory "
+                          f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz")
+    glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
+    try:
+        source = imdb.aclimdb_source(data_dir)
+        if source is None:
+            raise FileNotFoundError(f"no aclImdb/ tree or {imdb.LABELED_ARCHIVE} in "
+                                    f"{data_dir!r}")
+        texts, labels = imdb.read_aclimdb(source)["train"]
+        tokenizer = Tokenizer(num_words=cfg.num_words).fit_on_texts(texts)
+        sequences = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=cfg.maxlen)
+        vectors = glove.read_glove(glove_path, words=set(tokenizer.word_index))
+        pretrained = glove.embedding_matrix(vectors, tokenizer.word_index, cfg.num_words)
+    except (FileNotFoundError, ValueError) as e:
+        raise ConfigError(str(e)) from None
+    need = cfg.training_samples + cfg.validation_samples
+    if need > len(labels):
+        raise ConfigError(f"--training-samples + --validation-samples = {need} exceeds the "
+                          f"{len(labels)} labelled training reviews")
+    dim = pretrained.matrix.shape[1]
+    base = EmbeddingFlattenClassifier(vocab_size=cfg.num_words, embed_dim=dim,
+                                      maxlen=cfg.maxlen, hidden_units=cfg.hidden_units)
+    frozen = dataclasses.replace(base, freeze_embedding=True)
+    models = {"glove_frozen": PretrainedEmbedding(frozen, pretrained.matrix), "learned": base}
+    inputs, targets = sequences.astype(np.int32), np.asarray(labels, np.int32)
+
+    # Each seed's own reviews: rows of the shared arrays (the same for both models).
+    orders = np.stack([np.random.default_rng(cfg.first_seed + i).permutation(len(targets))
+                       for i in range(cfg.seeds)])
+    pool = {"inputs": inputs, "targets": targets}
+    data = FitData(Split(pool, orders[:, : cfg.training_samples]),
+                   Split(pool, orders[:, cfg.training_samples : need]))
+
+    description = (f"{cfg.training_samples} training and {cfg.validation_samples:,} "
+                   f"validation reviews drawn per seed from the {len(targets):,} labelled "
+                   f"training reviews; GloVe {dim}d vectors for {pretrained.found:,} of the "
+                   f"{cfg.num_words - 1:,} words")
+    print(f"GloVe: {pretrained.found:,} of {cfg.num_words - 1:,} words found in {glove_path}")
+    return {name: models[name] for name in cfg.model_names}, data, description

@@ -1,0 +1,1 @@
+"""After training: statistics over seeds, plots, results files."""

@@ -1,0 +1,29 @@
+"""Small feed-forward layers used around the recurrent ones (Keras-initialized)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnn_attn.nn import initializers
+
+
+def init_dense(key: jax.Array, input_dim: int, units: int) -> dict[str, jax.Array]:
+    """Keras Dense: glorot-uniform kernel ``[input_dim, units]``, zero bias."""
+    for name, value in (("input_dim", input_dim), ("units", units)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ValueError(f"init_dense: {name} must be a positive integer, got {value!r}")
+    return {
+        "kernel": initializers.glorot_uniform(key, (input_dim, units)),
+        "bias": jnp.zeros((units,), jnp.float32),
+    }
+
+
+def dense(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
+    """``x @ kernel + bias`` for ``x <float>[..., input_dim]``."""
+    expected = jnp.shape(params["kernel"])[0]
+    if jnp.shape(x)[-1:] != (expected,):
+        raise ValueError(f"dense got inputs of shape {tuple(jnp.shape(x))}; expected "
+                         f"<float>[..., {expected}] (the input_dim of its kernel)")
+    return x @ params["kernel"] + params["bias"]

@@ -1,0 +1,346 @@
+"""The scan layer: a cell run over time with ``jax.lax.scan``, Bidirectional, stacking.
+
+Shapes are batch-major at the interface (``[batch, time, features]``) and time-major
+inside the scan. Masking follows Keras: at a masked step the carry is kept and the output
+is zero, so a padded sequence gives, for its valid steps and its final state, exactly what
+it gives alone. ``lengths`` masks steps ``t >= lengths[b]`` (right-padded sequences).
+
+Dropout follows Keras and Gal & Ghahramani (2016): with ``train=True``, ``dropout`` drops
+input features and ``recurrent_dropout`` drops ``h_{t-1}`` where it enters the recurrent
+matmul, each with ONE mask per sequence (``[batch, features]`` / ``[batch, units]``)
+drawn once before the loop and reused at every time step, scaled by ``1/(1-rate)``. With
+``train=False`` (the default) nothing is dropped. Unlike Keras's ``implementation=1``,
+which draws a separate mask per gate, the gates share one mask (the fused kernels of
+``cells`` take one matmul per step).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+
+from rnn_attn.nn.cells import Carry, Cell, LSTMCell, Params
+from rnn_attn.nn.fast_lstm import bidirectional_lstm, lstm_scan
+
+MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
+MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+
+
+def check_rate(name: str, rate: float) -> float:
+    """``rate`` if it is a number in ``[0, 1)``, else one ValueError naming it. Rates are
+    static Python (or numpy) numbers: they decide the program's shape, not its values."""
+    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0.0 <= rate < 1.0
+    if not ok:
+        raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+def _check_shape(name: str, array: jax.Array, expected: tuple[int, ...], layout: str,
+                 inputs: jax.Array) -> None:
+    """A ValueError naming ``array``'s shape when it is not ``expected`` (from inputs)."""
+    if tuple(jnp.shape(array)) != tuple(expected):
+        raise ValueError(f"{name} of shape {tuple(jnp.shape(array))} does not fit inputs of "
+                         f"shape {tuple(inputs.shape)}; expected {layout} = {tuple(expected)}")
+
+
+def dropout_active(rate: float, train: bool) -> bool:
+    """Whether a dropout of ``rate`` applies (``train`` is a Python bool, not traced)."""
+    return bool(train) and rate > 0.0
+
+
+def require_key(key: jax.Array | None, **rates: float) -> None:
+    """Raises if a rate is active (the caller checked ``train``) and there is no key."""
+    active = {name: rate for name, rate in rates.items() if rate > 0.0}
+    if active and key is None:
+        named = ", ".join(f"{name}={rate}" for name, rate in active.items())
+        raise ValueError(f"train=True with {named} needs a PRNG key (key=...)")
+
+
+def dropout_mask(key: jax.Array, rate: float, shape: tuple[int, ...],
+                 dtype=jnp.float32) -> jax.Array:
+    """Inverted-dropout mask ``<dtype>[*shape]``: 0 with probability ``rate``, else
+    ``1/(1-rate)``, so the expected value of ``x * mask`` is ``x``."""
+    keep = jax.random.bernoulli(key, 1.0 - rate, shape)
+    return jnp.where(keep, jnp.asarray(1.0 / (1.0 - rate), dtype), jnp.asarray(0.0, dtype))
+
+
+def length_mask(lengths: jax.Array, max_len: int) -> jax.Array:
+    """``<bool>[batch, max_len]``: True where step ``t < lengths[b]``."""
+    return jnp.arange(max_len)[None, :] < jnp.asarray(lengths)[:, None]
+
+
+def scan_projected(
+    cell: Cell,
+    params: Params,
+    x_proj: jax.Array,
+    *,
+    mask: jax.Array | None = None,
+    initial_carry: Carry | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    fast: bool = False,
+    recurrent_dropout: float = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, Carry]:
+    """Runs ``cell.step`` over pre-projected inputs.
+
+    Args:
+      cell: the cell.
+      params: its parameters.
+      x_proj: ``<float>[batch, time, G*units]``, the output of ``cell.project``.
+      mask: optional ``<bool>[batch, time]``; False steps keep the carry and emit zeros.
+      initial_carry: defaults to zeros.
+      reverse: process ``t = T-1 .. 0`` (Keras's ``go_backwards``); the outputs are then
+        returned in processing order, as Keras does.
+      unroll: passed to ``lax.scan`` (``True`` unrolls fully; worth it for short sequences).
+      fast: use the hand-written backward pass of ``fast_lstm`` where it applies (an LSTM
+        with sigmoid/tanh activations, inputs ``[batch, time, ...]``); same values. Off by
+        default: on CPU at batch 1 (the copy task) XLA rewrites its matvecs into loops
+        that recompute their inputs and it measured 7x slower than autodiff. Not used
+        while recurrent dropout is active (``fast_lstm`` has no mask for ``h``).
+      recurrent_dropout: rate of the mask ``<float>[batch, units]`` on ``h_{t-1}`` where it
+        feeds the recurrent kernel, drawn once from ``key`` and fixed over time. Input
+        dropout is not here: the inputs are already projected (``rnn`` applies it).
+      train: dropout only when True.
+      key: PRNG key for the recurrent mask (needed when it is active).
+
+    Returns:
+      ``(outputs <float>[batch, time, units], final_carry)``.
+    """
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    batch = x_proj.shape[:-2]
+    recurrent_mask = None
+    if dropout_active(recurrent_dropout, train):
+        require_key(key, recurrent_dropout=recurrent_dropout)
+        recurrent_mask = dropout_mask(key, recurrent_dropout, (*batch, cell.units), x_proj.dtype)
+    carry = cell.initial_carry(batch, x_proj.dtype) if initial_carry is None else initial_carry
+    xs = jnp.moveaxis(x_proj, -2, 0)
+    ms = None if mask is None else jnp.moveaxis(jnp.asarray(mask, bool), -1, 0)
+    if reverse:
+        xs = xs[::-1]
+        ms = None if ms is None else ms[::-1]
+    if fast and has_fast_path(cell) and len(batch) == 1 and recurrent_mask is None:
+        ys, final = lstm_scan(params["recurrent_kernel"], xs, carry[0], carry[1], ms, False,
+                              unroll)
+        return jnp.moveaxis(ys, 0, -2), final
+
+    def body(carry, inputs):
+        x_t, m_t = inputs
+        new_carry, h = cell.step(params, carry, x_t, recurrent_mask)
+        if m_t is not None:
+            keep = m_t[..., None]
+            new_carry = jax.tree.map(lambda n, o: jnp.where(keep, n, o), new_carry, carry)
+            h = jnp.where(keep, h, jnp.zeros_like(h))
+        return new_carry, h
+
+    final, ys = jax.lax.scan(body, carry, (xs, ms), unroll=unroll)
+    return jnp.moveaxis(ys, 0, -2), final
+
+
+def has_fast_path(cell: Cell) -> bool:
+    """Whether ``fast_lstm.lstm_scan`` computes this cell."""
+    return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
+            and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
+
+
+def rnn(
+    cell: Cell,
+    params: Params,
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    initial_carry: Carry | None = None,
+    reverse: bool = False,
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+    fast: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, Carry]:
+    """A Keras-style recurrent layer.
+
+    Args:
+      inputs: ``<float>[batch, time, features]``.
+      lengths: optional ``<int>[batch]`` valid lengths (right padding); or give ``mask``.
+      return_sequences: all outputs ``[batch, time, units]`` or the last valid one
+        ``[batch, units]``.
+      dropout: rate of the input mask ``<float>[batch, features]``, the same at every step.
+      recurrent_dropout: rate of the mask on ``h_{t-1}`` (see ``scan_projected``).
+      train: dropout only when True (default: inference, nothing dropped).
+      key: PRNG key, needed when ``train`` and a rate > 0; it is split into
+        ``(input_key, recurrent_key) = jax.random.split(key)``.
+      Others as in ``scan_projected``.
+
+    Returns:
+      ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
+    """
+    if inputs.ndim < 3:
+        raise ValueError(
+            f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
+        )
+    if lengths is not None:
+        if mask is not None:
+            raise ValueError("give either lengths or mask, not both")
+        _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
+        mask = length_mask(lengths, inputs.shape[-2])
+    if mask is not None:
+        _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)
+    if initial_carry is not None:
+        cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
+    dropout = check_rate("dropout", dropout)
+    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    input_key = recurrent_key = None
+    if dropout_active(max(dropout, recurrent_dropout), train):
+        require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
+        input_key, recurrent_key = jax.random.split(key)
+    if dropout_active(dropout, train):
+        # One mask per sequence, broadcast over time (Keras / Gal), not one per step.
+        keep = dropout_mask(input_key, dropout, (*inputs.shape[:-2], inputs.shape[-1]),
+                            inputs.dtype)
+        inputs = inputs * keep[..., None, :]
+    x_proj = cell.project(params, inputs)
+    outputs, final = scan_projected(
+        cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
+        unroll=unroll, fast=fast, recurrent_dropout=recurrent_dropout, train=train,
+        key=recurrent_key,
+    )
+    if not return_sequences:
+        # The carry's h is the output of the last valid step (masked steps keep it).
+        return final[0], final
+    return outputs, final
+
+
+def merge(forward: jax.Array, backward: jax.Array, mode: MergeMode):
+    """Keras Bidirectional's merge of the two directions' outputs."""
+    if mode == "concat":
+        return jnp.concatenate([forward, backward], axis=-1)
+    if mode == "sum":
+        return forward + backward
+    if mode == "mul":
+        return forward * backward
+    if mode == "ave":
+        return 0.5 * (forward + backward)
+    if mode == "none":
+        return forward, backward
+    raise ValueError(f"unknown merge mode {mode!r}; expected one of {MERGE_MODES}")
+
+
+def init_bidirectional(
+    key: jax.Array, forward_cell: Cell, backward_cell: Cell, input_dim: int
+) -> dict[str, Params]:
+    k_f, k_b = jax.random.split(key)
+    return {
+        "forward": forward_cell.init(k_f, input_dim),
+        "backward": backward_cell.init(k_b, input_dim),
+    }
+
+
+def bidirectional(
+    forward_cell: Cell,
+    backward_cell: Cell,
+    params: dict[str, Params],
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    mask: jax.Array | None = None,
+    merge_mode: MergeMode = "concat",
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+    fast: bool = False,
+):
+    """Keras's Bidirectional wrapper.
+
+    The backward layer reads the sequence reversed (with the mask, so padding never
+    enters its state) and its outputs are flipped back to align with the forward ones.
+
+    ``fast=True``: for two LSTM cells with ``has_fast_path`` and inputs ``[batch, time,
+    features]``, both directions run in one scan with a hand-written backward pass
+    (``fast_lstm.bidirectional_lstm``); same values. Otherwise it silently takes the
+    generic path.
+
+    Returns:
+      ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
+      outputs are the pair ``(forward, backward)``.
+    """
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
+    if fast and has_fast_path(forward_cell) and has_fast_path(backward_cell) and inputs.ndim == 3:
+        if lengths is not None:
+            if mask is not None:
+                raise ValueError("give either lengths or mask, not both")
+            mask = length_mask(lengths, inputs.shape[-2])
+        (y_f, y_b), (c_f, c_b) = bidirectional_lstm(
+            params["forward"], params["backward"], inputs, mask, unroll)
+        if not return_sequences:  # the last valid output is the carried h
+            y_f, y_b = c_f[0], c_b[0]
+        return merge(y_f, y_b, merge_mode), (c_f, c_b)
+    common = dict(lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll)
+    y_f, c_f = rnn(forward_cell, params["forward"], inputs, **common)
+    y_b, c_b = rnn(backward_cell, params["backward"], inputs, reverse=True, **common)
+    if return_sequences:
+        y_b = jnp.flip(y_b, axis=-2)
+    return merge(y_f, y_b, merge_mode), (c_f, c_b)
+
+
+def init_stack(key: jax.Array, cells: list[Cell], input_dim: int) -> list[Params]:
+    params = []
+    for cell, k in zip(cells, jax.random.split(key, len(cells)), strict=True):
+        params.append(cell.init(k, input_dim))
+        input_dim = cell.units
+    return params
+
+
+def stacked_rnn(
+    cells: list[Cell],
+    params: list[Params],
+    inputs: jax.Array,
+    *,
+    lengths: jax.Array | None = None,
+    return_sequences: bool = True,
+    unroll: int | bool = 1,
+    dropout: float | Sequence[float] = 0.0,
+    recurrent_dropout: float | Sequence[float] = 0.0,
+    train: bool = False,
+    key: jax.Array | None = None,
+) -> tuple[jax.Array, list[Carry]]:
+    """Stacked layers; every layer but the last returns sequences.
+
+    ``dropout`` / ``recurrent_dropout``: one rate for every layer (as document 002's
+    stacked GRU) or one per layer. Layer ``i`` draws its masks from
+    ``jax.random.split(key, len(cells))[i]`` (see ``rnn``).
+    """
+    n = len(cells)
+    dropouts = _per_layer("dropout", dropout, n)
+    recurrent_dropouts = _per_layer("recurrent_dropout", recurrent_dropout, n)
+    keys: list[jax.Array | None] = [None] * n
+    if train and max(dropouts + recurrent_dropouts) > 0.0:
+        require_key(key, dropout=max(dropouts), recurrent_dropout=max(recurrent_dropouts))
+        keys = list(jax.random.split(key, n))
+    carries = []
+    x = inputs
+    for i, (cell, p) in enumerate(zip(cells, params, strict=True)):
+        last = i == n - 1
+        x, carry = rnn(
+            cell, p, x, lengths=lengths, return_sequences=return_sequences or not last,
+            unroll=unroll, dropout=dropouts[i], recurrent_dropout=recurrent_dropouts[i],
+            train=train, key=keys[i],
+        )
+        carries.append(carry)
+    return x, carries
+
+
+def _per_layer(name: str, rate: float | Sequence[float], n: int) -> list[float]:
+    """A rate for each of ``n`` layers, validated."""
+    if isinstance(rate, Sequence) and not isinstance(rate, str):
+        if len(rate) != n:
+            raise ValueError(f"{name} has {len(rate)} rates for {n} layers: {list(rate)!r}")
+        return [check_rate(name, r) for r in rate]
+    return [check_rate(name, rate)] * n

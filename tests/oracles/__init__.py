@@ -1,0 +1,1 @@
+"""Reference implementations the tests check the library against."""
