@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.models.char_lm import CharLSTM
 from experiments.char_textgen.train import unigram_bigram_perplexity
+from rnn_attn.models.char_lm import CharLSTM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -65,7 +65,7 @@ def _one_device():
     return make_mesh(2, devices=jax.devices()[:1])
 
 
-def test_run_study_over_seeds_and_unknown_names():
+def test_run_study_over_seeds_matches_a_plain_loop():
     out = gs.run_study(["lstm"], [5], [0, 1], SMALL, mesh=_one_device())["lstm"][5]
     assert out["grad_init"].shape == (2, 5) and out["test_accuracy"].shape == (2,)
     assert out["train_loss"].shape == (2, SMALL.steps)
@@ -74,32 +74,27 @@ def test_run_study_over_seeds_and_unknown_names():
     alone = gs.run_study(["lstm"], [5], [1], SMALL, mesh=make_mesh(1))["lstm"][5]
     np.testing.assert_allclose(alone["train_loss"][0], out["train_loss"][1], rtol=1e-6)
     np.testing.assert_allclose(alone["grad_trained"][0], out["grad_trained"][1], rtol=1e-5)
-    assert gs.reach(np.array([1e-3, 1.0, 1.0])) == pytest.approx(-3.0)
-    rows = gs.summarize({"lstm": {5: out}})
-    assert rows[0]["config"] == "lstm" and len(rows[0]["test_accuracy_per_seed"]) == 2
-    with pytest.raises(ValueError, match="unknown configuration 'rnn'"):
-        gs.build("rnn", SMALL)
-
-
-def test_the_first_steps_match_a_plain_loop():
-    """The engine trains each seed as a plain optax loop over the sampled batches would."""
-    settings = dataclasses.replace(SMALL, steps=3)
-    out = gs.run_study(["gru"], [4], [3], settings, mesh=make_mesh(1))["gru"][4]
-    model, optimizer = gs.build("gru", settings)
-    init_key, data_key, _, _ = gs.repeat_keys(3)
+    # ... and the losses of a plain optax loop over the same sampled batches.
+    model, optimizer = gs.build("lstm", SMALL)
+    init_key, data_key, _, _ = gs.repeat_keys(1)
     params = model.init(init_key)
     opt_state = optimizer.init(params)
     for step in range(3):
         x, y = gs.sample_first_symbol_task(jax.random.fold_in(data_key, step),
-                                           settings.batch_size, 4, settings.symbols)
+                                           SMALL.batch_size, 5, SMALL.symbols)
 
         def loss(p, x=x, y=y):
             return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, x), y).mean()
 
         value, grads = jax.value_and_grad(loss)(params)
-        assert out["train_loss"][0, step] == pytest.approx(float(value), rel=1e-5)
+        assert out["train_loss"][1, step] == pytest.approx(float(value), rel=1e-5)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
+    assert gs.reach(np.array([1e-3, 1.0, 1.0])) == pytest.approx(-3.0)
+    rows = gs.summarize({"lstm": {5: out}})
+    assert rows[0]["config"] == "lstm" and len(rows[0]["test_accuracy_per_seed"]) == 2
+    with pytest.raises(ValueError, match="unknown configuration 'rnn'"):
+        gs.build("rnn", SMALL)
 
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
@@ -108,25 +103,6 @@ def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
                                              r"infinite"):
         gs.run_study(["simple_rnn"], [5], [0], settings, mesh=make_mesh(1),
                      workdir=str(tmp_path))
-
-
-def test_the_cli_resumes_a_finished_run_to_the_same_results(tmp_path, capsys):
-    import json
-
-    from experiments.vanishing_gradients import run as vanishing_gradients
-
-    args = ["--workdir", str(tmp_path), "--no-progress", "--configs", "lstm", "--lengths",
-            "5", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols", "3",
-            "--checkpoint-every", "10"]
-    assert vanishing_gradients.main(args) == 0
-    first = json.loads((tmp_path / "results.json").read_text())["models"]
-    assert (tmp_path / "checkpoints" / "lstm_T5").is_dir()
-    assert vanishing_gradients.main([*args, "--resume"]) == 0
-    again = json.loads((tmp_path / "results.json").read_text())["models"]
-    assert again["lstm_T5"]["per_seed"] == first["lstm_T5"]["per_seed"]
-    capsys.readouterr()
-    assert vanishing_gradients.main([*args, "--resume", "--units", "8"]) == 2
-    assert "units: saved 4, now 8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args,message", [
@@ -144,14 +120,15 @@ def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_experiment_writes_its_table_results_and_plots(tmp_path, capsys):
+def test_the_experiment_writes_its_table_results_and_plots_and_resumes(tmp_path, capsys):
     import json
 
     from experiments.vanishing_gradients import run as vanishing_gradients
 
-    code = vanishing_gradients.main([
-        "--workdir", str(tmp_path), "--no-progress", "--configs", "gru_update_bias_5",
-        "--lengths", "6", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols", "3"])
+    args = ["--workdir", str(tmp_path), "--no-progress", "--configs", "gru_update_bias_5",
+            "--lengths", "6", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols",
+            "3", "--checkpoint-every", "10"]
+    code = vanishing_gradients.main(args)
     out = capsys.readouterr().out
     assert code == 0
     assert "reach@init" in out and "TEST accuracy" in out and "gru_update_bias_5" in out
@@ -164,3 +141,11 @@ def test_the_experiment_writes_its_table_results_and_plots(tmp_path, capsys):
     for name in ("gradient_by_step", "gradient_by_step_cells", "accuracy_by_length"):
         path = tmp_path / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert (tmp_path / "checkpoints" / "gru_update_bias_5_T6").is_dir()
+    # --resume of the finished run gives the same results; another config is refused.
+    assert vanishing_gradients.main([*args, "--resume"]) == 0
+    again = json.loads((tmp_path / "results.json").read_text())["models"]
+    assert again["gru_update_bias_5_T6"]["per_seed"] == per_seed
+    capsys.readouterr()
+    assert vanishing_gradients.main([*args, "--resume", "--units", "8"]) == 2
+    assert "units: saved 4, now 8" in capsys.readouterr().err
