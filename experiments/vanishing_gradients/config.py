@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from experiments.vanishing_gradients.study import CONFIGS
 from rnn_attn.config import field, on_nonfinite_field, require
@@ -76,7 +77,20 @@ class VanishingConfig:
             lengths = []
         require(bool(lengths) and all(v >= 2 for v in lengths),
                 f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}")
+        self.check_memory(max(lengths))
         return self
+
+    def check_memory(self, longest: int) -> None:
+        """The largest array, every seed's one-hot batches of a segment of steps (drawn
+        up front), must fit in half of the free memory."""
+        segment = min(self.steps, self.checkpoint_every or self.steps)
+        need = 4 * self.seeds * segment * self.batch_size * longest * self.symbols
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        require(need <= free / 2,
+                f"--seeds {self.seeds} x {segment} steps x --batch-size {self.batch_size} x "
+                f"length {longest} x --symbols {self.symbols} needs {need / 2**30:.1f} GiB "
+                f"of batches, more than half the {free / 2**30:.1f} GiB free; expected a "
+                f"smaller --batch-size, --checkpoint-every or --seeds")
 
 
 # --local: a quick check of the whole pipeline.
