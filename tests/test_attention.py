@@ -39,7 +39,7 @@ def test_bahdanau_decoder_matches_equations():
     params = dec.init(jax.random.PRNGKey(0), 4)
     params = jax.tree.map(lambda a: a + 0.05, params)  # non-zero biases
     encoded = np.random.default_rng(0).normal(size=(3, 7, 4))
-    logits, weights = dec(params, jnp.asarray(encoded, jnp.float64))
+    logits, weights = dec.apply(params, jnp.asarray(encoded, jnp.float64), return_weights=True)
     ref_y, ref_a = _numpy_bahdanau(params, encoded, 7)
     np.testing.assert_allclose(jax.nn.softmax(logits, -1), ref_y, atol=1e-6)
     np.testing.assert_allclose(weights, ref_a, atol=1e-6)
@@ -51,14 +51,14 @@ def test_weights_sum_to_one_and_respect_mask(kind):
     params = dec.init(jax.random.PRNGKey(1), 4)
     encoded = jnp.asarray(np.random.default_rng(1).normal(size=(2, 6, 4)), jnp.float32)
     mask = jnp.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], bool)
-    logits, weights = dec(params, encoded, mask=mask, num_steps=3)
+    logits, weights = dec.apply(params, encoded, mask=mask, num_steps=3, return_weights=True)
     assert logits.shape == (2, 3, 3) and weights.shape == (2, 3, 6)
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(weights[0, :, 3:], 0.0)
     assert np.all(weights[1] > 0)
     # Padding values cannot change the result.
     noisy = encoded.at[0, 3:].set(100.0)
-    np.testing.assert_allclose(dec(params, noisy, mask=mask, num_steps=3)[0][0], logits[0],
+    np.testing.assert_allclose(dec.apply(params, noisy, mask=mask, num_steps=3)[0], logits[0],
                                atol=1e-5)
 
 

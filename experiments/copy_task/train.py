@@ -59,16 +59,12 @@ class CopyModel:
         return one_hot(inputs, self.cardinality, jax.tree.leaves(params)[0].dtype)
 
     def apply(self, params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
-        """Logits ``<float>[batch, length, cardinality]`` (no dropout: ``train`` and
-        ``key`` change nothing)."""
-        return self.model(params, self._one_hot(params, inputs))
-
-    def apply_with_weights(self, params, inputs: jax.Array):
-        """``(logits, attention weights [batch, out, in] or None)``."""
-        if hasattr(self.model, "apply_with_weights"):
-            return self.model.apply_with_weights(params, self._one_hot(params, inputs))
-        return self.apply(params, inputs), None
+              key: jax.Array | None = None, return_weights: bool = False):
+        """Logits ``<float>[batch, length, cardinality]``; with ``return_weights``,
+        ``(logits, attention weights [batch, out, in] or None)`` (no dropout: ``train``
+        and ``key`` change nothing)."""
+        return self.model.apply(params, self._one_hot(params, inputs), train=train, key=key,
+                                return_weights=return_weights)
 
 
 def build_model(name: str, config: CopyTaskConfig) -> CopyModel:
@@ -155,7 +151,7 @@ def make_test_fn(model: CopyModel, config: CopyTaskConfig) -> Callable[[Any, jax
     def test_fn(params, key):
         inputs, targets = sample_copy_task(key, config.eval_examples, config.length,
                                            config.n_copy, config.cardinality)
-        logits, weights = model.apply_with_weights(params, inputs)
+        logits, weights = model.apply(params, inputs, return_weights=True)
         predicted = jnp.argmax(logits, axis=-1)
         hits = predicted == targets
         out = {"exact_match": jnp.sum(jnp.all(hits, axis=-1)), "token_accuracy": jnp.sum(hits),

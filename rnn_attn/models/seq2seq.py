@@ -5,8 +5,12 @@ time-distributed Dense softmax (the tutorial's baseline).
 ``AttentionEncoderDecoder``: RNN encoder returning sequences -> Bahdanau attention
 decoder (the tutorial's attention model).
 
-Both map one-hot inputs ``<float>[batch, time, vocab]`` to logits
-``<float>[batch, time, vocab]``; ``softmax(logits)`` is the models' output.
+Both follow the models' one convention, ``init(key)`` and ``apply(params, inputs, *,
+train=False, key=None, return_weights=False)``: one-hot inputs ``<float>[batch, time,
+vocab]`` to logits ``<float>[batch, time, vocab]`` (``softmax(logits)`` is the output);
+``return_weights=True`` gives ``(logits, attention weights <float>[batch, out_steps,
+in_steps])``, the weights ``None`` for the baseline, which has no attention. Neither model
+has dropout, so ``train`` and ``key`` change nothing.
 """
 
 from __future__ import annotations
@@ -50,7 +54,10 @@ class EncoderDecoder:
             "output": layers.init_dense(k_out, self.units, self.vocab_size),
         }
 
-    def __call__(self, params: dict, inputs: jax.Array) -> jax.Array:
+    def apply(self, params: dict, inputs: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None, return_weights: bool = False):
+        """Logits ``<float>[batch, time, vocab]`` (with ``return_weights``: ``(logits,
+        None)``)."""
         steps = inputs.shape[-2]
         summary, _ = rnn(
             self.encoder, params["encoder"], inputs, return_sequences=False, unroll=self.unroll
@@ -60,7 +67,8 @@ class EncoderDecoder:
         x_proj = jnp.broadcast_to(x_proj[..., None, :], (*x_proj.shape[:-1], steps,
                                                          x_proj.shape[-1]))
         decoded, _ = scan_projected(self.decoder, params["decoder"], x_proj, unroll=self.unroll)
-        return layers.dense(params["output"], decoded)
+        logits = layers.dense(params["output"], decoded)
+        return (logits, None) if return_weights else logits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,13 +100,13 @@ class AttentionEncoderDecoder:
             "decoder": self.decoder.init(k_dec, self.units),
         }
 
-    def apply_with_weights(self, params: dict, inputs: jax.Array):
-        """Returns ``(logits, attention weights <float>[batch, out_steps, in_steps])``."""
+    def apply(self, params: dict, inputs: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None, return_weights: bool = False):
+        """Logits ``<float>[batch, time, vocab]``; with ``return_weights``, ``(logits,
+        attention weights <float>[batch, out_steps, in_steps])``."""
         encoded, _ = rnn(self.encoder, params["encoder"], inputs, unroll=self.unroll)
-        return self.decoder(params["decoder"], encoded, unroll=self.decoder_unroll)
-
-    def __call__(self, params: dict, inputs: jax.Array) -> jax.Array:
-        return self.apply_with_weights(params, inputs)[0]
+        return self.decoder.apply(params["decoder"], encoded, unroll=self.decoder_unroll,
+                                  return_weights=return_weights)
 
 
 def make_model(kind: str, vocab_size: int, *, units: int = 150, cell: str = "lstm",

@@ -227,7 +227,7 @@ class AttentionDecoder:
         new_y = jax.nn.softmax(logits, axis=-1)
         return (new_y, new_s), (logits, weights)
 
-    def __call__(
+    def apply(
         self,
         params,
         encoded: jax.Array,
@@ -235,12 +235,14 @@ class AttentionDecoder:
         num_steps: int | None = None,
         mask: jax.Array | None = None,
         unroll: int | bool = 1,
-    ) -> tuple[jax.Array, jax.Array]:
+        return_weights: bool = False,
+    ) -> jax.Array | tuple[jax.Array, jax.Array]:
         """Decodes ``num_steps`` outputs (default: as many as encoder steps).
 
         Returns:
-          ``(logits <float>[batch, steps, output_dim], weights <float>[batch, steps, time])``;
-          ``softmax(logits)`` is the layer's output distribution.
+          logits ``<float>[batch, steps, output_dim]`` (``softmax(logits)`` is the layer's
+          output distribution); with ``return_weights``, ``(logits, weights <float>[batch,
+          steps, time])``.
         """
         steps = encoded.shape[-2] if num_steps is None else num_steps
         keys = self.precompute_keys(params, encoded)
@@ -250,4 +252,5 @@ class AttentionDecoder:
             return self.step(params, carry, encoded, keys, mask)
 
         _, (logits, weights) = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
-        return jnp.moveaxis(logits, 0, -2), jnp.moveaxis(weights, 0, -2)
+        logits = jnp.moveaxis(logits, 0, -2)
+        return (logits, jnp.moveaxis(weights, 0, -2)) if return_weights else logits
