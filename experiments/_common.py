@@ -26,30 +26,15 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     """
     from rnn_attn import config as config_lib
     from rnn_attn.parallel import devices, distributed
-    from rnn_attn.parallel.mesh import check_divisible, mesh_shape
+    from rnn_attn.parallel.mesh import check_divisible
 
     parser = config_lib.experiment_parser(description, config_cls, default_workdir, exclude)
     if customize is not None:  # an experiment's own flags, or different defaults
         parser = customize(parser)
-    if local:
-        add_local_flag(parser, local)
-    args = parser.parse_args(argv)
-    if local and args.local:
-        parser.set_defaults(**local)  # flags given on the command line still win
-        args = parser.parse_args(argv)
+    args = _parse(parser, argv, local)
     settings = args.device_settings  # checked by the parser
     try:
-        if adjust is not None:
-            adjust(args)
-        cfg = config_lib.from_namespace(config_cls, args).validate()
-        if check_devices is not None:
-            check_devices(settings, cfg)
-        if settings.mesh_devices > 0 and hasattr(cfg, "batch_size"):
-            distributed.check_batch_size(cfg.batch_size, settings.mesh_devices)
-        if settings.seed_parallel:  # before asking JAX for that many CPU devices
-            data = max(settings.mesh_devices, 0)
-            mesh_shape(jobs(cfg), settings.seed_parallel * max(data, 1),
-                       seed_parallel=settings.seed_parallel, data_parallel=data)
+        cfg = _checked_config(args, config_cls, settings, jobs, adjust, check_devices)
     except config_lib.ConfigError as e:
         return _refuse(e)
     # Before JAX starts its backends: the CPU devices of the mesh (this process's share).
@@ -67,6 +52,38 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     except config_lib.ConfigError as e:
         return _refuse(e)
     return 0
+
+
+def _parse(parser, argv, local: dict | None):
+    """Parses ``argv``; with ``--local``, the quick variant's defaults apply first."""
+    if local:
+        add_local_flag(parser, local)
+    args = parser.parse_args(argv)
+    if local and args.local:
+        parser.set_defaults(**local)  # flags given on the command line still win
+        args = parser.parse_args(argv)
+    return args
+
+
+def _checked_config(args, config_cls, settings, jobs: Callable, adjust: Callable | None,
+                    check_devices: Callable | None):
+    """The validated config, with the device flags checked against it (ConfigError)."""
+    from rnn_attn import config as config_lib
+    from rnn_attn.parallel import distributed
+    from rnn_attn.parallel.mesh import mesh_shape
+
+    if adjust is not None:
+        adjust(args)
+    cfg = config_lib.from_namespace(config_cls, args).validate()
+    if check_devices is not None:
+        check_devices(settings, cfg)
+    if settings.mesh_devices > 0 and hasattr(cfg, "batch_size"):
+        distributed.check_batch_size(cfg.batch_size, settings.mesh_devices)
+    if settings.seed_parallel:  # before asking JAX for that many CPU devices
+        data = max(settings.mesh_devices, 0)
+        mesh_shape(jobs(cfg), settings.seed_parallel * max(data, 1),
+                   seed_parallel=settings.seed_parallel, data_parallel=data)
+    return cfg
 
 
 def add_local_flag(parser, local: dict) -> None:

@@ -1,9 +1,12 @@
 """One way to configure an experiment: a frozen dataclass with defaults, overridden from
-the command line.
+the command line, whose fields declare their own limits.
 
-Each field's ``metadata['help']`` becomes its ``--flag``'s help, so ``--help`` lists every
-setting, and the dataclass (saved into ``results.json`` and checkpoints) is the single
-record of a run's configuration.
+Each field's ``metadata`` holds its flag's help text and its constraints (``minimum``,
+``maximum``, exclusive ``above``/``below``, ``choices``, ``items`` for comma-separated
+names); ``check_fields`` enforces them all, so a config class writes only the checks
+that relate several fields. ``--help`` lists every setting, and the dataclass (saved into
+``results.json`` and checkpoints) is the single record of a run's configuration.
+``RunConfig`` holds the fields every experiment shares.
 """
 
 from __future__ import annotations
@@ -11,19 +14,107 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from rnn_attn.errors import ConfigError  # noqa: F401 - re-exported as config.ConfigError
 
 T = TypeVar("T")
 
+# jax.random.key takes a 32-bit seed: a larger one wraps round to a seed already used.
+MAX_SEED = 2**32 - 1
 
-def field(default: Any, help: str, **kwargs: Any) -> Any:  # noqa: A002 - argparse's word
-    """A dataclass field with a help text for its command-line flag."""
-    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+def field(default: Any, help: str, *, minimum: float | None = None,  # noqa: A002
+          maximum: float | None = None, above: float | None = None,
+          below: float | None = None, choices: Sequence[Any] | None = None,
+          items: Sequence[str] | None = None, item: str = "name", why: str = "") -> Any:
+    """A dataclass field with a help text for its flag and the limits ``check_fields``
+    enforces: ``minimum``/``maximum`` inclusive, ``above``/``below`` exclusive,
+    ``choices`` (also given to argparse), ``items``: the allowed entries of a
+    comma-separated list (``item`` names one in messages); ``why`` explains a limit."""
+    limits = dict(minimum=minimum, maximum=maximum, above=above, below=below,
+                  choices=tuple(choices) if choices is not None else None,
+                  items=tuple(items) if items is not None else None, item=item, why=why)
+    return dataclasses.field(default=default, metadata={"help": help, **limits})
+
+
+def split_names(text: str) -> list[str]:
+    """``'a, b,,c'`` -> ``['a', 'b', 'c']``: a comma-separated flag's entries."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def check_fields(config: Any) -> None:
+    """Enforces every field's declared type and limits; raises ConfigError naming the first
+    bad flag, its value and what was expected."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        kind = bool if hints[f.name] is bool else _parser_for(hints[f.name])
+        _check_value("--" + f.name.replace("_", "-"), getattr(config, f.name), kind, f.metadata)
+
+
+def _check_value(flag: str, value: Any, kind: type, limits: Mapping[str, Any]) -> None:
+    why = f" ({limits['why']})" if limits.get("why") else ""
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{flag} must be an integer, got {value!r}")
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            raise ConfigError(f"{flag} must be a finite number, got {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{flag} must be True or False, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{flag} must be a string, got {value!r}")
+    if kind in (int, float):
+        bounds = _bounds_text(limits)
+        if bounds and not _within(value, limits):
+            noun = "an integer" if kind is int else "a number"
+            text = "a positive number" if bounds == "> 0" and kind is float else f"{noun} {bounds}"
+            raise ConfigError(f"{flag} must be {text}{why}, got {value!r}")
+    if limits.get("choices") is not None and value not in limits["choices"]:
+        raise ConfigError(f"{flag} must be one of {list(limits['choices'])}{why}, got "
+                          f"{value!r}")
+    if limits.get("items") is not None:
+        _check_items(flag, value, limits["items"], limits.get("item") or "name")
+
+
+def _within(value: float, limits: Mapping[str, Any]) -> bool:
+    lo, hi = limits.get("minimum"), limits.get("maximum")
+    above, below = limits.get("above"), limits.get("below")
+    return ((lo is None or value >= lo) and (hi is None or value <= hi)
+            and (above is None or value > above) and (below is None or value < below))
+
+
+def _bounds_text(limits: Mapping[str, Any]) -> str:
+    """``>= 1``, ``> 0``, ``in [0, 1)`` ... ("" when unbounded)."""
+    lo = limits.get("minimum") if limits.get("minimum") is not None else limits.get("above")
+    hi = limits.get("maximum") if limits.get("maximum") is not None else limits.get("below")
+    left = "[" if limits.get("minimum") is not None else "("
+    right = "]" if limits.get("maximum") is not None else ")"
+    if lo is not None and hi is not None:
+        return f"in {left}{_number(lo)}, {_number(hi)}{right}"
+    if lo is not None:
+        return (">= " if left == "[" else "> ") + _number(lo)
+    if hi is not None:
+        return ("<= " if right == "]" else "< ") + _number(hi)
+    return ""
+
+
+def _number(x: float) -> str:
+    return str(x) if isinstance(x, int) else f"{x:g}"
+
+
+def _check_items(flag: str, text: str, allowed: Sequence[str], item: str) -> None:
+    names = split_names(text)
+    if not names:
+        raise ConfigError(f"{flag} is empty; expected some of {list(allowed)}")
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"unknown {item} {name!r}; expected one of {list(allowed)}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{flag} repeats a {item}: {text!r}")
 
 
 def _flag(name: str) -> str:
@@ -215,37 +306,94 @@ def experiment_parser(description: str, config_cls: type, default_workdir: str,
     return parser
 
 
-# -- flags of the experiments that train with the engine (rnn_attn.train) -------------------
+# -- the fields every experiment shares ------------------------------------------------------
 
 ON_NONFINITE = ("stop", "skip")
 
 
-def checkpoint_every_field() -> Any:
-    """The experiment configs' ``--checkpoint-every`` flag."""
-    return field(0, "also checkpoint every N optimizer steps within an epoch, so a killed "
-                    "run loses at most N steps (0: at the end of each epoch only)")
+def seeds_field(default: int = 3) -> Any:
+    """``--seeds``: how many repeats."""
+    return field(default, "independent repeats per model", minimum=1)
 
 
-def cpu_devices_field() -> Any:
-    """The experiment configs' ``--cpu-devices`` flag."""
-    return field(0, "on CPU, split the host into this many devices for the (seed, data) mesh "
-                    "(0: as many as the mesh needs, at most one per core)")
+def checkpoint_every_field(default: int = 0, minimum: int = 0) -> Any:
+    """``--checkpoint-every``, in optimizer steps (0, where allowed: epoch ends only)."""
+    return field(default, "also checkpoint every N optimizer steps, so a killed run loses at "
+                          "most N steps (0: at the end of each epoch only)", minimum=minimum,
+                 why="optimizer steps; 0: at epoch ends only" if minimum == 0 else "")
 
 
-def on_nonfinite_field() -> Any:
-    """The experiment configs' ``--on-nonfinite`` flag."""
-    return field("stop", "a training step whose loss or gradients go NaN/Inf: 'stop' "
-                         "(error naming the step; the last checkpoint is kept) or 'skip' "
-                         "(drop that update and go on)", choices=ON_NONFINITE)
+def learning_rate_field(default: float = 1e-3) -> Any:
+    return field(default, "optimizer learning rate", above=0)
 
 
-def check_fit_flags(config: Any) -> None:
-    """Validates the experiment flags ``--checkpoint-every`` and ``--on-nonfinite`` of a
-    config that has them (ConfigError naming the flag and what was expected)."""
-    every = config.checkpoint_every
-    if not isinstance(every, int) or every < 0:
-        raise ConfigError(f"--checkpoint-every must be an integer >= 0 (optimizer steps; 0: "
-                          f"at epoch ends only), got {every!r}")
-    if config.on_nonfinite not in ON_NONFINITE:
-        raise ConfigError(f"--on-nonfinite must be one of {ON_NONFINITE}, got "
-                          f"{config.on_nonfinite!r}")
+def optimizer_field(default: str, choices: Sequence[str]) -> Any:
+    return field(default, f"one of {tuple(choices)} (Keras defaults)", choices=choices)
+
+
+def epochs_field(default: int, help: str = "training epochs") -> Any:  # noqa: A002
+    return field(default, help, minimum=1)
+
+
+def batch_size_field(default: int, help: str = "training batch size") -> Any:  # noqa: A002
+    return field(default, help, minimum=1)
+
+
+def eval_batch_size_field(default: int) -> Any:
+    return field(default, "batch size for validation and test (no effect on results)",
+                 minimum=1)
+
+
+def patience_field() -> Any:
+    return field(0, "stop after this many epochs without a better monitored metric "
+                    "(0: never)", minimum=0)
+
+
+def monitor_field() -> Any:
+    return field("val_accuracy", "metric that picks the best epoch (and early stops)",
+                 choices=("val_loss", "val_accuracy"))
+
+
+def models_field(default: str, registry: Sequence[str]) -> Any:
+    """``--models``: a comma-separated list of the registry's names, each at most once."""
+    return field(default, f"comma-separated models from {sorted(registry)}",
+                 items=sorted(registry), item="model")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The fields every experiment shares, and validation: ``validate()`` enforces each
+    field's declared limits (``check_fields``), that every seed fits the PRNG, then the
+    subclass's ``check()`` (the constraints that relate several fields)."""
+
+    seeds: int = seeds_field()
+    first_seed: int = field(0, "seed of the first repeat; repeat i uses first_seed + i",
+                            minimum=0, maximum=MAX_SEED)
+    checkpoint_every: int = checkpoint_every_field()
+    on_nonfinite: str = field(
+        "stop", "a training step whose loss or gradients go NaN/Inf: 'stop' (error naming "
+        "the seed and the step; the last checkpoint is kept) or 'skip' (drop that update "
+        "and go on)", choices=ON_NONFINITE)
+    cpu_devices: int = field(
+        0, "on CPU, split the host into this many devices for the (seed, data) mesh (0: as "
+        "many as the mesh needs, at most one per core)", minimum=0)
+
+    @property
+    def seed_numbers(self) -> tuple[int, ...]:
+        return tuple(self.first_seed + i for i in range(self.seeds))
+
+    @property
+    def model_names(self) -> list[str]:
+        return split_names(getattr(self, "models", ""))
+
+    def validate(self: T) -> T:
+        """Raises ConfigError naming the first bad value; returns the config."""
+        check_fields(self)
+        last = self.first_seed + self.seeds - 1
+        require(last <= MAX_SEED, f"--first-seed {self.first_seed} + --seeds {self.seeds} "
+                                  f"runs past the largest seed {MAX_SEED} (seeds are 32-bit)")
+        self.check()
+        return self
+
+    def check(self) -> None:
+        """Constraints that relate several fields (none here); subclasses add theirs."""

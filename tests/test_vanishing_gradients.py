@@ -109,7 +109,7 @@ def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     (["--lengths", "1"], "--lengths must be comma-separated integers >= 2"),
     (["--lengths", "ten"], "--lengths must be comma-separated integers >= 2"),
     (["--configs", "simple_rnn,transformer"], "unknown configuration 'transformer'"),
-    (["--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
 ])
 def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
     from experiments.vanishing_gradients import run as vanishing_gradients

@@ -19,12 +19,12 @@ import dataclasses
 import os
 
 from rnn_attn.config import (
-    check_fit_flags,
-    checkpoint_every_field,
-    cpu_devices_field,
+    RunConfig,
+    batch_size_field,
     field,
-    on_nonfinite_field,
-    require,
+    learning_rate_field,
+    optimizer_field,
+    seeds_field,
 )
 from rnn_attn.data.paths import default_data_dir
 from rnn_attn.models.char_lm import INPUTS
@@ -34,53 +34,36 @@ BOOK = "alice_in_wonderland_pg11.txt"
 
 
 @dataclasses.dataclass(frozen=True)
-class TextGenConfig:
+class TextGenConfig(RunConfig):
     """Defaults: document 003."""
 
+    seeds: int = seeds_field(1)
     text: str = field("", f"the book (default: {BOOK} in $RNN_ATTN_DATA or ../shared/data)")
-    seeds: int = field(1, "independent repeats")
-    first_seed: int = field(0, "seed of the first repeat")
-    iterations: int = field(25, "iterations, each one epoch over the training windows")
-    seqlen: int = field(10, "characters per input window")
-    step: int = field(1, "stride between windows")
-    held_out: float = field(0.1, "fraction of the text (its end) held out for measuring")
-    units: int = field(128, "LSTM units")
-    inputs: str = field("one_hot", f"input encoding, one of {INPUTS}")
-    embed_dim: int = field(32, "embedding width with --inputs embedding")
-    dropout: float = field(0.1, "dropout on the LSTM's inputs (document 003: 0.1)")
-    bias_l1: float = field(0.01, "L1 penalty on the LSTM bias (document 003: 0.01)")
-    bias_l2: float = field(0.01, "L2 penalty on the LSTM bias (document 003: 0.01)")
-    optimizer: str = field("rmsprop", f"one of {KERAS_OPTIMIZERS} (Keras defaults)")
-    learning_rate: float = field(1e-3, "learning rate")
-    batch_size: int = field(128, "training batch size")
-    checkpoint_every: int = checkpoint_every_field()
-    on_nonfinite: str = on_nonfinite_field()
-    preds_per_iteration: int = field(100, "characters generated after each iteration")
-    eval_chars: int = field(1000, "characters generated at the end to score real words")
-    temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this temperature")
-    top_k: int = field(0, "sample among the k likeliest characters (0: all)")
-    cpu_devices: int = cpu_devices_field()
-
-    def validate(self) -> TextGenConfig:
-        check_fit_flags(self)
-        for name in ("seeds", "iterations", "seqlen", "step", "units", "embed_dim",
-                     "batch_size", "preds_per_iteration", "eval_chars"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1,
-                    f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        require(0.0 < self.held_out < 0.5, f"--held-out must be in (0, 0.5), got {self.held_out}")
-        require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1), got {self.dropout}")
-        require(self.bias_l1 >= 0 and self.bias_l2 >= 0,
-                f"--bias-l1/--bias-l2 must be >= 0, got {self.bias_l1}, {self.bias_l2}")
-        require(self.inputs in INPUTS, f"--inputs must be one of {INPUTS}, got {self.inputs!r}")
-        require(self.optimizer in KERAS_OPTIMIZERS,
-                f"unknown optimizer {self.optimizer!r}; expected one of {KERAS_OPTIMIZERS}")
-        require(self.learning_rate > 0, f"--learning-rate must be > 0, got {self.learning_rate}")
-        require(self.temperature >= 0, f"--temperature must be >= 0, got {self.temperature}")
-        require(self.top_k >= 0, f"--top-k must be >= 0, got {self.top_k}")
-        require(self.first_seed >= 0, f"--first-seed must be >= 0, got {self.first_seed}")
-        require(self.cpu_devices >= 0, f"--cpu-devices must be >= 0, got {self.cpu_devices}")
-        return self
+    iterations: int = field(25, "iterations, each one epoch over the training windows",
+                            minimum=1)
+    seqlen: int = field(10, "characters per input window", minimum=1)
+    step: int = field(1, "stride between windows", minimum=1)
+    held_out: float = field(0.1, "fraction of the text (its end) held out for measuring",
+                            above=0.0, below=0.5)
+    units: int = field(128, "LSTM units", minimum=1)
+    inputs: str = field("one_hot", f"input encoding, one of {INPUTS}", choices=INPUTS)
+    embed_dim: int = field(32, "embedding width with --inputs embedding", minimum=1)
+    dropout: float = field(0.1, "dropout on the LSTM's inputs (document 003: 0.1)",
+                           minimum=0.0, below=1.0)
+    bias_l1: float = field(0.01, "L1 penalty on the LSTM bias (document 003: 0.01)",
+                           minimum=0.0)
+    bias_l2: float = field(0.01, "L2 penalty on the LSTM bias (document 003: 0.01)",
+                           minimum=0.0)
+    optimizer: str = optimizer_field("rmsprop", KERAS_OPTIMIZERS)
+    learning_rate: float = learning_rate_field()
+    batch_size: int = batch_size_field(128)
+    preds_per_iteration: int = field(100, "characters generated after each iteration",
+                                     minimum=1)
+    eval_chars: int = field(1000, "characters generated at the end to score real words",
+                            minimum=1)
+    temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this "
+                                    "temperature", minimum=0.0)
+    top_k: int = field(0, "sample among the k likeliest characters (0: all)", minimum=0)
 
     def text_path(self) -> str:
         return self.text or os.path.join(default_data_dir(), BOOK)

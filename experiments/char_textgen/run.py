@@ -29,19 +29,31 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
     runs = train_seeds(config, corpus, workdir=workdir, resume=resume, progress=progress,
                        record=record, device_settings=device_settings)
     per_seed = {k: [r["metrics"][k] for r in runs] for k in runs[0]["metrics"]}
-    summary = ({k: stats.describe(v) for k, v in per_seed.items()} if config.seeds >= 2
-               else None)
     if not distributed.is_primary():  # process 0 writes the report and the files
         return {"experiment": "char_textgen", "per_seed": per_seed}
     files = {"history": plots.history(
         {"char_lstm": [r["history"] for r in runs]}, os.path.join(workdir, "history.png"),
         metrics=("cross_entropy", "accuracy"),
         title="char_textgen: training (dashed) vs held-out (solid) per character")}
-    results = {
+    results = build_results(config, runs, per_seed, references)
+    results.update(timing_seconds=round(time.perf_counter() - start, 1), files=files)
+    path = write_results(workdir, results)
+    print_report(config, runs, results["models"]["char_lstm"]["summary"])
+    print_written(path, files, results["timing_seconds"])
+    return results
+
+
+def build_results(config: TextGenConfig, runs: list[dict], per_seed: dict[str, list],
+                  references: dict[str, float]) -> dict:
+    """``results.json`` without the timing and the files: the config, what each metric
+    means, and ``models.char_lstm.per_seed.<metric>`` with the samples."""
+    summary = ({k: stats.describe(v) for k, v in per_seed.items()} if config.seeds >= 2
+               else None)
+    return {
         "experiment": "char_textgen",
         "reference": "document 003: 25 iterations, 100 greedy characters after each; "
                      "qualitative (text should become word-like)",
-        "config": record,
+        "config": dataclasses.asdict(config),
         "devices": devices.describe_devices(),
         "metrics": {
             "heldout_cross_entropy_final": "HELD-OUT text (the book's last "
@@ -58,10 +70,11 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
                                  "history_per_seed": [r["history"] for r in runs],
                                  "samples_per_seed": [r["samples"] for r in runs],
                                  "final_sample_per_seed": [r["final_sample"] for r in runs]}},
-        "timing_seconds": round(time.perf_counter() - start, 1),
-        "files": files,
     }
-    path = write_results(workdir, results)
+
+
+def print_report(config: TextGenConfig, runs: list[dict], summary: dict | None) -> None:
+    """Each seed's HELD-OUT perplexity and final sample, then the means over seeds."""
     print(f"\nAfter {config.iterations} iterations (per seed):")
     for r in runs:
         m = r["metrics"]
@@ -71,13 +84,10 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
               f"generated tokens")
         print(f"  generated from {r['final_sample']['seed_window']!r}:\n    "
               f"{r['final_sample']['generated'][:300]}")
-    if summary:
-        for k in ("heldout_perplexity_final", "real_word_fraction"):
-            s = summary[k]
-            print(f"  {k}: mean {s['mean']:.4f}, 95% CI [{s['ci_t_low']:.4f}, "
-                  f"{s['ci_t_high']:.4f}] over {s['n']} seeds")
-    print_written(path, files, results["timing_seconds"])
-    return results
+    for k in ("heldout_perplexity_final", "real_word_fraction") if summary else ():
+        s = summary[k]
+        print(f"  {k}: mean {s['mean']:.4f}, 95% CI [{s['ci_t_low']:.4f}, "
+              f"{s['ci_t_high']:.4f}] over {s['n']} seeds")
 
 
 def main(argv: list[str] | None = None) -> int:

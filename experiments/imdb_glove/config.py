@@ -19,64 +19,41 @@ from __future__ import annotations
 import dataclasses
 
 from rnn_attn.config import (
-    check_fit_flags,
-    checkpoint_every_field,
-    cpu_devices_field,
+    RunConfig,
+    batch_size_field,
+    epochs_field,
+    eval_batch_size_field,
     field,
-    on_nonfinite_field,
-    require,
+    learning_rate_field,
+    models_field,
+    monitor_field,
+    optimizer_field,
+    patience_field,
 )
 
 MODELS = ("glove_frozen", "learned")
 
 
 @dataclasses.dataclass(frozen=True)
-class GloveConfig:
-    models: str = field("glove_frozen,learned", f"comma-separated models from {MODELS}")
-    seeds: int = field(3, "independent repeats (each picks its own 200 training reviews)")
-    first_seed: int = field(0, "seed of the first repeat")
-    training_samples: int = field(200, "training reviews")
-    validation_samples: int = field(10_000, "validation reviews")
-    num_words: int = field(10_000, "vocabulary: the num_words most frequent words")
+class GloveConfig(RunConfig):
+    models: str = models_field("glove_frozen,learned", MODELS)
+    training_samples: int = field(200, "training reviews (each seed picks its own)", minimum=1)
+    validation_samples: int = field(10_000, "validation reviews", minimum=1)
+    num_words: int = field(10_000, "vocabulary: the num_words most frequent words", minimum=2)
     maxlen: int = field(100, "words kept per review (pad_sequences's default 'pre' "
-                             "truncation, as the lecture's code: the last maxlen words)")
-    hidden_units: int = field(32, "units of the Dense(relu) layer")
-    epochs: int = field(10, "training epochs")
-    batch_size: int = field(32, "training batch size")
-    eval_batch_size: int = field(1000, "validation batch size (no effect on results)")
-    optimizer: str = field("rmsprop", "adam or rmsprop (Keras defaults)")
-    learning_rate: float = field(1e-3, "learning rate")
-    monitor: str = field("val_accuracy", "metric that picks the best epoch")
-    patience: int = field(0, "early stopping patience (0: never)")
-    checkpoint_every: int = checkpoint_every_field()
-    on_nonfinite: str = on_nonfinite_field()
+                             "truncation, as the lecture's code: the last maxlen words)",
+                        minimum=1)
+    hidden_units: int = field(32, "units of the Dense(relu) layer", minimum=1)
+    epochs: int = epochs_field(10)
+    batch_size: int = batch_size_field(32)
+    eval_batch_size: int = eval_batch_size_field(1000)
+    optimizer: str = optimizer_field("rmsprop", ("adam", "rmsprop"))
+    learning_rate: float = learning_rate_field()
+    monitor: str = monitor_field()
+    patience: int = patience_field()
     data_dir: str = field("", "directory with aclImdb and the GloVe file (default: "
                               "$RNN_ATTN_DATA or ../shared/data)")
     glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")
-    cpu_devices: int = cpu_devices_field()
-
-    @property
-    def model_names(self) -> list[str]:
-        return [m.strip() for m in self.models.split(",") if m.strip()]
-
-    def validate(self) -> GloveConfig:
-        check_fit_flags(self)
-        for name in ("seeds", "training_samples", "validation_samples", "maxlen",
-                     "hidden_units", "epochs", "batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1,
-                    f"--{name.replace('_', '-')} must be an integer >= 1, got {value!r}")
-        require(self.num_words > 1, f"--num-words must be > 1, got {self.num_words}")
-        require(self.optimizer in ("adam", "rmsprop"),
-                f"unknown optimizer {self.optimizer!r}; expected adam or rmsprop")
-        require(self.learning_rate > 0, f"--learning-rate must be > 0, got {self.learning_rate}")
-        require(self.monitor in ("val_loss", "val_accuracy"),
-                f"--monitor must be val_loss or val_accuracy, got {self.monitor!r}")
-        require(self.patience >= 0, f"--patience must be >= 0, got {self.patience}")
-        for name in self.model_names:
-            require(name in MODELS, f"unknown model {name!r}; expected one of {MODELS}")
-        require(bool(self.model_names), f"--models is empty; expected some of {MODELS}")
-        return self
 
 
 # --local: a quick check of the whole pipeline.

@@ -23,11 +23,18 @@ keep it and solve T = 100. Runtime on the 2-core CPU: about 15 minutes; ``--loca
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
 from experiments.vanishing_gradients.study import CONFIGS
-from rnn_attn.config import field, on_nonfinite_field, require
+from rnn_attn.config import (
+    RunConfig,
+    batch_size_field,
+    checkpoint_every_field,
+    field,
+    learning_rate_field,
+    require,
+    split_names,
+)
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
        "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
@@ -36,41 +43,26 @@ CELL_COMPARISON = ("simple_rnn", "lstm", "gru", "lstm_forget_bias_5", "gru_updat
 
 
 @dataclasses.dataclass(frozen=True)
-class VanishingConfig:
-    configs: str = field(ALL, "comma-separated configurations (see study.CONFIGS)")
+class VanishingConfig(RunConfig):
+    configs: str = field(ALL, "comma-separated configurations (see study.CONFIGS)",
+                         items=sorted(CONFIGS), item="configuration")
     lengths: str = field("10,25,50,100", "comma-separated sequence lengths")
-    seeds: int = field(3, "independent repeats per configuration and length")
-    first_seed: int = field(0, "seed of the first repeat")
-    units: int = field(32, "recurrent units")
-    symbols: int = field(8, "distinct symbols (chance accuracy is 1/symbols)")
-    steps: int = field(1500, "training steps (Adam) per run")
-    batch_size: int = field(64, "sequences per training step")
-    learning_rate: float = field(3e-3, "Adam learning rate")
-    checkpoint_every: int = field(500, "training steps between checkpoints (0: at the end)")
-    on_nonfinite: str = on_nonfinite_field()
+    units: int = field(32, "recurrent units", minimum=1)
+    symbols: int = field(8, "distinct symbols (chance accuracy is 1/symbols)", minimum=2)
+    steps: int = field(1500, "training steps (Adam) per run", minimum=1)
+    batch_size: int = batch_size_field(64, "sequences per training step")
+    learning_rate: float = learning_rate_field(3e-3)
+    checkpoint_every: int = checkpoint_every_field(500)
 
     @property
     def config_names(self) -> list[str]:
-        return [c.strip() for c in self.configs.split(",") if c.strip()]
+        return split_names(self.configs)
 
     @property
     def length_values(self) -> list[int]:
-        return [int(v) for v in self.lengths.split(",") if v.strip()]
+        return [int(v) for v in split_names(self.lengths)]
 
-    def validate(self) -> VanishingConfig:
-        for name in ("seeds", "units", "steps", "batch_size"):
-            value = getattr(self, name)
-            require(value >= 1, f"--{name.replace('_', '-')} must be >= 1, got {value}")
-        require(self.symbols >= 2, f"--symbols must be >= 2, got {self.symbols}")
-        require(self.checkpoint_every >= 0,
-                f"--checkpoint-every must be >= 0, got {self.checkpoint_every}")
-        require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
-                f"--learning-rate must be a positive number, got {self.learning_rate}")
-        require(bool(self.config_names), f"--configs is empty; expected some of "
-                                         f"{sorted(CONFIGS)}")
-        for name in self.config_names:
-            require(name in CONFIGS, f"unknown configuration {name!r}; expected one of "
-                                     f"{sorted(CONFIGS)}")
+    def check(self) -> None:
         try:
             lengths = self.length_values
         except ValueError:
@@ -78,7 +70,6 @@ class VanishingConfig:
         require(bool(lengths) and all(v >= 2 for v in lengths),
                 f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}")
         self.check_memory(max(lengths))
-        return self
 
     def check_memory(self, longest: int) -> None:
         """The largest array, every seed's one-hot batches of a segment of steps (drawn

@@ -41,17 +41,21 @@ one, after each epoch; --resume continues from them).
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
 from rnn_attn.config import (
     ConfigError,
-    check_fit_flags,
-    checkpoint_every_field,
-    cpu_devices_field,
+    RunConfig,
+    batch_size_field,
+    epochs_field,
+    eval_batch_size_field,
     field,
-    on_nonfinite_field,
+    learning_rate_field,
+    models_field,
+    optimizer_field,
+    patience_field,
     require,
+    split_names,
 )
 from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
 from rnn_attn.train.optimizers import KERAS_OPTIMIZERS
@@ -65,13 +69,11 @@ HEADLINE = "val_mae_best_c"
 
 
 @dataclasses.dataclass(frozen=True)
-class WeatherConfig:
+class WeatherConfig(RunConfig):
     """Settings of a forecasting comparison (defaults: the TMY3 record, see the module doc)."""
 
-    models: str = field("dense,gru,gru_dropout,gru_stacked,gru_bidirectional",
-                        f"comma-separated models from {sorted(FORECASTERS)}")
-    seeds: int = field(3, "independent repeats per model")
-    first_seed: int = field(0, "seed of the first repeat; repeat i uses first_seed + i")
+    models: str = models_field("dense,gru,gru_dropout,gru_stacked,gru_bidirectional",
+                               FORECASTERS)
     data: str = field("", "the weather CSV (default: the --format's file in $RNN_ATTN_DATA "
                           "or ../shared/data)")
     format: str = field("tmy3", f"layout of --data, one of {FORMATS}", choices=FORMATS)
@@ -79,36 +81,31 @@ class WeatherConfig:
                             "for jena)")
     columns: str = field("", "comma-separated input columns, the target among them "
                              "(default: tmy3's 13 measured columns / every jena column)")
-    lookback: int = field(120, "rows of history per window (tmy3: hours; jena: 10 minutes)")
-    step: int = field(1, "keep every step-th row of the window (jena: 6, hourly)")
-    delay: int = field(24, "forecast this many rows after the window's end (jena: 144)")
-    train_fraction: float = field(0.6, "first fraction of the rows for training")
-    validation_fraction: float = field(0.2, "next fraction for validation (the rest: test)")
-    train_end: int = field(0, "training rows [0, train_end) (0: use --train-fraction)")
+    lookback: int = field(120, "rows of history per window (tmy3: hours; jena: 10 minutes)",
+                          minimum=1)
+    step: int = field(1, "keep every step-th row of the window (jena: 6, hourly)", minimum=1)
+    delay: int = field(24, "forecast this many rows after the window's end (jena: 144)",
+                       minimum=0)
+    train_fraction: float = field(0.6, "first fraction of the rows for training",
+                                  above=0.0, below=1.0)
+    validation_fraction: float = field(0.2, "next fraction for validation (the rest: test)",
+                                       above=0.0, below=1.0)
+    train_end: int = field(0, "training rows [0, train_end) (0: use --train-fraction)",
+                           minimum=0)
     validation_end: int = field(0, "validation rows [train_end, validation_end) (0: use "
-                                   "--validation-fraction)")
-    epochs: int = field(20, "training epochs, each over every training window once")
-    batch_size: int = field(128, "training batch size")
-    eval_batch_size: int = field(1024, "batch size for validation and test (no effect on "
-                                       "results)")
-    optimizer: str = field("rmsprop", f"one of {KERAS_OPTIMIZERS} (Keras defaults)")
-    learning_rate: float = field(1e-3, "optimizer learning rate")
-    patience: int = field(0, "stop after this many epochs without a better validation MAE "
-                             "(0: never)")
-    checkpoint_every: int = checkpoint_every_field()
-    on_nonfinite: str = on_nonfinite_field()
+                                   "--validation-fraction)", minimum=0)
+    epochs: int = epochs_field(20, "training epochs, each over every training window once")
+    batch_size: int = batch_size_field(128)
+    eval_batch_size: int = eval_batch_size_field(1024)
+    optimizer: str = optimizer_field("rmsprop", KERAS_OPTIMIZERS)
+    learning_rate: float = learning_rate_field()
+    patience: int = patience_field()
     reset_after: bool = field(True, "Keras 2 GRU (True) or the original GRU of the R "
                                     "lecture's Keras (False)")
-    cpu_devices: int = cpu_devices_field()
-
-    @property
-    def model_names(self) -> list[str]:
-        return [m.strip() for m in self.models.split(",") if m.strip()]
 
     @property
     def column_names(self) -> list[str] | None:
-        names = [c.strip() for c in self.columns.split(",") if c.strip()]
-        return names or None
+        return split_names(self.columns) or None
 
     @property
     def target_name(self) -> str:
@@ -118,45 +115,16 @@ class WeatherConfig:
     def lookback_steps(self) -> int:
         return self.lookback // self.step
 
-    def validate(self) -> WeatherConfig:
-        check_fit_flags(self)
-        for name in ("seeds", "epochs", "batch_size", "eval_batch_size", "lookback", "step"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 1,
-                    f"--{_flag(name)} must be an integer >= 1, got {value!r}")
-        for name in ("first_seed", "delay", "patience", "cpu_devices", "train_end",
-                     "validation_end"):
-            value = getattr(self, name)
-            require(isinstance(value, int) and value >= 0,
-                    f"--{_flag(name)} must be an integer >= 0, got {value!r}")
+    def check(self) -> None:
         require(self.lookback % self.step == 0,
                 f"--lookback {self.lookback} must be a multiple of --step {self.step} (a "
                 f"window holds lookback / step timesteps)")
-        require(self.format in FORMATS, f"--format must be one of {FORMATS}, got "
-                                        f"{self.format!r}")
-        require(0.0 < self.train_fraction < 1.0 and 0.0 < self.validation_fraction < 1.0
-                and self.train_fraction + self.validation_fraction < 1.0,
-                f"--train-fraction and --validation-fraction must be in (0, 1) and leave "
-                f"rows for the test split, got {self.train_fraction} and "
-                f"{self.validation_fraction}")
+        require(self.train_fraction + self.validation_fraction < 1.0,
+                f"--train-fraction and --validation-fraction must leave rows for the test "
+                f"split, got {self.train_fraction} and {self.validation_fraction}")
         require(self.validation_end == 0 or self.train_end < self.validation_end,
                 f"--train-end {self.train_end} must be below --validation-end "
                 f"{self.validation_end}")
-        require(self.optimizer in KERAS_OPTIMIZERS,
-                f"unknown optimizer {self.optimizer!r}; expected one of {KERAS_OPTIMIZERS}")
-        require(math.isfinite(self.learning_rate) and self.learning_rate > 0,
-                f"--learning-rate must be a positive number, got {self.learning_rate}")
-        names = self.model_names
-        require(len(names) >= 1, "--models is empty; expected e.g. 'gru' or 'dense,gru'")
-        for name in names:
-            require(name in FORECASTERS,
-                    f"unknown model {name!r}; expected one of {sorted(FORECASTERS)}")
-        require(len(set(names)) == len(names), f"--models repeats a model: {self.models!r}")
-        return self
-
-
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
 
 
 def default_data_path(fmt: str) -> str:
