@@ -1,4 +1,4 @@
-"""Run by tests/test_engine_mesh.py in its own process, on 8 virtual CPU devices (the XLA
+"""Run by tests/parallel/test_mesh.py in its own process, on 8 virtual CPU devices (the XLA
 flag must be set before JAX starts).
 
     XLA_FLAGS=--xla_force_host_platform_device_count=8 python tests/_mesh_worker.py \

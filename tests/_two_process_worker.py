@@ -1,4 +1,4 @@
-"""One process of tests/test_distributed.py's multi-process runs (CPU, loopback).
+"""One process of tests/parallel/test_distributed.py's multi-process runs (CPU, loopback).
 
     python tests/_two_process_worker.py EXPERIMENT PORT PROCESS_ID NUM_PROCESSES WORKDIR ARGS...
 

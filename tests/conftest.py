@@ -34,4 +34,4 @@ def _remove_old_caches(max_age_s: float = 6 * 3600) -> None:
 
 _remove_old_caches()
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from tests._paths import SHARED_DATA  # noqa: E402,F401 - where the data tests look

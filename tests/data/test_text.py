@@ -1,7 +1,7 @@
 """Text vectorization: expected outputs stated by hand.
 
 (pad_sequences's 'pre'/'post' padding and truncating are stated by hand in
-tests/test_sequences.py and not repeated here.)
+tests/data/test_sequences.py and not repeated here.)
 """
 
 import math

@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from rnn_attn.train.checkpoints import Checkpointer
-from tests.test_weather_experiment import write_jena
+from tests._paths import ROOT
+from tests.experiments.test_weather import write_jena
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 600 hourly rows -> 350 training windows: 22 steps an epoch in batches of 16, 66 in all;
 # a checkpoint every 3 steps and at each epoch end.
 EPOCHS, STEPS_PER_EPOCH, EVERY = 3, 22, 3

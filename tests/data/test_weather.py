@@ -14,7 +14,7 @@ from rnn_attn.data.weather import (
     naive_baseline_mae,
     window_generator,
 )
-from tests.conftest import SHARED_DATA
+from tests._paths import SHARED_DATA
 
 REAL_TMY3 = os.path.join(SHARED_DATA, "tmy3_723170_greensboro_nc.csv")
 

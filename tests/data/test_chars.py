@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnn_attn.data import chars
-from tests.conftest import SHARED_DATA
+from tests._paths import SHARED_DATA
 
 BOOK = os.path.join(SHARED_DATA, "alice_in_wonderland_pg11.txt")
 

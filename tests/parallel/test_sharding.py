@@ -1,5 +1,5 @@
 """Device settings and meshes: one clear error each. (That every experiment gives each seed
-the same numbers on any (seed, data) mesh is tests/test_engine_mesh.py.)"""
+the same numbers on any (seed, data) mesh is tests/parallel/test_mesh.py.)"""
 
 import pytest
 

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests._paths import ROOT
+
 WORKER = os.path.join(ROOT, "tests", "_two_process_worker.py")
 TIMEOUT_S = 240
 
@@ -75,7 +76,7 @@ def _assert_same_per_seed(two: dict, one: dict) -> None:
 
 @pytest.mark.parametrize("experiment", ["weather", "char_textgen"])
 def test_two_processes_train_one_run_and_match_one_process(tmp_path, experiment):
-    from tests.test_weather_experiment import SMALL, write_jena
+    from tests.experiments.test_weather import SMALL, write_jena
 
     if experiment == "weather":
         args = ["--data", write_jena(tmp_path / "jena.csv"), "--models", "gru", "--seeds", "2",

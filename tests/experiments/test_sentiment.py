@@ -10,7 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests._paths import ROOT
 
 POSITIVE = ["a great film, loved it", "wonderful acting and a great story", "fine fun film",
             "loved the story", "great great fun", "a wonderful film"]
@@ -69,7 +69,7 @@ def test_imdb_attention_end_to_end_with_resume(tmp_path):
 
     # --resume of a finished run restores it and reports the same numbers. (Refusing a new
     # run into a work dir with checkpoints, and a resume under another config, are
-    # tested on the engine in tests/test_engine.py.)
+    # tested on the engine in tests/train/test_engine.py.)
     resumed = _run("experiments.imdb_attention", *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     results2 = json.load(open(os.path.join(workdir, "results.json")))

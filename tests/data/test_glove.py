@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rnn_attn.data.glove import embedding_matrix, read_glove
-from tests.conftest import SHARED_DATA
+from tests._paths import SHARED_DATA
 
 REAL_GLOVE = os.path.join(SHARED_DATA, "glove.6B.50d.imdb_top20k.txt.gz")
 SMALL = "the 0.1 0.2 -0.3\nmovie 1 2 3\ncaf\u00e9 -1.5 0 2.5e-1\n"

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 
@@ -10,8 +9,7 @@ import pytest
 
 from experiments.char_textgen.train import unigram_bigram_perplexity
 from rnn_attn.models.char_lm import CharLSTM
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests._paths import ROOT
 
 
 def test_char_lstm_shapes_dropout_and_penalty():

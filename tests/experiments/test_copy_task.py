@@ -16,8 +16,7 @@ from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
 from rnn_attn.errors import NonFiniteError
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train.run import Callback
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests._paths import ROOT
 
 
 def test_targets_copy_the_first_values_then_zeros():

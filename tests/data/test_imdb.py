@@ -9,7 +9,7 @@ import pytest
 from rnn_attn.data import imdb
 from rnn_attn.data.batching import epoch_order, eval_batches, train_batches
 from rnn_attn.data.text import text_to_word_sequence
-from tests.conftest import SHARED_DATA
+from tests._paths import SHARED_DATA
 
 
 def _write_npz(path, x_train, y_train, x_test, y_test):
