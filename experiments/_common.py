@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
 
-def run_main(argv, *, description: str, config_cls, default_workdir: str,
+def run_main(argv, *, experiment: str, description: str, config_cls, default_workdir: str,
              run: Callable[..., object], jobs: Callable[[object], int] = lambda cfg: 1,
              adjust: Callable | None = None, customize: Callable | None = None,
              exclude: tuple[str, ...] = (), check_devices: Callable | None = None,
@@ -14,6 +15,11 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
     """Parses ``argv`` into ``config_cls``, prepares the work dir and the devices, then
     calls ``run(config, workdir, resume=..., progress=...)``. A bad flag, setting or input
     file gets one ``error:`` line and exit status 2, never a traceback.
+
+    The run holds the work dir's lock while it lives and records itself there first as
+    ``experiment`` with its config (``rnn_attn.train.workdir``): another live run, a
+    resume of another experiment or config, or a new run into a dir that holds one is
+    refused before anything is written.
 
     ``jobs(config)``: how many seeds the run trains; on CPU the host is split into the
     devices of the ``(seed, data)`` mesh (``distributed.local_device_request``) unless
@@ -47,11 +53,27 @@ def run_main(argv, *, description: str, config_cls, default_workdir: str,
         if hasattr(cfg, "batch_size"):
             check_divisible(cfg.batch_size, mesh)  # with --data-parallel -1: the mesh's M
         workdir = config_lib.prepare_workdir(args.workdir)
-        config_lib.refuse_to_overwrite(workdir, args.resume)
-        run(cfg, workdir, resume=args.resume, progress=args.progress, device_settings=settings)
+        with _owned(workdir, experiment, config_lib.to_dict(cfg), args.resume):
+            run(cfg, workdir, resume=args.resume, progress=args.progress,
+                device_settings=settings)
     except config_lib.ConfigError as e:
         return _refuse(e)
     return 0
+
+
+@contextlib.contextmanager
+def _owned(workdir: str, experiment: str, record: dict, resume: bool):
+    """The work dir locked and claimed for this run (by process 0 of a multi-host run)."""
+    from rnn_attn import config as config_lib
+    from rnn_attn.parallel import distributed
+    from rnn_attn.train import workdir as workdirs
+
+    if not distributed.is_primary():
+        yield
+        return
+    config_lib.refuse_to_overwrite(workdir, resume)
+    with workdirs.owned(workdir, experiment, record, resume=resume):
+        yield
 
 
 def _parse(parser, argv, local: dict | None):

@@ -12,6 +12,7 @@ temporary directory (the table lists them).
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pathlib
 import re
@@ -113,7 +114,8 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
         "glove_dir": "glove", "weather_csv": "jena.csv",
         "weather_no_target": "jena_no_target.csv", "weather_text_cell": "jena_text_cell.csv",
         "empty_text": "empty.txt", "no_chapter_text": "no_chapter.txt",
-        "used_workdir": "used",
+        "used_workdir": "used", "weather_workdir": "weather_run",
+        "finished_copy_workdir": "copy_run", "bad_record_workdir": "bad_record",
     }.items()}
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
     paths["ragged_glove"] = paths["glove_dir"] / "glove_ragged.txt"
@@ -133,6 +135,15 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["empty_text"].write_text("")
     paths["no_chapter_text"].write_text("Alice was beginning to get very tired.\n")
     (paths["used_workdir"] / "checkpoints" / "gru" / "22").mkdir(parents=True)
+    from rnn_attn.train.workdir import write_identity
+
+    for name, experiment in (("weather_workdir", "weather"), ("finished_copy_workdir",
+                                                               "copy_task")):
+        paths[name].mkdir()
+        write_identity(str(paths[name]), experiment, {"seeds": 2})
+        (paths[name] / "results.json").write_text(json.dumps({"experiment": experiment}))
+    paths["bad_record_workdir"].mkdir()
+    (paths["bad_record_workdir"] / "run.json").write_text("[1, 2")
     return {name: str(path) for name, path in paths.items()}
 
 

@@ -91,6 +91,7 @@ def print_report(config: TextGenConfig, runs: list[dict], summary: dict | None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, description=textgen_config.__doc__.split("\n\n")[0],
+    return run_main(argv, experiment="char_textgen",
+                    description=textgen_config.__doc__.split("\n\n")[0],
                     config_cls=TextGenConfig, default_workdir="runs/char_textgen",
                     run=run_experiment, jobs=lambda cfg: cfg.seeds, local=textgen_config.LOCAL)

@@ -29,7 +29,8 @@ METRICS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, description=copy_config.__doc__.split("\n\n")[0],
+    return run_main(argv, experiment="copy_task",
+                    description=copy_config.__doc__.split("\n\n")[0],
                     config_cls=CopyTaskConfig, default_workdir="runs/copy_task", run=run,
                     jobs=lambda cfg: cfg.seeds, check_devices=check_devices,
                     local=copy_config.LOCAL)

@@ -21,6 +21,7 @@ def run(cfg: GloveConfig, workdir: str, *, resume: bool = False, progress: bool 
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, description=config.__doc__.split("\n\n")[0], config_cls=GloveConfig,
+    return run_main(argv, experiment="imdb_glove",
+                    description=config.__doc__.split("\n\n")[0], config_cls=GloveConfig,
                     default_workdir="runs/imdb_glove", run=run,
                     jobs=lambda cfg: cfg.seeds, local=config.LOCAL)

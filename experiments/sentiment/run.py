@@ -86,6 +86,6 @@ def run_sentiment(argv, *, description: str, config_cls, experiment: str, refere
         run_experiment(cfg, workdir, experiment=experiment, reference=reference,
                        resume=resume, progress=progress, device_settings=device_settings)
 
-    return run_main(argv, description=description, config_cls=config_cls,
+    return run_main(argv, experiment=experiment, description=description, config_cls=config_cls,
                     default_workdir=default_workdir, run=run,
                     jobs=lambda cfg: cfg.seeds, **options)

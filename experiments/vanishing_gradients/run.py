@@ -43,6 +43,7 @@ def run(cfg: VanishingConfig, workdir: str, *, resume: bool = False,
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_main(argv, description=vg_config.__doc__.split("\n\n")[0],
+    return run_main(argv, experiment="vanishing_gradients",
+                    description=vg_config.__doc__.split("\n\n")[0],
                     config_cls=VanishingConfig, default_workdir="runs/vanishing_gradients",
                     run=run, jobs=lambda cfg: cfg.seeds, local=vg_config.LOCAL)

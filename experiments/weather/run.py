@@ -141,7 +141,8 @@ def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
 def main(argv: list[str] | None = None) -> int:
     from experiments._common import run_main
 
-    return run_main(argv, description="Temperature forecasting 24 hours ahead with dense and "
+    return run_main(argv, experiment="weather",
+                    description="Temperature forecasting 24 hours ahead with dense and "
                     "GRU models (reference document 002).", config_cls=WeatherConfig,
                     default_workdir="runs/weather", run=run_experiment,
                     jobs=lambda cfg: cfg.seeds)

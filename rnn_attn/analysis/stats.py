@@ -228,6 +228,9 @@ def _rank_average(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranks, counts
 
 
+MWU_EXACT_MAX_PAIRS = 2_000
+
+
 def _mwu_exact_sf(u: float, n1: int, n2: int) -> float:
     """``P(U >= u)`` under the null, by counting arrangements (no ties)."""
     # counts[i][j] = number of arrangements of i x's and j y's for each U value; built
@@ -253,7 +256,11 @@ def mann_whitney_u(a, b, *, alternative: str = "two-sided", use_continuity: bool
 
     Matches ``scipy.stats.mannwhitneyu`` (method 'auto'): the exact null distribution when
     there are no ties and either sample has at most 8 values, else the normal
-    approximation with tie and continuity corrections.
+    approximation with tie and continuity corrections. Past ``MWU_EXACT_MAX_PAIRS``
+    pairs (``n1 * n2``) the normal approximation serves in every case: the exact table
+    grows as ``(n1 * n2)**2`` (8 x 5,000 values took 108 s); at 8 x 250 values the two
+    p-values differ by at most 0.007 (30 random draws), and the approximation's tails are
+    not exact in relative terms.
     """
     _check_alternative(alternative)
     a, b = _sample(a, "first sample", min_size=1), _sample(b, "second sample", min_size=1)
@@ -267,7 +274,7 @@ def mann_whitney_u(a, b, *, alternative: str = "two-sided", use_continuity: bool
         u, factor = u2, 1.0
     else:
         u, factor = max(u1, u2), 2.0
-    if (n1 <= 8 or n2 <= 8) and not np.any(ties > 1):
+    if (n1 <= 8 or n2 <= 8) and not np.any(ties > 1) and n1 * n2 <= MWU_EXACT_MAX_PAIRS:
         p = _mwu_exact_sf(u, n1, n2)
     else:
         n = n1 + n2
@@ -341,7 +348,11 @@ def compare(a, b, *, names: Sequence[str] = ("a", "b"), confidence: float = 0.95
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    A NaN p-value (a test that is undefined, e.g. on constant samples) stays NaN and still
+    counts among the ``m`` tests, so the others are adjusted as conservatively as if it
+    had been defined."""
     try:
         p = np.asarray(p_values, dtype=np.float64).ravel()
     except (TypeError, ValueError):
@@ -349,11 +360,10 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     outside = (p < 0.0) | (p > 1.0)  # NaN (an undefined test) passes through
     if outside.any():
         raise ValueError(f"p-values must be in [0, 1], got {p[outside][:3].tolist()}")
-    order = np.argsort(p)
     m = p.size
-    adjusted = np.empty(m)
+    adjusted = np.full(m, np.nan)
     running = 0.0
-    for rank, idx in enumerate(order):
+    for rank, idx in enumerate(i for i in np.argsort(p) if not np.isnan(p[i])):
         running = max(running, (m - rank) * p[idx])
         adjusted[idx] = min(1.0, running)
     return adjusted.tolist()

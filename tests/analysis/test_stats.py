@@ -116,3 +116,20 @@ def test_constant_samples():
 def test_bad_input_messages(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_mann_whitney_switches_to_the_normal_approximation_past_its_size_limit():
+    import time
+
+    a, b = np.arange(8) + 0.5, np.arange(5_000) * 1.0
+    start = time.perf_counter()
+    result = stats.mann_whitney_u(a, b)
+    assert time.perf_counter() - start < 1.0  # the exact table took 108 s here
+    assert 0.0 < result["p_value"] < 1e-4 and result["statistic"] == 36.0
+
+
+def test_holm_keeps_an_undefined_p_value_undefined_and_counts_it():
+    adjusted = stats.holm_adjust([0.01, float("nan"), 0.04])
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.08)
+    assert np.isnan(adjusted[1])
+    assert np.isnan(stats.holm_adjust([float("nan")])[0])

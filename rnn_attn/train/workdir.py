@@ -1,0 +1,123 @@
+"""Who owns a work dir: a lock held while a run lives, and the run's identity on disk.
+
+A run takes an exclusive ``flock`` on the work dir itself (released by the kernel when
+the process ends, however it ends, so a killed run never leaves a stale lock, and no
+lock file is left behind) and records ``DIR/run.json`` (the experiment's name, its config
+and its pid) before it writes anything else. Then:
+
+- a second run into a live run's dir is refused, naming the holder's pid;
+- ``--resume`` into another experiment's dir, or under a different config, is refused,
+  naming the experiment or the keys, before anything is restored;
+- a new run (no ``--resume``) into a dir that holds a run is refused, so no run ever
+  overwrites another's checkpoints or ``results.json``;
+- a run refused for bad input after claiming the dir (a malformed data file, say)
+  takes its ``run.json`` back when it wrote nothing else, so the dir is as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rnn_attn.config import check_resume_compatible
+from rnn_attn.errors import ConfigError
+
+IDENTITY = "run.json"
+# What shows a dir holds a run's work (older runs wrote no run.json).
+WORK_FILES = ("results.json", "checkpoints")
+
+
+@contextlib.contextmanager
+def locked(workdir: str) -> Iterator[None]:
+    """Holds the work dir's lock (ConfigError, naming the holder's pid, when another live
+    process holds it)."""
+    fd = os.open(workdir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder_pid(workdir)
+            raise ConfigError(f"work dir {workdir!r} is in use by another run (pid "
+                              f"{holder}); wait for it to end, or choose another "
+                              f"--workdir") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder_pid(workdir: str) -> str:
+    try:
+        with open(os.path.join(workdir, IDENTITY)) as f:
+            return str(json.load(f).get("pid", "unknown"))
+    except (OSError, ValueError, AttributeError):
+        return "unknown"
+
+
+@contextlib.contextmanager
+def owned(workdir: str, experiment: str, config: Mapping[str, Any], *,
+          resume: bool) -> Iterator[None]:
+    """The work dir locked and claimed (``claim``) while the block runs; a ``run.json``
+    this run created goes again if the block fails before writing any work."""
+    with locked(workdir):
+        created = not os.path.exists(os.path.join(workdir, IDENTITY))
+        claim(workdir, experiment, config, resume=resume)
+        try:
+            yield
+        except BaseException:
+            if created and not any(os.path.exists(os.path.join(workdir, name))
+                                   for name in WORK_FILES):
+                os.remove(os.path.join(workdir, IDENTITY))
+            raise
+
+
+def read_identity(workdir: str) -> dict[str, Any] | None:
+    """The dir's ``run.json``, else the ``experiment`` and ``config`` of a ``results.json``
+    an older run left (None when neither); ConfigError when it is unreadable."""
+    path = os.path.join(workdir, IDENTITY)
+    if not os.path.exists(path):
+        path = os.path.join(workdir, "results.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            identity = json.load(f)
+        if not isinstance(identity, dict) or "experiment" not in identity:
+            raise ValueError("no 'experiment' key")
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path!r} is not a readable run record ({e}); expected the "
+                          f"JSON a run writes first; move it away or choose another "
+                          f"--workdir") from None
+    return identity
+
+
+def claim(workdir: str, experiment: str, config: Mapping[str, Any], *, resume: bool) -> None:
+    """Checks that this run may use ``workdir``, then records it there (``run.json``).
+
+    A resume needs the same experiment and a compatible config (see
+    ``config.check_resume_compatible``); a new run needs a dir that holds no run."""
+    saved = read_identity(workdir)
+    if saved is not None and saved["experiment"] != experiment:
+        raise ConfigError(f"work dir {workdir!r} holds a {saved['experiment']!r} run, not "
+                          f"{experiment!r}; choose another --workdir")
+    held = [name for name in (IDENTITY, *WORK_FILES)
+            if os.path.exists(os.path.join(workdir, name))]
+    if held and not resume:
+        raise ConfigError(f"work dir {workdir!r} already holds a run ({', '.join(held)}); "
+                          f"pass --resume to continue it, or choose another --workdir")
+    if saved is not None and resume:
+        check_resume_compatible(saved.get("config", {}), dict(config))
+    write_identity(workdir, experiment, config)
+
+
+def write_identity(workdir: str, experiment: str, config: Mapping[str, Any]) -> None:
+    """Writes ``run.json`` atomically (a reader sees the old record or the new one)."""
+    path = os.path.join(workdir, IDENTITY)
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "w") as f:
+        json.dump({"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f,
+                  indent=1)
+    os.replace(partial, path)
