@@ -26,6 +26,9 @@ T = TypeVar("T")
 
 # jax.random.key takes a 32-bit seed: a larger one wraps round to a seed already used.
 MAX_SEED = 2**32 - 1
+MAX_CPU_DEVICES = 1024
+# JAX computes in 32-bit integers (x64 off): a larger count or size would overflow there.
+MAX_INT = 2**31 - 1
 
 def field(default: Any, help: str, *, minimum: float | None = None,  # noqa: A002
           maximum: float | None = None, above: float | None = None,
@@ -67,11 +70,18 @@ def _check_value(flag: str, value: Any, kind: type, limits: Mapping[str, Any]) -
         raise ConfigError(f"{flag} must be True or False, got {value!r}")
     if kind is str and not isinstance(value, str):
         raise ConfigError(f"{flag} must be a string, got {value!r}")
-    if kind in (int, float):
+    if kind is int and limits.get("maximum") is None and limits.get("below") is None:
+        limits = {**limits, "maximum": MAX_INT}  # every count and size fits JAX's int32
+    if kind is int and not _within(value, limits):
+        # The side that was crossed: "an integer >= 1", "an integer <= 10000".
+        low = limits.get("minimum") is not None and value < limits["minimum"]
+        side = {"minimum": limits["minimum"]} if low else {"maximum": limits["maximum"]}
+        raise ConfigError(f"{flag} must be an integer {_bounds_text(side)}{why}, got "
+                          f"{value!r}")
+    if kind is float:
         bounds = _bounds_text(limits)
         if bounds and not _within(value, limits):
-            noun = "an integer" if kind is int else "a number"
-            text = "a positive number" if bounds == "> 0" and kind is float else f"{noun} {bounds}"
+            text = "a positive number" if bounds == "> 0" else f"a number {bounds}"
             raise ConfigError(f"{flag} must be {text}{why}, got {value!r}")
     if limits.get("choices") is not None and value not in limits["choices"]:
         raise ConfigError(f"{flag} must be one of {list(limits['choices'])}{why}, got "
@@ -311,9 +321,13 @@ def experiment_parser(description: str, config_cls: type, default_workdir: str,
 ON_NONFINITE = ("stop", "skip")
 
 
+MAX_SEEDS = 10_000
+
+
 def seeds_field(default: int = 3) -> Any:
-    """``--seeds``: how many repeats."""
-    return field(default, "independent repeats per model", minimum=1)
+    """``--seeds``: how many repeats (each is initialized on the host, one by one)."""
+    return field(default, "independent repeats per model (at most 10,000: each seed is "
+                          "initialized on the host)", minimum=1, maximum=MAX_SEEDS)
 
 
 def checkpoint_every_field(default: int = 0, minimum: int = 0) -> Any:
@@ -376,7 +390,8 @@ class RunConfig:
         "and go on)", choices=ON_NONFINITE)
     cpu_devices: int = field(
         0, "on CPU, split the host into this many devices for the (seed, data) mesh (0: as "
-        "many as the mesh needs, at most one per core)", minimum=0)
+        "many as the mesh needs, at most one per core; at most 1,024: each is a thread pool "
+        "of its own)", minimum=0, maximum=MAX_CPU_DEVICES)
 
     @property
     def seed_numbers(self) -> tuple[int, ...]:

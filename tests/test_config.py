@@ -49,7 +49,9 @@ class Toy(RunConfig):
     ({"names": "x,x"}, "--names repeats a letter: 'x,x'"),
     ({"flag": 1}, "--flag must be True or False, got 1"),
     ({"seeds": 0}, "--seeds must be an integer >= 1, got 0"),
-    ({"first_seed": -1}, f"--first-seed must be an integer in [0, {MAX_SEED}], got -1"),
+    ({"first_seed": -1}, "--first-seed must be an integer >= 0, got -1"),
+    ({"first_seed": MAX_SEED + 1}, f"--first-seed must be an integer <= {MAX_SEED}, got"),
+    ({"width": 2**31}, "--width must be an integer <= 2147483647, got 2147483648"),
     ({"first_seed": MAX_SEED, "seeds": 2}, "runs past the largest seed"),
     ({"on_nonfinite": "ignore"}, "--on-nonfinite must be one of ['stop', 'skip']"),
 ])

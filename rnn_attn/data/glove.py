@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ def _lines(path: str) -> Iterator[str]:
             yield from f
     except UnicodeDecodeError as e:
         raise ValueError(f"GloVe file {path!r} is not UTF-8 text: {e}") from None
-    except (gzip.BadGzipFile, EOFError) as e:
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise ValueError(f"GloVe file {path!r} is not a readable gzip file: {e}") from None
 
 
@@ -86,7 +87,8 @@ def _parse(values: list[list[str]], words: list[str], lines: list[int], dim: int
            dtype: str | np.dtype, path: str) -> np.ndarray:
     """``<dtype>[len(values), dim]``; numpy parses all the strings in one call."""
     try:
-        matrix = np.array(values, dtype=dtype).reshape(len(values), dim)
+        with np.errstate(over="ignore"):  # an overflow is named below
+            matrix = np.array(values, dtype=dtype).reshape(len(values), dim)
     except ValueError:
         matrix = None
     if matrix is not None and np.isfinite(matrix).all():
@@ -95,13 +97,20 @@ def _parse(values: list[list[str]], words: list[str], lines: list[int], dim: int
     for row, word, number in zip(values, words, lines, strict=True):
         for v in row:
             try:
-                ok = np.isfinite(float(v))
+                number_ok = np.isfinite(float(v))
             except ValueError:
-                ok = False
-            if not ok:
+                number_ok = False
+            if not number_ok:
                 raise ValueError(f"{path!r} line {number}: the word {word!r} has the value "
                                  f"{v!r}, expected a finite number")
-    raise AssertionError("unreachable: numpy refused values that parse one by one")
+            with np.errstate(over="ignore"):
+                fits = np.isfinite(np.asarray(float(v), dtype))
+            if not fits:
+                raise ValueError(f"{path!r} line {number}: the word {word!r} has the value "
+                                 f"{v!r}, which overflows {np.dtype(dtype).name}; expected "
+                                 f"a finite {np.dtype(dtype).name} value")
+    raise ValueError(f"{path!r}: numpy could not parse the vectors as {np.dtype(dtype).name}, "
+                     f"though each value parses; expected a numeric dtype")
 
 
 @dataclass(frozen=True)

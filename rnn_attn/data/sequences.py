@@ -48,10 +48,11 @@ def pad_sequences(
     src_start = np.where(truncating == "pre", lengths - kept, 0)
     dst_start = np.where(padding == "pre", maxlen - kept, 0)
     try:
-        flat = np.concatenate([np.asarray(s).ravel() for s in sequences if len(s)]) \
-            if kept.any() else np.zeros(0)
+        items = [np.asarray(s) for s in sequences if len(s)]
+        flat = np.concatenate(items) if kept.any() else np.zeros(0)
     except (TypeError, ValueError):
         _raise_bad_values(sequences, dtype)
+    _check_flat(items if kept.any() else [], flat, dtype)
     seq_offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     rows = np.repeat(np.arange(len(sequences)), kept)
     within = np.arange(kept.sum()) - np.repeat(np.cumsum(kept) - kept, kept)
@@ -62,6 +63,23 @@ def pad_sequences(
     except (TypeError, ValueError):
         _raise_bad_values(sequences, dtype)
     return out
+
+
+def _check_flat(items: list[np.ndarray], flat: np.ndarray, dtype) -> None:
+    """Each sequence 1-D, and every value representable in ``dtype`` (numpy would wrap
+    2**40 round to 0 in int32, silently)."""
+    for i, item in enumerate(items):
+        if item.ndim != 1:
+            raise ValueError(f"sequence {i} has shape {item.shape}; expected a 1-D sequence of "
+                             f"numbers (pad sequences of vectors one feature at a time)")
+    kind = np.dtype(dtype)
+    if flat.size and kind.kind in "iu" and flat.dtype.kind in "iuf":
+        info = np.iinfo(kind)
+        outside = (flat < info.min) | (flat > info.max)
+        if outside.any():
+            first = flat[outside][0].item()
+            raise ValueError(f"the value {first!r} does not fit dtype {kind.name} ([{info.min}, "
+                             f"{info.max}]); expected indices in that range or a wider dtype")
 
 
 def _lengths(sequences: Sequence[Sequence[int]]) -> np.ndarray:

@@ -239,7 +239,13 @@ class Tokenizer:
         """The tokens of one text; a list of strings counts as already tokenized (only
         lower-cased), as in Keras."""
         if isinstance(text, list | tuple):
+            if not all(isinstance(t, str) for t in text):
+                raise TypeError(f"a tokenized text must be a list of strings, got "
+                                f"{text!r:.60}")
             return [t.lower() for t in text] if self.lower else list(text)
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be strings (or lists of tokens), got "
+                            f"{type(text).__name__} {text!r:.60}")
         if self.char_level:
             return list(text.lower() if self.lower else text)
         return text_to_word_sequence(text, self.filters, self.lower, self.split)

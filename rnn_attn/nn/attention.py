@@ -244,6 +244,10 @@ class AttentionDecoder:
           output distribution); with ``return_weights``, ``(logits, weights <float>[batch,
           steps, time])``.
         """
+        if encoded.ndim < 3 or encoded.shape[-2] == 0:
+            raise ValueError(f"encoded must be <float>[batch, time, features] with time >= 1 "
+                             f"(the decoder starts from the first step), got shape "
+                             f"{tuple(encoded.shape)}")
         steps = encoded.shape[-2] if num_steps is None else num_steps
         keys = self.precompute_keys(params, encoded)
         carry = self.initial_carry(params, encoded)

@@ -182,6 +182,12 @@ def rnn(
     Returns:
       ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
     """
+    if not hasattr(inputs, "ndim"):
+        try:
+            inputs = jnp.asarray(inputs)
+        except (TypeError, ValueError):
+            raise TypeError(f"rnn inputs must be an array [batch, time, features], got "
+                            f"{type(inputs).__name__} {inputs!r:.60}") from None
     if inputs.ndim < 3:
         raise ValueError(
             f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
