@@ -117,6 +117,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
         "used_workdir": "used", "weather_workdir": "weather_run",
         "finished_copy_workdir": "copy_run", "bad_record_workdir": "bad_record",
         "glove_overflow": "glove_overflow.txt", "glove_corrupt_gz": "glove_corrupt.txt.gz",
+        "small_book": "small_book.txt",
     }.items()}
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
     paths["ragged_glove"] = paths["glove_dir"] / "glove_ragged.txt"
@@ -143,6 +144,8 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
         paths[name].mkdir()
         write_identity(str(paths[name]), experiment, {"seeds": 2})
         (paths[name] / "results.json").write_text(json.dumps({"experiment": experiment}))
+    body = " ".join(["alice was beginning to get very tired"] * 40)
+    paths["small_book"].write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\n")
     paths["glove_overflow"].write_text("the 0.1 0.2\nmovie 1e39 0.5\n")
     paths["glove_corrupt_gz"].write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
     paths["bad_record_workdir"].mkdir()

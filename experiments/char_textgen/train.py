@@ -46,6 +46,9 @@ def load_corpus(config: TextGenConfig) -> Corpus:
         hx, hy = chars.windows(vocab.encode(held_text), config.seqlen, 1)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
+    if config.top_k > vocab.size:  # found now, not by the sampler after training
+        raise ConfigError(f"--top-k {config.top_k} exceeds the book's {vocab.size} distinct "
+                          f"characters; expected at most {vocab.size} (0: all)")
     return Corpus(vocab, {"inputs": x, "targets": y}, {"inputs": hx, "targets": hy},
                   frozenset(chars.vocabulary_words(text)), train_text)
 
