@@ -164,6 +164,15 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
 
 
+def _shorter_than(maxlen: int, xs: list, labels: np.ndarray) -> tuple[list, np.ndarray]:
+    """Keras's ``maxlen`` filter: only the reviews shorter than ``maxlen`` (ValueError when
+    none is)."""
+    keep = [len(x) < maxlen for x in xs]
+    if not any(keep):
+        raise ValueError(f"maxlen={maxlen} leaves no reviews; increase maxlen")
+    return [x for x, k in zip(xs, keep, strict=True) if k], labels[np.asarray(keep, bool)]
+
+
 def load_data(
     path: str,
     num_words: int | None = None,
@@ -207,14 +216,9 @@ def load_data(
 
     x_train, x_test = shift(x_train), shift(x_test)
     if maxlen:
-        keep = [len(x) < maxlen for x in x_train]
-        x_train = [x for x, k in zip(x_train, keep, strict=True) if k]
-        labels_train = labels_train[np.asarray(keep, bool)]
-        keep = [len(x) < maxlen for x in x_test]
-        x_test = [x for x, k in zip(x_test, keep, strict=True) if k]
-        labels_test = labels_test[np.asarray(keep, bool)]
-        if not x_train or not x_test:
-            raise ValueError(f"maxlen={maxlen} leaves no reviews; increase maxlen")
+        (x_train, labels_train), (x_test, labels_test) = (
+            _shorter_than(maxlen, x_train, labels_train), _shorter_than(maxlen, x_test,
+                                                                        labels_test))
     xs = x_train + x_test
     limit = num_words or max(max(x) for x in xs if x)
     if oov_char is not None:

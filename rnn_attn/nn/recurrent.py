@@ -148,6 +148,29 @@ def has_fast_path(cell: Cell) -> bool:
             and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
 
 
+def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]:
+    """``inputs`` as an array ``[batch, time, features]`` and the mask that ``lengths`` or
+    ``mask`` gives (TypeError / ValueError naming what is wrong)."""
+    if not hasattr(inputs, "ndim"):
+        try:
+            inputs = jnp.asarray(inputs)
+        except (TypeError, ValueError):
+            raise TypeError(f"rnn inputs must be an array [batch, time, features], got "
+                            f"{type(inputs).__name__} {inputs!r:.60}") from None
+    if inputs.ndim < 3:
+        raise ValueError(
+            f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
+        )
+    if lengths is not None:
+        if mask is not None:
+            raise ValueError("give either lengths or mask, not both")
+        _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
+        mask = length_mask(lengths, inputs.shape[-2])
+    if mask is not None:
+        _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)
+    return inputs, mask
+
+
 def rnn(
     cell: Cell,
     params: Params,
@@ -182,23 +205,7 @@ def rnn(
     Returns:
       ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
     """
-    if not hasattr(inputs, "ndim"):
-        try:
-            inputs = jnp.asarray(inputs)
-        except (TypeError, ValueError):
-            raise TypeError(f"rnn inputs must be an array [batch, time, features], got "
-                            f"{type(inputs).__name__} {inputs!r:.60}") from None
-    if inputs.ndim < 3:
-        raise ValueError(
-            f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
-        )
-    if lengths is not None:
-        if mask is not None:
-            raise ValueError("give either lengths or mask, not both")
-        _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
-        mask = length_mask(lengths, inputs.shape[-2])
-    if mask is not None:
-        _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)
+    inputs, mask = _checked_inputs(inputs, lengths, mask)
     if initial_carry is not None:
         cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
     dropout = check_rate("dropout", dropout)
