@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import math
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -204,11 +205,56 @@ def start_run(objective: Objective, model, data: FitData, config: FitConfig, *,
         num_batches = data.train.steps_per_epoch
     else:
         num_batches = -(-data.train.examples_per_seed() // config.batch_size)
+    check_memory(stacked, data, config, num_batches, mesh)
     run = Run(config, objective, programs, num_batches, None, programs.zero_carry(n), None,
               history=[{} for _ in range(n)], best_value=[math.nan] * n,
               best_epoch=[0] * n, wait=[0] * n, stopped=[False] * n,
               step_loss=np.full((n, config.epochs * num_batches), np.nan, np.float32))
     return run, stacked
+
+
+def _nbytes(tree) -> int:
+    return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
+               for x in jax.tree.leaves(tree))
+
+
+def free_memory(mesh: Mesh) -> int:
+    """Bytes free for the run's arrays: the host's available memory on CPU; on an
+    accelerator, the least free memory of one device times the mesh's devices (the arrays
+    are spread over them)."""
+    devices = list(mesh.devices.flat)
+    stats = [d.memory_stats() for d in devices] if devices[0].platform != "cpu" else []
+    if stats and all(s and "bytes_limit" in s for s in stats):
+        return len(devices) * min(s["bytes_limit"] - s.get("bytes_in_use", 0) for s in stats)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_memory(stacked: TrainState, data: FitData, config: FitConfig,
+                 num_batches: int, mesh: Mesh) -> None:
+    """Refuses (ConfigError, with the figures) a run whose largest arrays would take more
+    than half the free memory (``free_memory``): every seed's state about three times over
+    (the state, the copy kept to locate a NaN, the best parameters), a segment's batches
+    (drawn up front from a sampler; or the index plan and one gathered batch) and the
+    splits' device copies. Activations are not counted: the estimate is a floor."""
+    seeds, steps = len(config.seeds), _segment_length(config, num_batches)
+    if isinstance(data.train, feed.Sampler):
+        one = jax.eval_shape(data.train.sample, jax.ShapeDtypeStruct(
+            data.train.keys.shape[1:], data.train.keys.dtype))
+        batches = seeds * steps * _nbytes(one)
+    else:  # the index plan, and one gathered batch of every seed
+        per_example = sum(a.nbytes // max(len(a), 1) for a in data.train.arrays.values())
+        batches = seeds * config.batch_size * (steps * 4 + per_example)
+    splits = sum(_nbytes(split.arrays) for split in (data.train, data.validation)
+                 if isinstance(split, feed.Split))
+    need = 3 * _nbytes(stacked) + batches + splits
+    free = free_memory(mesh)
+    if need > free / 2:
+        raise ConfigError(
+            f"this run needs at least {need / 2**30:.1f} GiB ({seeds} seeds' states "
+            f"{3 * _nbytes(stacked) / 2**30:.1f} GiB, a segment's batches "
+            f"{batches / 2**30:.1f} GiB, data {splits / 2**30:.1f} GiB), more than half "
+            f"the {free / 2**30:.1f} GiB free; expected a smaller model, batch, "
+            f"--checkpoint-every or fewer --seeds")
 
 
 def initial_state(model, optimizer: optax.GradientTransformation, config: FitConfig,
