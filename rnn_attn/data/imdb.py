@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -241,11 +242,32 @@ def default_cache_dir() -> str:
                                                          "rnn_attn"))
 
 
+def fingerprint(*paths: str) -> str:
+    """A digest of the contents of ``paths``: a file's bytes; a directory's file names,
+    sizes and modification times (the aclImdb tree has 100,000 files). A cache keyed by it
+    is rebuilt whenever a source changes, even within the same second at the same size."""
+    digest = hashlib.sha256()
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    stat = os.stat(os.path.join(root, name))
+                    digest.update(f"{os.path.relpath(os.path.join(root, name), path)}"
+                                  f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        else:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        digest.update(b"\1")
+    return digest.hexdigest()[:16]
+
+
 def cached_npz(source: str, word_index_path: str, cache_dir: str | None = None) -> str:
-    """The npz built from ``source`` (built once, then reused from ``cache_dir``)."""
+    """The npz built from ``source`` and the word index (built once, then reused from
+    ``cache_dir`` while neither file changes)."""
     cache_dir = cache_dir or default_cache_dir()
-    stat = os.stat(source)
-    tag = f"{os.path.basename(os.path.normpath(source))}_{stat.st_size}_{int(stat.st_mtime)}"
+    tag = f"{os.path.basename(os.path.normpath(source))}_{fingerprint(source, word_index_path)}"
     out = os.path.join(cache_dir, f"imdb_{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.npz")
     if not os.path.isfile(out):
         build_npz(source, word_index_path, out)
@@ -271,10 +293,16 @@ def npz_from_tfds(manual_dir: str, word_index_path: str, cache_dir: str | None =
     from rnn_attn.data import tfds_imdb
 
     cache_dir = cache_dir or default_cache_dir()
-    out = os.path.join(cache_dir, "imdb_from_tfds.npz")
+    source = aclimdb_source(manual_dir)
+    if source is None:
+        raise FileNotFoundError(f"no aclImdb/ tree or aclImdb*.tar.* archive in "
+                                f"{manual_dir!r}")
+    key = fingerprint(source, word_index_path)
+    out = os.path.join(cache_dir, f"imdb_from_tfds_{key}.npz")
     if os.path.isfile(out):
         return out
-    tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir, os.path.join(cache_dir, "tfds"))
+    tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir,
+                                              os.path.join(cache_dir, f"tfds_{key}"))
     word_index = load_word_index(word_index_path)
     arrays = {}
     for split in SPLITS:

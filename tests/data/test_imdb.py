@@ -147,6 +147,40 @@ def test_padded_arrays_from_a_data_dir_of_raw_reviews(tmp_path):
     assert sorted(data["test"]["targets"].tolist()) == [0, 1]
 
 
+def _plain_tar(path, first_review):
+    """An uncompressed aclImdb tar: its size is set by 512-byte blocks, so a review
+    changed for one of the same length leaves the size as it was."""
+    reviews = {"aclImdb/train/pos/0_9.txt": first_review,
+               "aclImdb/train/neg/1_2.txt": "Terrible film, zzyzx.",
+               "aclImdb/test/pos/2_8.txt": "great great film",
+               "aclImdb/test/neg/3_1.txt": "the worst"}
+    with tarfile.open(path, "w") as tar:
+        for name, text in reviews.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+
+
+def test_the_cache_follows_the_files_not_their_size_and_time(tmp_path):
+    _, wi_path, _ = _small_archive(tmp_path)
+    archive, cache = str(tmp_path / "aclImdb.tar"), str(tmp_path / "cache")
+    _plain_tar(archive, "A great movie. Loved it!")
+    first = imdb.cached_npz(archive, wi_path, cache)
+    assert imdb.cached_npz(archive, wi_path, cache) == first  # reused while unchanged
+    stat = os.stat(archive)
+    _plain_tar(archive, "A great movie. Hated it!")  # same size, time set back
+    os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.path.getsize(archive) == stat.st_size
+    second = imdb.cached_npz(archive, wi_path, cache)
+    assert second != first
+    (x_first, _), _ = imdb.load_data(first, seed=0)
+    (x_second, _), _ = imdb.load_data(second, seed=0)
+    assert sorted(map(list, x_first)) != sorted(map(list, x_second))
+    with open(wi_path, "a") as f:  # another word index: another npz
+        f.write(" ")
+    assert imdb.cached_npz(archive, wi_path, cache) not in (first, second)
+
+
 def test_missing_or_bad_archive(tmp_path):
     with pytest.raises(FileNotFoundError, match="IMDB reviews not found"):
         imdb.read_aclimdb(str(tmp_path / "nope.tar.xz"))
