@@ -4,6 +4,10 @@ A checkpoint holds a pytree of arrays (params, optimizer state, keys, metric his
 and a JSON dict (config, step, anything small). Restoring goes through an abstract tree
 built on the current devices, so a checkpoint written on 8 devices restores on 1.
 
+Each checkpoint's record carries a SHA-256 digest of its arrays and of the rest of the
+record (``DIGEST_KEY``); a restore that reads back other bytes (a flipped bit that the
+file formats do not notice) is treated as unreadable, like a truncated file.
+
 Writes are atomic (Orbax writes ``<step>.orbax-checkpoint-tmp-*`` and renames it when
 complete), so a process killed mid-write leaves the previous checkpoints as they were.
 In one process, asynchronous saves run on one background thread per ``Checkpointer``
@@ -15,6 +19,8 @@ directories); with several processes (``jax.distributed``) Orbax's own are used.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -24,6 +30,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 PyTree = Any
@@ -32,8 +39,46 @@ PyTree = Any
 _WRITE_LOCK = threading.Lock()
 
 
+DIGEST_KEY = "checkpoint_sha256"
+
+
 class CheckpointWriteError(RuntimeError):
     """A background checkpoint write failed (disk full, permissions, ...)."""
+
+
+class CheckpointDigestError(ValueError):
+    """A checkpoint read back other contents than were written."""
+
+
+def digest(tree: PyTree, record: dict[str, Any]) -> str | None:
+    """SHA-256 of ``record`` (without ``DIGEST_KEY``) and of every array of ``tree`` in
+    flattening order (dtype, shape, bytes); None when an array is not all on this process
+    (a multi-host run's shards), which is then not checked."""
+    leaves = jax.tree.leaves(tree)
+    if any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in leaves):
+        return None
+    h = hashlib.sha256(json.dumps({k: v for k, v in record.items() if k != DIGEST_KEY},
+                                  sort_keys=True, default=str).encode())
+    for leaf in leaves:
+        array = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{array.dtype.str}|{array.shape}".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def _with_digest(tree: PyTree, record: dict[str, Any]) -> dict[str, Any]:
+    value = digest(tree, record)
+    return record if value is None else {**record, DIGEST_KEY: value}
+
+
+def check_digest(tree: PyTree, record: dict[str, Any]) -> None:
+    """Raises ``CheckpointDigestError`` when ``tree`` and ``record`` do not hash to the
+    digest saved in ``record`` (a record without one, from before digests, passes)."""
+    saved = record.get(DIGEST_KEY)
+    value = digest(tree, record) if saved is not None else None
+    if value is not None and value != saved:
+        raise CheckpointDigestError(f"contents differ from their SHA-256 digest "
+                                    f"({value[:12]}... read, {str(saved)[:12]}... written)")
 
 
 class Checkpointer:
@@ -69,13 +114,14 @@ class Checkpointer:
         change its buffers right after) and ``record`` deep-copied; errors of the write
         are raised, as ``CheckpointWriteError``, by the next ``save``/``wait``/``close``."""
         if self._writer is None:
-            self._manager.save(step, args=self._args(tree, record))
+            self._manager.save(step, args=self._args(tree, _with_digest(tree, record)))
             return
         self.wait()
         tree = jax.tree.map(jnp.copy, tree)
         self._pending = self._writer.submit(self._write, step, tree, copy.deepcopy(record))
 
     def _write(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
+        record = _with_digest(tree, record)  # on the writer thread: off the training path
         with _WRITE_LOCK:  # the manager is synchronous here: the write is done on return
             self._manager.save(step, args=self._args(tree, record))
 
@@ -103,13 +149,18 @@ class Checkpointer:
     def restore(self, step: int, like: PyTree | None = None) -> tuple[PyTree, dict[str, Any]]:
         """Restores the tree of ``step`` with the shapes, dtypes and shardings of ``like``;
         without ``like``, as saved (nested dicts and lists of arrays on the default
-        device: enough to read a checkpoint's parameters)."""
+        device: enough to read a checkpoint's parameters). With ``like``, raises
+        ``CheckpointDigestError`` when the contents differ from the digest written."""
         self.wait()
         restore = ocp.args.StandardRestore() if like is None else ocp.args.StandardRestore(
             jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
         restored = self._manager.restore(
             step, args=ocp.args.Composite(state=restore, record=ocp.args.JsonRestore()))
-        return restored["state"], dict(restored["record"])
+        record = dict(restored["record"])
+        if like is not None:  # as saved: the same tree structure, so the same leaf order
+            check_digest(restored["state"], record)
+        record.pop(DIGEST_KEY, None)
+        return restored["state"], record
 
     def newest_record(self) -> dict[str, Any]:
         """The host record of the newest checkpoint whose record reads back, without
@@ -121,7 +172,9 @@ class Checkpointer:
                     step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))
             except Exception:  # noqa: BLE001 - unreadable: restore_newest_good reports it
                 continue
-            return dict(restored["record"])
+            record = dict(restored["record"])
+            record.pop(DIGEST_KEY, None)
+            return record
         return {}
 
     def all_steps(self) -> list[int]:

@@ -8,7 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnn_attn.train.checkpoints import Checkpointer, CheckpointWriteError
+from rnn_attn.train.checkpoints import (
+    DIGEST_KEY,
+    CheckpointDigestError,
+    Checkpointer,
+    CheckpointWriteError,
+    check_digest,
+    digest,
+)
 
 
 def _tree(value):
@@ -97,3 +104,28 @@ def test_a_synchronous_save_is_on_disk_when_it_returns(tmp_path):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="max_to_keep must be an integer >= 1, got 0"):
         Checkpointer("/tmp/unused", max_to_keep=0)
+
+
+def test_contents_changed_after_the_write_are_caught_by_the_digest(tmp_path, capsys):
+    like = {"w": jnp.arange(4.0), "step": jnp.asarray(0)}
+    with Checkpointer(str(tmp_path), asynchronous=False) as ckpt:
+        ckpt.save(1, like, {"history": [1.5]})
+        ckpt.save(2, {"w": jnp.arange(4.0) + 1, "step": jnp.asarray(2)}, {"history": [1.5]})
+        tree, record = ckpt.restore(2, like)
+        assert record == {"history": [1.5]}  # the digest stays inside the checkpoint
+        np.testing.assert_array_equal(tree["w"], np.arange(4.0) + 1)
+    # A record edited into other valid JSON (a figure changed, the length kept): the
+    # formats notice nothing, the digest does, and the resume falls back to step 1.
+    path = tmp_path / "2" / "record" / "metadata"
+    path.write_text(path.read_text().replace("1.5", "2.5"))
+    with Checkpointer(str(tmp_path), asynchronous=False) as ckpt:
+        with pytest.raises(CheckpointDigestError, match="differ from their SHA-256 digest"):
+            ckpt.restore(2, like)
+        step, tree, record = ckpt.restore_newest_good(like)
+    assert step == 1 and record == {"history": [1.5]}
+    assert "checkpoint 2" in capsys.readouterr().err
+    # Arrays read back with other values fail the same check.
+    saved = {"history": [1.5], DIGEST_KEY: digest(like, {"history": [1.5]})}
+    check_digest(like, saved)
+    with pytest.raises(CheckpointDigestError):
+        check_digest({"w": jnp.arange(4.0).at[3].set(7.0), "step": jnp.asarray(0)}, saved)
