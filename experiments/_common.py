@@ -116,5 +116,7 @@ def add_local_flag(parser, local: dict) -> None:
 
 
 def _refuse(error: Exception) -> int:
-    print(f"error: {error}", file=sys.stderr)
+    # One line, whatever the message (a library's may span several).
+    message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    print(f"error: {message}", file=sys.stderr)
     return 2

@@ -23,7 +23,6 @@ keep it and solve T = 100. Runtime on the 2-core CPU: about 15 minutes; ``--loca
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from experiments.vanishing_gradients.study import CONFIGS
 from rnn_attn.config import (
@@ -35,6 +34,7 @@ from rnn_attn.config import (
     require,
     split_names,
 )
+from rnn_attn.memory import host_free_bytes
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
        "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
@@ -69,6 +69,8 @@ class VanishingConfig(RunConfig):
             lengths = []
         require(bool(lengths) and all(v >= 2 for v in lengths),
                 f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}")
+        require(len(set(lengths)) == len(lengths),
+                f"--lengths repeats a length: {self.lengths!r}; expected each length once")
         self.check_memory(max(lengths))
 
     def check_memory(self, longest: int) -> None:
@@ -76,7 +78,7 @@ class VanishingConfig(RunConfig):
         up front), must fit in half of the free memory."""
         segment = min(self.steps, self.checkpoint_every or self.steps)
         need = 4 * self.seeds * segment * self.batch_size * longest * self.symbols
-        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        free = host_free_bytes()
         require(need <= free / 2,
                 f"--seeds {self.seeds} x {segment} steps x --batch-size {self.batch_size} x "
                 f"length {longest} x --symbols {self.symbols} needs {need / 2**30:.1f} GiB "

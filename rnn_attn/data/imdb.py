@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import re
 import tarfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -98,9 +100,18 @@ def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
                              key=lambda m: m.name)
             for member in members:
                 split, label_name, _, _ = _REVIEW.search(member.name).groups()
-                text = archive.extractfile(member).read().decode("utf-8")
+                blob = archive.extractfile(member).read()
+                try:
+                    text = blob.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"review {member.name!r} in {source!r} is not UTF-8 "
+                                     f"text ({e.reason} at byte {e.start})") from None
                 yield split, os.path.basename(member.name), int(label_name == "pos"), text
-    except (tarfile.TarError, EOFError, OSError) as e:
+    except tarfile.ReadError as e:
+        first = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
+        raise ValueError(f"cannot read IMDB archive {source!r}: not a readable tar archive "
+                         f"(empty, truncated or corrupt: {first})") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         raise ValueError(f"cannot read IMDB archive {source!r}: {e}") from None
 
 

@@ -7,6 +7,8 @@ from typing import NoReturn
 
 import numpy as np
 
+from rnn_attn.memory import gib, host_free_bytes
+
 
 def pad_sequences(
     sequences: Sequence[Sequence[int]],
@@ -40,6 +42,11 @@ def pad_sequences(
     lengths = _lengths(sequences)
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
+    need = len(sequences) * maxlen * np.dtype(dtype).itemsize
+    if need > host_free_bytes() / 2:
+        raise ValueError(f"{len(sequences)} sequences padded to maxlen {maxlen} need "
+                         f"{gib(need)} of {np.dtype(dtype).name}, more than half the "
+                         f"{gib(host_free_bytes())} free; expected a smaller maxlen")
     out = np.full((len(sequences), maxlen), value, dtype=dtype)
     if not len(sequences) or maxlen == 0:
         return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ import optax
 from jax.sharding import Mesh
 
 from rnn_attn.errors import ConfigError, NonFiniteError
+from rnn_attn.memory import host_free_bytes
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import feed
 from rnn_attn.train.callbacks import BestEpoch
@@ -226,7 +226,7 @@ def free_memory(mesh: Mesh) -> int:
     stats = [d.memory_stats() for d in devices] if devices[0].platform != "cpu" else []
     if stats and all(s and "bytes_limit" in s for s in stats):
         return len(devices) * min(s["bytes_limit"] - s.get("bytes_in_use", 0) for s in stats)
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return host_free_bytes()
 
 
 def check_memory(stacked: TrainState, data: FitData, config: FitConfig,
