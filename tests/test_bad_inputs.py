@@ -12,11 +12,13 @@ temporary directory (the table lists them).
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import pathlib
 import re
 import shlex
+import tarfile
 from typing import Any
 
 import numpy as np
@@ -105,6 +107,24 @@ def _jena(rows: int = 60, *, target: str = "T (degC)", bad_cell: str | None = No
     return "\n".join(lines) + "\n"
 
 
+def _write_imdb_dirs(paths: dict[str, pathlib.Path]) -> None:
+    """A data dir of reviews and word index; the same with an empty archive; the same with
+    an archive whose review is Latin-1, not UTF-8; the word index alone."""
+    index = json.dumps({"the": 1, "movie": 2, "was": 3, "pos": 4, "neg": 5})
+    paths["word_index_json"].write_text(index)
+    for name in ("imdb_dir", "empty_archive_dir", "non_utf8_archive_dir"):
+        paths[name].mkdir()
+        (paths[name] / "imdb_word_index.json").write_text(index)
+    _write_reviews(paths["imdb_dir"])
+    (paths["empty_archive_dir"] / "aclImdb_v1_labeled.tar.xz").write_bytes(b"")
+    with tarfile.open(paths["non_utf8_archive_dir"] / "aclImdb_v1_labeled.tar.xz",
+                      "w:xz") as tar:
+        blob = "the movie was pos, caf\xe9".encode("latin-1")
+        info = tarfile.TarInfo("aclImdb/train/pos/0_8.txt")
+        info.size = len(blob)
+        tar.addfile(info, io.BytesIO(blob))
+
+
 def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     """Writes the files the table's placeholders name; returns placeholder -> path."""
     paths = {name: tmp / rel for name, rel in {
@@ -117,7 +137,10 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
         "used_workdir": "used", "weather_workdir": "weather_run",
         "finished_copy_workdir": "copy_run", "bad_record_workdir": "bad_record",
         "glove_overflow": "glove_overflow.txt", "glove_corrupt_gz": "glove_corrupt.txt.gz",
-        "small_book": "small_book.txt",
+        "small_book": "small_book.txt", "imdb_dir": "imdb",
+        "empty_archive_dir": "empty_archive", "non_utf8_archive_dir": "non_utf8",
+        "weather_header_only": "jena_header.csv", "word_index_json": "word_index.json",
+        "glove_other_words": "glove_other_words.txt",
     }.items()}
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
     paths["ragged_glove"] = paths["glove_dir"] / "glove_ragged.txt"
@@ -148,6 +171,9 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["small_book"].write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\n")
     paths["glove_overflow"].write_text("the 0.1 0.2\nmovie 1e39 0.5\n")
     paths["glove_corrupt_gz"].write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
+    _write_imdb_dirs(paths)
+    paths["weather_header_only"].write_text(_jena(rows=0))
+    paths["glove_other_words"].write_text("zebra 0.1 0.2\nquokka 0.3 0.4\n")
     paths["bad_record_workdir"].mkdir()
     (paths["bad_record_workdir"] / "run.json").write_text("[1, 2")
     return {name: str(path) for name, path in paths.items()}
@@ -166,7 +192,8 @@ def python_namespace() -> dict[str, Any]:
                  "rnn_attn.nn.layers", "rnn_attn.nn.recurrent", "rnn_attn.analysis.stats",
                  "rnn_attn.data.chars", "rnn_attn.data.copy_task", "rnn_attn.data.glove",
                  "rnn_attn.data.imdb", "rnn_attn.data.sequences", "rnn_attn.data.text",
-                 "rnn_attn.data.weather", "experiments.copy_task.config",
+                 "rnn_attn.data.weather", "rnn_attn.models.generation",
+                 "rnn_attn.train.checkpoints", "experiments.copy_task.config",
                  "experiments.vanishing_gradients.study"):
         importlib.import_module(name)
     return {"rnn_attn": rnn_attn, "experiments": experiments, "np": np, "jax": jax,

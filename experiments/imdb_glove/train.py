@@ -34,6 +34,10 @@ def prepare(cfg: GloveConfig):
         tokenizer = Tokenizer(num_words=cfg.num_words).fit_on_texts(texts)
         sequences = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=cfg.maxlen)
         vectors = glove.read_glove(glove_path, words=set(tokenizer.word_index))
+        if not vectors:
+            raise ConfigError(f"GloVe file {glove_path!r} has none of the "
+                              f"{len(tokenizer.word_index):,} words of the reviews; expected "
+                              f"vectors of English words (e.g. glove.6B.50d.txt)")
         pretrained = glove.embedding_matrix(vectors, tokenizer.word_index, cfg.num_words)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None

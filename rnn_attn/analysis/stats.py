@@ -20,6 +20,8 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 # -- input checks ---------------------------------------------------------------------------
 
 def _sample(x, name: str = "sample", *, min_size: int = 2) -> np.ndarray:
+    if np.ndim(x) > 1:  # a table of runs: which axis holds the seeds is not ours to guess
+        raise ValueError(f"{name} must be one score per seed (1-D), got shape {np.shape(x)}")
     try:
         arr = np.asarray(x, dtype=np.float64).ravel()
     except (TypeError, ValueError):
@@ -353,6 +355,8 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     A NaN p-value (a test that is undefined, e.g. on constant samples) stays NaN and still
     counts among the ``m`` tests, so the others are adjusted as conservatively as if it
     had been defined."""
+    if isinstance(p_values, str | bytes) or np.asarray(p_values).dtype.kind in "USO":
+        raise TypeError(f"p_values must be numbers, got {p_values!r:.80}")
     try:
         p = np.asarray(p_values, dtype=np.float64).ravel()
     except (TypeError, ValueError):

@@ -22,7 +22,8 @@ def read_book_body(path: str, start: str = BODY_START, end: str = BODY_END) -> s
     """The text from the first line beginning with ``start`` through the line ``end``
     (a Project Gutenberg file without its header and licence)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"text file not found: {path!r}")
+        what = "is a directory" if os.path.isdir(path) else "not found"
+        raise FileNotFoundError(f"text file {what}: {path!r}; expected the book's text file")
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         lines = f.read().splitlines()
     if not any(line.strip() for line in lines):
@@ -54,6 +55,8 @@ class CharVocab:
 
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__} {text!r:.40}")
         if not text:
             raise ValueError("cannot build a character vocabulary from empty text")
         return cls("".join(sorted(set(text))))

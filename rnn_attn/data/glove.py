@@ -65,6 +65,9 @@ def read_glove(
             if dim < 1:
                 raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has no "
                                  f"values (expected 'word v1 ... vD')")
+            # The first line is parsed whatever ``words`` keeps: a file in another format
+            # is named here, not taken for one without the words wanted.
+            _parse([fields[1:]], fields[:1], [number], dim, dtype, path)
         elif len(fields) - 1 != dim:
             raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has "
                              f"{len(fields) - 1} values, expected {dim} (the dimension of "

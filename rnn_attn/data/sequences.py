@@ -31,6 +31,11 @@ def pad_sequences(
     Returns:
       ``<dtype>[len(sequences), maxlen]``.
     """
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a numpy dtype (e.g. 'int32'), got {dtype!r}") from None
+    _check_value(value, kind)
     if padding not in ("pre", "post"):
         raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
     if truncating not in ("pre", "post"):
@@ -72,6 +77,19 @@ def pad_sequences(
     return out
 
 
+def _check_value(value: object, kind: np.dtype) -> None:
+    """The padding value representable in ``kind`` (numpy raises OverflowError for 2**40
+    in int32 and truncates 0.5 to 0)."""
+    try:
+        cast = np.asarray(value, dtype=kind)
+        fits = cast.ndim == 0 and (bool(cast == value) or bool(np.isnan(cast) & np.isnan(value)))
+    except (TypeError, ValueError, OverflowError):
+        fits = False
+    if not fits:
+        raise ValueError(f"value {value!r} does not fit dtype {kind.name}; expected a padding "
+                         f"value of that dtype")
+
+
 def _check_flat(items: list[np.ndarray], flat: np.ndarray, dtype) -> None:
     """Each sequence 1-D, and every value representable in ``dtype`` (numpy would wrap
     2**40 round to 0 in int32, silently)."""
@@ -87,6 +105,11 @@ def _check_flat(items: list[np.ndarray], flat: np.ndarray, dtype) -> None:
             first = flat[outside][0].item()
             raise ValueError(f"the value {first!r} does not fit dtype {kind.name} ([{info.min}, "
                              f"{info.max}]); expected indices in that range or a wider dtype")
+        fractional = flat != np.trunc(flat) if flat.dtype.kind == "f" else None
+        if fractional is not None and fractional.any():  # numpy would truncate 1.5 to 1
+            raise ValueError(f"the value {flat[fractional][0].item()!r} is not an integer, "
+                             f"which dtype {kind.name} cannot hold; expected integer indices "
+                             f"or dtype='float32'")
 
 
 def _lengths(sequences: Sequence[Sequence[int]]) -> np.ndarray:

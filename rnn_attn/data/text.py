@@ -184,6 +184,13 @@ def one_hot_hashing(
 
 # --------------------------------------------------------------------------- Tokenizer
 
+def _check_text_list(texts: object, name: str) -> None:
+    """A lone string would be read as a list of one-character texts."""
+    if isinstance(texts, str | bytes):
+        raise TypeError(f"{name} must be a list of texts, got one {type(texts).__name__} "
+                        f"{texts[:40]!r}; expected [text] for a single text")
+
+
 class Tokenizer:
     """``keras.preprocessing.text.Tokenizer``.
 
@@ -254,6 +261,7 @@ class Tokenizer:
 
     def fit_on_texts(self, texts: Iterable[str | Sequence[str]]) -> Tokenizer:
         """Counts words and (re)builds the index; repeated calls accumulate, as Keras."""
+        _check_text_list(texts, "texts")
         counts = Counter(self.word_counts)  # a Counter keeps insertion (first-seen) order
         docs = Counter(self.word_docs)
         for text in texts:
@@ -291,6 +299,10 @@ class Tokenizer:
     def texts_to_sequences(self, texts: Iterable[str | Sequence[str]]) -> list[list[int]]:
         """Each text as a list of word indices: only indices < ``num_words`` are kept;
         with ``oov_token``, unknown and over-the-limit words become its index (1)."""
+        _check_text_list(texts, "texts")
+        if not self.word_index:
+            raise ValueError("this Tokenizer has no word index yet (every text would come "
+                             "out empty); expected fit_on_texts(texts) first")
         oov = self._oov_index()
         limit = self.num_words
         # One lookup table with the num_words cut-off and the oov rule already applied,

@@ -139,7 +139,8 @@ def _minutes(hh_mm: str) -> int:
 def _read_csv(path: str, skip: int) -> tuple[list[str], list[list[str]], int]:
     """``(header, data rows, file line number of the first data row)``."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"weather CSV not found: {path!r}")
+        what = "is a directory" if os.path.isdir(path) else "not found"
+        raise FileNotFoundError(f"weather CSV {what}: {path!r}; expected the CSV file")
     try:
         with open(path, encoding="utf-8", newline="") as f:
             lines = csv.reader(f)

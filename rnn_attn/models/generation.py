@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NextLogits = Callable[[object, jax.Array], jax.Array]
 
@@ -38,10 +39,12 @@ def make_generator(next_logits: NextLogits, length: int, *, temperature: float =
     """
     if not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be an integer >= 1, got {length!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if top_k < 0:
-        raise ValueError(f"top_k must be >= 0, got {top_k}")
+    if not isinstance(temperature, int | float) or not temperature >= 0 \
+            or temperature == float("inf"):
+        raise ValueError(f"temperature must be a finite number >= 0 (0: greedy), got "
+                         f"{temperature!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
+        raise ValueError(f"top_k must be an integer >= 0 (0: all), got {top_k!r}")
 
     def generate(params, window, key):
         def step(window, step_key):

@@ -26,6 +26,7 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_attn.nn import initializers
 
@@ -135,6 +136,10 @@ class AttentionDecoder:
         """Initialization of the reference implementation: glorot-uniform attention
         matrices, orthogonal gate matrices (each block on its own), zero biases."""
         u, o = self.units, self.output_dim
+        if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) \
+                or input_dim < 1:
+            raise ValueError(f"input_dim (the encoder's output width) must be an integer "
+                             f">= 1, got {input_dim!r}")
         if self.attention == "luong_dot" and input_dim != u:
             raise ValueError(
                 f"luong_dot attention needs encoder width == decoder units; got {input_dim} "
@@ -248,6 +253,9 @@ class AttentionDecoder:
             raise ValueError(f"encoded must be <float>[batch, time, features] with time >= 1 "
                              f"(the decoder starts from the first step), got shape "
                              f"{tuple(encoded.shape)}")
+        if encoded.shape[-1] != params["W_s"].shape[0]:
+            raise ValueError(f"encoded has {encoded.shape[-1]} features, but the params were "
+                             f"made for {params['W_s'].shape[0]} (init's input_dim)")
         steps = encoded.shape[-2] if num_steps is None else num_steps
         keys = self.precompute_keys(params, encoded)
         carry = self.initial_carry(params, encoded)

@@ -71,7 +71,7 @@ def _dropped(h: jax.Array, recurrent_mask: jax.Array | None) -> jax.Array:
 
 
 def _check_units(units: int) -> None:
-    if not isinstance(units, int) or units < 1:
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}")
 
 
@@ -280,6 +280,8 @@ class GRUCell(_Cell):
     def __post_init__(self):
         super().__post_init__()
         activation(self.recurrent_activation)
+        if not isinstance(self.reset_after, bool):
+            raise TypeError(f"reset_after must be True or False, got {self.reset_after!r}")
         if self.layer_norm:
             raise ValueError("layer_norm is implemented for SimpleRNN and LSTM cells, not GRU")
 

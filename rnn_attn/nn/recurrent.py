@@ -22,6 +22,7 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_attn.nn.cells import Carry, Cell, LSTMCell, Params
 from rnn_attn.nn.fast_lstm import bidirectional_lstm, lstm_scan
@@ -148,6 +149,18 @@ def has_fast_path(cell: Cell) -> bool:
             and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
 
 
+def _check_length_values(lengths, time: int) -> None:
+    """Lengths known now (not traced) lie in [0, time]: a longer one would be read as the
+    whole sequence, a negative one as empty, without a word."""
+    if isinstance(lengths, jax.core.Tracer):
+        return
+    values = np.asarray(lengths)
+    bad = (values < 0) | (values > time)
+    if bad.any():
+        raise ValueError(f"lengths must lie in [0, {time}] (the time axis), got "
+                         f"{values[bad][:3].tolist()}")
+
+
 def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]:
     """``inputs`` as an array ``[batch, time, features]`` and the mask that ``lengths`` or
     ``mask`` gives (TypeError / ValueError naming what is wrong)."""
@@ -165,6 +178,7 @@ def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]
         if mask is not None:
             raise ValueError("give either lengths or mask, not both")
         _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
+        _check_length_values(lengths, inputs.shape[-2])
         mask = length_mask(lengths, inputs.shape[-2])
     if mask is not None:
         _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)

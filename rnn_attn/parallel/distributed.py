@@ -61,6 +61,14 @@ class DeviceSettings:
                               f"{self.compute_dtype!r}")
         if self.distributed:
             resolve_coordinator(self)
+        else:  # a multi-host flag alone would be ignored without a word
+            given = [flag for flag, value, unset in (
+                ("--coordinator-address", self.coordinator_address, ""),
+                ("--num-processes", self.num_processes, 0),
+                ("--process-id", self.process_id, -1)) if value != unset]
+            if given:
+                raise ConfigError(f"{given[0]} applies to a multi-host run only; expected "
+                                  f"--distributed with it, or no {given[0]}")
         return self
 
     @property

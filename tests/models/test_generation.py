@@ -36,5 +36,11 @@ def test_bad_generation_settings():
     f = _next_is_previous_plus_one(3)
     with pytest.raises(ValueError, match="length must be an integer >= 1, got 0"):
         make_generator(f, 0)
-    with pytest.raises(ValueError, match="temperature must be >= 0"):
+    with pytest.raises(ValueError, match=r"temperature must be a finite number >= 0 \(0: "):
         make_generator(f, 5, temperature=-1.0)
+    for temperature in (float("nan"), float("inf"), "0.5"):
+        with pytest.raises(ValueError, match="temperature must be a finite number"):
+            make_generator(f, 5, temperature=temperature)
+    for top_k in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="top_k must be an integer >= 0"):
+            make_generator(f, 5, top_k=top_k)
