@@ -12,8 +12,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Both sides of every comparison compile with the same options; the cheap optimization
 # level only shortens compilation (most of these tests' time).
-EIGHT_DEVICES = ("--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0 "
-                 "--xla_llvm_disable_expensive_passes=true")
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+EIGHT_DEVICES = f"--xla_force_host_platform_device_count=8 {FAST_COMPILE}"
 
 
 def run_workers(worker: str, parts: tuple[str, ...], out_dir, *, timeout_s: float = 400,

@@ -27,7 +27,6 @@ import os
 import shutil
 from contextlib import redirect_stderr, redirect_stdout
 
-import jax
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
@@ -126,8 +125,6 @@ def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("corruption")
     old_cache = os.environ.get("RNN_ATTN_CACHE")
     os.environ["RNN_ATTN_CACHE"] = str(root / "cache")  # content-keyed: shared safely
-    compile_cache = jax.config.jax_compilation_cache_dir
-    jax.config.update("jax_compilation_cache_dir", str(root / "jax_cache"))
     data, runs = _write_data(root), {}
 
     def get(experiment: str):
@@ -139,7 +136,6 @@ def finished(tmp_path_factory):
         return data, *runs[experiment]
 
     yield get
-    jax.config.update("jax_compilation_cache_dir", compile_cache)
     if old_cache is None:
         os.environ.pop("RNN_ATTN_CACHE", None)
     else:

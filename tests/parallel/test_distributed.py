@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests._paths import ROOT
+from tests._subprocesses import FAST_COMPILE
 
 WORKER = os.path.join(ROOT, "tests", "_two_process_worker.py")
 TIMEOUT_S = 240
@@ -25,9 +26,9 @@ def _free_port() -> int:
 
 def _start(*args: object) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu")
-    for name in ("XLA_FLAGS", "JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES",
-                 "JAX_PROCESS_ID"):
+    for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         env.pop(name, None)
+    env["XLA_FLAGS"] = FAST_COMPILE  # no device count of the parent's: one device each
     return subprocess.Popen([sys.executable, WORKER, *map(str, args)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
