@@ -1,0 +1,158 @@
+"""The Keras-faithful cells as Flax linen modules, over the same pure functions.
+
+``KerasLSTMCell``, ``KerasGRUCell`` and ``KerasSimpleRNNCell`` are
+``flax.linen.RNNCellBase`` subclasses: ``nn.RNN(KerasLSTMCell(64))`` and
+``nn.Bidirectional(nn.RNN(...), nn.RNN(...))`` work as with Flax's own cells, with
+Keras's initializers, fused gate layout (LSTM ``i, f, c, o``; GRU ``z, r, h``), unit
+forget bias and GRU ``reset_after`` either way. A cell's parameters are exactly the
+functional cell's tree (``kernel``, ``recurrent_kernel``, ``bias``), so
+``{"params": functional_params}`` applies the linen cell and the reverse holds too.
+
+Two differences from Flax's cells to know:
+
+* the LSTM carry is ``(h, c)`` (ours and Keras's order), not Flax's ``(c, h)``;
+* ``nn.RNN``'s ``seq_lengths`` means right padding. For left padding (the reference
+  documents' ``pad_sequences`` default) or any mask with holes use ``KerasRNN``, which
+  runs ``rnn_attn.nn.recurrent.rnn`` with the mask: masked steps keep the previous state
+  and output it, as Keras's ``Masking``.
+
+Dropout: ``KerasRNN(cell, dropout=..., recurrent_dropout=...)`` draws both masks once
+per sequence from the ``'dropout'`` rng, as Keras does (Gal & Ghahramani). The cells
+themselves take no dropout: under ``nn.RNN`` a cell sees one step at a time, and a mask
+drawn per step is not Keras's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from rnn_attn.nn import cells as fcells
+from rnn_attn.nn import recurrent
+
+Array = jax.Array
+
+
+def _cell_params(module: nn.Module, cell: fcells.Cell, input_dim: int) -> dict[str, Array]:
+    """The functional cell's parameters, each a linen param of the same name, initialized
+    by ``cell.init`` (Keras's initializers)."""
+    names = jax.eval_shape(lambda: cell.init(jax.random.PRNGKey(0), input_dim))
+    return {name: module.param(name, lambda key, name=name: cell.init(key, input_dim)[name])
+            for name in names}
+
+
+class _KerasCell(nn.RNNCellBase):
+    """Shared by the three cells: the functional cell (``functional()``), its params, one
+    step, the zero carry."""
+
+    features: int
+    activation: str = "tanh"
+    kernel_initializer: str = "glorot_uniform"
+    recurrent_initializer: str = "orthogonal"
+
+    @nn.nowrap
+    def functional(self) -> fcells.Cell:
+        """The pure cell this module runs (``rnn_attn.nn.cells``)."""
+        raise NotImplementedError
+
+    @nn.compact
+    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...],
+                                                                          Array]:
+        """One step: ``inputs <float>[..., input_dim]`` -> ``(carry, h <float>[...,
+        features])``."""
+        cell = self.functional()
+        params = _cell_params(self, cell, inputs.shape[-1])
+        return cell(params, tuple(carry), inputs)
+
+    @nn.nowrap
+    def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, ...]:
+        """Zeros, ``(h,)`` or ``(h, c)``, each ``[*input_shape[:-1], features]``."""
+        del rng  # the initial state is zeros, as Keras's
+        return self.functional().initial_carry(tuple(input_shape[:-1]))
+
+    @property
+    def num_feature_axes(self) -> int:
+        return 1
+
+
+class KerasSimpleRNNCell(_KerasCell):
+    """Keras's ``SimpleRNN`` cell: ``h_t = act(x W + h U + b)``."""
+
+    @nn.nowrap
+    def functional(self) -> fcells.SimpleRNNCell:
+        return fcells.SimpleRNNCell(self.features, self.activation, self.kernel_initializer,
+                                    self.recurrent_initializer)
+
+
+class KerasLSTMCell(_KerasCell):
+    """Keras's ``LSTM`` cell (gates ``i, f, c, o``; carry ``(h, c)``)."""
+
+    recurrent_activation: str = "sigmoid"
+    unit_forget_bias: bool = True
+    forget_bias: float = 1.0
+
+    @nn.nowrap
+    def functional(self) -> fcells.LSTMCell:
+        return fcells.LSTMCell(self.features, self.activation, self.kernel_initializer,
+                               self.recurrent_initializer,
+                               recurrent_activation=self.recurrent_activation,
+                               unit_forget_bias=self.unit_forget_bias,
+                               forget_bias=self.forget_bias)
+
+
+class KerasGRUCell(_KerasCell):
+    """Keras's ``GRU`` cell (gates ``z, r, h``); ``reset_after=True`` is Keras 2's default
+    (two bias rows), ``False`` the original GRU."""
+
+    recurrent_activation: str = "sigmoid"
+    reset_after: bool = True
+    update_bias: float = 0.0
+
+    @nn.nowrap
+    def functional(self) -> fcells.GRUCell:
+        return fcells.GRUCell(self.features, self.activation, self.kernel_initializer,
+                              self.recurrent_initializer,
+                              recurrent_activation=self.recurrent_activation,
+                              reset_after=self.reset_after, update_bias=self.update_bias)
+
+
+class KerasRNN(nn.Module):
+    """A Keras recurrent layer over any of the cells above, with any mask.
+
+    Attributes:
+      cell: a ``Keras*Cell`` (only its configuration is used; the params are this
+        module's own: ``kernel``, ``recurrent_kernel``, ``bias``).
+      return_sequences: all outputs ``[batch, time, features]`` or the last valid one.
+      reverse: read the sequence backwards (Keras's ``go_backwards``: the outputs come in
+        processing order, last step first, as Keras's; ``nn.RNN(keep_order=True)`` flips
+        them back).
+      dropout, recurrent_dropout: Keras's rates; masks drawn once per sequence from the
+        ``'dropout'`` rng when not ``deterministic``.
+      unroll: steps unrolled per scan iteration.
+    """
+
+    cell: _KerasCell
+    return_sequences: bool = True
+    reverse: bool = False
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    unroll: int = 1
+
+    @nn.compact
+    def __call__(self, inputs: Array, *, mask: Array | None = None,
+                 lengths: Array | None = None, initial_carry: Any = None,
+                 deterministic: bool = True) -> tuple[Array, tuple[Array, ...]]:
+        """``inputs <float>[batch, time, features]``; ``mask <bool>[batch, time]`` (any
+        pattern: left or right padding, holes) or ``lengths <int>[batch]`` (right
+        padding). Returns ``(outputs, final_carry)`` as ``recurrent.rnn``."""
+        cell = self.cell.functional()
+        params = _cell_params(self, cell, jnp.shape(inputs)[-1])
+        train = not deterministic and max(self.dropout, self.recurrent_dropout) > 0
+        return recurrent.rnn(cell, params, inputs, lengths=lengths, mask=mask,
+                             initial_carry=initial_carry, reverse=self.reverse,
+                             return_sequences=self.return_sequences, unroll=self.unroll,
+                             dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+                             train=train, key=self.make_rng("dropout") if train else None)

@@ -1,0 +1,139 @@
+"""The linen cells and KerasRNN equal the functional layers, forward and in gradients."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_attn.interop.flax_linen import (
+    KerasGRUCell,
+    KerasLSTMCell,
+    KerasRNN,
+    KerasSimpleRNNCell,
+)
+from rnn_attn.nn import recurrent
+
+CELLS = {"simple_rnn": lambda: KerasSimpleRNNCell(5),
+         "lstm": lambda: KerasLSTMCell(5),
+         "gru": lambda: KerasGRUCell(5),
+         "gru_reset_before": lambda: KerasGRUCell(5, reset_after=False)}
+BATCH, TIME, FEATURES = 3, 7, 4
+
+
+def _inputs(seed=0):
+    return jax.random.normal(jax.random.PRNGKey(seed), (BATCH, TIME, FEATURES), jnp.float32)
+
+
+def _close(a, b, tol=1e-5):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_nn_rnn_over_a_linen_cell_is_the_functional_layer(kind):
+    cell = CELLS[kind]()
+    layer = nn.RNN(cell)
+    x = _inputs()
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    params = variables["params"]["cell"]
+    # The linen params are the functional cell's tree, initialized by its init.
+    functional = cell.functional()
+    expected = functional.init(jax.random.PRNGKey(2), FEATURES)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, expected)
+
+    def linen_loss(p):
+        return jnp.sum(layer.apply({"params": {"cell": p}}, x) ** 2)
+
+    def functional_loss(p):
+        return jnp.sum(recurrent.rnn(functional, p, x)[0] ** 2)
+
+    _close(layer.apply(variables, x), recurrent.rnn(functional, params, x)[0])
+    _close(jax.grad(linen_loss)(params), jax.grad(functional_loss)(params))
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_right_padding_reverse_and_bidirectional_agree_with_the_functional_layers(kind):
+    cell = CELLS[kind]()
+    functional = cell.functional()
+    x, lengths = _inputs(3), jnp.array([7, 4, 1])
+    layer = nn.RNN(cell, return_carry=True)
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    params = variables["params"]["cell"]
+    carry, ys = layer.apply(variables, x, seq_lengths=lengths)
+    expected_ys, expected_carry = recurrent.rnn(functional, params, x, lengths=lengths)
+    valid = np.arange(TIME)[None, :] < np.asarray(lengths)[:, None]
+    _close(np.asarray(ys)[valid], np.asarray(expected_ys)[valid])  # padding: Flax's own
+    _close(carry, expected_carry)
+
+    backward = nn.RNN(cell, reverse=True, keep_order=True)
+    # Ours returns go_backwards's outputs in processing order, as Keras; keep_order flips.
+    _close(backward.apply(variables, x),
+           jnp.flip(recurrent.rnn(functional, params, x, reverse=True)[0], axis=1))
+
+    both = nn.Bidirectional(nn.RNN(cell), nn.RNN(CELLS[kind]()))
+    bi_variables = both.init(jax.random.PRNGKey(4), x)
+    p = bi_variables["params"]
+    ours = recurrent.bidirectional(functional, functional,
+                                   {"forward": p["forward_rnn"]["cell"],
+                                    "backward": p["backward_rnn"]["cell"]}, x)[0]
+    _close(both.apply(bi_variables, x), ours)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("padding", ["left", "right", "holes"])
+def test_keras_rnn_takes_any_mask(kind, padding):
+    cell = CELLS[kind]()
+    x = _inputs(5)
+    rows = np.arange(TIME)[None, :]
+    mask = {"left": rows >= np.array([[0], [3], [6]]),
+            "right": rows < np.array([[7], [4], [1]]),
+            "holes": (rows % 3 != 1) | (rows == 0)}[padding]
+    mask = jnp.asarray(np.broadcast_to(mask, (BATCH, TIME)))
+    layer = KerasRNN(cell, return_sequences=False)
+    variables = layer.init(jax.random.PRNGKey(1), x, mask=mask)
+    params = variables["params"]
+    functional = cell.functional()
+
+    def linen_loss(p):
+        return jnp.sum(layer.apply({"params": p}, x, mask=mask)[0] ** 2)
+
+    def functional_loss(p):
+        return jnp.sum(recurrent.rnn(functional, p, x, mask=mask,
+                                     return_sequences=False)[0] ** 2)
+
+    _close(layer.apply(variables, x, mask=mask),
+           recurrent.rnn(functional, params, x, mask=mask, return_sequences=False))
+    _close(jax.grad(linen_loss)(params), jax.grad(functional_loss)(params))
+    # Left padding: the last output is the last real step's, as with no padding at all.
+    if padding == "left":
+        last = layer.apply(variables, x[1:2, 3:], mask=mask[1:2, 3:])[0]
+        _close(last, layer.apply(variables, x, mask=mask)[0][1:2])
+
+
+def test_keras_rnn_dropout_masks_are_drawn_from_the_dropout_rng():
+    layer = KerasRNN(KerasLSTMCell(5), dropout=0.5, recurrent_dropout=0.5)
+    x = _inputs(6)
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    plain = KerasRNN(KerasLSTMCell(5)).apply(variables, x)[0]
+    _close(layer.apply(variables, x)[0], plain)  # deterministic by default
+    drop = {"dropout": jax.random.PRNGKey(7)}
+    first = layer.apply(variables, x, deterministic=False, rngs=drop)[0]
+    again = layer.apply(variables, x, deterministic=False, rngs=drop)[0]
+    other = layer.apply(variables, x, deterministic=False,
+                        rngs={"dropout": jax.random.PRNGKey(8)})[0]
+    _close(first, again)
+    assert not np.allclose(first, plain) and not np.allclose(first, other)
+
+
+@pytest.mark.parametrize("cell, count", [(KerasGRUCell(32), 4608),
+                                         (KerasGRUCell(32, reset_after=False), 4512),
+                                         (KerasLSTMCell(32), 6016),
+                                         (KerasSimpleRNNCell(32), 1504)])
+def test_parameter_counts_are_keras(cell, count):
+    """Keras's counts for 32 units on 14 features (the weather model's cells)."""
+    x = jnp.zeros((1, 5, 14), jnp.float32)
+    table = nn.tabulate(nn.RNN(cell), jax.random.PRNGKey(0))(x)
+    assert f"{count:,}" in table
+    variables = nn.RNN(cell).init(jax.random.PRNGKey(0), x)
+    assert sum(v.size for v in jax.tree.leaves(variables)) == count
