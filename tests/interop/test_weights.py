@@ -1,0 +1,122 @@
+"""Weights in and out: Keras get_weights lists and PyTorch state dicts give our layers
+the same outputs, and go back unchanged."""
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_attn.interop import weights
+from rnn_attn.nn import cells, recurrent
+
+BATCH, TIME, FEATURES, UNITS = 3, 6, 4, 5
+CELLS = {"simple_rnn": cells.SimpleRNNCell(UNITS), "lstm": cells.LSTMCell(UNITS),
+         "gru": cells.GRUCell(UNITS), "gru_reset_before": cells.GRUCell(UNITS,
+                                                                        reset_after=False)}
+
+
+def _inputs():
+    return np.random.default_rng(0).normal(size=(BATCH, TIME, FEATURES)).astype(np.float32)
+
+
+def _ours(cell, params, x):
+    p = {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
+    return np.asarray(recurrent.rnn(cell, p, jnp.asarray(x))[0])
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_keras_layers_weights_give_its_outputs_and_go_back_unchanged(kind):
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras is in the 'compare' extra")
+    layer = {"simple_rnn": lambda: keras.layers.SimpleRNN(UNITS, return_sequences=True),
+             "lstm": lambda: keras.layers.LSTM(UNITS, return_sequences=True),
+             "gru": lambda: keras.layers.GRU(UNITS, return_sequences=True),
+             "gru_reset_before": lambda: keras.layers.GRU(UNITS, return_sequences=True,
+                                                          reset_after=False)}[kind]()
+    x = _inputs()
+    expected = np.asarray(layer(x))
+    rng = np.random.default_rng(1)  # biases are zeros at init: give them values too
+    layer.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in layer.get_weights()])
+    expected = np.asarray(layer(x))
+    params = weights.from_keras(CELLS[kind], layer.get_weights())
+    np.testing.assert_allclose(_ours(CELLS[kind], params, x), expected, rtol=1e-5, atol=1e-5)
+    back = weights.to_keras(CELLS[kind], params)
+    for ours, theirs in zip(back, layer.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kind, module", [("simple_rnn", "RNN"), ("lstm", "LSTM"),
+                                          ("gru", "GRU")])
+def test_pytorch_modules_weights_give_their_outputs_and_go_back(kind, module):
+    torch = pytest.importorskip("torch", reason="PyTorch is in the 'compare' extra")
+    torch.manual_seed(0)
+    net = getattr(torch.nn, module)(FEATURES, UNITS, num_layers=2, batch_first=True,
+                                    bidirectional=True)
+    x = _inputs()
+    with torch.no_grad():
+        expected = net(torch.from_numpy(x))[0].numpy()
+    state = net.state_dict()
+    cell = CELLS[kind]
+    layer0 = {"forward": weights.from_torch(cell, state, layer=0),
+              "backward": weights.from_torch(cell, state, layer=0, reverse=True)}
+    layer1 = {"forward": weights.from_torch(cell, state, layer=1),
+              "backward": weights.from_torch(cell, state, layer=1, reverse=True)}
+
+    def as_jax(p):
+        return jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), p)
+
+    hidden = recurrent.bidirectional(cell, cell, as_jax(layer0), jnp.asarray(x))[0]
+    ours = recurrent.bidirectional(cell, cell, as_jax(layer1), hidden)[0]
+    np.testing.assert_allclose(np.asarray(ours), expected, rtol=1e-5, atol=1e-5)
+    # Back into a fresh module: the same outputs.
+    exported = {}
+    for layer, p in ((0, layer0), (1, layer1)):
+        exported |= weights.to_torch(cell, p["forward"], layer=layer)
+        exported |= weights.to_torch(cell, p["backward"], layer=layer, reverse=True)
+    fresh = getattr(torch.nn, module)(FEATURES, UNITS, num_layers=2, batch_first=True,
+                                      bidirectional=True)
+    fresh.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
+                           for k, v in exported.items()})
+    with torch.no_grad():
+        again = fresh(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_gate_reordering_goes_back_and_forth():
+    blocks = np.arange(12.0).reshape(2, 6)
+    torch_order = weights.reorder_gates(blocks, "keras_gru", "torch_gru")
+    np.testing.assert_array_equal(torch_order[:, :2], blocks[:, 2:4])  # r first
+    np.testing.assert_array_equal(
+        weights.reorder_gates(torch_order, "torch_gru", "keras_gru"), blocks)
+
+
+def test_bad_weights_name_the_tensor_and_the_shapes():
+    lstm = cells.LSTMCell(UNITS)
+    good = [np.zeros((FEATURES, 4 * UNITS)), np.zeros((UNITS, 4 * UNITS)),
+            np.zeros(4 * UNITS)]
+    with pytest.raises(ValueError, match=r"has 3 weights .* got 2 arrays"):
+        weights.from_keras(lstm, good[:2])
+    with pytest.raises(ValueError, match=r"Keras recurrent_kernel has shape \(5, 12\); "
+                                         r"expected \(5, 20\)"):
+        weights.from_keras(lstm, [good[0], np.zeros((UNITS, 12)), good[2]])
+    with pytest.raises(ValueError, match=r"Keras bias has shape \(20,\); expected \(2, 15\)"):
+        weights.from_keras(cells.GRUCell(UNITS), [np.zeros((FEATURES, 15)),
+                                                  np.zeros((UNITS, 15)), np.zeros(20)])
+    with pytest.raises(ValueError, match="unknown gate layout 'torch_lstmx'"):
+        weights.reorder_gates(good[0], "keras_lstm", "torch_lstmx")
+    with pytest.raises(ValueError, match="have different gates"):
+        weights.reorder_gates(good[0], "keras_lstm", "torch_gru")
+    state = weights.to_torch(lstm, dict(zip(("kernel", "recurrent_kernel", "bias"), good,
+                                            strict=True)))
+    with pytest.raises(ValueError, match=r"no \['weight_ih_l1'"):
+        weights.from_torch(lstm, state, layer=1)
+    state["weight_hh_l0"] = np.zeros((4 * UNITS, UNITS + 1))
+    with pytest.raises(ValueError, match=r"PyTorch weight_hh_l0 has shape \(20, 6\); "
+                                         r"expected \(20, 5\)"):
+        weights.from_torch(lstm, state)
+    with pytest.raises(ValueError, match="expected a GRUCell with reset_after=True"):
+        weights.to_torch(cells.GRUCell(UNITS, reset_after=False),
+                         {"kernel": np.zeros((FEATURES, 15)),
+                          "recurrent_kernel": np.zeros((UNITS, 15)), "bias": np.zeros(15)})
