@@ -1,8 +1,8 @@
 """Training-step speed of document 000's BiLSTM classifier (IMDB), steady state.
 
     python benchmarks/imdb_bilstm_speed.py [--batch-size 128 --maxlen 200 --steps 10
-        --repeats 5 --no-fast --pooling last|attention|masked_attention --no-torch
-        --xla-option KEY=VALUE ...]
+        --repeats 5 --no-fast --pooling last|attention|masked_attention --no-flax
+        --no-torch --no-keras --xla-option KEY=VALUE ...]
 
 Builds ``rnn_attn.models.text_classifiers.BiLSTMClassifier`` (Embedding(10000, 128) ->
 Bidirectional LSTM(64) -> Dropout(0.5) -> Dense(1)), jits the whole train step (forward,
@@ -13,7 +13,9 @@ cost_analysis when it reports them), the achieved GFLOP/s and its share of the m
 measured in the same run (a 2048^3 float32 matmul). With torch importable (the optional
 extra ``compare``), the same model in PyTorch (2 threads) is timed the same way; likewise
 Keras 3 and Keras 2 (``tf_keras``) on the TensorFlow backend (``train_on_batch``) when
-importable (``--no-torch`` / ``--no-keras`` skip them).
+importable, and the model written with Flax linen over Flax's own
+``nn.OptimizedLSTMCell`` and over our ``KerasLSTMCell`` (``--no-torch`` / ``--no-keras``
+/ ``--no-flax`` skip them).
 
 Glibc's allocator matters a lot here: every step allocates ~200 MB of intermediates in
 blocks above glibc's mmap threshold, so each is fresh mmap'd memory and the step took
@@ -202,6 +204,61 @@ def engine_seeds(args, num_seeds: int):
     return run, compile_s, tuple(mesh.shape.values())
 
 
+def flax_step(args, keras_cells: bool = False):
+    """The same model written with Flax linen: ``nn.Bidirectional`` over
+    ``nn.RNN(nn.OptimizedLSTMCell(64))`` (or over our ``KerasLSTMCell``), the last step of
+    each direction, Dropout(0.5), Dense(1); Keras Adam. No masking (Flax's ``seq_lengths``
+    assumes right padding), so it does the same work as ours on pre-padded tokens."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    from rnn_attn.interop.flax_linen import KerasLSTMCell
+    from rnn_attn.train.optimizers import keras_adam
+
+    def cell():
+        return KerasLSTMCell(64) if keras_cells else nn.OptimizedLSTMCell(64)
+
+    class BiLSTM(nn.Module):
+        @nn.compact
+        def __call__(self, tokens, train: bool):
+            x = nn.Embed(10_000, 128)(tokens)
+            x = nn.Bidirectional(nn.RNN(cell()), nn.RNN(cell()))(x)[:, -1]
+            x = nn.Dropout(0.5, deterministic=not train)(x)
+            return nn.Dense(1)(x)[:, 0]
+
+    model = BiLSTM()
+    rng = np.random.default_rng(0)
+    tokens = jnp.asarray(rng.integers(1, 10_000, size=(args.batch_size, args.maxlen)),
+                         jnp.int32)
+    labels = jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32)
+    params = model.init(jax.random.PRNGKey(0), tokens, False)["params"]
+    optimizer = keras_adam()
+    state = {"params": params, "opt": optimizer.init(params)}
+
+    def train_step(params, opt_state, key):
+        def loss_fn(p):
+            logits = model.apply({"params": p}, tokens, True, rngs={"dropout": key})
+            return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    step = jax.jit(train_step, donate_argnums=(0, 1))
+    key = jax.random.PRNGKey(1)
+
+    def run():
+        state["params"], state["opt"], loss = step(state["params"], state["opt"], key)
+        loss.block_until_ready()
+
+    for _ in range(args.warmup):
+        run()
+    return run
+
+
 def torch_step(args):
     import torch
     from torch import nn
@@ -312,6 +369,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the engine's mesh: devices on the data axis")
     parser.add_argument("--cpu-devices", type=int, default=0, metavar="N",
                         help="split the host into N CPU devices (0: as the experiments do)")
+    parser.add_argument("--no-flax", action="store_true",
+                        help="skip the Flax linen BiLSTMs (Flax's cell and ours)")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--no-hugetlb", action="store_true",
@@ -356,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
                                   f"(compiled in {compile_n:.1f} s; summed over seeds)",
                                   per_batch, args.batch_size)
     for name, builder, skip in (
+            ("flax nn.RNN(OptimizedLSTMCell)", flax_step, args.no_flax),
+            ("flax nn.RNN(rnn_attn KerasLSTMCell)", lambda a: flax_step(a, True),
+             args.no_flax),
             ("torch", torch_step, args.no_torch),
             ("keras", keras_step, args.no_keras),
             ("tf_keras", lambda a: keras_step(a, legacy=True), args.no_keras)):

@@ -156,3 +156,27 @@ class KerasRNN(nn.Module):
                              return_sequences=self.return_sequences, unroll=self.unroll,
                              dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
                              train=train, key=self.make_rng("dropout") if train else None)
+
+
+class FlaxModel(nn.Module):
+    """Any model of ``rnn_attn.models`` (the document models: the seq2seq with Bahdanau
+    attention, the BiLSTM with or without attention pooling, the forecasters, the
+    character LM) as a linen module.
+
+    The model's own parameter tree is one param, ``model``, initialized by ``model.init``
+    (so ``nn.tabulate`` counts Keras's parameters), and ``__call__`` is ``model.apply``:
+    with ``deterministic=False`` the model trains (dropout) with the ``'dropout'`` rng.
+    The functional model stays the core; this only carries it into a Flax program.
+    """
+
+    model: Any
+    # Shown by nn.tabulate as the param's name (e.g. the model's class).
+    name_in_table: str = "model"
+
+    @nn.compact
+    def __call__(self, inputs: Any, *, deterministic: bool = True, **kwargs: Any) -> Any:
+        params = self.param(self.name_in_table, lambda key: self.model.init(key))
+        if deterministic:
+            return self.model.apply(params, inputs, **kwargs)
+        return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"),
+                                **kwargs)

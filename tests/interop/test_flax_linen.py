@@ -137,3 +137,23 @@ def test_parameter_counts_are_keras(cell, count):
     assert f"{count:,}" in table
     variables = nn.RNN(cell).init(jax.random.PRNGKey(0), x)
     assert sum(v.size for v in jax.tree.leaves(variables)) == count
+
+
+def test_document_models_as_flax_modules_count_keras_parameters():
+    """Document 000's IMDB models: Keras's summary gives 1,378,945 (BiLSTM) and
+    1,379,273 (BiLSTM + attention pooling) trainable parameters."""
+    from rnn_attn.interop.flax_linen import FlaxModel
+    from rnn_attn.models.text_classifiers import BiLSTMClassifier
+
+    tokens = jnp.zeros((2, 200), jnp.int32)
+    for pooling, count in (("last", 1_378_945), ("attention", 1_379_273)):
+        model = BiLSTMClassifier(pooling=pooling)
+        module = FlaxModel(model)
+        table = nn.tabulate(module, jax.random.PRNGKey(0))(tokens)
+        assert f"{count:,}" in table, table
+        variables = module.init(jax.random.PRNGKey(0), tokens)
+        _close(module.apply(variables, tokens),
+               model.apply(variables["params"]["model"], tokens))
+        dropped = module.apply(variables, tokens, deterministic=False,
+                               rngs={"dropout": jax.random.PRNGKey(1)})
+        assert dropped.shape == module.apply(variables, tokens).shape

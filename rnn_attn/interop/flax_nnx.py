@@ -1,0 +1,78 @@
+"""The Keras-faithful cells as ``flax.nnx`` modules, over the same pure functions.
+
+``KerasLSTMCell(in_features, features, rngs=nnx.Rngs(0))`` (and the GRU and SimpleRNN
+cells) are ``nnx.RNNCellBase`` subclasses for ``nnx.RNN`` and ``nnx.Bidirectional``. Each
+holds the functional cell's parameters as ``nnx.Param`` attributes of the same names
+(``kernel``, ``recurrent_kernel``, ``bias``), initialized by Keras's initializers;
+``cell.params()`` gives the functional tree and ``cell.load(params)`` sets one; as
+with the linen cells (``flax_linen``), the LSTM carry is ``(h, c)``
+and ``seq_lengths`` means right padding; ``rnn_attn.nn.recurrent.rnn(cell.functional,
+cell.params(), x, mask=...)`` takes any mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+from flax import nnx
+
+from rnn_attn.nn import cells as fcells
+
+Array = jax.Array
+
+
+class _KerasCell(nnx.RNNCellBase):
+    """One step of ``functional`` over this module's params."""
+
+    def __init__(self, functional: fcells.Cell, in_features: int, *, rngs: nnx.Rngs):
+        self.functional = functional
+        self.in_features = in_features
+        for name, value in functional.init(rngs.params(), in_features).items():
+            setattr(self, name, nnx.Param(value))
+
+    def params(self) -> dict[str, Array]:
+        """The functional cell's parameter tree (the current values)."""
+        names = jax.eval_shape(lambda: self.functional.init(jax.random.PRNGKey(0),
+                                                            self.in_features))
+        return {name: getattr(self, name)[...] for name in names}
+
+    def load(self, params: dict[str, Array]) -> None:
+        """Sets the values of a functional parameter tree of the same shapes."""
+        for name, value in params.items():
+            getattr(self, name)[...] = value
+
+    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...],
+                                                                          Array]:
+        return self.functional(self.params(), tuple(carry), inputs)
+
+    def initialize_carry(self, input_shape: tuple[int, ...], rngs: Any = None,
+                         carry_init: Any = None) -> tuple[Array, ...]:
+        """Zeros, ``(h,)`` or ``(h, c)``, each ``[*input_shape[:-1], features]``."""
+        del rngs, carry_init  # Keras's initial state: zeros
+        return self.functional.initial_carry(tuple(input_shape[:-1]))
+
+    @property
+    def num_feature_axes(self) -> int:
+        return 1
+
+
+class KerasSimpleRNNCell(_KerasCell):
+    """Keras's ``SimpleRNN`` cell; ``config``: ``rnn_attn.nn.cells.SimpleRNNCell``'s."""
+
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
+        super().__init__(fcells.SimpleRNNCell(features, **config), in_features, rngs=rngs)
+
+
+class KerasLSTMCell(_KerasCell):
+    """Keras's ``LSTM`` cell (carry ``(h, c)``); ``config``: ``LSTMCell``'s."""
+
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
+        super().__init__(fcells.LSTMCell(features, **config), in_features, rngs=rngs)
+
+
+class KerasGRUCell(_KerasCell):
+    """Keras's ``GRU`` cell (``reset_after`` either way); ``config``: ``GRUCell``'s."""
+
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
+        super().__init__(fcells.GRUCell(features, **config), in_features, rngs=rngs)
