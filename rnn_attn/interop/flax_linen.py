@@ -180,3 +180,39 @@ class FlaxModel(nn.Module):
             return self.model.apply(params, inputs, **kwargs)
         return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"),
                                 **kwargs)
+
+
+class KerasBidirectional(nn.Module):
+    """Keras's ``Bidirectional`` over two cells, with any mask: the backward direction
+    reads the sequence reversed (padding never enters its state) and its outputs are
+    flipped back; ``merge_mode`` one of ``recurrent.MERGE_MODES``. Params: ``forward``
+    and ``backward``, each the functional cell's tree."""
+
+    forward_cell: _KerasCell
+    backward_cell: _KerasCell
+    merge_mode: str = "concat"
+    return_sequences: bool = True
+
+    @nn.compact
+    def __call__(self, inputs: Array, *, mask: Array | None = None,
+                 lengths: Array | None = None) -> tuple[Any, tuple[Any, Any]]:
+        """``inputs <float>[batch, time, features]``; returns ``recurrent.bidirectional``'s
+        ``(merged_outputs, (forward_carry, backward_carry))``."""
+        forward, backward = self.forward_cell.functional(), self.backward_cell.functional()
+        width = jnp.shape(inputs)[-1]
+        params = {"forward": ParamsOf(forward, width, name="forward")(),
+                  "backward": ParamsOf(backward, width, name="backward")()}
+        return recurrent.bidirectional(forward, backward, params, inputs, mask=mask,
+                                       lengths=lengths, merge_mode=self.merge_mode,
+                                       return_sequences=self.return_sequences)
+
+
+class ParamsOf(nn.Module):
+    """A functional cell's parameters under this module's name (Keras's initializers)."""
+
+    cell: Any
+    input_dim: int
+
+    @nn.compact
+    def __call__(self) -> dict[str, Array]:
+        return _cell_params(self, self.cell, self.input_dim)

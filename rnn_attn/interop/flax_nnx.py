@@ -18,6 +18,7 @@ import jax
 from flax import nnx
 
 from rnn_attn.nn import cells as fcells
+from rnn_attn.nn import recurrent
 
 Array = jax.Array
 
@@ -76,3 +77,37 @@ class KerasGRUCell(_KerasCell):
 
     def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
         super().__init__(fcells.GRUCell(features, **config), in_features, rngs=rngs)
+
+
+class KerasRNN(nnx.Module):
+    """A Keras recurrent layer over an nnx cell above, with any mask (left or right
+    padding, holes), ``reverse`` (Keras's ``go_backwards``, outputs in processing order)
+    and ``return_sequences``; ``recurrent.rnn`` over the cell's params."""
+
+    def __init__(self, cell: _KerasCell, *, return_sequences: bool = True,
+                 reverse: bool = False):
+        self.cell, self.return_sequences, self.reverse = cell, return_sequences, reverse
+
+    def __call__(self, inputs: Array, *, mask: Array | None = None,
+                 lengths: Array | None = None) -> tuple[Array, tuple[Array, ...]]:
+        return recurrent.rnn(self.cell.functional, self.cell.params(), inputs, mask=mask,
+                             lengths=lengths, reverse=self.reverse,
+                             return_sequences=self.return_sequences)
+
+
+class KerasBidirectional(nnx.Module):
+    """Keras's ``Bidirectional`` over two nnx cells, with any mask and ``merge_mode``
+    (``recurrent.MERGE_MODES``)."""
+
+    def __init__(self, forward: _KerasCell, backward: _KerasCell, *,
+                 merge_mode: str = "concat", return_sequences: bool = True):
+        self.forward, self.backward = forward, backward
+        self.merge_mode, self.return_sequences = merge_mode, return_sequences
+
+    def __call__(self, inputs: Array, *, mask: Array | None = None,
+                 lengths: Array | None = None) -> tuple[Any, tuple[Any, Any]]:
+        params = {"forward": self.forward.params(), "backward": self.backward.params()}
+        return recurrent.bidirectional(self.forward.functional, self.backward.functional,
+                                       params, inputs, mask=mask, lengths=lengths,
+                                       merge_mode=self.merge_mode,
+                                       return_sequences=self.return_sequences)

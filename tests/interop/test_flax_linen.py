@@ -80,35 +80,44 @@ def test_right_padding_reverse_and_bidirectional_agree_with_the_functional_layer
     _close(both.apply(bi_variables, x), ours)
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
-@pytest.mark.parametrize("padding", ["left", "right", "holes"])
-def test_keras_rnn_takes_any_mask(kind, padding):
-    cell = CELLS[kind]()
-    x = _inputs(5)
+def _mask(padding):
     rows = np.arange(TIME)[None, :]
     mask = {"left": rows >= np.array([[0], [3], [6]]),
             "right": rows < np.array([[7], [4], [1]]),
-            "holes": (rows % 3 != 1) | (rows == 0)}[padding]
-    mask = jnp.asarray(np.broadcast_to(mask, (BATCH, TIME)))
+            "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME))}[padding]
+    return jnp.asarray(mask)
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_keras_rnn_takes_any_mask(kind):
+    cell = CELLS[kind]()
+    x = _inputs(5)
     layer = KerasRNN(cell, return_sequences=False)
-    variables = layer.init(jax.random.PRNGKey(1), x, mask=mask)
+    variables = layer.init(jax.random.PRNGKey(1), x)
     params = variables["params"]
     functional = cell.functional()
 
-    def linen_loss(p):
-        return jnp.sum(layer.apply({"params": p}, x, mask=mask)[0] ** 2)
+    # The mask is an argument: one compilation serves the three paddings.
+    @jax.jit
+    def linen(p, mask):
+        return layer.apply({"params": p}, x, mask=mask)
 
-    def functional_loss(p):
-        return jnp.sum(recurrent.rnn(functional, p, x, mask=mask,
-                                     return_sequences=False)[0] ** 2)
+    @jax.jit
+    def ours(p, mask):
+        return recurrent.rnn(functional, p, x, mask=mask, return_sequences=False)
 
-    _close(layer.apply(variables, x, mask=mask),
-           recurrent.rnn(functional, params, x, mask=mask, return_sequences=False))
-    _close(jax.grad(linen_loss)(params), jax.grad(functional_loss)(params))
+    def loss(f):
+        return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask)[0] ** 2)))
+
+    linen_grad, our_grad = loss(linen), loss(ours)
+    for padding in ("left", "right", "holes"):
+        mask = _mask(padding)
+        _close(linen(params, mask), ours(params, mask), tol=1e-6)
+        _close(linen_grad(params, mask), our_grad(params, mask), tol=1e-6)
     # Left padding: the last output is the last real step's, as with no padding at all.
-    if padding == "left":
-        last = layer.apply(variables, x[1:2, 3:], mask=mask[1:2, 3:])[0]
-        _close(last, layer.apply(variables, x, mask=mask)[0][1:2])
+    mask = _mask("left")
+    last = layer.apply(variables, x[1:2, 3:], mask=mask[1:2, 3:])[0]
+    _close(last, linen(params, mask)[0][1:2], tol=1e-6)
 
 
 def test_keras_rnn_dropout_masks_are_drawn_from_the_dropout_rng():
@@ -157,3 +166,35 @@ def test_document_models_as_flax_modules_count_keras_parameters():
         dropped = module.apply(variables, tokens, deterministic=False,
                                rngs={"dropout": jax.random.PRNGKey(1)})
         assert dropped.shape == module.apply(variables, tokens).shape
+
+
+# Every cell with concat; the other merge modes (one function, after both directions) on
+# the LSTM.
+@pytest.mark.parametrize("kind, merge_mode", [(kind, "concat") for kind in sorted(CELLS)]
+                         + [("lstm", mode) for mode in ("sum", "mul", "ave")])
+def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
+    from rnn_attn.interop.flax_linen import KerasBidirectional
+
+    x = _inputs(8)
+    layer = KerasBidirectional(CELLS[kind](), CELLS[kind](), merge_mode=merge_mode)
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    functional = CELLS[kind]().functional()
+
+    @jax.jit
+    def linen(p, mask):
+        return layer.apply({"params": p}, x, mask=mask)[0]
+
+    @jax.jit
+    def ours(p, mask):
+        return recurrent.bidirectional(functional, functional, p, x, mask=mask,
+                                       merge_mode=merge_mode)[0]
+
+    def grad(f):
+        return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask) ** 2)))
+
+    linen_grad, our_grad = grad(linen), grad(ours)
+    p = variables["params"]
+    for padding in ("left", "right", "holes"):
+        mask = _mask(padding)
+        _close(linen(p, mask), ours(p, mask), tol=1e-6)
+        _close(linen_grad(p, mask), our_grad(p, mask), tol=1e-6)

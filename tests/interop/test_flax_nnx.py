@@ -60,3 +60,41 @@ def test_params_load_into_a_cell():
     other.load(cell.params())
     x = jnp.ones((2, 3, FEATURES), jnp.float32)
     _close(nnx.RNN(other)(x), nnx.RNN(cell)(x))
+
+
+@pytest.mark.parametrize("kind", sorted(CELLS))
+def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
+    from rnn_attn.interop.flax_nnx import KerasBidirectional, KerasRNN
+
+    x = jax.random.normal(jax.random.PRNGKey(2), (BATCH, TIME, FEATURES), jnp.float32)
+    rows = np.arange(TIME)[None, :]
+    masks = {"left": rows >= np.array([[0], [3], [6]]),
+             "right": rows < np.array([[7], [4], [1]]),
+             "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME))}
+    forward, backward = _cell(kind, 0), _cell(kind, 1)
+    f_params, b_params = forward.params(), backward.params()
+    # Masks are arguments: one compilation serves the three paddings.
+    run_nnx = nnx.jit(lambda layer, mask: layer(x, mask=mask))
+    grad_nnx = nnx.jit(nnx.grad(lambda layer, mask: jnp.sum(layer(x, mask=mask)[0] ** 2)))
+    grad_ours = jax.jit(jax.grad(lambda p, mask: jnp.sum(
+        recurrent.rnn(forward.functional, p, x, mask=mask)[0] ** 2)))
+    merge_modes = ("concat", "sum", "mul", "ave") if kind == "lstm" else ("concat",)
+    rnns = {reverse: KerasRNN(forward, reverse=reverse, return_sequences=False)
+            for reverse in (False, True)}
+    bidirectionals = {m: KerasBidirectional(forward, backward, merge_mode=m)
+                      for m in merge_modes}
+    for mask in map(jnp.asarray, masks.values()):
+        for reverse, layer in rnns.items():
+            _close(run_nnx(layer, mask), recurrent.rnn(
+                forward.functional, f_params, x, mask=mask, reverse=reverse,
+                return_sequences=False), tol=1e-6)
+        grads = grad_nnx(KerasRNN(forward), mask)
+        expected = grad_ours(f_params, mask)
+        _close({n: getattr(grads.cell, n)[...] for n in expected}, expected, tol=1e-6)
+        # Every cell with concat; the other merge modes (one function, after both
+        # directions) on the LSTM.
+        for merge_mode, both in bidirectionals.items():
+            _close(run_nnx(both, mask)[0], recurrent.bidirectional(
+                forward.functional, backward.functional,
+                {"forward": f_params, "backward": b_params}, x, mask=mask,
+                merge_mode=merge_mode)[0], tol=1e-6)
