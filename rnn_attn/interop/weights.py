@@ -14,10 +14,16 @@ layer's weights are ours as they are. PyTorch's differ:
 ``layer`` and ``reverse`` pick one direction of one layer of a stacked or bidirectional
 PyTorch module (``weight_ih_l1_reverse``); a Keras ``Bidirectional`` layer's list is the
 forward layer's weights, then the backward layer's.
+
+``read_keras_weights`` reads Keras 3's files (``model.save_weights`` ``.weights.h5``, or
+the ``.keras`` archive holding one) into ``{layer: get_weights() list}`` with h5py.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import zipfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -147,4 +153,45 @@ def to_torch(cell: fcells.Cell, params: Mapping[str, np.ndarray], *, layer: int 
         out[names["bias_ih"]], out[names["bias_hh"]] = theirs(p["bias"][0]), theirs(p["bias"][1])
     else:
         out[names["bias_ih"]], out[names["bias_hh"]] = p["bias"], np.zeros_like(p["bias"])
+    return out
+
+
+def read_keras_weights(path: str) -> dict[str, list[np.ndarray]]:
+    """Every layer's weights in a Keras 3 ``.weights.h5`` or ``.keras`` file, as
+    ``{layer path: [arrays in get_weights() order]}``. The paths are the file's: Keras
+    names them by layer type, numbered when repeated (``"lstm"``, ``"lstm_1"``), whatever
+    ``name=`` the layers had; a recurrent layer's cell variables are its own, and a
+    ``Bidirectional``'s directions are ``"bidirectional/forward_layer"`` and
+    ``"bidirectional/backward_layer"``."""
+    try:
+        import h5py
+    except ImportError as e:
+        raise ImportError("reading Keras weight files needs h5py (pip install h5py, or the "
+                          "'compare' extra)") from e
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Keras weights file not found: {path!r}")
+    source: object = path
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if "model.weights.h5" not in archive.namelist():
+                raise ValueError(f"{path!r} is a zip without model.weights.h5; expected a "
+                                 f".keras file")
+            source = io.BytesIO(archive.read("model.weights.h5"))
+    try:
+        with h5py.File(source, "r") as f:
+            return _layers(f)
+    except OSError as e:
+        raise ValueError(f"{path!r} is not a Keras .weights.h5 or .keras file ({e})") from None
+
+
+def _layers(root) -> dict[str, list[np.ndarray]]:
+    out: dict[str, list[np.ndarray]] = {}
+
+    def visit(name: str, group) -> None:
+        if not name.endswith("/vars") or not len(group):
+            return
+        layer = name[: -len("/vars")].removeprefix("layers/").removesuffix("/cell")
+        out[layer] = [np.asarray(group[str(i)]) for i in range(len(group))]
+
+    root.visititems(lambda name, obj: visit(name, obj) if hasattr(obj, "keys") else None)
     return out

@@ -120,3 +120,35 @@ def test_bad_weights_name_the_tensor_and_the_shapes():
         weights.to_torch(cells.GRUCell(UNITS, reset_after=False),
                          {"kernel": np.zeros((FEATURES, 15)),
                           "recurrent_kernel": np.zeros((UNITS, 15)), "bias": np.zeros(15)})
+
+
+def test_keras_weight_files_read_into_our_params(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras is in the 'compare' extra")
+    pytest.importorskip("h5py")
+    model = keras.Sequential([keras.Input((TIME, FEATURES)),
+                              keras.layers.Bidirectional(keras.layers.LSTM(
+                                  UNITS, return_sequences=True)),
+                              keras.layers.GRU(3)])
+    model.save_weights(tmp_path / "m.weights.h5")
+    model.save(tmp_path / "m.keras")
+    for name in ("m.weights.h5", "m.keras"):
+        layers = weights.read_keras_weights(str(tmp_path / name))
+        # Keras names the paths by layer type (a second LSTM would be "lstm_1").
+        assert set(layers) == {"bidirectional/forward_layer", "bidirectional/backward_layer",
+                               "gru"}
+        x = _inputs()
+        bi = {d: weights.from_keras(CELLS["lstm"], layers[f"bidirectional/{d}_layer"])
+              for d in ("forward", "backward")}
+        hidden = recurrent.bidirectional(CELLS["lstm"], CELLS["lstm"],
+                                         jax.tree.map(jnp.asarray, bi), jnp.asarray(x))[0]
+        gru = weights.from_keras(cells.GRUCell(3), layers["gru"])
+        ours = recurrent.rnn(cells.GRUCell(3), jax.tree.map(jnp.asarray, gru), hidden,
+                             return_sequences=False)[0]
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(model(x)), rtol=1e-5,
+                                   atol=1e-5)
+    (tmp_path / "not.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ValueError, match="is not a Keras .weights.h5 or .keras file"):
+        weights.read_keras_weights(str(tmp_path / "not.h5"))
+    with pytest.raises(FileNotFoundError, match="Keras weights file not found"):
+        weights.read_keras_weights(str(tmp_path / "none.h5"))
