@@ -16,10 +16,13 @@ Two differences from Flax's cells to know:
   runs ``rnn_attn.nn.recurrent.rnn`` with the mask: masked steps keep the previous state
   and output it, as Keras's ``Masking``.
 
-Dropout: ``KerasRNN(cell, dropout=..., recurrent_dropout=...)`` draws both masks once
-per sequence from the ``'dropout'`` rng, as Keras does (Gal & Ghahramani). The cells
-themselves take no dropout: under ``nn.RNN`` a cell sees one step at a time, and a mask
-drawn per step is not Keras's.
+Dropout, Keras's (Gal & Ghahramani): one input mask and one recurrent mask per
+sequence, the same at every step. ``KerasRNN(cell, dropout=..., recurrent_dropout=...)``
+draws them from the ``'dropout'`` rng. A cell given rates (``KerasLSTMCell(64,
+dropout=0.2, recurrent_dropout=0.2, deterministic=False)``) draws them at every step from
+its ``'dropout'`` rng, so under ``nn.RNN`` pass ``split_rngs={"params": False,
+"dropout": False}``: the same rng at every step, hence the same masks (with the rng split
+per step the masks would change every step, which is not Keras's dropout).
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class _KerasCell(nn.RNNCellBase):
     activation: str = "tanh"
     kernel_initializer: str = "glorot_uniform"
     recurrent_initializer: str = "orthogonal"
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
+    deterministic: bool = True
 
     @nn.nowrap
     def functional(self) -> fcells.Cell:
@@ -65,7 +71,23 @@ class _KerasCell(nn.RNNCellBase):
         features])``."""
         cell = self.functional()
         params = _cell_params(self, cell, inputs.shape[-1])
-        return cell(params, tuple(carry), inputs)
+        rates = (recurrent.check_rate("dropout", self.dropout),
+                 recurrent.check_rate("recurrent_dropout", self.recurrent_dropout))
+        recurrent_mask = None
+        if not self.deterministic and max(rates) > 0:
+            # As recurrent.rnn draws them from its key: the same masks for the same key.
+            input_key, recurrent_key = jax.random.split(self._dropout_key())
+            if rates[0] > 0:
+                inputs = inputs * recurrent.dropout_mask(input_key, rates[0], inputs.shape,
+                                                         inputs.dtype)
+            if rates[1] > 0:
+                recurrent_mask = recurrent.dropout_mask(
+                    recurrent_key, rates[1], (*inputs.shape[:-1], self.features),
+                    inputs.dtype)
+        return cell(params, tuple(carry), inputs, recurrent_mask)
+
+    def _dropout_key(self) -> Array:
+        return self.make_rng("dropout")
 
     @nn.nowrap
     def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, ...]:

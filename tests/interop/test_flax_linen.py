@@ -25,7 +25,7 @@ def _inputs(seed=0):
     return jax.random.normal(jax.random.PRNGKey(seed), (BATCH, TIME, FEATURES), jnp.float32)
 
 
-def _close(a, b, tol=1e-5):
+def _close(a, b, tol=1e-6):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
 
@@ -198,3 +198,57 @@ def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
         mask = _mask(padding)
         _close(linen(p, mask), ours(p, mask), tol=1e-6)
         _close(linen_grad(p, mask), our_grad(p, mask), tol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_cells_drop_out_as_keras_under_nn_rnn(kind):
+    """With the 'dropout' rng not split over steps, a cell's masks are the same at every
+    step: the functional layer's dropout for the same key, exactly."""
+    from rnn_attn.interop import flax_linen
+
+    key = jax.random.PRNGKey(11)
+    base = {"lstm": flax_linen.KerasLSTMCell, "gru": flax_linen.KerasGRUCell}[kind]
+
+    class FixedKey(base):  # the key recurrent.rnn is given below
+        def _dropout_key(self):
+            return key
+
+    rates = {"dropout": 0.3, "recurrent_dropout": 0.4}
+    cell = FixedKey(5, deterministic=False, **rates)
+    layer = nn.RNN(cell, split_rngs={"params": False, "dropout": False})
+    x = _inputs(9)
+    variables = layer.init(jax.random.PRNGKey(1), x)
+    params = variables["params"]["cell"]
+    ours = recurrent.rnn(cell.functional(), params, x, train=True, key=key, **rates)[0]
+    _close(layer.apply(variables, x), ours, tol=1e-6)
+    plain = recurrent.rnn(cell.functional(), params, x)[0]
+    assert not np.allclose(np.asarray(ours), np.asarray(plain))
+    # The real cell, rngs from Flax: reproducible, and off when deterministic.
+    real = nn.RNN(base(5, deterministic=False, **rates),
+                  split_rngs={"params": False, "dropout": False})
+    drop = {"dropout": jax.random.PRNGKey(3)}
+    _close(real.apply(variables, x, rngs=drop), real.apply(variables, x, rngs=drop))
+    _close(nn.RNN(base(5, **rates)).apply(variables, x), plain, tol=1e-6)
+
+
+def test_the_other_document_models_as_flax_modules():
+    """The seq2seq with Bahdanau attention, a forecaster and the character LM: the module
+    holds the model's own tree (its parameter count) and gives its outputs."""
+    from rnn_attn.interop.flax_linen import FlaxModel
+    from rnn_attn.models.char_lm import CharLSTM
+    from rnn_attn.models.forecasters import make_forecaster
+    from rnn_attn.models.seq2seq import make_model
+
+    cases = [(make_model("attention", 6, units=8), jax.nn.one_hot(jnp.arange(10).reshape(2, 5)
+                                                                  % 6, 6)),
+             (make_forecaster("gru", 14, 12, units=8), jnp.ones((2, 12, 14), jnp.float32)),
+             (CharLSTM(7, units=8), jnp.zeros((2, 10), jnp.int32))]
+    for model, inputs in cases:
+        module = FlaxModel(model)
+        variables = module.init(jax.random.PRNGKey(0), inputs)
+        own = model.init(jax.random.PRNGKey(0))
+        count = sum(v.size for v in jax.tree.leaves(own))
+        assert sum(v.size for v in jax.tree.leaves(variables)) == count
+        assert f"{count:,}" in nn.tabulate(module, jax.random.PRNGKey(0))(inputs)
+        _close(module.apply(variables, inputs),
+               model.apply(variables["params"]["model"], inputs))

@@ -21,7 +21,7 @@ def _cell(kind, seed=0):
     return cls(FEATURES, UNITS, rngs=nnx.Rngs(seed), **config)
 
 
-def _close(a, b, tol=1e-5):
+def _close(a, b, tol=1e-6):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
 
