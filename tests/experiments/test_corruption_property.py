@@ -20,12 +20,9 @@ closing notes record longer runs).
 from __future__ import annotations
 
 import gzip
-import importlib
-import io
 import json
 import os
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
@@ -33,6 +30,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from tests.experiments.test_flags_property import _run, _snapshot  # noqa: E402
 from tests.experiments.test_sentiment import _data_dir as write_imdb  # noqa: E402
 from tests.experiments.test_weather import write_jena  # noqa: E402
 
@@ -83,25 +81,9 @@ def _argv(experiment: str, workdir, data: str, *extra: str) -> list[str]:
     return ["--workdir", str(workdir), "--no-progress", *flags, *extra]
 
 
-def _run(experiment: str, argv: list[str]) -> tuple[object, str]:
-    main = importlib.import_module(f"experiments.{experiment}.run").main
-    err = io.StringIO()
-    with redirect_stderr(err), redirect_stdout(io.StringIO()):
-        try:
-            status = main(argv)
-        except SystemExit as e:
-            status = e.code
-    return status, err.getvalue()
-
-
 def _per_seed(workdir) -> dict:
     with open(os.path.join(workdir, "results.json")) as f:
         return {name: model["per_seed"] for name, model in json.load(f)["models"].items()}
-
-
-def _snapshot(root) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
 
 
 def _corrupt(path, how: str, fraction: float, noise: bytes) -> None:
