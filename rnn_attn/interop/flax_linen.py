@@ -39,12 +39,14 @@ from rnn_attn.nn import recurrent
 Array = jax.Array
 
 
-def _cell_params(module: nn.Module, cell: fcells.Cell, input_dim: int) -> dict[str, Array]:
+def _cell_params(module: nn.Module, cell: fcells.Cell, input_dim: int,
+                 dtype: Any = jnp.float32) -> dict[str, Array]:
     """The functional cell's parameters, each a linen param of the same name, initialized
-    by ``cell.init`` (Keras's initializers)."""
+    by ``cell.init`` (Keras's initializers), in ``dtype``."""
     names = jax.eval_shape(lambda: cell.init(jax.random.PRNGKey(0), input_dim))
-    return {name: module.param(name, lambda key, name=name: cell.init(key, input_dim)[name])
-            for name in names}
+    return {name: module.param(
+        name, lambda key, name=name: cell.init(key, input_dim)[name].astype(dtype))
+        for name in names}
 
 
 class _KerasCell(nn.RNNCellBase):
@@ -58,6 +60,7 @@ class _KerasCell(nn.RNNCellBase):
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     deterministic: bool = True
+    param_dtype: Any = jnp.float32  # of the params and the initial carry
 
     @nn.nowrap
     def functional(self) -> fcells.Cell:
@@ -70,7 +73,7 @@ class _KerasCell(nn.RNNCellBase):
         """One step: ``inputs <float>[..., input_dim]`` -> ``(carry, h <float>[...,
         features])``."""
         cell = self.functional()
-        params = _cell_params(self, cell, inputs.shape[-1])
+        params = _cell_params(self, cell, inputs.shape[-1], self.param_dtype)
         rates = (recurrent.check_rate("dropout", self.dropout),
                  recurrent.check_rate("recurrent_dropout", self.recurrent_dropout))
         recurrent_mask = None
@@ -93,7 +96,7 @@ class _KerasCell(nn.RNNCellBase):
     def initialize_carry(self, rng: Array, input_shape: tuple[int, ...]) -> tuple[Array, ...]:
         """Zeros, ``(h,)`` or ``(h, c)``, each ``[*input_shape[:-1], features]``."""
         del rng  # the initial state is zeros, as Keras's
-        return self.functional().initial_carry(tuple(input_shape[:-1]))
+        return self.functional().initial_carry(tuple(input_shape[:-1]), self.param_dtype)
 
     @property
     def num_feature_axes(self) -> int:
@@ -171,7 +174,7 @@ class KerasRNN(nn.Module):
         pattern: left or right padding, holes) or ``lengths <int>[batch]`` (right
         padding). Returns ``(outputs, final_carry)`` as ``recurrent.rnn``."""
         cell = self.cell.functional()
-        params = _cell_params(self, cell, jnp.shape(inputs)[-1])
+        params = _cell_params(self, cell, jnp.shape(inputs)[-1], self.cell.param_dtype)
         train = not deterministic and max(self.dropout, self.recurrent_dropout) > 0
         return recurrent.rnn(cell, params, inputs, lengths=lengths, mask=mask,
                              initial_carry=initial_carry, reverse=self.reverse,
@@ -222,8 +225,10 @@ class KerasBidirectional(nn.Module):
         ``(merged_outputs, (forward_carry, backward_carry))``."""
         forward, backward = self.forward_cell.functional(), self.backward_cell.functional()
         width = jnp.shape(inputs)[-1]
-        params = {"forward": ParamsOf(forward, width, name="forward")(),
-                  "backward": ParamsOf(backward, width, name="backward")()}
+        params = {"forward": ParamsOf(forward, width, self.forward_cell.param_dtype,
+                                      name="forward")(),
+                  "backward": ParamsOf(backward, width, self.backward_cell.param_dtype,
+                                       name="backward")()}
         return recurrent.bidirectional(forward, backward, params, inputs, mask=mask,
                                        lengths=lengths, merge_mode=self.merge_mode,
                                        return_sequences=self.return_sequences)
@@ -234,7 +239,8 @@ class ParamsOf(nn.Module):
 
     cell: Any
     input_dim: int
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self) -> dict[str, Array]:
-        return _cell_params(self, self.cell, self.input_dim)
+        return _cell_params(self, self.cell, self.input_dim, self.dtype)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from rnn_attn.nn import cells as fcells
@@ -26,11 +27,13 @@ Array = jax.Array
 class _KerasCell(nnx.RNNCellBase):
     """One step of ``functional`` over this module's params."""
 
-    def __init__(self, functional: fcells.Cell, in_features: int, *, rngs: nnx.Rngs):
+    def __init__(self, functional: fcells.Cell, in_features: int, *, rngs: nnx.Rngs,
+                 param_dtype: Any = jnp.float32):
         self.functional = functional
         self.in_features = in_features
+        self.param_dtype = param_dtype  # of the params and the initial carry
         for name, value in functional.init(rngs.params(), in_features).items():
-            setattr(self, name, nnx.Param(value))
+            setattr(self, name, nnx.Param(value.astype(param_dtype)))
 
     def params(self) -> dict[str, Array]:
         """The functional cell's parameter tree (the current values)."""
@@ -51,7 +54,7 @@ class _KerasCell(nnx.RNNCellBase):
                          carry_init: Any = None) -> tuple[Array, ...]:
         """Zeros, ``(h,)`` or ``(h, c)``, each ``[*input_shape[:-1], features]``."""
         del rngs, carry_init  # Keras's initial state: zeros
-        return self.functional.initial_carry(tuple(input_shape[:-1]))
+        return self.functional.initial_carry(tuple(input_shape[:-1]), self.param_dtype)
 
     @property
     def num_feature_axes(self) -> int:
@@ -61,22 +64,28 @@ class _KerasCell(nnx.RNNCellBase):
 class KerasSimpleRNNCell(_KerasCell):
     """Keras's ``SimpleRNN`` cell; ``config``: ``rnn_attn.nn.cells.SimpleRNNCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
-        super().__init__(fcells.SimpleRNNCell(features, **config), in_features, rngs=rngs)
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
+                 param_dtype: Any = jnp.float32, **config: Any):
+        super().__init__(fcells.SimpleRNNCell(features, **config), in_features, rngs=rngs,
+                         param_dtype=param_dtype)
 
 
 class KerasLSTMCell(_KerasCell):
     """Keras's ``LSTM`` cell (carry ``(h, c)``); ``config``: ``LSTMCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
-        super().__init__(fcells.LSTMCell(features, **config), in_features, rngs=rngs)
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
+                 param_dtype: Any = jnp.float32, **config: Any):
+        super().__init__(fcells.LSTMCell(features, **config), in_features, rngs=rngs,
+                         param_dtype=param_dtype)
 
 
 class KerasGRUCell(_KerasCell):
     """Keras's ``GRU`` cell (``reset_after`` either way); ``config``: ``GRUCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs, **config: Any):
-        super().__init__(fcells.GRUCell(features, **config), in_features, rngs=rngs)
+    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
+                 param_dtype: Any = jnp.float32, **config: Any):
+        super().__init__(fcells.GRUCell(features, **config), in_features, rngs=rngs,
+                         param_dtype=param_dtype)
 
 
 class KerasRNN(nnx.Module):

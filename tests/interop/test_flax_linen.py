@@ -14,15 +14,18 @@ from rnn_attn.interop.flax_linen import (
 )
 from rnn_attn.nn import recurrent
 
-CELLS = {"simple_rnn": lambda: KerasSimpleRNNCell(5),
-         "lstm": lambda: KerasLSTMCell(5),
-         "gru": lambda: KerasGRUCell(5),
-         "gru_reset_before": lambda: KerasGRUCell(5, reset_after=False)}
+# In float64 (the suite enables x64): Flax's scan projects each step's inputs where ours
+# projects them all at once, so in float32 the sums round differently (~1e-6 relative).
+F64 = {"param_dtype": jnp.float64}
+CELLS = {"simple_rnn": lambda: KerasSimpleRNNCell(5, **F64),
+         "lstm": lambda: KerasLSTMCell(5, **F64),
+         "gru": lambda: KerasGRUCell(5, **F64),
+         "gru_reset_before": lambda: KerasGRUCell(5, reset_after=False, **F64)}
 BATCH, TIME, FEATURES = 3, 7, 4
 
 
 def _inputs(seed=0):
-    return jax.random.normal(jax.random.PRNGKey(seed), (BATCH, TIME, FEATURES), jnp.float32)
+    return jax.random.normal(jax.random.PRNGKey(seed), (BATCH, TIME, FEATURES), jnp.float64)
 
 
 def _close(a, b, tol=1e-6):
@@ -214,7 +217,7 @@ def test_cells_drop_out_as_keras_under_nn_rnn(kind):
             return key
 
     rates = {"dropout": 0.3, "recurrent_dropout": 0.4}
-    cell = FixedKey(5, deterministic=False, **rates)
+    cell = FixedKey(5, deterministic=False, **rates, **F64)
     layer = nn.RNN(cell, split_rngs={"params": False, "dropout": False})
     x = _inputs(9)
     variables = layer.init(jax.random.PRNGKey(1), x)
@@ -224,11 +227,11 @@ def test_cells_drop_out_as_keras_under_nn_rnn(kind):
     plain = recurrent.rnn(cell.functional(), params, x)[0]
     assert not np.allclose(np.asarray(ours), np.asarray(plain))
     # The real cell, rngs from Flax: reproducible, and off when deterministic.
-    real = nn.RNN(base(5, deterministic=False, **rates),
+    real = nn.RNN(base(5, deterministic=False, **rates, **F64),
                   split_rngs={"params": False, "dropout": False})
     drop = {"dropout": jax.random.PRNGKey(3)}
     _close(real.apply(variables, x, rngs=drop), real.apply(variables, x, rngs=drop))
-    _close(nn.RNN(base(5, **rates)).apply(variables, x), plain, tol=1e-6)
+    _close(nn.RNN(base(5, **rates, **F64)).apply(variables, x), plain, tol=1e-6)
 
 
 def test_the_other_document_models_as_flax_modules():
