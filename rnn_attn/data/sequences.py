@@ -31,27 +31,11 @@ def pad_sequences(
     Returns:
       ``<dtype>[len(sequences), maxlen]``.
     """
-    try:
-        kind = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be a numpy dtype (e.g. 'int32'), got {dtype!r}") from None
-    _check_value(value, kind)
-    if padding not in ("pre", "post"):
-        raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
-    if truncating not in ("pre", "post"):
-        raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen is not None and (not isinstance(maxlen, int | np.integer)
-                               or isinstance(maxlen, bool) or maxlen < 1):
-        raise ValueError(f"maxlen must be None or an integer >= 1 (the padded length), got "
-                         f"{maxlen!r}")
+    kind = _check_arguments(maxlen, dtype, padding, truncating, value)
     lengths = _lengths(sequences)
     if maxlen is None:
         maxlen = int(lengths.max()) if lengths.size else 0
-    need = len(sequences) * maxlen * np.dtype(dtype).itemsize
-    if need > host_free_bytes() / 2:
-        raise ValueError(f"{len(sequences)} sequences padded to maxlen {maxlen} need "
-                         f"{gib(need)} of {np.dtype(dtype).name}, more than half the "
-                         f"{gib(host_free_bytes())} free; expected a smaller maxlen")
+    _check_fits(len(sequences), maxlen, kind)
     out = np.full((len(sequences), maxlen), value, dtype=dtype)
     if not len(sequences) or maxlen == 0:
         return out
@@ -75,6 +59,33 @@ def pad_sequences(
     except (TypeError, ValueError):
         _raise_bad_values(sequences, dtype)
     return out
+
+
+def _check_arguments(maxlen, dtype, padding, truncating, value) -> np.dtype:
+    """``pad_sequences``' options checked (TypeError/ValueError naming each); the dtype."""
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a numpy dtype (e.g. 'int32'), got {dtype!r}") from None
+    _check_value(value, kind)
+    if padding not in ("pre", "post"):
+        raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
+    if truncating not in ("pre", "post"):
+        raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
+    if maxlen is not None and (not isinstance(maxlen, int | np.integer)
+                               or isinstance(maxlen, bool) or maxlen < 1):
+        raise ValueError(f"maxlen must be None or an integer >= 1 (the padded length), got "
+                         f"{maxlen!r}")
+    return kind
+
+
+def _check_fits(count: int, maxlen: int, kind: np.dtype) -> None:
+    """The padded array within half the free memory (numpy would raise MemoryError)."""
+    need, free = count * maxlen * kind.itemsize, host_free_bytes()
+    if need > free / 2:
+        raise ValueError(f"{count} sequences padded to maxlen {maxlen} need {gib(need)} of "
+                         f"{kind.name}, more than half the {gib(free)} free; expected a "
+                         f"smaller maxlen")
 
 
 def _check_value(value: object, kind: np.dtype) -> None:
