@@ -112,11 +112,22 @@ def test_keras_rnn_takes_any_mask(kind):
     def loss(f):
         return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask)[0] ** 2)))
 
-    linen_grad, our_grad = loss(linen), loss(ours)
+    backward = KerasRNN(cell, reverse=True)  # go_backwards, every step's output
+
+    @jax.jit
+    def linen_backward(p, mask):
+        return backward.apply({"params": p}, x, mask=mask)
+
+    @jax.jit
+    def ours_backward(p, mask):
+        return recurrent.rnn(functional, p, x, mask=mask, reverse=True)
+
+    pairs = [(linen, ours), (loss(linen), loss(ours)), (linen_backward, ours_backward),
+             (loss(linen_backward), loss(ours_backward))]
     for padding in ("left", "right", "holes"):
         mask = _mask(padding)
-        _close(linen(params, mask), ours(params, mask), tol=1e-6)
-        _close(linen_grad(params, mask), our_grad(params, mask), tol=1e-6)
+        for f, g in pairs:
+            _close(f(params, mask), g(params, mask), tol=1e-6)
     # Left padding: the last output is the last real step's, as with no padding at all.
     mask = _mask("left")
     last = layer.apply(variables, x[1:2, 3:], mask=mask[1:2, 3:])[0]

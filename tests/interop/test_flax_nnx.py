@@ -100,3 +100,10 @@ def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
                 forward.functional, backward.functional,
                 {"forward": f_params, "backward": b_params}, x, mask=mask,
                 merge_mode=merge_mode)[0], tol=1e-6)
+        grads = grad_nnx(bidirectionals["concat"], mask)
+        expected = jax.grad(lambda p, mask=mask: jnp.sum(recurrent.bidirectional(
+            forward.functional, backward.functional, p, x, mask=mask)[0] ** 2))(
+            {"forward": f_params, "backward": b_params})
+        for side, cell_grads in (("forward", grads.forward), ("backward", grads.backward)):
+            _close({n: getattr(cell_grads, n)[...] for n in f_params}, expected[side],
+                   tol=1e-6)
