@@ -16,7 +16,9 @@ PyTorch module (``weight_ih_l1_reverse``); a Keras ``Bidirectional`` layer's lis
 forward layer's weights, then the backward layer's.
 
 ``read_keras_weights`` reads Keras 3's files (``model.save_weights`` ``.weights.h5``, or
-the ``.keras`` archive holding one) into ``{layer: get_weights() list}`` with h5py.
+the ``.keras`` archive holding one) into ``{layer: get_weights() list}`` with h5py;
+``write_keras_weights`` writes such a dict back into a ``.weights.h5`` laid out as a
+template file of the same model (the file Keras's ``model.load_weights`` reads).
 """
 
 from __future__ import annotations
@@ -184,14 +186,54 @@ def read_keras_weights(path: str) -> dict[str, list[np.ndarray]]:
         raise ValueError(f"{path!r} is not a Keras .weights.h5 or .keras file ({e})") from None
 
 
-def _layers(root) -> dict[str, list[np.ndarray]]:
-    out: dict[str, list[np.ndarray]] = {}
+def _var_groups(root) -> dict[str, str]:
+    """``{layer path: the h5 path of its vars group}`` of a Keras weights file."""
+    out: dict[str, str] = {}
 
-    def visit(name: str, group) -> None:
-        if not name.endswith("/vars") or not len(group):
-            return
-        layer = name[: -len("/vars")].removeprefix("layers/").removesuffix("/cell")
-        out[layer] = [np.asarray(group[str(i)]) for i in range(len(group))]
+    def visit(name: str, obj) -> None:
+        if hasattr(obj, "keys") and name.endswith("/vars") and len(obj):
+            out[name[: -len("/vars")].removeprefix("layers/").removesuffix("/cell")] = name
 
-    root.visititems(lambda name, obj: visit(name, obj) if hasattr(obj, "keys") else None)
+    root.visititems(visit)
     return out
+
+
+def _layers(root) -> dict[str, list[np.ndarray]]:
+    return {layer: [np.asarray(root[group][str(i)]) for i in range(len(root[group]))]
+            for layer, group in _var_groups(root).items()}
+
+
+def write_keras_weights(path: str, layers: Mapping[str, Sequence[np.ndarray]],
+                        template: str) -> None:
+    """Writes ``layers`` (``{layer path: get_weights() list}``, as ``read_keras_weights``
+    gives) into a new ``.weights.h5`` at ``path``, laid out as ``template`` (a
+    ``.weights.h5`` of the same model; its layers not in ``layers`` are copied as they
+    are). A layer or array the template does not have, or of another shape, is refused
+    naming it and the shapes."""
+    import shutil
+
+    import h5py
+
+    if not os.path.isfile(template):
+        raise FileNotFoundError(f"Keras weights template not found: {template!r}")
+    with h5py.File(template, "r") as f:
+        groups = _var_groups(f)
+        for layer, arrays in layers.items():
+            if layer not in groups:
+                raise ValueError(f"the template has no layer {layer!r}; it has "
+                                 f"{sorted(groups)}")
+            saved = f[groups[layer]]
+            if len(arrays) != len(saved):
+                raise ValueError(f"layer {layer!r} has {len(saved)} arrays in the template, "
+                                 f"got {len(arrays)}")
+            for i, array in enumerate(arrays):
+                if np.shape(array) != saved[str(i)].shape:
+                    raise ValueError(f"layer {layer!r} array {i} has shape "
+                                     f"{np.shape(array)}; the template's is "
+                                     f"{saved[str(i)].shape}")
+    shutil.copyfile(template, path)
+    with h5py.File(path, "r+") as f:
+        for layer, arrays in layers.items():
+            for i, array in enumerate(arrays):
+                dataset = f[groups[layer]][str(i)]
+                dataset[...] = np.asarray(array, dataset.dtype)

@@ -152,3 +152,36 @@ def test_keras_weight_files_read_into_our_params(tmp_path):
         weights.read_keras_weights(str(tmp_path / "not.h5"))
     with pytest.raises(FileNotFoundError, match="Keras weights file not found"):
         weights.read_keras_weights(str(tmp_path / "none.h5"))
+
+
+def test_weights_written_back_load_into_keras(tmp_path):
+    """Keras file -> ours (changed) -> a .weights.h5 that Keras's load_weights reads."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras", reason="Keras is in the 'compare' extra")
+    pytest.importorskip("h5py")
+
+    def build():
+        return keras.Sequential([keras.Input((TIME, FEATURES)), keras.layers.LSTM(UNITS)])
+
+    model = build()
+    model.save_weights(tmp_path / "m.weights.h5")
+    layers = weights.read_keras_weights(str(tmp_path / "m.weights.h5"))
+    params = weights.from_keras(CELLS["lstm"], layers["lstm"])
+    changed = {k: v * 0.5 for k, v in params.items()}
+    weights.write_keras_weights(str(tmp_path / "changed.weights.h5"),
+                                {"lstm": weights.to_keras(CELLS["lstm"], changed)},
+                                template=str(tmp_path / "m.weights.h5"))
+    other = build()
+    other.load_weights(tmp_path / "changed.weights.h5")
+    x = _inputs()
+    np.testing.assert_allclose(np.asarray(other(x)), _ours(CELLS["lstm"], changed, x)[:, -1],
+                               rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"layer 'lstm' array 1 has shape \(5, 12\); the "
+                                         r"template's is \(5, 20\)"):
+        weights.write_keras_weights(str(tmp_path / "bad.weights.h5"),
+                                    {"lstm": [layers["lstm"][0], np.zeros((UNITS, 12)),
+                                              layers["lstm"][2]]},
+                                    template=str(tmp_path / "m.weights.h5"))
+    with pytest.raises(ValueError, match="the template has no layer 'gru'"):
+        weights.write_keras_weights(str(tmp_path / "bad.weights.h5"), {"gru": []},
+                                    template=str(tmp_path / "m.weights.h5"))
