@@ -32,14 +32,14 @@ class _KerasCell(nnx.RNNCellBase):
         self.functional = functional
         self.in_features = in_features
         self.param_dtype = param_dtype  # of the params and the initial carry
-        for name, value in functional.init(rngs.params(), in_features).items():
+        params = functional.init(rngs.params(), in_features)
+        self.param_names = tuple(params)
+        for name, value in params.items():
             setattr(self, name, nnx.Param(value.astype(param_dtype)))
 
     def params(self) -> dict[str, Array]:
         """The functional cell's parameter tree (the current values)."""
-        names = jax.eval_shape(lambda: self.functional.init(jax.random.PRNGKey(0),
-                                                            self.in_features))
-        return {name: getattr(self, name)[...] for name in names}
+        return {name: getattr(self, name)[...] for name in self.param_names}
 
     def load(self, params: dict[str, Array]) -> None:
         """Sets the values of a functional parameter tree of the same shapes."""

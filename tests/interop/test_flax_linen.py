@@ -100,30 +100,20 @@ def test_keras_rnn_takes_any_mask(kind):
     params = variables["params"]
     functional = cell.functional()
 
-    # The mask is an argument: one compilation serves the three paddings.
-    @jax.jit
-    def linen(p, mask):
-        return layer.apply({"params": p}, x, mask=mask)
-
-    @jax.jit
-    def ours(p, mask):
-        return recurrent.rnn(functional, p, x, mask=mask, return_sequences=False)
+    def jitted(module, **options):
+        """(linen, functional) as functions of (params, mask): the mask is an argument, so
+        one compilation serves the three paddings; with their gradients."""
+        linen = jax.jit(lambda p, mask: module.apply({"params": p}, x, mask=mask))
+        ours = jax.jit(lambda p, mask: recurrent.rnn(functional, p, x, mask=mask, **options))
+        return [(linen, ours), (loss(linen), loss(ours))]
 
     def loss(f):
         return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask)[0] ** 2)))
 
-    backward = KerasRNN(cell, reverse=True)  # go_backwards, every step's output
-
-    @jax.jit
-    def linen_backward(p, mask):
-        return backward.apply({"params": p}, x, mask=mask)
-
-    @jax.jit
-    def ours_backward(p, mask):
-        return recurrent.rnn(functional, p, x, mask=mask, reverse=True)
-
-    pairs = [(linen, ours), (loss(linen), loss(ours)), (linen_backward, ours_backward),
-             (loss(linen_backward), loss(ours_backward))]
+    # Forward to the last valid step; and backwards (go_backwards), every step's output.
+    pairs = (jitted(layer, return_sequences=False)
+             + jitted(KerasRNN(cell, reverse=True), reverse=True))
+    linen = pairs[0][0]
     for padding in ("left", "right", "holes"):
         mask = _mask(padding)
         for f, g in pairs:
