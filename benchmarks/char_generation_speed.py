@@ -31,10 +31,10 @@ def main() -> int:
     import jax
     import numpy as np
 
-    from rnn_attn.models.char_lm import CharLSTM
+    from rnn_attn.models.char_lm import CharRNN
     from rnn_attn.models.generation import make_generator
 
-    model = CharLSTM(args.vocab)
+    model = CharRNN(args.vocab)
     params = model.init(jax.random.PRNGKey(0))
     generate = make_generator(lambda p, w: model.apply(p, w), args.chars,
                               temperature=args.temperature)

@@ -21,7 +21,7 @@ import numpy as np
 from experiments.copy_task import train as copy_lib
 from experiments.copy_task.config import CopyTaskConfig
 from experiments.vanishing_gradients import study as gradient_study
-from rnn_attn.models.char_lm import CharLSTM
+from rnn_attn.models.char_lm import CharRNN
 from rnn_attn.models.forecasters import make_forecaster
 from rnn_attn.models.text_classifiers import BiLSTMClassifier, EmbeddingFlattenClassifier
 from rnn_attn.parallel.mesh import make_mesh
@@ -75,7 +75,7 @@ def experiments() -> dict[str, tuple]:
         "weather": (make_forecaster("gru_dropout", 3, 8, units=8), mae,
                     keras_optimizer("rmsprop", 1e-2),
                     engine.FitData(Split(series(n, 5)), Split(series(40, 6)))),
-        "char_textgen": (CharLSTM(7, units=8), objectives.categorical_classification(),
+        "char_textgen": (CharRNN(7, units=8), objectives.categorical_classification(),
                          keras_optimizer("rmsprop", 1e-2),
                          engine.FitData(Split(characters(n, 7)), Split(characters(40, 8)))),
         "copy_task": copy_task(),

@@ -11,7 +11,7 @@ reports the held-out per-character cross-entropy and perplexity, and the end sco
 share of generated words that are words of the book (unigram and bigram perplexities of
 the training text are printed for scale). Generation is one compiled lax.scan.
 
-Writes to --workdir: results.json (config, models.char_lstm.per_seed.<metric>, the
+Writes to --workdir: results.json (config, models.char_<cell>.per_seed.<metric>, the
 samples), history.png, and Orbax checkpoints per iteration (--resume continues).
 
 Modules: ``config`` (settings, the expected result and its runtime), ``train`` (the

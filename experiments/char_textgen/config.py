@@ -5,7 +5,8 @@
 
 Defaults follow document 003 (windows of 10 characters, LSTM(128) with dropout 0.1 and
 an L1L2 bias penalty, RMSprop, batch 128, 25 iterations of one epoch); beyond it, the
-book's last 10% is held out for per-character perplexity.
+book's last 10% is held out for per-character perplexity. ``--cell gru`` or ``--cell
+simple_rnn`` swaps the LSTM for the other layers the document's code imports.
 
 Expected result (seed 0, the 2-core CPU, about 25 minutes): HELD-OUT perplexity about
 4.2 per character after 25 iterations (unigram 19.5, bigram 10.4 on the training text);
@@ -50,14 +51,17 @@ class TextGenConfig(RunConfig):
     step: int = field(1, "stride between windows", minimum=1)
     held_out: float = field(0.1, "fraction of the text (its end) held out for measuring",
                             above=0.0, below=0.5)
-    units: int = field(128, "LSTM units", minimum=1)
+    cell: str = field("lstm", "the recurrent layer, one of ('lstm', 'gru', 'simple_rnn') "
+                              "(document 003: lstm; its code imports all three)",
+                      choices=("lstm", "gru", "simple_rnn"))
+    units: int = field(128, "units of the recurrent layer", minimum=1)
     inputs: str = field("one_hot", f"input encoding, one of {INPUTS}", choices=INPUTS)
     embed_dim: int = field(32, "embedding width with --inputs embedding", minimum=1)
-    dropout: float = field(0.1, "dropout on the LSTM's inputs (document 003: 0.1)",
+    dropout: float = field(0.1, "dropout on the recurrent layer's inputs (document 003: 0.1)",
                            minimum=0.0, below=1.0)
-    bias_l1: float = field(0.01, "L1 penalty on the LSTM bias (document 003: 0.01)",
+    bias_l1: float = field(0.01, "L1 penalty on the recurrent bias (document 003: 0.01)",
                            minimum=0.0)
-    bias_l2: float = field(0.01, "L2 penalty on the LSTM bias (document 003: 0.01)",
+    bias_l2: float = field(0.01, "L2 penalty on the recurrent bias (document 003: 0.01)",
                            minimum=0.0)
     optimizer: str = optimizer_field("rmsprop", KERAS_OPTIMIZERS)
     learning_rate: float = learning_rate_field()
@@ -69,6 +73,11 @@ class TextGenConfig(RunConfig):
     temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this "
                                     "temperature", minimum=0.0)
     top_k: int = field(0, "sample among the k likeliest characters (0: all)", minimum=0)
+
+    @property
+    def model_name(self) -> str:
+        """The model's name in results.json and its checkpoints: ``char_<cell>``."""
+        return f"char_{self.cell}"
 
     def text_path(self) -> str:
         return self.text or os.path.join(default_data_dir(), BOOK)

@@ -32,13 +32,13 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
     if not distributed.is_primary():  # process 0 writes the report and the files
         return {"experiment": "char_textgen", "per_seed": per_seed}
     files = {"history": plots.history(
-        {"char_lstm": [r["history"] for r in runs]}, os.path.join(workdir, "history.png"),
+        {config.model_name: [r["history"] for r in runs]}, os.path.join(workdir, "history.png"),
         metrics=("cross_entropy", "accuracy"),
         title="char_textgen: training (dashed) vs held-out (solid) per character")}
     results = build_results(config, runs, per_seed, references)
     results.update(timing_seconds=round(time.perf_counter() - start, 1), files=files)
     path = write_results(workdir, results)
-    print_report(config, runs, results["models"]["char_lstm"]["summary"])
+    print_report(config, runs, results["models"][config.model_name]["summary"])
     print_written(path, files, results["timing_seconds"])
     return results
 
@@ -46,7 +46,7 @@ def run_experiment(config: TextGenConfig, workdir: str, *, resume: bool = False,
 def build_results(config: TextGenConfig, runs: list[dict], per_seed: dict[str, list],
                   references: dict[str, float]) -> dict:
     """``results.json`` without the timing and the files: the config, what each metric
-    means, and ``models.char_lstm.per_seed.<metric>`` with the samples."""
+    means, and ``models.char_<cell>.per_seed.<metric>`` with the samples."""
     summary = ({k: stats.describe(v) for k, v in per_seed.items()} if config.seeds >= 2
                else None)
     return {
@@ -65,11 +65,11 @@ def build_results(config: TextGenConfig, runs: list[dict], per_seed: dict[str, l
                                 "penalty, dropout on)",
         },
         "reference_perplexities_on_training_text": references,
-        "models": {"char_lstm": {"seeds": [r["seed"] for r in runs], "per_seed": per_seed,
-                                 "summary": summary,
-                                 "history_per_seed": [r["history"] for r in runs],
-                                 "samples_per_seed": [r["samples"] for r in runs],
-                                 "final_sample_per_seed": [r["final_sample"] for r in runs]}},
+        "models": {config.model_name: {
+            "seeds": [r["seed"] for r in runs], "per_seed": per_seed, "summary": summary,
+            "history_per_seed": [r["history"] for r in runs],
+            "samples_per_seed": [r["samples"] for r in runs],
+            "final_sample_per_seed": [r["final_sample"] for r in runs]}},
     }
 
 

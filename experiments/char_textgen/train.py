@@ -16,7 +16,7 @@ from rnn_attn.config import (
     ConfigError,
 )
 from rnn_attn.data import chars
-from rnn_attn.models.char_lm import CharLSTM
+from rnn_attn.models.char_lm import CharRNN
 from rnn_attn.models.generation import make_generator
 from rnn_attn.parallel import distributed
 from rnn_attn.parallel.mesh import fetch
@@ -53,8 +53,8 @@ def load_corpus(config: TextGenConfig) -> Corpus:
                   frozenset(chars.vocabulary_words(text)), train_text)
 
 
-def build_model(config: TextGenConfig, vocab_size: int) -> CharLSTM:
-    return CharLSTM(vocab_size, units=config.units, inputs=config.inputs,
+def build_model(config: TextGenConfig, vocab_size: int) -> CharRNN:
+    return CharRNN(vocab_size, cell_kind=config.cell, units=config.units, inputs=config.inputs,
                     embed_dim=config.embed_dim, dropout=config.dropout,
                     bias_l1=config.bias_l1, bias_l2=config.bias_l2)
 
@@ -71,7 +71,7 @@ class Sampler:
     random training window (the seed's own generator of windows and sampling keys), and
     prints them with the held-out figures."""
 
-    def __init__(self, config: TextGenConfig, corpus: Corpus, model: CharLSTM):
+    def __init__(self, config: TextGenConfig, corpus: Corpus, model: CharRNN):
         self.config, self.corpus = config, corpus
         self.next_logits = lambda params, window: model.apply(params, window)  # noqa: E731
         self.short = make_generator(self.next_logits, config.preds_per_iteration,
@@ -124,13 +124,13 @@ def train_seeds(config: TextGenConfig, corpus: Corpus, *, workdir: str | None, r
         monitor="val_loss", on_nonfinite=config.on_nonfinite,
         checkpoint_every=config.checkpoint_every)
     result = train_models(
-        {"char_lstm": distributed.with_compute_dtype(model, settings.compute_dtype)},
+        {config.model_name: distributed.with_compute_dtype(model, settings.compute_dtype)},
         categorical_classification(),
         engine.FitData(Split(corpus.train), Split(corpus.held_out)), fit,
         optimizer=keras_optimizer(config.optimizer, config.learning_rate),
         mesh=distributed.run_mesh(settings, config.seeds), workdir=workdir, record=record,
         resume=resume, progress=progress, callbacks=lambda name: [EpochEnd(sampler)],
-    )["char_lstm"]
+    )[config.model_name]
     runs = []
     for i, seed in enumerate(result.seeds):
         final = sampler.final(seed, result.seed_params(i))

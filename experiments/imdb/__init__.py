@@ -12,7 +12,9 @@ Models (``--model``) and the document recipe each starts from (any flag override
   bidirectional_lstm  002: Embedding(10,000, 32) -> Bidirectional(LSTM(32)) -> Dense
   lstm_regularized    003: Embedding(20,000, 128) -> LSTM(64, dropout 0.2, L1L2(0.01, 0.01)
                       bias regularizer) -> Dense; maxlen 80, Adam, batch 16, 1 epoch,
-                      validation on the test reviews
+                      validation on the test reviews; 003's ablations: the same with
+                      ``--optimizer sgd --learning-rate 0.01 --momentum 0.9`` (the SGD its
+                      code tried), and ``lstm_unpenalized`` (no bias penalty)
   bilstm, bilstm_attention, bilstm_masked_attention   000 (see experiments.imdb_attention)
 
 Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, histories),

@@ -17,6 +17,7 @@ from rnn_attn.config import (
     monitor_field,
     optimizer_field,
     patience_field,
+    require,
 )
 from rnn_attn.data import imdb
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
@@ -37,6 +38,9 @@ class SentimentConfig(RunConfig):
                         minimum=1)
     optimizer: str = optimizer_field("adam", OPTIMIZERS)
     learning_rate: float = learning_rate_field()
+    momentum: float = field(0.0, "momentum of --optimizer sgd (Keras's SGD; document 003 "
+                                 "tried SGD(learning_rate=0.01, momentum=0.9))",
+                            minimum=0.0, below=1.0)
     validation: str = field(
         "test", "validation data: 'test' (the 25,000 test reviews, as document 000 does) or "
         "'split' (the last --validation-split of the training reviews, as Keras's "
@@ -50,6 +54,9 @@ class SentimentConfig(RunConfig):
     source: str = field("auto", f"IMDB source, one of {imdb.SOURCES}", choices=imdb.SOURCES)
 
     def check(self) -> None:
+        require(self.momentum == 0.0 or self.optimizer == "sgd",
+                f"--momentum {self.momentum} applies to --optimizer sgd only, not "
+                f"{self.optimizer!r}")
         for name in self.model_names:
             build_model(name, self)  # shape errors (e.g. a fixed maxlen) surface now
 
@@ -64,6 +71,8 @@ def build_model(name: str, config: SentimentConfig):
 
 _DOC002_RNN = dict(num_words=10_000, maxlen=500, optimizer="rmsprop", batch_size=128,
                    epochs=10, validation="split")
+_DOC003 = dict(num_words=20_000, maxlen=80, optimizer="adam", batch_size=16, epochs=1,
+               validation="test")
 _DOC000 = dict(num_words=10_000, maxlen=200, optimizer="adam", batch_size=128, epochs=12,
                validation="test")
 RECIPES: dict[str, dict[str, Any]] = {
@@ -76,8 +85,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "lstm_reversed": _DOC002_RNN,
     "bidirectional_lstm": _DOC002_RNN,
     # document 003: 20,000 words, maxlen 80, Adam, batch 16, one epoch, test as validation
-    "lstm_regularized": dict(num_words=20_000, maxlen=80, optimizer="adam", batch_size=16,
-                             epochs=1, validation="test"),
+    "lstm_regularized": _DOC003,
+    "lstm_unpenalized": _DOC003,  # its ablation: no bias penalty
     # document 000
     "bilstm": _DOC000,
     "bilstm_attention": _DOC000,

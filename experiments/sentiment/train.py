@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import optax
 
 from experiments.sentiment.config import SentimentConfig
 from rnn_attn.config import (
@@ -75,11 +76,18 @@ def run(config, models: Mapping[str, Any], data: engine.FitData, *,
     models = {name: distributed.with_compute_dtype(model, settings.compute_dtype)
               for name, model in models.items()}
     results = train_models(models, binary_classification(), data, fit_config(config),
-                           optimizer=keras_optimizer(config.optimizer, config.learning_rate),
+                           optimizer=optimizer_of(config),
                            mesh=mesh, workdir=workdir, record=record or dataclasses.asdict(config),
                            resume=resume, progress=progress)
     return {name: [SeedRun(name, seed, r.history[i], r.best_epoch[i])
                    for i, seed in enumerate(r.seeds)] for name, r in results.items()}
+
+
+def optimizer_of(config) -> optax.GradientTransformation:
+    """The config's Keras optimizer (``momentum``: the IMDB experiment's SGD option; the
+    GloVe experiment has none)."""
+    return keras_optimizer(config.optimizer, config.learning_rate,
+                           getattr(config, "momentum", 0.0))
 
 
 def per_seed_metrics(runs: list[SeedRun]) -> dict[str, list[float]]:

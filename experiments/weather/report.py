@@ -45,6 +45,34 @@ def plot_history(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]
     return path
 
 
+def plot_series(data, path: str) -> str:
+    """The target over the whole record in its own unit (the lecture's first plot), with
+    the training, validation and test rows shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = data.series
+    # Days from the first row, not dates: a TMY3 "typical year" takes each month from
+    # a different calendar year.
+    days = np.arange(len(series)) / (24.0 * series.steps_per_hour)
+    fig, ax = plt.subplots(figsize=(9.0, 3.6))
+    ax.plot(days, series.values[:, series.target_index], linewidth=0.4, color="black")
+    for split, color in zip(data.splits, ("tab:blue", "tab:orange", "tab:green"), strict=False):
+        ax.axvspan(days[split.start], days[min(split.stop, len(days)) - 1], color=color,
+                   alpha=0.12, label=f"{split.name} rows")
+    ax.set_xlabel("days from the first row")
+    ax.set_ylabel(series.target_name)
+    ax.set_title(f"{series.target_name}: the whole record ({len(series):,} rows)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower center", ncol=3)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _ci(summary: Mapping[str, float] | None, key: str) -> str:
     if summary is None:
         return ""

@@ -12,7 +12,7 @@ import jax
 
 from experiments.weather.config import HEADLINE, REFERENCE, WeatherConfig, build_model
 from experiments.weather.data import WeatherData, prepare_data
-from experiments.weather.report import plot_history, print_report
+from experiments.weather.report import plot_history, plot_series, print_report
 from experiments.weather.train import per_seed_metrics, train_models, versus_baseline
 from rnn_attn.analysis import plots, stats
 from rnn_attn.analysis.results import print_written, write_results
@@ -70,13 +70,13 @@ def model_report(name: str, config: WeatherConfig, seed_runs: list, scale: float
 
 
 def write_plots(config: WeatherConfig, workdir: str, runs: Mapping, models: Mapping,
-                baseline: Mapping, scale: float) -> dict[str, str]:
+                baseline: Mapping, data: WeatherData) -> dict[str, str]:
     intervals = {n: (m["summary"][HEADLINE]["ci_t_low"], m["summary"][HEADLINE]["ci_t_high"])
                  for n, m in models.items() if "summary" in m}
     return {
         "history": plot_history(
             {n: [r["history"] for r in rs] for n, rs in runs.items()},
-            baseline["validation"]["mae_c"], scale, os.path.join(workdir, "history.png"),
+            baseline["validation"]["mae_c"], data.scale, os.path.join(workdir, "history.png"),
             title=f"weather: TRAINING (dashed, running average, dropout on) vs VALIDATION "
                   f"(solid) MAE,\nmean and min-max over {config.seeds} seed(s)"),
         "mae_by_seed": plots.scores_by_seed(
@@ -85,6 +85,7 @@ def write_plots(config: WeatherConfig, workdir: str, runs: Mapping, models: Mapp
             os.path.join(workdir, "mae_by_seed.png"),
             ylabel="validation MAE at the best epoch (C)", intervals=intervals,
             title="weather: validation MAE per seed (baseline: deterministic)"),
+        "temperature": plot_series(data, os.path.join(workdir, "temperature.png")),
     }
 
 
@@ -126,7 +127,7 @@ def run_experiment(config: WeatherConfig, workdir: str, *, resume: bool = False,
             {n: m["per_seed"][HEADLINE] for n, m in models.items()}, baseline=reference)}
     if not distributed.is_primary():  # process 0 writes the report and the files
         return {"experiment": "weather", "models": models, "comparison": comparison}
-    files = write_plots(config, workdir, runs, models, baseline, data.scale)
+    files = write_plots(config, workdir, runs, models, baseline, data)
     results = {"experiment": "weather", "reference": REFERENCE, "config": record,
                "data": data_record(config, data), "devices": devices.describe_devices(),
                "baseline": baseline, "metrics": METRICS, "models": models,

@@ -30,11 +30,12 @@ def train_models(config: WeatherConfig, data: WeatherData, *, workdir: str | Non
     models = {n: distributed.with_compute_dtype(build_model(n, config, features),
                                                 settings.compute_dtype)
               for n in config.model_names}
-    fit = engine.FitConfig(
-        seeds=tuple(config.first_seed + i for i in range(config.seeds)), epochs=config.epochs,
-        batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
-        monitor="val_mae", patience=config.patience, on_nonfinite=config.on_nonfinite,
-        checkpoint_every=config.checkpoint_every)
+    fit = {n: engine.FitConfig(
+        seeds=tuple(config.first_seed + i for i in range(config.seeds)),
+        epochs=config.epochs_for(n), batch_size=config.batch_size,
+        eval_batch_size=config.eval_batch_size, monitor="val_mae", patience=config.patience,
+        on_nonfinite=config.on_nonfinite, checkpoint_every=config.checkpoint_every)
+        for n in config.model_names}
     results = runs.train_models(
         models, mean_absolute_error(), engine.FitData(Split(data.windows["training"]),
                                                       Split(data.windows["validation"])),

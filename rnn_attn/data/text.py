@@ -133,6 +133,50 @@ def _one_hot(codes: list[list[int]], max_length: int, width: int) -> np.ndarray:
     return out
 
 
+# --------------------------------------------------------------------------- n-grams
+
+def ngrams(tokens: Sequence[str], n: int, *, join: str = " ") -> list[str]:
+    """Every run of 1 to ``n`` consecutive tokens, each once, ordered by where it starts
+    and then by length: the lecture's "bag of n-grams" (``n=2``: "The", "The cat", "cat",
+    "cat sat", ...). Tokens are words (``join=" "``) or characters (``join=""``)."""
+    _check_positive("n", n)
+    seen: dict[str, None] = {}
+    for start in range(len(tokens)):
+        for length in range(1, min(n, len(tokens) - start) + 1):
+            seen.setdefault(join.join(tokens[start:start + length]))
+    return list(seen)
+
+
+def bag_of_ngrams(
+    samples: Sequence[str], n: int = 2, *, level: str = "word", filters: str = "",
+    lower: bool = False,
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Multi-hot bags of word or character n-grams (1 to ``n`` tokens long).
+
+    The n-gram index is built from ``samples`` in order of first appearance, starting at 1
+    (index 0 is reserved and never set); words are split as in ``one_hot_words``.
+
+    Returns:
+      ``(bags <float32>[samples, max_index + 1], ngram_index)``; ``bags[i, k] = 1`` when
+      n-gram ``k`` occurs in sample ``i``.
+    """
+    if level not in ("word", "char"):
+        raise ValueError(f"level must be 'word' or 'char', got {level!r}")
+    _check_text_list(samples, "samples")
+    if level == "word":
+        grams = [ngrams(text_to_word_sequence(s, filters, lower), n) for s in samples]
+    else:
+        grams = [ngrams(list(s.lower() if lower else s), n, join="") for s in samples]
+    index: dict[str, int] = {}
+    for sample in grams:
+        for gram in sample:
+            index.setdefault(gram, len(index) + 1)
+    bags = np.zeros((len(samples), len(index) + 1), np.float32)
+    for i, sample in enumerate(grams):
+        bags[i, [index[g] for g in sample]] = 1.0
+    return bags, index
+
+
 # --------------------------------------------------------------------------- hashing
 
 _FNV32_OFFSET = 0x811C9DC5
@@ -403,6 +447,6 @@ def _check_positive(name: str, value: int) -> None:
 
 __all__ = [
     "KERAS_FILTERS", "MATRIX_MODES", "PRINTABLE_ASCII", "HashedOneHot", "Tokenizer",
-    "one_hot_chars", "one_hot_hashing", "one_hot_words", "stable_hash",
+    "bag_of_ngrams", "ngrams", "one_hot_chars", "one_hot_hashing", "one_hot_words", "stable_hash",
     "text_to_word_sequence",
 ]

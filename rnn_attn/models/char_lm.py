@@ -2,7 +2,8 @@
 (one-hot, or through an embedding) -> LSTM(128) -> Dense -> softmax over characters.
 
 Document 003's model: LSTM(128, dropout=0.1, bias_regularizer=L1L2(0.01, 0.01)) on
-one-hot windows of 10 characters, then Dense(n_chars) and a softmax; RMSprop.
+one-hot windows of 10 characters, then Dense(n_chars) and a softmax; RMSprop. Its code
+imports SimpleRNN and GRU beside LSTM: ``cell_kind`` swaps the recurrent layer.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ import jax.numpy as jnp
 
 from rnn_attn.models.text_classifiers import init_embedding
 from rnn_attn.nn import layers
-from rnn_attn.nn.cells import LSTMCell
+from rnn_attn.nn.cells import CELLS, make_cell
 from rnn_attn.nn.recurrent import rnn
 
 INPUTS = ("one_hot", "embedding")
 
 
 @dataclasses.dataclass(frozen=True)
-class CharLSTM:
+class CharRNN:
     """``apply(params, ids <int32>[batch, seqlen]) -> logits <float32>[batch, vocab]``: the
-    next character's logits after reading the window."""
+    next character's logits after reading the window. The recurrent layer's parameters
+    are ``params[cell_kind]`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``)."""
 
     vocab_size: int
+    cell_kind: str = "lstm"
     units: int = 128
     inputs: str = "one_hot"
     embed_dim: int = 32
@@ -37,6 +40,9 @@ class CharLSTM:
     def __post_init__(self):
         if not isinstance(self.vocab_size, int) or self.vocab_size < 2:
             raise ValueError(f"vocab_size must be an integer >= 2, got {self.vocab_size!r}")
+        if self.cell_kind not in CELLS:
+            raise ValueError(f"unknown cell kind {self.cell_kind!r}; expected one of "
+                             f"{sorted(CELLS)}")
         if self.inputs not in INPUTS:
             raise ValueError(f"unknown input encoding {self.inputs!r}; expected one of {INPUTS}")
         if not 0.0 <= self.dropout < 1.0:
@@ -46,8 +52,8 @@ class CharLSTM:
                              f"l2={self.bias_l2}")
 
     @property
-    def cell(self) -> LSTMCell:
-        return LSTMCell(self.units)
+    def cell(self):
+        return make_cell(self.cell_kind, self.units)
 
     @property
     def input_dim(self) -> int:
@@ -55,7 +61,7 @@ class CharLSTM:
 
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_out = jax.random.split(key, 3)
-        params = {"lstm": self.cell.init(k_rnn, self.input_dim),
+        params = {self.cell_kind: self.cell.init(k_rnn, self.input_dim),
                   "output": layers.init_dense(k_out, self.units, self.vocab_size)}
         if self.inputs == "embedding":
             params["embedding"] = init_embedding(k_emb, self.vocab_size, self.embed_dim)
@@ -68,11 +74,12 @@ class CharLSTM:
 
     def apply(self, params: dict, ids: jax.Array, *, train: bool = False,
               key: jax.Array | None = None) -> jax.Array:
-        h, _ = rnn(self.cell, params["lstm"], self.embed(params, ids), return_sequences=False,
-                   unroll=self.unroll, dropout=self.dropout, train=train, key=key)
+        h, _ = rnn(self.cell, params[self.cell_kind], self.embed(params, ids),
+                   return_sequences=False, unroll=self.unroll, dropout=self.dropout,
+                   train=train, key=key)
         return layers.dense(params["output"], h)
 
     def regularization(self, params: dict) -> jax.Array:
-        """Keras's L1L2 on the LSTM's bias."""
-        bias = params["lstm"]["bias"]
+        """Keras's L1L2 on the recurrent layer's bias."""
+        bias = params[self.cell_kind]["bias"]
         return self.bias_l1 * jnp.sum(jnp.abs(bias)) + self.bias_l2 * jnp.sum(bias**2)

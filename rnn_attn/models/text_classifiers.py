@@ -414,6 +414,10 @@ TEXT_MODELS: dict[str, Callable[..., TextModel]] = {
     "lstm_regularized": functools.partial(
         RecurrentClassifier, cell_kind="lstm", vocab_size=20_000, embed_dim=128, units=64,
         dropout=0.2, bias_l1=0.01, bias_l2=0.01),
+    # document 003's ablation: the same LSTM without the bias penalty
+    "lstm_unpenalized": functools.partial(
+        RecurrentClassifier, cell_kind="lstm", vocab_size=20_000, embed_dim=128, units=64,
+        dropout=0.2),
     # document 000
     "bilstm": functools.partial(BiLSTMClassifier, pooling="last"),
     "bilstm_attention": functools.partial(BiLSTMClassifier, pooling="attention"),

@@ -10,7 +10,7 @@ def keras_adam(learning_rate: float = 1e-3) -> optax.GradientTransformation:
     return optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-7)
 
 
-KERAS_OPTIMIZERS = ("adam", "rmsprop")
+KERAS_OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 def keras_rmsprop(learning_rate: float = 1e-3) -> optax.GradientTransformation:
@@ -19,10 +19,24 @@ def keras_rmsprop(learning_rate: float = 1e-3) -> optax.GradientTransformation:
     return optax.rmsprop(learning_rate, decay=0.9, eps=1e-7, eps_in_sqrt=False)
 
 
-def keras_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
-    """``adam`` or ``rmsprop`` with Keras's defaults."""
+def keras_sgd(learning_rate: float = 1e-2, momentum: float = 0.0) -> optax.GradientTransformation:
+    """Keras's SGD: ``v = momentum * v - lr * g; w += v`` (plain SGD at momentum 0), which
+    is optax's trace ``t = g + momentum * t; w -= lr * t`` at a constant learning rate."""
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    return optax.sgd(learning_rate, momentum=momentum or None)
+
+
+def keras_optimizer(name: str, learning_rate: float, momentum: float = 0.0
+                    ) -> optax.GradientTransformation:
+    """``adam``, ``rmsprop`` or ``sgd`` with Keras's defaults; ``momentum`` only for sgd."""
+    if momentum and name != "sgd":
+        raise ValueError(f"momentum {momentum} applies to the optimizer 'sgd' only, not "
+                         f"{name!r}")
     if name == "adam":
         return keras_adam(learning_rate)
     if name == "rmsprop":
         return keras_rmsprop(learning_rate)
+    if name == "sgd":
+        return keras_sgd(learning_rate, momentum)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {KERAS_OPTIMIZERS}")

@@ -27,16 +27,17 @@ ExtraCallbacks = Callable[[str], Sequence[Callback]]
 
 def train_models(models: Mapping[str, Any], objective: Objective,
                  data: engine.FitData | Mapping[str, engine.FitData],
-                 config: engine.FitConfig, *,
+                 config: engine.FitConfig | Mapping[str, engine.FitConfig], *,
                  optimizer: optax.GradientTransformation | Mapping[str, Any],
                  mesh: Mesh, workdir: str | None = None, record: Mapping[str, Any] = (),
                  resume: bool = False, progress: bool = True,
                  callbacks: ExtraCallbacks = lambda name: (),
                  seed_keys: SeedKeys = default_seed_keys) -> dict[str, engine.FitResult]:
     """``{name: FitResult}`` for every model of ``models`` (name -> model), each over
-    ``config.seeds``; ``data`` and ``optimizer`` are shared, or given per model as
-    mappings name -> value; ``record`` (the experiment's config) is saved with the
-    checkpoints and compared on ``resume``; ``callbacks(name)`` adds an experiment's own.
+    ``config.seeds``; ``data``, ``config`` and ``optimizer`` are shared, or given per
+    model as mappings name -> value (e.g. each model's own epochs); ``record`` (the
+    experiment's config) is saved with the checkpoints and compared on ``resume``;
+    ``callbacks(name)`` adds an experiment's own.
 
     Models are initialized and their training programs compiled in one background
     thread, in order: the first alone, each later one while an earlier one trains (XLA
@@ -45,7 +46,7 @@ def train_models(models: Mapping[str, Any], objective: Objective,
     names = list(models)
 
     def prepare(name: str) -> engine.Prepared:
-        return engine.prepare(objective, models[name], _of(data, name), config,
+        return engine.prepare(objective, models[name], _of(data, name), _of(config, name),
                               optimizer=_of(optimizer, name), mesh=mesh,
                               seed_keys=seed_keys, compile_ahead=True)
 

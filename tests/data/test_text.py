@@ -13,6 +13,8 @@ from rnn_attn.data.sequences import pad_sequences
 from rnn_attn.data.text import (
     KERAS_FILTERS,
     Tokenizer,
+    bag_of_ngrams,
+    ngrams,
     one_hot_chars,
     one_hot_hashing,
     one_hot_words,
@@ -66,6 +68,35 @@ def test_one_hot_words_max_length_and_cleaning():
                      "my": 8, "homework": 9}
     assert results.shape == (2, 2, 10)
     np.testing.assert_array_equal(np.argmax(results, -1), [[1, 2], [1, 6]])
+
+
+# ------------------------------------------------------------------------- n-grams
+
+def test_ngrams_are_the_lectures_bags():
+    words = "The cat sat on the mat".split()
+    # The lecture's two sets, for "The cat sat on the mat".
+    assert ngrams(words, 2) == ["The", "The cat", "cat", "cat sat", "sat", "sat on", "on",
+                                "on the", "the", "the mat", "mat"]
+    assert set(ngrams(words, 3)) == {
+        "The", "The cat", "cat", "cat sat", "The cat sat", "sat", "sat on", "on",
+        "cat sat on", "on the", "the", "sat on the", "the mat", "mat", "on the mat"}
+    assert ngrams(words, 1) == words and ngrams([], 3) == []
+    assert ngrams(list("abab"), 2, join="") == ["a", "ab", "b", "ba"]  # each gram once
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
+        ngrams(words, 0)
+
+
+def test_bag_of_ngrams_words_and_characters():
+    bags, index = bag_of_ngrams(["the cat sat", "the cat"], 2)
+    assert index == {"the": 1, "the cat": 2, "cat": 3, "cat sat": 4, "sat": 5}
+    np.testing.assert_array_equal(bags, [[0, 1, 1, 1, 1, 1], [0, 1, 1, 1, 0, 0]])
+    assert bags.dtype == np.float32
+    bags, index = bag_of_ngrams(["Aa"], 2, level="char", lower=True)
+    assert index == {"a": 1, "aa": 2} and bags.tolist() == [[0, 1, 1]]
+    with pytest.raises(ValueError, match="level must be 'word' or 'char', got 'line'"):
+        bag_of_ngrams(["x"], level="line")
+    with pytest.raises(TypeError, match="samples must be a list of texts"):
+        bag_of_ngrams("the cat", 2)
 
 
 def test_one_hot_chars():

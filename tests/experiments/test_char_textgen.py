@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from experiments.char_textgen.train import unigram_bigram_perplexity
-from rnn_attn.models.char_lm import CharLSTM
+from rnn_attn.models.char_lm import CharRNN
 from tests._paths import ROOT
 
 
 def test_char_lstm_shapes_dropout_and_penalty():
-    model = CharLSTM(7, units=5, dropout=0.5)
+    model = CharRNN(7, units=5, dropout=0.5)
     params = model.init(jax.random.PRNGKey(0))
     ids = jnp.array([[1, 2, 3], [0, 6, 5]])
     logits = model.apply(params, ids)
@@ -24,10 +24,10 @@ def test_char_lstm_shapes_dropout_and_penalty():
     bias = params["lstm"]["bias"]  # unit forget bias: 5 ones
     assert float(model.regularization(params)) == pytest.approx(0.01 * 5 + 0.01 * 5)
     assert float(jnp.sum(bias)) == 5.0
-    emb = CharLSTM(7, units=5, inputs="embedding", embed_dim=3)
+    emb = CharRNN(7, units=5, inputs="embedding", embed_dim=3)
     assert emb.apply(emb.init(jax.random.PRNGKey(0)), ids).shape == (2, 7)
     with pytest.raises(ValueError, match="unknown input encoding 'bytes'"):
-        CharLSTM(7, inputs="bytes")
+        CharRNN(7, inputs="bytes")
 
 
 def test_reference_perplexities():

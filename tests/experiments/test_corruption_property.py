@@ -34,6 +34,9 @@ from tests.experiments.test_flags_property import _run, _snapshot  # noqa: E402
 from tests.experiments.test_sentiment import _data_dir as write_imdb  # noqa: E402
 from tests.experiments.test_weather import write_jena  # noqa: E402
 
+# Whole runs repeated many times: `pytest -m slow` (.ci/run runs them after the suite).
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("RNN_ATTN_CORRUPTION_EXAMPLES", "3"))
 
 # Each experiment's tiny run: its flags ({data}: the data dir) and the data files it reads.

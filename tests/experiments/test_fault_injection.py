@@ -23,6 +23,9 @@ from tests._paths import ROOT
 from tests.experiments.test_sentiment import _data_dir as write_imdb
 from tests.experiments.test_weather import write_jena
 
+# Whole runs repeated many times: `pytest -m slow` (.ci/run runs them after the suite).
+pytestmark = pytest.mark.slow
+
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:

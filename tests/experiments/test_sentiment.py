@@ -99,7 +99,7 @@ def test_imdb_single_model_uses_its_document_recipe(tmp_path):
     (["--maxlen", "0"], "--maxlen must be an integer >= 1, got 0"),
     (["--num-words", "3"], "--num-words must be an integer >= 4"),
     (["--models", "bilstm,transformer"], "unknown model 'transformer'"),
-    (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
     (["--validation", "train"], "argument --validation: invalid choice: 'train'"),
     (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
     (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),

@@ -239,14 +239,14 @@ def test_the_other_document_models_as_flax_modules():
     """The seq2seq with Bahdanau attention, a forecaster and the character LM: the module
     holds the model's own tree (its parameter count) and gives its outputs."""
     from rnn_attn.interop.flax_linen import FlaxModel
-    from rnn_attn.models.char_lm import CharLSTM
+    from rnn_attn.models.char_lm import CharRNN
     from rnn_attn.models.forecasters import make_forecaster
     from rnn_attn.models.seq2seq import make_model
 
     cases = [(make_model("attention", 6, units=8), jax.nn.one_hot(jnp.arange(10).reshape(2, 5)
                                                                   % 6, 6)),
              (make_forecaster("gru", 14, 12, units=8), jnp.ones((2, 12, 14), jnp.float32)),
-             (CharLSTM(7, units=8), jnp.zeros((2, 10), jnp.int32))]
+             (CharRNN(7, units=8), jnp.zeros((2, 10), jnp.int32))]
     for model, inputs in cases:
         module = FlaxModel(model)
         variables = module.init(jax.random.PRNGKey(0), inputs)

@@ -65,6 +65,7 @@ DOCUMENT_COUNTS = {
     "lstm_reversed": 1_280_000 + 20_608 + 33,                # 1,300,641 (Embedding 128)
     "bidirectional_lstm": 320_000 + 2 * 8_320 + 65,          # 336,705
     "lstm_regularized": 2_560_000 + 49_408 + 65,             # 2,609,473 (LSTM(64), doc 003)
+    "lstm_unpenalized": 2_560_000 + 49_408 + 65,             # its ablation: same weights
     "bilstm": 1_378_945,
     "bilstm_attention": 1_379_273,
     "bilstm_masked_attention": 1_379_273,

@@ -14,6 +14,9 @@ import pytest
 from tests._paths import ROOT
 from tests._subprocesses import FAST_COMPILE
 
+# Whole runs repeated many times: `pytest -m slow` (.ci/run runs them after the suite).
+pytestmark = pytest.mark.slow
+
 WORKER = os.path.join(ROOT, "tests", "_two_process_worker.py")
 TIMEOUT_S = 240
 

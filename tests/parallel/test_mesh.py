@@ -6,8 +6,12 @@ two subprocesses (tests/_mesh_worker.py, side by side) and the tests check what 
 """
 
 import numpy as np
+import pytest
 
 from tests._subprocesses import run_workers
+
+# Whole runs repeated many times: `pytest -m slow` (.ci/run runs them after the suite).
+pytestmark = pytest.mark.slow
 
 EXPERIMENTS = ("char_textgen", "copy_task", "imdb", "imdb_attention", "imdb_glove",
                "vanishing_gradients", "weather")

@@ -1,0 +1,114 @@
+"""The reproduction's table, built from the rows' results.json files alone (never typed)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments.reproduce.config import Figure, Recipe
+
+BEGIN, END = "<!-- reproduce:begin -->", "<!-- reproduce:end -->"
+
+
+def lookup(results: Any, path: str) -> Any:
+    """The value at dotted ``path`` of ``results``; ``*`` maps the rest of the path over a
+    list, an integer indexes one. KeyError / IndexError name the part that is missing."""
+    head, _, rest = path.partition(".")
+    if head == "*":
+        return [lookup(item, rest) if rest else item for item in results]
+    if isinstance(results, list):
+        value = results[int(head)]
+    elif head in results:
+        value = results[head]
+    else:
+        raise KeyError(f"no {head!r} (have {sorted(results)[:8]})")
+    return lookup(value, rest) if rest else value
+
+
+def format_figure(values: Any, figure: Figure) -> tuple[str, int]:
+    """``(text, n)``: per-seed values as ``mean [low, high]`` (95% t-interval) with each
+    seed's value, a single value as it is; ``n`` = how many seeds (0: deterministic)."""
+    from rnn_attn.analysis import stats
+
+    f = f"{{:.{figure.digits}f}}"
+    if not isinstance(values, list):
+        return f.format(figure.scale * float(values)), 0
+    scaled = [figure.scale * float(v) for v in values]
+    mean = sum(scaled) / len(scaled)
+    if len(scaled) < 2:
+        return f.format(mean), len(scaled)
+    low, high = stats.t_confidence_interval(scaled)
+    seeds = ", ".join(f.format(v) for v in scaled)
+    return f"**{f.format(mean)}** [{f.format(low)}, {f.format(high)}] ({seeds})", len(scaled)
+
+
+def load_results(workdir: str, recipe: Recipe) -> dict | None:
+    """The row's results.json, or None when the row has not finished."""
+    path = os.path.join(workdir, recipe.name, "results.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def command(recipe: Recipe) -> str:
+    return " ".join(("python -m", f"experiments.{recipe.module}", *recipe.args))
+
+
+def recipe_rows(recipe: Recipe, results: Mapping | None) -> list[str]:
+    """The table's lines for one recipe: one per figure."""
+    rows = []
+    for i, figure in enumerate(recipe.figures):
+        if results is None:
+            ours, n = "not run", "-"
+        else:
+            try:
+                ours, n = format_figure(lookup(results, figure.path), figure)
+            except (KeyError, IndexError, TypeError, ValueError) as e:
+                ours, n = f"missing ({e})", "-"
+        first = i == 0
+        rows.append("| " + " | ".join((
+            recipe.document if first else "", f"`{command(recipe)}`" if first else "",
+            figure.label, str(n if n != 0 else "deterministic"), ours, figure.document,
+            recipe.note if first else "")) + " |")
+    return rows
+
+
+def render_table(recipes: Sequence[Recipe], results: Mapping[str, Mapping | None]) -> str:
+    """The markdown table of every recipe's figures."""
+    lines = ["| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | document | "
+             "differences |", "|---|---|---|---|---|---|---|"]
+    for recipe in recipes:
+        lines += recipe_rows(recipe, results[recipe.name])
+    return "\n".join(lines)
+
+
+def gap_table(results: Mapping | None, models: Sequence[str]) -> str:
+    """Document 000's train/validation gap per epoch (means over seeds, points)."""
+    if results is None:
+        return "(document 000's row has not run)"
+    lines = ["| epoch | " + " | ".join(f"{m}: TRAINING / VALIDATION / gap" for m in models)
+             + " |", "|---|" + "---|" * len(models)]
+    gaps = {m: results["models"][m]["train_validation_gap_by_epoch"] for m in models}
+    for i, row in enumerate(gaps[models[0]]):
+        cells = [f"{100 * g[i]['train_accuracy']:.2f} / {100 * g[i]['val_accuracy']:.2f} / "
+                 f"{100 * g[i]['gap']:+.2f}" for g in gaps.values()]
+        lines.append(f"| {row['epoch']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def wall_time(results: Mapping[str, Mapping | None]) -> tuple[float, int]:
+    """``(seconds, rows)``: the experiments' own timings summed over the finished rows."""
+    times = [r.get("timing_seconds", math.nan) for r in results.values() if r is not None]
+    return float(sum(times)), len(times)
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with what lies between the BEGIN and END markers replaced by ``section``."""
+    start, stop = text.find(BEGIN), text.find(END)
+    if start < 0 or stop < start:
+        raise ValueError(f"the file has no {BEGIN} ... {END} section to replace")
+    return text[:start + len(BEGIN)] + "\n" + section + "\n" + text[stop:]

@@ -1,0 +1,100 @@
+"""The reproduction of the documents' recipes: the table is built from results.json files
+alone, and (slow) ``--quick`` runs every row and rebuilds the same table."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments.reproduce import config, run, table
+from experiments.reproduce.config import RECIPES, Figure, Recipe
+from rnn_attn.analysis import stats
+from tests._paths import ROOT
+
+RESULTS = {"models": {"a": {"per_seed": {"acc": [0.8, 0.9, 0.85]},
+                            "history_per_seed": [{"val": [0.1, 0.2]}, {"val": [0.3, 0.4]}]}},
+           "baseline": {"validation": {"mae": 0.25}}, "timing_seconds": 12.5}
+
+
+def test_lookup_follows_dots_stars_and_indices():
+    assert table.lookup(RESULTS, "models.a.per_seed.acc") == [0.8, 0.9, 0.85]
+    assert table.lookup(RESULTS, "models.a.history_per_seed.*.val.1") == [0.2, 0.4]
+    assert table.lookup(RESULTS, "baseline.validation.mae") == 0.25
+    with pytest.raises(KeyError, match="no 'b'"):
+        table.lookup(RESULTS, "models.b.per_seed.acc")
+
+
+def test_a_figure_is_the_mean_with_its_t_interval_and_every_seed():
+    text, n = table.format_figure([0.8, 0.9, 0.85], Figure("x", "p"))
+    low, high = stats.t_confidence_interval([80.0, 90.0, 85.0])
+    assert n == 3 and text == f"**85.0** [{low:.1f}, {high:.1f}] (80.0, 90.0, 85.0)"
+    assert table.format_figure(0.25, Figure("x", "p", scale=1.0, digits=3)) == ("0.250", 0)
+
+
+def test_the_table_comes_from_the_files_and_says_what_did_not_run(tmp_path):
+    recipe = Recipe("row", "002", "t", "imdb", ("--seeds", "3"), (),
+                    (Figure("a: acc", "models.a.per_seed.acc", "about 75"),
+                     Figure("a: epoch 2", "models.a.history_per_seed.*.val.1"),
+                     Figure("a: gone", "models.a.per_seed.gone")), note="why")
+    (tmp_path / "row").mkdir()
+    (tmp_path / "row" / "results.json").write_text(json.dumps(RESULTS))
+    results = {"row": table.load_results(str(tmp_path), recipe)}
+    lines = table.render_table([recipe], results).splitlines()
+    assert lines[2].startswith("| 002 | `python -m experiments.imdb --seeds 3` | a: acc | 3 |")
+    assert lines[2].endswith("| about 75 | why |")
+    assert "| a: epoch 2 | 2 | **30.0**" in lines[3]
+    assert "missing (" in lines[4]
+    missing = table.render_table([recipe], {"row": None}).splitlines()
+    assert all("not run" in line for line in missing[2:])
+    assert table.wall_time(results) == (12.5, 1)
+
+
+def test_the_doc_section_is_replaced_between_the_markers_only():
+    text = f"head\n{table.BEGIN}\nold\n{table.END}\ntail\n"
+    assert table.replace_section(text, "new") == f"head\n{table.BEGIN}\nnew\n{table.END}\ntail\n"
+    with pytest.raises(ValueError, match="no <!-- reproduce:begin -->"):
+        table.replace_section("no markers", "new")
+
+
+def test_every_row_is_distinct_and_the_results_doc_has_the_section():
+    names = [r.name for r in RECIPES]
+    assert len(set(names)) == len(names)
+    assert {r.document for r in RECIPES} == {"000", "001", "002", "003"}
+    assert all(r.figures for r in RECIPES)
+    with open(os.path.join(ROOT, "docs", "results.md"), encoding="utf-8") as f:
+        table.replace_section(f.read(), "")  # the markers are there
+
+
+def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, capsys):
+    assert run.main(["--only", "nope", "--workdir", str(tmp_path / "w")]) == 2
+    assert "unknown row(s) ['nope']" in capsys.readouterr().err
+    doc = tmp_path / "doc.md"
+    doc.write_text("no markers")
+    assert run.main(["--update-doc", str(doc), "--workdir", str(tmp_path / "w")]) == 2
+    assert "has no <!-- reproduce:begin -->" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists() and doc.read_text() == "no markers"
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / run.MANIFEST).write_text(json.dumps({"quick": True}))
+    assert run.main(["--table-only", "--workdir", str(tmp_path / "q")]) == 2
+    assert "holds a quick reproduction" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_runs_every_row_and_the_table_is_rebuilt_from_the_files(tmp_path):
+    workdir, doc = tmp_path / "quick", tmp_path / "results.md"
+    doc.write_text(f"# Results\n{table.BEGIN}\n{table.END}\nprose\n")
+    cmd = [sys.executable, "-m", "experiments.reproduce", "--quick", "--workdir", str(workdir)]
+    done = subprocess.run([*cmd, "--update-doc", str(doc)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = (workdir / "results_table.md").read_text()
+    assert "not run" not in first and "missing (" not in first, first
+    assert f"{len(config.RECIPES)} of {len(config.RECIPES)} rows run" in first
+    assert doc.read_text().endswith(f"{table.END}\nprose\n")
+    assert (tmp_path / "figures" / "002_weather_temperature.png").is_file()
+    again = subprocess.run([*cmd, "--table-only"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (workdir / "results_table.md").read_text() == first
