@@ -38,8 +38,8 @@ three splits (the lecture's first plot).
 
 Writes to --workdir: results.json (config, the baseline, models.<name>.per_seed.<metric>
 in normalized units and degrees C, statistics over seeds, each model vs the baseline),
-history.png, mae_by_seed.png, temperature.png, and Orbax checkpoints (checkpoints/<model>/, every seed in
-one, after each epoch; --resume continues from them).
+history.png, mae_by_seed.png, temperature.png, and Orbax checkpoints (checkpoints/<model>/,
+every seed in one, after each epoch; --resume continues from them).
 """
 
 from __future__ import annotations
