@@ -73,9 +73,9 @@ def _doc000(model: str, after_1: str, best: str, after_12: str) -> tuple[Figure,
                    _after_epoch(model, "val_accuracy", 1), after_1),
             Figure(f"{model}: VALIDATION accuracy, best epoch",
                    _per_seed(model, "val_accuracy_best"), best),
-            Figure(f"{model}: VALIDATION accuracy after epoch 12",
+            Figure(f"{model}: VALIDATION accuracy after the last epoch (12)",
                    _per_seed(model, "val_accuracy_final"), after_12),
-            Figure(f"{model}: TRAINING accuracy in epoch 12",
+            Figure(f"{model}: TRAINING accuracy in the last epoch",
                    _per_seed(model, "train_accuracy_final")))
 
 

@@ -100,7 +100,7 @@ def section(workdir: str, quick: bool, figures_dir: str | None) -> str:
             f"{len(RECIPES)} rows run; the experiments' own wall times add up to "
             f"{seconds / 3600:.2f} h on this machine. {DATA} VALIDATION and TEST figures "
             f"are on data the model never trained on; TRAINING figures are labelled.")
-    parts = [head, "", table.render_table(RECIPES, results), "",
+    parts = [head, "", table.render_table(RECIPES, results, quick), "",
              "Document 000 per epoch, mean over seeds (points; gap = TRAINING - VALIDATION):",
              "", table.gap_table(results["000_imdb_attention"], ("bilstm", "bilstm_attention")),
              "", "Plots:", ""]

@@ -54,11 +54,12 @@ def load_results(workdir: str, recipe: Recipe) -> dict | None:
         return json.load(f)
 
 
-def command(recipe: Recipe) -> str:
-    return " ".join(("python -m", f"experiments.{recipe.module}", *recipe.args))
+def command(recipe: Recipe, quick: bool = False) -> str:
+    return " ".join(("python -m", f"experiments.{recipe.module}",
+                     *(recipe.quick if quick else recipe.args)))
 
 
-def recipe_rows(recipe: Recipe, results: Mapping | None) -> list[str]:
+def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) -> list[str]:
     """The table's lines for one recipe: one per figure."""
     rows = []
     for i, figure in enumerate(recipe.figures):
@@ -71,18 +72,19 @@ def recipe_rows(recipe: Recipe, results: Mapping | None) -> list[str]:
                 ours, n = f"missing ({e})", "-"
         first = i == 0
         rows.append("| " + " | ".join((
-            recipe.document if first else "", f"`{command(recipe)}`" if first else "",
+            recipe.document if first else "", f"`{command(recipe, quick)}`" if first else "",
             figure.label, str(n if n != 0 else "deterministic"), ours, figure.document,
             recipe.note if first else "")) + " |")
     return rows
 
 
-def render_table(recipes: Sequence[Recipe], results: Mapping[str, Mapping | None]) -> str:
+def render_table(recipes: Sequence[Recipe], results: Mapping[str, Mapping | None],
+                 quick: bool = False) -> str:
     """The markdown table of every recipe's figures."""
     lines = ["| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | document | "
              "differences |", "|---|---|---|---|---|---|---|"]
     for recipe in recipes:
-        lines += recipe_rows(recipe, results[recipe.name])
+        lines += recipe_rows(recipe, results[recipe.name], quick)
     return "\n".join(lines)
 
 
@@ -103,6 +105,8 @@ def gap_table(results: Mapping | None, models: Sequence[str]) -> str:
 def wall_time(results: Mapping[str, Mapping | None]) -> tuple[float, int]:
     """``(seconds, rows)``: the experiments' own timings summed over the finished rows."""
     times = [r.get("timing_seconds", math.nan) for r in results.values() if r is not None]
+    # The copy task reports {"total": ..., <its parts>}, the others one number.
+    times = [t["total"] if isinstance(t, dict) else t for t in times]
     return float(sum(times)), len(times)
 
 

@@ -207,6 +207,7 @@ ARCHIVE = os.path.join(SHARED_DATA, "aclImdb_v1_labeled.tar.xz")
 WORD_INDEX = os.path.join(SHARED_DATA, "imdb_word_index.json")
 
 
+@pytest.mark.slow  # reads and encodes all 50,000 reviews (15-40 s)
 @pytest.mark.skipif(not (os.path.isfile(ARCHIVE) and os.path.isfile(WORD_INDEX)),
                     reason="../shared/data/aclImdb_v1_labeled.tar.xz or imdb_word_index.json absent")
 def test_real_reviews_in_keras_format(tmp_path):

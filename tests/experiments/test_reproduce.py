@@ -49,6 +49,7 @@ def test_the_table_comes_from_the_files_and_says_what_did_not_run(tmp_path):
     missing = table.render_table([recipe], {"row": None}).splitlines()
     assert all("not run" in line for line in missing[2:])
     assert table.wall_time(results) == (12.5, 1)
+    assert table.wall_time({**results, "copy": {"timing_seconds": {"total": 2.5}}}) == (15.0, 2)
 
 
 def test_the_doc_section_is_replaced_between_the_markers_only():
