@@ -7,7 +7,8 @@ from experiments.sentiment.run import run_sentiment
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_sentiment(argv, description=config.__doc__.split("\n\n")[0] + " " + config.DIFFERENCES,
+    summary = config.__doc__.split("\n\n")[0]
+    return run_sentiment(argv, description=f"{summary} {config.DIFFERENCES}",
                          config_cls=config.SentimentConfig, experiment="imdb_attention",
                          reference=config.REFERENCE, default_workdir="runs/imdb_attention",
                          local=config.LOCAL)
