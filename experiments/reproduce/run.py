@@ -65,9 +65,13 @@ def check_manifest(workdir: str, quick: bool) -> None:
                              f"reproduction; use another --workdir for a "
                              f"{'quick' if quick else 'full'} one")
     else:
-        os.makedirs(workdir, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump({"quick": quick}, f)
+        try:
+            os.makedirs(workdir, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump({"quick": quick}, f)
+        except OSError as e:
+            raise ValueError(f"--workdir {workdir!r} cannot be written ({e.strerror}); "
+                             f"expected a directory path") from None
 
 
 def run_row(recipe: Recipe, workdir: str, quick: bool) -> int:
