@@ -30,6 +30,27 @@ def test_char_lstm_shapes_dropout_and_penalty():
         CharRNN(7, inputs="bytes")
 
 
+@pytest.mark.parametrize("kind,bias_size", [("gru", 3 * 2 * 5), ("simple_rnn", 5)])
+def test_the_other_cells_are_the_recurrent_layer_and_its_penalty(kind, bias_size):
+    from rnn_attn.nn.cells import make_cell
+    from rnn_attn.nn.recurrent import rnn
+
+    model = CharRNN(7, cell_kind=kind, units=5, dropout=0.0, bias_l1=0.0, bias_l2=1.0)
+    params = model.init(jax.random.PRNGKey(0))
+    assert sorted(params) == sorted([kind, "output"])
+    assert params[kind]["bias"].size == bias_size  # GRU reset_after: input and recurrent
+    params[kind]["bias"] = jnp.full_like(params[kind]["bias"], 0.5)
+    assert float(model.regularization(params)) == pytest.approx(0.25 * bias_size)
+    ids = jnp.array([[1, 2, 3], [0, 6, 5]])
+    h, _ = rnn(make_cell(kind, 5), params[kind], jax.nn.one_hot(ids, 7),
+               return_sequences=False)
+    np.testing.assert_allclose(model.apply(params, ids),
+                               h @ params["output"]["kernel"] + params["output"]["bias"],
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown cell kind 'rnn'"):
+        CharRNN(7, cell_kind="rnn")
+
+
 def test_reference_perplexities():
     ids = np.array([0, 1, 0, 1, 0, 1])
     refs = unigram_bigram_perplexity(ids, 2)
