@@ -10,6 +10,10 @@ an interrupted reproduction continues where it stopped, and ``--table-only`` reb
 table from the files alone. The table (``<workdir>/results_table.md``; with
 ``--update-doc``, also the marked section of that file, and the plots copied beside it)
 gives each figure's mean over seeds with its 95% t-interval next to the document's.
+With ``--update-doc``, a full run's finished rows (results.json and ``provenance.json``:
+the commit, date, runtime and CPU of the run) are also archived beside that file
+(``docs/runs/<row>/``) and the table is read from the work dir, then that archive: a
+reproduction split over several sessions or machines adds up there.
 
 Expected result: the table of docs/results.md. The full run takes about 4 hours on the
 2-core CPU (document 000's 12 epochs: about an hour; the five maxlen-500 IMDB models of

@@ -45,9 +45,25 @@ def format_figure(values: Any, figure: Figure) -> tuple[str, int]:
     return f"**{f.format(mean)}** [{f.format(low)}, {f.format(high)}] ({seeds})", len(scaled)
 
 
+PROVENANCE = "provenance.json"  # beside a row's results.json: which commit ran it, when
+
+
 def load_results(workdir: str, recipe: Recipe) -> dict | None:
     """The row's results.json, or None when the row has not finished."""
-    path = os.path.join(workdir, recipe.name, "results.json")
+    return _load(os.path.join(workdir, recipe.name, "results.json"))
+
+
+def load_provenance(workdir: str, recipe: Recipe) -> dict | None:
+    """The row's provenance.json (see ``run.provenance``), or None when it has none."""
+    return _load(os.path.join(workdir, recipe.name, PROVENANCE))
+
+
+def first_holding(dirs: Sequence[str], recipe: Recipe) -> str | None:
+    """The first of ``dirs`` that holds the row's results.json (None: the row never ran)."""
+    return next((d for d in dirs if load_results(d, recipe) is not None), None)
+
+
+def _load(path: str) -> dict | None:
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
@@ -108,6 +124,18 @@ def wall_time(results: Mapping[str, Mapping | None]) -> tuple[float, int]:
     # The copy task reports {"total": ..., <its parts>}, the others one number.
     times = [t["total"] if isinstance(t, dict) else t for t in times]
     return float(sum(times)), len(times)
+
+
+def provenance_lines(provenances: Mapping[str, Mapping | None]) -> list[str]:
+    """One markdown list item per finished row: the commit that ran it, when, how long."""
+    lines = []
+    for name, p in provenances.items():
+        if p is None:
+            continue
+        commit = p.get("commit") or "not recorded"
+        lines.append(f"- `{name}`: commit {commit}, finished {p.get('finished', '?')}, "
+                     f"{p.get('seconds', math.nan):.0f} s; {p.get('cpu', 'CPU not recorded')}")
+    return lines
 
 
 def replace_section(text: str, section: str) -> str:

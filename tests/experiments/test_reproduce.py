@@ -82,6 +82,49 @@ def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, capsys):
     assert "holds a quick reproduction" in capsys.readouterr().err
 
 
+def test_a_full_runs_rows_are_archived_beside_the_doc_and_outlive_its_work_dir(tmp_path):
+    row = RECIPES[2]  # 002_embedding_flatten
+    model = row.figures[0].path.split(".")[1]
+    run_dir = tmp_path / "first" / row.name
+    run_dir.mkdir(parents=True)
+    (run_dir / "history.png").write_bytes(b"png")
+    per_seed = {"val_accuracy_final": [0.75, 0.76, 0.77], "val_accuracy_best": [0.8] * 3}
+    (run_dir / "results.json").write_text(json.dumps({
+        "models": {model: {"per_seed": per_seed}}, "timing_seconds": 20.0,
+        "files": {"history": str(run_dir / "history.png")}}))
+    (run_dir / table.PROVENANCE).write_text(json.dumps(run.provenance(row, False, 21.0)))
+    doc = tmp_path / "docs" / "results.md"
+    doc.parent.mkdir()
+    doc.write_text(f"{table.BEGIN}\n{table.END}\n")
+    run.write_table(str(tmp_path / "first"), False, str(doc))
+    first = doc.read_text()
+    assert "**76.0** [73.5, 78.5] (75.0, 76.0, 77.0)" in first
+    assert f"- `{row.name}`: commit {run.git_commit()}, finished 20" in first
+    assert f"![{row.name}: history](figures/{row.name}_history.png)" in first
+    assert (doc.parent / run.ARCHIVE / row.name / "results.json").is_file()
+    # Another session, another machine: its work dir holds no such row.
+    (tmp_path / "second").mkdir()
+    run.write_table(str(tmp_path / "second"), False, str(doc))
+    assert doc.read_text() == first
+    second = (tmp_path / "second" / "results_table.md").read_text()
+    assert "**76.0** [73.5, 78.5]" in second and f"- `{row.name}`: commit" in second
+    # A quick run neither reads nor writes the archive.
+    (tmp_path / "quick").mkdir()
+    run.write_table(str(tmp_path / "quick"), True, "")
+    assert "**76.0**" not in (tmp_path / "quick" / "results_table.md").read_text()
+
+
+def test_a_row_finished_before_provenance_was_recorded_says_so(tmp_path):
+    row = RECIPES[2]
+    (tmp_path / "w" / row.name).mkdir(parents=True)
+    (tmp_path / "w" / row.name / "results.json").write_text(json.dumps({"timing_seconds": 5}))
+    run.archive_rows(str(tmp_path / "w"), str(tmp_path / "archive"))
+    record = table.load_provenance(str(tmp_path / "archive"), row)
+    assert record["commit"] is None and record["seconds"] == 5.0
+    assert table.provenance_lines({row.name: record})[0].startswith(
+        f"- `{row.name}`: commit not recorded, finished 20")
+
+
 @pytest.mark.slow
 def test_quick_runs_every_row_and_the_table_is_rebuilt_from_the_files(tmp_path):
     workdir, doc = tmp_path / "quick", tmp_path / "results.md"
