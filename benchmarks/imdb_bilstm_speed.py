@@ -2,7 +2,7 @@
 
     python benchmarks/imdb_bilstm_speed.py [--batch-size 128 --maxlen 200 --steps 10
         --repeats 5 --no-fast --pooling last|attention|masked_attention --no-flax
-        --no-torch --no-keras --xla-option KEY=VALUE ...]
+        --no-torch --no-keras --xla-option KEY=VALUE --seeds 1 3 8 ...]
 
 Builds ``rnn_attn.models.text_classifiers.BiLSTMClassifier`` (Embedding(10000, 128) ->
 Bidirectional LSTM(64) -> Dropout(0.5) -> Dense(1)), jits the whole train step (forward,
@@ -16,6 +16,10 @@ Keras 3 and Keras 2 (``tf_keras``) on the TensorFlow backend (``train_on_batch``
 importable, and the model written with Flax linen over Flax's own
 ``nn.OptimizedLSTMCell`` and over our ``KerasLSTMCell`` (``--no-torch`` / ``--no-keras``
 / ``--no-flax`` skip them).
+
+``--seeds N ...`` also times the training engine (``rnn_attn.train``) with N seeds in one
+program, examples/s summed over the seeds, each N in a fresh process on the mesh an
+experiment with N seeds builds (on 2 cores: 1 seed on 1 device, 3 seeds on 3, 8 on 2).
 
 Glibc's allocator matters a lot here: every step allocates ~200 MB of intermediates in
 blocks above glibc's mmap threshold, so each is fresh mmap'd memory and the step took
@@ -204,6 +208,49 @@ def engine_seeds(args, num_seeds: int):
     return run, compile_s, tuple(mesh.shape.values())
 
 
+ENGINE_RATE = "engine rate:"  # the line a --engine-only child ends with
+
+
+def engine_child(args) -> None:
+    """``--engine-only N``: the engine's rate for N seeds on the mesh an experiment with N
+    seeds would build (3 seeds on 2 cores: 3 devices; 8 seeds: 2), printed for the parent.
+    The device count is fixed when JAX starts, hence one process per N."""
+    from rnn_attn.parallel import devices, distributed
+
+    n = args.engine_only
+    devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
+        distributed.DeviceSettings(seed_parallel=args.seed_parallel,
+                                   data_parallel=args.data_parallel), n))
+    run_n, compile_n, shape = engine_seeds(args, n)
+    # One call trains `steps` batches of every seed: seconds per batch of examples.
+    per_batch = [t / (n * args.steps) for t in time_steps(run_n, 1, args.repeats)]
+    rate = summary(f"engine, {n} seed(s) on a {shape[0]}x{shape[1]} mesh "
+                   f"(compiled in {compile_n:.1f} s; summed over seeds)",
+                   per_batch, args.batch_size)
+    print(f"{ENGINE_RATE} {rate}")
+
+
+def engine_in_child(argv: list[str], num_seeds: int) -> float:
+    """Runs ``--engine-only num_seeds`` in a fresh process (same options); its rate."""
+    import subprocess
+
+    keep, skip = [], False
+    for a in argv:  # drop --seeds and its values: the child times one N
+        if a.startswith("--seeds"):
+            skip = a == "--seeds"
+            continue
+        if skip and not a.startswith("-"):
+            continue
+        skip = False
+        keep.append(a)
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *keep,
+                          "--engine-only", str(num_seeds)], capture_output=True, text=True,
+                         check=True).stdout
+    lines = out.splitlines()
+    print(next(line for line in lines if line.startswith("engine, ")))
+    return float(next(line for line in lines if line.startswith(ENGINE_RATE)).split()[-1])
+
+
 def flax_step(args, keras_cells: bool = False):
     """The same model written with Flax linen: ``nn.Bidirectional`` over
     ``nn.RNN(nn.OptimizedLSTMCell(64))`` (or over our ``KerasLSTMCell``), the last step of
@@ -369,6 +416,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="the engine's mesh: devices on the data axis")
     parser.add_argument("--cpu-devices", type=int, default=0, metavar="N",
                         help="split the host into N CPU devices (0: as the experiments do)")
+    parser.add_argument("--engine-only", type=int, default=None, metavar="N",
+                        help="time only the engine with N seeds and print its rate (what "
+                             "the main run starts once per --seeds value, in a fresh "
+                             "process: each N gets the CPU devices an experiment with N "
+                             "seeds would ask for)")
     parser.add_argument("--no-flax", action="store_true",
                         help="skip the Flax linen BiLSTMs (Flax's cell and ours)")
     parser.add_argument("--no-torch", action="store_true")
@@ -380,12 +432,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _ensure_hugetlb(argv)
     sys.path.insert(0, ROOT)
-    if args.seeds:  # before JAX starts: the CPU devices the engine's mesh uses (experiments')
-        from rnn_attn.parallel import devices, distributed
-
-        devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
-            distributed.DeviceSettings(seed_parallel=args.seed_parallel,
-                                       data_parallel=args.data_parallel), max(args.seeds)))
+    if args.engine_only is not None:
+        engine_child(args)
+        return
     print(f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
           f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}")
 
@@ -406,14 +455,7 @@ def main(argv: list[str] | None = None) -> None:
     achieved = total * ours / args.batch_size / 1e9
     print(f"  achieved {achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f}% of the matmul peak")
 
-    engine_rates = {}
-    for n in args.seeds:
-        run_n, compile_n, shape = engine_seeds(args, n)
-        # One call trains `steps` batches of every seed: seconds per batch of examples.
-        per_batch = [t / (n * args.steps) for t in time_steps(run_n, 1, args.repeats)]
-        engine_rates[n] = summary(f"engine, {n} seed(s) on a {shape[0]}x{shape[1]} mesh "
-                                  f"(compiled in {compile_n:.1f} s; summed over seeds)",
-                                  per_batch, args.batch_size)
+    engine_rates = {n: engine_in_child(argv, n) for n in args.seeds}
     for name, builder, skip in (
             ("flax nn.RNN(OptimizedLSTMCell)", flax_step, args.no_flax),
             ("flax nn.RNN(rnn_attn KerasLSTMCell)", lambda a: flax_step(a, True),
