@@ -125,6 +125,15 @@ def test_a_row_finished_before_provenance_was_recorded_says_so(tmp_path):
         f"- `{row.name}`: commit not recorded, finished 20")
 
 
+def test_the_archive_beside_the_results_doc_is_not_ignored_by_git():
+    """The archived rows must be committable (a ``runs/`` pattern once ignored them)."""
+    if not os.path.exists(os.path.join(ROOT, ".git")):
+        pytest.skip("not a git checkout: nothing to check the ignore rules against")
+    archived = os.path.join("docs", run.ARCHIVE, "000_imdb_attention", "results.json")
+    ignored = subprocess.run(["git", "check-ignore", "-q", archived], cwd=ROOT)
+    assert ignored.returncode == 1, f"{archived} is ignored by git"
+
+
 @pytest.mark.slow
 def test_quick_runs_every_row_and_the_table_is_rebuilt_from_the_files(tmp_path):
     workdir, doc = tmp_path / "quick", tmp_path / "results.md"
