@@ -112,15 +112,17 @@ def provenance(recipe: Recipe, quick: bool, seconds: float) -> dict:
 
 
 def git_commit() -> str | None:
-    """The checkout's short commit, with ``+changes`` when tracked files differ from it;
-    None outside a git checkout."""
+    """The checkout's short commit, with ``+changes`` when tracked files outside ``docs/``
+    differ from it (the doc and archive that ``--update-doc`` itself rewrites are not the
+    code that ran); None outside a git checkout."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        return commit + ("+changes" if git("status", "--porcelain", "--untracked-files=no")
-                         else "")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":(exclude)docs")
+        return commit + ("+changes" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return None
 

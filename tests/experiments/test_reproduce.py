@@ -125,6 +125,26 @@ def test_a_row_finished_before_provenance_was_recorded_says_so(tmp_path):
         f"- `{row.name}`: commit not recorded, finished 20")
 
 
+def test_the_recorded_commit_counts_code_changes_not_the_docs_it_rewrites(tmp_path,
+                                                                          monkeypatch):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "results.md").write_text("table\n")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "c")
+    monkeypatch.setattr(run, "ROOT", str(tmp_path))
+    commit = run.git_commit()
+    assert commit and "+" not in commit
+    (tmp_path / "docs" / "results.md").write_text("regenerated table\n")
+    assert run.git_commit() == commit
+    (tmp_path / "model.py").write_text("x = 2\n")
+    assert run.git_commit() == commit + "+changes"
+
+
 def test_the_archive_beside_the_results_doc_is_not_ignored_by_git():
     """The archived rows must be committable (a ``runs/`` pattern once ignored them)."""
     if not os.path.exists(os.path.join(ROOT, ".git")):
