@@ -430,6 +430,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
                         help="XLA compile option for the train step (repeatable)")
     args = parser.parse_args(argv)
+    if any(n < 1 for n in [*args.seeds, args.engine_only or 1]):
+        parser.error("--seeds and --engine-only take seed counts >= 1")
     _ensure_hugetlb(argv)
     sys.path.insert(0, ROOT)
     if args.engine_only is not None:
