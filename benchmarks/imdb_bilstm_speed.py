@@ -243,10 +243,11 @@ def engine_in_child(argv: list[str], num_seeds: int) -> float:
             continue
         skip = False
         keep.append(a)
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), *keep,
-                          "--engine-only", str(num_seeds)], capture_output=True, text=True,
-                         check=True).stdout
-    lines = out.splitlines()
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), *keep,
+                           "--engine-only", str(num_seeds)], capture_output=True, text=True)
+    if done.returncode != 0:  # show why: the child's output is captured
+        sys.exit(f"the engine run with {num_seeds} seed(s) failed:\n{done.stderr[-3000:]}")
+    lines = done.stdout.splitlines()
     print(next(line for line in lines if line.startswith("engine, ")))
     return float(next(line for line in lines if line.startswith(ENGINE_RATE)).split()[-1])
 
