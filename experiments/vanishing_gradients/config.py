@@ -16,7 +16,7 @@ table): at T = 100 the SimpleRNN's gradient to the first input falls by about 6 
 of magnitude (Keras's orthogonal init) and underflows with a random-normal init; gated
 cells with Keras's default gate biases lose it too, and fail the task past T = 10; an
 LSTM forget-gate bias or a GRU update-gate bias of 5, or a skip connection across time,
-keep it and solve T = 100. Runtime on the 2-core CPU: about 15 minutes; ``--local``
+keep it and solve T = 100. Runtime on the 2-core CPU: about 9 minutes; ``--local``
 (the three cells at T = 10 and 25, 300 steps, 2 seeds): about a minute.
 """
 
