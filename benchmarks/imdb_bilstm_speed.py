@@ -431,7 +431,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
                         help="XLA compile option for the train step (repeatable)")
     args = parser.parse_args(argv)
-    if any(n < 1 for n in [*args.seeds, args.engine_only or 1]):
+    counts = [*args.seeds] + ([] if args.engine_only is None else [args.engine_only])
+    if any(n < 1 for n in counts):
         parser.error("--seeds and --engine-only take seed counts >= 1")
     _ensure_hugetlb(argv)
     sys.path.insert(0, ROOT)
