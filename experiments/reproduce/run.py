@@ -262,7 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     failed = [] if args.table_only else [
         r.name for r in recipes if run_row(r, workdir, args.quick) != 0]
-    write_table(workdir, args.quick, args.update_doc)
+    try:
+        write_table(workdir, args.quick, args.update_doc)
+    except ValueError as e:  # a corrupt results.json: the rows' own files stay as they are
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if failed:
         print(f"[reproduce] failed rows: {', '.join(failed)}", file=sys.stderr)
         return 1

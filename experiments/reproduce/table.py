@@ -67,7 +67,11 @@ def _load(path: str) -> dict | None:
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e}); rerun its row or remove "
+                             "the file") from None
 
 
 def command(recipe: Recipe, quick: bool = False) -> str:

@@ -82,6 +82,20 @@ def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, capsys):
     assert "holds a quick reproduction" in capsys.readouterr().err
 
 
+def test_a_corrupt_results_file_gets_one_line_naming_it_and_the_doc_stays(tmp_path, capsys):
+    row = tmp_path / "w" / RECIPES[0].name
+    row.mkdir(parents=True)
+    (row / "results.json").write_text('{"models": ')
+    doc = tmp_path / "results.md"
+    doc.write_text("before\n<!-- reproduce:begin -->\nold\n<!-- reproduce:end -->\n")
+    before = doc.read_text()
+    assert run.main(["--table-only", "--workdir", str(tmp_path / "w"),
+                     "--update-doc", str(doc)]) == 2
+    err = capsys.readouterr().err
+    assert "results.json is not valid JSON" in err and "Traceback" not in err
+    assert doc.read_text() == before and (row / "results.json").read_text() == '{"models": '
+
+
 def test_a_full_runs_rows_are_archived_beside_the_doc_and_outlive_its_work_dir(tmp_path):
     row = RECIPES[2]  # 002_embedding_flatten
     model = row.figures[0].path.split(".")[1]
