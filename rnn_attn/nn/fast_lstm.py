@@ -176,15 +176,13 @@ def _gate_factors(acts, c_prev, tanh_c):
     i.e. partner value times activation slope (sigmoid' = a (1 - a), tanh' = 1 - a^2);
     ``o_dtanh [.., u]`` = ``o (1 - tanh(c_new)^2)``, and the forget gate ``f [.., u]``.
     Computing them here, where the activations are at hand, leaves the backward loop one
-    multiply per gate element (1.3x faster fwd+bwd than redoing them there).
+    multiply per gate element (1.3x faster fwd+bwd than redoing them there). Each gate's
+    block is computed apart and the four joined once along the last axis: XLA's CPU code
+    for that is about twice as fast as a select over a ``[.., 4, u]`` view.
     """
     i, f, g, o = _split_gates(acts)
-    units = f.shape[-1]
-    a4 = acts.reshape(*acts.shape[:-1], 4, units)
-    gate = jnp.arange(4).reshape(4, 1)
-    slope = jnp.where(gate == 2, 1.0 - a4 * a4, a4 * (1.0 - a4))
-    partner = jnp.stack([g, c_prev, i, tanh_c], axis=-2)
-    factors = (partner * slope).reshape(acts.shape)
+    factors = jnp.concatenate([g * (i * (1.0 - i)), c_prev * (f * (1.0 - f)),
+                               i * (1.0 - g * g), tanh_c * (o * (1.0 - o))], axis=-1)
     return factors, o * (1.0 - tanh_c * tanh_c), f
 
 
@@ -219,7 +217,6 @@ def _bi_fwd(kernels, xs_f, xs_b, h0, c0, masks, unroll):
 def _bi_bwd(unroll, residuals, cotangents):
     kernels, h0, masks, hs, saved = residuals
     d_hs, (d_h_t, d_c_t) = cotangents
-    is_output_gate = (jnp.arange(4) == 3)[:, None]
 
     def step(carry, inputs):
         d_h, d_c = carry  # gradients reaching the carry after this step
@@ -231,8 +228,8 @@ def _bi_bwd(unroll, residuals, cotangents):
             d_hn = jnp.where(keep, d_h, 0.0)
             d_cn = jnp.where(keep, d_c, 0.0)
         d_cn = d_cn + d_hn * o_dtanh
-        upstream = jnp.where(is_output_gate, d_hn[..., None, :], d_cn[..., None, :])
-        d_z = (upstream * factors.reshape(upstream.shape)).reshape(factors.shape)
+        # i, f and c reach the output through the cell (d_cn), o directly (d_hn).
+        d_z = factors * jnp.concatenate([d_cn, d_cn, d_cn, d_hn], axis=-1)
         d_h_before = jnp.einsum("dbk,duk->dbu", d_z, kernels)
         d_c_before = d_cn * f
         if m is not None:  # a masked step passed the carry through unchanged
