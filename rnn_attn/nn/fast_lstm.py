@@ -151,13 +151,11 @@ def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
     Emits the carried ``h`` of every step (``hs [T, 2, B, u]``) and, with ``save``, what
     the backward pass needs so that it does no transcendental math (``_gate_factors``).
     """
-    dtype = h0.dtype
-    scale = _gate_scale(kernels.shape[1], dtype)
-    steps, batch, units = xs_f.shape[0], xs_f.shape[1], kernels.shape[1]
+    scale = _gate_scale(kernels.shape[1], h0.dtype)
 
     def step(carry, inputs):
-        (h, c), h_in = carry
-        x_f, x_b, m, s = inputs
+        h, c = carry
+        x_f, x_b, m = inputs
         if tables is not None:
             x_f, x_b = tables[0][x_f], tables[1][x_b]
         z = jnp.stack([x_f, x_b]) + jnp.einsum("dbu,duk->dbk", h, kernels)
@@ -166,22 +164,15 @@ def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
         c_new = f * c + i * g
         tanh_c = jnp.tanh(c_new)
         h_new = o * tanh_c
-        saved = _gate_factors(acts, c, tanh_c) if save else None
-        if save:  # each step's input h as column s of [2, u, T, B]: the operand the kernels'
-            # gradient needs (_bi_backward), instead of transposing a [T, 2, B, u] stack
-            h_in = jax.lax.dynamic_update_slice(
-                h_in, jnp.swapaxes(h, -1, -2)[:, :, None, :], (0, 0, s, 0))
+        # With the step's input h as [2, u, B]: the left operand of the kernels' gradient.
+        saved = _gate_factors(acts, c, tanh_c) + (jnp.swapaxes(h, -1, -2),) if save else None
         if m is not None:  # Keras masking: a masked step keeps the carry
             keep = m[..., None]
             h_new = jnp.where(keep, h_new, h)
             c_new = jnp.where(keep, c_new, c)
-        return ((h_new, c_new), h_in), (h_new, saved) if save else h_new
+        return (h_new, c_new), (h_new, saved) if save else h_new
 
-    h_in = jnp.zeros((2, units, steps, batch), dtype) if save else None
-    ((h_t, c_t), h_in), out = jax.lax.scan(
-        step, ((h0, c0), h_in), (xs_f, xs_b, masks, jnp.arange(steps)), unroll=unroll)
-    if save:
-        out = (out[0], out[1] + (h_in,))
+    (h_t, c_t), out = jax.lax.scan(step, (h0, c0), (xs_f, xs_b, masks), unroll=unroll)
     return h_t, c_t, out
 
 
@@ -235,15 +226,21 @@ def _bi_bwd(unroll, residuals, cotangents):
     return _bi_backward(kernels, masks, saved, cotangents, unroll) + (None,)
 
 
-def _bi_backward(kernels, masks, saved, cotangents, unroll):
-    """``(d_kernels, d_xs_f, d_xs_b, d_h0, d_c0)`` from the forward's ``saved`` and the
-    cotangents of ``(hs, (h_T, c_T))``; ``d_xs_*`` in processing order."""
-    factors, o_dtanh, f, h_in = saved
+def _bi_backward(kernels, masks, saved, cotangents, unroll, tokens=None, table=None):
+    """The backward loop: ``(d_kernels, d_xs_f, d_xs_b, d_h0, d_c0)`` from the forward's
+    ``saved`` and the cotangents of ``(hs, (h_T, c_T))``, ``d_xs_*`` in processing order.
+
+    The kernels' gradient is summed inside the loop, one ``[u, B] x [B, 4u]`` matmul a step
+    (its operands are then in cache). With ``tokens = (tokens_f, tokens_b)`` the inputs
+    were rows of two tables shaped like ``table``: each step scatter-adds its ``d_xs`` rows into
+    their gradients, returned in place of ``d_xs_f, d_xs_b``, so no ``[T, B, 4u]``
+    gradient is written to memory.
+    """
     d_hs, (d_h_t, d_c_t) = cotangents
 
     def step(carry, inputs):
-        d_h, d_c = carry  # gradients reaching the carry after this step
-        d_out, (factors, o_dtanh, f), m = inputs
+        d_h, d_c, d_kernels, d_tables = carry  # d_h, d_c: reaching the carry after this step
+        d_out, (factors, o_dtanh, f, h_in), m, ids = inputs
         d_h = d_h + d_out
         d_hn, d_cn = d_h, d_c
         if m is not None:
@@ -258,16 +255,19 @@ def _bi_backward(kernels, masks, saved, cotangents, unroll):
         if m is not None:  # a masked step passed the carry through unchanged
             d_h_before = d_h_before + jnp.where(keep, 0.0, d_h)
             d_c_before = d_c_before + jnp.where(keep, 0.0, d_c)
-        return (d_h_before, d_c_before), (d_z[0], d_z[1])
+        d_kernels = d_kernels + jnp.einsum("dub,dbk->duk", h_in, d_z)
+        if ids is None:
+            return (d_h_before, d_c_before, d_kernels, d_tables), (d_z[0], d_z[1])
+        d_tables = (d_tables[0].at[ids[0]].add(d_z[0]), d_tables[1].at[ids[1]].add(d_z[1]))
+        return (d_h_before, d_c_before, d_kernels, d_tables), None
 
-    (d_h0, d_c0), (d_xs_f, d_xs_b) = jax.lax.scan(
-        step, (d_h_t, d_c_t), (d_hs, (factors, o_dtanh, f), masks), reverse=True,
-        unroll=unroll)
-    # The kernels' gradient: one [u, T*B] x [T*B, 4u] matmul per direction after the loop.
-    d_kernels = jnp.stack([
-        jnp.einsum("itb,tbj->ij", h_in[0], d_xs_f),
-        jnp.einsum("itb,tbj->ij", h_in[1], d_xs_b),
-    ])
+    d_tables = None
+    if tokens is not None:
+        d_tables = (jnp.zeros_like(table), jnp.zeros_like(table))
+    (d_h0, d_c0, d_kernels, d_tables), d_xs = jax.lax.scan(
+        step, (d_h_t, d_c_t, jnp.zeros_like(kernels), d_tables),
+        (d_hs, saved, masks, tokens), reverse=True, unroll=unroll)
+    d_xs_f, d_xs_b = d_xs if tokens is None else d_tables
     return d_kernels, d_xs_f, d_xs_b, d_h0, d_c0
 
 
@@ -290,16 +290,13 @@ def bilstm_scan_tables(kernels, table_f, table_b, tokens_f, tokens_b, h0, c0, ma
 def _bi_tables_fwd(kernels, table_f, table_b, tokens_f, tokens_b, h0, c0, masks, unroll):
     h_t, c_t, (hs, saved) = _bi_forward(kernels, tokens_f, tokens_b, h0, c0, masks, unroll,
                                         save=True, tables=(table_f, table_b))
-    shapes = (table_f.shape, table_b.shape)
-    return (hs, (h_t, c_t)), (kernels, masks, saved, tokens_f, tokens_b, shapes)
+    return (hs, (h_t, c_t)), (kernels, masks, saved, (tokens_f, tokens_b), table_f)
 
 
 def _bi_tables_bwd(unroll, residuals, cotangents):
-    kernels, masks, saved, tokens_f, tokens_b, (shape_f, shape_b) = residuals
-    d_kernels, d_xs_f, d_xs_b, d_h0, d_c0 = _bi_backward(kernels, masks, saved, cotangents,
-                                                          unroll)
-    d_table_f = jnp.zeros(shape_f, d_xs_f.dtype).at[tokens_f].add(d_xs_f)
-    d_table_b = jnp.zeros(shape_b, d_xs_b.dtype).at[tokens_b].add(d_xs_b)
+    kernels, masks, saved, tokens, table = residuals
+    d_kernels, d_table_f, d_table_b, d_h0, d_c0 = _bi_backward(
+        kernels, masks, saved, cotangents, unroll, tokens, table)
     return d_kernels, d_table_f, d_table_b, None, None, d_h0, d_c0, None
 
 
