@@ -9,7 +9,11 @@ Keras masking (a masked step keeps the carry and emits zeros); the tests check i
 autodiff of the generic scan.
 
 ``bilstm_scan`` / ``bidirectional_lstm`` do the same for both directions of a
-Bidirectional LSTM in ONE scan (``recurrent.bidirectional(..., fast=True)``).
+Bidirectional LSTM in ONE scan (``recurrent.bidirectional(..., fast=True)``), except that
+the kernels' gradient is summed inside the backward loop (with the step's operands still
+in cache, faster on the 2-core CPU than one matmul over all steps: see
+docs/performance.md); ``bilstm_scan_embedded`` (``embedded_bidirectional_lstm``) also
+gathers the projected embedding rows inside the scan.
 """
 
 from __future__ import annotations
@@ -274,33 +278,104 @@ def _bi_backward(kernels, masks, saved, cotangents, unroll, tokens=None, table=N
 bilstm_scan.defvjp(_bi_fwd, _bi_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(8,))
-def bilstm_scan_tables(kernels, table_f, table_b, tokens_f, tokens_b, h0, c0, masks,
-                       unroll=1):
-    """``bilstm_scan(kernels, table_f[tokens_f], table_b[tokens_b], h0, c0, masks)``,
-    each step gathering its own rows of the projected tables ``<float>[vocab, 4*units]``;
-    ``tokens_f, tokens_b <int>[time, batch]`` in processing order (``tokens_b``
-    time-reversed). Same values and gradients (the tables' by scatter-add, as autodiff of
-    the gather would)."""
-    h_t, c_t, hs = _bi_forward(kernels, tokens_f, tokens_b, h0, c0, masks, unroll,
-                               save=False, tables=(table_f, table_b))
+# -- The embedded BiLSTM: the projected embedding table gathered inside the scan ---------
+#
+# ``embeddings[tokens] @ W + b == (embeddings @ W + b)[tokens]``. Evaluation projects the
+# whole table; training projects only the rows its batch uses (document 000: about 3,400
+# of 10,000 words in a batch of 128 reviews), ``ROW_CHUNK`` rows at a time, and the
+# backward pass does the same for the gradients of ``embeddings`` and ``W``.
+
+ROW_CHUNK = 512  # rows projected per matmul when only a batch's words are projected
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def bilstm_scan_embedded(embeddings, projections, kernels, tokens, h0, c0, masks, unroll=1):
+    """``bilstm_scan`` on ``embeddings[tokens] @ W_d + b_d`` for both directions ``d``.
+
+    Args:
+      embeddings: ``<float>[vocab, features]``.
+      projections: ``((W_f, b_f), (W_b, b_b))``, input kernels ``[features, 4u]`` and
+        biases ``[4u]``.
+      kernels: ``<float>[2, u, 4u]``, the recurrent kernels.
+      tokens: ``<int>[time, batch]`` in forward time order.
+      h0, c0, masks, unroll: as ``bilstm_scan``.
+
+    Each step gathers its rows of the projected tables, so the ``[T, B, 4u]`` inputs are
+    never written to memory (at evaluation's batch of 1,000, 200 MB a direction).
+    """
+    tables = tuple(embeddings @ w + b for w, b in projections)
+    h_t, c_t, hs = _bi_forward(kernels, tokens, tokens[::-1], h0, c0, masks, unroll,
+                               save=False, tables=tables)
     return hs, (h_t, c_t)
 
 
-def _bi_tables_fwd(kernels, table_f, table_b, tokens_f, tokens_b, h0, c0, masks, unroll):
-    h_t, c_t, (hs, saved) = _bi_forward(kernels, tokens_f, tokens_b, h0, c0, masks, unroll,
-                                        save=True, tables=(table_f, table_b))
-    return (hs, (h_t, c_t)), (kernels, masks, saved, (tokens_f, tokens_b), table_f)
+def _embedded_fwd(embeddings, projections, kernels, tokens, h0, c0, masks, unroll):
+    rows, compact, count = _batch_vocabulary(tokens, embeddings.shape[0])
+    tables = _project_rows(embeddings, projections, rows, count)
+    h_t, c_t, (hs, saved) = _bi_forward(kernels, compact, compact[::-1], h0, c0, masks,
+                                        unroll, save=True, tables=tables)
+    residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count,
+                 tables[0])
+    return (hs, (h_t, c_t)), residuals
 
 
-def _bi_tables_bwd(unroll, residuals, cotangents):
-    kernels, masks, saved, tokens, table = residuals
+def _embedded_bwd(unroll, residuals, cotangents):
+    embeddings, projections, kernels, masks, saved, compact, rows, count, table = residuals
     d_kernels, d_table_f, d_table_b, d_h0, d_c0 = _bi_backward(
-        kernels, masks, saved, cotangents, unroll, tokens, table)
-    return d_kernels, d_table_f, d_table_b, None, None, d_h0, d_c0, None
+        kernels, masks, saved, cotangents, unroll, (compact, compact[::-1]), table)
+    d_embeddings, d_projections = _project_rows_grad(embeddings, projections, rows, count,
+                                                     (d_table_f, d_table_b))
+    return d_embeddings, d_projections, d_kernels, None, d_h0, d_c0, None
 
 
-bilstm_scan_tables.defvjp(_bi_tables_fwd, _bi_tables_bwd)
+bilstm_scan_embedded.defvjp(_embedded_fwd, _embedded_bwd)
+
+
+def _batch_vocabulary(tokens: jax.Array, vocab: int):
+    """``(rows, compact, count)``: the distinct ``tokens`` ascending in ``rows <int>[R]``
+    (``R`` a multiple of ``ROW_CHUNK``, padded with 0), each token's index into ``rows``
+    (``compact``, shaped like ``tokens``) and how many are distinct (``count``)."""
+    size = -(-min(vocab, tokens.size) // ROW_CHUNK) * ROW_CHUNK
+    rows, compact = jnp.unique(tokens.reshape(-1), size=size, fill_value=0,
+                               return_inverse=True)
+    compact = compact.reshape(tokens.shape)
+    return rows, compact, jnp.max(compact) + 1
+
+
+def _chunk(array: jax.Array, j: jax.Array) -> jax.Array:
+    return jax.lax.dynamic_slice_in_dim(array, j * ROW_CHUNK, ROW_CHUNK)
+
+
+def _project_rows(embeddings, projections, rows, count):
+    """Both directions' ``embeddings[rows] @ W + b`` for the first ``count`` rows (the
+    chunks holding them; the rest of each ``[R, 4u]`` table stays zero)."""
+    def project(j, tables):
+        e = embeddings[_chunk(rows, j)]
+        return tuple(jax.lax.dynamic_update_slice_in_dim(t, e @ w + b, j * ROW_CHUNK, 0)
+                     for t, (w, b) in zip(tables, projections, strict=True))
+
+    dtype = jnp.result_type(embeddings, *jax.tree.leaves(projections))
+    zeros = tuple(jnp.zeros((rows.shape[0], w.shape[1]), dtype) for w, _ in projections)
+    return jax.lax.fori_loop(0, -(-count // ROW_CHUNK), project, zeros)
+
+
+def _project_rows_grad(embeddings, projections, rows, count, d_tables):
+    """The gradients of ``embeddings`` and ``projections`` from the projected rows'."""
+    def accumulate(j, grads):
+        d_embeddings, d_kernels = grads
+        r = _chunk(rows, j)
+        e = embeddings[r]
+        d_rows = [_chunk(d, j) for d in d_tables]
+        d_kernels = tuple(dk + e.T @ d for dk, d in zip(d_kernels, d_rows, strict=True))
+        d_e = sum(d @ w.T for d, (w, _) in zip(d_rows, projections, strict=True))
+        return d_embeddings.at[r].add(d_e.astype(d_embeddings.dtype)), d_kernels
+
+    zeros = (jnp.zeros_like(embeddings), tuple(jnp.zeros_like(w) for w, _ in projections))
+    d_embeddings, d_kernels = jax.lax.fori_loop(0, -(-count // ROW_CHUNK), accumulate, zeros)
+    d_projections = tuple((dk.astype(w.dtype), d.sum(0).astype(b.dtype))
+                          for dk, d, (w, b) in zip(d_kernels, d_tables, projections,
+                                                   strict=True))
+    return d_embeddings, d_projections
 
 
 def bidirectional_lstm(
@@ -341,22 +416,22 @@ def embedded_bidirectional_lstm(
     embedding table instead of the embedded tokens.
 
     ``embeddings[tokens] @ W + b == (embeddings @ W + b)[tokens]``: when the batch holds
-    more tokens than the vocabulary has rows (document 000: 25,600 tokens per batch, 10,000
-    words), projecting the table costs fewer FLOPs, forward and backward (the backward
-    scatter-adds into a ``[vocab, 4u]`` table instead). Same values.
+    more tokens than its words (document 000: 25,600 tokens, about 3,400 distinct words of
+    10,000), projecting the words costs fewer FLOPs, forward and backward; see
+    ``bilstm_scan_embedded``. Same values.
 
     Args:
       embeddings: ``<float>[vocab, features]``.
       tokens: ``<int>[batch, time]``.
       Others as ``bidirectional_lstm``.
     """
-    table_f = embeddings @ forward_params["kernel"] + forward_params["bias"]
-    table_b = embeddings @ backward_params["kernel"] + backward_params["bias"]
+    projections = tuple((p["kernel"], p["bias"]) for p in (forward_params, backward_params))
     t_tm = jnp.moveaxis(tokens, -1, 0)  # [T, B]
+    dtype = jnp.result_type(embeddings, *jax.tree.leaves(projections))
     kernels, zeros, masks = _scan_setup(forward_params, backward_params, t_tm.shape[1],
-                                        table_f.dtype, mask)
-    hs, (h_t, c_t) = bilstm_scan_tables(kernels, table_f, table_b, t_tm, t_tm[::-1], zeros,
-                                        zeros, masks, unroll)
+                                        dtype, mask)
+    hs, (h_t, c_t) = bilstm_scan_embedded(embeddings, projections, kernels, t_tm, zeros,
+                                          zeros, masks, unroll)
     return _keras_outputs(hs, h_t, c_t, masks)
 
 

@@ -157,3 +157,33 @@ def test_classifier_fast_flag_gives_the_same_logits_and_grads():
         np.testing.assert_allclose(v_f, v_s, rtol=1e-5)
         for got, want in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_s), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_training_projects_only_the_batch_words_in_chunks_even_under_vmap():
+    """Training projects the distinct words of a batch ROW_CHUNK rows at a time; batches
+    needing one and three chunks, vmapped together (a loop with a per-seed trip count),
+    give the gradients of the generic path."""
+    from rnn_attn.models.text_classifiers import BiLSTMClassifier
+    from rnn_attn.nn.fast_lstm import ROW_CHUNK
+
+    rng = np.random.default_rng(7)
+    vocab = 4 * ROW_CHUNK
+    few = rng.integers(0, ROW_CHUNK // 2, size=(8, 160))  # one chunk of distinct words
+    many = rng.permutation(vocab)[:1280].reshape(8, 160)  # three chunks
+    assert len(np.unique(few)) < ROW_CHUNK < 2 * ROW_CHUNK < len(np.unique(many))
+    tokens = jnp.asarray(np.stack([few, many]), jnp.int32)
+    fast = BiLSTMClassifier(vocab_size=vocab, embed_dim=6, units=4, maxlen=160)
+    slow = dataclasses.replace(fast, fast=False)
+    params = fast.init(jax.random.PRNGKey(8))
+
+    def grads(model, toks):
+        def loss(p):
+            return jnp.sum(model.apply(p, toks, train=True, key=jax.random.PRNGKey(9)))
+        return jax.grad(loss)(params)
+
+    batched = jax.jit(jax.vmap(lambda t: grads(fast, t)))(tokens)
+    for s in range(2):
+        want = jax.jit(lambda t: grads(slow, t))(tokens[s])
+        got = jax.tree.map(lambda x, s=s: x[s], batched)
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
