@@ -120,3 +120,14 @@ def _refuse(error: Exception) -> int:
     message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def check_seed_loop(settings, cfg) -> None:
+    """``check_devices`` for a config with ``seed_loop``: ``map`` cannot split a batch."""
+    from rnn_attn.config import ConfigError
+
+    if cfg.seed_loop == "map" and settings.mesh_devices not in (0, 1):
+        raise ConfigError(
+            f"--seed-loop map runs each device's seeds one after another and cannot split a "
+            f"batch over --data-parallel {settings.mesh_devices}; expected --seed-loop vmap "
+            f"or auto")

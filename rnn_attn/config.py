@@ -337,6 +337,16 @@ def checkpoint_every_field(default: int = 0, minimum: int = 0) -> Any:
                  why="optimizer steps; 0: at epoch ends only" if minimum == 0 else "")
 
 
+SEED_LOOPS = ("auto", "vmap", "map")
+
+
+def seed_loop_field() -> Any:
+    """``--seed-loop``: how each device runs its seeds (``engine.resolve_seed_loop``)."""
+    return field("auto", "how each device runs its seeds: vmap (batched), map (one after "
+                         "another), or auto (map on CPU without --data-parallel, vmap "
+                         "otherwise)", choices=SEED_LOOPS)
+
+
 def learning_rate_field(default: float = 1e-3) -> Any:
     return field(default, "optimizer learning rate", above=0)
 

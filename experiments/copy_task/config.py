@@ -27,14 +27,13 @@ from rnn_attn.config import (
     field,
     learning_rate_field,
     models_field,
+    seed_loop_field,
     seeds_field,
 )
 from rnn_attn.data.copy_task import check_copy_task
 from rnn_attn.models.seq2seq import MODEL_KINDS
 from rnn_attn.nn.attention import ATTENTION_KINDS
 from rnn_attn.nn.cells import CELLS
-
-SEED_LOOPS = ("auto", "vmap", "map")
 
 # --local: a quick check of the whole pipeline.
 LOCAL = {"seeds": 2, "steps": 500, "checkpoint_every": 250}
@@ -61,9 +60,7 @@ class CopyTaskConfig(RunConfig):
     learning_rate: float = learning_rate_field()
     unroll: bool = field(True, "unroll the time loops fully (faster for short sequences)")
     checkpoint_every: int = checkpoint_every_field(1000, minimum=1)
-    seed_loop: str = field(
-        "auto", "how each device runs its seeds: vmap (batched), map (one after another), "
-        "or auto (map on CPU without --data-parallel, vmap otherwise)", choices=SEED_LOOPS)
+    seed_loop: str = seed_loop_field()
     spot_checks: int = field(10, "Expected/Predicted examples to print per model", minimum=0)
 
     def check(self) -> None:

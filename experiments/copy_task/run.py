@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments._common import run_main
+from experiments._common import check_seed_loop, run_main
 from experiments.copy_task import config as copy_config
 from experiments.copy_task import report
 from experiments.copy_task import train as copy_train
@@ -32,16 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     return run_main(argv, experiment="copy_task",
                     description=copy_config.__doc__.split("\n\n")[0],
                     config_cls=CopyTaskConfig, default_workdir="runs/copy_task", run=run,
-                    jobs=lambda cfg: cfg.seeds, check_devices=check_devices,
+                    jobs=lambda cfg: cfg.seeds, check_devices=check_seed_loop,
                     local=copy_config.LOCAL)
-
-
-def check_devices(settings: distributed.DeviceSettings, cfg: CopyTaskConfig) -> None:
-    if cfg.seed_loop == "map" and settings.mesh_devices not in (0, 1):
-        raise config_lib.ConfigError(
-            f"--seed-loop map runs each device's seeds one after another and cannot split a "
-            f"batch over --data-parallel {settings.mesh_devices}; expected --seed-loop vmap "
-            f"or auto")
 
 
 def run(cfg: CopyTaskConfig, workdir: str, *, resume: bool = False, progress: bool = True,

@@ -106,10 +106,7 @@ def sampler(config: CopyTaskConfig) -> feed.Sampler:
 def resolve_seed_loop(config: CopyTaskConfig, mesh: Mesh) -> str:
     """``map`` on CPU (at batch 1 batching seeds costs more than it saves) unless the
     batch is split over a data axis; ``vmap`` elsewhere."""
-    if config.seed_loop != "auto":
-        return config.seed_loop
-    cpu = jax.default_backend() == "cpu"
-    return "map" if cpu and mesh.shape[meshes.DATA] == 1 else "vmap"
+    return engine.resolve_seed_loop(config.seed_loop, mesh)
 
 
 def fit_config(config: CopyTaskConfig, mesh: Mesh) -> engine.FitConfig:

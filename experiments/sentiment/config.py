@@ -18,6 +18,7 @@ from rnn_attn.config import (
     optimizer_field,
     patience_field,
     require,
+    seed_loop_field,
 )
 from rnn_attn.data import imdb
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
@@ -52,6 +53,7 @@ class SentimentConfig(RunConfig):
     data_dir: str = field("", "directory with the IMDB files (default: $RNN_ATTN_DATA or "
                               "../shared/data)")
     source: str = field("auto", f"IMDB source, one of {imdb.SOURCES}", choices=imdb.SOURCES)
+    seed_loop: str = seed_loop_field()
 
     def check(self) -> None:
         require(self.momentum == 0.0 or self.optimizer == "sgd",

@@ -8,7 +8,7 @@ from typing import Any
 
 import jax
 
-from experiments._common import run_main
+from experiments._common import check_seed_loop, run_main
 from experiments.sentiment.config import build_model
 from experiments.sentiment.report import (
     compare_models,
@@ -87,5 +87,5 @@ def run_sentiment(argv, *, description: str, config_cls, experiment: str, refere
                        resume=resume, progress=progress, device_settings=device_settings)
 
     return run_main(argv, experiment=experiment, description=description, config_cls=config_cls,
-                    default_workdir=default_workdir, run=run,
-                    jobs=lambda cfg: cfg.seeds, **options)
+                    default_workdir=default_workdir, run=run, jobs=lambda cfg: cfg.seeds,
+                    check_devices=check_seed_loop, **options)

@@ -51,14 +51,16 @@ class SeedRun:
     best_epoch: int
 
 
-def fit_config(config) -> engine.FitConfig:
-    """The engine's settings from an IMDB experiment's config."""
+def fit_config(config, mesh) -> engine.FitConfig:
+    """The engine's settings from an IMDB experiment's config (one without ``seed_loop``,
+    the GloVe experiment's, batches its seeds)."""
     return engine.FitConfig(
         seeds=tuple(config.first_seed + i for i in range(config.seeds)),
         epochs=config.epochs, batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size, monitor=config.monitor,
         patience=config.patience, on_nonfinite=config.on_nonfinite,
-        checkpoint_every=config.checkpoint_every)
+        checkpoint_every=config.checkpoint_every,
+        seed_loop=engine.resolve_seed_loop(getattr(config, "seed_loop", "vmap"), mesh))
 
 
 def run(config, models: Mapping[str, Any], data: engine.FitData, *,
@@ -75,7 +77,7 @@ def run(config, models: Mapping[str, Any], data: engine.FitData, *,
     mesh = distributed.run_mesh(settings, config.seeds)
     models = {name: distributed.with_compute_dtype(model, settings.compute_dtype)
               for name, model in models.items()}
-    results = train_models(models, binary_classification(), data, fit_config(config),
+    results = train_models(models, binary_classification(), data, fit_config(config, mesh),
                            optimizer=optimizer_of(config),
                            mesh=mesh, workdir=workdir, record=record or dataclasses.asdict(config),
                            resume=resume, progress=progress)

@@ -50,6 +50,17 @@ FEEDS = ("device", "host")
 SEED_LOOPS = ("vmap", "map")
 
 
+def resolve_seed_loop(choice: str, mesh: Mesh) -> str:
+    """A ``--seed-loop`` choice as ``FitConfig.seed_loop``: ``auto`` is ``map`` on a CPU
+    mesh whose data axis is 1 and ``vmap`` elsewhere. On a CPU, batching seeds saves little
+    and a loop whose trip count differs by seed (the BiLSTM's projection of a batch's words)
+    then waits each iteration for the seeds of the other devices."""
+    if choice != "auto":
+        return choice
+    cpu = mesh.devices.flat[0].platform == "cpu"
+    return "map" if cpu and mesh.shape[meshes.DATA] == 1 else "vmap"
+
+
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
     """How ``fit`` trains (an experiment's config decides the values)."""
