@@ -8,12 +8,12 @@ document 000's: 10,000 words, maxlen 200, Embedding(10,000, 128) -> BiLSTM(64) -
 Dropout(0.5) -> Dense(1), with and without attention pooling; Adam, batch 128, 12
 epochs, validation on the 25,000 test reviews.
 
-Expected result (``--seeds 3 --epochs 3``, the 2-core CPU, about 11 minutes): best-epoch
-VALIDATION accuracy about 87.1% for the BiLSTM (per seed 86.9-87.3) and 86.6% with
-attention pooling (86.0-87.0), the difference not significant over 3 seeds; both
-overfit from epoch 2 on (12 epochs: 40 minutes; VALIDATION 85.2% and 84.2% after the
-last, TRAINING 99%). ``--local`` (2 seeds, one epoch, reviews cut to their last 50
-words) checks the whole pipeline in a few minutes.
+Expected result (``--seeds 3 --epochs 3``, the 2-core CPU, about 7 minutes): best-epoch
+VALIDATION accuracy about 86.9% for the BiLSTM (per seed 86.4-87.2) and 86.8% with
+attention pooling (86.7-86.8), the difference not significant over 3 seeds; both
+overfit from epoch 2 on (12 epochs, commit 8d7f4c2: 40 minutes; VALIDATION 85.2% and
+84.2% after the last, TRAINING 99%). ``--local`` (2 seeds, one epoch, reviews cut to
+their last 50 words) checks the whole pipeline in a few minutes.
 """
 
 from experiments.sentiment.config import SentimentConfig
