@@ -17,6 +17,7 @@ from rnn_attn import config as config_lib
 from rnn_attn.analysis import stats
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.parallel import devices, distributed
+from rnn_attn.train import engine
 
 REFERENCE = "document 001: 23.10% (baseline) vs 95.70% (attention) mean exact match"
 METRICS = {
@@ -42,7 +43,7 @@ def run(cfg: CopyTaskConfig, workdir: str, *, resume: bool = False, progress: bo
     settings = device_settings or distributed.DeviceSettings()
     mesh = distributed.run_mesh(settings, cfg.seeds)
     device_info = devices.describe_devices() | {
-        "mesh": dict(mesh.shape), "seed_loop": copy_train.resolve_seed_loop(cfg, mesh)}
+        "mesh": dict(mesh.shape), "seed_loop": engine.resolve_seed_loop(cfg.seed_loop, mesh)}
     print(f"copy task: {cfg.seeds} seeds x {cfg.model_names}, {cfg.steps} steps, "
           f"{device_info['device_count']} {device_info['platform']} device(s), "
           f"(seed, data) mesh {tuple(mesh.shape.values())}")

@@ -103,18 +103,12 @@ def sampler(config: CopyTaskConfig) -> feed.Sampler:
     return feed.Sampler(sample, keys, config.steps)
 
 
-def resolve_seed_loop(config: CopyTaskConfig, mesh: Mesh) -> str:
-    """``map`` on CPU (at batch 1 batching seeds costs more than it saves) unless the
-    batch is split over a data axis; ``vmap`` elsewhere."""
-    return engine.resolve_seed_loop(config.seed_loop, mesh)
-
-
 def fit_config(config: CopyTaskConfig, mesh: Mesh) -> engine.FitConfig:
     return engine.FitConfig(seeds=config.seed_numbers, epochs=1,
                             batch_size=config.batch_size, monitor="loss",
                             on_nonfinite=config.on_nonfinite,
                             checkpoint_every=config.checkpoint_every,
-                            seed_loop=resolve_seed_loop(config, mesh),
+                            seed_loop=engine.resolve_seed_loop(config.seed_loop, mesh),
                             compiler_options=TRAIN_COMPILER_OPTIONS)
 
 
