@@ -185,8 +185,9 @@ def plot_links(results, figures_dir: str | None) -> list[str]:
 def archive_rows(workdir: str, archive: str) -> None:
     """Copies every finished row's results.json and provenance.json into
     ``archive/<row>/``, so that the doc's table outlives the work dir (rows run on other
-    machines or in other sessions add up there). A row finished before provenance was
-    recorded gets one naming no commit."""
+    machines or in other sessions add up there). The results are archived in the current
+    schema (an older file migrated, written as ``write_results`` writes). A row finished
+    before provenance was recorded gets one naming no commit."""
     for recipe in RECIPES:
         results = table.load_results(workdir, recipe)
         if results is None:
@@ -194,7 +195,8 @@ def archive_rows(workdir: str, archive: str) -> None:
         target = os.path.join(archive, recipe.name)
         os.makedirs(target, exist_ok=True)
         source = os.path.join(workdir, recipe.name, "results.json")
-        shutil.copyfile(source, os.path.join(target, "results.json"))
+        with open(os.path.join(target, "results.json"), "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=2)
         record = table.load_provenance(workdir, recipe) or {
             "row": recipe.name, "command": table.command(recipe), "commit": None,
             "finished": datetime.datetime.fromtimestamp(

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from experiments.reproduce.config import Figure, Recipe
+from rnn_attn.analysis import schema
 
 BEGIN, END = "<!-- reproduce:begin -->", "<!-- reproduce:end -->"
 
@@ -49,8 +50,16 @@ PROVENANCE = "provenance.json"  # beside a row's results.json: which commit ran 
 
 
 def load_results(workdir: str, recipe: Recipe) -> dict | None:
-    """The row's results.json, or None when the row has not finished."""
-    return _load(os.path.join(workdir, recipe.name, "results.json"))
+    """The row's results.json in the current schema (an older file through
+    ``schema.migrate``), or None when the row has not finished."""
+    path = os.path.join(workdir, recipe.name, "results.json")
+    record = _load(path)
+    if record is None:
+        return None
+    try:
+        return schema.migrate(record)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def load_provenance(workdir: str, recipe: Recipe) -> dict | None:
@@ -124,10 +133,16 @@ def gap_table(results: Mapping | None, models: Sequence[str]) -> str:
 
 def wall_time(results: Mapping[str, Mapping | None]) -> tuple[float, int]:
     """``(seconds, rows)``: the experiments' own timings summed over the finished rows."""
-    times = [r.get("timing_seconds", math.nan) for r in results.values() if r is not None]
-    # The copy task reports {"total": ..., <its parts>}, the others one number.
-    times = [t["total"] if isinstance(t, dict) else t for t in times]
+    times = [_total_seconds(r) for r in results.values() if r is not None]
     return float(sum(times)), len(times)
+
+
+def _total_seconds(results: Mapping) -> float:
+    """A (migrated) record's ``timing.total_seconds``; NaN where it has none."""
+    try:
+        return float(results["timing"]["total_seconds"])
+    except (KeyError, TypeError):
+        return math.nan
 
 
 def provenance_lines(provenances: Mapping[str, Mapping | None]) -> list[str]:

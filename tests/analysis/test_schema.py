@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import glob
+import json
 import os
 import re
 
@@ -183,6 +185,22 @@ def test_migrate_leaves_a_current_record_and_refuses_what_it_cannot_read():
     with pytest.raises(ValueError, match="schema_version: required key missing"):
         schema.validate(OLD_NUMBER)
     assert set(schema.MIGRATIONS) == set(range(schema.SCHEMA_VERSION))
+
+
+ARCHIVED = sorted(glob.glob(os.path.join(ROOT, "docs", "runs", "*", "results.json")))
+
+
+def test_the_archive_is_there():
+    assert len(ARCHIVED) >= 17
+
+
+@pytest.mark.parametrize("path", ARCHIVED, ids=[p.split(os.sep)[-2] for p in ARCHIVED])
+def test_every_archived_results_file_validates(path):
+    with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+    schema.validate(record)
+    assert record["schema_version"] == schema.SCHEMA_VERSION
+    assert schema.migrate(record) == record
 
 
 def test_the_schema_file_is_a_valid_schema_shipped_as_package_data():

@@ -10,7 +10,7 @@ import pytest
 
 from experiments.reproduce import config, run, table
 from experiments.reproduce.config import RECIPES, Figure, Recipe
-from rnn_attn.analysis import stats
+from rnn_attn.analysis import schema, stats
 from tests._paths import ROOT
 
 RESULTS = {"models": {"a": {"per_seed": {"acc": [0.8, 0.9, 0.85]},
@@ -48,8 +48,12 @@ def test_the_table_comes_from_the_files_and_says_what_did_not_run(tmp_path):
     assert "missing (" in lines[4]
     missing = table.render_table([recipe], {"row": None}).splitlines()
     assert all("not run" in line for line in missing[2:])
+    # A file written before the schema is read through schema.migrate: timing.total_seconds.
+    assert results["row"]["schema_version"] == 1
+    assert results["row"]["timing"]["total_seconds"] == 12.5
     assert table.wall_time(results) == (12.5, 1)
-    assert table.wall_time({**results, "copy": {"timing_seconds": {"total": 2.5}}}) == (15.0, 2)
+    copy_task = schema.migrate({"timing_seconds": {"total": 2.5}})  # the copy task's old shape
+    assert table.wall_time({**results, "copy": copy_task}) == (15.0, 2)
 
 
 def test_the_doc_section_is_replaced_between_the_markers_only():
@@ -115,7 +119,8 @@ def test_a_full_runs_rows_are_archived_beside_the_doc_and_outlive_its_work_dir(t
     assert "**76.0** [73.5, 78.5] (75.0, 76.0, 77.0)" in first
     assert f"- `{row.name}`: commit {run.git_commit()}, finished 20" in first
     assert f"![{row.name}: history](figures/{row.name}_history.png)" in first
-    assert (doc.parent / run.ARCHIVE / row.name / "results.json").is_file()
+    archived = json.loads((doc.parent / run.ARCHIVE / row.name / "results.json").read_text())
+    assert archived["schema_version"] == 1 and archived["timing"]["total_seconds"] == 20.0
     # Another session, another machine: its work dir holds no such row.
     (tmp_path / "second").mkdir()
     run.write_table(str(tmp_path / "second"), False, str(doc))
