@@ -20,16 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from rnn_attn.config import (
-    ConfigError,
-    RunConfig,
-    checkpoint_every_field,
-    field,
-    learning_rate_field,
-    models_field,
-    seed_loop_field,
-    seeds_field,
-)
+from rnn_attn.config import ConfigError, field, fit_fields, models_field, override
 from rnn_attn.data.copy_task import check_copy_task
 from rnn_attn.models.seq2seq import MODEL_KINDS
 from rnn_attn.nn.attention import ATTENTION_KINDS
@@ -40,13 +31,14 @@ LOCAL = {"seeds": 2, "steps": 500, "checkpoint_every": 250}
 
 
 @dataclasses.dataclass(frozen=True)
-class CopyTaskConfig(RunConfig):
+class CopyTaskConfig(fit_fields(batch_size=1, learning_rate=1e-3, seed_loop="auto")):
     """The copy-task comparison; defaults reproduce reference document 001."""
 
-    seeds: int = seeds_field(10)
+    seeds: int = override("seeds", 10)
     models: str = models_field("baseline,attention", MODEL_KINDS)
     steps: int = field(5000, "training steps per seed, each on fresh pairs", minimum=1)
-    batch_size: int = field(1, "pairs per training step (the tutorial uses 1)", minimum=1)
+    batch_size: int = override("batch_size", 1, help="pairs per training step (the tutorial "
+                                                      "uses 1)")
     eval_examples: int = field(100, "fresh test pairs per seed (exact match of the sequence)",
                                minimum=1)
     length: int = field(5, "input (and output) sequence length")
@@ -57,10 +49,8 @@ class CopyTaskConfig(RunConfig):
                       choices=sorted(CELLS))
     attention: str = field("bahdanau", f"attention score, one of {ATTENTION_KINDS}",
                            choices=ATTENTION_KINDS)
-    learning_rate: float = learning_rate_field()
     unroll: bool = field(True, "unroll the time loops fully (faster for short sequences)")
-    checkpoint_every: int = checkpoint_every_field(1000, minimum=1)
-    seed_loop: str = seed_loop_field()
+    checkpoint_every: int = override("checkpoint_every", 1000, minimum=1, why="")
     spot_checks: int = field(10, "Expected/Predicted examples to print per model", minimum=0)
 
     def check(self) -> None:

@@ -21,7 +21,9 @@ Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, hist
 history.png (loss and accuracy, training and validation), accuracy_by_seed.png, and Orbax
 checkpoints per epoch (--resume continues from them).
 
-Modules: ``config`` (the models' document recipes, expected results, runtimes), ``run``
-(the command: the recipe of --model fills the flags not given); the protocol is
-``experiments.sentiment``.
+Modules: ``config`` (the settings every IMDB experiment shares, the models' document
+recipes, expected results, runtimes), ``train`` (the IMDB protocol: data, models, each
+seed's figures; the recipe of --model fills the flags not given), ``report`` (plots and the
+printed report). ``experiments.imdb_attention`` and ``experiments.imdb_glove`` run the
+same protocol with their own config (and, for GloVe, their own data and models).
 """

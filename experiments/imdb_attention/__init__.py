@@ -15,6 +15,6 @@ Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, per-
 histories, statistics), history.png, accuracy_by_seed.png, and Orbax checkpoints
 (checkpoints/<model>/, every seed in one, after each epoch; --resume continues from them).
 
-Modules: ``config`` (the command, the expected result and its runtime), ``run`` (the
-command's entry point); the protocol is ``experiments.sentiment``.
+Modules: ``config`` (the command, the expected result and its runtime), ``train`` (the
+experiment: the IMDB protocol of ``experiments.imdb`` with document 000's defaults).
 """

@@ -1,5 +1,5 @@
-"""``python -m experiments.imdb_attention``: see ``config.py`` for the command, the expected
-result and its runtime."""
+"""``python -m experiments.imdb_attention``: see ``config.py`` for the command, the
+expected result and its runtime."""
 
 import sys
 
@@ -8,6 +8,7 @@ if __name__ == "__main__":
 
     reexec_with_huge_pages()  # before JAX starts: see rnn_attn/parallel/runtime.py
 
-    from experiments.imdb_attention.run import main
+    from experiments.imdb_attention.train import EXPERIMENT
+    from rnn_attn.experiment.cli import main
 
-    sys.exit(main())
+    sys.exit(main(EXPERIMENT))

@@ -3,10 +3,10 @@
     python -m experiments.imdb_attention --workdir runs/imdb_attention --seeds 3 --epochs 3
     python -m experiments.imdb_attention --local --workdir /tmp/imdb_attention  # quick
 
-The settings are ``experiments.sentiment.config.SentimentConfig``, whose defaults are
-document 000's: 10,000 words, maxlen 200, Embedding(10,000, 128) -> BiLSTM(64) ->
-Dropout(0.5) -> Dense(1), with and without attention pooling; Adam, batch 128, 12
-epochs, validation on the 25,000 test reviews.
+The settings are ``experiments.imdb.config.ImdbConfig``, whose defaults are document
+000's: 10,000 words, maxlen 200, Embedding(10,000, 128) -> BiLSTM(64) -> Dropout(0.5) ->
+Dense(1), with and without attention pooling; Adam, batch 128, 12 epochs, validation on
+the 25,000 test reviews.
 
 Expected result (``--seeds 3 --epochs 3``, the 2-core CPU, about 7 minutes): best-epoch
 VALIDATION accuracy about 86.9% for the BiLSTM (per seed 86.4-87.2) and 86.8% with
@@ -16,7 +16,7 @@ overfit from epoch 2 on (12 epochs, commit 8d7f4c2: 40 minutes; VALIDATION 85.2%
 their last 50 words) checks the whole pipeline in a few minutes.
 """
 
-from experiments.sentiment.config import SentimentConfig
+from experiments.imdb.config import ImdbConfig
 
 REFERENCE = ("document 000 (one run each): BiLSTM validation accuracy 0.8627 after epoch 1, "
              "peak 0.8658, 0.8408 after 12; attention 0.8695 after epoch 1, 0.8376 after 12")
@@ -29,4 +29,4 @@ DIFFERENCES = ("Differences from document 000: the attention weight W starts glo
 # --local: a quick check of the whole pipeline.
 LOCAL = {"seeds": 2, "epochs": 1, "maxlen": 50}
 
-__all__ = ["DIFFERENCES", "LOCAL", "REFERENCE", "SentimentConfig"]
+__all__ = ["DIFFERENCES", "LOCAL", "REFERENCE", "ImdbConfig"]

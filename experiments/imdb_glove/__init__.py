@@ -18,6 +18,6 @@ Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, hist
 statistics), history.png, accuracy_by_seed.png, Orbax checkpoints per epoch.
 
 Modules: ``config`` (settings, the expected result and its runtime), ``train`` (the
-reviews, the tokenizer, GloVe, each seed's rows, the two models), ``run`` (the command);
-training and the report are ``experiments.sentiment``'s.
+reviews, the tokenizer, GloVe, each seed's rows, the two models); training, figures and
+the report are the IMDB protocol's (``experiments.imdb``).
 """

@@ -20,24 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from rnn_attn.config import (
-    RunConfig,
-    batch_size_field,
-    epochs_field,
-    eval_batch_size_field,
-    field,
-    learning_rate_field,
-    models_field,
-    monitor_field,
-    optimizer_field,
-    patience_field,
-)
+from rnn_attn.config import field, fit_fields, models_field, override
 
 MODELS = ("glove_frozen", "learned")
 
 
 @dataclasses.dataclass(frozen=True)
-class GloveConfig(RunConfig):
+class GloveConfig(fit_fields(epochs=20, batch_size=32, eval_batch_size=1000,
+                             optimizer="rmsprop", learning_rate=1e-3, monitor="val_accuracy",
+                             patience=0)):
     models: str = models_field("glove_frozen,learned", MODELS)
     training_samples: int = field(200, "training reviews (each seed picks its own)", minimum=1)
     validation_samples: int = field(10_000, "validation reviews", minimum=1)
@@ -46,13 +37,7 @@ class GloveConfig(RunConfig):
                              "truncation, as the lecture's code: the last maxlen words)",
                         minimum=1)
     hidden_units: int = field(32, "units of the Dense(relu) layer", minimum=1)
-    epochs: int = epochs_field(20, "training epochs (the lecture: 20)")
-    batch_size: int = batch_size_field(32)
-    eval_batch_size: int = eval_batch_size_field(1000)
-    optimizer: str = optimizer_field("rmsprop", ("adam", "rmsprop"))
-    learning_rate: float = learning_rate_field()
-    monitor: str = monitor_field()
-    patience: int = patience_field()
+    epochs: int = override("epochs", 20, help="training epochs (the lecture: 20)")
     data_dir: str = field("", "directory with aclImdb and the GloVe file (default: "
                               "$RNN_ATTN_DATA or ../shared/data)")
     glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")

@@ -1,4 +1,5 @@
-"""The GloVe experiment's data and models: each seed's reviews, the pretrained matrix."""
+"""The GloVe experiment's data and models (each seed's reviews, the pretrained matrix),
+trained and reported by the IMDB protocol (``experiments.imdb``)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,38 @@ import os
 
 import numpy as np
 
+from experiments.imdb import train as imdb
+from experiments.imdb_glove import config as glove_config
 from experiments.imdb_glove.config import GloveConfig
 from rnn_attn.config import ConfigError
-from rnn_attn.data import glove, imdb
+from rnn_attn.data import glove
+from rnn_attn.data import imdb as imdb_data
 from rnn_attn.data.paths import default_data_dir
 from rnn_attn.data.sequences import pad_sequences
 from rnn_attn.data.text import Tokenizer
+from rnn_attn.experiment.spec import Setup
 from rnn_attn.models.text_classifiers import EmbeddingFlattenClassifier, PretrainedEmbedding
 from rnn_attn.train.engine import FitData
 from rnn_attn.train.feed import Split
 
+REFERENCE = ("document 002 (Chollet 6.1.3): pretrained GloVe 100d frozen vs learned embedding, "
+             "200 training samples, maxlen 100; qualitative: pretrained ~0.56 validation "
+             "accuracy, learned ~0.52, both overfit")
 
-def prepare(cfg: GloveConfig):
-    """``(models, data, description)`` for ``sentiment.run_experiment``."""
+
+def build(cfg: GloveConfig, ctx) -> Setup:
+    """Both models, and each seed's training and validation rows of the shared arrays."""
     data_dir = cfg.data_dir or default_data_dir()
     if not os.path.isdir(data_dir):
         raise ConfigError(f"IMDB data dir not found: {data_dir!r}; expected a directory "
                           f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz")
     glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
     try:
-        source = imdb.aclimdb_source(data_dir)
+        source = imdb_data.aclimdb_source(data_dir)
         if source is None:
-            raise FileNotFoundError(f"no aclImdb/ tree or {imdb.LABELED_ARCHIVE} in "
+            raise FileNotFoundError(f"no aclImdb/ tree or {imdb_data.LABELED_ARCHIVE} in "
                                     f"{data_dir!r}")
-        texts, labels = imdb.read_aclimdb(source)["train"]
+        texts, labels = imdb_data.read_aclimdb(source)["train"]
         tokenizer = Tokenizer(num_words=cfg.num_words).fit_on_texts(texts)
         sequences = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=cfg.maxlen)
         vectors = glove.read_glove(glove_path, words=set(tokenizer.word_index))
@@ -64,4 +73,8 @@ def prepare(cfg: GloveConfig):
                    f"training reviews; GloVe {dim}d vectors for {pretrained.found:,} of the "
                    f"{cfg.num_words - 1:,} words")
     print(f"GloVe: {pretrained.found:,} of {cfg.num_words - 1:,} words found in {glove_path}")
-    return {name: models[name] for name in cfg.model_names}, data, description
+    return imdb.setup(cfg, {name: models[name] for name in cfg.model_names}, data, description)
+
+
+EXPERIMENT = imdb.protocol("imdb_glove", GloveConfig, build, doc=glove_config.__doc__,
+                           reference=REFERENCE, local=glove_config.LOCAL)

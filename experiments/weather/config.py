@@ -49,19 +49,13 @@ import os
 
 from rnn_attn.config import (
     ConfigError,
-    RunConfig,
-    batch_size_field,
-    eval_batch_size_field,
     field,
-    learning_rate_field,
+    fit_fields,
     models_field,
-    optimizer_field,
-    patience_field,
     require,
     split_names,
 )
 from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
-from rnn_attn.train.optimizers import KERAS_OPTIMIZERS
 
 FORMATS = ("tmy3", "jena")
 DEFAULT_FILES = {"tmy3": "tmy3_723170_greensboro_nc.csv", "jena": "jena_climate_2009_2016.csv"}
@@ -69,6 +63,8 @@ DEFAULT_TARGETS = {"tmy3": "Dry-bulb (C)", "jena": "T (degC)"}
 REFERENCE = ("document 002 (Jena, one run each): common-sense baseline MAE 0.29 normalized "
              "(about 2.57 C); GRU(32) about 0.265 validation MAE")
 HEADLINE = "val_mae_best_c"
+# --local: a quick check of the whole pipeline.
+LOCAL = {"models": "dense,gru", "seeds": 2, "epochs": 2}
 # The lecture's epochs (after Chollet 6.3): the dropout-regularized GRUs learn more slowly
 # and train twice as long. (The dense model's and the stacked and bidirectional GRUs' are
 # Chollet's; the lecture's slides leave them out.)
@@ -77,7 +73,8 @@ DOCUMENT_EPOCHS = {"dense": 20, "gru": 20, "gru_dropout": 40, "gru_stacked": 40,
 
 
 @dataclasses.dataclass(frozen=True)
-class WeatherConfig(RunConfig):
+class WeatherConfig(fit_fields(batch_size=128, eval_batch_size=1024, optimizer="rmsprop",
+                               learning_rate=1e-3, patience=0)):
     """Settings of a forecasting comparison (defaults: the TMY3 record, see the module doc)."""
 
     models: str = models_field("dense,gru,gru_dropout,gru_stacked,gru_bidirectional",
@@ -105,11 +102,6 @@ class WeatherConfig(RunConfig):
     epochs: int = field(0, "training epochs, each over every training window once (0: each "
                            "model's document epochs, DOCUMENT_EPOCHS: 20 for dense and gru, "
                            "40 for the others)", minimum=0)
-    batch_size: int = batch_size_field(128)
-    eval_batch_size: int = eval_batch_size_field(1024)
-    optimizer: str = optimizer_field("rmsprop", KERAS_OPTIMIZERS)
-    learning_rate: float = learning_rate_field()
-    patience: int = patience_field()
     reset_after: bool = field(True, "Keras 2 GRU (True) or the original GRU of the R "
                                     "lecture's Keras (False)")
 

@@ -106,3 +106,15 @@ def prepare_data(config: WeatherConfig) -> WeatherData:
             raise ConfigError(f"{s.name} windows: {e}") from None
         windows[s.name] = {"inputs": inputs, "targets": targets}
     return WeatherData(path, series, normalizer, splits, windows, baseline)
+
+
+def data_record(config: WeatherConfig, data: WeatherData) -> dict[str, Any]:
+    series = data.series
+    return {"path": data.path, "format": config.format, "rows": len(series),
+            "columns": list(series.columns), "target": series.target_name,
+            "steps_per_hour": series.steps_per_hour,
+            "target_mean": float(data.normalizer.mean[series.target_index]),
+            "target_std_c_per_unit": data.scale,
+            "splits": {s.name: {"rows": [s.start, s.stop],
+                                "windows": int(len(data.windows[s.name]["targets"]))}
+                       for s in data.splits}}

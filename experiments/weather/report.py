@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from experiments.weather.config import WeatherConfig
+from experiments.weather.config import HEADLINE, WeatherConfig
+from rnn_attn.analysis import plots
+
+METRICS = {
+    "val_mae_best": "VALIDATION MAE (normalized) at the epoch with the lowest validation MAE "
+                    "(optimistic: the epoch is chosen on it)",
+    "best_epoch": "that epoch (1-based)",
+    "val_mae_final": "VALIDATION MAE after the last epoch (no selection)",
+    "test_mae_best": "TEST MAE of the best epoch's parameters (chosen on validation)",
+    "train_mae_final": "TRAINING MAE: running average over the last epoch, dropout on (as "
+                       "Keras prints it); not a generalization figure",
+    "*_c": "the same in degrees C (normalized x the target's training std)",
+    "vs_baseline": "per-seed model MAE minus the baseline's MAE on the same windows (negative: "
+                   "better), t interval and one-sample t-test over seeds",
+}
+SUMMARIZED = tuple(f"{k}{unit}" for k in ("val_mae_best", "val_mae_final", "test_mae_best",
+                                            "train_mae_final") for unit in ("", "_c"))
 
 
 def plot_history(histories: Mapping[str, Sequence[Mapping[str, Sequence[float]]]],
@@ -101,8 +118,7 @@ def print_report(config: WeatherConfig, baseline: Mapping[str, Any],
     print("\nMean over seeds (degrees C, 95% t interval) and vs the baseline (model - "
           "baseline; negative = better; one-sample t over seeds):")
     for name, m in models.items():
-        s = m.get("summary")
-        p = m["per_seed"]
+        s, p = m.get("summary"), m["per_seed"]
         print(f"  {name}:")
         for key, label in (("val_mae_best_c", "VALIDATION, best epoch"),
                            ("val_mae_final_c", "VALIDATION, last epoch"),
@@ -117,6 +133,47 @@ def print_report(config: WeatherConfig, baseline: Mapping[str, Any],
     if comparison:
         print(f"\nModels vs {comparison['reference_model']} over seeds, VALIDATION MAE at the "
               f"best epoch (C; P(a > b) = chance that a has the HIGHER, i.e. worse, MAE):")
-        print(stats.format_comparison(comparison, scale=1.0, unit=" C"))
+        print(stats.format_comparison(comparison[HEADLINE], scale=1.0, unit=" C"))
     elif config.seeds < 2:
         print("\n(one seed: no intervals or tests; use --seeds 3 or more)")
+
+
+def describe_data(config: WeatherConfig, data, baseline: Mapping) -> None:
+    """Prints the series, the splits, the unit and the baseline before training."""
+    features = data.series.values.shape[1]
+    print(f"weather: {os.path.basename(data.path)} ({len(data.series):,} rows, {features} "
+          f"features, target {data.series.target_name!r}); lookback {config.lookback}, step "
+          f"{config.step}, delay {config.delay} rows")
+    for s in data.splits:
+        print(f"  {s.name:>10}: rows [{s.start}, {s.stop}), "
+              f"{len(data.windows[s.name]['targets']):,} windows")
+    print(f"  1 normalized unit of the target = {data.scale:.3f} C (training rows' std)")
+    print(f"  common-sense baseline MAE: validation {baseline['validation']['mae']:.4f} "
+          f"({baseline['validation']['mae_c']:.3f} C), test {baseline['test']['mae']:.4f} "
+          f"({baseline['test']['mae_c']:.3f} C)")
+
+
+def write_plots(config: WeatherConfig, workdir: str, models: Mapping, baseline: Mapping,
+                data) -> dict[str, str]:
+    intervals = {n: (m["summary"][HEADLINE]["ci_t_low"], m["summary"][HEADLINE]["ci_t_high"])
+                 for n, m in models.items() if m.get("summary")}
+    return {
+        "history": plot_history(
+            {n: m["history_per_seed"] for n, m in models.items()},
+            baseline["validation"]["mae_c"], data.scale, os.path.join(workdir, "history.png"),
+            title=f"weather: TRAINING (dashed, running average, dropout on) vs VALIDATION "
+                  f"(solid) MAE,\nmean and min-max over {config.seeds} seed(s)"),
+        "mae_by_seed": plots.scores_by_seed(
+            {"baseline": [baseline["validation"]["mae_c"]],
+             **{n: m["per_seed"][HEADLINE] for n, m in models.items()}},
+            os.path.join(workdir, "mae_by_seed.png"),
+            ylabel="validation MAE at the best epoch (C)", intervals=intervals,
+            title="weather: validation MAE per seed (baseline: deterministic)"),
+        "temperature": plot_series(data, os.path.join(workdir, "temperature.png")),
+    }
+
+
+def report(cfg, ctx, setup, results: dict, fits) -> dict[str, str]:
+    baseline, models = results["baseline"], results["models"]
+    print_report(cfg, baseline, models, results["comparison"])
+    return write_plots(cfg, ctx.workdir, models, baseline, setup.extras)

@@ -16,6 +16,7 @@ has dropout, so ``train`` and ``key`` change nothing.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -117,3 +118,22 @@ def make_model(kind: str, vocab_size: int, *, units: int = 150, cell: str = "lst
     if kind == "attention":
         return AttentionEncoderDecoder(vocab_size, units, cell, attention, unroll=unroll)
     raise ValueError(f"unknown model {kind!r}; expected one of {MODEL_KINDS}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenInputs:
+    """``model`` (one-hot inputs) taking integer tokens ``<int>[batch, time]`` instead; the
+    one-hot inputs take the parameters' dtype (bf16 under ``ComputeDtype``)."""
+
+    model: Any
+    vocab_size: int
+
+    def init(self, key: jax.Array) -> dict:
+        return self.model.init(key)
+
+    def apply(self, params, inputs: jax.Array, *, train: bool = False,
+              key: jax.Array | None = None, return_weights: bool = False):
+        """As ``model.apply``, from tokens."""
+        one_hot = jax.nn.one_hot(inputs, self.vocab_size, dtype=jax.tree.leaves(params)[0].dtype)
+        return self.model.apply(params, one_hot, train=train, key=key,
+                                return_weights=return_weights)

@@ -1,18 +1,17 @@
 """The device flags, several hosts, and bf16 compute.
 
-The flags every experiment takes (``config.experiment_parser``) become a ``DeviceSettings``;
-``experiments._common.run_main`` applies them before JAX starts its backends (the CPU
-device count, ``jax.distributed``) and the training engine runs on ``run_mesh``, the
+The device flags every experiment takes (``rnn_attn.experiment.cli.DeviceSettings``;
+"settings" below is any object with those fields) are applied by
+``rnn_attn.experiment.context.open_run`` before JAX starts its backends (the CPU device
+count, ``jax.distributed``); the training engine runs on ``run_mesh``, the
 ``("seed", "data")`` mesh of ``rnn_attn.parallel.mesh``. Several hosts (a TPU pod slice,
 several GPU machines, or several processes on one CPU machine) join with
 ``jax.distributed.initialize``; each process then places only its own devices' pieces of
 every array, the metrics are gathered to every process, and files are written once
 (``is_primary``; Orbax coordinates its checkpoint writes itself).
 
-Also here, for the copy task's seed-parallel programs (``shard_map``): a 1-D ``data`` mesh,
-a 1-D ``seed`` mesh of an exact size, and helpers that replicate a state or shard a
-sampled batch over ``data``. ``pmap`` is not used: ``jit`` with shardings runs the same
-step function unchanged on 1 device, N devices or N hosts.
+``pmap`` is not used: ``jit`` with shardings runs the same step function unchanged on 1
+device, N devices or N hosts.
 """
 
 from __future__ import annotations
@@ -29,66 +28,12 @@ from rnn_attn.errors import ConfigError
 from rnn_attn.parallel.mesh import check_batch_size, make_mesh  # noqa: F401 - re-exported
 
 PyTree = Any
-DATA_AXIS = "data"
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
-# -- the flags --------------------------------------------------------------------------------
+# -- several hosts -----------------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class DeviceSettings:
-    """How a run uses devices and hosts; execution only (results do not depend on it,
-    up to float rounding, except ``compute_dtype``)."""
-
-    data_parallel: int = 0  # 0: off; -1: every device (not on the seed axis); N: N devices
-    seed_parallel: int = 0  # devices on the seed axis; 0: as many as divide the seeds
-    distributed: bool = False
-    coordinator_address: str = ""  # host:port, or "auto" (TPU pods, Slurm, Open MPI)
-    num_processes: int = 0  # 0: from the environment / auto-detection
-    process_id: int = -1  # -1: from the environment / auto-detection
-    compute_dtype: str = "float32"
-
-    def validate(self) -> DeviceSettings:
-        """Raises ConfigError naming the first bad value."""
-        if self.seed_parallel < 0:
-            raise ConfigError(f"--seed-parallel must be 0 (as many devices as divide the "
-                              f"seeds) or a device count >= 1, got {self.seed_parallel}")
-        if self.data_parallel < -1:
-            raise ConfigError(f"--data-parallel must be -1 (every device), 0 (off) or a "
-                              f"device count >= 1, got {self.data_parallel}")
-        if self.compute_dtype not in COMPUTE_DTYPES:
-            raise ConfigError(f"--compute-dtype must be one of {COMPUTE_DTYPES}, got "
-                              f"{self.compute_dtype!r}")
-        if self.distributed:
-            resolve_coordinator(self)
-        else:  # a multi-host flag alone would be ignored without a word
-            given = [flag for flag, value, unset in (
-                ("--coordinator-address", self.coordinator_address, ""),
-                ("--num-processes", self.num_processes, 0),
-                ("--process-id", self.process_id, -1)) if value != unset]
-            if given:
-                raise ConfigError(f"{given[0]} applies to a multi-host run only; expected "
-                                  f"--distributed with it, or no {given[0]}")
-        return self
-
-    @property
-    def mesh_devices(self) -> int:
-        """Devices on the ``data`` axis: 0 (no data mesh), -1 (all) or N. A distributed run
-        is data-parallel over every process's devices unless told otherwise."""
-        return self.data_parallel or (-1 if self.distributed else 0)
-
-    @property
-    def is_default(self) -> bool:
-        return self == DeviceSettings()
-
-
-def settings_from_namespace(namespace) -> DeviceSettings:
-    """The ``DeviceSettings`` of parsed flags (``config.experiment_parser``'s)."""
-    names = {f.name for f in dataclasses.fields(DeviceSettings)}
-    return DeviceSettings(**{k: v for k, v in vars(namespace).items() if k in names})
-
-
-def resolve_coordinator(settings: DeviceSettings) -> tuple[str | None, int | None, int | None]:
+def resolve_coordinator(settings) -> tuple[str | None, int | None, int | None]:
     """``(address, num_processes, process_id)`` from the flags, else ``$JAX_COORDINATOR_ADDRESS``,
     ``$JAX_NUM_PROCESSES``, ``$JAX_PROCESS_ID``; ``None`` where JAX should auto-detect
     (address ``auto``). One ConfigError for a missing or malformed value."""
@@ -115,7 +60,7 @@ def resolve_coordinator(settings: DeviceSettings) -> tuple[str | None, int | Non
     return address, num, pid
 
 
-def initialize(settings: DeviceSettings, *, timeout_s: int = 300) -> bool:
+def initialize(settings, *, timeout_s: int = 300) -> bool:
     """Joins the JAX distributed system when ``settings.distributed``; must run before JAX
     starts its backends. Returns whether it did.
 
@@ -137,7 +82,7 @@ def initialize(settings: DeviceSettings, *, timeout_s: int = 300) -> bool:
     return True
 
 
-def local_device_request(settings: DeviceSettings, num_seeds: int) -> int:
+def local_device_request(settings, num_seeds: int) -> int:
     """How many CPU devices this process should ask for: the ``(seed, data)`` mesh's share
     of this process. With ``--seed-parallel`` left at 0, the seed axis gets the smallest
     divisor of the seeds that gives every core at least one device (3 seeds on 2 cores: 3
@@ -156,7 +101,7 @@ def local_device_request(settings: DeviceSettings, num_seeds: int) -> int:
 
 # -- meshes and shardings ---------------------------------------------------------------------
 
-def run_mesh(settings: DeviceSettings, num_seeds: int) -> Mesh:
+def run_mesh(settings, num_seeds: int) -> Mesh:
     """The ``(seed, data)`` mesh of a training run under the device flags."""
     return make_mesh(num_seeds, seed_parallel=settings.seed_parallel,
                      data_parallel=settings.mesh_devices)

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from rnn_attn.config import check_resume_compatible, checkpoints_exist
 from rnn_attn.train.checkpoints import Checkpointer
 from rnn_attn.train.run import Callback, Run
+from rnn_attn.train.workdir import check_resume_compatible, checkpoints_exist
 
 
 class BestEpoch(Callback):

@@ -187,7 +187,7 @@ class Checkpointer:
 
         Returns ``(step, tree, record)``; raises ``ConfigError`` when none is readable.
         """
-        from rnn_attn.config import ConfigError
+        from rnn_attn.errors import ConfigError
 
         steps = self.all_steps()
         unreadable = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -462,6 +463,7 @@ class Prepared:
 
     run: Run
     feeder: _Feeder
+    compile_seconds: float = 0.0  # compiling the training program ahead (compile_ahead)
 
 
 def prepare(objective: Objective, model, data: FitData, config: FitConfig, *,
@@ -480,16 +482,19 @@ def prepare(objective: Objective, model, data: FitData, config: FitConfig, *,
     # Initialization is eager and single-threaded: it runs beside the compilation.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         state = pool.submit(initial_state, model, optimizer, config, seed_keys, mesh)
+        compile_seconds = 0.0
         if compile_ahead:
+            start = time.perf_counter()
             plan = feeder.segment(run, _segment_stop(run),
                                   _segment_length(config, run.num_batches))
             compiled = run.programs.segment.lower(stacked, run.carry, plan,
                                                   feeder.train_arrays).compile()
             run.programs = dataclasses.replace(run.programs, segment=compiled)
+            compile_seconds = time.perf_counter() - start
         set_initial_state(run, state.result())
     if compile_ahead and config.on_nonfinite == "stop":
         run.programs.finite(run.state)  # compiled now (jit's cache), not at the first check
-    return Prepared(run, feeder)
+    return Prepared(run, feeder, compile_seconds)
 
 
 def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:

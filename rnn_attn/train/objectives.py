@@ -69,3 +69,13 @@ def _absolute_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
 def mean_absolute_error() -> Objective:
     """Regression with Keras's ``mae`` loss; outputs ``[batch]`` or ``[batch, 1]``."""
     return Objective(loss=_absolute_error, metrics=(("mae", _absolute_error),))
+
+
+def _position_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(-1)
+
+
+def sequence_cross_entropy() -> Objective:
+    """Logits ``[batch, time, classes]``, integer labels ``[batch, time]``: cross-entropy
+    averaged over the positions (Keras's categorical cross-entropy on a sequence)."""
+    return Objective(loss=_position_cross_entropy)

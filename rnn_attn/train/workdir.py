@@ -23,7 +23,6 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from rnn_attn.config import check_resume_compatible
 from rnn_attn.errors import ConfigError
 
 IDENTITY = "run.json"
@@ -98,7 +97,7 @@ def claim(workdir: str, experiment: str, config: Mapping[str, Any], *, resume: b
     """Checks that this run may use ``workdir``, then records it there (``run.json``).
 
     A resume needs the same experiment and a compatible config (see
-    ``config.check_resume_compatible``); a new run needs a dir that holds no run."""
+    ``check_resume_compatible``); a new run needs a dir that holds no run."""
     saved = read_identity(workdir)
     if saved is not None and saved["experiment"] != experiment:
         raise ConfigError(f"work dir {workdir!r} holds a {saved['experiment']!r} run, not "
@@ -121,3 +120,68 @@ def write_identity(workdir: str, experiment: str, config: Mapping[str, Any]) -> 
         json.dump({"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f,
                   indent=1)
     os.replace(partial, path)
+
+
+# -- what a run may do to a work dir ----------------------------------------------------------
+
+def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ: ``{key: (saved, current)}``."""
+    keys = sorted(set(saved) | set(current))
+    return {
+        k: (saved.get(k), current.get(k))
+        for k in keys
+        if json.dumps(saved.get(k)) != json.dumps(current.get(k))
+    }
+
+
+# Settings a resume may change: how often to checkpoint, how seeds map to CPU devices and
+# how a device loops over its seeds (none changes a number), how many examples to print,
+# and what to do on a NaN (after a run stopped on one, resuming with --on-nonfinite skip
+# is the way on).
+RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite", "seed_loop",
+                     "spot_checks")
+
+
+def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """Refuses to resume a run under a different configuration, naming the keys (those of
+    ``RESUME_MAY_CHANGE`` aside)."""
+    changed = {k: v for k, v in diff(saved, current).items() if k not in RESUME_MAY_CHANGE}
+    if changed:
+        parts = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())
+        raise ConfigError(f"cannot resume: the configuration differs from the saved run ({parts})")
+
+
+def prepare_workdir(path: str) -> str:
+    """Creates ``path`` if needed and checks it is writable; returns its absolute path."""
+    workdir = os.path.abspath(os.path.expanduser(path))
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        # One probe per process: the processes of a multi-host run share the work dir.
+        probe = os.path.join(workdir, f".write_probe_{os.getpid()}")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"work dir {path!r} cannot be written ({e.strerror or e}); expected a writable "
+            f"directory"
+        ) from None
+    return workdir
+
+
+def refuse_to_overwrite(workdir: str, resume: bool) -> None:
+    """A new run (no ``--resume``) into a work dir that holds checkpoints is refused at
+    once, before anything is loaded or compiled: its checkpoints are never overwritten."""
+    root = os.path.join(workdir, "checkpoints")
+    if resume or not os.path.isdir(root):
+        return
+    for directory, subdirs, _ in os.walk(root):
+        steps = [int(d) for d in subdirs if d.isdigit()]
+        if steps:
+            raise checkpoints_exist(directory, max(steps))
+
+
+def checkpoints_exist(directory: str, step: int) -> ConfigError:
+    """The error for a new run into ``directory``, which holds checkpoints up to ``step``."""
+    return ConfigError(f"{directory!r} already holds checkpoints (step {step}); pass "
+                       f"--resume to continue that run, or choose another --workdir")

@@ -1,0 +1,86 @@
+"""What an experiment declares; the shared runner (``runner.run``) does the rest.
+
+An experiment is an ``Experiment``: its name and config class, ``build`` (the config
+and the run's context -> a ``Setup``: models, data, objective, optimizer), ``evaluate``
+(one trained model -> its per-seed figures), what each figure means, which figures are
+compared over seeds, and optionally a ``report`` (plots and the printed report). Its
+``__main__`` is ``cli.main(EXPERIMENT)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from rnn_attn.train.steps import SeedKeys, default_seed_keys
+
+
+def no_callbacks(name: str) -> Sequence[Any]:
+    return ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What an experiment builds from its config before training.
+
+    ``models``: name -> model (``init``, ``apply``), trained in this order; ``data``,
+    ``optimizer``: shared, or a mapping name -> value; ``fit``: ``engine.FitConfig``
+    fields over those the runner takes from the config (``runner.fit_config``), for every
+    model, and ``fit_per_model`` for one; ``callbacks(name)``: the experiment's own
+    (after best epoch, checkpoints and progress); ``data_description``: the data in a
+    sentence (results.json ``data``); ``record``: more top-level results.json entries;
+    ``reference_model``: the model others are compared with (default: the first);
+    ``extras``: whatever ``evaluate`` and ``report`` need beside the trained models."""
+
+    models: Mapping[str, Any]
+    data: Any
+    objective: Any
+    optimizer: Any
+    fit: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    fit_per_model: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    seed_keys: SeedKeys = default_seed_keys
+    callbacks: Callable[[str], Sequence[Any]] = no_callbacks
+    data_description: str = ""
+    record: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reference_model: str | None = None
+    extras: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One experiment, for ``cli.main`` and ``runner.run``.
+
+    ``evaluate(cfg, setup, name, fit)`` returns the model's ``results.json`` entry beside
+    what the runner adds (``seeds``, ``parameters``, ``summary``): at least ``per_seed``,
+    metric -> one value per seed in seed order. ``compare``: the per-seed metrics
+    compared over seeds between models; ``summarize``: those described over seeds (None:
+    every numeric one). ``report(cfg, ctx, setup, results, fits)`` writes the plots and prints
+    the report (process 0 only) and returns the files written, name -> path; ``fits``
+    (name -> ``engine.FitResult``) gives it what results.json does not hold (e.g. every
+    step's training loss).
+    ``local``: the flag defaults of ``--local``; ``exclude``, ``customize(parser)`` and
+    ``adjust(namespace)``: changes to the generated command line (e.g. a ``--model``
+    whose recipe fills the flags left unset)."""
+
+    name: str
+    config: type
+    build: Callable[[Any, Any], Setup]
+    evaluate: Callable[[Any, Setup, str, Any], Mapping[str, Any]]
+    metrics: Mapping[str, str]
+    description: str
+    default_workdir: str
+    compare: tuple[str, ...] = ()
+    summarize: tuple[str, ...] | None = None
+    report: Callable[[Any, Any, Setup, Mapping[str, Any], Mapping[str, Any]],
+                     Mapping[str, str]] | None = None
+    reference: str = ""
+    local: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    customize: Callable[[Any], Any] | None = None
+    adjust: Callable[[Any], None] | None = None
+
+
+def describe(module_doc: str | None) -> str:
+    """An experiment's ``--help`` description: its config docstring's first paragraph."""
+    return (module_doc or "").split("\n\n")[0].strip()
