@@ -28,21 +28,23 @@ def one_run(seeds: int, steps: int) -> dict:
     start = time.perf_counter()
     from experiments.copy_task import train as copy_task
     from experiments.copy_task.config import CopyTaskConfig
-    from rnn_attn.parallel import devices, distributed
+    from rnn_attn.experiment import runner
+    from rnn_attn.experiment.cli import DeviceSettings
+    from rnn_attn.experiment.context import bare_context, build_mesh
 
     cfg = CopyTaskConfig(seeds=seeds, steps=steps).validate()
-    settings = distributed.DeviceSettings()
-    devices.request_cpu_devices(distributed.local_device_request(settings, cfg.seeds))
-    mesh = distributed.run_mesh(settings, cfg.seeds)
+    mesh = build_mesh(cfg, DeviceSettings())
     imported = time.perf_counter()
     out = {"import_s": imported - start, "devices": int(mesh.size)}
     with tempfile.TemporaryDirectory() as workdir:
         # Both models prepared and compiled in the background, one training meanwhile.
-        fits = copy_task.train_models(cfg, mesh, workdir=workdir, record={})
+        ctx = bare_context("copy_task", cfg, mesh, workdir=workdir)
+        setup = copy_task.build(cfg, ctx)
+        fits = runner.train(cfg, ctx, setup)
         trained = time.perf_counter()
         out["train_s"] = trained - imported
         for name, fit in fits.items():
-            metrics = copy_task.evaluate(fit, cfg, copy_task.compile_test(name, cfg, mesh))
+            metrics = copy_task.test_figures(cfg, fit, setup.extras[name].result())
             out[f"{name}_mean_exact_match"] = float(metrics["exact_match"].mean())
         out["test_s"] = time.perf_counter() - trained
     out["total_s"] = time.perf_counter() - start

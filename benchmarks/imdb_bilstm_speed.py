@@ -195,7 +195,7 @@ def engine_seeds(args, num_seeds: int):
     import numpy as np
 
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
-    from rnn_attn.parallel import distributed
+    from rnn_attn.parallel.mesh import make_mesh
     from rnn_attn.train import engine, feed, objectives
     from rnn_attn.train.optimizers import keras_adam
 
@@ -207,8 +207,8 @@ def engine_seeds(args, num_seeds: int):
     tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
     data = engine.FitData(feed.Split({"inputs": tokens,
                                       "targets": rng.integers(0, 2, n).astype(np.int32)}))
-    mesh = distributed.run_mesh(distributed.DeviceSettings(
-        seed_parallel=args.seed_parallel, data_parallel=args.data_parallel), num_seeds)
+    mesh = make_mesh(num_seeds, seed_parallel=args.seed_parallel,
+                     data_parallel=args.data_parallel)
     # Each device's seeds run as the IMDB experiments run them (--seed-loop auto).
     config = engine.FitConfig(seeds=tuple(range(num_seeds)), epochs=1,
                               batch_size=args.batch_size, monitor="loss",
@@ -236,11 +236,12 @@ def engine_child(args) -> None:
     """``--engine-only N``: the engine's rate for N seeds on the mesh an experiment with N
     seeds would build (3 seeds on 2 cores: 3 devices; 8 seeds: 2), printed for the parent.
     The device count is fixed when JAX starts, hence one process per N."""
+    from rnn_attn.experiment.cli import DeviceSettings
     from rnn_attn.parallel import devices, distributed
 
     n = args.engine_only
     devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
-        distributed.DeviceSettings(seed_parallel=args.seed_parallel,
+        DeviceSettings(seed_parallel=args.seed_parallel,
                                    data_parallel=args.data_parallel), n))
     run_n, compile_n, shape = engine_seeds(args, n)
     # One call trains `steps` batches of every seed: seconds per batch of examples.

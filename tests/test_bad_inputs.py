@@ -12,6 +12,7 @@ temporary directory (the table lists them).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -204,7 +205,7 @@ def python_namespace() -> dict[str, Any]:
 def placeholders(tmp_path_factory) -> dict[str, str]:
     import jax
 
-    # Start JAX's backends now, so no row's run_main asks for more CPU devices and
+    # Start JAX's backends now, so no row's run asks for more CPU devices and
     # changes the device count the other tests of this process see.
     jax.devices()
     return make_placeholders(tmp_path_factory.mktemp("bad_inputs"))
@@ -224,9 +225,21 @@ def test_table_has_enough_rows_and_unique_ids():
     assert experiments <= modules, f"no row for {sorted(experiments - modules)}"
 
 
+def entry_point(module: str):
+    """An experiment's ``main(argv)``: the shared CLI with its ``train.EXPERIMENT``, or
+    (for the modules that train nothing themselves, e.g. ``reproduce``) ``run.main``."""
+    experiment = getattr(importlib.import_module(f"{module}.train"), "EXPERIMENT", None) \
+        if importlib.util.find_spec(f"{module}.train") else None
+    if experiment is None:
+        return importlib.import_module(f"{module}.run").main
+    from rnn_attn.experiment.cli import main
+
+    return lambda argv: main(experiment, argv)
+
+
 def _run_cli(text: str, capsys) -> tuple[object, str]:
     module, *argv = shlex.split(text)
-    main = importlib.import_module(f"{module}.run").main  # every experiment's entry point
+    main = entry_point(module)
     try:
         status = main(argv)
     except SystemExit as e:  # argparse's errors exit from parse_args

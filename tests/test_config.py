@@ -9,16 +9,19 @@ import pytest
 
 from rnn_attn.config import (
     MAX_SEED,
+    OPTIMIZERS,
     ConfigError,
     RunConfig,
     check_fields,
     field,
+    fit_fields,
+    override,
     split_names,
 )
 
 CONFIGS = {
     "copy_task": "CopyTaskConfig",
-    "sentiment": "SentimentConfig",
+    "imdb": "ImdbConfig",
     "imdb_glove": "GloveConfig",
     "char_textgen": "TextGenConfig",
     "weather": "WeatherConfig",
@@ -96,3 +99,31 @@ def test_every_bounded_field_of_every_experiment_refuses_a_value_past_its_bound(
             cls(**{f.name: bad}).validate()
         checked += 1
     assert checked >= 3
+
+
+def test_fit_fields_take_the_named_shared_fields_with_the_experiments_defaults():
+    @dataclasses.dataclass(frozen=True)
+    class Fit(fit_fields(epochs=7, learning_rate=0.5)):
+        seeds: int = override("seeds", 4)
+        epochs: int = override("epochs", 9, help="passes over the data")
+
+    fields = {f.name: f for f in dataclasses.fields(Fit)}
+    assert set(fields) == {"seeds", "first_seed", "checkpoint_every", "on_nonfinite",
+                           "cpu_devices", "epochs", "learning_rate"}
+    assert Fit().validate() == Fit(seeds=4, epochs=9, learning_rate=0.5)
+    assert fields["epochs"].metadata["help"] == "passes over the data"
+    assert fields["seeds"].metadata["maximum"] == 10_000  # the shared limits stay
+    with pytest.raises(ConfigError, match="--learning-rate must be a positive number"):
+        Fit(learning_rate=0.0).validate()
+    with pytest.raises(ConfigError, match="--epochs must be an integer >= 1"):
+        Fit(epochs=0).validate()
+    with pytest.raises(TypeError, match="unknown fit fields \\['epoch'\\]"):
+        fit_fields(epoch=3)
+    with pytest.raises(TypeError, match="no shared field 'width'"):
+        override("width", 3)
+
+
+def test_the_optimizer_choices_are_the_optimizers_the_library_builds():
+    from rnn_attn.train.optimizers import KERAS_OPTIMIZERS
+
+    assert OPTIMIZERS == KERAS_OPTIMIZERS

@@ -80,3 +80,14 @@ def test_the_library_never_imports_the_experiments():
                               if m == "experiments" or m.startswith("experiments."))
                  for name, path in MODULES.items()}
     assert not {k: v for k, v in offenders.items() if v}, offenders
+
+
+def test_the_library_below_the_experiment_layer_never_imports_the_config_module():
+    """``rnn_attn.config`` declares experiments' settings; the layers below it (nn, models,
+    data, train, parallel, analysis, interop) take plain values, and the work-dir and
+    resume policy live in ``train.workdir``."""
+    allowed = ("rnn_attn.config", "rnn_attn.experiment")
+    offenders = {name: sorted(m for m in imports_of(path) if m == "rnn_attn.config")
+                 for name, path in MODULES.items()
+                 if not any(name == a or name.startswith(a + ".") for a in allowed)}
+    assert not {k: v for k, v in offenders.items() if v}

@@ -29,11 +29,13 @@ class DeviceSettings:
     seed_parallel: int = field(
         0, "devices on the mesh's 'seed' axis: the seeds are split over K devices, each "
         "training its share in one program; must divide --seeds; 0: as many as divide the "
-        "seeds and fit the devices", minimum=0)
+        "seeds and fit the devices", minimum=0,
+        why="0: as many devices as divide the seeds")
     data_parallel: int = field(
         0, "devices on the mesh's 'data' axis: every seed's batch is split over M devices "
         "(parameters replicated, gradients all-reduced); -1: every device not on the seed "
-        "axis; 0: no split. The mesh uses K x M devices", minimum=-1)
+        "axis; 0: no split. The mesh uses K x M devices", minimum=-1,
+        why="-1: every device, 0: off, N: N devices")
     distributed: bool = field(
         False, "join a multi-host run with jax.distributed.initialize (TPU pod slice, "
         "several GPU hosts, several local processes); implies --data-parallel -1 unless given")

@@ -16,7 +16,7 @@ from typing import Any
 
 from jax.sharding import Mesh
 
-from rnn_attn.config import to_dict
+from rnn_attn.config import ConfigError, to_dict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +27,7 @@ class RunContext:
     run); ``record``: the config as saved with the checkpoints and compared on resume."""
 
     experiment: str
-    workdir: str
+    workdir: str | None
     mesh: Mesh
     compute_dtype: str
     resume: bool
@@ -42,12 +42,27 @@ class RunContext:
         return with_compute_dtype(model, self.compute_dtype)
 
 
+def bare_context(experiment: str, cfg: Any, mesh: Mesh, *, workdir: str | None = None,
+                 resume: bool = False, progress: bool = False, compute_dtype: str = "float32",
+                 record: dict[str, Any] | None = None) -> RunContext:
+    """A context on a mesh made by the caller, for library use, tests and benchmarks:
+    no device set-up and no work-dir claim (``workdir`` None: no checkpoints or
+    TensorBoard files); ``record``: the config as saved (default: ``cfg``'s)."""
+    return RunContext(experiment, workdir, mesh, compute_dtype, resume, progress, True,
+                      to_dict(cfg) if record is None else dict(record))
+
+
 def check_devices(cfg: Any, devices: Any) -> None:
     """The device flags against the config, before JAX is asked for any device."""
     from rnn_attn.parallel.mesh import check_batch_size, mesh_shape
 
     if devices.mesh_devices > 0 and hasattr(cfg, "batch_size"):
         check_batch_size(cfg.batch_size, devices.mesh_devices)
+    if getattr(cfg, "seed_loop", "") == "map" and devices.mesh_devices not in (0, 1):
+        raise ConfigError(  # the engine would refuse it too, once JAX has its devices
+            f"--seed-loop map runs each device's seeds one after another and cannot split a "
+            f"batch over --data-parallel {devices.mesh_devices}; expected --seed-loop vmap "
+            f"or auto")
     if devices.seed_parallel:
         data = max(devices.mesh_devices, 0)
         mesh_shape(cfg.seeds, devices.seed_parallel * max(data, 1),

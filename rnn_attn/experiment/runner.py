@@ -48,8 +48,10 @@ def parameter_counts(models: Mapping[str, Any]) -> dict[str, int]:
     return {name: count(model) for name, model in models.items()}
 
 
-def train(cfg: Any, ctx, setup: Setup, timing: dict) -> dict[str, engine.FitResult]:
-    """Every model of ``setup`` over every seed, on the context's mesh and work dir."""
+def train(cfg: Any, ctx, setup: Setup, timing: dict | None = None
+          ) -> dict[str, engine.FitResult]:
+    """Every model of ``setup`` over every seed, on the context's mesh and work dir
+    (``timing`` receives the seconds spent compiling and training)."""
     base = fit_config(cfg, ctx.mesh, **setup.fit)
     configs = {name: dataclasses.replace(base, **setup.fit_per_model.get(name, {}))
                for name in setup.models}
@@ -68,6 +70,8 @@ def live_curves(ctx, name: str) -> list:
     """The TensorBoard callback of one model (process 0 writes; the others write nothing)."""
     import os
 
+    if ctx.workdir is None:
+        return []
     from rnn_attn.train.tensorboard import TensorBoardCurves
 
     return [TensorBoardCurves(os.path.join(ctx.workdir, "tensorboard"), name)]

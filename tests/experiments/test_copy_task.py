@@ -14,6 +14,9 @@ from experiments.copy_task.config import CopyTaskConfig
 from rnn_attn.config import ConfigError
 from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
 from rnn_attn.errors import NonFiniteError
+from rnn_attn.experiment import runner
+from rnn_attn.experiment.cli import main
+from rnn_attn.experiment.context import bare_context
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train.run import Callback
 from tests._paths import ROOT
@@ -52,16 +55,25 @@ def _mesh(cfg):
     return make_mesh(cfg.seeds, devices=jax.devices()[:1])
 
 
+def _train(cfg, mesh, *, workdir=None, resume=False, record=None, callbacks=None):
+    """Every model of ``cfg`` trained as a run does (the shared runner's training)."""
+    ctx = bare_context("copy_task", cfg, mesh, workdir=workdir, resume=resume, record=record)
+    setup = copy_task.build(cfg, ctx)
+    if callbacks is not None:
+        setup = dataclasses.replace(setup, callbacks=callbacks)
+    return runner.train(cfg, ctx, setup)
+
+
 def test_short_training_lowers_the_loss():
     cfg = _small_config()
     mesh = _mesh(cfg)
-    fits = copy_task.train_models(cfg, mesh, progress=False)
+    fits = _train(cfg, mesh)
     for name in ("baseline", "attention"):
         losses = fits[name].step_loss
         assert losses.shape == (2, 300)
         first, last = losses[:, :30].mean(1), losses[:, -30:].mean(1)
         assert np.all(last < 0.8 * first), (name, first, last)
-        metrics = copy_task.evaluate(fits[name], cfg, copy_task.compile_test(name, cfg, mesh))
+        metrics = copy_task.test_figures(cfg, fits[name], copy_task.test_program(name, cfg, mesh))
         assert metrics["exact_match"].shape == (2,)
         assert np.all((metrics["token_accuracy"] >= 0) & (metrics["token_accuracy"] <= 1))
 
@@ -70,7 +82,7 @@ def test_resume_replays_the_same_run(tmp_path):
     cfg = _small_config(models="attention", steps=200)
     mesh = _mesh(cfg)
     record = dataclasses.asdict(cfg)
-    whole = copy_task.train_models(cfg, mesh, progress=False)["attention"]
+    whole = _train(cfg, mesh)["attention"]
 
     # Interrupted after the first checkpoint (step 100), then resumed.
     class Interrupted(Exception):
@@ -82,9 +94,9 @@ def test_resume_replays_the_same_run(tmp_path):
 
     workdir = str(tmp_path)
     with pytest.raises(Interrupted):
-        copy_task.train_models(cfg, mesh, workdir=workdir, record=record,
-                        callbacks=lambda name: [StopAfterFirstCheckpoint()])
-    resumed = copy_task.train_models(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
+        _train(cfg, mesh, workdir=workdir, record=record,
+               callbacks=lambda name: [StopAfterFirstCheckpoint()])
+    resumed = _train(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
     np.testing.assert_array_equal(resumed.step_loss, whole.step_loss)
     for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
                     strict=True):
@@ -92,14 +104,14 @@ def test_resume_replays_the_same_run(tmp_path):
 
     # A resume under another configuration is refused, naming the key.
     with pytest.raises(ConfigError, match="units: saved 32, now 64"):
-        copy_task.train_models(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
+        _train(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
 
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     cfg = _small_config(models="baseline", steps=40, checkpoint_every=20, learning_rate=1e38)
     with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
                                              r"infinite"):
-        copy_task.train_models(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
+        _train(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -160,9 +172,8 @@ def test_cli_end_to_end(tmp_path, capsys):
         assert (tmp_path / png).stat().st_size > 1000
     assert (tmp_path / "checkpoints" / "attention").is_dir()
     # Running again into the same work dir without --resume is refused, nothing lost.
-    from experiments.copy_task.run import main
-
-    assert main(["--workdir", str(tmp_path), "--seeds", "2", "--steps", "40"]) == 2
+    assert main(copy_task.EXPERIMENT, ["--workdir", str(tmp_path), "--seeds", "2",
+                                       "--steps", "40"]) == 2
     assert "pass --resume" in capsys.readouterr().err
     # (--resume: test_resume_replays_the_same_run.)
 
@@ -171,5 +182,5 @@ def test_seed_loop_map_and_vmap_agree():
     results = {}
     for loop in ("map", "vmap"):
         cfg = _small_config(models="attention", steps=60, checkpoint_every=60, seed_loop=loop)
-        results[loop] = copy_task.train_models(cfg, _mesh(cfg))["attention"].step_loss
+        results[loop] = _train(cfg, _mesh(cfg))["attention"].step_loss
     np.testing.assert_allclose(results["map"], results["vmap"], rtol=1e-4)

@@ -33,8 +33,8 @@ EXAMPLES = int(os.environ.get("RNN_ATTN_PROPERTY_EXAMPLES", "100"))
 
 CONFIGS = {
     "copy_task": ("experiments.copy_task.config", "CopyTaskConfig", []),
-    "imdb": ("experiments.sentiment.config", "SentimentConfig", ["--model", "lstm"]),
-    "imdb_attention": ("experiments.sentiment.config", "SentimentConfig", []),
+    "imdb": ("experiments.imdb.config", "ImdbConfig", ["--model", "lstm"]),
+    "imdb_attention": ("experiments.imdb.config", "ImdbConfig", []),
     "imdb_glove": ("experiments.imdb_glove.config", "GloveConfig", []),
     "weather": ("experiments.weather.config", "WeatherConfig", []),
     "char_textgen": ("experiments.char_textgen.config", "TextGenConfig", []),

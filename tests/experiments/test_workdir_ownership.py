@@ -1,6 +1,6 @@
 """Every experiment's work dir is owned by one run: a second live run into it, a resume of
 another experiment's dir, and a new run over a finished one are refused with one line,
-before anything is written or restored (rnn_attn.train.workdir, through run_main)."""
+before anything is written or restored (rnn_attn.train.workdir, through rnn_attn.experiment.context.open_run)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ the same numbers on any (seed, data) mesh is tests/parallel/test_mesh.py.)"""
 import pytest
 
 from rnn_attn.config import ConfigError
+from rnn_attn.experiment.cli import DeviceSettings
 from rnn_attn.parallel import distributed
 
 
@@ -15,22 +16,23 @@ def test_batch_that_cannot_be_sharded():
 
 
 def test_mis_sized_settings():
-    with pytest.raises(ConfigError, match="--data-parallel must be -1"):
-        distributed.DeviceSettings(data_parallel=-2).validate()
+    with pytest.raises(ConfigError, match=r"--data-parallel must be an integer >= -1 \(-1: every device, 0: off, N: N "
+                                          r"devices\), got -2"):
+        DeviceSettings(data_parallel=-2).validate()
 
 
 def test_missing_or_bad_coordinator(monkeypatch):
     for name in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="--distributed needs a coordinator address"):
-        distributed.DeviceSettings(distributed=True).validate()
+        DeviceSettings(distributed=True).validate()
     with pytest.raises(ConfigError, match="'localhost' is not HOST:PORT"):
-        distributed.DeviceSettings(distributed=True, coordinator_address="localhost").validate()
+        DeviceSettings(distributed=True, coordinator_address="localhost").validate()
     with pytest.raises(ConfigError, match="--process-id must be in \\[0, 2\\)"):
-        distributed.DeviceSettings(distributed=True, coordinator_address="127.0.0.1:1234",
+        DeviceSettings(distributed=True, coordinator_address="127.0.0.1:1234",
                                    num_processes=2, process_id=2).validate()
     monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.2:8476")
     monkeypatch.setenv("JAX_NUM_PROCESSES", "4")
     monkeypatch.setenv("JAX_PROCESS_ID", "3")
-    assert distributed.resolve_coordinator(distributed.DeviceSettings(distributed=True)) == (
+    assert distributed.resolve_coordinator(DeviceSettings(distributed=True)) == (
         "10.0.0.2:8476", 4, 3)
