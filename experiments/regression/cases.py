@@ -73,7 +73,7 @@ def run_side(case: Case, checkout: Checkout, directory: str, data_dir: str) -> d
     what = f"{case.name} ({checkout.side}, {checkout.revision})"
     if status != 0:
         raise RunFailed(f"{what} exited with status {status}; see {log}")
-    return {"command": " ".join(argv[2:]), "workdir": workdir, "log": log,
+    return {"command": " ".join(["python", *argv[1:]]), "workdir": workdir, "log": log,
             "seconds": round(seconds, 2), "results": load_results(workdir, what, log)}
 
 

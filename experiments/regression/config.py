@@ -5,14 +5,15 @@ commands back to back on this machine, and their figures are compared seed by se
     python -m experiments.regression --old HEAD~1 --new HEAD --workdir /tmp/regression \\
         --only imdb_local,copy_task [--tolerance 1e-6]
 
-``--old`` and ``--new`` are git revisions (a branch, a hash, ``HEAD``...), each checked
-out into a detached worktree under ``DIR/checkouts/`` (removed at the end, also on a
-failure or Ctrl-C); ``WORKTREE`` is this checkout as it is, uncommitted changes
-included, run in place. Each case of ``CASES`` (``--only``: some of them) runs old, then
-new, into ``DIR/<case>/<old|new>/`` (its output in ``output.log`` there), with this
-interpreter, the revision's own code (``PYTHONPATH``) and this checkout's data dir
-(``$RNN_ATTN_DATA``). Figures depend on the CPU model, so both sides always run here
-and now; stored numbers are never compared.
+``DIR`` must be new or empty. ``--old`` and ``--new`` are git revisions (a branch, a
+hash, ``HEAD``...), each checked out into a detached worktree under ``DIR/checkouts/``
+(removed at the end, also on a failure or Ctrl-C); ``WORKTREE`` is this checkout as it
+is, uncommitted changes included, run in place. Each case of ``CASES`` (``--only``: some
+of them) runs old, then new, into ``DIR/<case>/<old|new>/`` (its output in
+``output.log`` there), with this interpreter, the revision's own code (``PYTHONPATH``)
+and this checkout's data dir (``$RNN_ATTN_DATA``); no JAX compilation cache is shared
+between the runs, so each wall time includes its own compilation. Figures depend on the
+CPU model, so both sides always run here and now; stored numbers are never compared.
 
 What it shows: for every model and every ``models.<model>.per_seed.<metric>`` list of
 either ``results.json``, each seed's figure old beside new, equal (exactly, or within
@@ -20,12 +21,16 @@ either ``results.json``, each seed's figure old beside new, equal (exactly, or w
 only one side has is listed as such. Printed per case (metrics equal on every seed in
 one line per model), and written to ``DIR/regression.json`` and ``DIR/regression.md``
 with both commits, the CPU model and each run's wall time. Exit status 0 when every
-figure of the old side is there and equal on the new side (figures only the new side
-has are listed, not counted against it), 1 otherwise, 2 on a bad flag or a failed run.
+figure of the old side is there and equal on the new side (figures only the new side has
+are listed, not counted against it), 1 otherwise, 2 on a bad flag or a failed run (one
+``error:`` line naming the log), 130 when interrupted.
 
-Runtime on the 2-core CPU (both sides): about 3 minutes for ``imdb_local`` and
-``copy_task``; every case, about 25 minutes (``char_textgen_local`` alone takes about
-half of it).
+Runtime on the 2-core CPU: each case runs twice, so about twice the cases' own runtimes.
+``--only imdb_local,copy_task``: 6.6 minutes measured while other jobs shared the cores
+(copy_task 163 s and 196 s, imdb_local 19 s and 17 s); on idle cores, from the
+experiments' own runtimes (copy_task 55 s), an estimated 2.5 minutes. Every case: the
+``--local`` runs take a few minutes each (``char_textgen_local`` the longest), so plan
+on half an hour or more.
 """
 
 from __future__ import annotations
