@@ -239,13 +239,15 @@ def load_data(
         xs = [[w for w in x if skip_top <= w < limit] for x in xs]
     split = len(x_train)
 
-    def as_objects(lists):
-        out = np.empty(len(lists), dtype=object)
-        out[:] = lists
-        return out
+    return ((_as_objects(xs[:split]), np.asarray(labels_train)),
+            (_as_objects(xs[split:]), np.asarray(labels_test)))
 
-    return ((as_objects(xs[:split]), np.asarray(labels_train)),
-            (as_objects(xs[split:]), np.asarray(labels_test)))
+
+def _as_objects(lists: list[list[int]]) -> np.ndarray:
+    """A ragged list of lists as a 1-D object array (Keras's layout)."""
+    out = np.empty(len(lists), dtype=object)
+    out[:] = lists
+    return out
 
 
 def default_cache_dir() -> str:

@@ -1,5 +1,4 @@
 import dataclasses
-import json
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ from rnn_attn.experiment.context import bare_context
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train.run import Callback
 from tests._paths import ROOT
+from tests._results import check_work_dir
 
 
 def test_targets_copy_the_first_values_then_zeros():
@@ -163,7 +163,7 @@ def test_cli_end_to_end(tmp_path, capsys):
                       "--eval-examples", "20", "--no-progress", "--spot-checks", "3")
     assert result.returncode == 0, result.stderr
     assert "Expected:" in result.stdout and "Welch" in result.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = check_work_dir(str(tmp_path))  # the schema, and a TensorBoard curve per seed
     for name in ("baseline", "attention"):
         per_seed = results["models"][name]["per_seed"]["test_exact_match"]
         assert len(per_seed) == 2

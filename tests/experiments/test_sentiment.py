@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests._paths import ROOT
+from tests._results import check_work_dir
 
 POSITIVE = ["a great film, loved it", "wonderful acting and a great story", "fine fun film",
             "loved the story", "great great fun", "a wonderful film"]
@@ -53,7 +54,7 @@ def test_imdb_attention_end_to_end_with_resume(tmp_path):
             "--no-progress"]
     done = _run("experiments.imdb_attention", *args)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.load(open(os.path.join(workdir, "results.json")))
+    results = check_work_dir(workdir)
     for name in ("bilstm", "bilstm_attention"):
         per_seed = results["models"][name]["per_seed"]
         assert len(per_seed["val_accuracy_best"]) == 2
@@ -85,7 +86,7 @@ def test_imdb_single_model_uses_its_document_recipe(tmp_path):
                 "--data-dir", str(data), "--num-words", "30", "--epochs", "2", "--seeds", "1",
                 "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.load(open(os.path.join(workdir, "results.json")))
+    results = check_work_dir(workdir)
     cfg = results["config"]
     # From document 002's recipe for this model: maxlen 20, RMSprop, batch 32, split 0.2.
     assert (cfg["maxlen"], cfg["optimizer"], cfg["batch_size"], cfg["validation"]) == \
@@ -105,10 +106,11 @@ def test_imdb_single_model_uses_its_document_recipe(tmp_path):
     (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),
 ])
 def test_bad_input_gets_one_line(tmp_path, args, message, capsys):
-    from experiments.imdb_attention import run as imdb_attention
+    from experiments.imdb_attention.train import EXPERIMENT
+    from rnn_attn.experiment.cli import main
 
     try:
-        code = imdb_attention.main(["--workdir", str(tmp_path / "w"), "--no-progress", *args])
+        code = main(EXPERIMENT, ["--workdir", str(tmp_path / "w"), "--no-progress", *args])
     except SystemExit as e:  # argparse's own errors exit from parse_args
         code = e.code
     err = capsys.readouterr().err
@@ -139,7 +141,7 @@ def test_imdb_glove_end_to_end(tmp_path):
                 "--epochs", "2", "--seeds", "2", "--no-progress")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "GloVe: 3 of 19 words found" in done.stdout
-    results = json.load(open(os.path.join(workdir, "results.json")))
+    results = check_work_dir(workdir)
     assert set(results["models"]) == {"glove_frozen", "learned"}
     assert len(results["models"]["learned"]["per_seed"]["val_accuracy_best"]) == 2
     ragged = data / "ragged.txt"

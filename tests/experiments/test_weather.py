@@ -2,7 +2,6 @@
 bookkeeping (splits, baseline comparison) and its one-line errors."""
 
 import dataclasses
-import json
 import math
 import os
 import subprocess
@@ -13,7 +12,9 @@ import pytest
 
 from experiments import weather
 from rnn_attn.config import ConfigError
+from rnn_attn.experiment.cli import main
 from tests._paths import ROOT
+from tests._results import check_work_dir
 
 JENA_HEADER = ('"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)",'
                '"VPmax (mbar)","VPact (mbar)","VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)",'
@@ -55,7 +56,7 @@ def test_end_to_end_on_a_small_jena_csv(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "VALIDATION MAE" in result.stdout and "common-sense baseline" in result.stdout.lower()
-    results = json.loads((workdir / "results.json").read_text())
+    results = check_work_dir(str(workdir))
     assert results["config"]["lookback"] == 12 and results["config"]["models"] == "dense,gru"
     # 240 rows: 144 train / 48 validation / 48 test; windows r in [start + 12, stop - 3).
     splits = results["data"]["splits"]
@@ -88,7 +89,7 @@ def test_end_to_end_on_a_small_jena_csv(tmp_path):
 def _main_error(capsys, *args):
     """Runs the module's ``main`` in-process; returns (exit status, stderr lines)."""
     try:
-        status = weather.main(list(args))
+        status = main(weather.EXPERIMENT, list(args))
     except SystemExit as e:  # argparse's error exits
         status = e.code
     err = capsys.readouterr().err.strip().splitlines()
@@ -117,7 +118,7 @@ def test_bad_input_gets_one_error_line_and_status_2(case, message, tmp_path, cap
 
 def test_help_lists_every_config_flag(capsys):
     with pytest.raises(SystemExit) as e:
-        weather.main(["--help"])
+        main(weather.EXPERIMENT, ["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
     for f in dataclasses.fields(weather.WeatherConfig):
