@@ -35,22 +35,21 @@ from jax.sharding import PartitionSpec as P
 from rnn_attn.errors import ConfigError
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train.objectives import Objective
+from rnn_attn.train.plans import BatchPlan
 from rnn_attn.train.steps import TrainState, all_finite, make_eval_step, make_train_step
 
 PyTree = Any
 
 
-def _gather(arrays: Mapping[str, jax.Array], plan: Mapping[str, jax.Array],
+def _gather(arrays: Mapping[str, jax.Array], plan: BatchPlan,
             data_axis: jax.sharding.NamedSharding | None):
     """One batch of a plan: rows gathered from the device arrays, or the plan holds the
     examples themselves (fed from the host, or drawn by a sampler)."""
-    if "sampled_inputs" in plan:
-        batch = {k: plan[f"sampled_{k}"] for k in ("inputs", "targets")}
-    elif "index" in plan:
-        batch = {k: jnp.take(arrays[k], plan["index"], axis=0) for k in ("inputs", "targets")}
+    if plan.index is not None:
+        batch = {k: jnp.take(arrays[k], plan.index, axis=0) for k in ("inputs", "targets")}
     else:
-        batch = {k: plan[k] for k in ("inputs", "targets")}
-    batch["weight"] = plan["weight"]
+        batch = {k: plan.examples[k] for k in ("inputs", "targets")}
+    batch["weight"] = plan.weight
     if data_axis is not None:  # under vmap(spmd_axis_name="seed"): [seed, data] leading
         batch = jax.lax.with_sharding_constraint(batch, data_axis)
     return batch
@@ -66,8 +65,8 @@ def zero_carry(sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> dict[str, Any]
 def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None,
                  sample: Callable | None = None) -> Callable:
     """``segment(state, carry, plan, arrays) -> (state, carry, losses <float>[S])`` for
-    one seed; ``plan`` holds ``[S, ...]`` per step: ``index`` (or the examples, or the
-    sampling ``key``), ``weight``, ``active``."""
+    one seed; ``plan`` is a ``BatchPlan`` of ``[S, ...]`` arrays: ``index`` (or the
+    examples, or the sampling ``key``), ``weight``, ``active``."""
     halt = on_nonfinite == "stop"
 
     def run(args, p, arrays):
@@ -84,13 +83,13 @@ def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None,
             "bad_loss": jnp.where(first, sums["nonfinite_loss"] > 0, carry["bad_loss"])},
         ), loss.astype(jnp.float32)
 
-    def segment(state: TrainState, carry, plan, arrays):
+    def segment(state: TrainState, carry, plan: BatchPlan, arrays):
         if sample is not None:  # every step's batch drawn at once: fewer ops per step
-            plan = dict(plan) | {f"sampled_{k}": v
-                                 for k, v in jax.vmap(sample)(plan.pop("key")).items()}
+            plan = dataclasses.replace(plan, key=None,
+                                       examples=dict(jax.vmap(sample)(plan.key)))
 
         def step(args, p):
-            go = p["active"] & ~args[1]["halted"]
+            go = p.active & ~args[1]["halted"]
             return jax.lax.cond(go, lambda a: run(a, p, arrays),
                                 lambda a: (a, jnp.full((), jnp.nan, jnp.float32)), args)
 
@@ -127,16 +126,7 @@ class Programs:
     select: Callable  # (mask <bool>[seeds], new, old) -> new where mask else old
     zero_carry: Callable  # (num_seeds) -> carry on the mesh
     finite: Callable  # (state) -> <bool>[seeds]: every parameter and optimizer value finite
-
-
-def _plan_shardings(mesh: Mesh, feed: str) -> dict:
-    steps = meshes.sharding(mesh, meshes.SEED, None, meshes.DATA)
-    plan = {"weight": steps, "active": meshes.per_seed(mesh)}
-    if feed == "host":
-        return plan | {"inputs": steps, "targets": steps}
-    if feed == "sample":
-        return plan | {"key": meshes.per_seed(mesh)}
-    return plan | {"index": steps}
+    feed: str = "device"  # how the plans arrive (plans.FEEDS): they are BatchPlan.of_feed's
 
 
 def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Callable:
@@ -175,19 +165,18 @@ def compile_programs(model, objective: Objective, optimizer: optax.GradientTrans
     # Each example batch split over the data axis (None: no split to ask for).
     data_axis = meshes.sharding(mesh, meshes.DATA) if mesh.shape[meshes.DATA] > 1 else None
     seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
-    plans = _plan_shardings(mesh, feed)
+    plan = BatchPlan.of_feed(feed, training=True).shardings(mesh)
     segment = jax.jit(
         _over_seeds(make_segment(make_train_step(model, objective, optimizer,
                                                  skip_nonfinite=on_nonfinite == "skip"),
                                  on_nonfinite, data_axis, sample),
                     mesh, seed_loop, (0, 0, 0, None)),
-        in_shardings=(seed, seed, plans, rep), out_shardings=(seed, seed, seed),
+        in_shardings=(seed, seed, plan, rep), out_shardings=(seed, seed, seed),
         # Under "stop" the state before a segment is kept, to locate a non-finite step.
         donate_argnums=(0, 1) if on_nonfinite == "skip" else (),
         compiler_options=dict(compiler_options or {}) or None)
     # Evaluation reads a split (rows on the device, or examples from the host).
-    eval_plan = {k: v for k, v in _plan_shardings(mesh, "host" if feed == "host" else
-                                                  "device").items() if k != "active"}
+    eval_plan = BatchPlan.of_feed(feed, training=False).shardings(mesh)
     evaluate = jax.jit(
         _over_seeds(make_evaluate(make_eval_step(model, objective), data_axis), mesh,
                     seed_loop, (0, 0, None)),
@@ -207,4 +196,4 @@ def compile_programs(model, objective: Objective, optimizer: optax.GradientTrans
     return Programs(mesh, segment, evaluate,
                     jax.jit(select, out_shardings=seed),
                     jax.jit(zeros, static_argnums=0, out_shardings=seed),
-                    jax.jit(finite, out_shardings=seed))
+                    jax.jit(finite, out_shardings=seed), feed)

@@ -1,4 +1,5 @@
-"""A run in progress as the host sees it, and the hooks that read and change it.
+"""A run as the host sees it: what it trains on and how (``FitData``, ``FitConfig``), its
+progress, and the hooks that read and change it.
 
 ``engine.fit`` keeps a ``Run`` (every seed's state on the mesh, the epoch and batch done,
 each seed's history and best epoch) and calls each ``Callback`` between its compiled
@@ -12,10 +13,91 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from rnn_attn.errors import ConfigError
+from rnn_attn.train import feed
 from rnn_attn.train.programs import Programs
 from rnn_attn.train.steps import TrainState
 
 PyTree = Any
+ON_NONFINITE = ("stop", "skip")
+FEEDS = ("device", "host")
+SEED_LOOPS = ("vmap", "map")
+
+
+@dataclasses.dataclass(frozen=True)
+class FitConfig:
+    """How ``fit`` trains (an experiment's config decides the values)."""
+
+    seeds: tuple[int, ...]
+    epochs: int
+    batch_size: int
+    eval_batch_size: int = 0  # 0: batch_size
+    monitor: str = "val_loss"
+    patience: int = 0  # 0: never stop early
+    restore_best: bool = False  # end with the best epoch's parameters (Keras's option)
+    shuffle: bool = True
+    on_nonfinite: str = "stop"  # a NaN/Inf step: stop naming seed and step, or skip it
+    checkpoint_every: int = 0  # also stop for callbacks every N steps within an epoch
+    feed: str = "device"  # "device": arrays live on the device; "host": batches sent
+    seed_loop: str = "vmap"  # a device's seeds batched ("vmap") or one by one ("map")
+    # XLA options of the training program, as (name, value) pairs: e.g. the copy task's
+    # (("xla_backend_optimization_level", 1),); they may change float rounding.
+    compiler_options: tuple[tuple[str, Any], ...] = ()
+
+    def validate(self) -> FitConfig:
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds must be distinct and at least one, got {self.seeds}")
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("eval_batch_size", "patience", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.on_nonfinite not in ON_NONFINITE:
+            raise ConfigError(f"on_nonfinite must be one of {ON_NONFINITE}, got "
+                              f"{self.on_nonfinite!r}")
+        if self.feed not in FEEDS:
+            raise ConfigError(f"feed must be one of {FEEDS}, got {self.feed!r}")
+        if self.seed_loop not in SEED_LOOPS:
+            raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got "
+                              f"{self.seed_loop!r}")
+        return self
+
+    def segment_length(self, num_batches: int) -> int:
+        """Steps of the training program: an epoch, or ``checkpoint_every`` if fewer."""
+        every = self.checkpoint_every
+        return min(every, num_batches) if every else num_batches
+
+
+@dataclasses.dataclass(frozen=True)
+class FitData:
+    """The training split (``feed.Split``, or a ``feed.Sampler`` drawing fresh batches)
+    and, optionally, the validation split."""
+
+    train: feed.Split | feed.Sampler
+    validation: feed.Split | None = None
+
+    def check(self, config: FitConfig) -> None:
+        """ConfigError unless the data has the rows (or keys) of every seed of ``config``
+        and the validation split its ``monitor`` needs."""
+        n = len(config.seeds)
+        if isinstance(self.train, feed.Sampler):
+            if len(self.train.keys) != n:
+                raise ConfigError(f"the sampler has keys for {len(self.train.keys)} seeds; "
+                                  f"expected {n}")
+        else:
+            feed.check_rows(self.train, n, "training")
+        if self.validation is not None:
+            feed.check_rows(self.validation, n, "validation")
+        if self.validation is None and config.monitor.startswith("val_"):
+            raise ConfigError(f"monitor {config.monitor!r} needs validation data")
+
+    def feed_kind(self, config: FitConfig) -> str:
+        """How training batches arrive (``plans.FEEDS``): drawn by a sampler, else as
+        ``config.feed`` says."""
+        return "sample" if isinstance(self.train, feed.Sampler) else config.feed
 
 
 @dataclasses.dataclass
@@ -25,7 +107,7 @@ class Run:
     Per-seed lists are in ``config.seeds`` order. ``epoch`` counts finished epochs,
     ``batch`` the batches done of the current one; ``step`` is their global count."""
 
-    config: Any  # engine.FitConfig
+    config: FitConfig
     objective: Any  # objectives.Objective
     programs: Programs
     num_batches: int
@@ -49,6 +131,15 @@ class Run:
     def recorded(self, index: int) -> bool:
         """Whether seed ``index`` trained in the epoch just finished (not stopped early)."""
         return len(self.history[index].get("loss", ())) == self.epoch
+
+    def segment_stop(self) -> int:
+        """Where the next segment ends: the epoch's end or the next ``checkpoint_every``
+        multiple of the global step, whichever comes first."""
+        every = self.config.checkpoint_every
+        if not every:
+            return self.num_batches
+        next_multiple = (self.step // every + 1) * every
+        return min(self.num_batches, next_multiple - self.epoch * self.num_batches)
 
     @property
     def done(self) -> bool:
