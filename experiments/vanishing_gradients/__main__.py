@@ -8,6 +8,7 @@ if __name__ == "__main__":
 
     reexec_with_huge_pages()  # before JAX starts: see rnn_attn/parallel/runtime.py
 
-    from experiments.vanishing_gradients.run import main
+    from experiments.vanishing_gradients.train import EXPERIMENT
+    from rnn_attn.experiment.cli import main
 
-    sys.exit(main())
+    sys.exit(main(EXPERIMENT))

@@ -25,15 +25,7 @@ from __future__ import annotations
 import dataclasses
 
 from experiments.vanishing_gradients.study import CONFIGS
-from rnn_attn.config import (
-    RunConfig,
-    batch_size_field,
-    checkpoint_every_field,
-    field,
-    learning_rate_field,
-    require,
-    split_names,
-)
+from rnn_attn.config import field, fit_fields, override, require, split_names
 from rnn_attn.memory import host_free_bytes
 
 ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
@@ -43,16 +35,19 @@ CELL_COMPARISON = ("simple_rnn", "lstm", "gru", "lstm_forget_bias_5", "gru_updat
 
 
 @dataclasses.dataclass(frozen=True)
-class VanishingConfig(RunConfig):
+class VanishingConfig(fit_fields(batch_size=64, learning_rate=3e-3)):
+    """The gradient study; one job per configuration and length, ``<config>_T<length>``,
+    each trained for one epoch of ``steps`` fresh batches (no --epochs, --seed-loop:
+    every seed of a job in one batched program)."""
+
     configs: str = field(ALL, "comma-separated configurations (see study.CONFIGS)",
                          items=sorted(CONFIGS), item="configuration")
     lengths: str = field("10,25,50,100", "comma-separated sequence lengths")
     units: int = field(32, "recurrent units", minimum=1)
     symbols: int = field(8, "distinct symbols (chance accuracy is 1/symbols)", minimum=2)
     steps: int = field(1500, "training steps (Adam) per run", minimum=1)
-    batch_size: int = batch_size_field(64, "sequences per training step")
-    learning_rate: float = learning_rate_field(3e-3)
-    checkpoint_every: int = checkpoint_every_field(500)
+    batch_size: int = override("batch_size", 64, help="sequences per training step")
+    checkpoint_every: int = override("checkpoint_every", 500)
 
     @property
     def config_names(self) -> list[str]:

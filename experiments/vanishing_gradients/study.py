@@ -9,32 +9,26 @@ measures ``||dL/dx_t||`` (the loss of each example with respect to its own input
 It does so at initialization and after training, and scores each configuration by the
 task's test accuracy over seeds.
 
-Each configuration trains on the engine (``train.engine``) with a ``feed.Sampler``: the
-batch of step ``s`` is drawn on the device from ``fold_in(data_key, s)``, all seeds in one
-program on the run's ``(seed, data)`` mesh, under the engine's non-finite guard and
-checkpoints.
+Each configuration trains (``train.py``, the shared runner) with a ``feed.Sampler``: the
+batch of step ``s`` is drawn on the device from ``fold_in(data_key, s)``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh
 
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import make_cell
 from rnn_attn.nn.recurrent import rnn
 from rnn_attn.parallel import mesh as meshes
-from rnn_attn.parallel.distributed import with_compute_dtype
 from rnn_attn.train import engine, feed, optimizers
-from rnn_attn.train.objectives import categorical_classification
-from rnn_attn.train.runs import train_models
 from rnn_attn.train.steps import init_states
 
 # name -> (cell kind, cell options, gradient clipping norm or None, what it tests)
@@ -69,7 +63,6 @@ class StudySettings:
     learning_rate: float = 3e-3
     eval_examples: int = 1024
     gradient_examples: int = 256
-    compute_dtype: str = "float32"  # or "bfloat16": parameters and updates stay float32
 
 
 def sample_first_symbol_task(key: jax.Array, batch: int, length: int, symbols: int):
@@ -107,12 +100,11 @@ class FirstSymbolModel:
 
 
 def build(name: str, settings: StudySettings) -> tuple[Any, optax.GradientTransformation]:
-    """A configuration's model (in ``settings.compute_dtype``) and optimizer."""
+    """A configuration's model and optimizer (the runner applies the run's compute dtype)."""
     if name not in CONFIGS:
         raise ValueError(f"unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
     kind, options, clip, _ = CONFIGS[name]
     model = FirstSymbolModel(kind, settings.units, settings.symbols, tuple(sorted(options.items())))
-    model = with_compute_dtype(model, settings.compute_dtype)
     optimizer = optimizers.keras_adam(settings.learning_rate)
     if clip is not None:
         optimizer = optax.chain(optax.clip_by_global_norm(clip), optimizer)
@@ -145,6 +137,12 @@ def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
 
 def sampler(settings: StudySettings, length: int, seeds: Sequence[int]) -> feed.Sampler:
     """Every seed's stream of ``steps`` training batches of the task at ``length``."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 2:
+        raise ValueError(f"length must be an integer >= 2 (a first symbol and at least "
+                         f"one distractor), got {length!r}")
+    if not seeds:
+        raise ValueError("seeds is empty; expected at least one seed")
+
     def sample(key: jax.Array) -> dict[str, jax.Array]:
         inputs, labels = sample_first_symbol_task(key, settings.batch_size, length,
                                                   settings.symbols)
@@ -184,39 +182,6 @@ def measure(fit: engine.FitResult, model: FirstSymbolModel,
     return jax.tree.map(np.asarray, out) | {"train_loss": fit.step_loss}
 
 
-def run_study(names: Sequence[str], lengths: Sequence[int], seeds: Sequence[int],
-              settings: StudySettings, *, mesh: Mesh, on_nonfinite: str = "stop",
-              checkpoint_every: int = 0, workdir: str | None = None, resume: bool = False,
-              record: Mapping[str, Any] = (), progress: bool = False
-              ) -> dict[str, dict[int, dict[str, np.ndarray]]]:
-    """Trains every configuration at every length over ``seeds`` on the engine (all seeds
-    of one in one program on ``mesh``; checkpoints under ``workdir/checkpoints/
-    <config>_T<length>/``) and measures it: ``results[name][length]`` is ``measure``'s."""
-    for length in lengths:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-            raise ValueError(f"length must be an integer >= 2 (a first symbol and at least "
-                             f"one distractor), got {length!r}")
-    if not seeds:
-        raise ValueError("seeds is empty; expected at least one seed")
-    jobs = {f"{n}_T{t}": (n, t) for n in names for t in lengths}
-    built = {job: build(n, settings) for job, (n, _) in jobs.items()}
-    config = engine.FitConfig(seeds=tuple(seeds), epochs=1, batch_size=settings.batch_size,
-                              monitor="loss", on_nonfinite=on_nonfinite,
-                              checkpoint_every=checkpoint_every)
-    fits = train_models(
-        {job: model for job, (model, _) in built.items()}, categorical_classification(),
-        {job: engine.FitData(sampler(settings, t, seeds)) for job, (_, t) in jobs.items()},
-        config, optimizer={job: opt for job, (_, opt) in built.items()}, mesh=mesh,
-        workdir=workdir, record=record, resume=resume, progress=progress,
-        seed_keys=seed_keys)
-    results: dict[str, dict[int, dict[str, np.ndarray]]] = {}
-    for job, (name, length) in jobs.items():
-        model, optimizer = built[job]
-        results.setdefault(name, {})[length] = measure(fits[job], model, optimizer,
-                                                       settings, length)
-    return results
-
-
 def reach(grad_by_step: np.ndarray) -> float:
     """log10 of ``||dL/dx_1|| / ||dL/dx_T||``: 0 when the first input moves the loss as
     much as the last one, -k when k orders of magnitude less."""
@@ -225,17 +190,3 @@ def reach(grad_by_step: np.ndarray) -> float:
                          f"got shape {np.shape(grad_by_step)}")
     return float(np.log10(max(grad_by_step[0], 1e-38) / max(grad_by_step[-1], 1e-38)))
 
-
-def summarize(results: Mapping[str, Mapping[int, dict]]) -> list[dict[str, Any]]:
-    """One row per (configuration, length): reach at init and after training (mean over
-    seeds of each seed's reach) and test accuracy per seed."""
-    rows = []
-    for name, by_length in results.items():
-        for length, r in by_length.items():
-            rows.append({
-                "config": name, "length": length,
-                "reach_init_per_seed": [reach(g) for g in r["grad_init"]],
-                "reach_trained_per_seed": [reach(g) for g in r["grad_trained"]],
-                "test_accuracy_per_seed": [float(a) for a in r["test_accuracy"]],
-            })
-    return rows

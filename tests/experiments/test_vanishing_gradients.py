@@ -1,12 +1,16 @@
-import dataclasses
-
 import jax
 import numpy as np
 import optax
 import pytest
 
 from experiments.vanishing_gradients import study as gs
+from experiments.vanishing_gradients import train as vg
+from experiments.vanishing_gradients.config import VanishingConfig
+from rnn_attn.config import to_dict
 from rnn_attn.errors import NonFiniteError
+from rnn_attn.experiment import runner
+from rnn_attn.experiment.cli import main
+from rnn_attn.experiment.context import RunContext
 from rnn_attn.parallel.mesh import make_mesh
 
 SMALL = gs.StudySettings(units=8, symbols=4, batch_size=16, steps=30, eval_examples=64,
@@ -65,13 +69,35 @@ def _one_device():
     return make_mesh(2, devices=jax.devices()[:1])
 
 
-def test_run_study_over_seeds_matches_a_plain_loop():
-    out = gs.run_study(["lstm"], [5], [0, 1], SMALL, mesh=_one_device())["lstm"][5]
+def _small_config(**changes) -> VanishingConfig:
+    """SMALL's training settings as the experiment's config, one job at length 5."""
+    base = dict(configs="lstm", lengths="5", seeds=2, units=SMALL.units, symbols=SMALL.symbols,
+                batch_size=SMALL.batch_size, steps=SMALL.steps,
+                learning_rate=SMALL.learning_rate, checkpoint_every=0)
+    return VanishingConfig(**(base | changes)).validate()
+
+
+def _train(cfg: VanishingConfig, mesh, workdir):
+    """The experiment's setup and every job trained by the shared runner's pieces."""
+    ctx = RunContext("vanishing_gradients", str(workdir), mesh, "float32", resume=False,
+                     progress=False, primary=True, record=to_dict(cfg))
+    setup = vg.build(cfg, ctx)
+    return setup, runner.train(cfg, ctx, setup, {})
+
+
+def test_the_runner_over_seeds_matches_a_plain_loop(tmp_path):
+    cfg = _small_config()
+    setup, fits = _train(cfg, _one_device(), tmp_path / "both")
+    job = setup.extras["lstm_T5"]
+    out = gs.measure(fits["lstm_T5"], job.model, job.optimizer, SMALL, 5)
     assert out["grad_init"].shape == (2, 5) and out["test_accuracy"].shape == (2,)
     assert out["train_loss"].shape == (2, SMALL.steps)
     assert np.isfinite(out["train_loss"]).all()
     # A seed trained alone gets the numbers it gets beside another seed.
-    alone = gs.run_study(["lstm"], [5], [1], SMALL, mesh=make_mesh(1))["lstm"][5]
+    alone_cfg = _small_config(seeds=1, first_seed=1)
+    alone_setup, alone_fits = _train(alone_cfg, make_mesh(1), tmp_path / "alone")
+    job = alone_setup.extras["lstm_T5"]
+    alone = gs.measure(alone_fits["lstm_T5"], job.model, job.optimizer, SMALL, 5)
     np.testing.assert_allclose(alone["train_loss"][0], out["train_loss"][1], rtol=1e-6)
     np.testing.assert_allclose(alone["grad_trained"][0], out["grad_trained"][1], rtol=1e-5)
     # ... and the losses of a plain optax loop over the same sampled batches.
@@ -91,18 +117,20 @@ def test_run_study_over_seeds_matches_a_plain_loop():
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
     assert gs.reach(np.array([1e-3, 1.0, 1.0])) == pytest.approx(-3.0)
-    rows = gs.summarize({"lstm": {5: out}})
-    assert rows[0]["config"] == "lstm" and len(rows[0]["test_accuracy_per_seed"]) == 2
+    entry = vg.evaluate(cfg, setup, "lstm_T5", fits["lstm_T5"])
+    assert entry["config"] == "lstm" and entry["length"] == 5
+    assert len(entry["per_seed"]["test_accuracy"]) == 2
     with pytest.raises(ValueError, match="unknown configuration 'rnn'"):
         gs.build("rnn", SMALL)
+    with pytest.raises(ValueError, match="length must be an integer >= 2"):
+        gs.sampler(SMALL, 1, [0])
 
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
-    settings = dataclasses.replace(SMALL, learning_rate=1e38)
+    cfg = _small_config(configs="simple_rnn", seeds=1, learning_rate=1e38)
     with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
                                              r"infinite"):
-        gs.run_study(["simple_rnn"], [5], [0], settings, mesh=make_mesh(1),
-                     workdir=str(tmp_path))
+        _train(cfg, make_mesh(1), tmp_path)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -112,9 +140,7 @@ def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
 ])
 def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
-    from experiments.vanishing_gradients import run as vanishing_gradients
-
-    code = vanishing_gradients.main(["--workdir", str(tmp_path), "--no-progress", *args])
+    code = main(vg.EXPERIMENT, ["--workdir", str(tmp_path), "--no-progress", *args])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error:") and message in err, err
     assert len(err.strip().splitlines()) == 1
@@ -123,12 +149,10 @@ def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
 def test_the_experiment_writes_its_table_results_and_plots_and_resumes(tmp_path, capsys):
     import json
 
-    from experiments.vanishing_gradients import run as vanishing_gradients
-
     args = ["--workdir", str(tmp_path), "--no-progress", "--configs", "gru_update_bias_5",
             "--lengths", "6", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols",
             "3", "--checkpoint-every", "10"]
-    code = vanishing_gradients.main(args)
+    code = main(vg.EXPERIMENT, args)
     out = capsys.readouterr().out
     assert code == 0
     assert "reach@init" in out and "TEST accuracy" in out and "gru_update_bias_5" in out
@@ -143,9 +167,9 @@ def test_the_experiment_writes_its_table_results_and_plots_and_resumes(tmp_path,
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     assert (tmp_path / "checkpoints" / "gru_update_bias_5_T6").is_dir()
     # --resume of the finished run gives the same results; another config is refused.
-    assert vanishing_gradients.main([*args, "--resume"]) == 0
+    assert main(vg.EXPERIMENT, [*args, "--resume"]) == 0
     again = json.loads((tmp_path / "results.json").read_text())["models"]
     assert again["gru_update_bias_5_T6"]["per_seed"] == per_seed
     capsys.readouterr()
-    assert vanishing_gradients.main([*args, "--resume", "--units", "8"]) == 2
+    assert main(vg.EXPERIMENT, [*args, "--resume", "--units", "8"]) == 2
     assert "units: saved 4, now 8" in capsys.readouterr().err
