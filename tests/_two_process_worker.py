@@ -11,7 +11,6 @@ report written by process 0). With NUM_PROCESSES 1 it is the single-process refe
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -22,8 +21,9 @@ def main(experiment: str, port: int, process_id: int, num_processes: int, workdi
     if num_processes > 1:
         argv += ["--distributed", "--coordinator-address", f"127.0.0.1:{port}",
                  "--num-processes", str(num_processes), "--process-id", str(process_id)]
-    module = importlib.import_module(f"experiments.{experiment}.run")
-    status = module.main(argv)
+    from tests._entry import entry_point
+
+    status = entry_point(f"experiments.{experiment}")(argv)
     if num_processes > 1:
         import jax
 

@@ -12,7 +12,6 @@ temporary directory (the table lists them).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import io
 import json
 import os
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+from tests._entry import entry_point
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TABLE = ROOT / "docs" / "bad_inputs.md"
@@ -223,18 +224,6 @@ def test_table_has_enough_rows_and_unique_ids():
                    for p in (ROOT / "experiments").glob("[!_]*/__main__.py")}
     assert len(experiments) >= 8, experiments
     assert experiments <= modules, f"no row for {sorted(experiments - modules)}"
-
-
-def entry_point(module: str):
-    """An experiment's ``main(argv)``: the shared CLI with its ``train.EXPERIMENT``, or
-    (for the modules that train nothing themselves, e.g. ``reproduce``) ``run.main``."""
-    experiment = getattr(importlib.import_module(f"{module}.train"), "EXPERIMENT", None) \
-        if importlib.util.find_spec(f"{module}.train") else None
-    if experiment is None:
-        return importlib.import_module(f"{module}.run").main
-    from rnn_attn.experiment.cli import main
-
-    return lambda argv: main(experiment, argv)
 
 
 def _run_cli(text: str, capsys) -> tuple[object, str]:

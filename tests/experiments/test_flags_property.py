@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rnn_attn.train import workdir as workdirs  # noqa: E402
+from tests._entry import entry_point  # noqa: E402
 
 EXAMPLES = int(os.environ.get("RNN_ATTN_PROPERTY_EXAMPLES", "100"))
 
@@ -95,7 +96,7 @@ def _snapshot(root) -> dict[str, bytes]:
 
 
 def _run(experiment: str, argv: list[str]) -> tuple[object, str]:
-    main = importlib.import_module(f"experiments.{experiment}.run").main
+    main = entry_point(f"experiments.{experiment}")
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
         try:

@@ -4,13 +4,13 @@ before anything is written or restored (rnn_attn.train.workdir, through rnn_attn
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 
 import pytest
 
 from rnn_attn.train import workdir as workdirs
+from tests._entry import entry_point
 
 # Each experiment with flags that pass validation (the refusal comes before any data).
 ARGS = {
@@ -25,7 +25,7 @@ ARGS = {
 
 
 def _main(experiment: str, workdir, *extra: str, capsys) -> tuple[int, str]:
-    main = importlib.import_module(f"experiments.{experiment}.run").main
+    main = entry_point(f"experiments.{experiment}")
     status = main(["--workdir", str(workdir), "--no-progress", *ARGS[experiment], *extra])
     return status, capsys.readouterr().err.strip()
 
