@@ -12,9 +12,11 @@ share of generated words that are words of the book (unigram and bigram perplexi
 the training text are printed for scale). Generation is one compiled lax.scan.
 
 Writes to --workdir: results.json (config, models.char_<cell>.per_seed.<metric>, the
-samples), history.png, and Orbax checkpoints per iteration (--resume continues).
+samples, the reference perplexities), history.png, TensorBoard curves (tensorboard/), and
+Orbax checkpoints per iteration (checkpoints/char_<cell>/; --resume continues).
 
 Modules: ``config`` (settings, the expected result and its runtime), ``train`` (the
-corpus, the model, training over seeds with samples after each iteration), ``run``
-(config -> results.json, the command).
+corpus, the model, text sampled after each iteration and each seed's figures, for the
+shared runner ``rnn_attn.experiment``), ``report`` (the reference perplexities, the
+history plot, the printed report), ``__main__`` (the command).
 """

@@ -8,6 +8,7 @@ if __name__ == "__main__":
 
     reexec_with_huge_pages()  # before JAX starts: see rnn_attn/parallel/runtime.py
 
-    from experiments.char_textgen.run import main
+    from experiments.char_textgen.train import EXPERIMENT
+    from rnn_attn.experiment.cli import main
 
-    sys.exit(main())
+    sys.exit(main(EXPERIMENT))

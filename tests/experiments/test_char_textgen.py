@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.char_textgen.train import unigram_bigram_perplexity
+from experiments.char_textgen.train import EXPERIMENT, unigram_bigram_perplexity
+from rnn_attn.analysis.schema import validate
+from rnn_attn.experiment import cli
 from rnn_attn.models.char_lm import CharRNN
 from tests._paths import ROOT
 
@@ -58,6 +60,15 @@ def test_reference_perplexities():
     assert refs["bigram"] == pytest.approx(1.0)  # each next character is certain
 
 
+def test_flags_and_local_defaults():
+    cfg, options = cli.parse(EXPERIMENT, ["--local", "--workdir", "w", "--units", "16"])
+    assert (cfg.iterations, cfg.units, cfg.seeds, cfg.optimizer, cfg.batch_size) == (
+        2, 16, 1, "rmsprop", 128)
+    assert cfg.model_name == "char_lstm" and options.workdir == "w"
+    assert cli.parse(EXPERIMENT, ["--cell", "gru"])[0].iterations == 25
+    assert not hasattr(cfg, "seed_loop")  # the seeds are always batched (vmap)
+
+
 def test_char_textgen_end_to_end(tmp_path):
     book = tmp_path / "book.txt"
     body = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
@@ -70,11 +81,20 @@ def test_char_textgen_end_to_end(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.load(open(workdir / "results.json"))
-    per_seed = results["models"]["char_lstm"]["per_seed"]
+    validate(results)
+    model = results["models"]["char_lstm"]
+    per_seed = model["per_seed"]
     assert per_seed["heldout_perplexity_final"][0] > 1.0
     assert 0.0 <= per_seed["real_word_fraction"][0] <= 1.0
-    samples = results["models"]["char_lstm"]["samples_per_seed"][0]
+    assert set(per_seed) == {"heldout_cross_entropy_final", "heldout_perplexity_final",
+                             "heldout_perplexity_best", "heldout_accuracy_final",
+                             "train_loss_final", "real_word_fraction", "real_word_tokens_scored"}
+    samples = model["samples_per_seed"][0]
     assert len(samples) == 2 and len(samples[0]["generated"]) == 20
+    assert len(model["final_sample_per_seed"][0]["generated"]) == 60
+    assert len(model["history_per_seed"][0]["val_cross_entropy"]) == 2
+    refs = results["reference_perplexities_on_training_text"]
+    assert 1.0 <= refs["bigram"] <= refs["unigram"]
     assert "HELD-OUT" in done.stdout and "perplexity" in done.stdout
     assert (workdir / "history.png").stat().st_size > 1000
     bad = subprocess.run([sys.executable, "-m", "experiments.char_textgen", "--workdir",
