@@ -25,7 +25,6 @@ import numpy as np
 from rnn_attn.nn import initializers, layers
 from rnn_attn.nn.attention import masked_softmax
 from rnn_attn.nn.cells import CELLS, Cell, LSTMCell, make_cell
-from rnn_attn.nn.fast_lstm import embedded_bidirectional_lstm
 from rnn_attn.nn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
 
 POOLINGS = ("last", "attention", "masked_attention")
@@ -54,9 +53,7 @@ class BiLSTMClassifier:
     maxlen: int = 200
     pooling: str = "last"
     dropout: float = 0.5
-    # Both LSTM directions in one scan with a hand-written backward pass (same values).
-    fast: bool = True
-    # Time steps per loop iteration of that scan (1 measured fastest on the 2-core CPU:
+    # Time steps per loop iteration of the BiLSTM's scan (1 measured fastest on the 2-core CPU:
     # 625 examples/s against 560 for 2 and 539 for 4).
     unroll: int = 1
 
@@ -95,24 +92,15 @@ class BiLSTMClassifier:
             raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen="
                              f"{self.maxlen} (the attention bias has one entry per step)")
         mask = tokens != 0 if self.pooling == "masked_attention" else None
-        if self.fast:
-            # The fused scan on the projected embedding table (same values, fewer FLOPs).
-            (y_f, y_b), ((h_f, _), (h_b, _)) = embedded_bidirectional_lstm(
-                params["embedding"]["embeddings"], params["bilstm"]["forward"],
-                params["bilstm"]["backward"], tokens, mask, self.unroll)
-            last = jnp.concatenate([h_f, h_b], axis=-1)
-            seq = jnp.concatenate([y_f, y_b], axis=-1)
-        else:
-            x = params["embedding"]["embeddings"][tokens]
-            cell = self.cell
-            if self.pooling == "last":
-                last, _ = bidirectional(cell, cell, params["bilstm"], x, return_sequences=False)
-            else:
-                seq, _ = bidirectional(cell, cell, params["bilstm"], x, mask=mask)
-        if self.pooling == "last":
-            h, weights = last, None
-        else:
-            h, weights = attention_pool(params["attention"], seq, mask)
+        # Embedding -> Bidirectional(LSTM): the layer reads the tokens through the table
+        # (recurrent.fused_kernel_for runs it on the fused kernel of rnn_attn/nn/fast_lstm).
+        last = self.pooling == "last"  # the last states, else attention over the sequence
+        h, _ = bidirectional(self.cell, self.cell, params["bilstm"], tokens,
+                             embeddings=params["embedding"]["embeddings"], mask=mask,
+                             return_sequences=not last, unroll=self.unroll)
+        weights = None
+        if not last:
+            h, weights = attention_pool(params["attention"], h, mask)
         if train and self.dropout > 0:
             if key is None:
                 raise ValueError("train=True with dropout needs a PRNG key")

@@ -1,19 +1,74 @@
-"""An LSTM scan with a hand-written backward pass.
+"""Fused LSTM kernels: LSTM scans with hand-written backward passes (``jax.custom_vjp``).
 
-Autodiff of ``lax.scan`` differentiates every small op of the cell and accumulates the
-recurrent kernel's gradient inside the backward loop, one outer product per step. Here
-the backward loop carries only ``(dh, dc)``: per step it is one fused elementwise block
-and one matmul (``dz @ U^T``), and the kernel's gradient is a single matmul over all
-steps after the loop. Same math as ``cells.LSTMCell`` with sigmoid/tanh activations and
-Keras masking (a masked step keeps the carry and emits zeros); the tests check it against
-autodiff of the generic scan.
+Which layer runs on which kernel is decided in ONE place,
+``rnn_attn.nn.recurrent.fused_kernel_for``; the layers (``recurrent.scan_projected``,
+``recurrent.bidirectional``) call the kernel it returns, or the generic ``lax.scan``.
 
-``bilstm_scan`` / ``bidirectional_lstm`` do the same for both directions of a
-Bidirectional LSTM in ONE scan (``recurrent.bidirectional(..., fast=True)``), except that
-the kernels' gradient is summed inside the backward loop (with the step's operands still
-in cache, faster on the 2-core CPU than one matmul over all steps: see
-docs/performance.md); ``bilstm_scan_embedded`` (``embedded_bidirectional_lstm``) also
-gathers the projected embedding rows inside the scan.
+* ``lstm_scan``: one direction on pre-projected inputs ``x_proj [T, B, 4u]``.
+* ``bilstm_scan`` (``bidirectional_lstm``): both directions of a Bidirectional LSTM in ONE
+  scan; step ``s`` advances the forward direction at time ``s`` and the backward one at
+  time ``T-1-s`` (its inputs and masks are time-reversed), one batched matmul
+  ``[2, B, u] x [2, u, 4u]`` a step.
+* ``bilstm_scan_embedded`` (``embedded_bidirectional_lstm``): ``bilstm_scan`` on token ids;
+  each step gathers its rows of the projected embedding tables ``P_d = E W_d + b_d``.
+
+Shapes: ``T`` time, ``B`` batch, ``F`` input features, ``u`` units, ``V`` vocabulary;
+``W [F, 4u]``, ``U [u, 4u]``, ``b [4u]``, ``E [V, F]``; ``*`` is elementwise.
+
+Forward (per direction; Keras gate order i, f, c, o; ``sigma`` the logistic sigmoid)::
+
+    z_t = x_t W + b + h_{t-1} U                      [B, 4u] = [z_i | z_f | z_g | z_o]
+    i = sigma(z_i)  f = sigma(z_f)  g = tanh(z_g)  o = sigma(z_o)              [B, u]
+    c~_t = f * c_{t-1} + i * g        h~_t = o * tanh(c~_t)                    [B, u]
+    masking, m_t [B] in {0, 1} (Keras: a masked step keeps the carry, emits zeros):
+    c_t = m_t ? c~_t : c_{t-1}     h_t = m_t ? h~_t : h_{t-1}     y_t = m_t ? h~_t : 0
+
+``lstm_scan`` emits ``y_t``; the bidirectional kernels emit the carried ``h_t`` (``hs``)
+and ``y_t = where(m_t, h_t, 0)`` is formed after the scan. The bidirectional kernels
+compute the four gates with one ``tanh``: ``sigma(x) = 0.5 tanh(x / 2) + 0.5``.
+
+Saved by the forward pass so that the backward pass does no transcendental math::
+
+    a_i = g * i (1 - i)    a_f = c_{t-1} * f (1 - f)    a_g = i * (1 - g^2)
+    a_o = tanh(c~_t) * o (1 - o)        a = [a_i | a_f | a_g | a_o]           [B, 4u]
+    o_dtanh = o * (1 - tanh(c~_t)^2)    f                                     [B, u]
+
+(``lstm_scan`` keeps ``a`` as ``[B, 4, u]``.)
+
+Backward, from the last step to the first (in processing order). The carry
+``(d_h, d_c)`` is the gradient reaching ``(h_t, c_t)`` from the later steps, starting at
+the cotangents of ``(h_T, c_T)``; ``dy_t`` is the cotangent of step ``t``'s emitted
+output::
+
+    d_h~ = m_t * (d_h + dy_t)                          gradient reaching h~_t  [B, u]
+    d_c~ = m_t * d_c + d_h~ * o_dtanh                  gradient reaching c~_t  [B, u]
+    d_z  = [d_c~ * a_i | d_c~ * a_f | d_c~ * a_g | d_h~ * a_o]                [B, 4u]
+    d_h <- d_z U^T + (1 - m_t) * (d_h + dy_t)     (lstm_scan: (1 - m_t) * d_h,
+                                                   its y_t is 0 at a masked step)
+    d_c <- d_c~ * f + (1 - m_t) * d_c
+    d_x_proj_t = d_z   (the gradient of x_t W + b)
+
+after step 1 the carry is ``(d_h_0, d_c_0)``. The recurrent kernel's gradient is
+``d_U = sum_t h_{t-1}^T d_z_t`` ``[u, 4u]`` (``h_{t-1}`` the carried ``h`` entering step
+``t``): ``lstm_scan`` forms it after the loop, one matmul over all steps; the
+bidirectional kernels sum it inside the loop, one ``[u, B] x [B, 4u]`` matmul a step and
+direction. For ``lstm_scan`` and ``bilstm_scan`` the gradients of ``W`` and ``b`` are
+autodiff's of ``x W + b``, outside the kernel.
+
+The embedded kernel never forms ``d_x_proj [T, B, 4u]``: each backward step scatter-adds
+``d_z`` into the rows of its tokens, ``d_P_d[k] += sum_{b: token_{t, b} = k} d_z_{d, t, b}``,
+inside the loop. Under differentiation only the batch's distinct words are projected
+(found with ``jnp.unique``: ``R`` rows ``r``, a multiple of ``ROW_CHUNK``, so ``d_P_d`` is
+``[R, 4u]``; evaluation projects the whole table), and after the loop, ``ROW_CHUNK`` rows
+at a time::
+
+    d_W_d = sum_r E[r]^T d_P_d[r]        [F, 4u]
+    d_b_d = sum_r d_P_d[r]               [4u]
+    d_E[r] = sum_d d_P_d[r] W_d^T        [F]   (zero for the words the batch lacks)
+
+The tests check every kernel against autodiff of the generic scan. Measured effects of
+these choices: docs/performance.md ("What the fused BiLSTM kernel does and what it
+measured").
 """
 
 from __future__ import annotations
@@ -118,9 +173,7 @@ lstm_scan.defvjp(_fwd, _bwd)
 #
 # Step ``s`` advances the forward direction at time ``s`` and the backward one at time
 # ``T-1-s``: the loop runs T times instead of 2T, and each step is one batched matmul
-# ``[2, B, u] x [2, u, 4u]`` plus one elementwise pass over both directions. On a 2-core CPU
-# the per-step cost is mostly fixed overhead (kernel launches, small matmuls), so halving
-# the number of steps is what pays.
+# ``[2, B, u] x [2, u, 4u]`` plus one elementwise pass over both directions.
 
 
 def _gate_scale(units: int, dtype) -> jax.Array:
@@ -132,8 +185,7 @@ def _gate_scale(units: int, dtype) -> jax.Array:
 def _activations(z: jax.Array, scale: jax.Array) -> jax.Array:
     """All four gates with a single ``tanh`` over ``z <float>[..., 4*units]``.
 
-    ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``, so one transcendental pass covers i, f, c, o
-    (XLA CPU otherwise emits one kernel per gate).
+    ``sigmoid(x) = 0.5 * tanh(x / 2) + 0.5``, so one transcendental pass covers i, f, c, o.
     """
     t = jnp.tanh(z * scale)
     return t * scale + (1.0 - scale)  # sigmoid gates: 0.5 t + 0.5; candidate: t
@@ -150,7 +202,7 @@ def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
 
     With ``tables = (table_f, table_b)`` (``[vocab, 4u]`` each), ``xs_f, xs_b`` are token
     ids ``<int>[T, B]`` and each step gathers its rows: the ``[T, B, 4u]`` inputs are never
-    written to memory (at evaluation's batch of 1,000, 200 MB a direction).
+    written to memory.
 
     Emits the carried ``h`` of every step (``hs [T, 2, B, u]``) and, with ``save``, what
     the backward pass needs so that it does no transcendental math (``_gate_factors``).
@@ -187,9 +239,8 @@ def _gate_factors(acts, c_prev, tanh_c):
     i.e. partner value times activation slope (sigmoid' = a (1 - a), tanh' = 1 - a^2);
     ``o_dtanh [.., u]`` = ``o (1 - tanh(c_new)^2)``, and the forget gate ``f [.., u]``.
     Computing them here, where the activations are at hand, leaves the backward loop one
-    multiply per gate element (1.3x faster fwd+bwd than redoing them there). Each gate's
-    block is computed apart and the four joined once along the last axis: XLA's CPU code
-    for that is about twice as fast as a select over a ``[.., 4, u]`` view.
+    multiply per gate element. Each gate's block is computed apart and the four joined
+    once along the last axis.
     """
     i, f, g, o = _split_gates(acts)
     factors = jnp.concatenate([g * (i * (1.0 - i)), c_prev * (f * (1.0 - f)),
@@ -234,8 +285,8 @@ def _bi_backward(kernels, masks, saved, cotangents, unroll, tokens=None, table=N
     """The backward loop: ``(d_kernels, d_xs_f, d_xs_b, d_h0, d_c0)`` from the forward's
     ``saved`` and the cotangents of ``(hs, (h_T, c_T))``, ``d_xs_*`` in processing order.
 
-    The kernels' gradient is summed inside the loop, one ``[u, B] x [B, 4u]`` matmul a step
-    (its operands are then in cache). With ``tokens = (tokens_f, tokens_b)`` the inputs
+    The kernels' gradient is summed inside the loop, one ``[u, B] x [B, 4u]`` matmul a
+    step. With ``tokens = (tokens_f, tokens_b)`` the inputs
     were rows of two tables shaped like ``table``: each step scatter-adds its ``d_xs`` rows into
     their gradients, returned in place of ``d_xs_f, d_xs_b``, so no ``[T, B, 4u]``
     gradient is written to memory.
@@ -281,9 +332,8 @@ bilstm_scan.defvjp(_bi_fwd, _bi_bwd)
 # -- The embedded BiLSTM: the projected embedding table gathered inside the scan ---------
 #
 # ``embeddings[tokens] @ W + b == (embeddings @ W + b)[tokens]``. Evaluation projects the
-# whole table; training projects only the rows its batch uses (document 000: about 3,400
-# of 10,000 words in a batch of 128 reviews), ``ROW_CHUNK`` rows at a time, and the
-# backward pass does the same for the gradients of ``embeddings`` and ``W``.
+# whole table; training projects only the rows its batch uses, ``ROW_CHUNK`` rows at a
+# time, and the backward pass does the same for the gradients of ``embeddings`` and ``W``.
 
 ROW_CHUNK = 512  # rows projected per matmul when only a batch's words are projected
 
@@ -301,7 +351,7 @@ def bilstm_scan_embedded(embeddings, projections, kernels, tokens, h0, c0, masks
       h0, c0, masks, unroll: as ``bilstm_scan``.
 
     Each step gathers its rows of the projected tables, so the ``[T, B, 4u]`` inputs are
-    never written to memory (at evaluation's batch of 1,000, 200 MB a direction).
+    never written to memory.
     """
     tables = tuple(embeddings @ w + b for w, b in projections)
     h_t, c_t, hs = _bi_forward(kernels, tokens, tokens[::-1], h0, c0, masks, unroll,
@@ -416,9 +466,8 @@ def embedded_bidirectional_lstm(
     embedding table instead of the embedded tokens.
 
     ``embeddings[tokens] @ W + b == (embeddings @ W + b)[tokens]``: when the batch holds
-    more tokens than its words (document 000: 25,600 tokens, about 3,400 distinct words of
-    10,000), projecting the words costs fewer FLOPs, forward and backward; see
-    ``bilstm_scan_embedded``. Same values.
+    more tokens than distinct words, projecting the words costs fewer FLOPs, forward and
+    backward; see ``bilstm_scan_embedded``. Same values.
 
     Args:
       embeddings: ``<float>[vocab, features]``.

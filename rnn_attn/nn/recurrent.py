@@ -12,12 +12,18 @@ drawn once before the loop and reused at every time step, scaled by ``1/(1-rate)
 ``train=False`` (the default) nothing is dropped. Unlike Keras's ``implementation=1``,
 which draws a separate mask per gate, the gates share one mask (the fused kernels of
 ``cells`` take one matmul per step).
+
+Fused kernels: ``fused_kernel_for`` is the one place that decides whether a layer runs on
+a kernel of ``rnn_attn.nn.fast_lstm`` (one scan with a hand-written backward pass) or on
+the generic ``lax.scan``; ``scan_projected`` and ``bidirectional`` ask it. Tests and
+benchmarks override it with ``kernel_choice``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import jax
@@ -25,10 +31,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnn_attn.nn.cells import Carry, Cell, LSTMCell, Params
-from rnn_attn.nn.fast_lstm import bidirectional_lstm, lstm_scan
+from rnn_attn.nn.fast_lstm import bidirectional_lstm, embedded_bidirectional_lstm, lstm_scan
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
+KernelChoice = Literal["default", "generic", "fused"]
+KERNEL_CHOICES = ("default", "generic", "fused")
 
 
 def check_rate(name: str, rate: float) -> float:
@@ -74,6 +82,89 @@ def length_mask(lengths: jax.Array, max_len: int) -> jax.Array:
     return jnp.arange(max_len)[None, :] < jnp.asarray(lengths)[:, None]
 
 
+# -- The one place that picks a fused kernel (rnn_attn/nn/fast_lstm.py) or the generic scan --
+
+# Process-wide, not a contextvar: the engine traces in worker threads (rnn_attn/train).
+_KERNEL_CHOICE = ["default"]
+
+
+@contextlib.contextmanager
+def kernel_choice(choice: KernelChoice) -> Iterator[None]:
+    """Overrides ``fused_kernel_for`` while the block runs; for tests and benchmarks that
+    compare the fused kernels with the generic scan. Models never use it.
+
+    ``"generic"``: the generic ``lax.scan`` everywhere. ``"fused"``: a fused kernel for
+    every layer one computes, also those the default leaves on the generic scan.
+    ``"default"``: what models get. The choice is made when a function is traced: jit a
+    function inside the block (or give ``jax.jit`` the choice as a static argument and
+    enter the block inside the function); one traced before keeps its kernels. It holds
+    for the whole process, threads started in the block included.
+    """
+    if choice not in KERNEL_CHOICES:
+        raise ValueError(f"unknown kernel choice {choice!r}; expected one of {KERNEL_CHOICES}")
+    previous, _KERNEL_CHOICE[0] = _KERNEL_CHOICE[0], choice
+    try:
+        yield
+    finally:
+        _KERNEL_CHOICE[0] = previous
+
+
+def fused_kernel_for(cells: Sequence[Cell], *, embedded: bool = False, batch_ndim: int = 1,
+                     recurrent_dropout: bool = False) -> Callable | None:
+    """The fused kernel that computes a recurrent layer, or None for the generic scan.
+
+    The single dispatch point: ``scan_projected`` (one direction) and ``bidirectional``
+    (two) ask it and call what it returns, so a kernel for another cell is added here.
+
+    Args:
+      cells: the layer's cells, ``(cell,)`` or ``(forward_cell, backward_cell)``.
+      embedded: the layer reads token ids through an embedding table.
+      batch_ndim: the number of batch axes (the kernels take one).
+      recurrent_dropout: a recurrent dropout mask is active (no kernel has one).
+
+    Masks never rule a kernel out (every kernel takes them). By default the fused kernel
+    runs a Bidirectional layer of two plain LSTM cells (``_plain_lstm``) reading token
+    ids; a layer on features takes the generic scan (why: docs/performance.md) unless
+    ``kernel_choice("fused")``; ``kernel_choice("generic")`` turns every kernel off.
+
+    Returns:
+      None, or the kernel with the layer's call convention: one cell,
+      ``kernel(params, xs, carry, masks, unroll) -> (ys, final_carry)`` on time-major
+      projected inputs and masks in processing order; two cells, ``kernel(params, inputs,
+      mask, unroll, embeddings) -> ((y_f, y_b), (carry_f, carry_b))`` with ``params``
+      ``{"forward", "backward"}``, batch-major ``inputs`` (token ids when ``embeddings``).
+    """
+    choice = _KERNEL_CHOICE[0]
+    if choice == "generic" or batch_ndim != 1 or recurrent_dropout:
+        return None
+    if not all(_plain_lstm(cell) for cell in cells):
+        return None
+    if len(cells) == 2:
+        if embedded:
+            return _fused_embedded_bilstm
+        return _fused_bilstm if choice == "fused" else None
+    return _fused_lstm if choice == "fused" and not embedded else None
+
+
+def _plain_lstm(cell: Cell) -> bool:
+    """Whether the fused LSTM kernels compute this cell (sigmoid/tanh, no layer norm)."""
+    return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
+            and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
+
+
+def _fused_lstm(params, xs, carry, masks, unroll):
+    return lstm_scan(params["recurrent_kernel"], xs, carry[0], carry[1], masks, False, unroll)
+
+
+def _fused_bilstm(params, inputs, mask, unroll, embeddings):
+    return bidirectional_lstm(params["forward"], params["backward"], inputs, mask, unroll)
+
+
+def _fused_embedded_bilstm(params, tokens, mask, unroll, embeddings):
+    return embedded_bidirectional_lstm(embeddings, params["forward"], params["backward"],
+                                       tokens, mask, unroll)
+
+
 def scan_projected(
     cell: Cell,
     params: Params,
@@ -83,12 +174,12 @@ def scan_projected(
     initial_carry: Carry | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,
-    fast: bool = False,
     recurrent_dropout: float = 0.0,
     train: bool = False,
     key: jax.Array | None = None,
 ) -> tuple[jax.Array, Carry]:
-    """Runs ``cell.step`` over pre-projected inputs.
+    """Runs ``cell.step`` over pre-projected inputs, or the fused kernel that
+    ``fused_kernel_for`` picks for the cell (same values up to rounding).
 
     Args:
       cell: the cell.
@@ -99,11 +190,6 @@ def scan_projected(
       reverse: process ``t = T-1 .. 0`` (Keras's ``go_backwards``); the outputs are then
         returned in processing order, as Keras does.
       unroll: passed to ``lax.scan`` (``True`` unrolls fully; worth it for short sequences).
-      fast: use the hand-written backward pass of ``fast_lstm`` where it applies (an LSTM
-        with sigmoid/tanh activations, inputs ``[batch, time, ...]``); same values. Off by
-        default: on CPU at batch 1 (the copy task) XLA rewrites its matvecs into loops
-        that recompute their inputs and it measured 7x slower than autodiff. Not used
-        while recurrent dropout is active (``fast_lstm`` has no mask for ``h``).
       recurrent_dropout: rate of the mask ``<float>[batch, units]`` on ``h_{t-1}`` where it
         feeds the recurrent kernel, drawn once from ``key`` and fixed over time. Input
         dropout is not here: the inputs are already projected (``rnn`` applies it).
@@ -125,11 +211,18 @@ def scan_projected(
     if reverse:
         xs = xs[::-1]
         ms = None if ms is None else ms[::-1]
-    if fast and has_fast_path(cell) and len(batch) == 1 and recurrent_mask is None:
-        ys, final = lstm_scan(params["recurrent_kernel"], xs, carry[0], carry[1], ms, False,
-                              unroll)
-        return jnp.moveaxis(ys, 0, -2), final
+    kernel = fused_kernel_for((cell,), batch_ndim=len(batch),
+                              recurrent_dropout=recurrent_mask is not None)
+    if kernel is not None:
+        ys, final = kernel(params, xs, carry, ms, unroll)
+    else:
+        ys, final = _generic_scan(cell, params, xs, carry, ms, unroll, recurrent_mask)
+    return jnp.moveaxis(ys, 0, -2), final
 
+
+def _generic_scan(cell, params, xs, carry, masks, unroll, recurrent_mask):
+    """``cell.step`` under ``lax.scan`` (autodiff for the gradient), time-major in
+    processing order: ``(ys, final_carry)``, as the one-direction fused kernels."""
     def body(carry, inputs):
         x_t, m_t = inputs
         new_carry, h = cell.step(params, carry, x_t, recurrent_mask)
@@ -139,14 +232,8 @@ def scan_projected(
             h = jnp.where(keep, h, jnp.zeros_like(h))
         return new_carry, h
 
-    final, ys = jax.lax.scan(body, carry, (xs, ms), unroll=unroll)
-    return jnp.moveaxis(ys, 0, -2), final
-
-
-def has_fast_path(cell: Cell) -> bool:
-    """Whether ``fast_lstm.lstm_scan`` computes this cell."""
-    return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
-            and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
+    final, ys = jax.lax.scan(body, carry, (xs, masks), unroll=unroll)
+    return ys, final
 
 
 def _check_length_values(lengths, time: int) -> None:
@@ -174,15 +261,21 @@ def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]
         raise ValueError(
             f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
         )
+    return inputs, _checked_mask(inputs, inputs.shape[:-1], lengths, mask)
+
+
+def _checked_mask(inputs, steps: tuple[int, ...], lengths, mask) -> jax.Array | None:
+    """The mask that ``lengths`` or ``mask`` gives for ``inputs`` whose batch and time axes
+    are ``steps`` (ValueError naming what is wrong); None for neither."""
     if lengths is not None:
         if mask is not None:
             raise ValueError("give either lengths or mask, not both")
-        _check_shape("lengths", lengths, inputs.shape[:-2], "<int>[batch]", inputs)
-        _check_length_values(lengths, inputs.shape[-2])
-        mask = length_mask(lengths, inputs.shape[-2])
+        _check_shape("lengths", lengths, steps[:-1], "<int>[batch]", inputs)
+        _check_length_values(lengths, steps[-1])
+        mask = length_mask(lengths, steps[-1])
     if mask is not None:
-        _check_shape("mask", mask, inputs.shape[:-1], "<bool>[batch, time]", inputs)
-    return inputs, mask
+        _check_shape("mask", mask, steps, "<bool>[batch, time]", inputs)
+    return mask
 
 
 def rnn(
@@ -196,7 +289,6 @@ def rnn(
     reverse: bool = False,
     return_sequences: bool = True,
     unroll: int | bool = 1,
-    fast: bool = False,
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
     train: bool = False,
@@ -236,7 +328,7 @@ def rnn(
     x_proj = cell.project(params, inputs)
     outputs, final = scan_projected(
         cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
-        unroll=unroll, fast=fast, recurrent_dropout=recurrent_dropout, train=train,
+        unroll=unroll, recurrent_dropout=recurrent_dropout, train=train,
         key=recurrent_key,
     )
     if not return_sequences:
@@ -276,22 +368,27 @@ def bidirectional(
     params: dict[str, Params],
     inputs: jax.Array,
     *,
+    embeddings: jax.Array | None = None,
     lengths: jax.Array | None = None,
     mask: jax.Array | None = None,
     merge_mode: MergeMode = "concat",
     return_sequences: bool = True,
     unroll: int | bool = 1,
-    fast: bool = False,
 ):
     """Keras's Bidirectional wrapper.
 
     The backward layer reads the sequence reversed (with the mask, so padding never
     enters its state) and its outputs are flipped back to align with the forward ones.
+    Where ``fused_kernel_for`` picks a kernel, both directions run in it, in one scan
+    with a hand-written backward pass (same values up to rounding); else as two ``rnn``.
 
-    ``fast=True``: for two LSTM cells with ``has_fast_path`` and inputs ``[batch, time,
-    features]``, both directions run in one scan with a hand-written backward pass
-    (``fast_lstm.bidirectional_lstm``); same values. Otherwise it silently takes the
-    generic path.
+    Args:
+      inputs: ``<float>[batch, time, features]``; with ``embeddings``, token ids
+        ``<int>[batch, time]``.
+      embeddings: optional ``<float>[vocab, features]``: the layer reads
+        ``embeddings[inputs]`` (Keras's Embedding before it, the table's gradient included);
+        the fused kernel then projects the table's rows instead of every token.
+      lengths, mask, return_sequences, unroll: as ``rnn``.
 
     Returns:
       ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
@@ -299,16 +396,20 @@ def bidirectional(
     """
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
-    if fast and has_fast_path(forward_cell) and has_fast_path(backward_cell) and inputs.ndim == 3:
-        if lengths is not None:
-            if mask is not None:
-                raise ValueError("give either lengths or mask, not both")
-            mask = length_mask(lengths, inputs.shape[-2])
-        (y_f, y_b), (c_f, c_b) = bidirectional_lstm(
-            params["forward"], params["backward"], inputs, mask, unroll)
+    embedded = embeddings is not None
+    kernel = fused_kernel_for((forward_cell, backward_cell), embedded=embedded,
+                              batch_ndim=jnp.ndim(inputs) - (1 if embedded else 2))
+    if kernel is not None:
+        if embedded:
+            mask = _checked_mask(inputs, jnp.shape(inputs), lengths, mask)
+        else:
+            inputs, mask = _checked_inputs(inputs, lengths, mask)
+        (y_f, y_b), (c_f, c_b) = kernel(params, inputs, mask, unroll, embeddings)
         if not return_sequences:  # the last valid output is the carried h
             y_f, y_b = c_f[0], c_b[0]
         return merge(y_f, y_b, merge_mode), (c_f, c_b)
+    if embedded:
+        inputs = embeddings[inputs]
     common = dict(lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll)
     y_f, c_f = rnn(forward_cell, params["forward"], inputs, **common)
     y_b, c_b = rnn(backward_cell, params["backward"], inputs, reverse=True, **common)

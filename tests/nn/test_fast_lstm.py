@@ -1,5 +1,3 @@
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,7 +5,13 @@ import pytest
 
 from rnn_attn.nn import cells
 from rnn_attn.nn.fast_lstm import lstm_scan
-from rnn_attn.nn.recurrent import bidirectional, has_fast_path, init_bidirectional, rnn
+from rnn_attn.nn.recurrent import (
+    bidirectional,
+    fused_kernel_for,
+    init_bidirectional,
+    kernel_choice,
+    rnn,
+)
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -23,13 +27,15 @@ def test_matches_autodiff_of_the_generic_scan(masked, reverse, unroll):
     h0 = (jnp.asarray(rng.normal(size=(4, 5))), jnp.asarray(rng.normal(size=(4, 5))))
     w_out = jnp.asarray(rng.normal(size=(6, 5)))
 
-    def loss(p, x, h0, fast):
-        out, (h, c) = rnn(cell, p, x, lengths=lengths, reverse=reverse, initial_carry=h0,
-                          unroll=unroll, fast=fast)
+    def loss(p, x, h0, choice):
+        with kernel_choice(choice):
+            out, (h, c) = rnn(cell, p, x, lengths=lengths, reverse=reverse, initial_carry=h0,
+                              unroll=unroll)
         return jnp.sum(jnp.tanh(out) * w_out) + jnp.sum(h * c) + jnp.sum(h**2)
 
-    value_fast, grads_fast = jax.value_and_grad(loss, argnums=(0, 1, 2))(params, x, h0, True)
-    value_ref, grads_ref = jax.value_and_grad(loss, argnums=(0, 1, 2))(params, x, h0, False)
+    grad = jax.value_and_grad(loss, argnums=(0, 1, 2))
+    value_fast, grads_fast = grad(params, x, h0, "fused")
+    value_ref, grads_ref = grad(params, x, h0, "generic")
     np.testing.assert_allclose(value_fast, value_ref, rtol=1e-12)
     for got, want in zip(jax.tree.leaves(grads_fast), jax.tree.leaves(grads_ref), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
@@ -42,15 +48,44 @@ def test_scan_reverse_keeps_time_index():
     xp = jnp.moveaxis(cell.project(params, x), 1, 0)
     zeros = jnp.zeros((2, 3))
     ys, (h, c) = lstm_scan(params["recurrent_kernel"], xp, zeros, zeros, None, True)
-    ref, ref_carry = rnn(cell, params, x, reverse=True, fast=False)
+    ref, ref_carry = rnn(cell, params, x, reverse=True)
     np.testing.assert_allclose(jnp.moveaxis(ys, 0, 1)[:, ::-1], ref, atol=1e-6)
     np.testing.assert_allclose(h, ref_carry[0], atol=1e-6)
 
 
-def test_fast_path_only_for_standard_activations():
-    assert has_fast_path(cells.LSTMCell(3))
-    assert not has_fast_path(cells.LSTMCell(3, recurrent_activation="hard_sigmoid"))
-    assert not has_fast_path(cells.GRUCell(3))
+def test_fused_kernels_only_for_standard_activations():
+    lstm = cells.LSTMCell(3)
+    others = [cells.LSTMCell(3, recurrent_activation="hard_sigmoid"),
+              cells.LSTMCell(3, activation="relu"), cells.LSTMCell(3, layer_norm=True),
+              cells.GRUCell(3), cells.SimpleRNNCell(3)]
+    with kernel_choice("fused"):
+        assert fused_kernel_for((lstm,)) is not None
+        assert fused_kernel_for((lstm, lstm)) is not None
+        assert fused_kernel_for((lstm, lstm), embedded=True) is not None
+        for other in others:
+            assert fused_kernel_for((other,)) is None
+            assert fused_kernel_for((lstm, other), embedded=True) is None
+        assert fused_kernel_for((lstm,), batch_ndim=2) is None
+        assert fused_kernel_for((lstm, lstm), embedded=True, batch_ndim=2) is None
+        assert fused_kernel_for((lstm,), recurrent_dropout=True) is None
+
+
+def test_the_default_fuses_only_the_embedded_bidirectional_lstm():
+    """What models get: the fused kernel for Embedding -> Bidirectional(LSTM) read through
+    the table; layers on features keep the generic scan; ``generic`` turns it off."""
+    lstm = cells.LSTMCell(3)
+    assert fused_kernel_for((lstm, lstm), embedded=True) is not None
+    assert fused_kernel_for((lstm, lstm)) is None
+    assert fused_kernel_for((lstm,)) is None
+    with kernel_choice("generic"):
+        assert fused_kernel_for((lstm, lstm), embedded=True) is None
+        with kernel_choice("default"):
+            assert fused_kernel_for((lstm, lstm), embedded=True) is not None
+        assert fused_kernel_for((lstm, lstm), embedded=True) is None
+    assert fused_kernel_for((lstm, lstm), embedded=True) is not None
+    with pytest.raises(ValueError, match="unknown kernel choice 'fast'"):
+        with kernel_choice("fast"):
+            pass
 
 
 def _bi_setup(seed=0, batch=4, time=7, features=3, units=5):
@@ -78,15 +113,16 @@ def test_fused_bidirectional_matches_generic(return_sequences, masking):
         mask = jnp.arange(7)[None, :] < jnp.array([7, 2, 4, 1])[:, None]
     w_out = jnp.asarray(rng.normal(size=(4, 7, 10) if return_sequences else (4, 10)))
 
-    def loss(p, x, fast):
-        out, (c_f, c_b) = bidirectional(cell, cell, p, x, mask=mask,
-                                        return_sequences=return_sequences, fast=fast)
+    def loss(p, x, choice):
+        with kernel_choice(choice):
+            out, (c_f, c_b) = bidirectional(cell, cell, p, x, mask=mask,
+                                            return_sequences=return_sequences)
         carries = jnp.concatenate([*c_f, *c_b], axis=-1)
         return jnp.sum(jnp.tanh(out) * w_out) + jnp.sum(carries**2), (out, (c_f, c_b))
 
     grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True), static_argnums=2)
-    (v_fast, aux_fast), g_fast = grad(params, x, True)
-    (v_ref, aux_ref), g_ref = grad(params, x, False)
+    (v_fast, aux_fast), g_fast = grad(params, x, "fused")
+    (v_ref, aux_ref), g_ref = grad(params, x, "generic")
     np.testing.assert_allclose(v_fast, v_ref, rtol=1e-12)
     for got, want in zip(jax.tree.leaves(aux_fast), jax.tree.leaves(aux_ref), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -98,11 +134,13 @@ def test_fused_bidirectional_matches_generic(return_sequences, masking):
 def test_fused_bidirectional_merge_modes_and_lengths(mode):
     cell, params, x, _ = _bi_setup(seed=1, batch=3, time=5)
     lengths = jnp.array([5, 1, 3])
-    run = jax.jit(lambda p, x, fast: bidirectional(cell, cell, p, x, lengths=lengths,
-                                                   merge_mode=mode, fast=fast),
-                  static_argnums=2)
-    fast, c_fast = run(params, x, True)
-    ref, c_ref = run(params, x, False)
+    def layer(p, x, choice):
+        with kernel_choice(choice):
+            return bidirectional(cell, cell, p, x, lengths=lengths, merge_mode=mode)
+
+    run = jax.jit(layer, static_argnums=2)
+    fast, c_fast = run(params, x, "fused")
+    ref, c_ref = run(params, x, "generic")
     for got, want in zip(jax.tree.leaves((fast, c_fast)), jax.tree.leaves((ref, c_ref)),
                          strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -114,14 +152,15 @@ def test_fused_bidirectional_float32_and_unroll():
     x = jnp.asarray(np.random.default_rng(2).normal(size=(5, 9, 6)), jnp.float32)
     mask = _pre_padded_mask([9, 4, 0, 1, 6], 9)
 
-    def loss(p, fast, unroll):
-        out, _ = bidirectional(cell, cell, p, x, mask=mask, fast=fast, unroll=unroll)
+    def loss(p, choice, unroll):
+        with kernel_choice(choice):
+            out, _ = bidirectional(cell, cell, p, x, mask=mask, unroll=unroll)
         return jnp.sum(jnp.sin(out))
 
     grad = jax.jit(jax.value_and_grad(loss), static_argnums=(1, 2))
-    ref_v, ref_g = grad(params, False, 1)
+    ref_v, ref_g = grad(params, "generic", 1)
     for unroll in (3,):  # 9 steps: a partial unroll with a remainder
-        v, g = grad(params, True, unroll)
+        v, g = grad(params, "fused", unroll)
         assert v.dtype == jnp.float32
         np.testing.assert_allclose(v, ref_v, rtol=1e-5)
         for got, want in zip(jax.tree.leaves(g), jax.tree.leaves(ref_g), strict=True):
@@ -132,28 +171,55 @@ def test_fused_bidirectional_falls_back_for_other_cells():
     gru = cells.GRUCell(4)
     params = init_bidirectional(jax.random.PRNGKey(3), gru, gru, 2)
     x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 3, 2)), jnp.float32)
-    fast, _ = bidirectional(gru, gru, params, x, fast=True)
-    ref, _ = bidirectional(gru, gru, params, x)
+    with kernel_choice("fused"):
+        fast, _ = bidirectional(gru, gru, params, x)
+    with kernel_choice("generic"):
+        ref, _ = bidirectional(gru, gru, params, x)
     np.testing.assert_array_equal(fast, ref)
 
 
-def test_classifier_fast_flag_gives_the_same_logits_and_grads():
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_embedded_bidirectional_matches_embedding_then_generic(return_sequences):
+    """``bidirectional(..., embeddings=table)`` on token ids, fused by default, gives the
+    generic layer on ``table[tokens]``; lengths and masks are checked as ``rnn`` does."""
+    cell = cells.LSTMCell(4)
+    params = init_bidirectional(jax.random.PRNGKey(10), cell, cell, 3)
+    rng = np.random.default_rng(10)
+    table = jnp.asarray(rng.normal(size=(20, 3)), jnp.float32)
+    tokens = jnp.asarray(rng.integers(0, 20, size=(3, 6)), jnp.int32)
+    lengths = jnp.array([6, 0, 2])
+    layer = dict(lengths=lengths, return_sequences=return_sequences)
+    fused, c_fused = bidirectional(cell, cell, params, tokens, embeddings=table, **layer)
+    ref, c_ref = bidirectional(cell, cell, params, table[tokens], **layer)
+    for got, want in zip(jax.tree.leaves((fused, c_fused)), jax.tree.leaves((ref, c_ref)),
+                         strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="give either lengths or mask, not both"):
+        bidirectional(cell, cell, params, tokens, embeddings=table, lengths=lengths,
+                      mask=tokens != 0)
+    with pytest.raises(ValueError, match=r"mask of shape \(3, 5\) does not fit"):
+        bidirectional(cell, cell, params, tokens, embeddings=table, mask=tokens[:, 1:] != 0)
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 6\]"):
+        bidirectional(cell, cell, params, tokens, embeddings=table, lengths=lengths + 1)
+
+
+def test_classifier_fused_and_generic_give_the_same_logits_and_grads():
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
 
     tokens = jnp.asarray(np.random.default_rng(4).integers(0, 50, size=(3, 12)), jnp.int32)
     tokens = tokens.at[1, :5].set(0)  # 'pre' padding
     for pooling in ("last", "masked_attention"):  # the projected-table path for both
-        fast = BiLSTMClassifier(vocab_size=50, embed_dim=6, units=4, maxlen=12,
-                                pooling=pooling)
-        slow = dataclasses.replace(fast, fast=False)
-        params = fast.init(jax.random.PRNGKey(5))
+        model = BiLSTMClassifier(vocab_size=50, embed_dim=6, units=4, maxlen=12,
+                                 pooling=pooling)
+        params = model.init(jax.random.PRNGKey(5))
 
-        def loss(p, model):
-            return jnp.sum(model.apply(p, tokens, train=True, key=jax.random.PRNGKey(6)))
+        def loss(p, model, choice):
+            with kernel_choice(choice):
+                return jnp.sum(model.apply(p, tokens, train=True, key=jax.random.PRNGKey(6)))
 
-        grad = jax.jit(jax.value_and_grad(loss), static_argnums=1)
-        v_f, g_f = grad(params, fast)
-        v_s, g_s = grad(params, slow)
+        grad = jax.jit(jax.value_and_grad(loss), static_argnums=(1, 2))
+        v_f, g_f = grad(params, model, "default")
+        v_s, g_s = grad(params, model, "generic")
         np.testing.assert_allclose(v_f, v_s, rtol=1e-5)
         for got, want in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_s), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
@@ -172,18 +238,18 @@ def test_training_projects_only_the_batch_words_in_chunks_even_under_vmap():
     many = rng.permutation(vocab)[:1280].reshape(8, 160)  # three chunks
     assert len(np.unique(few)) < ROW_CHUNK < 2 * ROW_CHUNK < len(np.unique(many))
     tokens = jnp.asarray(np.stack([few, many]), jnp.int32)
-    fast = BiLSTMClassifier(vocab_size=vocab, embed_dim=6, units=4, maxlen=160)
-    slow = dataclasses.replace(fast, fast=False)
-    params = fast.init(jax.random.PRNGKey(8))
+    model = BiLSTMClassifier(vocab_size=vocab, embed_dim=6, units=4, maxlen=160)
+    params = model.init(jax.random.PRNGKey(8))
 
-    def grads(model, toks):
+    def grads(choice, toks):
         def loss(p):
             return jnp.sum(model.apply(p, toks, train=True, key=jax.random.PRNGKey(9)))
-        return jax.grad(loss)(params)
+        with kernel_choice(choice):
+            return jax.grad(loss)(params)
 
-    batched = jax.jit(jax.vmap(lambda t: grads(fast, t)))(tokens)
+    batched = jax.jit(jax.vmap(lambda t: grads("default", t)))(tokens)
     for s in range(2):
-        want = jax.jit(lambda t: grads(slow, t))(tokens[s])
+        want = jax.jit(lambda t: grads("generic", t))(tokens[s])
         got = jax.tree.map(lambda x, s=s: x[s], batched)
         for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)

@@ -10,6 +10,7 @@ from rnn_attn.nn.recurrent import (
     dropout_mask,
     init_bidirectional,
     init_stack,
+    kernel_choice,
     rnn,
     scan_projected,
     stacked_rnn,
@@ -301,10 +302,13 @@ def test_stacked_dropout_and_fast_path_fallback():
     np.testing.assert_allclose(out, h2, atol=1e-6)
     with pytest.raises(ValueError, match="dropout has 3 rates for 2 layers"):
         stacked_rnn(stack, params, x, dropout=[0.1, 0.1, 0.1])
-    # fast=True has no recurrent mask: it falls back to the generic scan, same numbers.
+    # The fused kernels have no recurrent mask: with one active, even kernel_choice("fused")
+    # takes the generic scan, same numbers.
     cell = stack[0]
-    fast, _ = rnn(cell, params[0], x, fast=True, recurrent_dropout=0.5, train=True, key=key)
-    slow, _ = rnn(cell, params[0], x, fast=False, recurrent_dropout=0.5, train=True, key=key)
+    with kernel_choice("fused"):
+        fast, _ = rnn(cell, params[0], x, recurrent_dropout=0.5, train=True, key=key)
+    with kernel_choice("generic"):
+        slow, _ = rnn(cell, params[0], x, recurrent_dropout=0.5, train=True, key=key)
     np.testing.assert_allclose(fast, slow, atol=1e-6)
 
 
