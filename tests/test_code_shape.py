@@ -12,6 +12,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MAX_FUNCTION_LINES = 60  # docstrings counted
+FORMATTED = ("rnn_attn", "experiments", "tests", "benchmarks")  # the Python code
 MAX_MODULE_LINES = {"rnn_attn/config.py": 250, "rnn_attn/train/engine.py": 300}
 
 
@@ -42,6 +43,6 @@ def test_the_formatter_is_applied():
     ruff = shutil.which("ruff") or str(pathlib.Path(sys.executable).parent / "ruff")
     if not pathlib.Path(ruff).exists():
         pytest.skip("ruff is not installed (the dev extra installs it)")
-    result = subprocess.run([ruff, "format", "--check", "--quiet", "."], cwd=ROOT,
+    result = subprocess.run([ruff, "format", "--check", "--quiet", *FORMATTED], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,7 +21,7 @@ SIDES = ("old", "new")
 
 
 def parser():
-    from rnn_attn.config import ArgumentParser  # one `error:` line for a bad flag
+    from rnn_attn.experiment.cli import ArgumentParser  # one `error:` line for a bad flag
 
     p = ArgumentParser(prog="python -m experiments.regression",
                        description=config.__doc__.split("\n\n")[0])

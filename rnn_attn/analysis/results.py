@@ -21,16 +21,13 @@ def write_results(workdir: str, results: Mapping[str, Any]) -> str:
     under ``"nonfinite"`` (its path, e.g. ``models.gru.per_seed.val_mae[2]``, and what it
     was), so a reader knows why a figure is missing.
 
-    A record with ``schema_version`` is checked against the schema (``schema.validate``)
-    before anything is written: ValueError names what does not fit. Records without
-    schema_version are the pre-v1 envelopes of experiments not yet moved to the runner;
-    they are written unchecked."""
+    The record is checked against the schema (``schema.validate``) before anything is
+    written: ValueError names what does not fit."""
     nonfinite: dict[str, str] = {}
     record = strict_json(results, "", nonfinite)
     if nonfinite:
         record["nonfinite"] = nonfinite
-    if "schema_version" in record:  # pre-v1 envelopes (no schema_version) are not checked
-        schema.validate(record)
+    schema.validate(record)
     path = os.path.join(workdir, "results.json")
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
