@@ -36,8 +36,9 @@ def main() -> int:
 
     model = CharRNN(args.vocab)
     params = model.init(jax.random.PRNGKey(0))
-    generate = make_generator(lambda p, w: model.apply(p, w), args.chars,
-                              temperature=args.temperature)
+    generate = make_generator(
+        lambda p, w: model.apply(p, w), args.chars, temperature=args.temperature
+    )
     window = np.arange(10, dtype=np.int32) % args.vocab
     start = time.perf_counter()
     generate(params, window, jax.random.PRNGKey(0)).block_until_ready()
@@ -48,11 +49,13 @@ def main() -> int:
         generate(params, window, jax.random.PRNGKey(i + 1)).block_until_ready()
         times.append(time.perf_counter() - start)
     times = np.array(times)
-    print(f"{args.chars} characters (temperature {args.temperature}): first call "
-          f"{compile_s:.2f} s (compilation included); after compilation median "
-          f"{np.median(times):.3f} s, range {times.min():.3f}-{times.max():.3f} s over "
-          f"{args.repeats} calls ({args.chars / np.median(times):,.0f} characters/s); "
-          f"target < 1 s: {'met' if np.median(times) < 1.0 else 'NOT met'}")
+    print(
+        f"{args.chars} characters (temperature {args.temperature}): first call "
+        f"{compile_s:.2f} s (compilation included); after compilation median "
+        f"{np.median(times):.3f} s, range {times.min():.3f}-{times.max():.3f} s over "
+        f"{args.repeats} calls ({args.chars / np.median(times):,.0f} characters/s); "
+        f"target < 1 s: {'met' if np.median(times) < 1.0 else 'NOT met'}"
+    )
     return 0
 
 

@@ -61,15 +61,27 @@ def main() -> int:
     if args.child:
         print(json.dumps(one_run(args.seeds, args.steps)))
         return 0
-    print(f"copy-task protocol: 2 models x {args.seeds} seeds x {args.steps} steps + test, "
-          f"compilation included, fresh process per repeat")
+    print(
+        f"copy-task protocol: 2 models x {args.seeds} seeds x {args.steps} steps + test, "
+        f"compilation included, fresh process per repeat"
+    )
     totals = []
     for r in range(args.repeats):
         t = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, __file__, "--child", "--seeds", str(args.seeds),
-             "--steps", str(args.steps)],
-            capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--seeds",
+                str(args.seeds),
+                "--steps",
+                str(args.steps),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=ROOT),
         )
         wall = time.perf_counter() - t
         if proc.returncode != 0:
@@ -77,14 +89,18 @@ def main() -> int:
             return 1
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         totals.append(wall)
-        print(f"repeat {r}: process wall {wall:.1f} s | in-process {res['total_s']:.1f} s "
-              f"(imports {res['import_s']:.1f}; prepare, compile and train both models "
-              f"{res['train_s']:.1f}; test {res['test_s']:.1f}) | {res['devices']} CPU "
-              f"devices | mean exact match: baseline "
-              f"{100 * res['baseline_mean_exact_match']:.1f}%, attention "
-              f"{100 * res['attention_mean_exact_match']:.1f}%")
-    print(f"process wall time: min {min(totals):.1f} s, max {max(totals):.1f} s "
-          f"over {len(totals)} repeat(s); target < 40 s")
+        print(
+            f"repeat {r}: process wall {wall:.1f} s | in-process {res['total_s']:.1f} s "
+            f"(imports {res['import_s']:.1f}; prepare, compile and train both models "
+            f"{res['train_s']:.1f}; test {res['test_s']:.1f}) | {res['devices']} CPU "
+            f"devices | mean exact match: baseline "
+            f"{100 * res['baseline_mean_exact_match']:.1f}%, attention "
+            f"{100 * res['attention_mean_exact_match']:.1f}%"
+        )
+    print(
+        f"process wall time: min {min(totals):.1f} s, max {max(totals):.1f} s "
+        f"over {len(totals)} repeat(s); target < 40 s"
+    )
     return 0
 
 

@@ -168,13 +168,14 @@ def jax_step(args):
     tokens = word_ids(rng, (args.batch_size, args.maxlen), model.vocab_size)
     lengths = rng.integers(args.maxlen // 4, args.maxlen + 1, size=args.batch_size)
     tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
-    batch = (jnp.asarray(tokens, jnp.int32),
-             jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32))
+    batch = (
+        jnp.asarray(tokens, jnp.int32),
+        jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32),
+    )
     key = jax.random.PRNGKey(1)
     options = {k: _option_value(v) for k, v in (kv.split("=", 1) for kv in args.xla_option)}
     with kernels(args):  # the kernels are chosen when the step is traced
-        lowered = jax.jit(train_step, donate_argnums=(0, 1)).lower(params, opt_state, batch,
-                                                                   key)
+        lowered = jax.jit(train_step, donate_argnums=(0, 1)).lower(params, opt_state, batch, key)
     t0 = time.perf_counter()
     compiled = lowered.compile(options or None)
     compile_s = time.perf_counter() - t0
@@ -188,8 +189,7 @@ def jax_step(args):
     state = {"params": params, "opt": opt_state}
 
     def run():
-        state["params"], state["opt"], loss = compiled(state["params"], state["opt"], batch,
-                                                       key)
+        state["params"], state["opt"], loss = compiled(state["params"], state["opt"], batch, key)
         loss.block_until_ready()
 
     for _ in range(args.warmup):
@@ -216,25 +216,37 @@ def engine_seeds(args, num_seeds: int):
     tokens = word_ids(rng, (n, args.maxlen), model.vocab_size).astype(np.int32)
     lengths = rng.integers(args.maxlen // 4, args.maxlen + 1, size=n)
     tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
-    data = engine.FitData(feed.Split({"inputs": tokens,
-                                      "targets": rng.integers(0, 2, n).astype(np.int32)}))
-    mesh = make_mesh(num_seeds, seed_parallel=args.seed_parallel,
-                     data_parallel=args.data_parallel)
+    data = engine.FitData(
+        feed.Split({"inputs": tokens, "targets": rng.integers(0, 2, n).astype(np.int32)})
+    )
+    mesh = make_mesh(num_seeds, seed_parallel=args.seed_parallel, data_parallel=args.data_parallel)
     # Each device's seeds run as the IMDB experiments run them (--seed-loop auto).
-    config = engine.FitConfig(seeds=tuple(range(num_seeds)), epochs=1,
-                              batch_size=args.batch_size, monitor="loss",
-                              seed_loop=engine.resolve_seed_loop("auto", mesh))
+    config = engine.FitConfig(
+        seeds=tuple(range(num_seeds)),
+        epochs=1,
+        batch_size=args.batch_size,
+        monitor="loss",
+        seed_loop=engine.resolve_seed_loop("auto", mesh),
+    )
     t0 = time.perf_counter()
     with kernels(args):  # the kernels are chosen when the segment is traced
-        prepared = engine.prepare(objectives.binary_classification(), model, data, config,
-                                  optimizer=keras_adam(), mesh=mesh, compile_ahead=True)
+        prepared = engine.prepare(
+            objectives.binary_classification(),
+            model,
+            data,
+            config,
+            optimizer=keras_adam(),
+            mesh=mesh,
+            compile_ahead=True,
+        )
     compile_s = time.perf_counter() - t0  # initialization included
     run_state, feeder = prepared.run, prepared.feeder
     plan = feeder.segment(run_state, run_state.num_batches, run_state.num_batches)
 
     def run():
         run_state.state, run_state.carry, _ = run_state.programs.segment(
-            run_state.state, run_state.carry, plan, feeder.train_arrays)
+            run_state.state, run_state.carry, plan, feeder.train_arrays
+        )
         jax.block_until_ready(run_state.carry)
 
     run()
@@ -252,15 +264,21 @@ def engine_child(args) -> None:
     from rnn_attn.parallel import devices, distributed
 
     n = args.engine_only
-    devices.request_cpu_devices(args.cpu_devices or distributed.local_device_request(
-        DeviceSettings(seed_parallel=args.seed_parallel,
-                                   data_parallel=args.data_parallel), n))
+    devices.request_cpu_devices(
+        args.cpu_devices
+        or distributed.local_device_request(
+            DeviceSettings(seed_parallel=args.seed_parallel, data_parallel=args.data_parallel), n
+        )
+    )
     run_n, compile_n, shape = engine_seeds(args, n)
     # One call trains `steps` batches of every seed: seconds per batch of examples.
     per_batch = [t / (n * args.steps) for t in time_steps(run_n, 1, args.repeats)]
-    rate = summary(f"engine, {n} seed(s) on a {shape[0]}x{shape[1]} mesh "
-                   f"(compiled in {compile_n:.1f} s; summed over seeds)",
-                   per_batch, args.batch_size)
+    rate = summary(
+        f"engine, {n} seed(s) on a {shape[0]}x{shape[1]} mesh "
+        f"(compiled in {compile_n:.1f} s; summed over seeds)",
+        per_batch,
+        args.batch_size,
+    )
     print(f"{ENGINE_RATE} {rate}")
 
 
@@ -277,8 +295,11 @@ def engine_in_child(argv: list[str], num_seeds: int) -> float:
             continue
         skip = False
         keep.append(a)
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), *keep,
-                           "--engine-only", str(num_seeds)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *keep, "--engine-only", str(num_seeds)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:  # show why: the child's output is captured
         sys.exit(f"the engine run with {num_seeds} seed(s) failed:\n{done.stderr[-3000:]}")
     lines = done.stdout.splitlines()
@@ -363,8 +384,7 @@ def torch_step(args):
     model = Model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.BCEWithLogitsLoss()
-    tokens = torch.from_numpy(word_ids(np.random.default_rng(0),
-                                       (args.batch_size, args.maxlen)))
+    tokens = torch.from_numpy(word_ids(np.random.default_rng(0), (args.batch_size, args.maxlen)))
     labels = torch.randint(0, 2, (args.batch_size,)).float()
 
     def run():
@@ -392,15 +412,19 @@ def keras_step(args, legacy: bool = False):
     backend = "tensorflow" if legacy else keras.backend.backend()
     print(f"{'tf_keras' if legacy else 'keras'} {keras.__version__}, backend {backend}")
 
-    model = keras.Sequential([
-        keras.layers.Input((args.maxlen,), dtype="int32"),
-        keras.layers.Embedding(10_000, 128),
-        keras.layers.Bidirectional(keras.layers.LSTM(64)),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(1),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.layers.Input((args.maxlen,), dtype="int32"),
+            keras.layers.Embedding(10_000, 128),
+            keras.layers.Bidirectional(keras.layers.LSTM(64)),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     x = word_ids(np.random.default_rng(0), (args.batch_size, args.maxlen))
     y = np.random.default_rng(1).integers(0, 2, args.batch_size).astype("float32")
 
@@ -425,8 +449,10 @@ def _option_value(text: str):
 def summary(name: str, seconds: list[float], batch: int) -> float:
     rates = [batch / s for s in seconds]
     med = statistics.median(rates)
-    print(f"{name}: {med:,.0f} examples/s (median of {len(rates)}; range "
-          f"{min(rates):,.0f}-{max(rates):,.0f}), {1e3 * batch / med:.1f} ms/step")
+    print(
+        f"{name}: {med:,.0f} examples/s (median of {len(rates)}; range "
+        f"{min(rates):,.0f}-{max(rates):,.0f}), {1e3 * batch / med:.1f} ms/step"
+    )
     return med
 
 
@@ -437,34 +463,73 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--pooling", default="last",
-                        choices=["last", "attention", "masked_attention"])
-    parser.add_argument("--generic", "--no-fast", action="store_true",
-                        help="our model on the generic two-scan autodiff path instead of "
-                             "the fused kernel (recurrent.kernel_choice('generic'))")
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 3, 8], metavar="N",
-                        help="also time the training engine with N seeds in one program "
-                             "(examples/s summed over the seeds); none: skip")
-    parser.add_argument("--seed-parallel", type=int, default=0, metavar="K",
-                        help="the engine's mesh: devices on the seed axis (as the experiments' "
-                             "flag)")
-    parser.add_argument("--data-parallel", type=int, default=0, metavar="M",
-                        help="the engine's mesh: devices on the data axis")
-    parser.add_argument("--cpu-devices", type=int, default=0, metavar="N",
-                        help="split the host into N CPU devices (0: as the experiments do)")
-    parser.add_argument("--engine-only", type=int, default=None, metavar="N",
-                        help="time only the engine with N seeds and print its rate (what "
-                             "the main run starts once per --seeds value, in a fresh "
-                             "process: each N gets the CPU devices an experiment with N "
-                             "seeds would ask for)")
-    parser.add_argument("--no-flax", action="store_true",
-                        help="skip the Flax linen BiLSTMs (Flax's cell and ours)")
+    parser.add_argument(
+        "--pooling", default="last", choices=["last", "attention", "masked_attention"]
+    )
+    parser.add_argument(
+        "--generic",
+        "--no-fast",
+        action="store_true",
+        help="our model on the generic two-scan autodiff path instead of "
+        "the fused kernel (recurrent.kernel_choice('generic'))",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[1, 3, 8],
+        metavar="N",
+        help="also time the training engine with N seeds in one program "
+        "(examples/s summed over the seeds); none: skip",
+    )
+    parser.add_argument(
+        "--seed-parallel",
+        type=int,
+        default=0,
+        metavar="K",
+        help="the engine's mesh: devices on the seed axis (as the experiments' flag)",
+    )
+    parser.add_argument(
+        "--data-parallel",
+        type=int,
+        default=0,
+        metavar="M",
+        help="the engine's mesh: devices on the data axis",
+    )
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="split the host into N CPU devices (0: as the experiments do)",
+    )
+    parser.add_argument(
+        "--engine-only",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time only the engine with N seeds and print its rate (what "
+        "the main run starts once per --seeds value, in a fresh "
+        "process: each N gets the CPU devices an experiment with N "
+        "seeds would ask for)",
+    )
+    parser.add_argument(
+        "--no-flax", action="store_true", help="skip the Flax linen BiLSTMs (Flax's cell and ours)"
+    )
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-keras", action="store_true")
-    parser.add_argument("--no-hugetlb", action="store_true",
-                        help="do not re-run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
-    parser.add_argument("--xla-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="XLA compile option for the train step (repeatable)")
+    parser.add_argument(
+        "--no-hugetlb",
+        action="store_true",
+        help="do not re-run with GLIBC_TUNABLES=glibc.malloc.hugetlb=1",
+    )
+    parser.add_argument(
+        "--xla-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="XLA compile option for the train step (repeatable)",
+    )
     args = parser.parse_args(argv)
     counts = [*args.seeds] + ([] if args.engine_only is None else [args.engine_only])
     if any(n < 1 for n in counts):
@@ -480,8 +545,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.engine_only is not None:
         engine_child(args)
         return
-    print(f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
-          f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}")
+    print(
+        f"load average: {os.getloadavg()}  GLIBC_TUNABLES="
+        f"{os.environ.get('GLIBC_TUNABLES', '')!r}  cores: {os.cpu_count()}"
+    )
 
     peak = matmul_peak()
     print(f"matmul peak (2048^3 float32, jnp): {peak:.0f} GFLOP/s")
@@ -493,22 +560,26 @@ def main(argv: list[str] | None = None) -> None:
 
     run, compile_s, xla_flops = jax_step(args)
     label = f"jax ({'generic' if args.generic else 'fused'}, pooling={args.pooling})"
-    print(f"{label}: compiled in {compile_s:.1f} s; XLA cost_analysis flops: "
-          f"{'n/a' if xla_flops is None else f'{xla_flops / 1e9:.2f} GFLOP'}"
-          " (it counts a loop body once, so it undercounts scans)")
+    print(
+        f"{label}: compiled in {compile_s:.1f} s; XLA cost_analysis flops: "
+        f"{'n/a' if xla_flops is None else f'{xla_flops / 1e9:.2f} GFLOP'}"
+        " (it counts a loop body once, so it undercounts scans)"
+    )
     ours = summary(label, time_steps(run, args.steps, args.repeats), args.batch_size)
     achieved = total * ours / args.batch_size / 1e9
-    print(f"  per-token-equivalent {achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f}% of the "
-          f"matmul peak (the FLOPs above per second; ours skips some of them)")
+    print(
+        f"  per-token-equivalent {achieved:.0f} GFLOP/s = {100 * achieved / peak:.0f}% of the "
+        f"matmul peak (the FLOPs above per second; ours skips some of them)"
+    )
 
     engine_rates = {n: engine_in_child(argv, n) for n in args.seeds}
     for name, builder, skip in (
-            ("flax nn.RNN(OptimizedLSTMCell)", flax_step, args.no_flax),
-            ("flax nn.RNN(rnn_attn KerasLSTMCell)", lambda a: flax_step(a, True),
-             args.no_flax),
-            ("torch", torch_step, args.no_torch),
-            ("keras", keras_step, args.no_keras),
-            ("tf_keras", lambda a: keras_step(a, legacy=True), args.no_keras)):
+        ("flax nn.RNN(OptimizedLSTMCell)", flax_step, args.no_flax),
+        ("flax nn.RNN(rnn_attn KerasLSTMCell)", lambda a: flax_step(a, True), args.no_flax),
+        ("torch", torch_step, args.no_torch),
+        ("keras", keras_step, args.no_keras),
+        ("tf_keras", lambda a: keras_step(a, legacy=True), args.no_keras),
+    ):
         if skip:
             continue
         try:
@@ -516,8 +587,7 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError as e:
             print(f"{name}: not importable ({e.name}); skipped")
             continue
-        other = summary(name, time_steps(other_run, args.steps, args.repeats),
-                        args.batch_size)
+        other = summary(name, time_steps(other_run, args.steps, args.repeats), args.batch_size)
         print(f"  ratio ours/{name}: {ours / other:.2f}")
         for n, rate in engine_rates.items():
             print(f"  ratio engine with {n} seed(s)/{name}: {rate / other:.2f}")

@@ -34,9 +34,11 @@ BATCH, MAXLEN, VOCAB, EMBED, UNITS = 128, 200, 10_000, 128, 64
 def _batch(rng):
     import numpy as np
 
-    return {"inputs": rng.integers(1, VOCAB, size=(BATCH, MAXLEN)).astype(np.int32),
-            "targets": rng.integers(0, 2, size=BATCH).astype(np.int32),
-            "weight": np.ones(BATCH, np.float32)}
+    return {
+        "inputs": rng.integers(1, VOCAB, size=(BATCH, MAXLEN)).astype(np.int32),
+        "targets": rng.integers(0, 2, size=BATCH).astype(np.int32),
+        "weight": np.ones(BATCH, np.float32),
+    }
 
 
 def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
@@ -53,10 +55,12 @@ def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
     model = BiLSTMClassifier(vocab_size=VOCAB, embed_dim=EMBED, units=UNITS, maxlen=MAXLEN)
     optimizer = optimizers.keras_adam(1e-3)
     rep, split = meshes.replicated(mesh), meshes.sharding(mesh, meshes.DATA)
-    train_step = jax.jit(steps.make_train_step(model, objectives.binary_classification(),
-                                               optimizer),
-                         in_shardings=(rep, split), out_shardings=(rep, rep),
-                         donate_argnums=0)
+    train_step = jax.jit(
+        steps.make_train_step(model, objectives.binary_classification(), optimizer),
+        in_shardings=(rep, split),
+        out_shardings=(rep, rep),
+        donate_argnums=0,
+    )
     with jax.default_device(devices[0]):
         state = meshes.put(steps.init_state(model, optimizer, *steps.default_seed_keys(0)), rep)
     batch = meshes.put(_batch(np.random.default_rng(0)), split)
@@ -72,9 +76,13 @@ def time_jax(num_devices: int, steps: int, repeats: int, platform: str) -> dict:
             state, sums = train_step(state, batch)
         jax.block_until_ready((state, sums))
         rates.append(steps * BATCH / (time.perf_counter() - start))
-    return {"devices": num_devices, "platform": devices[0].platform,
-            "device_kind": devices[0].device_kind, "examples_per_s": statistics.median(rates),
-            "compile_s": compile_s}
+    return {
+        "devices": num_devices,
+        "platform": devices[0].platform,
+        "device_kind": devices[0].device_kind,
+        "examples_per_s": statistics.median(rates),
+        "compile_s": compile_s,
+    }
 
 
 def time_torch(steps: int, repeats: int) -> dict | None:
@@ -121,8 +129,10 @@ def time_torch(steps: int, repeats: int) -> dict | None:
             step()
         torch.cuda.synchronize()
         rates.append(steps * BATCH / (time.perf_counter() - start))
-    return {"examples_per_s": statistics.median(rates),
-            "device_kind": torch.cuda.get_device_name(0)}
+    return {
+        "examples_per_s": statistics.median(rates),
+        "device_kind": torch.cuda.get_device_name(0),
+    }
 
 
 def _worker(args) -> None:
@@ -137,23 +147,38 @@ def _spawn(num_devices: int, args, platform: str, timeout: int = 900) -> dict:
     if platform == "cpu":
         env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
         env["JAX_PLATFORMS"] = "cpu"
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
-                          str(num_devices), "--steps", str(args.steps), "--repeats",
-                          str(args.repeats), "--platform", platform],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            str(num_devices),
+            "--steps",
+            str(args.steps),
+            "--repeats",
+            str(args.repeats),
+            "--platform",
+            platform,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise RuntimeError(f"{num_devices} {platform} device(s) failed:\n{out.stderr[-2000:]}")
 
 
 def _gpu_count() -> int:
     """GPUs JAX can see, asked in a subprocess (this process never starts a backend)."""
-    code = ("import jax\ntry:\n print(len(jax.devices('gpu')))\nexcept RuntimeError:\n"
-            " print(0)")
+    code = "import jax\ntry:\n print(len(jax.devices('gpu')))\nexcept RuntimeError:\n print(0)"
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
     try:
         return int(out.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -172,31 +197,41 @@ def main(argv=None) -> int:
         _worker(args)
         return 0
     counts = [int(c) for c in args.devices.split(",")]
-    print(f"IMDB BiLSTM train step (Embedding({VOCAB:,}, {EMBED}) -> BiLSTM({UNITS}) -> "
-          f"Dense; Adam), global batch {BATCH}, maxlen {MAXLEN}; data-parallel over N "
-          f"virtual CPU devices on {os.cpu_count()} real core(s); median of {args.repeats} x "
-          f"{args.steps} steps, compilation excluded")
+    print(
+        f"IMDB BiLSTM train step (Embedding({VOCAB:,}, {EMBED}) -> BiLSTM({UNITS}) -> "
+        f"Dense; Adam), global batch {BATCH}, maxlen {MAXLEN}; data-parallel over N "
+        f"virtual CPU devices on {os.cpu_count()} real core(s); median of {args.repeats} x "
+        f"{args.steps} steps, compilation excluded"
+    )
     rows = [_spawn(n, args, "cpu") for n in counts]
     base = rows[0]["examples_per_s"]
     print(f"\n{'devices':>7}  {'examples/s':>10}  {'vs 1 device':>11}  {'compile s':>9}")
     for r in rows:
-        print(f"{r['devices']:>7}  {r['examples_per_s']:>10.1f}  "
-              f"{r['examples_per_s'] / base:>10.2f}x  {r['compile_s']:>9.1f}")
-    print(f"\nThese {counts[-1]} CPU 'devices' are virtual: they share the machine's "
-          f"{os.cpu_count()} core(s), so the table shows the overhead of splitting the batch "
-          f"(smaller per-device work, the gradient all-reduce, more dispatch), not a speed-up. "
-          f"Real scaling needs real devices (GPUs, TPU cores).")
+        print(
+            f"{r['devices']:>7}  {r['examples_per_s']:>10.1f}  "
+            f"{r['examples_per_s'] / base:>10.2f}x  {r['compile_s']:>9.1f}"
+        )
+    print(
+        f"\nThese {counts[-1]} CPU 'devices' are virtual: they share the machine's "
+        f"{os.cpu_count()} core(s), so the table shows the overhead of splitting the batch "
+        f"(smaller per-device work, the gradient all-reduce, more dispatch), not a speed-up. "
+        f"Real scaling needs real devices (GPUs, TPU cores)."
+    )
     gpus = _gpu_count()
     if gpus == 0:
         print("\nGPU comparison (JAX vs PyTorch cuDNN LSTM): skipped, no GPU on this machine.")
         return 0
     gpu = _spawn(1, args, "gpu")
-    print(f"\nGPU ({gpu['device_kind']}): JAX {gpu['examples_per_s']:.1f} examples/s "
-          f"(compile {gpu['compile_s']:.1f} s)")
+    print(
+        f"\nGPU ({gpu['device_kind']}): JAX {gpu['examples_per_s']:.1f} examples/s "
+        f"(compile {gpu['compile_s']:.1f} s)"
+    )
     if gpu.get("torch"):
         t = gpu["torch"]
-        print(f"PyTorch cuDNN bidirectional LSTM, same shapes: {t['examples_per_s']:.1f} "
-              f"examples/s ({t['device_kind']})")
+        print(
+            f"PyTorch cuDNN bidirectional LSTM, same shapes: {t['examples_per_s']:.1f} "
+            f"examples/s ({t['device_kind']})"
+        )
     else:
         print("PyTorch with CUDA not available: cuDNN comparison skipped.")
     return 0

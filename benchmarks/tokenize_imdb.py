@@ -18,14 +18,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from rnn_attn.data.imdb import LABELED_ARCHIVE, read_aclimdb  # noqa: E402
 from rnn_attn.data.text import Tokenizer  # noqa: E402
 
-DEFAULT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                              "shared", "data", LABELED_ARCHIVE)
+DEFAULT_SOURCE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", LABELED_ARCHIVE
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default=DEFAULT_SOURCE,
-                        help="aclImdb/ directory or its .tar.xz/.tar.gz archive")
+    parser.add_argument(
+        "--source", default=DEFAULT_SOURCE, help="aclImdb/ directory or its .tar.xz/.tar.gz archive"
+    )
     parser.add_argument("--num-words", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args(argv)
@@ -33,8 +35,10 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     reviews = read_aclimdb(args.source)
     texts = reviews["train"][0] + reviews["test"][0]
-    print(f"read {len(texts):,} reviews from the archive in "
-          f"{time.perf_counter() - start:.2f} s (not part of the figure below)")
+    print(
+        f"read {len(texts):,} reviews from the archive in "
+        f"{time.perf_counter() - start:.2f} s (not part of the figure below)"
+    )
 
     for _ in range(args.repeats):
         start = time.perf_counter()
@@ -44,9 +48,11 @@ def main(argv: list[str] | None = None) -> None:
         sequences = tokenizer.texts_to_sequences(texts)
         done = time.perf_counter()
         words = sum(map(len, sequences))
-        print(f"Tokenizer(num_words={args.num_words}): fit_on_texts {fitted - start:.2f} s + "
-              f"texts_to_sequences {done - fitted:.2f} s = {done - start:.2f} s "
-              f"({len(tokenizer.word_index):,} distinct words, {words:,} kept tokens)")
+        print(
+            f"Tokenizer(num_words={args.num_words}): fit_on_texts {fitted - start:.2f} s + "
+            f"texts_to_sequences {done - fitted:.2f} s = {done - start:.2f} s "
+            f"({len(tokenizer.word_index):,} distinct words, {words:,} kept tokens)"
+        )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ that relate several fields. ``--help`` lists every setting, and the dataclass (s
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from rnn_attn.checks import check_value, split_names
 from rnn_attn.errors import ConfigError
 
 T = TypeVar("T")
@@ -24,27 +24,36 @@ T = TypeVar("T")
 # jax.random.key takes a 32-bit seed: a larger one wraps round to a seed already used.
 MAX_SEED = 2**32 - 1
 MAX_CPU_DEVICES = 1024
-# JAX computes in 32-bit integers (x64 off): a larger count or size would overflow there.
-MAX_INT = 2**31 - 1
 
 
-def field(default: Any, help: str, *, minimum: float | None = None,  # noqa: A002
-          maximum: float | None = None, above: float | None = None,
-          below: float | None = None, choices: Sequence[Any] | None = None,
-          items: Sequence[str] | None = None, item: str = "name", why: str = "") -> Any:
+def field(
+    default: Any,
+    help: str,
+    *,
+    minimum: float | None = None,  # noqa: A002
+    maximum: float | None = None,
+    above: float | None = None,
+    below: float | None = None,
+    choices: Sequence[Any] | None = None,
+    items: Sequence[str] | None = None,
+    item: str = "name",
+    why: str = "",
+) -> Any:
     """A dataclass field with a help text for its flag and the limits ``check_fields``
     enforces: ``minimum``/``maximum`` inclusive, ``above``/``below`` exclusive,
     ``choices`` (also given to argparse), ``items``: the allowed entries of a
     comma-separated list (``item`` names one in messages); ``why`` explains a limit."""
-    limits = dict(minimum=minimum, maximum=maximum, above=above, below=below,
-                  choices=tuple(choices) if choices is not None else None,
-                  items=tuple(items) if items is not None else None, item=item, why=why)
+    limits = dict(
+        minimum=minimum,
+        maximum=maximum,
+        above=above,
+        below=below,
+        choices=tuple(choices) if choices is not None else None,
+        items=tuple(items) if items is not None else None,
+        item=item,
+        why=why,
+    )
     return dataclasses.field(default=default, metadata={"help": help, **limits})
-
-
-def split_names(text: str) -> list[str]:
-    """``'a, b,,c'`` -> ``['a', 'b', 'c']``: a comma-separated flag's entries."""
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def check_fields(config: Any) -> None:
@@ -53,76 +62,7 @@ def check_fields(config: Any) -> None:
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         kind = bool if hints[f.name] is bool else _parser_for(hints[f.name])
-        _check_value("--" + f.name.replace("_", "-"), getattr(config, f.name), kind, f.metadata)
-
-
-def _check_value(flag: str, value: Any, kind: type, limits: Mapping[str, Any]) -> None:
-    why = f" ({limits['why']})" if limits.get("why") else ""
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{flag} must be an integer, got {value!r}")
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
-            raise ConfigError(f"{flag} must be a finite number, got {value!r}")
-    if kind is bool and not isinstance(value, bool):
-        raise ConfigError(f"{flag} must be True or False, got {value!r}")
-    if kind is str and not isinstance(value, str):
-        raise ConfigError(f"{flag} must be a string, got {value!r}")
-    if kind is int and limits.get("maximum") is None and limits.get("below") is None:
-        limits = {**limits, "maximum": MAX_INT}  # every count and size fits JAX's int32
-    if kind is int and not _within(value, limits):
-        # The side that was crossed: "an integer >= 1", "an integer <= 10000".
-        low = limits.get("minimum") is not None and value < limits["minimum"]
-        side = {"minimum": limits["minimum"]} if low else {"maximum": limits["maximum"]}
-        raise ConfigError(f"{flag} must be an integer {_bounds_text(side)}{why}, got "
-                          f"{value!r}")
-    if kind is float:
-        bounds = _bounds_text(limits)
-        if bounds and not _within(value, limits):
-            text = "a positive number" if bounds == "> 0" else f"a number {bounds}"
-            raise ConfigError(f"{flag} must be {text}{why}, got {value!r}")
-    if limits.get("choices") is not None and value not in limits["choices"]:
-        raise ConfigError(f"{flag} must be one of {list(limits['choices'])}{why}, got "
-                          f"{value!r}")
-    if limits.get("items") is not None:
-        _check_items(flag, value, limits["items"], limits.get("item") or "name")
-
-
-def _within(value: float, limits: Mapping[str, Any]) -> bool:
-    lo, hi = limits.get("minimum"), limits.get("maximum")
-    above, below = limits.get("above"), limits.get("below")
-    return ((lo is None or value >= lo) and (hi is None or value <= hi)
-            and (above is None or value > above) and (below is None or value < below))
-
-
-def _bounds_text(limits: Mapping[str, Any]) -> str:
-    """``>= 1``, ``> 0``, ``in [0, 1)`` ... ("" when unbounded)."""
-    lo = limits.get("minimum") if limits.get("minimum") is not None else limits.get("above")
-    hi = limits.get("maximum") if limits.get("maximum") is not None else limits.get("below")
-    left = "[" if limits.get("minimum") is not None else "("
-    right = "]" if limits.get("maximum") is not None else ")"
-    if lo is not None and hi is not None:
-        return f"in {left}{_number(lo)}, {_number(hi)}{right}"
-    if lo is not None:
-        return (">= " if left == "[" else "> ") + _number(lo)
-    if hi is not None:
-        return ("<= " if right == "]" else "< ") + _number(hi)
-    return ""
-
-
-def _number(x: float) -> str:
-    return str(x) if isinstance(x, int) else f"{x:g}"
-
-
-def _check_items(flag: str, text: str, allowed: Sequence[str], item: str) -> None:
-    names = split_names(text)
-    if not names:
-        raise ConfigError(f"{flag} is empty; expected some of {list(allowed)}")
-    for name in names:
-        if name not in allowed:
-            raise ConfigError(f"unknown {item} {name!r}; expected one of {list(allowed)}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{flag} repeats a {item}: {text!r}")
+        check_value("--" + f.name.replace("_", "-"), getattr(config, f.name), kind, f.metadata)
 
 
 def _parser_for(kind: Any):
@@ -159,22 +99,37 @@ class RunConfig:
     field's declared limits (``check_fields``), that every seed fits the PRNG, then the
     subclass's ``check()`` (the constraints that relate several fields)."""
 
-    seeds: int = field(3, "independent repeats per model (at most 10,000: each seed is "
-                          "initialized on the host)", minimum=1, maximum=MAX_SEEDS)
-    first_seed: int = field(0, "seed of the first repeat; repeat i uses first_seed + i",
-                            minimum=0, maximum=MAX_SEED)
+    seeds: int = field(
+        3,
+        "independent repeats per model (at most 10,000: each seed is initialized on the host)",
+        minimum=1,
+        maximum=MAX_SEEDS,
+    )
+    first_seed: int = field(
+        0, "seed of the first repeat; repeat i uses first_seed + i", minimum=0, maximum=MAX_SEED
+    )
     checkpoint_every: int = field(
-        0, "also checkpoint every N optimizer steps, so a killed run loses at most N steps "
-        "(0: at the end of each epoch only)", minimum=0,
-        why="optimizer steps; 0: at epoch ends only")
+        0,
+        "also checkpoint every N optimizer steps, so a killed run loses at most N steps "
+        "(0: at the end of each epoch only)",
+        minimum=0,
+        why="optimizer steps; 0: at epoch ends only",
+    )
     on_nonfinite: str = field(
-        "stop", "a training step whose loss or gradients go NaN/Inf: 'stop' (error naming "
+        "stop",
+        "a training step whose loss or gradients go NaN/Inf: 'stop' (error naming "
         "the seed and the step; the last checkpoint is kept) or 'skip' (drop that update "
-        "and go on)", choices=ON_NONFINITE)
+        "and go on)",
+        choices=ON_NONFINITE,
+    )
     cpu_devices: int = field(
-        0, "on CPU, split the host into this many devices for the (seed, data) mesh (0: as "
+        0,
+        "on CPU, split the host into this many devices for the (seed, data) mesh (0: as "
         "many as the mesh needs, at most one per core; at most 1,024: each is a thread pool "
-        "of its own)", minimum=0, maximum=MAX_CPU_DEVICES)
+        "of its own)",
+        minimum=0,
+        maximum=MAX_CPU_DEVICES,
+    )
 
     @property
     def seed_numbers(self) -> tuple[int, ...]:
@@ -188,8 +143,11 @@ class RunConfig:
         """Raises ConfigError naming the first bad value; returns the config."""
         check_fields(self)
         last = self.first_seed + self.seeds - 1
-        require(last <= MAX_SEED, f"--first-seed {self.first_seed} + --seeds {self.seeds} "
-                                  f"runs past the largest seed {MAX_SEED} (seeds are 32-bit)")
+        require(
+            last <= MAX_SEED,
+            f"--first-seed {self.first_seed} + --seeds {self.seeds} "
+            f"runs past the largest seed {MAX_SEED} (seeds are 32-bit)",
+        )
         self.check()
         return self
 
@@ -203,17 +161,30 @@ class RunConfig:
 FIT_FIELDS: dict[str, tuple[type, str, dict[str, Any]]] = {
     "epochs": (int, "training epochs", dict(minimum=1)),
     "batch_size": (int, "training batch size", dict(minimum=1)),
-    "eval_batch_size": (int, "batch size for validation and test (no effect on results)",
-                        dict(minimum=1)),
+    "eval_batch_size": (
+        int,
+        "batch size for validation and test (no effect on results)",
+        dict(minimum=1),
+    ),
     "optimizer": (str, f"one of {OPTIMIZERS} (Keras defaults)", dict(choices=OPTIMIZERS)),
     "learning_rate": (float, "optimizer learning rate", dict(above=0)),
-    "monitor": (str, "metric that picks the best epoch (and early stops)",
-                dict(choices=("val_loss", "val_accuracy"))),
-    "patience": (int, "stop after this many epochs without a better monitored metric "
-                      "(0: never)", dict(minimum=0)),
-    "seed_loop": (str, "how each device runs its seeds: vmap (batched), map (one after "
-                       "another), or auto (map on CPU without --data-parallel, vmap "
-                       "otherwise)", dict(choices=SEED_LOOPS)),
+    "monitor": (
+        str,
+        "metric that picks the best epoch (and early stops)",
+        dict(choices=("val_loss", "val_accuracy")),
+    ),
+    "patience": (
+        int,
+        "stop after this many epochs without a better monitored metric (0: never)",
+        dict(minimum=0),
+    ),
+    "seed_loop": (
+        str,
+        "how each device runs its seeds: vmap (batched), map (one after "
+        "another), or auto (map on CPU without --data-parallel, vmap "
+        "otherwise)",
+        dict(choices=SEED_LOOPS),
+    ),
 }
 
 
@@ -240,13 +211,18 @@ def override(name: str, default: Any, **changes: Any) -> Any:
     elif name in FIT_FIELDS:
         metadata = {"help": FIT_FIELDS[name][1], **FIT_FIELDS[name][2]}
     else:
-        raise TypeError(f"no shared field {name!r}; expected one of "
-                        f"{sorted([*shared, *FIT_FIELDS])}")
+        raise TypeError(
+            f"no shared field {name!r}; expected one of {sorted([*shared, *FIT_FIELDS])}"
+        )
     limits = {k: v for k, v in {**metadata, **changes}.items() if k != "help"}
     return field(default, changes.pop("help", metadata["help"]), **limits)
 
 
 def models_field(default: str, registry: Sequence[str]) -> Any:
     """``--models``: a comma-separated list of the registry's names, each at most once."""
-    return field(default, f"comma-separated models from {sorted(registry)}",
-                 items=sorted(registry), item="model")
+    return field(
+        default,
+        f"comma-separated models from {sorted(registry)}",
+        items=sorted(registry),
+        item="model",
+    )

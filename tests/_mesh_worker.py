@@ -61,23 +61,36 @@ def experiments() -> dict[str, tuple]:
     rows = np.stack([np.random.default_rng(s).permutation(n + 60) for s in range(SEEDS)])
     binary, mae = objectives.binary_classification(), objectives.mean_absolute_error()
     return {
-        "imdb_attention": (BiLSTMClassifier(vocab_size=40, embed_dim=8, units=8, maxlen=12,
-                                            pooling="attention"), binary,
-                           keras_optimizer("adam", 1e-2),
-                           engine.FitData(Split(tokens(n, 1)), Split(tokens(50, 2)))),
-        "imdb": (BiLSTMClassifier(vocab_size=40, embed_dim=8, units=8, maxlen=12), binary,
-                 keras_optimizer("adam", 1e-2),
-                 engine.FitData(Split(tokens(n, 3)), Split(tokens(50, 4)))),
-        "imdb_glove": (EmbeddingFlattenClassifier(vocab_size=40, embed_dim=4, maxlen=10,
-                                                  hidden_units=8), binary,
-                       keras_optimizer("rmsprop", 1e-2),
-                       engine.FitData(Split(pool, rows[:, :n]), Split(pool, rows[:, n:]))),
-        "weather": (make_forecaster("gru_dropout", 3, 8, units=8), mae,
-                    keras_optimizer("rmsprop", 1e-2),
-                    engine.FitData(Split(series(n, 5)), Split(series(40, 6)))),
-        "char_textgen": (CharRNN(7, units=8), objectives.categorical_classification(),
-                         keras_optimizer("rmsprop", 1e-2),
-                         engine.FitData(Split(characters(n, 7)), Split(characters(40, 8)))),
+        "imdb_attention": (
+            BiLSTMClassifier(vocab_size=40, embed_dim=8, units=8, maxlen=12, pooling="attention"),
+            binary,
+            keras_optimizer("adam", 1e-2),
+            engine.FitData(Split(tokens(n, 1)), Split(tokens(50, 2))),
+        ),
+        "imdb": (
+            BiLSTMClassifier(vocab_size=40, embed_dim=8, units=8, maxlen=12),
+            binary,
+            keras_optimizer("adam", 1e-2),
+            engine.FitData(Split(tokens(n, 3)), Split(tokens(50, 4))),
+        ),
+        "imdb_glove": (
+            EmbeddingFlattenClassifier(vocab_size=40, embed_dim=4, maxlen=10, hidden_units=8),
+            binary,
+            keras_optimizer("rmsprop", 1e-2),
+            engine.FitData(Split(pool, rows[:, :n]), Split(pool, rows[:, n:])),
+        ),
+        "weather": (
+            make_forecaster("gru_dropout", 3, 8, units=8),
+            mae,
+            keras_optimizer("rmsprop", 1e-2),
+            engine.FitData(Split(series(n, 5)), Split(series(40, 6))),
+        ),
+        "char_textgen": (
+            CharRNN(7, units=8),
+            objectives.categorical_classification(),
+            keras_optimizer("rmsprop", 1e-2),
+            engine.FitData(Split(characters(n, 7)), Split(characters(40, 8))),
+        ),
         "copy_task": copy_task(),
         "vanishing_gradients": vanishing_gradients(),
     }
@@ -85,33 +98,57 @@ def experiments() -> dict[str, tuple]:
 
 def copy_task() -> tuple:
     """The copy task as ``experiments.copy_task`` trains it: batches drawn on the device."""
-    cfg = CopyTaskConfig(seeds=SEEDS, steps=STEPS_PER_EPOCH, batch_size=BATCH,
-                                  units=8, cardinality=6, unroll=False).validate()
-    return (copy_lib.build_model("attention", cfg), copy_lib.sequence_cross_entropy(),
-            keras_optimizer("adam", 1e-2), engine.FitData(copy_lib.sampler(cfg)))
+    cfg = CopyTaskConfig(
+        seeds=SEEDS, steps=STEPS_PER_EPOCH, batch_size=BATCH, units=8, cardinality=6, unroll=False
+    ).validate()
+    return (
+        copy_lib.build_model("attention", cfg),
+        copy_lib.sequence_cross_entropy(),
+        keras_optimizer("adam", 1e-2),
+        engine.FitData(copy_lib.sampler(cfg)),
+    )
 
 
 def vanishing_gradients() -> tuple:
     """The gradient study's LSTM on the first-symbol task: batches drawn on the device."""
-    settings = gradient_study.StudySettings(units=8, symbols=4, batch_size=BATCH,
-                                            steps=STEPS_PER_EPOCH)
+    settings = gradient_study.StudySettings(
+        units=8, symbols=4, batch_size=BATCH, steps=STEPS_PER_EPOCH
+    )
     model, optimizer = gradient_study.build("lstm", settings)
-    return (model, objectives.categorical_classification(), optimizer,
-            engine.FitData(gradient_study.sampler(settings, 6, range(SEEDS))))
+    return (
+        model,
+        objectives.categorical_classification(),
+        optimizer,
+        engine.FitData(gradient_study.sampler(settings, 6, range(SEEDS))),
+    )
 
 
 def histories(model, objective, optimizer, data, shape) -> list[dict]:
-    mesh = (make_mesh(SEEDS, devices=jax.devices()[:1]) if shape is None
-            else make_mesh(SEEDS, seed_parallel=shape[0], data_parallel=shape[1]))
-    config = engine.FitConfig(seeds=tuple(range(SEEDS)), epochs=2, batch_size=BATCH,
-                              eval_batch_size=20,
-                              monitor="val_loss" if data.validation else "loss")
-    result = engine.fit(objective, model, data, config, optimizer=optimizer, mesh=mesh,
-                        seed_keys=copy_lib.init_and_data_keys if data.validation is None
-                        else steps.default_seed_keys)
+    mesh = (
+        make_mesh(SEEDS, devices=jax.devices()[:1])
+        if shape is None
+        else make_mesh(SEEDS, seed_parallel=shape[0], data_parallel=shape[1])
+    )
+    config = engine.FitConfig(
+        seeds=tuple(range(SEEDS)),
+        epochs=2,
+        batch_size=BATCH,
+        eval_batch_size=20,
+        monitor="val_loss" if data.validation else "loss",
+    )
+    result = engine.fit(
+        objective,
+        model,
+        data,
+        config,
+        optimizer=optimizer,
+        mesh=mesh,
+        seed_keys=copy_lib.init_and_data_keys
+        if data.validation is None
+        else steps.default_seed_keys,
+    )
     # The per-step training losses too (the copy task reports them).
-    return [h | {"step_loss": result.step_loss[i].tolist()}
-            for i, h in enumerate(result.history)]
+    return [h | {"step_loss": result.step_loss[i].tolist()} for i, h in enumerate(result.history)]
 
 
 def main(part: str, path: str) -> None:
@@ -121,8 +158,10 @@ def main(part: str, path: str) -> None:
     out = {}
     for name in chosen:
         model, objective, optimizer, data = experiments()[name]
-        out[name] = {label: histories(model, objective, optimizer, data, shape)
-                     for label, shape in MESHES.items()}
+        out[name] = {
+            label: histories(model, objective, optimizer, data, shape)
+            for label, shape in MESHES.items()
+        }
     with open(path, "w") as f:
         json.dump(out, f)
 

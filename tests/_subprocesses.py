@@ -16,16 +16,29 @@ FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_
 EIGHT_DEVICES = f"--xla_force_host_platform_device_count=8 {FAST_COMPILE}"
 
 
-def run_workers(worker: str, parts: tuple[str, ...], out_dir, *, timeout_s: float = 400,
-                xla_flags: str = EIGHT_DEVICES) -> dict:
+def run_workers(
+    worker: str,
+    parts: tuple[str, ...],
+    out_dir,
+    *,
+    timeout_s: float = 400,
+    xla_flags: str = EIGHT_DEVICES,
+) -> dict:
     """Runs ``python tests/<worker> PART OUT.json`` for every part side by side and returns
     their JSON outputs merged (a failing part fails with its stderr's tail)."""
     env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS="cpu", XLA_FLAGS=xla_flags)
     path = os.path.join(ROOT, "tests", worker)
-    procs = {part: subprocess.Popen([sys.executable, path, part, str(out_dir / f"{part}.json")],
-                                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
-             for part in parts}
+    procs = {
+        part: subprocess.Popen(
+            [sys.executable, path, part, str(out_dir / f"{part}.json")],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for part in parts
+    }
     try:
         for part, p in procs.items():
             _, err = p.communicate(timeout=timeout_s)

@@ -15,12 +15,20 @@ import os
 import sys
 
 
-def main(experiment: str, port: int, process_id: int, num_processes: int, workdir: str,
-         args: list[str]) -> int:
+def main(
+    experiment: str, port: int, process_id: int, num_processes: int, workdir: str, args: list[str]
+) -> int:
     argv = ["--workdir", workdir, "--no-progress", *args]
     if num_processes > 1:
-        argv += ["--distributed", "--coordinator-address", f"127.0.0.1:{port}",
-                 "--num-processes", str(num_processes), "--process-id", str(process_id)]
+        argv += [
+            "--distributed",
+            "--coordinator-address",
+            f"127.0.0.1:{port}",
+            "--num-processes",
+            str(num_processes),
+            "--process-id",
+            str(process_id),
+        ]
     from tests._entry import entry_point
 
     status = entry_point(f"experiments.{experiment}")(argv)
@@ -33,5 +41,13 @@ def main(experiment: str, port: int, process_id: int, num_processes: int, workdi
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
-                  sys.argv[5], sys.argv[6:]))
+    sys.exit(
+        main(
+            sys.argv[1],
+            int(sys.argv[2]),
+            int(sys.argv[3]),
+            int(sys.argv[4]),
+            sys.argv[5],
+            sys.argv[6:],
+        )
+    )

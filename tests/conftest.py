@@ -20,8 +20,10 @@ jax.config.update("jax_enable_x64", True)
 # in another test, loads its compiled steps instead of compiling them again. Keyed by the
 # pytest-xdist run, so the workers of one run share it and no run sees another's.
 _CACHES = os.path.join(tempfile.gettempdir(), "rnn_attn_test_jax_cache")
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
-    _CACHES, os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))))
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(_CACHES, os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))),
+)
 # In this process too: the engine tests fit the same model under the same config again
 # and again (each ``fit`` builds its programs anew), so most of their compilations hit.
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])

@@ -37,6 +37,7 @@ CLEAR_ERRORS = (ValueError, TypeError, FileNotFoundError)
 
 # -- the table -----------------------------------------------------------------------------------
 
+
 def _cells(line: str) -> list[str]:
     """The cells of one markdown table row; ``\\|`` is a literal bar inside a cell."""
     parts = re.split(r"(?<!\\)\|", line.strip().strip("|"))
@@ -68,8 +69,14 @@ def read_table(path: pathlib.Path = TABLE) -> list[dict[str, str]]:
         if set("".join(cells)) <= set("-: "):
             continue  # the separator line
         row = dict(zip(header, cells, strict=True))
-        rows.append({"id": row["id"], "kind": row["kind"], "input": _unquote(row["input"]),
-                     "message": _unquote(row["message"])})
+        rows.append(
+            {
+                "id": row["id"],
+                "kind": row["kind"],
+                "input": _unquote(row["input"]),
+                "message": _unquote(row["message"]),
+            }
+        )
     return rows
 
 
@@ -77,6 +84,7 @@ ROWS = read_table()
 
 
 # -- the placeholder files -----------------------------------------------------------------------
+
 
 def _write_npz(path: pathlib.Path, **arrays: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -119,8 +127,7 @@ def _write_imdb_dirs(paths: dict[str, pathlib.Path]) -> None:
         (paths[name] / "imdb_word_index.json").write_text(index)
     _write_reviews(paths["imdb_dir"])
     (paths["empty_archive_dir"] / "aclImdb_v1_labeled.tar.xz").write_bytes(b"")
-    with tarfile.open(paths["non_utf8_archive_dir"] / "aclImdb_v1_labeled.tar.xz",
-                      "w:xz") as tar:
+    with tarfile.open(paths["non_utf8_archive_dir"] / "aclImdb_v1_labeled.tar.xz", "w:xz") as tar:
         blob = "the movie was pos, caf\xe9".encode("latin-1")
         info = tarfile.TarInfo("aclImdb/train/pos/0_8.txt")
         info.size = len(blob)
@@ -129,21 +136,37 @@ def _write_imdb_dirs(paths: dict[str, pathlib.Path]) -> None:
 
 def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     """Writes the files the table's placeholders name; returns placeholder -> path."""
-    paths = {name: tmp / rel for name, rel in {
-        "workdir": "work", "missing_file": "missing.txt", "missing_dir": "no_such_dir",
-        "unwritable_workdir": "a_file/sub", "corrupt_npz_dir": "corrupt",
-        "npz_no_arrays_dir": "no_arrays", "npz_bad_labels_dir": "bad_labels",
-        "glove_dir": "glove", "weather_csv": "jena.csv",
-        "weather_no_target": "jena_no_target.csv", "weather_text_cell": "jena_text_cell.csv",
-        "empty_text": "empty.txt", "no_chapter_text": "no_chapter.txt",
-        "used_workdir": "used", "weather_workdir": "weather_run",
-        "finished_copy_workdir": "copy_run", "bad_record_workdir": "bad_record",
-        "glove_overflow": "glove_overflow.txt", "glove_corrupt_gz": "glove_corrupt.txt.gz",
-        "small_book": "small_book.txt", "imdb_dir": "imdb",
-        "empty_archive_dir": "empty_archive", "non_utf8_archive_dir": "non_utf8",
-        "weather_header_only": "jena_header.csv", "word_index_json": "word_index.json",
-        "glove_other_words": "glove_other_words.txt",
-    }.items()}
+    paths = {
+        name: tmp / rel
+        for name, rel in {
+            "workdir": "work",
+            "missing_file": "missing.txt",
+            "missing_dir": "no_such_dir",
+            "unwritable_workdir": "a_file/sub",
+            "corrupt_npz_dir": "corrupt",
+            "npz_no_arrays_dir": "no_arrays",
+            "npz_bad_labels_dir": "bad_labels",
+            "glove_dir": "glove",
+            "weather_csv": "jena.csv",
+            "weather_no_target": "jena_no_target.csv",
+            "weather_text_cell": "jena_text_cell.csv",
+            "empty_text": "empty.txt",
+            "no_chapter_text": "no_chapter.txt",
+            "used_workdir": "used",
+            "weather_workdir": "weather_run",
+            "finished_copy_workdir": "copy_run",
+            "bad_record_workdir": "bad_record",
+            "glove_overflow": "glove_overflow.txt",
+            "glove_corrupt_gz": "glove_corrupt.txt.gz",
+            "small_book": "small_book.txt",
+            "imdb_dir": "imdb",
+            "empty_archive_dir": "empty_archive",
+            "non_utf8_archive_dir": "non_utf8",
+            "weather_header_only": "jena_header.csv",
+            "word_index_json": "word_index.json",
+            "glove_other_words": "glove_other_words.txt",
+        }.items()
+    }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
     paths["ragged_glove"] = paths["glove_dir"] / "glove_ragged.txt"
 
@@ -151,8 +174,13 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["corrupt_npz_dir"].mkdir()
     paths["corrupt_npz"].write_bytes(b"PK\x03\x04 truncated zip")
     _write_npz(paths["npz_no_arrays_dir"] / "imdb.npz", x_train=_objects([[1, 2]]))
-    _write_npz(paths["npz_bad_labels_dir"] / "imdb.npz", x_train=_objects([[1, 2]]),
-               y_train=np.array([3]), x_test=_objects([[4]]), y_test=np.array([0]))
+    _write_npz(
+        paths["npz_bad_labels_dir"] / "imdb.npz",
+        x_train=_objects([[1, 2]]),
+        y_train=np.array([3]),
+        x_test=_objects([[4]]),
+        y_test=np.array([0]),
+    )
     _write_reviews(paths["glove_dir"])
     (paths["glove_dir"] / "glove_ok.txt").write_text("the 0.1 0.2 0.3\nmovie 0.4 0.5 0.6\n")
     paths["ragged_glove"].write_text("the 0.1 0.2 0.3\nmovie 0.4 0.5\n")
@@ -164,8 +192,10 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     (paths["used_workdir"] / "checkpoints" / "gru" / "22").mkdir(parents=True)
     from rnn_attn.train.workdir import write_identity
 
-    for name, experiment in (("weather_workdir", "weather"), ("finished_copy_workdir",
-                                                               "copy_task")):
+    for name, experiment in (
+        ("weather_workdir", "weather"),
+        ("finished_copy_workdir", "copy_task"),
+    ):
         paths[name].mkdir()
         write_identity(str(paths[name]), experiment, {"seeds": 2})
         (paths[name] / "results.json").write_text(json.dumps({"experiment": experiment}))
@@ -190,16 +220,27 @@ def python_namespace() -> dict[str, Any]:
     import experiments
     import rnn_attn
 
-    for name in ("rnn_attn.nn.attention", "rnn_attn.nn.cells", "rnn_attn.config",
-                 "rnn_attn.nn.layers", "rnn_attn.nn.recurrent", "rnn_attn.analysis.stats",
-                 "rnn_attn.data.chars", "rnn_attn.data.copy_task", "rnn_attn.data.glove",
-                 "rnn_attn.data.imdb", "rnn_attn.data.sequences", "rnn_attn.data.text",
-                 "rnn_attn.data.weather", "rnn_attn.models.generation",
-                 "rnn_attn.train.checkpoints", "experiments.copy_task.config",
-                 "experiments.vanishing_gradients.study"):
+    for name in (
+        "rnn_attn.nn.attention",
+        "rnn_attn.nn.cells",
+        "rnn_attn.config",
+        "rnn_attn.nn.layers",
+        "rnn_attn.nn.recurrent",
+        "rnn_attn.analysis.stats",
+        "rnn_attn.data.chars",
+        "rnn_attn.data.copy_task",
+        "rnn_attn.data.glove",
+        "rnn_attn.data.imdb",
+        "rnn_attn.data.sequences",
+        "rnn_attn.data.text",
+        "rnn_attn.data.weather",
+        "rnn_attn.models.generation",
+        "rnn_attn.train.checkpoints",
+        "experiments.copy_task.config",
+        "experiments.vanishing_gradients.study",
+    ):
         importlib.import_module(name)
-    return {"rnn_attn": rnn_attn, "experiments": experiments, "np": np, "jax": jax,
-            "jnp": jnp}
+    return {"rnn_attn": rnn_attn, "experiments": experiments, "np": np, "jax": jax, "jnp": jnp}
 
 
 @pytest.fixture(scope="module")
@@ -214,14 +255,16 @@ def placeholders(tmp_path_factory) -> dict[str, str]:
 
 # -- the checks ----------------------------------------------------------------------------------
 
+
 def test_table_has_enough_rows_and_unique_ids():
     assert len(ROWS) >= MIN_ROWS, f"{TABLE} lists {len(ROWS)} bad inputs, expected >= {MIN_ROWS}"
     ids = [r["id"] for r in ROWS]
     assert len(set(ids)) == len(ids), f"repeated row ids in {TABLE}"
     assert {r["kind"] for r in ROWS} <= set(KINDS)
     modules = {r["input"].split()[0] for r in ROWS if r["kind"] == "cli"}
-    experiments = {f"experiments.{p.parent.name}"
-                   for p in (ROOT / "experiments").glob("[!_]*/__main__.py")}
+    experiments = {
+        f"experiments.{p.parent.name}" for p in (ROOT / "experiments").glob("[!_]*/__main__.py")
+    }
     assert len(experiments) >= 8, experiments
     assert experiments <= modules, f"no row for {sorted(experiments - modules)}"
 
@@ -255,8 +298,7 @@ def test_bad_input_gets_its_message(row, placeholders, capsys):
         assert message in lines[0], f"expected {message!r} in {lines[0]!r}"
         assert not os.path.isdir(os.path.join(placeholders["workdir"], "checkpoints"))
         # Nothing already saved is lost.
-        assert os.path.isdir(os.path.join(placeholders["used_workdir"], "checkpoints", "gru",
-                                          "22"))
+        assert os.path.isdir(os.path.join(placeholders["used_workdir"], "checkpoints", "gru", "22"))
     else:
         with pytest.raises(CLEAR_ERRORS) as info:
             eval(text, python_namespace())  # noqa: S307 - the table's own expressions

@@ -24,8 +24,9 @@ def long_functions(folders=("rnn_attn", "experiments")) -> list[str]:
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     lines = node.end_lineno - node.lineno + 1
                     if lines > MAX_FUNCTION_LINES:
-                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} "
-                                     f"({lines} lines)")
+                        found.append(
+                            f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)"
+                        )
     return found
 
 
@@ -43,6 +44,7 @@ def test_the_formatter_is_applied():
     ruff = shutil.which("ruff") or str(pathlib.Path(sys.executable).parent / "ruff")
     if not pathlib.Path(ruff).exists():
         pytest.skip("ruff is not installed (the dev extra installs it)")
-    result = subprocess.run([ruff, "format", "--check", "--quiet", *FORMATTED], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [ruff, "format", "--check", "--quiet", *FORMATTED], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -38,26 +38,29 @@ class Toy(RunConfig):
     flag: bool = field(False, "a switch")
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"width": 0}, "--width must be an integer >= 1, got 0"),
-    ({"width": 2.0}, "--width must be an integer, got 2.0"),
-    ({"width": True}, "--width must be an integer, got True"),
-    ({"rate": 0.0}, "--rate must be a number in (0, 1], got 0.0"),
-    ({"rate": 1.5}, "--rate must be a number in (0, 1], got 1.5"),
-    ({"rate": float("inf")}, "--rate must be a finite number, got inf"),
-    ({"rate": "high"}, "--rate must be a finite number, got 'high'"),
-    ({"kind": "c"}, "--kind must be one of ['a', 'b'], got 'c'"),
-    ({"names": "x,w"}, "unknown letter 'w'; expected one of ['x', 'y', 'z']"),
-    ({"names": " , "}, "--names is empty; expected some of ['x', 'y', 'z']"),
-    ({"names": "x,x"}, "--names repeats a letter: 'x,x'"),
-    ({"flag": 1}, "--flag must be True or False, got 1"),
-    ({"seeds": 0}, "--seeds must be an integer >= 1, got 0"),
-    ({"first_seed": -1}, "--first-seed must be an integer >= 0, got -1"),
-    ({"first_seed": MAX_SEED + 1}, f"--first-seed must be an integer <= {MAX_SEED}, got"),
-    ({"width": 2**31}, "--width must be an integer <= 2147483647, got 2147483648"),
-    ({"first_seed": MAX_SEED, "seeds": 2}, "runs past the largest seed"),
-    ({"on_nonfinite": "ignore"}, "--on-nonfinite must be one of ['stop', 'skip']"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"width": 0}, "--width must be an integer >= 1, got 0"),
+        ({"width": 2.0}, "--width must be an integer, got 2.0"),
+        ({"width": True}, "--width must be an integer, got True"),
+        ({"rate": 0.0}, "--rate must be a number in (0, 1], got 0.0"),
+        ({"rate": 1.5}, "--rate must be a number in (0, 1], got 1.5"),
+        ({"rate": float("inf")}, "--rate must be a finite number, got inf"),
+        ({"rate": "high"}, "--rate must be a finite number, got 'high'"),
+        ({"kind": "c"}, "--kind must be one of ['a', 'b'], got 'c'"),
+        ({"names": "x,w"}, "unknown letter 'w'; expected one of ['x', 'y', 'z']"),
+        ({"names": " , "}, "--names is empty; expected some of ['x', 'y', 'z']"),
+        ({"names": "x,x"}, "--names repeats a letter: 'x,x'"),
+        ({"flag": 1}, "--flag must be True or False, got 1"),
+        ({"seeds": 0}, "--seeds must be an integer >= 1, got 0"),
+        ({"first_seed": -1}, "--first-seed must be an integer >= 0, got -1"),
+        ({"first_seed": MAX_SEED + 1}, f"--first-seed must be an integer <= {MAX_SEED}, got"),
+        ({"width": 2**31}, "--width must be an integer <= 2147483647, got 2147483648"),
+        ({"first_seed": MAX_SEED, "seeds": 2}, "runs past the largest seed"),
+        ({"on_nonfinite": "ignore"}, "--on-nonfinite must be one of ['stop', 'skip']"),
+    ],
+)
 def test_each_declared_limit_is_enforced(changes, message):
     with pytest.raises(ConfigError, match=None) as info:
         Toy(**changes).validate()
@@ -65,8 +68,7 @@ def test_each_declared_limit_is_enforced(changes, message):
 
 
 def test_values_on_the_limits_pass():
-    Toy(width=1, rate=1.0, kind="b", names="z", flag=True, first_seed=MAX_SEED,
-        seeds=1).validate()
+    Toy(width=1, rate=1.0, kind="b", names="z", flag=True, first_seed=MAX_SEED, seeds=1).validate()
     check_fields(Toy(rate=1e-12))
 
 
@@ -108,8 +110,15 @@ def test_fit_fields_take_the_named_shared_fields_with_the_experiments_defaults()
         epochs: int = override("epochs", 9, help="passes over the data")
 
     fields = {f.name: f for f in dataclasses.fields(Fit)}
-    assert set(fields) == {"seeds", "first_seed", "checkpoint_every", "on_nonfinite",
-                           "cpu_devices", "epochs", "learning_rate"}
+    assert set(fields) == {
+        "seeds",
+        "first_seed",
+        "checkpoint_every",
+        "on_nonfinite",
+        "cpu_devices",
+        "epochs",
+        "learning_rate",
+    }
     assert Fit().validate() == Fit(seeds=4, epochs=9, learning_rate=0.5)
     assert fields["epochs"].metadata["help"] == "passes over the data"
     assert fields["seeds"].metadata["maximum"] == 10_000  # the shared limits stay

@@ -19,23 +19,29 @@ MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
 def imports_of(path: pathlib.Path) -> set[str]:
     """Every module this file imports, at any depth of its code (top-level names)."""
     out = set()
-    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    package = (
+        module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    )
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             out |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative import
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1]
+                    + ([base] if base else [])
+                )
             out.add(base)
             out |= {f"{base}.{alias.name}" for alias in node.names}  # `from pkg import module`
     return out
 
 
 def graph() -> dict[str, set[str]]:
-    return {name: {m for m in imports_of(path) if m in MODULES and m != name}
-            for name, path in MODULES.items()}
+    return {
+        name: {m for m in imports_of(path) if m in MODULES and m != name}
+        for name, path in MODULES.items()
+    }
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -48,7 +54,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -76,9 +82,12 @@ def test_no_import_cycle_inside_rnn_attn():
 
 
 def test_the_library_never_imports_the_experiments():
-    offenders = {name: sorted(m for m in imports_of(path)
-                              if m == "experiments" or m.startswith("experiments."))
-                 for name, path in MODULES.items()}
+    offenders = {
+        name: sorted(
+            m for m in imports_of(path) if m == "experiments" or m.startswith("experiments.")
+        )
+        for name, path in MODULES.items()
+    }
     assert not {k: v for k, v in offenders.items() if v}, offenders
 
 
@@ -87,7 +96,9 @@ def test_the_library_below_the_experiment_layer_never_imports_the_config_module(
     data, train, parallel, analysis, interop) take plain values, and the work-dir and
     resume policy live in ``train.workdir``."""
     allowed = ("rnn_attn.config", "rnn_attn.experiment")
-    offenders = {name: sorted(m for m in imports_of(path) if m == "rnn_attn.config")
-                 for name, path in MODULES.items()
-                 if not any(name == a or name.startswith(a + ".") for a in allowed)}
+    offenders = {
+        name: sorted(m for m in imports_of(path) if m == "rnn_attn.config")
+        for name, path in MODULES.items()
+        if not any(name == a or name.startswith(a + ".") for a in allowed)
+    }
     assert not {k: v for k, v in offenders.items() if v}

@@ -44,30 +44,47 @@ class TextGenConfig(fit_fields(optimizer="rmsprop", learning_rate=1e-3, batch_si
 
     seeds: int = override("seeds", 1)
     text: str = field("", f"the book (default: {BOOK} in $RNN_ATTN_DATA or ../shared/data)")
-    iterations: int = field(25, "iterations, each one epoch over the training windows",
-                            minimum=1)
+    iterations: int = field(25, "iterations, each one epoch over the training windows", minimum=1)
     seqlen: int = field(10, "characters per input window", minimum=1)
     step: int = field(1, "stride between windows", minimum=1)
-    held_out: float = field(0.1, "fraction of the text (its end) held out for measuring",
-                            above=0.0, below=0.5)
-    cell: str = field("lstm", "the recurrent layer, one of ('lstm', 'gru', 'simple_rnn') "
-                              "(document 003: lstm; its code imports all three)",
-                      choices=("lstm", "gru", "simple_rnn"))
+    held_out: float = field(
+        0.1, "fraction of the text (its end) held out for measuring", above=0.0, below=0.5
+    )
+    cell: str = field(
+        "lstm",
+        "the recurrent layer, one of ('lstm', 'gru', 'simple_rnn') "
+        "(document 003: lstm; its code imports all three)",
+        choices=("lstm", "gru", "simple_rnn"),
+    )
     units: int = field(128, "units of the recurrent layer", minimum=1)
     inputs: str = field("one_hot", f"input encoding, one of {INPUTS}", choices=INPUTS)
     embed_dim: int = field(32, "embedding width with --inputs embedding", minimum=1)
-    dropout: float = field(0.1, "dropout on the recurrent layer's inputs (document 003: 0.1)",
-                           minimum=0.0, below=1.0)
-    bias_l1: float = field(0.01, "L1 penalty on the recurrent bias (document 003: 0.01)",
-                           minimum=0.0)
-    bias_l2: float = field(0.01, "L2 penalty on the recurrent bias (document 003: 0.01)",
-                           minimum=0.0)
-    preds_per_iteration: int = field(100, "characters generated after each iteration",
-                                     minimum=1, maximum=MAX_GENERATED, why=GENERATED_WHY)
-    eval_chars: int = field(1000, "characters generated at the end to score real words",
-                            minimum=1, maximum=MAX_GENERATED, why=GENERATED_WHY)
-    temperature: float = field(0.0, "0: greedy (document 003); > 0: sample at this "
-                                    "temperature", minimum=0.0)
+    dropout: float = field(
+        0.1, "dropout on the recurrent layer's inputs (document 003: 0.1)", minimum=0.0, below=1.0
+    )
+    bias_l1: float = field(
+        0.01, "L1 penalty on the recurrent bias (document 003: 0.01)", minimum=0.0
+    )
+    bias_l2: float = field(
+        0.01, "L2 penalty on the recurrent bias (document 003: 0.01)", minimum=0.0
+    )
+    preds_per_iteration: int = field(
+        100,
+        "characters generated after each iteration",
+        minimum=1,
+        maximum=MAX_GENERATED,
+        why=GENERATED_WHY,
+    )
+    eval_chars: int = field(
+        1000,
+        "characters generated at the end to score real words",
+        minimum=1,
+        maximum=MAX_GENERATED,
+        why=GENERATED_WHY,
+    )
+    temperature: float = field(
+        0.0, "0: greedy (document 003); > 0: sample at this temperature", minimum=0.0
+    )
     top_k: int = field(0, "sample among the k likeliest characters (0: all)", minimum=0)
 
     @property
@@ -85,6 +102,13 @@ LOCAL = {"iterations": 2}
 
 def build_model(config: TextGenConfig, vocab_size: int) -> CharRNN:
     """The character model: the recurrent layer over one-hot (or embedded) windows."""
-    return CharRNN(vocab_size, cell_kind=config.cell, units=config.units, inputs=config.inputs,
-                   embed_dim=config.embed_dim, dropout=config.dropout,
-                   bias_l1=config.bias_l1, bias_l2=config.bias_l2)
+    return CharRNN(
+        vocab_size,
+        cell_kind=config.cell,
+        units=config.units,
+        inputs=config.inputs,
+        embed_dim=config.embed_dim,
+        dropout=config.dropout,
+        bias_l1=config.bias_l1,
+        bias_l2=config.bias_l2,
+    )

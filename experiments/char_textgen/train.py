@@ -42,10 +42,17 @@ def load_corpus(config: TextGenConfig) -> Corpus:
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
     if config.top_k > vocab.size:  # found now, not by the sampler after training
-        raise ConfigError(f"--top-k {config.top_k} exceeds the book's {vocab.size} distinct "
-                          f"characters; expected at most {vocab.size} (0: all)")
-    return Corpus(vocab, {"inputs": x, "targets": y}, {"inputs": hx, "targets": hy},
-                  frozenset(chars.vocabulary_words(text)), train_text)
+        raise ConfigError(
+            f"--top-k {config.top_k} exceeds the book's {vocab.size} distinct "
+            f"characters; expected at most {vocab.size} (0: all)"
+        )
+    return Corpus(
+        vocab,
+        {"inputs": x, "targets": y},
+        {"inputs": hx, "targets": hy},
+        frozenset(chars.vocabulary_words(text)),
+        train_text,
+    )
 
 
 class Sampler:
@@ -55,8 +62,9 @@ class Sampler:
 
     def __init__(self, config: TextGenConfig, corpus: Corpus, model):
         self.config, self.corpus = config, corpus
-        self.generator = functools.partial(make_generator, model.apply,
-                                           temperature=config.temperature, top_k=config.top_k)
+        self.generator = functools.partial(
+            make_generator, model.apply, temperature=config.temperature, top_k=config.top_k
+        )
         self.short = self.generator(config.preds_per_iteration)
         self.rngs = {s: np.random.default_rng(s) for s in config.seed_numbers}
         self.keys = {s: jax.random.PRNGKey(10_000 + s) for s in config.seed_numbers}
@@ -64,8 +72,9 @@ class Sampler:
 
     def generate(self, generator, params, seed: int, key) -> tuple[str, str, float, int]:
         """From a random training window: ``(window, text, real-word share, tokens)``."""
-        window = self.corpus.train["inputs"][int(self.rngs[seed].integers(
-            len(self.corpus.train["inputs"])))]
+        window = self.corpus.train["inputs"][
+            int(self.rngs[seed].integers(len(self.corpus.train["inputs"])))
+        ]
         generated = self.corpus.vocab.decode(generator(params, window, key))
         fraction, scored = chars.real_word_fraction(generated, self.corpus.words)
         return self.corpus.vocab.decode(window), generated, fraction, scored
@@ -77,17 +86,30 @@ class Sampler:
                 continue
             logs = run.logs[i]
             seed_text, generated, fraction, _ = self.generate(
-                self.short, jax.tree.map(lambda x, i=i: x[i], params), seed,
-                jax.random.fold_in(self.keys[seed], run.epoch))
+                self.short,
+                jax.tree.map(lambda x, i=i: x[i], params),
+                seed,
+                jax.random.fold_in(self.keys[seed], run.epoch),
+            )
             ppl = math.exp(logs["val_cross_entropy"])
-            self.samples[seed].append({
-                "iteration": run.epoch, "seed_window": seed_text, "generated": generated,
-                "real_word_fraction": fraction, "heldout_perplexity": ppl})
+            self.samples[seed].append(
+                {
+                    "iteration": run.epoch,
+                    "seed_window": seed_text,
+                    "generated": generated,
+                    "real_word_fraction": fraction,
+                    "heldout_perplexity": ppl,
+                }
+            )
             report.print_iteration(seed, run.epoch, logs, self.samples[seed][-1])
 
     def final(self, seed: int, params) -> tuple[str, str, float, int]:
-        return self.generate(self.generator(self.config.eval_chars), params, seed,
-                             jax.random.fold_in(self.keys[seed], 99_999))
+        return self.generate(
+            self.generator(self.config.eval_chars),
+            params,
+            seed,
+            jax.random.fold_in(self.keys[seed], 99_999),
+        )
 
 
 def build(cfg: TextGenConfig, ctx) -> Setup:
@@ -96,8 +118,9 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
     corpus = load_corpus(cfg)
     model = build_model(cfg, corpus.vocab.size)
     sampler = Sampler(cfg, corpus, model)
-    references = unigram_bigram_perplexity(corpus.vocab.encode(corpus.train_text),
-                                           corpus.vocab.size)
+    references = unigram_bigram_perplexity(
+        corpus.vocab.encode(corpus.train_text), corpus.vocab.size
+    )
     return Setup(
         models={cfg.model_name: model},
         data=engine.FitData(feed.Split(corpus.train), feed.Split(corpus.held_out)),
@@ -106,9 +129,11 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
         fit={"epochs": cfg.iterations, "eval_batch_size": 4096, "monitor": "val_loss"},
         callbacks=lambda name: [callbacks.EpochEnd(sampler)],
         data_description=f"{len(corpus.train['targets']):,} training windows, "
-                         f"{len(corpus.held_out['targets']):,} held-out, "
-                         f"{corpus.vocab.size} characters",
-        record={"reference_perplexities_on_training_text": references}, extras=sampler)
+        f"{len(corpus.held_out['targets']):,} held-out, "
+        f"{corpus.vocab.size} characters",
+        record={"reference_perplexities_on_training_text": references},
+        extras=sampler,
+    )
 
 
 def evaluate(cfg: TextGenConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
@@ -117,20 +142,32 @@ def evaluate(cfg: TextGenConfig, setup: Setup, name: str, fit: engine.FitResult)
     sampler: Sampler = setup.extras
     finals = [sampler.final(seed, fit.seed_params(i)) for i, seed in enumerate(fit.seeds)]
     ce = [h["val_cross_entropy"] for h in fit.history]
-    per_seed = {"heldout_cross_entropy_final": [c[-1] for c in ce],
-                "heldout_perplexity_final": [math.exp(c[-1]) for c in ce],
-                "heldout_perplexity_best": [math.exp(min(c)) for c in ce],
-                "heldout_accuracy_final": [h["val_accuracy"][-1] for h in fit.history],
-                "train_loss_final": [h["loss"][-1] for h in fit.history],
-                "real_word_fraction": [f[2] for f in finals],
-                "real_word_tokens_scored": [f[3] for f in finals]}
-    return {"per_seed": per_seed, "history_per_seed": list(fit.history),
-            "samples_per_seed": [sampler.samples[s] for s in fit.seeds],
-            "final_sample_per_seed": [{"seed_window": f[0], "generated": f[1]} for f in finals]}
+    per_seed = {
+        "heldout_cross_entropy_final": [c[-1] for c in ce],
+        "heldout_perplexity_final": [math.exp(c[-1]) for c in ce],
+        "heldout_perplexity_best": [math.exp(min(c)) for c in ce],
+        "heldout_accuracy_final": [h["val_accuracy"][-1] for h in fit.history],
+        "train_loss_final": [h["loss"][-1] for h in fit.history],
+        "real_word_fraction": [f[2] for f in finals],
+        "real_word_tokens_scored": [f[3] for f in finals],
+    }
+    return {
+        "per_seed": per_seed,
+        "history_per_seed": list(fit.history),
+        "samples_per_seed": [sampler.samples[s] for s in fit.seeds],
+        "final_sample_per_seed": [{"seed_window": f[0], "generated": f[1]} for f in finals],
+    }
 
 
 EXPERIMENT = Experiment(
-    name="char_textgen", config=TextGenConfig, build=build, evaluate=evaluate,
-    metrics=report.METRICS, report=report.report, reference=report.REFERENCE,
-    description=describe(textgen_config.__doc__), default_workdir="runs/char_textgen",
-    local=textgen_config.LOCAL)
+    name="char_textgen",
+    config=TextGenConfig,
+    build=build,
+    evaluate=evaluate,
+    metrics=report.METRICS,
+    report=report.report,
+    reference=report.REFERENCE,
+    description=describe(textgen_config.__doc__),
+    default_workdir="runs/char_textgen",
+    local=textgen_config.LOCAL,
+)

@@ -38,18 +38,24 @@ class CopyTaskConfig(fit_fields(batch_size=1, learning_rate=1e-3, seed_loop="aut
     seeds: int = override("seeds", 10)
     models: str = models_field("baseline,attention", MODEL_KINDS)
     steps: int = field(5000, "training steps per seed, each on fresh pairs", minimum=1)
-    batch_size: int = override("batch_size", 1, help="pairs per training step (the tutorial "
-                                                      "uses 1)")
-    eval_examples: int = field(100, "fresh test pairs per seed (exact match of the sequence)",
-                               minimum=1)
+    batch_size: int = override(
+        "batch_size", 1, help="pairs per training step (the tutorial uses 1)"
+    )
+    eval_examples: int = field(
+        100, "fresh test pairs per seed (exact match of the sequence)", minimum=1
+    )
     length: int = field(5, "input (and output) sequence length")
     n_copy: int = field(2, "how many leading input values the target copies")
     cardinality: int = field(50, "number of distinct symbols (one-hot width)")
     units: int = field(150, "hidden units of the encoder and the decoder", minimum=1)
-    cell: str = field("lstm", f"recurrent cell of the encoder/decoder, one of {sorted(CELLS)}",
-                      choices=sorted(CELLS))
-    attention: str = field("bahdanau", f"attention score, one of {ATTENTION_KINDS}",
-                           choices=ATTENTION_KINDS)
+    cell: str = field(
+        "lstm",
+        f"recurrent cell of the encoder/decoder, one of {sorted(CELLS)}",
+        choices=sorted(CELLS),
+    )
+    attention: str = field(
+        "bahdanau", f"attention score, one of {ATTENTION_KINDS}", choices=ATTENTION_KINDS
+    )
     unroll: bool = field(True, "unroll the time loops fully (faster for short sequences)")
     checkpoint_every: int = override("checkpoint_every", 1000, minimum=1, why="")
     spot_checks: int = field(10, "Expected/Predicted examples to print per model", minimum=0)

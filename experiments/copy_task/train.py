@@ -38,8 +38,14 @@ TEST_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def build_model(name: str, cfg: CopyTaskConfig) -> TokenInputs:
-    model = make_model(name, cfg.cardinality, units=cfg.units, cell=cfg.cell,
-                       attention=cfg.attention, unroll=cfg.unroll)
+    model = make_model(
+        name,
+        cfg.cardinality,
+        units=cfg.units,
+        cell=cfg.cell,
+        attention=cfg.attention,
+        unroll=cfg.unroll,
+    )
     return TokenInputs(model, cfg.cardinality)
 
 
@@ -56,9 +62,11 @@ def init_and_data_keys(seed: int) -> tuple[jax.Array, jax.Array]:
 
 def sampler(cfg: CopyTaskConfig) -> feed.Sampler:
     """Every seed's stream of training pairs (``steps`` steps of ``batch_size`` pairs)."""
+
     def sample(key: jax.Array) -> dict[str, jax.Array]:
-        inputs, targets = sample_copy_task(key, cfg.batch_size, cfg.length, cfg.n_copy,
-                                           cfg.cardinality)
+        inputs, targets = sample_copy_task(
+            key, cfg.batch_size, cfg.length, cfg.n_copy, cfg.cardinality
+        )
         return {"inputs": inputs, "targets": targets}
 
     keys = np.stack([np.asarray(repeat_keys(s)[1]) for s in cfg.seed_numbers])
@@ -72,21 +80,29 @@ def test_program(name: str, cfg: CopyTaskConfig, mesh):
     model = build_model(name, cfg)
 
     def test(params, key):
-        inputs, targets = sample_copy_task(key, cfg.eval_examples, cfg.length, cfg.n_copy,
-                                           cfg.cardinality)
+        inputs, targets = sample_copy_task(
+            key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality
+        )
         logits, weights = model.apply(params, inputs, return_weights=True)
         predicted = jnp.argmax(logits, axis=-1)
         hits = predicted == targets
-        out = {"exact_match": jnp.sum(jnp.all(hits, axis=-1)), "token_accuracy": jnp.sum(hits),
-               "loss": optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean(),
-               "inputs": inputs, "targets": targets, "predicted": predicted}
+        out = {
+            "exact_match": jnp.sum(jnp.all(hits, axis=-1)),
+            "token_accuracy": jnp.sum(hits),
+            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean(),
+            "inputs": inputs,
+            "targets": targets,
+            "predicted": predicted,
+        }
         return out if weights is None else out | {"attention_weights": weights}
 
     program = devices.per_seed_shards(jax.vmap(test), mesh, in_specs=(P(meshes.SEED),) * 2)
     seeds = meshes.per_seed(mesh)
     keys = jax.ShapeDtypeStruct((cfg.seeds, 2), jnp.uint32, sharding=seeds)
-    params = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=seeds),
-                          jax.eval_shape(jax.vmap(model.init), keys))
+    params = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=seeds),
+        jax.eval_shape(jax.vmap(model.init), keys),
+    )
     return jax.jit(program).lower(params, keys).compile(TEST_COMPILER_OPTIONS)
 
 
@@ -106,31 +122,46 @@ def build(cfg: CopyTaskConfig, ctx) -> Setup:
     tests = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     compiled = {n: tests.submit(test_program, n, cfg, ctx.mesh) for n in cfg.model_names}
     tests.shutdown(wait=False)  # the programs compile in the background while models train
-    return Setup(models={n: build_model(n, cfg) for n in cfg.model_names},
-                 data=engine.FitData(sampler(cfg)), objective=sequence_cross_entropy(),
-                 optimizer=keras_adam(cfg.learning_rate), seed_keys=init_and_data_keys,
-                 fit={"monitor": "loss", "compiler_options": TRAIN_COMPILER_OPTIONS},
-                 data_description=f"{cfg.steps} steps of {cfg.batch_size} fresh pair(s), "
-                                  f"{cfg.eval_examples} fresh test pairs per seed",
-                 extras=compiled)
+    return Setup(
+        models={n: build_model(n, cfg) for n in cfg.model_names},
+        data=engine.FitData(sampler(cfg)),
+        objective=sequence_cross_entropy(),
+        optimizer=keras_adam(cfg.learning_rate),
+        seed_keys=init_and_data_keys,
+        fit={"monitor": "loss", "compiler_options": TRAIN_COMPILER_OPTIONS},
+        data_description=f"{cfg.steps} steps of {cfg.batch_size} fresh pair(s), "
+        f"{cfg.eval_examples} fresh test pairs per seed",
+        extras=compiled,
+    )
 
 
 def evaluate(cfg: CopyTaskConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
     test = test_figures(cfg, fit, setup.extras[name].result())
     tail = min(100, cfg.steps)
-    spot = {k: test[k][0][:cfg.spot_checks].tolist() for k in ("inputs", "targets", "predicted")}
+    spot = {k: test[k][0][: cfg.spot_checks].tolist() for k in ("inputs", "targets", "predicted")}
     if "attention_weights" in test:
         spot["attention_weights"] = test["attention_weights"][0][0].tolist()
-    return {"per_seed": {
-        "test_exact_match": test["exact_match"].tolist(),
-        "test_token_accuracy": test["token_accuracy"].tolist(),
-        "test_loss": test["loss"].tolist(),
-        f"train_loss_last{tail}": np.nanmean(fit.step_loss[:, -tail:], 1).tolist()},
-        "spot_checks_first_seed": spot}
+    return {
+        "per_seed": {
+            "test_exact_match": test["exact_match"].tolist(),
+            "test_token_accuracy": test["token_accuracy"].tolist(),
+            "test_loss": test["loss"].tolist(),
+            f"train_loss_last{tail}": np.nanmean(fit.step_loss[:, -tail:], 1).tolist(),
+        },
+        "spot_checks_first_seed": spot,
+    }
 
 
 EXPERIMENT = Experiment(
-    name="copy_task", config=CopyTaskConfig, build=build, evaluate=evaluate,
-    metrics=report.METRICS, compare=("test_exact_match",), report=report.report,
-    reference=report.REFERENCE, description=describe(copy_config.__doc__),
-    default_workdir="runs/copy_task", local=copy_config.LOCAL)
+    name="copy_task",
+    config=CopyTaskConfig,
+    build=build,
+    evaluate=evaluate,
+    metrics=report.METRICS,
+    compare=("test_exact_match",),
+    report=report.report,
+    reference=report.REFERENCE,
+    description=describe(copy_config.__doc__),
+    default_workdir="runs/copy_task",
+    local=copy_config.LOCAL,
+)

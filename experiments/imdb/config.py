@@ -35,33 +35,55 @@ LOCAL = {"seeds": 2, "epochs": 2}
 
 
 @dataclasses.dataclass(frozen=True)
-class ImdbConfig(fit_fields(epochs=12, batch_size=128, eval_batch_size=1000, optimizer="adam",
-                            learning_rate=1e-3, monitor="val_accuracy", patience=0,
-                            seed_loop="auto")):
+class ImdbConfig(
+    fit_fields(
+        epochs=12,
+        batch_size=128,
+        eval_batch_size=1000,
+        optimizer="adam",
+        learning_rate=1e-3,
+        monitor="val_accuracy",
+        patience=0,
+        seed_loop="auto",
+    )
+):
     """Settings of an IMDB comparison (defaults: document 000)."""
 
     models: str = models_field("bilstm,bilstm_attention", TEXT_MODELS)
-    num_words: int = field(10_000, "vocabulary: the num_words most frequent words", minimum=4,
-                           why="indices 0-2 are reserved")
-    maxlen: int = field(200, "reviews padded / truncated to this many tokens ('pre')",
-                        minimum=1)
-    momentum: float = field(0.0, "momentum of --optimizer sgd (Keras's SGD; document 003 "
-                                 "tried SGD(learning_rate=0.01, momentum=0.9))",
-                            minimum=0.0, below=1.0)
+    num_words: int = field(
+        10_000,
+        "vocabulary: the num_words most frequent words",
+        minimum=4,
+        why="indices 0-2 are reserved",
+    )
+    maxlen: int = field(200, "reviews padded / truncated to this many tokens ('pre')", minimum=1)
+    momentum: float = field(
+        0.0,
+        "momentum of --optimizer sgd (Keras's SGD; document 003 "
+        "tried SGD(learning_rate=0.01, momentum=0.9))",
+        minimum=0.0,
+        below=1.0,
+    )
     validation: str = field(
-        "test", "validation data: 'test' (the 25,000 test reviews, as document 000 does) or "
+        "test",
+        "validation data: 'test' (the 25,000 test reviews, as document 000 does) or "
         "'split' (the last --validation-split of the training reviews, as Keras's "
-        "validation_split)", choices=("test", "split"))
-    validation_split: float = field(0.2, "fraction held out with --validation split",
-                                    above=0.0, below=1.0)
-    data_dir: str = field("", "directory with the IMDB files (default: $RNN_ATTN_DATA or "
-                              "../shared/data)")
+        "validation_split)",
+        choices=("test", "split"),
+    )
+    validation_split: float = field(
+        0.2, "fraction held out with --validation split", above=0.0, below=1.0
+    )
+    data_dir: str = field(
+        "", "directory with the IMDB files (default: $RNN_ATTN_DATA or ../shared/data)"
+    )
     source: str = field("auto", f"IMDB source, one of {imdb.SOURCES}", choices=imdb.SOURCES)
 
     def check(self) -> None:
-        require(self.momentum == 0.0 or self.optimizer == "sgd",
-                f"--momentum {self.momentum} applies to --optimizer sgd only, not "
-                f"{self.optimizer!r}")
+        require(
+            self.momentum == 0.0 or self.optimizer == "sgd",
+            f"--momentum {self.momentum} applies to --optimizer sgd only, not {self.optimizer!r}",
+        )
         for name in self.model_names:
             build_model(name, self)  # shape errors (e.g. a fixed maxlen) surface now
 
@@ -74,16 +96,25 @@ def build_model(name: str, config: ImdbConfig):
         raise ConfigError(f"model {name!r}: {e}") from None
 
 
-_DOC002_RNN = dict(num_words=10_000, maxlen=500, optimizer="rmsprop", batch_size=128,
-                   epochs=10, validation="split")
-_DOC003 = dict(num_words=20_000, maxlen=80, optimizer="adam", batch_size=16, epochs=1,
-               validation="test")
-_DOC000 = dict(num_words=10_000, maxlen=200, optimizer="adam", batch_size=128, epochs=12,
-               validation="test")
+_DOC002_RNN = dict(
+    num_words=10_000, maxlen=500, optimizer="rmsprop", batch_size=128, epochs=10, validation="split"
+)
+_DOC003 = dict(
+    num_words=20_000, maxlen=80, optimizer="adam", batch_size=16, epochs=1, validation="test"
+)
+_DOC000 = dict(
+    num_words=10_000, maxlen=200, optimizer="adam", batch_size=128, epochs=12, validation="test"
+)
 RECIPES: dict[str, dict[str, Any]] = {
     # document 002 (after Chollet ch. 6): RMSprop, validation_split 0.2
-    "embedding_flatten": dict(num_words=10_000, maxlen=20, optimizer="rmsprop",
-                              batch_size=32, epochs=10, validation="split"),
+    "embedding_flatten": dict(
+        num_words=10_000,
+        maxlen=20,
+        optimizer="rmsprop",
+        batch_size=32,
+        epochs=10,
+        validation="split",
+    ),
     "simple_rnn": _DOC002_RNN,
     "lstm": _DOC002_RNN,
     "gru": _DOC002_RNN,

@@ -23,8 +23,12 @@ from rnn_attn.train.optimizers import keras_optimizer
 def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str]:
     """``(train, validation, description)`` as ``{"inputs", "targets"}`` numpy arrays."""
     try:
-        data = imdb.load_padded(cfg.data_dir or default_data_dir(), num_words=cfg.num_words,
-                                maxlen=cfg.maxlen, source=cfg.source)
+        data = imdb.load_padded(
+            cfg.data_dir or default_data_dir(),
+            num_words=cfg.num_words,
+            maxlen=cfg.maxlen,
+            source=cfg.source,
+        )
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
     train, test = data["train"], data["test"]
@@ -40,8 +44,13 @@ def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str]:
 def setup(cfg, models: dict, data: engine.FitData, description: str) -> Setup:
     """The protocol's training of ``models`` on ``data`` (shared by every IMDB experiment)."""
     optimizer = keras_optimizer(cfg.optimizer, cfg.learning_rate, getattr(cfg, "momentum", 0.0))
-    return Setup(models=models, data=data, objective=binary_classification(),
-                 optimizer=optimizer, data_description=description)
+    return Setup(
+        models=models,
+        data=data,
+        objective=binary_classification(),
+        optimizer=optimizer,
+        data_description=description,
+    )
 
 
 def build(cfg: ImdbConfig, ctx) -> Setup:
@@ -54,19 +63,34 @@ def build(cfg: ImdbConfig, ctx) -> Setup:
 def evaluate(cfg, setup: Setup, name: str, fit: engine.FitResult) -> dict:
     """Each seed's VALIDATION figures at its best epoch and after the last, TRAINING
     figures after the last, per-epoch histories and the train/validation gap."""
-    per_seed: dict[str, list] = {k: [] for k in (
-        "val_accuracy_best", "best_epoch", "val_accuracy_final", "val_loss_final",
-        "val_loss_best", "train_accuracy_final", "train_loss_final")}
+    per_seed: dict[str, list] = {
+        k: []
+        for k in (
+            "val_accuracy_best",
+            "best_epoch",
+            "val_accuracy_final",
+            "val_loss_final",
+            "val_loss_best",
+            "train_accuracy_final",
+            "train_loss_final",
+        )
+    }
     for h, best in zip(fit.history, fit.best_epoch, strict=True):
-        for key, value in (("val_accuracy_best", h["val_accuracy"][best - 1]),
-                           ("best_epoch", best), ("val_accuracy_final", h["val_accuracy"][-1]),
-                           ("val_loss_final", h["val_loss"][-1]),
-                           ("val_loss_best", h["val_loss"][best - 1]),
-                           ("train_accuracy_final", h["accuracy"][-1]),
-                           ("train_loss_final", h["loss"][-1])):
+        for key, value in (
+            ("val_accuracy_best", h["val_accuracy"][best - 1]),
+            ("best_epoch", best),
+            ("val_accuracy_final", h["val_accuracy"][-1]),
+            ("val_loss_final", h["val_loss"][-1]),
+            ("val_loss_best", h["val_loss"][best - 1]),
+            ("train_accuracy_final", h["accuracy"][-1]),
+            ("train_loss_final", h["loss"][-1]),
+        ):
             per_seed[key].append(value)
-    return {"per_seed": per_seed, "history_per_seed": fit.history,
-            "train_validation_gap_by_epoch": generalization_gap(fit.history)}
+    return {
+        "per_seed": per_seed,
+        "history_per_seed": fit.history,
+        "train_validation_gap_by_epoch": generalization_gap(fit.history),
+    }
 
 
 def generalization_gap(histories: list[dict]) -> list[dict[str, float]]:
@@ -76,26 +100,48 @@ def generalization_gap(histories: list[dict]) -> list[dict[str, float]]:
     for e in range(min(len(h["accuracy"]) for h in histories)):
         train = np.array([h["accuracy"][e] for h in histories])
         val = np.array([h["val_accuracy"][e] for h in histories])
-        rows.append({"epoch": e + 1, "train_accuracy": float(train.mean()),
-                     "val_accuracy": float(val.mean()), "gap": float((train - val).mean())})
+        rows.append(
+            {
+                "epoch": e + 1,
+                "train_accuracy": float(train.mean()),
+                "val_accuracy": float(val.mean()),
+                "gap": float((train - val).mean()),
+            }
+        )
     return rows
 
 
-def protocol(name: str, config: type, build, *, doc: str | None, reference: str,
-             local: dict, **options) -> Experiment:
+def protocol(
+    name: str, config: type, build, *, doc: str | None, reference: str, local: dict, **options
+) -> Experiment:
     """An IMDB experiment: its own config, data and models, this protocol's training,
     figures, comparison and report."""
-    return Experiment(name=name, config=config, build=build, evaluate=evaluate,
-                      metrics=report.METRICS, compare=report.COMPARED,
-                      summarize=report.SUMMARIZED, report=report.report,
-                      reference=reference, description=describe(doc),
-                      default_workdir=f"runs/{name}", local=local, **options)
+    return Experiment(
+        name=name,
+        config=config,
+        build=build,
+        evaluate=evaluate,
+        metrics=report.METRICS,
+        compare=report.COMPARED,
+        summarize=report.SUMMARIZED,
+        report=report.report,
+        reference=reference,
+        description=describe(doc),
+        default_workdir=f"runs/{name}",
+        local=local,
+        **options,
+    )
 
 
 def customize(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--model``, whose document recipe fills the flags of ``RECIPE_KEYS`` left unset."""
-    parser.add_argument("--model", required=True, choices=sorted(RECIPES), metavar="MODEL",
-                        help=f"the model, one of {sorted(RECIPES)}")
+    parser.add_argument(
+        "--model",
+        required=True,
+        choices=sorted(RECIPES),
+        metavar="MODEL",
+        help=f"the model, one of {sorted(RECIPES)}",
+    )
     parser.set_defaults(**dict.fromkeys(RECIPE_KEYS))
     for action in parser._actions:
         if action.dest in RECIPE_KEYS:
@@ -110,6 +156,14 @@ def apply_recipe(args: argparse.Namespace) -> None:
             setattr(args, key, RECIPES[args.model][key])
 
 
-EXPERIMENT = protocol("imdb", ImdbConfig, build, doc=imdb_config.__doc__,
-                      reference=imdb_config.REFERENCE, local=imdb_config.LOCAL,
-                      exclude=("models",), customize=customize, adjust=apply_recipe)
+EXPERIMENT = protocol(
+    "imdb",
+    ImdbConfig,
+    build,
+    doc=imdb_config.__doc__,
+    reference=imdb_config.REFERENCE,
+    local=imdb_config.LOCAL,
+    exclude=("models",),
+    customize=customize,
+    adjust=apply_recipe,
+)

@@ -18,13 +18,17 @@ their last 50 words) checks the whole pipeline in a few minutes.
 
 from experiments.imdb.config import ImdbConfig
 
-REFERENCE = ("document 000 (one run each): BiLSTM validation accuracy 0.8627 after epoch 1, "
-             "peak 0.8658, 0.8408 after 12; attention 0.8695 after epoch 1, 0.8376 after 12")
+REFERENCE = (
+    "document 000 (one run each): BiLSTM validation accuracy 0.8627 after epoch 1, "
+    "peak 0.8658, 0.8408 after 12; attention 0.8695 after epoch 1, 0.8376 after 12"
+)
 
 # Said in --help and docs/results.md.
-DIFFERENCES = ("Differences from document 000: the attention weight W starts glorot-uniform "
-               "(the document's Keras layer: random-normal, stddev 0.05); the document "
-               "reports one run, this runs --seeds of them.")
+DIFFERENCES = (
+    "Differences from document 000: the attention weight W starts glorot-uniform "
+    "(the document's Keras layer: random-normal, stddev 0.05); the document "
+    "reports one run, this runs --seeds of them."
+)
 
 # --local: a quick check of the whole pipeline.
 LOCAL = {"seeds": 2, "epochs": 1, "maxlen": 50}

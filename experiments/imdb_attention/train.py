@@ -5,6 +5,10 @@ from experiments.imdb_attention import config
 from rnn_attn.experiment.spec import describe
 
 EXPERIMENT = imdb.protocol(
-    "imdb_attention", config.ImdbConfig, imdb.build,
+    "imdb_attention",
+    config.ImdbConfig,
+    imdb.build,
     doc=f"{describe(config.__doc__)} {config.DIFFERENCES}",
-    reference=config.REFERENCE, local=config.LOCAL)
+    reference=config.REFERENCE,
+    local=config.LOCAL,
+)

@@ -26,20 +26,32 @@ MODELS = ("glove_frozen", "learned")
 
 
 @dataclasses.dataclass(frozen=True)
-class GloveConfig(fit_fields(epochs=20, batch_size=32, eval_batch_size=1000,
-                             optimizer="rmsprop", learning_rate=1e-3, monitor="val_accuracy",
-                             patience=0)):
+class GloveConfig(
+    fit_fields(
+        epochs=20,
+        batch_size=32,
+        eval_batch_size=1000,
+        optimizer="rmsprop",
+        learning_rate=1e-3,
+        monitor="val_accuracy",
+        patience=0,
+    )
+):
     models: str = models_field("glove_frozen,learned", MODELS)
     training_samples: int = field(200, "training reviews (each seed picks its own)", minimum=1)
     validation_samples: int = field(10_000, "validation reviews", minimum=1)
     num_words: int = field(10_000, "vocabulary: the num_words most frequent words", minimum=2)
-    maxlen: int = field(100, "words kept per review (pad_sequences's default 'pre' "
-                             "truncation, as the lecture's code: the last maxlen words)",
-                        minimum=1)
+    maxlen: int = field(
+        100,
+        "words kept per review (pad_sequences's default 'pre' "
+        "truncation, as the lecture's code: the last maxlen words)",
+        minimum=1,
+    )
     hidden_units: int = field(32, "units of the Dense(relu) layer", minimum=1)
     epochs: int = override("epochs", 20, help="training epochs (the lecture: 20)")
-    data_dir: str = field("", "directory with aclImdb and the GloVe file (default: "
-                              "$RNN_ATTN_DATA or ../shared/data)")
+    data_dir: str = field(
+        "", "directory with aclImdb and the GloVe file (default: $RNN_ATTN_DATA or ../shared/data)"
+    )
     glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")
 
 

@@ -22,59 +22,83 @@ from rnn_attn.models.text_classifiers import EmbeddingFlattenClassifier, Pretrai
 from rnn_attn.train.engine import FitData
 from rnn_attn.train.feed import Split
 
-REFERENCE = ("document 002 (Chollet 6.1.3): pretrained GloVe 100d frozen vs learned embedding, "
-             "200 training samples, maxlen 100; qualitative: pretrained ~0.56 validation "
-             "accuracy, learned ~0.52, both overfit")
+REFERENCE = (
+    "document 002 (Chollet 6.1.3): pretrained GloVe 100d frozen vs learned embedding, "
+    "200 training samples, maxlen 100; qualitative: pretrained ~0.56 validation "
+    "accuracy, learned ~0.52, both overfit"
+)
 
 
-def build(cfg: GloveConfig, ctx) -> Setup:
-    """Both models, and each seed's training and validation rows of the shared arrays."""
+def read_reviews(cfg: GloveConfig):
+    """``(sequences, labels, pretrained, glove path)``: the labelled training reviews
+    through a Tokenizer fitted on them, and the GloVe matrix of its words."""
     data_dir = cfg.data_dir or default_data_dir()
     if not os.path.isdir(data_dir):
-        raise ConfigError(f"IMDB data dir not found: {data_dir!r}; expected a directory "
-                          f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz")
+        raise ConfigError(
+            f"IMDB data dir not found: {data_dir!r}; expected a directory "
+            f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz"
+        )
     glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
     try:
         source = imdb_data.aclimdb_source(data_dir)
         if source is None:
-            raise FileNotFoundError(f"no aclImdb/ tree or {imdb_data.LABELED_ARCHIVE} in "
-                                    f"{data_dir!r}")
+            raise FileNotFoundError(
+                f"no aclImdb/ tree or {imdb_data.LABELED_ARCHIVE} in {data_dir!r}"
+            )
         texts, labels = imdb_data.read_aclimdb(source)["train"]
         tokenizer = Tokenizer(num_words=cfg.num_words).fit_on_texts(texts)
         sequences = pad_sequences(tokenizer.texts_to_sequences(texts), maxlen=cfg.maxlen)
         vectors = glove.read_glove(glove_path, words=set(tokenizer.word_index))
         if not vectors:
-            raise ConfigError(f"GloVe file {glove_path!r} has none of the "
-                              f"{len(tokenizer.word_index):,} words of the reviews; expected "
-                              f"vectors of English words (e.g. glove.6B.50d.txt)")
+            raise ConfigError(
+                f"GloVe file {glove_path!r} has none of the "
+                f"{len(tokenizer.word_index):,} words of the reviews; expected "
+                f"vectors of English words (e.g. glove.6B.50d.txt)"
+            )
         pretrained = glove.embedding_matrix(vectors, tokenizer.word_index, cfg.num_words)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
+    return sequences, labels, pretrained, glove_path
+
+
+def build(cfg: GloveConfig, ctx) -> Setup:
+    """Both models, and each seed's training and validation rows of the shared arrays."""
+    sequences, labels, pretrained, glove_path = read_reviews(cfg)
     need = cfg.training_samples + cfg.validation_samples
     if need > len(labels):
-        raise ConfigError(f"--training-samples + --validation-samples = {need} exceeds the "
-                          f"{len(labels)} labelled training reviews")
+        raise ConfigError(
+            f"--training-samples + --validation-samples = {need} exceeds the "
+            f"{len(labels)} labelled training reviews"
+        )
     dim = pretrained.matrix.shape[1]
-    base = EmbeddingFlattenClassifier(vocab_size=cfg.num_words, embed_dim=dim,
-                                      maxlen=cfg.maxlen, hidden_units=cfg.hidden_units)
+    base = EmbeddingFlattenClassifier(
+        vocab_size=cfg.num_words, embed_dim=dim, maxlen=cfg.maxlen, hidden_units=cfg.hidden_units
+    )
     frozen = dataclasses.replace(base, freeze_embedding=True)
     models = {"glove_frozen": PretrainedEmbedding(frozen, pretrained.matrix), "learned": base}
-    inputs, targets = sequences.astype(np.int32), np.asarray(labels, np.int32)
-
+    pool = {"inputs": sequences.astype(np.int32), "targets": np.asarray(labels, np.int32)}
     # Each seed's own reviews: rows of the shared arrays (the same for both models).
-    orders = np.stack([np.random.default_rng(cfg.first_seed + i).permutation(len(targets))
-                       for i in range(cfg.seeds)])
-    pool = {"inputs": inputs, "targets": targets}
-    data = FitData(Split(pool, orders[:, : cfg.training_samples]),
-                   Split(pool, orders[:, cfg.training_samples : need]))
-
-    description = (f"{cfg.training_samples} training and {cfg.validation_samples:,} "
-                   f"validation reviews drawn per seed from the {len(targets):,} labelled "
-                   f"training reviews; GloVe {dim}d vectors for {pretrained.found:,} of the "
-                   f"{cfg.num_words - 1:,} words")
+    n = len(pool["targets"])
+    orders = np.stack([np.random.default_rng(s).permutation(n) for s in cfg.seed_numbers])
+    data = FitData(
+        Split(pool, orders[:, : cfg.training_samples]),
+        Split(pool, orders[:, cfg.training_samples : need]),
+    )
+    description = (
+        f"{cfg.training_samples} training and {cfg.validation_samples:,} "
+        f"validation reviews drawn per seed from the {n:,} labelled "
+        f"training reviews; GloVe {dim}d vectors for {pretrained.found:,} of the "
+        f"{cfg.num_words - 1:,} words"
+    )
     print(f"GloVe: {pretrained.found:,} of {cfg.num_words - 1:,} words found in {glove_path}")
     return imdb.setup(cfg, {name: models[name] for name in cfg.model_names}, data, description)
 
 
-EXPERIMENT = imdb.protocol("imdb_glove", GloveConfig, build, doc=glove_config.__doc__,
-                           reference=REFERENCE, local=glove_config.LOCAL)
+EXPERIMENT = imdb.protocol(
+    "imdb_glove",
+    GloveConfig,
+    build,
+    doc=glove_config.__doc__,
+    reference=REFERENCE,
+    local=glove_config.LOCAL,
+)

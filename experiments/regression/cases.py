@@ -36,20 +36,37 @@ def check_imports(checkout: Checkout, data_dir: str) -> None:
     """The checkout's ``experiments`` and ``rnn_attn`` are the ones its runs import (not
     an installed copy); RunFailed otherwise."""
     code = "import experiments, rnn_attn; print(experiments.__file__); print(rnn_attn.__file__)"
-    done = subprocess.run([sys.executable, "-c", code], cwd=checkout.path, text=True,
-                          capture_output=True, env=environment(checkout, data_dir))
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=checkout.path,
+        text=True,
+        capture_output=True,
+        env=environment(checkout, data_dir),
+    )
     root = os.path.realpath(checkout.path) + os.sep
     paths = done.stdout.split()
-    if done.returncode != 0 or len(paths) != 2 or not all(
-            os.path.realpath(p).startswith(root) for p in paths):
+    if (
+        done.returncode != 0
+        or len(paths) != 2
+        or not all(os.path.realpath(p).startswith(root) for p in paths)
+    ):
         message = (done.stderr.strip().splitlines() or paths or ["no output"])[-1]
-        raise RunFailed(f"{checkout.side} ({checkout.revision}): the packages do not "
-                        f"import from {checkout.path} ({message})")
+        raise RunFailed(
+            f"{checkout.side} ({checkout.revision}): the packages do not "
+            f"import from {checkout.path} ({message})"
+        )
 
 
 def command(case: Case, workdir: str) -> list[str]:
-    return [sys.executable, "-m", f"experiments.{case.module}", *case.args,
-            "--workdir", workdir, "--no-progress"]
+    return [
+        sys.executable,
+        "-m",
+        f"experiments.{case.module}",
+        *case.args,
+        "--workdir",
+        workdir,
+        "--no-progress",
+    ]
 
 
 def run_side(case: Case, checkout: Checkout, directory: str, data_dir: str) -> dict[str, Any]:
@@ -60,21 +77,35 @@ def run_side(case: Case, checkout: Checkout, directory: str, data_dir: str) -> d
     os.makedirs(workdir, exist_ok=True)
     log = os.path.join(workdir, LOG)
     argv = command(case, workdir)
-    print(f"[regression] {case.name} {checkout.side} ({checkout.revision}): "
-          f"{' '.join(argv[1:])}", flush=True)
+    print(
+        f"[regression] {case.name} {checkout.side} ({checkout.revision}): {' '.join(argv[1:])}",
+        flush=True,
+    )
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as out:
-        status = _wait(subprocess.Popen(argv, cwd=checkout.path, stdout=out,
-                                        stderr=subprocess.STDOUT,
-                                        env=environment(checkout, data_dir)))
+        status = _wait(
+            subprocess.Popen(
+                argv,
+                cwd=checkout.path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environment(checkout, data_dir),
+            )
+        )
     seconds = time.perf_counter() - start
-    print(f"[regression] {case.name} {checkout.side}: exit {status} after {seconds:.1f} s",
-          flush=True)
+    print(
+        f"[regression] {case.name} {checkout.side}: exit {status} after {seconds:.1f} s", flush=True
+    )
     what = f"{case.name} ({checkout.side}, {checkout.revision})"
     if status != 0:
         raise RunFailed(f"{what} exited with status {status}; see {log}")
-    return {"command": " ".join(["python", *argv[1:]]), "workdir": workdir, "log": log,
-            "seconds": round(seconds, 2), "results": load_results(workdir, what, log)}
+    return {
+        "command": " ".join(["python", *argv[1:]]),
+        "workdir": workdir,
+        "log": log,
+        "seconds": round(seconds, 2),
+        "results": load_results(workdir, what, log),
+    }
 
 
 def _wait(process: subprocess.Popen) -> int:

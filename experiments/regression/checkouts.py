@@ -46,8 +46,10 @@ def resolve(side: str, revision: str) -> str:
     try:
         return git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except ValueError:
-        raise ValueError(f"--{side}: unknown revision {revision!r}; expected a branch, "
-                         f"a commit, HEAD~N or {WORKTREE}") from None
+        raise ValueError(
+            f"--{side}: unknown revision {revision!r}; expected a branch, "
+            f"a commit, HEAD~N or {WORKTREE}"
+        ) from None
 
 
 def worktree_commit(workdir: str) -> str:
@@ -69,8 +71,13 @@ def plan(revisions: Mapping[str, str], workdir: str) -> dict[str, Checkout]:
         if revision == WORKTREE:
             out[side] = Checkout(side, revision, worktree_commit(workdir), ROOT)
         else:
-            out[side] = Checkout(side, revision, resolve(side, revision),
-                                 os.path.join(workdir, SUBDIR, side), added=True)
+            out[side] = Checkout(
+                side,
+                revision,
+                resolve(side, revision),
+                os.path.join(workdir, SUBDIR, side),
+                added=True,
+            )
     return out
 
 
@@ -102,5 +109,7 @@ def remove(path: str) -> None:
         if not os.path.exists(path):
             return  # never added
         shutil.rmtree(path, ignore_errors=True)
-        print(f"[regression] warning: {e}; removed {path} by hand (`git worktree prune` "
-              f"forgets it)", file=sys.stderr)
+        print(
+            f"[regression] warning: {e}; removed {path} by hand (`git worktree prune` forgets it)",
+            file=sys.stderr,
+        )

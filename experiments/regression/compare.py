@@ -55,8 +55,9 @@ def compare_values(old: Any, new: Any, tolerance: float = 0.0) -> tuple[str, flo
     return (EQUAL if same else DIFFERENT), None
 
 
-def compare_metric(model: str, metric: str, old: Any, new: Any,
-                   tolerance: float = 0.0) -> list[dict[str, Any]]:
+def compare_metric(
+    model: str, metric: str, old: Any, new: Any, tolerance: float = 0.0
+) -> list[dict[str, Any]]:
     """One row per seed of one metric; a value that is not a list is one row (seed
     None); a seed only one side has gets ``old only`` or ``new only``."""
     if not isinstance(old, list) or not isinstance(new, list):
@@ -75,8 +76,15 @@ def compare_metric(model: str, metric: str, old: Any, new: Any,
 
 
 def _row(model, metric, seed, old, new, verdict, difference) -> dict[str, Any]:
-    return {"model": model, "metric": metric, "seed": seed, "old": old, "new": new,
-            "verdict": verdict, "difference": difference}
+    return {
+        "model": model,
+        "metric": metric,
+        "seed": seed,
+        "old": old,
+        "new": new,
+        "verdict": verdict,
+        "difference": difference,
+    }
 
 
 def _in_order(old: Mapping, new: Mapping) -> list[str]:
@@ -84,8 +92,9 @@ def _in_order(old: Mapping, new: Mapping) -> list[str]:
     return [*old, *(k for k in new if k not in old)]
 
 
-def compare_results(old: Mapping[str, Any], new: Mapping[str, Any],
-                    tolerance: float = 0.0) -> dict[str, Any]:
+def compare_results(
+    old: Mapping[str, Any], new: Mapping[str, Any], tolerance: float = 0.0
+) -> dict[str, Any]:
     """The seed-by-seed comparison of two results dicts (see the module's docstring)."""
     old_figures, new_figures = per_seed_figures(old), per_seed_figures(new)
     rows, one_sided = [], []
@@ -100,16 +109,21 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any],
                 side = "old" if metric in metrics_old else "new"
                 one_sided.append({"model": model, "metric": metric, "side": side})
                 continue
-            rows += compare_metric(model, metric, metrics_old[metric], metrics_new[metric],
-                                   tolerance)
+            rows += compare_metric(
+                model, metric, metrics_old[metric], metrics_new[metric], tolerance
+            )
     return {"rows": rows, "one_sided": one_sided, "counts": count(rows, one_sided)}
 
 
 def count(rows: list[dict[str, Any]], one_sided: list[dict[str, Any]]) -> dict[str, int]:
     """Equal and different figures; items (models, metrics, seeds) on one side only."""
     verdicts = [r["verdict"] for r in rows] + [f"{o['side']} only" for o in one_sided]
-    return {"equal": verdicts.count(EQUAL), "different": verdicts.count(DIFFERENT),
-            "old_only": verdicts.count(OLD_ONLY), "new_only": verdicts.count(NEW_ONLY)}
+    return {
+        "equal": verdicts.count(EQUAL),
+        "different": verdicts.count(DIFFERENT),
+        "old_only": verdicts.count(OLD_ONLY),
+        "new_only": verdicts.count(NEW_ONLY),
+    }
 
 
 def kept(counts: Mapping[str, int]) -> bool:

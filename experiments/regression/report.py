@@ -25,8 +25,7 @@ def group_by_model(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
         metrics.setdefault(row["model"], {}).setdefault(row["metric"], []).append(row)
     groups = []
     for model, by_metric in metrics.items():
-        group = {"model": model, "rows": [], "equal_metrics": [], "equal_figures": 0,
-                 "within": 0}
+        group = {"model": model, "rows": [], "equal_metrics": [], "equal_figures": 0, "within": 0}
         for metric, rows in by_metric.items():
             if all(r["verdict"] == compare.EQUAL for r in rows):
                 group["equal_metrics"].append(metric)
@@ -44,7 +43,7 @@ def value_text(value: Any, width: int = 40) -> str:
     if value is None:
         return "-"
     text = repr(value) if compare.is_number(value) else json.dumps(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def verdict_text(row: Mapping[str, Any]) -> str:
@@ -55,8 +54,14 @@ def verdict_text(row: Mapping[str, Any]) -> str:
 
 def cells(row: Mapping[str, Any]) -> tuple[str, ...]:
     seed = "-" if row["seed"] is None else str(row["seed"])
-    return (row["model"], row["metric"], seed, value_text(row["old"]),
-            value_text(row["new"]), verdict_text(row))
+    return (
+        row["model"],
+        row["metric"],
+        seed,
+        value_text(row["old"]),
+        value_text(row["new"]),
+        verdict_text(row),
+    )
 
 
 def summary_text(group: Mapping[str, Any], names: bool = False) -> str:
@@ -65,13 +70,18 @@ def summary_text(group: Mapping[str, Any], names: bool = False) -> str:
     which = "other " if group["rows"] else ("all " if n > 1 else "")
     listed = f": {', '.join(group['equal_metrics'])}" if names else ""
     within = f", {group['within']} within the tolerance" if group["within"] else ""
-    return (f"{which}{n} metric{'s' if n != 1 else ''} equal on every seed "
-            f"({group['equal_figures']} figures{within}){listed}")
+    return (
+        f"{which}{n} metric{'s' if n != 1 else ''} equal on every seed "
+        f"({group['equal_figures']} figures{within}){listed}"
+    )
 
 
 def one_sided_text(item: Mapping[str, Any]) -> str:
-    what = f"model {item['model']}" if item["metric"] is None else (
-        f"metric {item['model']}.{item['metric']}")
+    what = (
+        f"model {item['model']}"
+        if item["metric"] is None
+        else (f"metric {item['model']}.{item['metric']}")
+    )
     return f"{what}: {item['side']} only"
 
 
@@ -96,9 +106,11 @@ def text_lines(case: Mapping[str, Any]) -> list[str]:
     """One case as printed: the command and wall times, the table, the summaries."""
     comparison = case["comparison"]
     groups = group_by_model(comparison)
-    lines = [f"== {case['name']}: {case['command']} ({run_text(case, 'old')}, "
-             f"{run_text(case, 'new')}): {counts_text(comparison['counts'])}: "
-             f"{case_verdict(case)}"]
+    lines = [
+        f"== {case['name']}: {case['command']} ({run_text(case, 'old')}, "
+        f"{run_text(case, 'new')}): {counts_text(comparison['counts'])}: "
+        f"{case_verdict(case)}"
+    ]
     table = [HEADER] + [cells(r) for g in groups for r in g["rows"]]
     widths = [max(len(t[i]) for t in table) for i in range(len(HEADER))]
     fmt = lambda t: "  " + "  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)).rstrip()
@@ -121,37 +133,65 @@ def _md(cells_: tuple[str, ...]) -> str:
 def markdown_case(case: Mapping[str, Any]) -> list[str]:
     """One case as a Markdown section: the command, wall times, verdict and table."""
     comparison = case["comparison"]
-    lines = [f"### {case['name']}", "",
-             f"`{case['command']}`: {run_text(case, 'old')}, {run_text(case, 'new')}; "
-             f"{counts_text(comparison['counts'])}: **{case_verdict(case)}**", "",
-             _md(HEADER), _md(("---",) * len(HEADER))]
+    lines = [
+        f"### {case['name']}",
+        "",
+        f"`{case['command']}`: {run_text(case, 'old')}, {run_text(case, 'new')}; "
+        f"{counts_text(comparison['counts'])}: **{case_verdict(case)}**",
+        "",
+        _md(HEADER),
+        _md(("---",) * len(HEADER)),
+    ]
     for group in group_by_model(comparison):
         lines += [_md(cells(r)) for r in group["rows"]]
         if group["equal_metrics"]:
-            lines.append(_md((group["model"], summary_text(group, names=True), "all", "",
-                              "", "equal")))
+            lines.append(
+                _md((group["model"], summary_text(group, names=True), "all", "", "", "equal"))
+            )
     for item in comparison["one_sided"]:
-        lines.append(_md((item["model"], item["metric"] or "(whole model)", "", "", "",
-                          f"{item['side']} only")))
+        lines.append(
+            _md(
+                (
+                    item["model"],
+                    item["metric"] or "(whole model)",
+                    "",
+                    "",
+                    "",
+                    f"{item['side']} only",
+                )
+            )
+        )
     return lines + [""]
 
 
 def markdown(report: Mapping[str, Any]) -> str:
     """``regression.md``: the revisions, the CPU, a line per case, then each table."""
     old, new = report["old"], report["new"]
-    lines = ["# Per-seed regression check", "",
-             f"- old: `{old['revision']}` = `{old['commit']}`",
-             f"- new: `{new['revision']}` = `{new['commit']}`",
-             f"- CPU: {report['cpu']}",
-             f"- tolerance: {report['tolerance']} (absolute)",
-             f"- verdict: **{report['verdict']}** ({counts_text(report['counts'])}); "
-             f"wall time {report['seconds']:.0f} s", "",
-             _md(("case", "old (s)", "new (s)", "figures", "verdict")),
-             _md(("---",) * 5)]
+    lines = [
+        "# Per-seed regression check",
+        "",
+        f"- old: `{old['revision']}` = `{old['commit']}`",
+        f"- new: `{new['revision']}` = `{new['commit']}`",
+        f"- CPU: {report['cpu']}",
+        f"- tolerance: {report['tolerance']} (absolute)",
+        f"- verdict: **{report['verdict']}** ({counts_text(report['counts'])}); "
+        f"wall time {report['seconds']:.0f} s",
+        "",
+        _md(("case", "old (s)", "new (s)", "figures", "verdict")),
+        _md(("---",) * 5),
+    ]
     for case in report["cases"]:
-        lines.append(_md((case["name"], f"{case['runs']['old']['seconds']:.1f}",
-                          f"{case['runs']['new']['seconds']:.1f}",
-                          counts_text(case["comparison"]["counts"]), case_verdict(case))))
+        lines.append(
+            _md(
+                (
+                    case["name"],
+                    f"{case['runs']['old']['seconds']:.1f}",
+                    f"{case['runs']['new']['seconds']:.1f}",
+                    counts_text(case["comparison"]["counts"]),
+                    case_verdict(case),
+                )
+            )
+        )
     lines.append("")
     for case in report["cases"]:
         lines += markdown_case(case)

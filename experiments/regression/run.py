@@ -23,21 +23,36 @@ SIDES = ("old", "new")
 def parser():
     from rnn_attn.experiment.cli import ArgumentParser  # one `error:` line for a bad flag
 
-    p = ArgumentParser(prog="python -m experiments.regression",
-                       description=config.__doc__.split("\n\n")[0])
+    p = ArgumentParser(
+        prog="python -m experiments.regression", description=config.__doc__.split("\n\n")[0]
+    )
     for side in SIDES:
-        p.add_argument(f"--{side}", required=True, metavar="REV",
-                       help=f"the {side} revision: a branch, a commit, HEAD~N, or "
-                            f"{checkouts.WORKTREE} (this checkout with its changes)")
-    p.add_argument("--workdir", required=True, metavar="DIR",
-                   help="a new or empty directory: the checkouts, each run's work dir "
-                        "(DIR/<case>/<old|new>/), regression.json and regression.md")
-    p.add_argument("--only", default="", metavar="NAME[,NAME...]",
-                   help=f"the cases to run (default: all): "
-                        f"{', '.join(c.name for c in config.CASES)}")
-    p.add_argument("--tolerance", type=float, default=0.0,
-                   help="largest absolute difference still counted as equal (default: 0, "
-                        "exactly equal)")
+        p.add_argument(
+            f"--{side}",
+            required=True,
+            metavar="REV",
+            help=f"the {side} revision: a branch, a commit, HEAD~N, or "
+            f"{checkouts.WORKTREE} (this checkout with its changes)",
+        )
+    p.add_argument(
+        "--workdir",
+        required=True,
+        metavar="DIR",
+        help="a new or empty directory: the checkouts, each run's work dir "
+        "(DIR/<case>/<old|new>/), regression.json and regression.md",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        metavar="NAME[,NAME...]",
+        help=f"the cases to run (default: all): {', '.join(c.name for c in config.CASES)}",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="largest absolute difference still counted as equal (default: 0, exactly equal)",
+    )
     return p
 
 
@@ -46,8 +61,9 @@ def check_workdir(path: str) -> str:
     another's files). ValueError otherwise."""
     directory = os.path.abspath(os.path.expanduser(path))
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
-        raise ValueError(f"--workdir {path!r} exists and is not an empty directory; "
-                         f"expected a new or empty one")
+        raise ValueError(
+            f"--workdir {path!r} exists and is not an empty directory; expected a new or empty one"
+        )
     return directory
 
 
@@ -59,8 +75,10 @@ def make_workdir(directory: str, path: str) -> None:
             f.write("ok")
         os.remove(probe)
     except OSError as e:
-        raise ValueError(f"--workdir {path!r} cannot be written ({e.strerror or e}); "
-                         f"expected a writable directory") from None
+        raise ValueError(
+            f"--workdir {path!r} cannot be written ({e.strerror or e}); "
+            f"expected a writable directory"
+        ) from None
 
 
 def prepare(args) -> tuple[tuple[config.Case, ...], str, dict[str, checkouts.Checkout]]:
@@ -76,24 +94,37 @@ def prepare(args) -> tuple[tuple[config.Case, ...], str, dict[str, checkouts.Che
 
 
 def new_report(planned, tolerance: float, data_dir: str) -> dict[str, Any]:
-    return {"old": _side(planned["old"]), "new": _side(planned["new"]), "cpu": cpu_name(),
-            "tolerance": tolerance, "python": sys.executable, "data_dir": data_dir,
-            "xla_flags": os.environ.get("XLA_FLAGS", ""), "cases": [], "counts": {},
-            "verdict": "", "seconds": 0.0}
+    return {
+        "old": _side(planned["old"]),
+        "new": _side(planned["new"]),
+        "cpu": cpu_name(),
+        "tolerance": tolerance,
+        "python": sys.executable,
+        "data_dir": data_dir,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "cases": [],
+        "counts": {},
+        "verdict": "",
+        "seconds": 0.0,
+    }
 
 
 def _side(checkout: checkouts.Checkout) -> dict[str, str]:
     return {"revision": checkout.revision, "commit": checkout.commit}
 
 
-def run_case(case: config.Case, planned, directory: str, data_dir: str,
-             tolerance: float) -> dict[str, Any]:
+def run_case(
+    case: config.Case, planned, directory: str, data_dir: str, tolerance: float
+) -> dict[str, Any]:
     """Old, then new, then their comparison; prints the case's table."""
     done = {side: runs.run_side(case, planned[side], directory, data_dir) for side in SIDES}
     results = {side: done[side].pop("results") for side in SIDES}
-    entry = {"name": case.name, "command": case.command(), "runs": done,
-             "comparison": compare.compare_results(results["old"], results["new"],
-                                                   tolerance)}
+    entry = {
+        "name": case.name,
+        "command": case.command(),
+        "runs": done,
+        "comparison": compare.compare_results(results["old"], results["new"], tolerance),
+    }
     print("\n".join(report.text_lines(entry)), flush=True)
     return entry
 
@@ -116,6 +147,7 @@ def finish(record: dict[str, Any], directory: str, start: float, error: str = ""
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM ends the run as Ctrl-C does (the worktrees are removed either way)."""
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
@@ -142,8 +174,7 @@ def execute(cases, planned, directory: str, tolerance: float) -> dict[str, Any]:
             for checkout in planned.values():
                 runs.check_imports(checkout, data_dir)
             for case in cases:
-                record["cases"].append(run_case(case, planned, directory, data_dir,
-                                                tolerance))
+                record["cases"].append(run_case(case, planned, directory, data_dir, tolerance))
     except (runs.RunFailed, ValueError) as e:
         finish(record, directory, start, str(e))
         raise
@@ -162,11 +193,13 @@ def short(commit: str) -> str:
 
 def summary(record: dict[str, Any], directory: str) -> str:
     old, new = record["old"], record["new"]
-    return (f"[regression] old {old['revision']} = {short(old['commit'])}, new "
-            f"{new['revision']} = {short(new['commit'])}, {record['cpu']}: "
-            f"{report.counts_text(record['counts'])}: {record['verdict']} in "
-            f"{record['seconds']:.0f} s; wrote {os.path.join(directory, 'regression.md')} "
-            f"and regression.json")
+    return (
+        f"[regression] old {old['revision']} = {short(old['commit'])}, new "
+        f"{new['revision']} = {short(new['commit'])}, {record['cpu']}: "
+        f"{report.counts_text(record['counts'])}: {record['verdict']} in "
+        f"{record['seconds']:.0f} s; wrote {os.path.join(directory, 'regression.md')} "
+        f"and regression.json"
+    )
 
 
 def _error(message: str) -> int:
@@ -186,8 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (runs.RunFailed, ValueError) as e:
             return _error(str(e))
         except KeyboardInterrupt:
-            print(f"error: interrupted; the worktrees under {directory} are removed",
-                  file=sys.stderr)
+            print(
+                f"error: interrupted; the worktrees under {directory} are removed", file=sys.stderr
+            )
             return 130
     print(summary(record, directory), flush=True)
     return 0 if record["verdict"] == "kept" else 1

@@ -64,136 +64,302 @@ def _after_epoch(model: str, key: str, epoch: int) -> str:
     return f"models.{model}.history_per_seed.*.{key}.{epoch - 1}"
 
 
-def _accuracy(model: str, document: str, *, final_label: str = "VALIDATION accuracy, "
-              "last epoch") -> tuple[Figure, ...]:
-    return (Figure(f"{model}: {final_label}", _per_seed(model, "val_accuracy_final"),
-                   document),
-            Figure(f"{model}: VALIDATION accuracy, best epoch",
-                   _per_seed(model, "val_accuracy_best")))
+def _accuracy(
+    model: str, document: str, *, final_label: str = "VALIDATION accuracy, last epoch"
+) -> tuple[Figure, ...]:
+    return (
+        Figure(f"{model}: {final_label}", _per_seed(model, "val_accuracy_final"), document),
+        Figure(f"{model}: VALIDATION accuracy, best epoch", _per_seed(model, "val_accuracy_best")),
+    )
 
 
 def _doc000(model: str, after_1: str, best: str, after_12: str) -> tuple[Figure, ...]:
-    return (Figure(f"{model}: VALIDATION accuracy after epoch 1",
-                   _after_epoch(model, "val_accuracy", 1), after_1),
-            Figure(f"{model}: VALIDATION accuracy, best epoch",
-                   _per_seed(model, "val_accuracy_best"), best),
-            Figure(f"{model}: VALIDATION accuracy after the last epoch (12)",
-                   _per_seed(model, "val_accuracy_final"), after_12),
-            Figure(f"{model}: TRAINING accuracy in the last epoch",
-                   _per_seed(model, "train_accuracy_final")))
+    return (
+        Figure(
+            f"{model}: VALIDATION accuracy after epoch 1",
+            _after_epoch(model, "val_accuracy", 1),
+            after_1,
+        ),
+        Figure(
+            f"{model}: VALIDATION accuracy, best epoch", _per_seed(model, "val_accuracy_best"), best
+        ),
+        Figure(
+            f"{model}: VALIDATION accuracy after the last epoch (12)",
+            _per_seed(model, "val_accuracy_final"),
+            after_12,
+        ),
+        Figure(
+            f"{model}: TRAINING accuracy in the last epoch",
+            _per_seed(model, "train_accuracy_final"),
+        ),
+    )
 
 
 IMDB_QUICK = ("--seeds", "2", "--epochs", "1", "--maxlen", "40")
-_DOC002_RNN_NOTE = ("maxlen 500, RMSprop, 10 epochs, validation_split 0.2 as the lecture; "
-                    "the lecture reads its figure off a plot of one run")
+_DOC002_RNN_NOTE = (
+    "maxlen 500, RMSprop, 10 epochs, validation_split 0.2 as the lecture; "
+    "the lecture reads its figure off a plot of one run"
+)
 
 
 def _doc002_rnn(model: str, document: str, what: str) -> Recipe:
-    return Recipe(f"002_{model}", "002", what, "imdb", ("--model", model, "--seeds", "3"),
-                  ("--model", model, *IMDB_QUICK), _accuracy(model, document),
-                  _DOC002_RNN_NOTE)
+    return Recipe(
+        f"002_{model}",
+        "002",
+        what,
+        "imdb",
+        ("--model", model, "--seeds", "3"),
+        ("--model", model, *IMDB_QUICK),
+        _accuracy(model, document),
+        _DOC002_RNN_NOTE,
+    )
 
 
 def _weather(model: str, document: str = "-") -> tuple[Figure, ...]:
-    return (Figure(f"{model}: VALIDATION MAE, best epoch (normalized)",
-                   _per_seed(model, "val_mae_best"), document, scale=1.0, digits=3),
-            Figure(f"{model}: TEST MAE at that epoch (C)", _per_seed(model, "test_mae_best_c"),
-                   scale=1.0, digits=2))
+    return (
+        Figure(
+            f"{model}: VALIDATION MAE, best epoch (normalized)",
+            _per_seed(model, "val_mae_best"),
+            document,
+            scale=1.0,
+            digits=3,
+        ),
+        Figure(
+            f"{model}: TEST MAE at that epoch (C)",
+            _per_seed(model, "test_mae_best_c"),
+            scale=1.0,
+            digits=2,
+        ),
+    )
 
 
 def _char(cell: str, what: str) -> Recipe:
     return Recipe(
-        f"003_char_{cell}", "003", what, "char_textgen", ("--cell", cell, "--seeds", "3"),
-        ("--cell", cell, "--seeds", "2", "--iterations", "1", "--step", "4",
-         "--eval-chars", "200", "--preds-per-iteration", "20"),
-        (Figure(f"char_{cell}: HELD-OUT perplexity per character",
+        f"003_char_{cell}",
+        "003",
+        what,
+        "char_textgen",
+        ("--cell", cell, "--seeds", "3"),
+        (
+            "--cell",
+            cell,
+            "--seeds",
+            "2",
+            "--iterations",
+            "1",
+            "--step",
+            "4",
+            "--eval-chars",
+            "200",
+            "--preds-per-iteration",
+            "20",
+        ),
+        (
+            Figure(
+                f"char_{cell}: HELD-OUT perplexity per character",
                 _per_seed(f"char_{cell}", "heldout_perplexity_final"),
-                "qualitative: word-like text", scale=1.0, digits=2),
-         Figure(f"char_{cell}: generated tokens that are words of the book (%)",
-                _per_seed(f"char_{cell}", "real_word_fraction"))),
+                "qualitative: word-like text",
+                scale=1.0,
+                digits=2,
+            ),
+            Figure(
+                f"char_{cell}: generated tokens that are words of the book (%)",
+                _per_seed(f"char_{cell}", "real_word_fraction"),
+            ),
+        ),
         "25 iterations of one epoch over windows of 10 characters, RMSprop, greedy "
-        "generation; the book's last 10% held out to measure (the document measures nothing)")
+        "generation; the book's last 10% held out to measure (the document measures nothing)",
+    )
 
 
-VANISHING_CONFIGS = ("simple_rnn", "simple_rnn_normal_init", "simple_rnn_clipped",
-                     "simple_rnn_layer_norm", "simple_rnn_residual", "lstm",
-                     "lstm_forget_bias_5", "lstm_layer_norm", "gru", "gru_update_bias_5")
+VANISHING_CONFIGS = (
+    "simple_rnn",
+    "simple_rnn_normal_init",
+    "simple_rnn_clipped",
+    "simple_rnn_layer_norm",
+    "simple_rnn_residual",
+    "lstm",
+    "lstm_forget_bias_5",
+    "lstm_layer_norm",
+    "gru",
+    "gru_update_bias_5",
+)
 
 RECIPES: tuple[Recipe, ...] = (
-    Recipe("000_imdb_attention", "000", "BiLSTM vs BiLSTM + attention pooling, IMDB",
-           "imdb_attention", ("--seeds", "3", "--epochs", "12"),
-           ("--seeds", "2", "--epochs", "1", "--maxlen", "20"),
-           _doc000("bilstm", "86.27", "86.58", "84.08")
-           + _doc000("bilstm_attention", "86.95", "-", "83.76 (its '99%' is TRAINING)"),
-           "one run in the document; validation on the 25,000 test reviews as it does; our "
-           "attention weight W starts glorot-uniform, the document's random-normal"),
-    Recipe("001_copy_task", "001", "encoder-decoder with and without Bahdanau attention",
-           "copy_task", (), ("--seeds", "2", "--steps", "300"),
-           (Figure("baseline: TEST exact match", _per_seed("baseline", "test_exact_match"),
-                   "23.10"),
-            Figure("attention: TEST exact match", _per_seed("attention", "test_exact_match"),
-                   "95.70")),
-           "10 seeds as the document; 5,000 steps of one fresh pair, 100 fresh TEST pairs",
-           plots=("accuracy_by_seed", "attention_weights")),
-    Recipe("002_embedding_flatten", "002", "Embedding + Flatten, maxlen 20", "imdb",
-           ("--model", "embedding_flatten", "--seeds", "3"),
-           ("--model", "embedding_flatten", "--seeds", "2", "--epochs", "1"),
-           _accuracy("embedding_flatten", "about 75"), "as the lecture"),
-    Recipe("002_imdb_glove", "002", "frozen GloVe vs a learned embedding, 200 reviews",
-           "imdb_glove", ("--seeds", "3"),
-           ("--seeds", "2", "--epochs", "2", "--validation-samples", "2000"),
-           _accuracy("glove_frozen", "about 56") + _accuracy("learned", "about 52"),
-           "50-d GloVe (the lecture's is 100-d), 20 epochs as the lecture"),
+    Recipe(
+        "000_imdb_attention",
+        "000",
+        "BiLSTM vs BiLSTM + attention pooling, IMDB",
+        "imdb_attention",
+        ("--seeds", "3", "--epochs", "12"),
+        ("--seeds", "2", "--epochs", "1", "--maxlen", "20"),
+        _doc000("bilstm", "86.27", "86.58", "84.08")
+        + _doc000("bilstm_attention", "86.95", "-", "83.76 (its '99%' is TRAINING)"),
+        "one run in the document; validation on the 25,000 test reviews as it does; our "
+        "attention weight W starts glorot-uniform, the document's random-normal",
+    ),
+    Recipe(
+        "001_copy_task",
+        "001",
+        "encoder-decoder with and without Bahdanau attention",
+        "copy_task",
+        (),
+        ("--seeds", "2", "--steps", "300"),
+        (
+            Figure(
+                "baseline: TEST exact match", _per_seed("baseline", "test_exact_match"), "23.10"
+            ),
+            Figure(
+                "attention: TEST exact match", _per_seed("attention", "test_exact_match"), "95.70"
+            ),
+        ),
+        "10 seeds as the document; 5,000 steps of one fresh pair, 100 fresh TEST pairs",
+        plots=("accuracy_by_seed", "attention_weights"),
+    ),
+    Recipe(
+        "002_embedding_flatten",
+        "002",
+        "Embedding + Flatten, maxlen 20",
+        "imdb",
+        ("--model", "embedding_flatten", "--seeds", "3"),
+        ("--model", "embedding_flatten", "--seeds", "2", "--epochs", "1"),
+        _accuracy("embedding_flatten", "about 75"),
+        "as the lecture",
+    ),
+    Recipe(
+        "002_imdb_glove",
+        "002",
+        "frozen GloVe vs a learned embedding, 200 reviews",
+        "imdb_glove",
+        ("--seeds", "3"),
+        ("--seeds", "2", "--epochs", "2", "--validation-samples", "2000"),
+        _accuracy("glove_frozen", "about 56") + _accuracy("learned", "about 52"),
+        "50-d GloVe (the lecture's is 100-d), 20 epochs as the lecture",
+    ),
     _doc002_rnn("simple_rnn", "about 85", "SimpleRNN(32), maxlen 500"),
     _doc002_rnn("lstm", "about 89", "LSTM(32), maxlen 500"),
     _doc002_rnn("gru", "-", "GRU(32), maxlen 500"),
     _doc002_rnn("lstm_reversed", "-", "LSTM(32) on reversed reviews, Embedding 128"),
     _doc002_rnn("bidirectional_lstm", "-", "Bidirectional(LSTM(32)), maxlen 500"),
-    Recipe("002_weather", "002", "temperature 24 h ahead: dense and four GRUs",
-           "weather", ("--seeds", "3"), ("--seeds", "2", "--epochs", "1"),
-           (Figure("common-sense baseline: VALIDATION MAE (normalized)",
-                   "baseline.validation.mae", "0.29 (Jena)", scale=1.0, digits=3),
-            Figure("common-sense baseline: TEST MAE (C)", "baseline.test.mae_c",
-                   scale=1.0, digits=2))
-           + _weather("dense") + _weather("gru", "about 0.265 (Jena)")
-           + _weather("gru_dropout") + _weather("gru_stacked")
-           + _weather("gru_bidirectional"),
-           "the real TMY3 hourly record of Greensboro NC (one year), not Jena; 5 days of "
-           "history; 20 epochs (dense, gru) or 40 (the others) as the lecture",
-           plots=("temperature", "history")),
-    Recipe("003_lstm_regularized", "003", "LSTM(64), dropout 0.2, L1L2 bias penalty",
-           "imdb", ("--model", "lstm_regularized", "--seeds", "3"),
-           ("--model", "lstm_regularized", "--seeds", "2", "--maxlen", "20",
-            "--batch-size", "128"),
-           _accuracy("lstm_regularized", "- (says: slightly better)",
-                     final_label="VALIDATION accuracy after its 1 epoch"),
-           "20,000 words, maxlen 80, Adam, batch 16, one epoch, the test reviews as "
-           "validation, as the document", plots=("accuracy_by_seed",)),
-    Recipe("003_lstm_regularized_sgd", "003", "ablation: SGD(0.01, momentum 0.9)",
-           "imdb", ("--model", "lstm_regularized", "--seeds", "3", "--optimizer", "sgd",
-                    "--learning-rate", "0.01", "--momentum", "0.9"),
-           ("--model", "lstm_regularized", "--seeds", "2", "--maxlen", "20",
-            "--batch-size", "128", "--optimizer", "sgd", "--learning-rate", "0.01",
-            "--momentum", "0.9"),
-           _accuracy("lstm_regularized", "- (says: worse than Adam)",
-                     final_label="VALIDATION accuracy after its 1 epoch"),
-           "the optimizer the document's code tried", plots=("accuracy_by_seed",)),
-    Recipe("003_lstm_unpenalized", "003", "ablation: no bias penalty", "imdb",
-           ("--model", "lstm_unpenalized", "--seeds", "3"),
-           ("--model", "lstm_unpenalized", "--seeds", "2", "--maxlen", "20",
-            "--batch-size", "128"),
-           _accuracy("lstm_unpenalized", "- (says: overfits more)",
-                     final_label="VALIDATION accuracy after its 1 epoch"),
-           "the document's model without L1L2(0.01, 0.01)", plots=("accuracy_by_seed",)),
+    Recipe(
+        "002_weather",
+        "002",
+        "temperature 24 h ahead: dense and four GRUs",
+        "weather",
+        ("--seeds", "3"),
+        ("--seeds", "2", "--epochs", "1"),
+        (
+            Figure(
+                "common-sense baseline: VALIDATION MAE (normalized)",
+                "baseline.validation.mae",
+                "0.29 (Jena)",
+                scale=1.0,
+                digits=3,
+            ),
+            Figure(
+                "common-sense baseline: TEST MAE (C)", "baseline.test.mae_c", scale=1.0, digits=2
+            ),
+        )
+        + _weather("dense")
+        + _weather("gru", "about 0.265 (Jena)")
+        + _weather("gru_dropout")
+        + _weather("gru_stacked")
+        + _weather("gru_bidirectional"),
+        "the real TMY3 hourly record of Greensboro NC (one year), not Jena; 5 days of "
+        "history; 20 epochs (dense, gru) or 40 (the others) as the lecture",
+        plots=("temperature", "history"),
+    ),
+    Recipe(
+        "003_lstm_regularized",
+        "003",
+        "LSTM(64), dropout 0.2, L1L2 bias penalty",
+        "imdb",
+        ("--model", "lstm_regularized", "--seeds", "3"),
+        ("--model", "lstm_regularized", "--seeds", "2", "--maxlen", "20", "--batch-size", "128"),
+        _accuracy(
+            "lstm_regularized",
+            "- (says: slightly better)",
+            final_label="VALIDATION accuracy after its 1 epoch",
+        ),
+        "20,000 words, maxlen 80, Adam, batch 16, one epoch, the test reviews as "
+        "validation, as the document",
+        plots=("accuracy_by_seed",),
+    ),
+    Recipe(
+        "003_lstm_regularized_sgd",
+        "003",
+        "ablation: SGD(0.01, momentum 0.9)",
+        "imdb",
+        (
+            "--model",
+            "lstm_regularized",
+            "--seeds",
+            "3",
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "0.01",
+            "--momentum",
+            "0.9",
+        ),
+        (
+            "--model",
+            "lstm_regularized",
+            "--seeds",
+            "2",
+            "--maxlen",
+            "20",
+            "--batch-size",
+            "128",
+            "--optimizer",
+            "sgd",
+            "--learning-rate",
+            "0.01",
+            "--momentum",
+            "0.9",
+        ),
+        _accuracy(
+            "lstm_regularized",
+            "- (says: worse than Adam)",
+            final_label="VALIDATION accuracy after its 1 epoch",
+        ),
+        "the optimizer the document's code tried",
+        plots=("accuracy_by_seed",),
+    ),
+    Recipe(
+        "003_lstm_unpenalized",
+        "003",
+        "ablation: no bias penalty",
+        "imdb",
+        ("--model", "lstm_unpenalized", "--seeds", "3"),
+        ("--model", "lstm_unpenalized", "--seeds", "2", "--maxlen", "20", "--batch-size", "128"),
+        _accuracy(
+            "lstm_unpenalized",
+            "- (says: overfits more)",
+            final_label="VALIDATION accuracy after its 1 epoch",
+        ),
+        "the document's model without L1L2(0.01, 0.01)",
+        plots=("accuracy_by_seed",),
+    ),
     _char("lstm", "character-level LSTM(128), Alice in Wonderland"),
     _char("simple_rnn", "the same with SimpleRNN(128)"),
     _char("gru", "the same with GRU(128)"),
-    Recipe("003_vanishing_gradients", "003", "vanishing gradients and remedies, T = 100",
-           "vanishing_gradients", (),
-           ("--seeds", "2", "--lengths", "10,100", "--steps", "200"),
-           tuple(Figure(f"{c}: TEST accuracy at T = 100 (chance 12.5)",
-                        _per_seed(f"{c}_T100", "test_accuracy"),
-                        "qualitative: propose remedies") for c in VANISHING_CONFIGS),
-           "3 seeds, 1,500 Adam steps; the label is the first of 100 symbols",
-           plots=("gradient_by_step", "accuracy_by_length")),
+    Recipe(
+        "003_vanishing_gradients",
+        "003",
+        "vanishing gradients and remedies, T = 100",
+        "vanishing_gradients",
+        (),
+        ("--seeds", "2", "--lengths", "10,100", "--steps", "200"),
+        tuple(
+            Figure(
+                f"{c}: TEST accuracy at T = 100 (chance 12.5)",
+                _per_seed(f"{c}_T100", "test_accuracy"),
+                "qualitative: propose remedies",
+            )
+            for c in VANISHING_CONFIGS
+        ),
+        "3 seeds, 1,500 Adam steps; the label is the first of 100 symbols",
+        plots=("gradient_by_step", "accuracy_by_length"),
+    ),
 )

@@ -20,32 +20,51 @@ from experiments.reproduce.config import RECIPES, Recipe
 MANIFEST = "reproduce.json"
 ARCHIVE = "runs"  # beside the updated doc: <doc's dir>/runs/<row>/ (results + provenance)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DATA = ("Data: the raw IMDB reviews (aclImdb) with Keras's word index; 50-d GloVe (the "
-        "lecture's is 100-d); for weather the real TMY3 hourly record of Greensboro NC, as "
-        "the Jena file could not be had; Alice in Wonderland (Project Gutenberg); all from "
-        "../shared/data.")
+DATA = (
+    "Data: the raw IMDB reviews (aclImdb) with Keras's word index; 50-d GloVe (the "
+    "lecture's is 100-d); for weather the real TMY3 hourly record of Greensboro NC, as "
+    "the Jena file could not be had; Alice in Wonderland (Project Gutenberg); all from "
+    "../shared/data."
+)
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.reproduce",
-                                description=config.__doc__.split("\n\n")[0])
-    p.add_argument("--workdir", default="runs/reproduce",
-                   help="each row's run goes to WORKDIR/<row>/; the table to "
-                        "WORKDIR/results_table.md (default: runs/reproduce)")
-    p.add_argument("--quick", action="store_true",
-                   help="every row with 2 seeds, one epoch and shorter inputs (under 10 "
-                        "minutes on 2 cores): checks the pipeline, not the figures")
-    p.add_argument("--only", default="", metavar="ROWS",
-                   help=f"comma-separated rows to run (default: all): "
-                        f"{', '.join(r.name for r in RECIPES)}")
-    p.add_argument("--table-only", action="store_true",
-                   help="run nothing; rebuild the table from the rows' results.json files")
-    p.add_argument("--update-doc", default="", metavar="FILE",
-                   help=f"also replace FILE's section between {table.BEGIN} and "
-                        f"{table.END} by the table, copy the plots to FILE's "
-                        f"figures/ folder and (full runs) the rows' results to its "
-                        f"{ARCHIVE}/ folder, which fills rows this work dir lacks "
-                        f"(e.g. docs/results.md)")
+    p = argparse.ArgumentParser(
+        prog="python -m experiments.reproduce", description=config.__doc__.split("\n\n")[0]
+    )
+    p.add_argument(
+        "--workdir",
+        default="runs/reproduce",
+        help="each row's run goes to WORKDIR/<row>/; the table to "
+        "WORKDIR/results_table.md (default: runs/reproduce)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="every row with 2 seeds, one epoch and shorter inputs (under 10 "
+        "minutes on 2 cores): checks the pipeline, not the figures",
+    )
+    p.add_argument(
+        "--only",
+        default="",
+        metavar="ROWS",
+        help=f"comma-separated rows to run (default: all): {', '.join(r.name for r in RECIPES)}",
+    )
+    p.add_argument(
+        "--table-only",
+        action="store_true",
+        help="run nothing; rebuild the table from the rows' results.json files",
+    )
+    p.add_argument(
+        "--update-doc",
+        default="",
+        metavar="FILE",
+        help=f"also replace FILE's section between {table.BEGIN} and "
+        f"{table.END} by the table, copy the plots to FILE's "
+        f"figures/ folder and (full runs) the rows' results to its "
+        f"{ARCHIVE}/ folder, which fills rows this work dir lacks "
+        f"(e.g. docs/results.md)",
+    )
     return p
 
 
@@ -65,17 +84,20 @@ def check_manifest(workdir: str, quick: bool) -> None:
         with open(path, encoding="utf-8") as f:
             saved = json.load(f).get("quick")
         if saved != quick:
-            raise ValueError(f"{workdir!r} holds a {'quick' if saved else 'full'} "
-                             f"reproduction; use another --workdir for a "
-                             f"{'quick' if quick else 'full'} one")
+            raise ValueError(
+                f"{workdir!r} holds a {'quick' if saved else 'full'} "
+                f"reproduction; use another --workdir for a "
+                f"{'quick' if quick else 'full'} one"
+            )
     else:
         try:
             os.makedirs(workdir, exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump({"quick": quick}, f)
         except OSError as e:
-            raise ValueError(f"--workdir {workdir!r} cannot be written ({e.strerror}); "
-                             f"expected a directory path") from None
+            raise ValueError(
+                f"--workdir {workdir!r} cannot be written ({e.strerror}); expected a directory path"
+            ) from None
 
 
 def run_row(recipe: Recipe, workdir: str, quick: bool) -> int:
@@ -85,8 +107,14 @@ def run_row(recipe: Recipe, workdir: str, quick: bool) -> int:
     if os.path.isfile(os.path.join(row_dir, "results.json")):
         print(f"[reproduce] {recipe.name}: done before, not run again", flush=True)
         return 0
-    args = [sys.executable, "-m", f"experiments.{recipe.module}",
-            *(recipe.quick if quick else recipe.args), "--workdir", row_dir]
+    args = [
+        sys.executable,
+        "-m",
+        f"experiments.{recipe.module}",
+        *(recipe.quick if quick else recipe.args),
+        "--workdir",
+        row_dir,
+    ]
     if os.path.isfile(os.path.join(row_dir, "run.json")):
         args.append("--resume")
     if not sys.stdout.isatty():
@@ -104,24 +132,29 @@ def run_row(recipe: Recipe, workdir: str, quick: bool) -> int:
 def provenance(recipe: Recipe, quick: bool, seconds: float) -> dict:
     """What ran a finished row: the command, the code's commit (``+changes`` when the
     checkout differed from it), when it finished, how long it took, on which CPU."""
-    return {"row": recipe.name, "command": table.command(recipe, quick),
-            "commit": git_commit(),
-            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"),
-            "seconds": round(seconds, 1), "cpu": cpu_name()}
+    return {
+        "row": recipe.name,
+        "command": table.command(recipe, quick),
+        "commit": git_commit(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1),
+        "cpu": cpu_name(),
+    }
 
 
 def git_commit() -> str | None:
     """The checkout's short commit, with ``+changes`` when tracked files outside ``docs/``
     differ from it (the doc and archive that ``--update-doc`` itself rewrites are not the
     code that ran); None outside a git checkout."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
         commit = git("rev-parse", "--short", "HEAD")
-        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                      ":(exclude)docs")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)docs")
         return commit + ("+changes" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -132,8 +165,9 @@ def cpu_name() -> str:
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name")), name)
+            name = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name
+            )
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores"
@@ -147,16 +181,29 @@ def write_json(path: str, value: dict) -> None:
 def section(results, provenances, quick: bool, figures_dir: str | None) -> str:
     """The generated text: how it was made, the table, document 000's gaps, the plots."""
     seconds, done = table.wall_time(results)
-    head = (f"Generated by `python -m experiments.reproduce{' --quick' if quick else ''}` "
-            f"on {datetime.date.today()} from the rows' results.json: {done} of "
-            f"{len(RECIPES)} rows run; the experiments' own wall times add up to "
-            f"{seconds / 3600:.2f} h on this machine. {DATA} VALIDATION and TEST figures "
-            f"are on data the model never trained on; TRAINING figures are labelled.")
-    parts = [head, "", table.render_table(RECIPES, results, quick), "",
-             "Document 000 per epoch, mean over seeds (points; gap = TRAINING - VALIDATION):",
-             "", table.gap_table(results["000_imdb_attention"], ("bilstm", "bilstm_attention")),
-             "", "Runs (the commit that ran each row; `+changes`: with uncommitted changes):",
-             "", *table.provenance_lines(provenances), "", "Plots:", ""]
+    head = (
+        f"Generated by `python -m experiments.reproduce{' --quick' if quick else ''}` "
+        f"on {datetime.date.today()} from the rows' results.json: {done} of "
+        f"{len(RECIPES)} rows run; the experiments' own wall times add up to "
+        f"{seconds / 3600:.2f} h on this machine. {DATA} VALIDATION and TEST figures "
+        f"are on data the model never trained on; TRAINING figures are labelled."
+    )
+    parts = [
+        head,
+        "",
+        table.render_table(RECIPES, results, quick),
+        "",
+        "Document 000 per epoch, mean over seeds (points; gap = TRAINING - VALIDATION):",
+        "",
+        table.gap_table(results["000_imdb_attention"], ("bilstm", "bilstm_attention")),
+        "",
+        "Runs (the commit that ran each row; `+changes`: with uncommitted changes):",
+        "",
+        *table.provenance_lines(provenances),
+        "",
+        "Plots:",
+        "",
+    ]
     parts += plot_links(results, figures_dir)
     return "\n".join(parts)
 
@@ -198,11 +245,15 @@ def archive_rows(workdir: str, archive: str) -> None:
         with open(os.path.join(target, "results.json"), "w", encoding="utf-8") as f:
             json.dump(results, f, indent=2)
         record = table.load_provenance(workdir, recipe) or {
-            "row": recipe.name, "command": table.command(recipe), "commit": None,
+            "row": recipe.name,
+            "command": table.command(recipe),
+            "commit": None,
             "finished": datetime.datetime.fromtimestamp(
-                os.path.getmtime(source), datetime.timezone.utc).isoformat(
-                timespec="seconds"),
-            "seconds": table.wall_time({recipe.name: results})[0], "cpu": None}
+                os.path.getmtime(source), datetime.timezone.utc
+            ).isoformat(timespec="seconds"),
+            "seconds": table.wall_time({recipe.name: results})[0],
+            "cpu": None,
+        }
         write_json(os.path.join(target, table.PROVENANCE), record)
 
 
@@ -216,10 +267,12 @@ def write_table(workdir: str, quick: bool, doc: str) -> None:
         archive_rows(workdir, archive)
         dirs.append(archive)
     sources = {r.name: table.first_holding(dirs, r) for r in RECIPES}
-    results = {name: table.load_results(d, _recipe(name)) if d else None
-               for name, d in sources.items()}  # read once
-    provenances = {name: table.load_provenance(d, _recipe(name)) if d else None
-                   for name, d in sources.items()}
+    results = {
+        name: table.load_results(d, _recipe(name)) if d else None for name, d in sources.items()
+    }  # read once
+    provenances = {
+        name: table.load_provenance(d, _recipe(name)) if d else None for name, d in sources.items()
+    }
     text = section(results, provenances, quick, None)
     with open(os.path.join(workdir, "results_table.md"), "w", encoding="utf-8") as f:
         f.write(text + "\n")
@@ -228,8 +281,7 @@ def write_table(workdir: str, quick: bool, doc: str) -> None:
         with open(doc, encoding="utf-8") as f:
             current = f.read()
         figures = os.path.join(os.path.dirname(os.path.abspath(doc)), "figures")
-        updated = table.replace_section(current, section(results, provenances, quick,
-                                                          figures))
+        updated = table.replace_section(current, section(results, provenances, quick, figures))
         with open(doc, "w", encoding="utf-8") as f:
             f.write(updated)
         print(f"[reproduce] updated {doc}")
@@ -262,8 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    failed = [] if args.table_only else [
-        r.name for r in recipes if run_row(r, workdir, args.quick) != 0]
+    failed = (
+        [] if args.table_only else [r.name for r in recipes if run_row(r, workdir, args.quick) != 0]
+    )
     try:
         write_table(workdir, args.quick, args.update_doc)
     except ValueError as e:  # a corrupt results.json: the rows' own files stay as they are

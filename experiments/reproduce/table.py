@@ -79,13 +79,15 @@ def _load(path: str) -> dict | None:
         try:
             return json.load(f)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); rerun its row or remove "
-                             "the file") from None
+            raise ValueError(
+                f"{path} is not valid JSON ({e}); rerun its row or remove the file"
+            ) from None
 
 
 def command(recipe: Recipe, quick: bool = False) -> str:
-    return " ".join(("python -m", f"experiments.{recipe.module}",
-                     *(recipe.quick if quick else recipe.args)))
+    return " ".join(
+        ("python -m", f"experiments.{recipe.module}", *(recipe.quick if quick else recipe.args))
+    )
 
 
 def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) -> list[str]:
@@ -100,18 +102,33 @@ def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) ->
             except (KeyError, IndexError, TypeError, ValueError) as e:
                 ours, n = f"missing ({e})", "-"
         first = i == 0
-        rows.append("| " + " | ".join((
-            recipe.document if first else "", f"`{command(recipe, quick)}`" if first else "",
-            figure.label, str(n if n != 0 else "deterministic"), ours, figure.document,
-            recipe.note if first else "")) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                (
+                    recipe.document if first else "",
+                    f"`{command(recipe, quick)}`" if first else "",
+                    figure.label,
+                    str(n if n != 0 else "deterministic"),
+                    ours,
+                    figure.document,
+                    recipe.note if first else "",
+                )
+            )
+            + " |"
+        )
     return rows
 
 
-def render_table(recipes: Sequence[Recipe], results: Mapping[str, Mapping | None],
-                 quick: bool = False) -> str:
+def render_table(
+    recipes: Sequence[Recipe], results: Mapping[str, Mapping | None], quick: bool = False
+) -> str:
     """The markdown table of every recipe's figures."""
-    lines = ["| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | document | "
-             "differences |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | document | "
+        "differences |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for recipe in recipes:
         lines += recipe_rows(recipe, results[recipe.name], quick)
     return "\n".join(lines)
@@ -121,12 +138,17 @@ def gap_table(results: Mapping | None, models: Sequence[str]) -> str:
     """Document 000's train/validation gap per epoch (means over seeds, points)."""
     if results is None:
         return "(document 000's row has not run)"
-    lines = ["| epoch | " + " | ".join(f"{m}: TRAINING / VALIDATION / gap" for m in models)
-             + " |", "|---|" + "---|" * len(models)]
+    lines = [
+        "| epoch | " + " | ".join(f"{m}: TRAINING / VALIDATION / gap" for m in models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
     gaps = {m: results["models"][m]["train_validation_gap_by_epoch"] for m in models}
     for i, row in enumerate(gaps[models[0]]):
-        cells = [f"{100 * g[i]['train_accuracy']:.2f} / {100 * g[i]['val_accuracy']:.2f} / "
-                 f"{100 * g[i]['gap']:+.2f}" for g in gaps.values()]
+        cells = [
+            f"{100 * g[i]['train_accuracy']:.2f} / {100 * g[i]['val_accuracy']:.2f} / "
+            f"{100 * g[i]['gap']:+.2f}"
+            for g in gaps.values()
+        ]
         lines.append(f"| {row['epoch']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -152,8 +174,10 @@ def provenance_lines(provenances: Mapping[str, Mapping | None]) -> list[str]:
         if p is None:
             continue
         commit = p.get("commit") or "not recorded"
-        lines.append(f"- `{name}`: commit {commit}, finished {p.get('finished', '?')}, "
-                     f"{p.get('seconds', math.nan):.0f} s; {p.get('cpu', 'CPU not recorded')}")
+        lines.append(
+            f"- `{name}`: commit {commit}, finished {p.get('finished', '?')}, "
+            f"{p.get('seconds', math.nan):.0f} s; {p.get('cpu', 'CPU not recorded')}"
+        )
     return lines
 
 
@@ -162,4 +186,4 @@ def replace_section(text: str, section: str) -> str:
     start, stop = text.find(BEGIN), text.find(END)
     if start < 0 or stop < start:
         raise ValueError(f"the file has no {BEGIN} ... {END} section to replace")
-    return text[:start + len(BEGIN)] + "\n" + section + "\n" + text[stop:]
+    return text[: start + len(BEGIN)] + "\n" + section + "\n" + text[stop:]

@@ -28,8 +28,10 @@ from experiments.vanishing_gradients.study import CONFIGS
 from rnn_attn.config import field, fit_fields, override, require, split_names
 from rnn_attn.memory import host_free_bytes
 
-ALL = ("simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
-       "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5")
+ALL = (
+    "simple_rnn,simple_rnn_normal_init,simple_rnn_clipped,simple_rnn_layer_norm,"
+    "simple_rnn_residual,lstm,lstm_forget_bias_5,lstm_layer_norm,gru,gru_update_bias_5"
+)
 
 CELL_COMPARISON = ("simple_rnn", "lstm", "gru", "lstm_forget_bias_5", "gru_update_bias_5")
 
@@ -40,8 +42,12 @@ class VanishingConfig(fit_fields(batch_size=64, learning_rate=3e-3)):
     each trained for one epoch of ``steps`` fresh batches (no --epochs, --seed-loop:
     every seed of a job in one batched program)."""
 
-    configs: str = field(ALL, "comma-separated configurations (see study.CONFIGS)",
-                         items=sorted(CONFIGS), item="configuration")
+    configs: str = field(
+        ALL,
+        "comma-separated configurations (see study.CONFIGS)",
+        items=sorted(CONFIGS),
+        item="configuration",
+    )
     lengths: str = field("10,25,50,100", "comma-separated sequence lengths")
     units: int = field(32, "recurrent units", minimum=1)
     symbols: int = field(8, "distinct symbols (chance accuracy is 1/symbols)", minimum=2)
@@ -62,10 +68,14 @@ class VanishingConfig(fit_fields(batch_size=64, learning_rate=3e-3)):
             lengths = self.length_values
         except ValueError:
             lengths = []
-        require(bool(lengths) and all(v >= 2 for v in lengths),
-                f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}")
-        require(len(set(lengths)) == len(lengths),
-                f"--lengths repeats a length: {self.lengths!r}; expected each length once")
+        require(
+            bool(lengths) and all(v >= 2 for v in lengths),
+            f"--lengths must be comma-separated integers >= 2, got {self.lengths!r}",
+        )
+        require(
+            len(set(lengths)) == len(lengths),
+            f"--lengths repeats a length: {self.lengths!r}; expected each length once",
+        )
         self.check_memory(max(lengths))
 
     def check_memory(self, longest: int) -> None:
@@ -74,11 +84,13 @@ class VanishingConfig(fit_fields(batch_size=64, learning_rate=3e-3)):
         segment = min(self.steps, self.checkpoint_every or self.steps)
         need = 4 * self.seeds * segment * self.batch_size * longest * self.symbols
         free = host_free_bytes()
-        require(need <= free / 2,
-                f"--seeds {self.seeds} x {segment} steps x --batch-size {self.batch_size} x "
-                f"length {longest} x --symbols {self.symbols} needs {need / 2**30:.1f} GiB "
-                f"of batches, more than half the {free / 2**30:.1f} GiB free; expected a "
-                f"smaller --batch-size, --checkpoint-every or --seeds")
+        require(
+            need <= free / 2,
+            f"--seeds {self.seeds} x {segment} steps x --batch-size {self.batch_size} x "
+            f"length {longest} x --symbols {self.symbols} needs {need / 2**30:.1f} GiB "
+            f"of batches, more than half the {free / 2**30:.1f} GiB free; expected a "
+            f"smaller --batch-size, --checkpoint-every or --seeds",
+        )
 
 
 # --local: a quick check of the whole pipeline.

@@ -33,24 +33,41 @@ from rnn_attn.train.steps import init_states
 
 # name -> (cell kind, cell options, gradient clipping norm or None, what it tests)
 CONFIGS: dict[str, tuple[str, dict[str, Any], float | None, str]] = {
-    "simple_rnn": ("simple_rnn", {}, None,
-                   "SimpleRNN, Keras's orthogonal recurrent init"),
-    "simple_rnn_normal_init": ("simple_rnn", {"recurrent_initializer": "random_normal"}, None,
-                               "SimpleRNN, random-normal (stddev 0.05) recurrent init"),
-    "simple_rnn_clipped": ("simple_rnn", {}, 1.0,
-                           "SimpleRNN, gradients clipped to global norm 1"),
-    "simple_rnn_layer_norm": ("simple_rnn", {"layer_norm": True}, None,
-                              "SimpleRNN with layer normalization in the cell"),
-    "simple_rnn_residual": ("simple_rnn", {"residual": True}, None,
-                            "SimpleRNN with a skip connection across time: "
-                            "h_t = h_{t-1} + tanh(...)"),
+    "simple_rnn": ("simple_rnn", {}, None, "SimpleRNN, Keras's orthogonal recurrent init"),
+    "simple_rnn_normal_init": (
+        "simple_rnn",
+        {"recurrent_initializer": "random_normal"},
+        None,
+        "SimpleRNN, random-normal (stddev 0.05) recurrent init",
+    ),
+    "simple_rnn_clipped": ("simple_rnn", {}, 1.0, "SimpleRNN, gradients clipped to global norm 1"),
+    "simple_rnn_layer_norm": (
+        "simple_rnn",
+        {"layer_norm": True},
+        None,
+        "SimpleRNN with layer normalization in the cell",
+    ),
+    "simple_rnn_residual": (
+        "simple_rnn",
+        {"residual": True},
+        None,
+        "SimpleRNN with a skip connection across time: h_t = h_{t-1} + tanh(...)",
+    ),
     "lstm": ("lstm", {}, None, "LSTM (gated), Keras's forget-gate bias 1"),
-    "lstm_forget_bias_5": ("lstm", {"forget_bias": 5.0}, None,
-                           "LSTM with forget-gate bias 5 (the cell keeps its state at init)"),
+    "lstm_forget_bias_5": (
+        "lstm",
+        {"forget_bias": 5.0},
+        None,
+        "LSTM with forget-gate bias 5 (the cell keeps its state at init)",
+    ),
     "lstm_layer_norm": ("lstm", {"layer_norm": True}, None, "LSTM with layer normalization"),
     "gru": ("gru", {}, None, "GRU (gated), Keras's update-gate bias 0"),
-    "gru_update_bias_5": ("gru", {"update_bias": 5.0}, None,
-                          "GRU with update-gate bias 5 (the state is kept at init)"),
+    "gru_update_bias_5": (
+        "gru",
+        {"update_bias": 5.0},
+        None,
+        "GRU with update-gate bias 5 (the state is kept at init)",
+    ),
 }
 
 
@@ -87,11 +104,14 @@ class FirstSymbolModel:
 
     def init(self, key):
         k_rnn, k_out = jax.random.split(key)
-        return {"rnn": self.cell.init(k_rnn, self.symbols),
-                "output": layers.init_dense(k_out, self.units, self.symbols)}
+        return {
+            "rnn": self.cell.init(k_rnn, self.symbols),
+            "output": layers.init_dense(k_out, self.units, self.symbols),
+        }
 
-    def apply(self, params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self, params, inputs: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
         """Logits ``<float>[batch, symbols]`` (no dropout: ``train`` and ``key`` change
         nothing). The inputs take the parameters' dtype (bf16 under ``ComputeDtype``)."""
         inputs = inputs.astype(jax.tree.leaves(params)[0].dtype)
@@ -113,6 +133,7 @@ def build(name: str, settings: StudySettings) -> tuple[Any, optax.GradientTransf
 
 def gradient_by_step(model: FirstSymbolModel, params, inputs, labels) -> jax.Array:
     """``<float32>[length]``: mean over examples of ``||d loss_b / d x_{b,t}||``."""
+
     def total_loss(x):
         logits = model.apply(params, x)
         return jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
@@ -138,14 +159,17 @@ def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
 def sampler(settings: StudySettings, length: int, seeds: Sequence[int]) -> feed.Sampler:
     """Every seed's stream of ``steps`` training batches of the task at ``length``."""
     if isinstance(length, bool) or not isinstance(length, int) or length < 2:
-        raise ValueError(f"length must be an integer >= 2 (a first symbol and at least "
-                         f"one distractor), got {length!r}")
+        raise ValueError(
+            f"length must be an integer >= 2 (a first symbol and at least "
+            f"one distractor), got {length!r}"
+        )
     if not seeds:
         raise ValueError("seeds is empty; expected at least one seed")
 
     def sample(key: jax.Array) -> dict[str, jax.Array]:
-        inputs, labels = sample_first_symbol_task(key, settings.batch_size, length,
-                                                  settings.symbols)
+        inputs, labels = sample_first_symbol_task(
+            key, settings.batch_size, length, settings.symbols
+        )
         return {"inputs": inputs, "targets": labels}
 
     keys = np.stack([np.asarray(repeat_keys(s)[1]) for s in seeds])
@@ -156,21 +180,31 @@ def make_measure(model: FirstSymbolModel, settings: StudySettings, length: int):
     """``measure(init_params, params, probe_key, test_key)`` for one seed: gradient norms
     by step at initialization and after training, on ``gradient_examples`` probe
     sequences, and the TEST accuracy on ``eval_examples`` fresh sequences."""
+
     def measure(init_params, params, probe_key, test_key):
-        probe = sample_first_symbol_task(probe_key, settings.gradient_examples, length,
-                                         settings.symbols)
-        inputs, labels = sample_first_symbol_task(test_key, settings.eval_examples, length,
-                                                  settings.symbols)
+        probe = sample_first_symbol_task(
+            probe_key, settings.gradient_examples, length, settings.symbols
+        )
+        inputs, labels = sample_first_symbol_task(
+            test_key, settings.eval_examples, length, settings.symbols
+        )
         accuracy = jnp.mean(jnp.argmax(model.apply(params, inputs), -1) == labels)
-        return {"grad_init": gradient_by_step(model, init_params, *probe),
-                "grad_trained": gradient_by_step(model, params, *probe),
-                "test_accuracy": accuracy}
+        return {
+            "grad_init": gradient_by_step(model, init_params, *probe),
+            "grad_trained": gradient_by_step(model, params, *probe),
+            "test_accuracy": accuracy,
+        }
+
     return measure
 
 
-def measure(fit: engine.FitResult, model: FirstSymbolModel,
-            optimizer: optax.GradientTransformation, settings: StudySettings,
-            length: int) -> dict[str, np.ndarray]:
+def measure(
+    fit: engine.FitResult,
+    model: FirstSymbolModel,
+    optimizer: optax.GradientTransformation,
+    settings: StudySettings,
+    length: int,
+) -> dict[str, np.ndarray]:
     """One trained configuration's measurements, numpy arrays with a leading seed axis:
     ``grad_init``/``grad_trained`` ``[seeds, length]``, ``test_accuracy`` ``[seeds]`` and
     the training loss of every step, ``train_loss`` ``[seeds, steps]``."""
@@ -186,7 +220,8 @@ def reach(grad_by_step: np.ndarray) -> float:
     """log10 of ``||dL/dx_1|| / ||dL/dx_T||``: 0 when the first input moves the loss as
     much as the last one, -k when k orders of magnitude less."""
     if np.ndim(grad_by_step) != 1 or np.size(grad_by_step) < 2:
-        raise ValueError(f"reach expects <float>[length >= 2], one gradient norm per step, "
-                         f"got shape {np.shape(grad_by_step)}")
+        raise ValueError(
+            f"reach expects <float>[length >= 2], one gradient norm per step, "
+            f"got shape {np.shape(grad_by_step)}"
+        )
     return float(np.log10(max(grad_by_step[0], 1e-38) / max(grad_by_step[-1], 1e-38)))
-

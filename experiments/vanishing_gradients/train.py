@@ -36,8 +36,13 @@ class Job:
 
 
 def settings(cfg: VanishingConfig) -> gs.StudySettings:
-    return gs.StudySettings(units=cfg.units, symbols=cfg.symbols, batch_size=cfg.batch_size,
-                            steps=cfg.steps, learning_rate=cfg.learning_rate)
+    return gs.StudySettings(
+        units=cfg.units,
+        symbols=cfg.symbols,
+        batch_size=cfg.batch_size,
+        steps=cfg.steps,
+        learning_rate=cfg.learning_rate,
+    )
 
 
 def build(cfg: VanishingConfig, ctx) -> Setup:
@@ -47,16 +52,21 @@ def build(cfg: VanishingConfig, ctx) -> Setup:
     built = {job: gs.build(n, study) for job, (n, _) in jobs.items()}
     return Setup(
         models={job: model for job, (model, _) in built.items()},
-        data={job: engine.FitData(gs.sampler(study, t, cfg.seed_numbers))
-              for job, (_, t) in jobs.items()},
+        data={
+            job: engine.FitData(gs.sampler(study, t, cfg.seed_numbers))
+            for job, (_, t) in jobs.items()
+        },
         objective=categorical_classification(),
         optimizer={job: optimizer for job, (_, optimizer) in built.items()},
-        fit={"monitor": "loss"}, seed_keys=gs.seed_keys,
+        fit={"monitor": "loss"},
+        seed_keys=gs.seed_keys,
         data_description=f"first-symbol task, {cfg.symbols} symbols, lengths {cfg.lengths}; "
-                         f"{cfg.steps} steps of {cfg.batch_size} fresh sequences, "
-                         f"{study.eval_examples} fresh test sequences per seed",
-        extras={job: Job(n, t, ctx.model(built[job][0]), built[job][1])
-                for job, (n, t) in jobs.items()})
+        f"{cfg.steps} steps of {cfg.batch_size} fresh sequences, "
+        f"{study.eval_examples} fresh test sequences per seed",
+        extras={
+            job: Job(n, t, ctx.model(built[job][0]), built[job][1]) for job, (n, t) in jobs.items()
+        },
+    )
 
 
 def evaluate(cfg: VanishingConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
@@ -65,7 +75,8 @@ def evaluate(cfg: VanishingConfig, setup: Setup, name: str, fit: engine.FitResul
     job: Job = setup.extras[name]
     r = gs.measure(fit, job.model, job.optimizer, settings(cfg), job.length)
     return {
-        "config": job.config, "length": job.length,
+        "config": job.config,
+        "length": job.length,
         "description": gs.CONFIGS[job.config][3],
         "per_seed": {
             "test_accuracy": [float(a) for a in r["test_accuracy"]],
@@ -79,6 +90,13 @@ def evaluate(cfg: VanishingConfig, setup: Setup, name: str, fit: engine.FitResul
 
 
 EXPERIMENT = Experiment(
-    name="vanishing_gradients", config=VanishingConfig, build=build, evaluate=evaluate,
-    metrics=report.METRICS, report=report.report, description=describe(vg_config.__doc__),
-    default_workdir="runs/vanishing_gradients", local=vg_config.LOCAL)
+    name="vanishing_gradients",
+    config=VanishingConfig,
+    build=build,
+    evaluate=evaluate,
+    metrics=report.METRICS,
+    report=report.report,
+    description=describe(vg_config.__doc__),
+    default_workdir="runs/vanishing_gradients",
+    local=vg_config.LOCAL,
+)

@@ -12,5 +12,12 @@ from experiments.weather.config import WeatherConfig
 from experiments.weather.data import Split, WeatherData, prepare_data, split_rows
 from experiments.weather.train import EXPERIMENT, versus_baseline
 
-__all__ = ["EXPERIMENT", "Split", "WeatherConfig", "WeatherData", "prepare_data",
-           "split_rows", "versus_baseline"]
+__all__ = [
+    "EXPERIMENT",
+    "Split",
+    "WeatherConfig",
+    "WeatherData",
+    "prepare_data",
+    "split_rows",
+    "versus_baseline",
+]

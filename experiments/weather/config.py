@@ -60,50 +60,69 @@ from rnn_attn.models.forecasters import FORECASTERS, make_forecaster
 FORMATS = ("tmy3", "jena")
 DEFAULT_FILES = {"tmy3": "tmy3_723170_greensboro_nc.csv", "jena": "jena_climate_2009_2016.csv"}
 DEFAULT_TARGETS = {"tmy3": "Dry-bulb (C)", "jena": "T (degC)"}
-REFERENCE = ("document 002 (Jena, one run each): common-sense baseline MAE 0.29 normalized "
-             "(about 2.57 C); GRU(32) about 0.265 validation MAE")
+REFERENCE = (
+    "document 002 (Jena, one run each): common-sense baseline MAE 0.29 normalized "
+    "(about 2.57 C); GRU(32) about 0.265 validation MAE"
+)
 HEADLINE = "val_mae_best_c"
 # --local: a quick check of the whole pipeline.
 LOCAL = {"models": "dense,gru", "seeds": 2, "epochs": 2}
 # The lecture's epochs (after Chollet 6.3): the dropout-regularized GRUs learn more slowly
 # and train twice as long. (The dense model's and the stacked and bidirectional GRUs' are
 # Chollet's; the lecture's slides leave them out.)
-DOCUMENT_EPOCHS = {"dense": 20, "gru": 20, "gru_dropout": 40, "gru_stacked": 40,
-                   "gru_bidirectional": 40}
+DOCUMENT_EPOCHS = {
+    "dense": 20,
+    "gru": 20,
+    "gru_dropout": 40,
+    "gru_stacked": 40,
+    "gru_bidirectional": 40,
+}
 
 
 @dataclasses.dataclass(frozen=True)
-class WeatherConfig(fit_fields(batch_size=128, eval_batch_size=1024, optimizer="rmsprop",
-                               learning_rate=1e-3, patience=0)):
+class WeatherConfig(
+    fit_fields(
+        batch_size=128, eval_batch_size=1024, optimizer="rmsprop", learning_rate=1e-3, patience=0
+    )
+):
     """Settings of a forecasting comparison (defaults: the TMY3 record, see the module doc)."""
 
-    models: str = models_field("dense,gru,gru_dropout,gru_stacked,gru_bidirectional",
-                               FORECASTERS)
-    data: str = field("", "the weather CSV (default: the --format's file in $RNN_ATTN_DATA "
-                          "or ../shared/data)")
+    models: str = models_field("dense,gru,gru_dropout,gru_stacked,gru_bidirectional", FORECASTERS)
+    data: str = field(
+        "", "the weather CSV (default: the --format's file in $RNN_ATTN_DATA or ../shared/data)"
+    )
     format: str = field("tmy3", f"layout of --data, one of {FORMATS}", choices=FORMATS)
-    target: str = field("", "target column (default: 'Dry-bulb (C)' for tmy3, 'T (degC)' "
-                            "for jena)")
-    columns: str = field("", "comma-separated input columns, the target among them "
-                             "(default: tmy3's 13 measured columns / every jena column)")
-    lookback: int = field(120, "rows of history per window (tmy3: hours; jena: 10 minutes)",
-                          minimum=1)
+    target: str = field("", "target column (default: 'Dry-bulb (C)' for tmy3, 'T (degC)' for jena)")
+    columns: str = field(
+        "",
+        "comma-separated input columns, the target among them "
+        "(default: tmy3's 13 measured columns / every jena column)",
+    )
+    lookback: int = field(
+        120, "rows of history per window (tmy3: hours; jena: 10 minutes)", minimum=1
+    )
     step: int = field(1, "keep every step-th row of the window (jena: 6, hourly)", minimum=1)
-    delay: int = field(24, "forecast this many rows after the window's end (jena: 144)",
-                       minimum=0)
-    train_fraction: float = field(0.6, "first fraction of the rows for training",
-                                  above=0.0, below=1.0)
-    validation_fraction: float = field(0.2, "next fraction for validation (the rest: test)",
-                                       above=0.0, below=1.0)
-    train_end: int = field(0, "training rows [0, train_end) (0: use --train-fraction)",
-                           minimum=0)
-    validation_end: int = field(0, "validation rows [train_end, validation_end) (0: use "
-                                   "--validation-fraction)", minimum=0)
-    epochs: int = field(0, "training epochs, each over every training window once (0: each "
-                           "model's document epochs, DOCUMENT_EPOCHS: 20 for dense and gru, "
-                           "40 for the others)", minimum=0)
-    reset_after: bool = field(True, "Keras 2 GRU (True) or the original GRU of the R "
-                                    "lecture's Keras (False)")
+    delay: int = field(24, "forecast this many rows after the window's end (jena: 144)", minimum=0)
+    train_fraction: float = field(
+        0.6, "first fraction of the rows for training", above=0.0, below=1.0
+    )
+    validation_fraction: float = field(
+        0.2, "next fraction for validation (the rest: test)", above=0.0, below=1.0
+    )
+    train_end: int = field(0, "training rows [0, train_end) (0: use --train-fraction)", minimum=0)
+    validation_end: int = field(
+        0, "validation rows [train_end, validation_end) (0: use --validation-fraction)", minimum=0
+    )
+    epochs: int = field(
+        0,
+        "training epochs, each over every training window once (0: each "
+        "model's document epochs, DOCUMENT_EPOCHS: 20 for dense and gru, "
+        "40 for the others)",
+        minimum=0,
+    )
+    reset_after: bool = field(
+        True, "Keras 2 GRU (True) or the original GRU of the R lecture's Keras (False)"
+    )
 
     def epochs_for(self, model: str) -> int:
         """``--epochs``, or the model's document epochs when it is 0."""
@@ -122,15 +141,20 @@ class WeatherConfig(fit_fields(batch_size=128, eval_batch_size=1024, optimizer="
         return self.lookback // self.step
 
     def check(self) -> None:
-        require(self.lookback % self.step == 0,
-                f"--lookback {self.lookback} must be a multiple of --step {self.step} (a "
-                f"window holds lookback / step timesteps)")
-        require(self.train_fraction + self.validation_fraction < 1.0,
-                f"--train-fraction and --validation-fraction must leave rows for the test "
-                f"split, got {self.train_fraction} and {self.validation_fraction}")
-        require(self.validation_end == 0 or self.train_end < self.validation_end,
-                f"--train-end {self.train_end} must be below --validation-end "
-                f"{self.validation_end}")
+        require(
+            self.lookback % self.step == 0,
+            f"--lookback {self.lookback} must be a multiple of --step {self.step} (a "
+            f"window holds lookback / step timesteps)",
+        )
+        require(
+            self.train_fraction + self.validation_fraction < 1.0,
+            f"--train-fraction and --validation-fraction must leave rows for the test "
+            f"split, got {self.train_fraction} and {self.validation_fraction}",
+        )
+        require(
+            self.validation_end == 0 or self.train_end < self.validation_end,
+            f"--train-end {self.train_end} must be below --validation-end {self.validation_end}",
+        )
 
 
 def default_data_path(fmt: str) -> str:

@@ -35,19 +35,27 @@ def split_rows(rows: int, config: WeatherConfig) -> list[Split]:
         ``lookback + delay + 1`` rows (the sizes are named).
     """
     train_end = config.train_end or int(rows * config.train_fraction)
-    val_end = config.validation_end or int(rows * (config.train_fraction
-                                                   + config.validation_fraction))
-    require(0 < train_end < val_end < rows,
-            f"the split boundaries train_end={train_end}, validation_end={val_end} must "
-            f"satisfy 0 < train_end < validation_end < rows={rows}")
-    splits = [Split("training", 0, train_end), Split("validation", train_end, val_end),
-              Split("test", val_end, rows)]
+    val_end = config.validation_end or int(
+        rows * (config.train_fraction + config.validation_fraction)
+    )
+    require(
+        0 < train_end < val_end < rows,
+        f"the split boundaries train_end={train_end}, validation_end={val_end} must "
+        f"satisfy 0 < train_end < validation_end < rows={rows}",
+    )
+    splits = [
+        Split("training", 0, train_end),
+        Split("validation", train_end, val_end),
+        Split("test", val_end, rows),
+    ]
     need = config.lookback + config.delay + 1
     for s in splits:
-        require(s.stop - s.start >= need,
-                f"--lookback {config.lookback} with --delay {config.delay} leaves no "
-                f"{s.name} window: its rows [{s.start}, {s.stop}) are {s.stop - s.start}, and "
-                f"a window needs lookback + delay + 1 = {need} (the series has {rows} rows)")
+        require(
+            s.stop - s.start >= need,
+            f"--lookback {config.lookback} with --delay {config.delay} leaves no "
+            f"{s.name} window: its rows [{s.start}, {s.stop}) are {s.stop - s.start}, and "
+            f"a window needs lookback + delay + 1 = {need} (the series has {rows} rows)",
+        )
     return splits
 
 
@@ -97,11 +105,12 @@ def prepare_data(config: WeatherConfig) -> WeatherData:
     for s in splits:
         low, high = s.window_range(config.delay)
         try:
-            inputs, targets = weather.all_windows(data, config.lookback, config.delay, low,
-                                                  high, **common)
+            inputs, targets = weather.all_windows(
+                data, config.lookback, config.delay, low, high, **common
+            )
             baseline[s.name] = weather.naive_baseline_mae(
-                data, config.lookback, config.delay, low, high, normalizer=normalizer,
-                **common)
+                data, config.lookback, config.delay, low, high, normalizer=normalizer, **common
+            )
         except ValueError as e:
             raise ConfigError(f"{s.name} windows: {e}") from None
         windows[s.name] = {"inputs": inputs, "targets": targets}
@@ -110,11 +119,20 @@ def prepare_data(config: WeatherConfig) -> WeatherData:
 
 def data_record(config: WeatherConfig, data: WeatherData) -> dict[str, Any]:
     series = data.series
-    return {"path": data.path, "format": config.format, "rows": len(series),
-            "columns": list(series.columns), "target": series.target_name,
-            "steps_per_hour": series.steps_per_hour,
-            "target_mean": float(data.normalizer.mean[series.target_index]),
-            "target_std_c_per_unit": data.scale,
-            "splits": {s.name: {"rows": [s.start, s.stop],
-                                "windows": int(len(data.windows[s.name]["targets"]))}
-                       for s in data.splits}}
+    return {
+        "path": data.path,
+        "format": config.format,
+        "rows": len(series),
+        "columns": list(series.columns),
+        "target": series.target_name,
+        "steps_per_hour": series.steps_per_hour,
+        "target_mean": float(data.normalizer.mean[series.target_index]),
+        "target_std_c_per_unit": data.scale,
+        "splits": {
+            s.name: {
+                "rows": [s.start, s.stop],
+                "windows": int(len(data.windows[s.name]["targets"])),
+            }
+            for s in data.splits
+        },
+    }

@@ -25,8 +25,10 @@ def build(cfg: WeatherConfig, ctx) -> Setup:
     """The windows of each split, the baseline on them, a model per name (each with its
     document epochs unless ``--epochs``), MAE with the Keras optimizer."""
     data = prepare_data(cfg)
-    baseline = {s: {"mae": b.normalized, "mae_c": b.in_units, "windows": b.windows}
-                for s, b in data.baseline.items()}
+    baseline = {
+        s: {"mae": b.normalized, "mae_c": b.in_units, "windows": b.windows}
+        for s, b in data.baseline.items()
+    }
     report.describe_data(cfg, data, baseline)
     features = data.series.values.shape[1]
     return Setup(
@@ -38,7 +40,8 @@ def build(cfg: WeatherConfig, ctx) -> Setup:
         fit_per_model={n: {"epochs": cfg.epochs_for(n)} for n in cfg.model_names},
         record={"data": data_record(cfg, data), "baseline": baseline},
         reference_model="gru" if "gru" in cfg.model_names else None,
-        extras=data)
+        extras=data,
+    )
 
 
 def evaluate(cfg: WeatherConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
@@ -49,20 +52,33 @@ def evaluate(cfg: WeatherConfig, setup: Setup, name: str, fit: engine.FitResult)
     test = fit.evaluate(Split(data.windows["test"]), cfg.eval_batch_size)
     per_seed: dict[str, list] = {"best_epoch": list(fit.best_epoch)}
     for i, (h, b) in enumerate(zip(fit.history, fit.best_epoch, strict=True)):
-        figures = {"val_mae_best": h["val_mae"][b - 1], "val_mae_final": h["val_mae"][-1],
-                   "test_mae_best": test[i]["test_mae"], "train_mae_final": h["mae"][-1]}
+        figures = {
+            "val_mae_best": h["val_mae"][b - 1],
+            "val_mae_final": h["val_mae"][-1],
+            "test_mae_best": test[i]["test_mae"],
+            "train_mae_final": h["mae"][-1],
+        }
         for key, value in figures.items():
             per_seed.setdefault(key, []).append(float(value))
             per_seed.setdefault(f"{key}_c", []).append(float(value) * data.scale)
     baseline = setup.record["baseline"]
-    return {"per_seed": per_seed, "history_per_seed": fit.history, "vs_baseline": {
-        key: versus_baseline(per_seed[key], baseline[split]["mae_c"])
-        for key, split in (("val_mae_best_c", "validation"), ("val_mae_final_c", "validation"),
-                           ("test_mae_best_c", "test"))}}
+    return {
+        "per_seed": per_seed,
+        "history_per_seed": fit.history,
+        "vs_baseline": {
+            key: versus_baseline(per_seed[key], baseline[split]["mae_c"])
+            for key, split in (
+                ("val_mae_best_c", "validation"),
+                ("val_mae_final_c", "validation"),
+                ("test_mae_best_c", "test"),
+            )
+        },
+    }
 
 
-def versus_baseline(scores: Sequence[float], baseline: float, *, confidence: float = 0.95
-                    ) -> dict[str, Any]:
+def versus_baseline(
+    scores: Sequence[float], baseline: float, *, confidence: float = 0.95
+) -> dict[str, Any]:
     """A model's per-seed MAEs against the baseline's MAE on the same windows: the
     differences ``d_i = model_i - baseline`` (negative: the model is better), their mean
     with a t interval and a one-sample t-test of ``mean(d) = 0``.
@@ -71,23 +87,40 @@ def versus_baseline(scores: Sequence[float], baseline: float, *, confidence: flo
     it says whether the recipe reliably beats the baseline on THESE windows, not how the
     two would compare on other years' weather."""
     d = np.asarray(scores, np.float64) - float(baseline)
-    out: dict[str, Any] = {"baseline": float(baseline), "differences": d.tolist(),
-                           "mean_difference": float(d.mean()),
-                           "seeds_better": int((d < 0).sum()), "seeds": int(d.size)}
+    out: dict[str, Any] = {
+        "baseline": float(baseline),
+        "differences": d.tolist(),
+        "mean_difference": float(d.mean()),
+        "seeds_better": int((d < 0).sum()),
+        "seeds": int(d.size),
+    }
     if d.size < 2:
         return out
     low, high = stats.t_confidence_interval(d, confidence=confidence)
     both = scipy_stats.ttest_1samp(d, 0.0)
     less = scipy_stats.ttest_1samp(d, 0.0, alternative="less")
-    return out | {"confidence": confidence, "ci_t_low": low, "ci_t_high": high,
-                  "t_statistic": float(both.statistic), "df": int(d.size - 1),
-                  "p_value_two_sided": float(both.pvalue),
-                  "p_value_model_better": float(less.pvalue)}
+    return out | {
+        "confidence": confidence,
+        "ci_t_low": low,
+        "ci_t_high": high,
+        "t_statistic": float(both.statistic),
+        "df": int(d.size - 1),
+        "p_value_two_sided": float(both.pvalue),
+        "p_value_model_better": float(less.pvalue),
+    }
 
 
 EXPERIMENT = Experiment(
-    name="weather", config=WeatherConfig, build=build, evaluate=evaluate,
-    metrics=report.METRICS, compare=(report.HEADLINE,), summarize=report.SUMMARIZED,
-    report=report.report, reference=weather_config.REFERENCE,
-    description=describe(weather_config.__doc__), default_workdir="runs/weather",
-    local=weather_config.LOCAL)
+    name="weather",
+    config=WeatherConfig,
+    build=build,
+    evaluate=evaluate,
+    metrics=report.METRICS,
+    compare=(report.HEADLINE,),
+    summarize=report.SUMMARIZED,
+    report=report.report,
+    reference=weather_config.REFERENCE,
+    description=describe(weather_config.__doc__),
+    default_workdir="runs/weather",
+    local=weather_config.LOCAL,
+)

@@ -29,8 +29,15 @@ def attention_heatmap(
     ax.set_xlabel("input step (value)")
     ax.set_ylabel("output step (predicted value)")
     for (i, j), w in np.ndenumerate(weights):
-        ax.text(j, i, f"{w:.2f}", ha="center", va="center",
-                color="black" if w > 0.5 else "white", fontsize=8)
+        ax.text(
+            j,
+            i,
+            f"{w:.2f}",
+            ha="center",
+            va="center",
+            color="black" if w > 0.5 else "white",
+            fontsize=8,
+        )
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set_title(title)
     fig.tight_layout()
@@ -122,11 +129,17 @@ def history(
                 n = min(len(r) for r in rows)
                 values = np.array([r[:n] for r in rows], float)
                 epochs = np.arange(1, n + 1)
-                ax.plot(epochs, values.mean(0), style, color=color, marker="o", markersize=3,
-                        label=f"{name} {label} (n={len(rows)})")
+                ax.plot(
+                    epochs,
+                    values.mean(0),
+                    style,
+                    color=color,
+                    marker="o",
+                    markersize=3,
+                    label=f"{name} {label} (n={len(rows)})",
+                )
                 if len(rows) > 1:
-                    ax.fill_between(epochs, values.min(0), values.max(0), color=color,
-                                    alpha=0.15)
+                    ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(metric)

@@ -40,8 +40,10 @@ def strict_json(value: Any, where: str, nonfinite: dict[str, str]) -> Any:
     """``value`` with numpy scalars and arrays as Python numbers and lists, and every
     non-finite float as None, its path and value recorded in ``nonfinite``."""
     if isinstance(value, Mapping):
-        return {k: strict_json(v, f"{where}.{k}" if where else str(k), nonfinite)
-                for k, v in value.items()}
+        return {
+            k: strict_json(v, f"{where}.{k}" if where else str(k), nonfinite)
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple | np.ndarray):
         return [strict_json(v, f"{where}[{i}]", nonfinite) for i, v in enumerate(value)]
     if isinstance(value, np.generic):

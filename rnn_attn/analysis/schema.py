@@ -87,17 +87,24 @@ def validate(record: Any) -> None:
         where = f"models.{name}"
         seeds = model["seeds"]
         if any(a >= b for a, b in zip(seeds, seeds[1:], strict=False)):
-            raise ValueError(_message(f"{where}.seeds", f"expected strictly ascending seed "
-                                                        f"numbers, got {seeds}"))
-        lists = [(f"{where}.per_seed.{metric}", values)
-                 for metric, values in model["per_seed"].items()]
+            raise ValueError(
+                _message(f"{where}.seeds", f"expected strictly ascending seed numbers, got {seeds}")
+            )
+        lists = [
+            (f"{where}.per_seed.{metric}", values) for metric, values in model["per_seed"].items()
+        ]
         if "history_per_seed" in model:
             lists.append((f"{where}.history_per_seed", model["history_per_seed"]))
         for path, values in lists:
             if len(values) != len(seeds):
-                raise ValueError(_message(path, f"expected {len(seeds)} entries (one per "
-                                                f"seed, in the order of seeds {seeds}), "
-                                                f"got {len(values)}"))
+                raise ValueError(
+                    _message(
+                        path,
+                        f"expected {len(seeds)} entries (one per "
+                        f"seed, in the order of seeds {seeds}), "
+                        f"got {len(values)}",
+                    )
+                )
 
 
 def _message(path: str, what: str, more: int = 0) -> str:
@@ -112,8 +119,10 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
     if kind == "required":
         missing = next(k for k in value if k not in instance)
         if missing == "schema_version" and not error.absolute_path:
-            return missing, ("required key missing (a record without it predates the schema: "
-                             "read it through schema.migrate)")
+            return missing, (
+                "required key missing (a record without it predates the schema: "
+                "read it through schema.migrate)"
+            )
         return _join(where, missing), "required key missing"
     if kind == "additionalProperties" and value is False:
         allowed = error.schema.get("properties", {})
@@ -121,26 +130,40 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
         return _join(where, extra), (
             f"not a key of schema version {SCHEMA_VERSION} (allowed here: "
             f"{', '.join(allowed)}; a new optional key is added to the schema first, see "
-            f"docs/results_schema.md)")
+            f"docs/results_schema.md)"
+        )
     if kind == "type":
-        expected = " or ".join(_TYPE_WORDS[t] for t in ([value] if isinstance(value, str)
-                                                        else value))
+        expected = " or ".join(
+            _TYPE_WORDS[t] for t in ([value] if isinstance(value, str) else value)
+        )
         return where, f"expected {expected}, got {_json_type(instance)} {_short(instance)}"
     if kind == "const":
         return where, f"expected {value!r}, got {_short(instance)}"
     return where, error.message
 
 
-_TYPE_WORDS = {"object": "an object", "array": "a list", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "null": "null"}
+_TYPE_WORDS = {
+    "object": "an object",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
 
 
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    for kind, types in (("true or false", bool), ("an integer", int), ("a number", float),
-                        ("a string", str), ("a list", list), ("an object", dict)):
+    for kind, types in (
+        ("true or false", bool),
+        ("an integer", int),
+        ("a number", float),
+        ("a string", str),
+        ("a list", list),
+        ("an object", dict),
+    ):
         if isinstance(value, types):
             return kind
     return type(value).__name__
@@ -170,11 +193,11 @@ def migrate(record: Mapping[str, Any]) -> dict[str, Any]:
     version newer than this code's."""
     version = record.get("schema_version", PRE_SCHEMA)
     if isinstance(version, bool) or not isinstance(version, int) or version < PRE_SCHEMA:
-        raise ValueError(_message("schema_version", f"expected an integer, got "
-                                                    f"{_short(version)}"))
+        raise ValueError(_message("schema_version", f"expected an integer, got {_short(version)}"))
     if version > SCHEMA_VERSION:
-        raise ValueError(_message("schema_version", f"{version} is newer than this code "
-                                                    f"reads; update rnn_attn"))
+        raise ValueError(
+            _message("schema_version", f"{version} is newer than this code reads; update rnn_attn")
+        )
     out = dict(record)
     while version < SCHEMA_VERSION:
         out = MIGRATIONS[version](out)
@@ -206,14 +229,22 @@ def _from_pre_schema(record: dict[str, Any]) -> dict[str, Any]:
 def _timing(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping) and "total" in value:
         parts = {_seconds(k): v for k, v in value.items() if k != "total"}
-        return {"total_seconds": value["total"],
-                "compile_seconds": parts.pop("compile_seconds", None),
-                "train_seconds": parts.pop("train_seconds", None), **parts}
+        return {
+            "total_seconds": value["total"],
+            "compile_seconds": parts.pop("compile_seconds", None),
+            "train_seconds": parts.pop("train_seconds", None),
+            **parts,
+        }
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
         return {"total_seconds": value, "compile_seconds": None, "train_seconds": None}
-    raise ValueError(_message("timing_seconds", f"expected a number or {{\"total\": seconds, "
-                                                f"...}} (a record before schema version "
-                                                f"1), got {_short(value)}"))
+    raise ValueError(
+        _message(
+            "timing_seconds",
+            f'expected a number or {{"total": seconds, '
+            f"...}} (a record before schema version "
+            f"1), got {_short(value)}",
+        )
+    )
 
 
 def _seconds(key: str) -> str:
@@ -231,8 +262,11 @@ def _timing_path(path: str) -> str:
 def _insert_after(items: list[tuple[str, Any]], anchor: str, item: tuple[str, Any]) -> None:
     """Puts ``item`` after the key ``anchor`` (at the end without it, before nonfinite)."""
     keys = [k for k, _ in items]
-    at = keys.index(anchor) + 1 if anchor in keys else (
-        keys.index("nonfinite") if "nonfinite" in keys else len(items))
+    at = (
+        keys.index(anchor) + 1
+        if anchor in keys
+        else (keys.index("nonfinite") if "nonfinite" in keys else len(items))
+    )
     items.insert(at, item)
 
 

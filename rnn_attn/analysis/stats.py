@@ -19,19 +19,21 @@ ALTERNATIVES = ("two-sided", "greater", "less")
 
 # -- input checks ---------------------------------------------------------------------------
 
+
 def _sample(x, name: str = "sample", *, min_size: int = 2) -> np.ndarray:
     if np.ndim(x) > 1:  # a table of runs: which axis holds the seeds is not ours to guess
         raise ValueError(f"{name} must be one score per seed (1-D), got shape {np.shape(x)}")
     try:
         arr = np.asarray(x, dtype=np.float64).ravel()
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must hold numbers (one score per seed), got "
-                         f"{x!r:.80}") from None
+        raise ValueError(f"{name} must hold numbers (one score per seed), got {x!r:.80}") from None
     if arr.size < min_size:
         raise ValueError(f"{name} needs at least {min_size} values, got {arr.size}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains non-finite values: {arr[~np.isfinite(arr)][:3]}; "
-                         f"expected finite numbers")
+        raise ValueError(
+            f"{name} contains non-finite values: {arr[~np.isfinite(arr)][:3]}; "
+            f"expected finite numbers"
+        )
     return arr
 
 
@@ -46,6 +48,7 @@ def _check_alternative(alternative: str) -> None:
 
 
 # -- distributions --------------------------------------------------------------------------
+
 
 def _betacf(a: float, b: float, x: float) -> float:
     """Continued fraction of the incomplete beta function (modified Lentz)."""
@@ -78,8 +81,9 @@ def betainc(a: float, b: float, x: float) -> float:
         return 0.0
     if x >= 1.0:
         return 1.0
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _betacf(a, b, x) / a
     return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
@@ -127,6 +131,7 @@ def normal_sf(z: float) -> float:
 
 # -- one sample -----------------------------------------------------------------------------
 
+
 def t_confidence_interval(x, *, confidence: float = 0.95) -> tuple[float, float]:
     """Student-t interval for the mean."""
     _check_confidence(confidence)
@@ -160,8 +165,9 @@ def describe(x, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
     """Summary of one model's per-seed scores, as plain floats."""
     x = _sample(x)
     t_low, t_high = t_confidence_interval(x, confidence=confidence)
-    b_low, b_high = bootstrap_confidence_interval(x, confidence=confidence, n_boot=n_boot,
-                                                  seed=seed)
+    b_low, b_high = bootstrap_confidence_interval(
+        x, confidence=confidence, n_boot=n_boot, seed=seed
+    )
     return {
         "n": int(x.size),
         "mean": float(x.mean()),
@@ -179,6 +185,7 @@ def describe(x, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
 
 
 # -- two samples ----------------------------------------------------------------------------
+
 
 def _p_from_t(t: float, df: float, alternative: str) -> float:
     if alternative == "greater":
@@ -210,8 +217,7 @@ def welch_t_test(a, b, *, alternative: str = "two-sided") -> dict:
         if diff == 0.0:
             return {"statistic": math.nan, "df": math.nan, "p_value": math.nan}
         t = math.copysign(math.inf, diff)
-        return {"statistic": t, "df": math.nan,
-                "p_value": _p_from_t(t, 1.0, alternative)}
+        return {"statistic": t, "df": math.nan, "p_value": _p_from_t(t, 1.0, alternative)}
     t = diff / math.sqrt(se2)
     return {"statistic": float(t), "df": float(df), "p_value": float(_p_from_t(t, df, alternative))}
 
@@ -293,8 +299,9 @@ def mann_whitney_u(a, b, *, alternative: str = "two-sided", use_continuity: bool
 def cohens_d(a, b) -> float:
     """``(mean(a) - mean(b)) / pooled std``."""
     a, b = _sample(a, "first sample"), _sample(b, "second sample")
-    pooled = math.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1))
-                       / (a.size + b.size - 2))
+    pooled = math.sqrt(
+        ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
+    )
     diff = a.mean() - b.mean()
     if pooled == 0.0:
         return 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
@@ -329,16 +336,25 @@ def difference_confidence_interval(a, b, *, confidence: float = 0.95) -> tuple[f
     return float(diff - half), float(diff + half)
 
 
-def compare(a, b, *, names: Sequence[str] = ("a", "b"), confidence: float = 0.95,
-            n_boot: int = 10_000, seed: int = 0) -> dict:
+def compare(
+    a,
+    b,
+    *,
+    names: Sequence[str] = ("a", "b"),
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> dict:
     """Everything about ``a`` vs ``b`` in one JSON-serializable dict (two-sided tests)."""
     a, b = _sample(a, f"scores of {names[0]}"), _sample(b, f"scores of {names[1]}")
     low, high = difference_confidence_interval(a, b, confidence=confidence)
     return {
         "names": list(names),
         "confidence": confidence,
-        "describe": {names[0]: describe(a, confidence=confidence, n_boot=n_boot, seed=seed),
-                     names[1]: describe(b, confidence=confidence, n_boot=n_boot, seed=seed)},
+        "describe": {
+            names[0]: describe(a, confidence=confidence, n_boot=n_boot, seed=seed),
+            names[1]: describe(b, confidence=confidence, n_boot=n_boot, seed=seed),
+        },
         "mean_difference": float(a.mean() - b.mean()),
         "mean_difference_ci_low": low,
         "mean_difference_ci_high": high,
@@ -373,8 +389,14 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     return adjusted.tolist()
 
 
-def compare_many(scores: Mapping[str, Sequence[float]], *, baseline: str | None = None,
-                 confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> dict:
+def compare_many(
+    scores: Mapping[str, Sequence[float]],
+    *,
+    baseline: str | None = None,
+    confidence: float = 0.95,
+    n_boot: int = 10_000,
+    seed: int = 0,
+) -> dict:
     """Pairwise comparisons (each model vs ``baseline``, or all pairs), Holm-adjusted."""
     names = list(scores)
     if len(names) < 2:
@@ -385,8 +407,10 @@ def compare_many(scores: Mapping[str, Sequence[float]], *, baseline: str | None 
         pairs = [(n, baseline) for n in names if n != baseline]
     else:
         pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
-    results = [compare(scores[x], scores[y], names=(x, y), confidence=confidence,
-                       n_boot=n_boot, seed=seed) for x, y in pairs]
+    results = [
+        compare(scores[x], scores[y], names=(x, y), confidence=confidence, n_boot=n_boot, seed=seed)
+        for x, y in pairs
+    ]
     for key in ("welch_t_test", "mann_whitney_u"):
         adjusted = holm_adjust([r[key]["p_value"] for r in results])
         for r, p in zip(results, adjusted, strict=True):
@@ -405,26 +429,34 @@ def _format_p(p: float) -> str:
 def format_comparison(result: Mapping, *, scale: float = 100.0, unit: str = "%") -> str:
     """Human-readable lines for ``compare`` (or ``compare_many``) output."""
     if "comparisons" in result:
-        return "\n\n".join(format_comparison(r, scale=scale, unit=unit)
-                           for r in result["comparisons"])
+        return "\n\n".join(
+            format_comparison(r, scale=scale, unit=unit) for r in result["comparisons"]
+        )
     a, b = result["names"]
     conf = int(round(100 * result["confidence"]))
     lines = []
     for name in (a, b):
         d = result["describe"][name]
-        lines.append(f"  {name:>10}: mean {scale * d['mean']:.2f}{unit}  "
-                     f"{conf}% CI [{scale * d['ci_t_low']:.2f}, {scale * d['ci_t_high']:.2f}] (t), "
-                     f"[{scale * d['ci_boot_low']:.2f}, {scale * d['ci_boot_high']:.2f}] "
-                     f"(bootstrap), n={d['n']}")
+        lines.append(
+            f"  {name:>10}: mean {scale * d['mean']:.2f}{unit}  "
+            f"{conf}% CI [{scale * d['ci_t_low']:.2f}, {scale * d['ci_t_high']:.2f}] (t), "
+            f"[{scale * d['ci_boot_low']:.2f}, {scale * d['ci_boot_high']:.2f}] "
+            f"(bootstrap), n={d['n']}"
+        )
     w, u = result["welch_t_test"], result["mann_whitney_u"]
-    lines.append(f"  {a} - {b}: {scale * result['mean_difference']:+.2f}{unit}  {conf}% CI "
-                 f"[{scale * result['mean_difference_ci_low']:+.2f}, "
-                 f"{scale * result['mean_difference_ci_high']:+.2f}] (Welch)")
+    lines.append(
+        f"  {a} - {b}: {scale * result['mean_difference']:+.2f}{unit}  {conf}% CI "
+        f"[{scale * result['mean_difference_ci_low']:+.2f}, "
+        f"{scale * result['mean_difference_ci_high']:+.2f}] (Welch)"
+    )
     holm = f", Holm {_format_p(w['p_value_holm'])}" if "p_value_holm" in w else ""
-    lines.append(f"  Welch t = {w['statistic']:.2f}, df = {w['df']:.1f}, "
-                 f"{_format_p(w['p_value'])}{holm}")
+    lines.append(
+        f"  Welch t = {w['statistic']:.2f}, df = {w['df']:.1f}, {_format_p(w['p_value'])}{holm}"
+    )
     holm = f", Holm {_format_p(u['p_value_holm'])}" if "p_value_holm" in u else ""
     lines.append(f"  Mann-Whitney U = {u['statistic']:.1f}, {_format_p(u['p_value'])}{holm}")
-    lines.append(f"  Hedges' g = {result['hedges_g']:.2f}; "
-                 f"P({a} > {b}) = {result['probability_of_improvement']:.2f}")
+    lines.append(
+        f"  Hedges' g = {result['hedges_g']:.2f}; "
+        f"P({a} > {b}) = {result['probability_of_improvement']:.2f}"
+    )
     return "\n".join(lines)

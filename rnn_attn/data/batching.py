@@ -17,8 +17,14 @@ def epoch_order(num_examples: int, *, seed: int, epoch: int, shuffle: bool = Tru
 
 
 def train_batches(
-    arrays: Mapping[str, np.ndarray], batch_size: int, *, seed: int, epoch: int,
-    shuffle: bool = True, drop_remainder: bool = False, start_batch: int = 0,
+    arrays: Mapping[str, np.ndarray],
+    batch_size: int,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    drop_remainder: bool = False,
+    start_batch: int = 0,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Batches of one training epoch; each batch has a ``weight`` array (1 for real
     examples). Without ``drop_remainder`` the last batch is padded to full size with
@@ -35,8 +41,9 @@ def train_batches(
         yield _take(arrays, order[start : start + batch_size], batch_size)
 
 
-def eval_batches(arrays: Mapping[str, np.ndarray], batch_size: int
-                 ) -> Iterator[dict[str, np.ndarray]]:
+def eval_batches(
+    arrays: Mapping[str, np.ndarray], batch_size: int
+) -> Iterator[dict[str, np.ndarray]]:
     """Every example once, in order; the last batch padded, with ``weight`` 0 on padding."""
     yield from train_batches(arrays, batch_size, seed=0, epoch=0, shuffle=False)
 
@@ -52,6 +59,5 @@ def _take(arrays, index: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
     pad = batch_size - len(index)
     padded = np.concatenate([index, np.full(pad, index[0] if len(index) else 0)])
     batch = {k: np.asarray(v)[padded] for k, v in arrays.items()}
-    batch["weight"] = np.concatenate([np.ones(len(index), np.float32),
-                                      np.zeros(pad, np.float32)])
+    batch["weight"] = np.concatenate([np.ones(len(index), np.float32), np.zeros(pad, np.float32)])
     return batch

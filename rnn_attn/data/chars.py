@@ -27,12 +27,16 @@ def read_book_body(path: str, start: str = BODY_START, end: str = BODY_END) -> s
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         lines = f.read().splitlines()
     if not any(line.strip() for line in lines):
-        raise ValueError(f"text file {path!r} is empty; expected the book's text (a Project "
-                         f"Gutenberg file with {start!r} ... {end!r})")
+        raise ValueError(
+            f"text file {path!r} is empty; expected the book's text (a Project "
+            f"Gutenberg file with {start!r} ... {end!r})"
+        )
     first = next((i for i, line in enumerate(lines) if line.strip().startswith(start)), None)
     if first is None:
-        raise ValueError(f"{path!r} has no line starting with {start!r} (expected the book's "
-                         f"first chapter heading)")
+        raise ValueError(
+            f"{path!r} has no line starting with {start!r} (expected the book's "
+            f"first chapter heading)"
+        )
     last = next((i for i in range(first, len(lines)) if lines[i].strip() == end), None)
     if last is None:
         raise ValueError(f"{path!r} has no line {end!r} after {start!r}")
@@ -42,8 +46,7 @@ def read_book_body(path: str, start: str = BODY_START, end: str = BODY_END) -> s
 def normalize_text(text: str) -> str:
     """Document 003's normalization: strip and lower-case each line, drop empty lines and
     non-ASCII characters, join with single spaces."""
-    lines = (line.strip().lower().encode("ascii", "ignore").decode() for line in
-             text.splitlines())
+    lines = (line.strip().lower().encode("ascii", "ignore").decode() for line in text.splitlines())
     return " ".join(line for line in lines if line)
 
 
@@ -88,8 +91,9 @@ def windows(ids: np.ndarray, seqlen: int, step: int = 1) -> tuple[np.ndarray, np
     if not isinstance(step, int) or step < 1:
         raise ValueError(f"step must be an integer >= 1, got {step!r}")
     if len(ids) <= seqlen:
-        raise ValueError(f"text of {len(ids)} characters is too short for windows of "
-                         f"{seqlen} plus a target")
+        raise ValueError(
+            f"text of {len(ids)} characters is too short for windows of {seqlen} plus a target"
+        )
     starts = np.arange(0, len(ids) - seqlen, step)
     inputs = ids[starts[:, None] + np.arange(seqlen)[None, :]]
     return inputs.astype(np.int32), ids[starts + seqlen].astype(np.int32)

@@ -28,7 +28,9 @@ def _lines(path: str) -> Iterator[str]:
 
 
 def read_glove(
-    path: str, words: Collection[str] | None = None, dtype: str | np.dtype = "float32",
+    path: str,
+    words: Collection[str] | None = None,
+    dtype: str | np.dtype = "float32",
 ) -> dict[str, np.ndarray]:
     """Reads GloVe vectors.
 
@@ -49,8 +51,10 @@ def read_glove(
         value that is not a number (line number, word, value).
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"GloVe file not found: {path!r} (expected the GloVe text "
-                                f"format, e.g. glove.6B.100d.txt or a .gz of it)")
+        raise FileNotFoundError(
+            f"GloVe file not found: {path!r} (expected the GloVe text "
+            f"format, e.g. glove.6B.100d.txt or a .gz of it)"
+        )
     wanted = None if words is None else frozenset(words)
     dim = None
     kept_words: list[str] = []
@@ -60,18 +64,7 @@ def read_glove(
         fields = line.rstrip("\r\n ").split(" ")
         if fields == [""]:
             continue  # blank line
-        if dim is None:
-            dim = len(fields) - 1
-            if dim < 1:
-                raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has no "
-                                 f"values (expected 'word v1 ... vD')")
-            # The first line is parsed whatever ``words`` keeps: a file in another format
-            # is named here, not taken for one without the words wanted.
-            _parse([fields[1:]], fields[:1], [number], dim, dtype, path)
-        elif len(fields) - 1 != dim:
-            raise ValueError(f"{path!r} line {number}: the word {fields[0]!r} has "
-                             f"{len(fields) - 1} values, expected {dim} (the dimension of "
-                             f"the first line)")
+        dim = _checked_width(fields, dim, number, dtype, path)
         if wanted is not None and fields[0] not in wanted:
             continue
         kept_words.append(fields[0])
@@ -86,8 +79,35 @@ def read_glove(
     return vectors
 
 
-def _parse(values: list[list[str]], words: list[str], lines: list[int], dim: int,
-           dtype: str | np.dtype, path: str) -> np.ndarray:
+def _checked_width(fields: list[str], dim: int | None, number: int, dtype, path: str) -> int:
+    """The vectors' width: the first line's (which is parsed whatever ``words`` keeps, so
+    a file in another format is named here, not taken for one without the words
+    wanted); every later line must have as many values (ValueError naming the line)."""
+    if dim is None:
+        if len(fields) < 2:
+            raise ValueError(
+                f"{path!r} line {number}: the word {fields[0]!r} has no "
+                f"values (expected 'word v1 ... vD')"
+            )
+        _parse([fields[1:]], fields[:1], [number], len(fields) - 1, dtype, path)
+        return len(fields) - 1
+    if len(fields) - 1 != dim:
+        raise ValueError(
+            f"{path!r} line {number}: the word {fields[0]!r} has "
+            f"{len(fields) - 1} values, expected {dim} (the dimension of "
+            f"the first line)"
+        )
+    return dim
+
+
+def _parse(
+    values: list[list[str]],
+    words: list[str],
+    lines: list[int],
+    dim: int,
+    dtype: str | np.dtype,
+    path: str,
+) -> np.ndarray:
     """``<dtype>[len(values), dim]``; numpy parses all the strings in one call."""
     try:
         with np.errstate(over="ignore"):  # an overflow is named below
@@ -104,16 +124,22 @@ def _parse(values: list[list[str]], words: list[str], lines: list[int], dim: int
             except ValueError:
                 number_ok = False
             if not number_ok:
-                raise ValueError(f"{path!r} line {number}: the word {word!r} has the value "
-                                 f"{v!r}, expected a finite number")
+                raise ValueError(
+                    f"{path!r} line {number}: the word {word!r} has the value "
+                    f"{v!r}, expected a finite number"
+                )
             with np.errstate(over="ignore"):
                 fits = np.isfinite(np.asarray(float(v), dtype))
             if not fits:
-                raise ValueError(f"{path!r} line {number}: the word {word!r} has the value "
-                                 f"{v!r}, which overflows {np.dtype(dtype).name}; expected "
-                                 f"a finite {np.dtype(dtype).name} value")
-    raise ValueError(f"{path!r}: numpy could not parse the vectors as {np.dtype(dtype).name}, "
-                     f"though each value parses; expected a numeric dtype")
+                raise ValueError(
+                    f"{path!r} line {number}: the word {word!r} has the value "
+                    f"{v!r}, which overflows {np.dtype(dtype).name}; expected "
+                    f"a finite {np.dtype(dtype).name} value"
+                )
+    raise ValueError(
+        f"{path!r}: numpy could not parse the vectors as {np.dtype(dtype).name}, "
+        f"though each value parses; expected a numeric dtype"
+    )
 
 
 @dataclass(frozen=True)
@@ -133,7 +159,9 @@ class EmbeddingMatrix:
 
 
 def embedding_matrix(
-    vectors: Mapping[str, np.ndarray], word_index: Mapping[str, int], num_words: int,
+    vectors: Mapping[str, np.ndarray],
+    word_index: Mapping[str, int],
+    num_words: int,
     dim: int | None = None,
 ) -> EmbeddingMatrix:
     """The weights of an ``Embedding(num_words, dim)`` layer from pre-trained vectors, as
@@ -162,8 +190,7 @@ def embedding_matrix(
             missing[i] = word
             continue
         if len(vector) != dim:
-            raise ValueError(f"the vector of {word!r} has {len(vector)} values, expected "
-                             f"dim={dim}")
+            raise ValueError(f"the vector of {word!r} has {len(vector)} values, expected dim={dim}")
         out[i] = vector
     found = sum(1 for i in word_index.values() if 0 < i < num_words) - len(missing)
     return EmbeddingMatrix(out, found, tuple(missing[i] for i in sorted(missing)))

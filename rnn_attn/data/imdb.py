@@ -37,23 +37,37 @@ _REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 def load_word_index(path: str) -> dict[str, int]:
     """``imdb_word_index.json``: word -> rank (1 = most frequent)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB word index not found: {path!r} (expected "
-                                f"imdb_word_index.json, the file Keras downloads)")
+        raise FileNotFoundError(
+            f"IMDB word index not found: {path!r} (expected "
+            f"imdb_word_index.json, the file Keras downloads)"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             index = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"malformed IMDB word index {path!r}: {e}; expected "
-                         f"imdb_word_index.json, a JSON object word -> rank") from None
+        raise ValueError(
+            f"malformed IMDB word index {path!r}: {e}; expected "
+            f"imdb_word_index.json, a JSON object word -> rank"
+        ) from None
     if not isinstance(index, dict) or not all(isinstance(v, int) for v in index.values()):
-        raise ValueError(f"malformed IMDB word index {path!r}: expected a JSON object "
-                         f"mapping words to integer ranks")
+        raise ValueError(
+            f"malformed IMDB word index {path!r}: expected a JSON object "
+            f"mapping words to integer ranks"
+        )
     return index
 
 
-def decode_review(sequence: Sequence[int], word_index: Mapping[str, int], *,
-                  index_from: int = 3, start_char: int | None = 1, oov_char: int | None = 2,
-                  pad: int = 0, start_token: str | None = None, oov_token: str = "?") -> str:
+def decode_review(
+    sequence: Sequence[int],
+    word_index: Mapping[str, int],
+    *,
+    index_from: int = 3,
+    start_char: int | None = 1,
+    oov_char: int | None = 2,
+    pad: int = 0,
+    start_token: str | None = None,
+    oov_token: str = "?",
+) -> str:
     """Indices (as produced by ``load_data``) back to words.
 
     Padding is left out; the start mark is left out too unless ``start_token`` is given
@@ -69,16 +83,20 @@ def decode_review(sequence: Sequence[int], word_index: Mapping[str, int], *,
             if start_token is not None:
                 words.append(start_token)
             continue
-        words.append(oov_token if oov_char is not None and i == oov_char
-                     else by_rank.get(i, oov_token))
+        words.append(
+            oov_token if oov_char is not None and i == oov_char else by_rank.get(i, oov_token)
+        )
     return " ".join(words)
 
 
 def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
     """``(split, id_rating, label, text)`` for every labelled review, sorted by path."""
     if os.path.isdir(source):
-        root = source if os.path.basename(os.path.normpath(source)) == "aclImdb" else \
-            os.path.join(source, "aclImdb")
+        root = (
+            source
+            if os.path.basename(os.path.normpath(source)) == "aclImdb"
+            else os.path.join(source, "aclImdb")
+        )
         if not os.path.isdir(root):
             raise FileNotFoundError(f"no aclImdb/ directory in {source!r}")
         for split in SPLITS:
@@ -92,25 +110,32 @@ def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
                             yield split, name, int(label_name == "pos"), f.read()
         return
     if not os.path.isfile(source):
-        raise FileNotFoundError(f"IMDB reviews not found: {source!r} (expected the aclImdb "
-                                f"directory or its .tar.xz / .tar.gz archive)")
+        raise FileNotFoundError(
+            f"IMDB reviews not found: {source!r} (expected the aclImdb "
+            f"directory or its .tar.xz / .tar.gz archive)"
+        )
     try:
         with tarfile.open(source, "r:*") as archive:
-            members = sorted((m for m in archive if m.isfile() and _REVIEW.search(m.name)),
-                             key=lambda m: m.name)
+            members = sorted(
+                (m for m in archive if m.isfile() and _REVIEW.search(m.name)), key=lambda m: m.name
+            )
             for member in members:
                 split, label_name, _, _ = _REVIEW.search(member.name).groups()
                 blob = archive.extractfile(member).read()
                 try:
                     text = blob.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise ValueError(f"review {member.name!r} in {source!r} is not UTF-8 "
-                                     f"text ({e.reason} at byte {e.start})") from None
+                    raise ValueError(
+                        f"review {member.name!r} in {source!r} is not UTF-8 "
+                        f"text ({e.reason} at byte {e.start})"
+                    ) from None
                 yield split, os.path.basename(member.name), int(label_name == "pos"), text
     except tarfile.ReadError as e:
         first = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
-        raise ValueError(f"cannot read IMDB archive {source!r}: not a readable tar archive "
-                         f"(empty, truncated or corrupt: {first})") from None
+        raise ValueError(
+            f"cannot read IMDB archive {source!r}: not a readable tar archive "
+            f"(empty, truncated or corrupt: {first})"
+        ) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         raise ValueError(f"cannot read IMDB archive {source!r}: {e}") from None
 
@@ -123,8 +148,10 @@ def read_aclimdb(source: str) -> dict[str, tuple[list[str], np.ndarray]]:
         texts[split].append(text)
         labels[split].append(label)
     if not texts["train"] or not texts["test"]:
-        raise ValueError(f"{source!r} holds no labelled train/test reviews "
-                         f"(expected aclImdb/{{train,test}}/{{pos,neg}}/*.txt)")
+        raise ValueError(
+            f"{source!r} holds no labelled train/test reviews "
+            f"(expected aclImdb/{{train,test}}/{{pos,neg}}/*.txt)"
+        )
     return {s: (texts[s], np.asarray(labels[s], np.int32)) for s in SPLITS}
 
 
@@ -159,20 +186,26 @@ def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
             files = set(f.files)
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in files}
     except Exception as e:  # noqa: BLE001 - zip, pickle and OS errors all mean "unreadable"
-        raise ValueError(f"cannot read IMDB npz {path!r} ({type(e).__name__}: {e}); expected "
-                         f"Keras's imdb.npz, a zip of x_train, y_train, x_test, y_test") from None
+        raise ValueError(
+            f"cannot read IMDB npz {path!r} ({type(e).__name__}: {e}); expected "
+            f"Keras's imdb.npz, a zip of x_train, y_train, x_test, y_test"
+        ) from None
     missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
     if missing:
         raise ValueError(f"malformed IMDB npz {path!r}: missing arrays {sorted(missing)}")
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) != len(y):
-            raise ValueError(f"malformed IMDB npz {path!r}: {len(x)} x_{split} reviews but "
-                             f"{len(y)} y_{split} labels")
+            raise ValueError(
+                f"malformed IMDB npz {path!r}: {len(x)} x_{split} reviews but "
+                f"{len(y)} y_{split} labels"
+            )
         bad = np.setdiff1d(np.unique(y), [0, 1])
         if bad.size:
-            raise ValueError(f"malformed IMDB npz {path!r}: y_{split} holds labels "
-                             f"{bad[:5].tolist()}; expected 0 (negative) or 1 (positive)")
+            raise ValueError(
+                f"malformed IMDB npz {path!r}: y_{split} holds labels "
+                f"{bad[:5].tolist()}; expected 0 (negative) or 1 (positive)"
+            )
     return arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"]
 
 
@@ -206,20 +239,18 @@ def load_data(
     if not os.path.isfile(path):
         raise FileNotFoundError(f"IMDB npz not found: {path!r} (expected Keras's imdb.npz)")
     if num_words is not None and (not isinstance(num_words, int) or num_words <= index_from):
-        raise ValueError(f"num_words must be None or an integer > {index_from} (indices below "
-                         f"{index_from} are padding, start and out-of-vocabulary marks), got "
-                         f"{num_words!r}")
+        raise ValueError(
+            f"num_words must be None or an integer > {index_from} (indices below "
+            f"{index_from} are padding, start and out-of-vocabulary marks), got "
+            f"{num_words!r}"
+        )
     if maxlen is not None and (not isinstance(maxlen, int) or maxlen < 1):
         raise ValueError(f"maxlen must be None or an integer >= 1, got {maxlen!r}")
     x_train, labels_train, x_test, labels_test = _read_npz(path)
 
     rng = np.random.RandomState(seed)
-    order = np.arange(len(x_train))
-    rng.shuffle(order)
-    x_train, labels_train = x_train[order], labels_train[order]
-    order = np.arange(len(x_test))
-    rng.shuffle(order)
-    x_test, labels_test = x_test[order], labels_test[order]
+    x_train, labels_train = _shuffled(rng, x_train, labels_train)
+    x_test, labels_test = _shuffled(rng, x_test, labels_test)
 
     def shift(xs):
         if start_char is not None:
@@ -229,8 +260,9 @@ def load_data(
     x_train, x_test = shift(x_train), shift(x_test)
     if maxlen:
         (x_train, labels_train), (x_test, labels_test) = (
-            _shorter_than(maxlen, x_train, labels_train), _shorter_than(maxlen, x_test,
-                                                                        labels_test))
+            _shorter_than(maxlen, x_train, labels_train),
+            _shorter_than(maxlen, x_test, labels_test),
+        )
     xs = x_train + x_test
     limit = num_words or max(max(x) for x in xs if x)
     if oov_char is not None:
@@ -239,8 +271,17 @@ def load_data(
         xs = [[w for w in x if skip_top <= w < limit] for x in xs]
     split = len(x_train)
 
-    return ((_as_objects(xs[:split]), np.asarray(labels_train)),
-            (_as_objects(xs[split:]), np.asarray(labels_test)))
+    return (
+        (_as_objects(xs[:split]), np.asarray(labels_train)),
+        (_as_objects(xs[split:]), np.asarray(labels_test)),
+    )
+
+
+def _shuffled(rng: np.random.RandomState, x: np.ndarray, labels: np.ndarray):
+    """``(x, labels)`` in the order of one ``rng.shuffle`` (Keras's, train then test)."""
+    order = np.arange(len(x))
+    rng.shuffle(order)
+    return x[order], labels[order]
 
 
 def _as_objects(lists: list[list[int]]) -> np.ndarray:
@@ -251,8 +292,9 @@ def _as_objects(lists: list[list[int]]) -> np.ndarray:
 
 
 def default_cache_dir() -> str:
-    return os.environ.get("RNN_ATTN_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                         "rnn_attn"))
+    return os.environ.get(
+        "RNN_ATTN_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "rnn_attn")
+    )
 
 
 def fingerprint(*paths: str) -> str:
@@ -266,8 +308,10 @@ def fingerprint(*paths: str) -> str:
                 dirs.sort()
                 for name in sorted(files):
                     stat = os.stat(os.path.join(root, name))
-                    digest.update(f"{os.path.relpath(os.path.join(root, name), path)}"
-                                  f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                    digest.update(
+                        f"{os.path.relpath(os.path.join(root, name), path)}"
+                        f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
+                    )
         else:
             with open(path, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -308,14 +352,12 @@ def npz_from_tfds(manual_dir: str, word_index_path: str, cache_dir: str | None =
     cache_dir = cache_dir or default_cache_dir()
     source = aclimdb_source(manual_dir)
     if source is None:
-        raise FileNotFoundError(f"no aclImdb/ tree or aclImdb*.tar.* archive in "
-                                f"{manual_dir!r}")
+        raise FileNotFoundError(f"no aclImdb/ tree or aclImdb*.tar.* archive in {manual_dir!r}")
     key = fingerprint(source, word_index_path)
     out = os.path.join(cache_dir, f"imdb_from_tfds_{key}.npz")
     if os.path.isfile(out):
         return out
-    tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir,
-                                              os.path.join(cache_dir, f"tfds_{key}"))
+    tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir, os.path.join(cache_dir, f"tfds_{key}"))
     word_index = load_word_index(word_index_path)
     arrays = {}
     for split in SPLITS:
@@ -350,8 +392,10 @@ def resolve_npz(data_dir: str, source: str = "auto", cache_dir: str | None = Non
     if source == "keras_npz":
         return npz
     if not os.path.isfile(word_index):
-        raise FileNotFoundError(f"{word_index!r} not found: the raw reviews are encoded with "
-                                f"Keras's word index (imdb_word_index.json)")
+        raise FileNotFoundError(
+            f"{word_index!r} not found: the raw reviews are encoded with "
+            f"Keras's word index (imdb_word_index.json)"
+        )
     if source == "aclimdb":
         if raw is None:
             raise FileNotFoundError(f"no aclImdb/ tree or {LABELED_ARCHIVE} in {data_dir!r}")
@@ -379,10 +423,12 @@ def load_padded(
     if not isinstance(maxlen, int) or maxlen < 1:
         raise ValueError(f"maxlen must be an integer >= 1, got {maxlen!r}")
     (x_train, y_train), (x_test, y_test) = load_data(
-        resolve_npz(data_dir, source, cache_dir), num_words=num_words)
+        resolve_npz(data_dir, source, cache_dir), num_words=num_words
+    )
     return {
-        split: {"inputs": pad_sequences(x, maxlen=maxlen, padding=padding,
-                                        truncating=truncating),
-                "targets": np.asarray(y, np.int32)}
+        split: {
+            "inputs": pad_sequences(x, maxlen=maxlen, padding=padding, truncating=truncating),
+            "targets": np.asarray(y, np.int32),
+        }
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test))
     }

@@ -72,10 +72,12 @@ def _check_arguments(maxlen, dtype, padding, truncating, value) -> np.dtype:
         raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
     if truncating not in ("pre", "post"):
         raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen is not None and (not isinstance(maxlen, int | np.integer)
-                               or isinstance(maxlen, bool) or maxlen < 1):
-        raise ValueError(f"maxlen must be None or an integer >= 1 (the padded length), got "
-                         f"{maxlen!r}")
+    if maxlen is not None and (
+        not isinstance(maxlen, int | np.integer) or isinstance(maxlen, bool) or maxlen < 1
+    ):
+        raise ValueError(
+            f"maxlen must be None or an integer >= 1 (the padded length), got {maxlen!r}"
+        )
     return kind
 
 
@@ -83,9 +85,11 @@ def _check_fits(count: int, maxlen: int, kind: np.dtype) -> None:
     """The padded array within half the free memory (numpy would raise MemoryError)."""
     need, free = count * maxlen * kind.itemsize, host_free_bytes()
     if need > free / 2:
-        raise ValueError(f"{count} sequences padded to maxlen {maxlen} need {gib(need)} of "
-                         f"{kind.name}, more than half the {gib(free)} free; expected a "
-                         f"smaller maxlen")
+        raise ValueError(
+            f"{count} sequences padded to maxlen {maxlen} need {gib(need)} of "
+            f"{kind.name}, more than half the {gib(free)} free; expected a "
+            f"smaller maxlen"
+        )
 
 
 def _check_value(value: object, kind: np.dtype) -> None:
@@ -97,8 +101,10 @@ def _check_value(value: object, kind: np.dtype) -> None:
     except (TypeError, ValueError, OverflowError):
         fits = False
     if not fits:
-        raise ValueError(f"value {value!r} does not fit dtype {kind.name}; expected a padding "
-                         f"value of that dtype")
+        raise ValueError(
+            f"value {value!r} does not fit dtype {kind.name}; expected a padding "
+            f"value of that dtype"
+        )
 
 
 def _check_flat(items: list[np.ndarray], flat: np.ndarray, dtype) -> None:
@@ -106,35 +112,45 @@ def _check_flat(items: list[np.ndarray], flat: np.ndarray, dtype) -> None:
     2**40 round to 0 in int32, silently)."""
     for i, item in enumerate(items):
         if item.ndim != 1:
-            raise ValueError(f"sequence {i} has shape {item.shape}; expected a 1-D sequence of "
-                             f"numbers (pad sequences of vectors one feature at a time)")
+            raise ValueError(
+                f"sequence {i} has shape {item.shape}; expected a 1-D sequence of "
+                f"numbers (pad sequences of vectors one feature at a time)"
+            )
     kind = np.dtype(dtype)
     if flat.size and kind.kind in "iu" and flat.dtype.kind in "iuf":
         info = np.iinfo(kind)
         outside = (flat < info.min) | (flat > info.max)
         if outside.any():
             first = flat[outside][0].item()
-            raise ValueError(f"the value {first!r} does not fit dtype {kind.name} ([{info.min}, "
-                             f"{info.max}]); expected indices in that range or a wider dtype")
+            raise ValueError(
+                f"the value {first!r} does not fit dtype {kind.name} ([{info.min}, "
+                f"{info.max}]); expected indices in that range or a wider dtype"
+            )
         fractional = flat != np.trunc(flat) if flat.dtype.kind == "f" else None
         if fractional is not None and fractional.any():  # numpy would truncate 1.5 to 1
-            raise ValueError(f"the value {flat[fractional][0].item()!r} is not an integer, "
-                             f"which dtype {kind.name} cannot hold; expected integer indices "
-                             f"or dtype='float32'")
+            raise ValueError(
+                f"the value {flat[fractional][0].item()!r} is not an integer, "
+                f"which dtype {kind.name} cannot hold; expected integer indices "
+                f"or dtype='float32'"
+            )
 
 
 def _lengths(sequences: Sequence[Sequence[int]]) -> np.ndarray:
     """``<int64>[n]``, the length of each sequence; a TypeError naming the first item that
     is not a sequence (or ``sequences`` itself when it is not a list of them)."""
     if isinstance(sequences, str | bytes) or not hasattr(sequences, "__len__"):
-        raise TypeError(f"sequences must be a list of sequences of numbers, got "
-                        f"{type(sequences).__name__} {sequences!r:.60}")
+        raise TypeError(
+            f"sequences must be a list of sequences of numbers, got "
+            f"{type(sequences).__name__} {sequences!r:.60}"
+        )
     try:
         return np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     except TypeError:
         i, item = next((i, s) for i, s in enumerate(sequences) if not hasattr(s, "__len__"))
-        raise TypeError(f"sequences[{i}] is {item!r:.60}; expected a sequence of numbers "
-                        f"(sequences must be a list of them)") from None
+        raise TypeError(
+            f"sequences[{i}] is {item!r:.60}; expected a sequence of numbers "
+            f"(sequences must be a list of them)"
+        ) from None
 
 
 def _raise_bad_values(sequences: Sequence[Sequence[int]], dtype: str | np.dtype) -> NoReturn:
@@ -146,7 +162,9 @@ def _raise_bad_values(sequences: Sequence[Sequence[int]], dtype: str | np.dtype)
                 raise ValueError("nested")
             values.astype(dtype)
         except (TypeError, ValueError):
-            raise ValueError(f"sequences[{i}] = {list(s)!r:.60} does not hold numbers of "
-                             f"dtype {np.dtype(dtype).name}; expected a flat sequence of "
-                             f"numbers") from None
+            raise ValueError(
+                f"sequences[{i}] = {list(s)!r:.60} does not hold numbers of "
+                f"dtype {np.dtype(dtype).name}; expected a flat sequence of "
+                f"numbers"
+            ) from None
     raise ValueError(f"the values of sequences do not convert to dtype {np.dtype(dtype).name}")

@@ -71,8 +71,13 @@ def text_to_word_sequence(
 
 # --------------------------------------------------------------------------- one-hot
 
+
 def one_hot_words(
-    samples: Sequence[str], max_length: int = 10, *, filters: str = "", lower: bool = False,
+    samples: Sequence[str],
+    max_length: int = 10,
+    *,
+    filters: str = "",
+    lower: bool = False,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Word-level one-hot encoding, as the lecture's first example.
 
@@ -96,7 +101,10 @@ def one_hot_words(
 
 
 def one_hot_chars(
-    samples: Sequence[str], max_length: int = 50, *, alphabet: str = PRINTABLE_ASCII,
+    samples: Sequence[str],
+    max_length: int = 50,
+    *,
+    alphabet: str = PRINTABLE_ASCII,
 ) -> np.ndarray:
     """Character-level one-hot encoding, as the lecture's second example.
 
@@ -117,8 +125,10 @@ def one_hot_chars(
         try:
             codes.append([index[c] for c in sample[:max_length]])
         except KeyError as e:
-            raise ValueError(f"sample {i} holds the character {e.args[0]!r}, which is not in "
-                             f"the alphabet (default: printable ASCII, codes 32-126)") from None
+            raise ValueError(
+                f"sample {i} holds the character {e.args[0]!r}, which is not in "
+                f"the alphabet (default: printable ASCII, codes 32-126)"
+            ) from None
     return _one_hot(codes, max_length, len(alphabet) + 1)
 
 
@@ -135,6 +145,7 @@ def _one_hot(codes: list[list[int]], max_length: int, width: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- n-grams
 
+
 def ngrams(tokens: Sequence[str], n: int, *, join: str = " ") -> list[str]:
     """Every run of 1 to ``n`` consecutive tokens, each once, ordered by where it starts
     and then by length: the lecture's "bag of n-grams" (``n=2``: "The", "The cat", "cat",
@@ -143,12 +154,16 @@ def ngrams(tokens: Sequence[str], n: int, *, join: str = " ") -> list[str]:
     seen: dict[str, None] = {}
     for start in range(len(tokens)):
         for length in range(1, min(n, len(tokens) - start) + 1):
-            seen.setdefault(join.join(tokens[start:start + length]))
+            seen.setdefault(join.join(tokens[start : start + length]))
     return list(seen)
 
 
 def bag_of_ngrams(
-    samples: Sequence[str], n: int = 2, *, level: str = "word", filters: str = "",
+    samples: Sequence[str],
+    n: int = 2,
+    *,
+    level: str = "word",
+    filters: str = "",
     lower: bool = False,
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Multi-hot bags of word or character n-grams (1 to ``n`` tokens long).
@@ -209,8 +224,12 @@ class HashedOneHot:
 
 
 def one_hot_hashing(
-    samples: Sequence[str], dimensionality: int = 1000, max_length: int = 10, *,
-    filters: str = "", lower: bool = False,
+    samples: Sequence[str],
+    dimensionality: int = 1000,
+    max_length: int = 10,
+    *,
+    filters: str = "",
+    lower: bool = False,
 ) -> HashedOneHot:
     """The one-hot hashing trick (lecture, third example): word ``w`` goes to bucket
     ``stable_hash(w) % dimensionality``, no index is kept. Words are split as in
@@ -228,11 +247,14 @@ def one_hot_hashing(
 
 # --------------------------------------------------------------------------- Tokenizer
 
+
 def _check_text_list(texts: object, name: str) -> None:
     """A lone string would be read as a list of one-character texts."""
     if isinstance(texts, str | bytes):
-        raise TypeError(f"{name} must be a list of texts, got one {type(texts).__name__} "
-                        f"{texts[:40]!r}; expected [text] for a single text")
+        raise TypeError(
+            f"{name} must be a list of texts, got one {type(texts).__name__} "
+            f"{texts[:40]!r}; expected [text] for a single text"
+        )
 
 
 class Tokenizer:
@@ -263,11 +285,16 @@ class Tokenizer:
     keeps index 1 (Keras would move it and leave index 1 unused).
     """
 
-    def __init__(self, num_words: int | None = None, filters: str = KERAS_FILTERS,
-                 lower: bool = True, split: str = " ", char_level: bool = False,
-                 oov_token: str | None = None):
-        if num_words is not None and (not isinstance(num_words, int | np.integer)
-                                      or num_words < 1):
+    def __init__(
+        self,
+        num_words: int | None = None,
+        filters: str = KERAS_FILTERS,
+        lower: bool = True,
+        split: str = " ",
+        char_level: bool = False,
+        oov_token: str | None = None,
+    ):
+        if num_words is not None and (not isinstance(num_words, int | np.integer) or num_words < 1):
             raise ValueError(f"num_words must be None or an integer >= 1, got {num_words!r}")
         if not char_level and not split:
             raise ValueError("split must be a non-empty separator (or use char_level=True)")
@@ -291,12 +318,13 @@ class Tokenizer:
         lower-cased), as in Keras."""
         if isinstance(text, list | tuple):
             if not all(isinstance(t, str) for t in text):
-                raise TypeError(f"a tokenized text must be a list of strings, got "
-                                f"{text!r:.60}")
+                raise TypeError(f"a tokenized text must be a list of strings, got {text!r:.60}")
             return [t.lower() for t in text] if self.lower else list(text)
         if not isinstance(text, str):
-            raise TypeError(f"texts must be strings (or lists of tokens), got "
-                            f"{type(text).__name__} {text!r:.60}")
+            raise TypeError(
+                f"texts must be strings (or lists of tokens), got "
+                f"{type(text).__name__} {text!r:.60}"
+            )
         if self.char_level:
             return list(text.lower() if self.lower else text)
         return text_to_word_sequence(text, self.filters, self.lower, self.split)
@@ -345,8 +373,10 @@ class Tokenizer:
         with ``oov_token``, unknown and over-the-limit words become its index (1)."""
         _check_text_list(texts, "texts")
         if not self.word_index:
-            raise ValueError("this Tokenizer has no word index yet (every text would come "
-                             "out empty); expected fit_on_texts(texts) first")
+            raise ValueError(
+                "this Tokenizer has no word index yet (every text would come "
+                "out empty); expected fit_on_texts(texts) first"
+            )
         oov = self._oov_index()
         limit = self.num_words
         # One lookup table with the num_words cut-off and the oov rule already applied,
@@ -382,13 +412,21 @@ class Tokenizer:
 
     # -- matrices
 
-    def texts_to_matrix(self, texts: Sequence[str | Sequence[str]], mode: str = "binary",
-                        dtype: str | np.dtype = "float64") -> np.ndarray:
+    def texts_to_matrix(
+        self,
+        texts: Sequence[str | Sequence[str]],
+        mode: str = "binary",
+        dtype: str | np.dtype = "float64",
+    ) -> np.ndarray:
         """``sequences_to_matrix(texts_to_sequences(texts), mode)``."""
         return self.sequences_to_matrix(self.texts_to_sequences(texts), mode, dtype)
 
-    def sequences_to_matrix(self, sequences: Sequence[Sequence[int]], mode: str = "binary",
-                            dtype: str | np.dtype = "float64") -> np.ndarray:
+    def sequences_to_matrix(
+        self,
+        sequences: Sequence[Sequence[int]],
+        mode: str = "binary",
+        dtype: str | np.dtype = "float64",
+    ) -> np.ndarray:
         """One row per sequence, one column per index (width ``num_words``, or
         ``len(word_index) + 1`` without it); column 0 is never set.
 
@@ -408,11 +446,15 @@ class Tokenizer:
         elif self.word_index:
             width = len(self.word_index) + 1
         else:
-            raise ValueError("sequences_to_matrix needs a width: pass num_words to the "
-                             "Tokenizer or fit it on texts first")
+            raise ValueError(
+                "sequences_to_matrix needs a width: pass num_words to the "
+                "Tokenizer or fit it on texts first"
+            )
         if mode == "tfidf" and not self.document_count:
-            raise ValueError("tfidf mode needs document frequencies: fit the Tokenizer on "
-                             "texts (or sequences) first")
+            raise ValueError(
+                "tfidf mode needs document frequencies: fit the Tokenizer on "
+                "texts (or sequences) first"
+            )
         out = np.zeros((len(sequences), width), dtype)
         lengths = np.fromiter((len(s) for s in sequences), np.int64, count=len(sequences))
         if not lengths.sum():
@@ -434,8 +476,7 @@ class Tokenizer:
             for i, n in self.index_docs.items():
                 if 0 <= i < width:
                     docs[i] = n
-            values = (1.0 + np.log(counts)) * np.log(1.0 + self.document_count
-                                                     / (1.0 + docs[j]))
+            values = (1.0 + np.log(counts)) * np.log(1.0 + self.document_count / (1.0 + docs[j]))
         out[r, j] = values
         return out
 
@@ -446,7 +487,16 @@ def _check_positive(name: str, value: int) -> None:
 
 
 __all__ = [
-    "KERAS_FILTERS", "MATRIX_MODES", "PRINTABLE_ASCII", "HashedOneHot", "Tokenizer",
-    "bag_of_ngrams", "ngrams", "one_hot_chars", "one_hot_hashing", "one_hot_words", "stable_hash",
+    "KERAS_FILTERS",
+    "MATRIX_MODES",
+    "PRINTABLE_ASCII",
+    "HashedOneHot",
+    "Tokenizer",
+    "bag_of_ngrams",
+    "ngrams",
+    "one_hot_chars",
+    "one_hot_hashing",
+    "one_hot_words",
+    "stable_hash",
     "text_to_word_sequence",
 ]

@@ -21,6 +21,7 @@ import numpy as np
 
 def _stock_builder():
     from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_builder
+
     return imdb_reviews_dataset_builder
 
 
@@ -67,8 +68,9 @@ def _local_builder_class():
                 return self._generate_examples(_iter_manual(manual), directory, labeled)
 
             splits = {"train": examples("aclImdb/train"), "test": examples("aclImdb/test")}
-            has_unsup = os.path.isdir(os.path.join(manual, "aclImdb", "train", "unsup")) or \
-                glob.glob(os.path.join(manual, "aclImdb*unsup*.tar*"))
+            has_unsup = os.path.isdir(
+                os.path.join(manual, "aclImdb", "train", "unsup")
+            ) or glob.glob(os.path.join(manual, "aclImdb*unsup*.tar*"))
             if has_unsup:
                 splits["unsupervised"] = examples("aclImdb/train", labeled=False)
             return splits

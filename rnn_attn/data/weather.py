@@ -28,9 +28,20 @@ import numpy as np
 
 JENA_TIME_COLUMN = "Date Time"
 JENA_COLUMNS = (
-    "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
-    "VPact (mbar)", "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)",
-    "wv (m/s)", "max. wv (m/s)", "wd (deg)",
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
 )
 TMY3_DATE_COLUMN = "Date (MM/DD/YYYY)"
 TMY3_TIME_COLUMN = "Time (HH:MM)"
@@ -39,9 +50,19 @@ TMY3_TIME_COLUMN = "Time (HH:MM)"
 # from the irradiances), CeilHgt (77777 codes "unlimited"), AOD and Alb (constant in the
 # Greensboro file: zero variance), Lprecip and PresWth (sparse codes).
 TMY3_FEATURES = (
-    "GHI (W/m^2)", "DNI (W/m^2)", "DHI (W/m^2)", "TotCld (tenths)", "OpqCld (tenths)",
-    "Dry-bulb (C)", "Dew-point (C)", "RHum (%)", "Pressure (mbar)", "Wdir (degrees)",
-    "Wspd (m/s)", "Hvis (m)", "Pwat (cm)",
+    "GHI (W/m^2)",
+    "DNI (W/m^2)",
+    "DHI (W/m^2)",
+    "TotCld (tenths)",
+    "OpqCld (tenths)",
+    "Dry-bulb (C)",
+    "Dew-point (C)",
+    "RHum (%)",
+    "Pressure (mbar)",
+    "Wdir (degrees)",
+    "Wspd (m/s)",
+    "Hvis (m)",
+    "Pwat (cm)",
 )
 
 
@@ -73,8 +94,10 @@ class WeatherSeries:
 
 # --------------------------------------------------------------------------- loading
 
-def load_jena(path: str, target: str = "T (degC)", columns: Sequence[str] | None = None,
-              min_rows: int = 2) -> WeatherSeries:
+
+def load_jena(
+    path: str, target: str = "T (degC)", columns: Sequence[str] | None = None, min_rows: int = 2
+) -> WeatherSeries:
     """The Jena climate CSV: every column but ``"Date Time"`` (or ``columns``) as
     features, the target chosen by name.
 
@@ -87,11 +110,12 @@ def load_jena(path: str, target: str = "T (degC)", columns: Sequence[str] | None
     """
     header, rows, first_line = _read_csv(path, skip=0)
     if header[0] != JENA_TIME_COLUMN:
-        raise ValueError(f"{path!r} is not in the Jena climate layout: its first column is "
-                         f"{header[0]!r}, expected {JENA_TIME_COLUMN!r}")
+        raise ValueError(
+            f"{path!r} is not in the Jena climate layout: its first column is "
+            f"{header[0]!r}, expected {JENA_TIME_COLUMN!r}"
+        )
     features = tuple(columns) if columns is not None else tuple(header[1:])
-    values, target_index = _features(path, header, rows, first_line, features, target,
-                                     min_rows)
+    values, target_index = _features(path, header, rows, first_line, features, target, min_rows)
     stamps = [r[0].strip() for r in rows]
     # DD.MM.YYYY HH:MM:SS -> ISO 8601, which numpy parses in one call.
     iso = [f"{s[6:10]}-{s[3:5]}-{s[0:2]}T{s[11:]}" for s in stamps]
@@ -99,8 +123,12 @@ def load_jena(path: str, target: str = "T (degC)", columns: Sequence[str] | None
     return WeatherSeries(values, features, target_index, timestamps, steps_per_hour=6)
 
 
-def load_tmy3(path: str, target: str = "Dry-bulb (C)",
-              columns: Sequence[str] = TMY3_FEATURES, min_rows: int = 2) -> WeatherSeries:
+def load_tmy3(
+    path: str,
+    target: str = "Dry-bulb (C)",
+    columns: Sequence[str] = TMY3_FEATURES,
+    min_rows: int = 2,
+) -> WeatherSeries:
     """An NREL TMY3 CSV: ``columns`` (default ``TMY3_FEATURES``) as features, hourly.
     A time of 24:00 is midnight at the end of its date (00:00 of the next day).
 
@@ -109,10 +137,13 @@ def load_tmy3(path: str, target: str = "Dry-bulb (C)",
     header, rows, first_line = _read_csv(path, skip=1)  # line 1: station metadata
     for name in (TMY3_DATE_COLUMN, TMY3_TIME_COLUMN):
         if name not in header:
-            raise ValueError(f"{path!r} is not in the TMY3 layout: line 2 has no {name!r} "
-                             f"column (it has {header[:5]}...)")
-    values, target_index = _features(path, header, rows, first_line, tuple(columns), target,
-                                     min_rows)
+            raise ValueError(
+                f"{path!r} is not in the TMY3 layout: line 2 has no {name!r} "
+                f"column (it has {header[:5]}...)"
+            )
+    values, target_index = _features(
+        path, header, rows, first_line, tuple(columns), target, min_rows
+    )
     d, t = header.index(TMY3_DATE_COLUMN), header.index(TMY3_TIME_COLUMN)
     dates = [r[d].strip() for r in rows]
     iso = [f"{s[6:10]}-{s[0:2]}-{s[3:5]}" for s in dates]
@@ -122,8 +153,10 @@ def load_tmy3(path: str, target: str = "Dry-bulb (C)",
     bad = np.flatnonzero((minutes < 0) | (minutes > 24 * 60))
     if bad.size:
         k = int(bad[0])
-        raise ValueError(f"{path!r} line {first_line + k}: {TMY3_TIME_COLUMN!r} is "
-                         f"{times[k]!r}, expected HH:MM from 00:00 to 24:00")
+        raise ValueError(
+            f"{path!r} line {first_line + k}: {TMY3_TIME_COLUMN!r} is "
+            f"{times[k]!r}, expected HH:MM from 00:00 to 24:00"
+        )
     timestamps = days.astype("datetime64[s]") + minutes.astype("timedelta64[m]")
     return WeatherSeries(values, tuple(columns), target_index, timestamps, steps_per_hour=1)
 
@@ -155,27 +188,33 @@ def _read_csv(path: str, skip: int) -> tuple[list[str], list[list[str]], int]:
     return [h.strip() for h in header], rows, skip + 2
 
 
-def _check_widths(path: str, header: list[str], rows: list[list[str]], first_line: int
-                  ) -> None:
+def _check_widths(path: str, header: list[str], rows: list[list[str]], first_line: int) -> None:
     widths = np.fromiter(map(len, rows), np.int64, count=len(rows))
     bad = np.flatnonzero(widths != len(header))
     if bad.size:
         k = int(bad[0])
-        raise ValueError(f"{path!r} line {first_line + k}: {widths[k]} fields, expected "
-                         f"{len(header)} (one per column of the header)")
+        raise ValueError(
+            f"{path!r} line {first_line + k}: {widths[k]} fields, expected "
+            f"{len(header)} (one per column of the header)"
+        )
 
 
-def _features(path: str, header: list[str], rows: list[list[str]], first_line: int,
-              features: tuple[str, ...], target: str, min_rows: int
-              ) -> tuple[np.ndarray, int]:
+def _features(
+    path: str,
+    header: list[str],
+    rows: list[list[str]],
+    first_line: int,
+    features: tuple[str, ...],
+    target: str,
+    min_rows: int,
+) -> tuple[np.ndarray, int]:
     """``(<float32>[rows, len(features)], index of target within features)``."""
     _check_widths(path, header, rows, first_line)
     for name, what in [(target, "target column"), *((c, "column") for c in features)]:
         if name not in header:
             raise ValueError(f"{path!r} has no {what} {name!r}; its columns are {header}")
     if target not in features:
-        raise ValueError(f"the target {target!r} is not among the feature columns "
-                         f"{list(features)}")
+        raise ValueError(f"the target {target!r} is not among the feature columns {list(features)}")
     if len(rows) < min_rows:
         raise ValueError(f"{path!r} has {len(rows)} data rows, expected at least {min_rows}")
     table = np.array(rows, dtype=str)
@@ -189,8 +228,10 @@ def _features(path: str, header: list[str], rows: list[list[str]], first_line: i
             column, ok = None, np.array([_is_number(c) for c in cells])
         if not ok.all():
             k = int(np.flatnonzero(~ok)[0])
-            raise ValueError(f"{path!r} line {first_line + k}, column {name!r}: {str(cells[k])!r} "
-                             f"is not a finite number")
+            raise ValueError(
+                f"{path!r} line {first_line + k}, column {name!r}: {str(cells[k])!r} "
+                f"is not a finite number"
+            )
         values[:, j] = column
     return values, features.index(target)
 
@@ -202,8 +243,9 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _datetimes(path: str, iso: list[str], raw: list[str], first_line: int, column: str,
-               dtype: str) -> np.ndarray:
+def _datetimes(
+    path: str, iso: list[str], raw: list[str], first_line: int, column: str, dtype: str
+) -> np.ndarray:
     try:
         return np.array(iso, dtype=dtype)
     except ValueError:
@@ -212,12 +254,15 @@ def _datetimes(path: str, iso: list[str], raw: list[str], first_line: int, colum
         try:
             np.datetime64(s)
         except ValueError:
-            raise ValueError(f"{path!r} line {first_line + k}: {column!r} is {raw[k]!r}, "
-                             f"not a date in the file's format") from None
+            raise ValueError(
+                f"{path!r} line {first_line + k}: {column!r} is {raw[k]!r}, "
+                f"not a date in the file's format"
+            ) from None
     raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- normalizing
+
 
 @dataclass(frozen=True)
 class Normalizer:
@@ -246,31 +291,47 @@ def fit_normalizer(train_values: np.ndarray) -> Normalizer:
     the validation or test period leaks into the inputs."""
     train_values = np.asarray(train_values, np.float64)
     if train_values.ndim != 2 or len(train_values) < 1:
-        raise ValueError(f"fit_normalizer expects <float>[rows >= 1, features], got shape "
-                         f"{train_values.shape}")
+        raise ValueError(
+            f"fit_normalizer expects <float>[rows >= 1, features], got shape {train_values.shape}"
+        )
     std = train_values.std(axis=0)
     return Normalizer(train_values.mean(axis=0), np.where(std > 0, std, 1.0))
 
 
 # --------------------------------------------------------------------------- windows
 
-def _window_range(data: np.ndarray, lookback: int, delay: int, min_index: int,
-                  max_index: int | None, step: int, target_index: int) -> tuple[int, int]:
+
+def _window_range(
+    data: np.ndarray,
+    lookback: int,
+    delay: int,
+    min_index: int,
+    max_index: int | None,
+    step: int,
+    target_index: int,
+) -> tuple[int, int]:
     """Checks the window parameters; returns ``max_index`` resolved (None: the lecture's
     ``len(data) - delay - 1``) and the number of rows of ``data``."""
     n = len(data)
     if np.ndim(data) != 2:
         raise ValueError(f"data must be <float>[rows, features], got shape {np.shape(data)}")
-    for name, value, low in [("lookback", lookback, 1), ("step", step, 1), ("delay", delay, 0),
-                             ("min_index", min_index, 0)]:
+    for name, value, low in [
+        ("lookback", lookback, 1),
+        ("step", step, 1),
+        ("delay", delay, 0),
+        ("min_index", min_index, 0),
+    ]:
         if not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if lookback % step:
-        raise ValueError(f"lookback={lookback} must be a multiple of step={step} (the "
-                         f"lecture's samples hold lookback // step timesteps)")
+        raise ValueError(
+            f"lookback={lookback} must be a multiple of step={step} (the "
+            f"lecture's samples hold lookback // step timesteps)"
+        )
     if not 0 <= target_index < data.shape[1]:
-        raise ValueError(f"target_index={target_index} is out of range for "
-                         f"{data.shape[1]} features")
+        raise ValueError(
+            f"target_index={target_index} is out of range for {data.shape[1]} features"
+        )
     if max_index is None:
         max_index = n - delay - 1
     if max_index > n:
@@ -278,28 +339,42 @@ def _window_range(data: np.ndarray, lookback: int, delay: int, min_index: int,
     if min_index >= max_index:
         raise ValueError(f"min_index={min_index} must be < max_index={max_index}")
     if min_index + lookback >= max_index:
-        raise ValueError(f"lookback={lookback} leaves no window: rows [{min_index}, "
-                         f"{max_index}) hold {max_index - min_index} rows, and a window "
-                         f"needs lookback + 1 = {lookback + 1} (the series has {n} rows)")
+        raise ValueError(
+            f"lookback={lookback} leaves no window: rows [{min_index}, "
+            f"{max_index}) hold {max_index - min_index} rows, and a window "
+            f"needs lookback + 1 = {lookback + 1} (the series has {n} rows)"
+        )
     if max_index - 1 + delay >= n:
-        raise ValueError(f"delay={delay} reaches beyond the series: the last window (row "
-                         f"{max_index - 1}, below max_index={max_index}) targets row "
-                         f"{max_index - 1 + delay}, but the series has {n} rows; use "
-                         f"max_index <= {n - delay}")
+        raise ValueError(
+            f"delay={delay} reaches beyond the series: the last window (row "
+            f"{max_index - 1}, below max_index={max_index}) targets row "
+            f"{max_index - 1 + delay}, but the series has {n} rows; use "
+            f"max_index <= {n - delay}"
+        )
     return int(max_index), n
 
 
-def _gather(data: np.ndarray, rows: np.ndarray, lookback: int, delay: int, step: int,
-            target_index: int) -> tuple[np.ndarray, np.ndarray]:
+def _gather(
+    data: np.ndarray, rows: np.ndarray, lookback: int, delay: int, step: int, target_index: int
+) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.arange(-lookback, 0, step)
     samples = data[rows[:, None] + offsets[None, :]]  # one fancy index, no loop per sample
-    return samples.astype(np.float32, copy=False), \
-        data[rows + delay, target_index].astype(np.float32)
+    return samples.astype(np.float32, copy=False), data[rows + delay, target_index].astype(
+        np.float32
+    )
 
 
 def window_generator(
-    data: np.ndarray, lookback: int, delay: int, min_index: int, max_index: int | None,
-    *, target_index: int, shuffle: bool = False, batch_size: int = 128, step: int = 6,
+    data: np.ndarray,
+    lookback: int,
+    delay: int,
+    min_index: int,
+    max_index: int | None,
+    *,
+    target_index: int,
+    shuffle: bool = False,
+    batch_size: int = 128,
+    step: int = 6,
     seed: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The lecture's generator, vectorized per batch; endless, as a Keras generator.
@@ -317,8 +392,7 @@ def window_generator(
     ``max_index=None`` is the lecture's ``len(data) - delay - 1``.
     """
     data = np.asarray(data)
-    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step,
-                                 target_index)
+    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step, target_index)
     if not isinstance(batch_size, int | np.integer) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     rng = np.random.default_rng(seed)
@@ -336,8 +410,14 @@ def window_generator(
 
 
 def all_windows(
-    data: np.ndarray, lookback: int, delay: int, min_index: int, max_index: int | None,
-    *, target_index: int, step: int = 6,
+    data: np.ndarray,
+    lookback: int,
+    delay: int,
+    min_index: int,
+    max_index: int | None,
+    *,
+    target_index: int,
+    step: int = 6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every window of rows ``[min_index + lookback, max_index)`` once, in order (for
     validation and test, with ``rnn_attn.data.batching.eval_batches``).
@@ -349,8 +429,7 @@ def all_windows(
       index it (batching does) or ``np.array`` it to get an array of its own.
     """
     data = np.asarray(data, np.float32)
-    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step,
-                                 target_index)
+    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step, target_index)
     # view[w] = data[w : w + lookback] (as [features, lookback]); row r starts at r - lookback.
     view = np.lib.stride_tricks.sliding_window_view(data, lookback, axis=0)
     samples = view[min_index : max_index - lookback, :, ::step].transpose(0, 2, 1)
@@ -359,6 +438,7 @@ def all_windows(
 
 
 # --------------------------------------------------------------------------- baseline
+
 
 @dataclass(frozen=True)
 class BaselineMAE:
@@ -377,16 +457,22 @@ class BaselineMAE:
 
 
 def naive_baseline_mae(
-    data: np.ndarray, lookback: int, delay: int, min_index: int, max_index: int | None,
-    *, target_index: int, step: int = 6, normalizer: Normalizer | None = None,
+    data: np.ndarray,
+    lookback: int,
+    delay: int,
+    min_index: int,
+    max_index: int | None,
+    *,
+    target_index: int,
+    step: int = 6,
+    normalizer: Normalizer | None = None,
 ) -> BaselineMAE:
     """Predicts the target ``delay`` rows ahead as its value at the window's last timestep
     (``samples[:, -1, target_index]``, i.e. row ``r - step``, as the lecture's
     ``evaluate_naive_method``), over every window of ``[min_index + lookback,
     max_index)``."""
     data = np.asarray(data)
-    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step,
-                                 target_index)
+    max_index, _ = _window_range(data, lookback, delay, min_index, max_index, step, target_index)
     rows = np.arange(min_index + lookback, max_index)
     column = np.asarray(data[:, target_index], np.float64)
     mae = float(np.mean(np.abs(column[rows - step] - column[rows + delay])))

@@ -27,28 +27,43 @@ class DeviceSettings:
     they are not part of the config a resume compares."""
 
     seed_parallel: int = field(
-        0, "devices on the mesh's 'seed' axis: the seeds are split over K devices, each "
+        0,
+        "devices on the mesh's 'seed' axis: the seeds are split over K devices, each "
         "training its share in one program; must divide --seeds; 0: as many as divide the "
-        "seeds and fit the devices", minimum=0,
-        why="0: as many devices as divide the seeds")
+        "seeds and fit the devices",
+        minimum=0,
+        why="0: as many devices as divide the seeds",
+    )
     data_parallel: int = field(
-        0, "devices on the mesh's 'data' axis: every seed's batch is split over M devices "
+        0,
+        "devices on the mesh's 'data' axis: every seed's batch is split over M devices "
         "(parameters replicated, gradients all-reduced); -1: every device not on the seed "
-        "axis; 0: no split. The mesh uses K x M devices", minimum=-1,
-        why="-1: every device, 0: off, N: N devices")
+        "axis; 0: no split. The mesh uses K x M devices",
+        minimum=-1,
+        why="-1: every device, 0: off, N: N devices",
+    )
     distributed: bool = field(
-        False, "join a multi-host run with jax.distributed.initialize (TPU pod slice, "
-        "several GPU hosts, several local processes); implies --data-parallel -1 unless given")
+        False,
+        "join a multi-host run with jax.distributed.initialize (TPU pod slice, "
+        "several GPU hosts, several local processes); implies --data-parallel -1 unless given",
+    )
     coordinator_address: str = field(
-        "", "process 0's address HOST:PORT for --distributed (default "
-        "$JAX_COORDINATOR_ADDRESS; 'auto': detected on TPU pods, Slurm, Open MPI)")
-    num_processes: int = field(0, "processes in the --distributed run (default "
-                                  "$JAX_NUM_PROCESSES)", minimum=0)
-    process_id: int = field(-1, "this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)",
-                            minimum=-1)
-    compute_dtype: str = field("float32", "dtype of the models' matmuls and states; "
-                               "parameters, loss, gradients and optimizer stay float32",
-                               choices=COMPUTE_DTYPES)
+        "",
+        "process 0's address HOST:PORT for --distributed (default "
+        "$JAX_COORDINATOR_ADDRESS; 'auto': detected on TPU pods, Slurm, Open MPI)",
+    )
+    num_processes: int = field(
+        0, "processes in the --distributed run (default $JAX_NUM_PROCESSES)", minimum=0
+    )
+    process_id: int = field(
+        -1, "this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)", minimum=-1
+    )
+    compute_dtype: str = field(
+        "float32",
+        "dtype of the models' matmuls and states; "
+        "parameters, loss, gradients and optimizer stay float32",
+        choices=COMPUTE_DTYPES,
+    )
 
     def validate(self) -> DeviceSettings:
         """Raises ConfigError naming the first bad value."""
@@ -56,13 +71,20 @@ class DeviceSettings:
         if self.distributed:
             resolve_coordinator(self)
             return self
-        given = [flag for flag, value, unset in (
-            ("--coordinator-address", self.coordinator_address, ""),
-            ("--num-processes", self.num_processes, 0),
-            ("--process-id", self.process_id, -1)) if value != unset]
+        given = [
+            flag
+            for flag, value, unset in (
+                ("--coordinator-address", self.coordinator_address, ""),
+                ("--num-processes", self.num_processes, 0),
+                ("--process-id", self.process_id, -1),
+            )
+            if value != unset
+        ]
         if given:  # a multi-host flag alone would be ignored without a word
-            raise ConfigError(f"{given[0]} applies to a multi-host run only; expected "
-                              f"--distributed with it, or no {given[0]}")
+            raise ConfigError(
+                f"{given[0]} applies to a multi-host run only; expected "
+                f"--distributed with it, or no {given[0]}"
+            )
         return self
 
     @property
@@ -109,32 +131,53 @@ def add_arguments(parser, config_cls: type, exclude: tuple[str, ...] = ()) -> No
             continue
         kind, help_text = _scalar(hints[f.name]), f.metadata.get("help", "")
         if kind is bool:
-            parser.add_argument(_flag(f.name), dest=f.name, default=f.default,
-                                action=argparse.BooleanOptionalAction, help=help_text)
+            parser.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                default=f.default,
+                action=argparse.BooleanOptionalAction,
+                help=help_text,
+            )
         else:
-            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=f.default,
-                                choices=f.metadata.get("choices"), help=help_text,
-                                metavar=f.name.upper())
+            parser.add_argument(
+                _flag(f.name),
+                dest=f.name,
+                type=kind,
+                default=f.default,
+                choices=f.metadata.get("choices"),
+                help=help_text,
+                metavar=f.name.upper(),
+            )
 
 
 def build_parser(spec) -> ArgumentParser:
     """Every flag of ``spec``'s experiment: the run's (work dir, resume, progress), the
     device flags, one per config field, ``--local`` and the experiment's own."""
-    parser = ArgumentParser(description=spec.description,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--workdir", default=spec.default_workdir,
-                        help="directory that receives everything the run writes")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from the checkpoints in --workdir")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                        help="show progress bars")
-    add_arguments(parser.add_argument_group("devices and hosts (see docs/tpu.md)"),
-                  DeviceSettings)
+    parser = ArgumentParser(
+        description=spec.description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--workdir",
+        default=spec.default_workdir,
+        help="directory that receives everything the run writes",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from the checkpoints in --workdir",
+    )
+    parser.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars"
+    )
+    add_arguments(parser.add_argument_group("devices and hosts (see docs/tpu.md)"), DeviceSettings)
     add_arguments(parser, spec.config, spec.exclude)
     if spec.local:
         shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in spec.local.items())
-        parser.add_argument("--local", action="store_true",
-                            help=f"a quick check: defaults {shown} (flags given still win)")
+        parser.add_argument(
+            "--local",
+            action="store_true",
+            help=f"a quick check: defaults {shown} (flags given still win)",
+        )
     return spec.customize(parser) if spec.customize else parser
 
 
@@ -148,8 +191,9 @@ def parse(spec, argv: list[str] | None) -> tuple[Any, RunOptions]:
     if spec.adjust is not None:
         spec.adjust(args)
     values = vars(args)
-    devices = DeviceSettings(**{f.name: values[f.name]
-                                for f in dataclasses.fields(DeviceSettings)}).validate()
+    devices = DeviceSettings(
+        **{f.name: values[f.name] for f in dataclasses.fields(DeviceSettings)}
+    ).validate()
     cfg = spec.config(**{f.name: values[f.name] for f in dataclasses.fields(spec.config)})
     options = RunOptions(args.workdir, args.resume, args.progress, devices)
     return cfg.validate(), options

@@ -42,14 +42,30 @@ class RunContext:
         return with_compute_dtype(model, self.compute_dtype)
 
 
-def bare_context(experiment: str, cfg: Any, mesh: Mesh, *, workdir: str | None = None,
-                 resume: bool = False, progress: bool = False, compute_dtype: str = "float32",
-                 record: dict[str, Any] | None = None) -> RunContext:
+def bare_context(
+    experiment: str,
+    cfg: Any,
+    mesh: Mesh,
+    *,
+    workdir: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    compute_dtype: str = "float32",
+    record: dict[str, Any] | None = None,
+) -> RunContext:
     """A context on a mesh made by the caller, for library use, tests and benchmarks:
     no device set-up and no work-dir claim (``workdir`` None: no checkpoints or
     TensorBoard files); ``record``: the config as saved (default: ``cfg``'s)."""
-    return RunContext(experiment, workdir, mesh, compute_dtype, resume, progress, True,
-                      to_dict(cfg) if record is None else dict(record))
+    return RunContext(
+        experiment,
+        workdir,
+        mesh,
+        compute_dtype,
+        resume,
+        progress,
+        True,
+        to_dict(cfg) if record is None else dict(record),
+    )
 
 
 def check_devices(cfg: Any, devices: Any) -> None:
@@ -62,11 +78,16 @@ def check_devices(cfg: Any, devices: Any) -> None:
         raise ConfigError(  # the engine would refuse it too, once JAX has its devices
             f"--seed-loop map runs each device's seeds one after another and cannot split a "
             f"batch over --data-parallel {devices.mesh_devices}; expected --seed-loop vmap "
-            f"or auto")
+            f"or auto"
+        )
     if devices.seed_parallel:
         data = max(devices.mesh_devices, 0)
-        mesh_shape(cfg.seeds, devices.seed_parallel * max(data, 1),
-                   seed_parallel=devices.seed_parallel, data_parallel=data)
+        mesh_shape(
+            cfg.seeds,
+            devices.seed_parallel * max(data, 1),
+            seed_parallel=devices.seed_parallel,
+            data_parallel=data,
+        )
 
 
 def build_mesh(cfg: Any, devices: Any) -> Mesh:
@@ -76,8 +97,9 @@ def build_mesh(cfg: Any, devices: Any) -> Mesh:
     from rnn_attn.parallel.mesh import check_divisible
 
     check_devices(cfg, devices)
-    host.request_cpu_devices(cfg.cpu_devices
-                             or distributed.local_device_request(devices, cfg.seeds))
+    host.request_cpu_devices(
+        cfg.cpu_devices or distributed.local_device_request(devices, cfg.seeds)
+    )
     distributed.initialize(devices)
     mesh = distributed.run_mesh(devices, cfg.seeds)
     if hasattr(cfg, "batch_size"):
@@ -94,8 +116,16 @@ def open_run(experiment: str, cfg: Any, options: Any) -> Iterator[RunContext]:
     mesh = build_mesh(cfg, options.devices)
     path = workdirs.prepare_workdir(options.workdir)
     record = to_dict(cfg)
-    ctx = RunContext(experiment, path, mesh, options.devices.compute_dtype, options.resume,
-                     options.progress, is_primary(), record)
+    ctx = RunContext(
+        experiment,
+        path,
+        mesh,
+        options.devices.compute_dtype,
+        options.resume,
+        options.progress,
+        is_primary(),
+        record,
+    )
     if not ctx.primary:
         yield ctx
         return

@@ -29,9 +29,13 @@ def fit_config(cfg: Any, mesh, **options: Any) -> engine.FitConfig:
     """The engine's settings from a run's config: its seeds, the ``config.FIT_FIELDS`` it
     has (``epochs`` 1 where it has none), the guard and checkpoint settings; ``options``
     override any of them."""
-    values: dict[str, Any] = dict(seeds=cfg.seed_numbers, epochs=getattr(cfg, "epochs", 1),
-                                  batch_size=cfg.batch_size, on_nonfinite=cfg.on_nonfinite,
-                                  checkpoint_every=cfg.checkpoint_every)
+    values: dict[str, Any] = dict(
+        seeds=cfg.seed_numbers,
+        epochs=getattr(cfg, "epochs", 1),
+        batch_size=cfg.batch_size,
+        on_nonfinite=cfg.on_nonfinite,
+        checkpoint_every=cfg.checkpoint_every,
+    )
     for name in ("eval_batch_size", "monitor", "patience"):
         if hasattr(cfg, name):
             values[name] = getattr(cfg, name)
@@ -41,6 +45,7 @@ def fit_config(cfg: Any, mesh, **options: Any) -> engine.FitConfig:
 
 def parameter_counts(models: Mapping[str, Any]) -> dict[str, int]:
     """Each model's parameter count, from shapes alone (nothing is initialized)."""
+
     def count(model) -> int:
         shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0))
         return int(sum(np.prod(leaf.shape) for leaf in jax.tree.leaves(shapes)))
@@ -48,22 +53,34 @@ def parameter_counts(models: Mapping[str, Any]) -> dict[str, int]:
     return {name: count(model) for name, model in models.items()}
 
 
-def train(cfg: Any, ctx, setup: Setup, timing: dict | None = None
-          ) -> dict[str, engine.FitResult]:
+def train(cfg: Any, ctx, setup: Setup, timing: dict | None = None) -> dict[str, engine.FitResult]:
     """Every model of ``setup`` over every seed, on the context's mesh and work dir
     (``timing`` receives the seconds spent compiling and training)."""
     base = fit_config(cfg, ctx.mesh, **setup.fit)
-    configs = {name: dataclasses.replace(base, **setup.fit_per_model.get(name, {}))
-               for name in setup.models}
+    configs = {
+        name: dataclasses.replace(base, **setup.fit_per_model.get(name, {}))
+        for name in setup.models
+    }
     models = {name: ctx.model(model) for name, model in setup.models.items()}
 
     def callbacks(name: str) -> list:
         return [*setup.callbacks(name), *live_curves(ctx, name)]
 
-    return runs.train_models(models, setup.objective, setup.data, configs,
-                             optimizer=setup.optimizer, mesh=ctx.mesh, workdir=ctx.workdir,
-                             record=ctx.record, resume=ctx.resume, progress=ctx.progress,
-                             callbacks=callbacks, seed_keys=setup.seed_keys, timing=timing)
+    return runs.train_models(
+        models,
+        setup.objective,
+        setup.data,
+        configs,
+        optimizer=setup.optimizer,
+        mesh=ctx.mesh,
+        workdir=ctx.workdir,
+        record=ctx.record,
+        resume=ctx.resume,
+        progress=ctx.progress,
+        callbacks=callbacks,
+        seed_keys=setup.seed_keys,
+        timing=timing,
+    )
 
 
 def live_curves(ctx, name: str) -> list:
@@ -79,13 +96,17 @@ def live_curves(ctx, name: str) -> list:
 
 def summarize(spec: Experiment, per_seed: Mapping[str, list]) -> dict | None:
     """Each summarized metric described over seeds (None with fewer than two seeds)."""
+
     def numeric(values) -> bool:
         return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
     if min((len(v) for v in per_seed.values()), default=0) < 2:
         return None
-    keys = spec.summarize if spec.summarize is not None else [
-        k for k, v in per_seed.items() if numeric(v)]
+    keys = (
+        spec.summarize
+        if spec.summarize is not None
+        else [k for k, v in per_seed.items() if numeric(v)]
+    )
     return {k: stats.describe(np.asarray(per_seed[k], np.float64)) for k in keys}
 
 
@@ -93,8 +114,7 @@ def compare(spec: Experiment, setup: Setup, models: Mapping[str, dict]) -> dict 
     """``spec.compare``'s metrics over seeds: the reference model against the other (two
     models: Welch, Mann-Whitney, Hedges' g) or the others (``stats.compare_many``)."""
     names = list(models)
-    if not spec.compare or len(names) < 2 or any(len(m["seeds"]) < 2
-                                                 for m in models.values()):
+    if not spec.compare or len(names) < 2 or any(len(m["seeds"]) < 2 for m in models.values()):
         return None
     reference = setup.reference_model or names[0]
     out: dict[str, Any] = {"reference_model": reference}
@@ -102,21 +122,24 @@ def compare(spec: Experiment, setup: Setup, models: Mapping[str, dict]) -> dict 
         scores = {n: models[n]["per_seed"][metric] for n in names}
         if len(names) == 2:
             other = next(n for n in names if n != reference)
-            out[metric] = stats.compare(scores[other], scores[reference],
-                                        names=(other, reference))
+            out[metric] = stats.compare(scores[other], scores[reference], names=(other, reference))
         else:
             out[metric] = stats.compare_many(scores, baseline=reference)
     return out
 
 
-def model_entries(spec: Experiment, cfg: Any, setup: Setup, fits: Mapping,
-                  counts: Mapping[str, int]) -> dict[str, dict]:
+def model_entries(
+    spec: Experiment, cfg: Any, setup: Setup, fits: Mapping, counts: Mapping[str, int]
+) -> dict[str, dict]:
     """Each model's ``results.json`` entry: seeds, parameters, ``spec.evaluate``'s
     figures and their summary."""
     models = {}
     for name, fit in fits.items():
-        entry = {"seeds": list(fit.seeds), "parameters": counts[name],
-                 **spec.evaluate(cfg, setup, name, fit)}
+        entry = {
+            "seeds": list(fit.seeds),
+            "parameters": counts[name],
+            **spec.evaluate(cfg, setup, name, fit),
+        }
         entry.setdefault("summary", summarize(spec, entry["per_seed"]))
         models[name] = entry
     return models
@@ -127,12 +150,18 @@ def envelope(spec: Experiment, ctx, setup: Setup, models: dict) -> dict[str, Any
     from rnn_attn.parallel.devices import describe_devices
 
     devices = describe_devices() | {"mesh": dict(ctx.mesh.shape)}
-    record = {"schema_version": SCHEMA_VERSION, "experiment": spec.name,
-              "reference": spec.reference, "config": ctx.record,
-              "data": setup.data_description, "devices": devices,
-              "metrics": dict(spec.metrics)}
-    return record | dict(setup.record) | {"models": models,
-                                          "comparison": compare(spec, setup, models)}
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "experiment": spec.name,
+        "reference": spec.reference,
+        "config": ctx.record,
+        "data": setup.data_description,
+        "devices": devices,
+        "metrics": dict(spec.metrics),
+    }
+    return (
+        record | dict(setup.record) | {"models": models, "comparison": compare(spec, setup, models)}
+    )
 
 
 def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
@@ -158,9 +187,11 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
 def announce(spec: Experiment, cfg: Any, ctx, setup: Setup, counts: Mapping[str, int]) -> None:
     """The run's first lines: models, seeds, data, devices, parameter counts."""
     devices = ctx.mesh.devices
-    print(f"{spec.name}: models {list(setup.models)} x {cfg.seeds} seeds"
-          + (f"; {setup.data_description}" if setup.data_description else "")
-          + f"; {devices.size} {devices.flat[0].platform} device(s), (seed, data) mesh "
-          f"{tuple(ctx.mesh.shape.values())}")
+    print(
+        f"{spec.name}: models {list(setup.models)} x {cfg.seeds} seeds"
+        + (f"; {setup.data_description}" if setup.data_description else "")
+        + f"; {devices.size} {devices.flat[0].platform} device(s), (seed, data) mesh "
+        f"{tuple(ctx.mesh.shape.values())}"
+    )
     for name, count in counts.items():
         print(f"  {name}: {count:,} parameters")

@@ -72,8 +72,9 @@ class Experiment:
     default_workdir: str
     compare: tuple[str, ...] = ()
     summarize: tuple[str, ...] | None = None
-    report: Callable[[Any, Any, Setup, Mapping[str, Any], Mapping[str, Any]],
-                     Mapping[str, str]] | None = None
+    report: (
+        Callable[[Any, Any, Setup, Mapping[str, Any], Mapping[str, Any]], Mapping[str, str]] | None
+    ) = None
     reference: str = ""
     local: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     exclude: tuple[str, ...] = ()

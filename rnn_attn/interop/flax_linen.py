@@ -39,14 +39,18 @@ from rnn_attn.nn import recurrent
 Array = jax.Array
 
 
-def _cell_params(module: nn.Module, cell: fcells.Cell, input_dim: int,
-                 dtype: Any = jnp.float32) -> dict[str, Array]:
+def _cell_params(
+    module: nn.Module, cell: fcells.Cell, input_dim: int, dtype: Any = jnp.float32
+) -> dict[str, Array]:
     """The functional cell's parameters, each a linen param of the same name, initialized
     by ``cell.init`` (Keras's initializers), in ``dtype``."""
     names = jax.eval_shape(lambda: cell.init(jax.random.PRNGKey(0), input_dim))
-    return {name: module.param(
-        name, lambda key, name=name: cell.init(key, input_dim)[name].astype(dtype))
-        for name in names}
+    return {
+        name: module.param(
+            name, lambda key, name=name: cell.init(key, input_dim)[name].astype(dtype)
+        )
+        for name in names
+    }
 
 
 class _KerasCell(nn.RNNCellBase):
@@ -68,25 +72,27 @@ class _KerasCell(nn.RNNCellBase):
         raise NotImplementedError
 
     @nn.compact
-    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...],
-                                                                          Array]:
+    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...], Array]:
         """One step: ``inputs <float>[..., input_dim]`` -> ``(carry, h <float>[...,
         features])``."""
         cell = self.functional()
         params = _cell_params(self, cell, inputs.shape[-1], self.param_dtype)
-        rates = (recurrent.check_rate("dropout", self.dropout),
-                 recurrent.check_rate("recurrent_dropout", self.recurrent_dropout))
+        rates = (
+            recurrent.check_rate("dropout", self.dropout),
+            recurrent.check_rate("recurrent_dropout", self.recurrent_dropout),
+        )
         recurrent_mask = None
         if not self.deterministic and max(rates) > 0:
             # As recurrent.rnn draws them from its key: the same masks for the same key.
             input_key, recurrent_key = jax.random.split(self._dropout_key())
             if rates[0] > 0:
-                inputs = inputs * recurrent.dropout_mask(input_key, rates[0], inputs.shape,
-                                                         inputs.dtype)
+                inputs = inputs * recurrent.dropout_mask(
+                    input_key, rates[0], inputs.shape, inputs.dtype
+                )
             if rates[1] > 0:
                 recurrent_mask = recurrent.dropout_mask(
-                    recurrent_key, rates[1], (*inputs.shape[:-1], self.features),
-                    inputs.dtype)
+                    recurrent_key, rates[1], (*inputs.shape[:-1], self.features), inputs.dtype
+                )
         return cell(params, tuple(carry), inputs, recurrent_mask)
 
     def _dropout_key(self) -> Array:
@@ -108,8 +114,9 @@ class KerasSimpleRNNCell(_KerasCell):
 
     @nn.nowrap
     def functional(self) -> fcells.SimpleRNNCell:
-        return fcells.SimpleRNNCell(self.features, self.activation, self.kernel_initializer,
-                                    self.recurrent_initializer)
+        return fcells.SimpleRNNCell(
+            self.features, self.activation, self.kernel_initializer, self.recurrent_initializer
+        )
 
 
 class KerasLSTMCell(_KerasCell):
@@ -121,11 +128,15 @@ class KerasLSTMCell(_KerasCell):
 
     @nn.nowrap
     def functional(self) -> fcells.LSTMCell:
-        return fcells.LSTMCell(self.features, self.activation, self.kernel_initializer,
-                               self.recurrent_initializer,
-                               recurrent_activation=self.recurrent_activation,
-                               unit_forget_bias=self.unit_forget_bias,
-                               forget_bias=self.forget_bias)
+        return fcells.LSTMCell(
+            self.features,
+            self.activation,
+            self.kernel_initializer,
+            self.recurrent_initializer,
+            recurrent_activation=self.recurrent_activation,
+            unit_forget_bias=self.unit_forget_bias,
+            forget_bias=self.forget_bias,
+        )
 
 
 class KerasGRUCell(_KerasCell):
@@ -138,10 +149,15 @@ class KerasGRUCell(_KerasCell):
 
     @nn.nowrap
     def functional(self) -> fcells.GRUCell:
-        return fcells.GRUCell(self.features, self.activation, self.kernel_initializer,
-                              self.recurrent_initializer,
-                              recurrent_activation=self.recurrent_activation,
-                              reset_after=self.reset_after, update_bias=self.update_bias)
+        return fcells.GRUCell(
+            self.features,
+            self.activation,
+            self.kernel_initializer,
+            self.recurrent_initializer,
+            recurrent_activation=self.recurrent_activation,
+            reset_after=self.reset_after,
+            update_bias=self.update_bias,
+        )
 
 
 class KerasRNN(nn.Module):
@@ -167,20 +183,36 @@ class KerasRNN(nn.Module):
     unroll: int = 1
 
     @nn.compact
-    def __call__(self, inputs: Array, *, mask: Array | None = None,
-                 lengths: Array | None = None, initial_carry: Any = None,
-                 deterministic: bool = True) -> tuple[Array, tuple[Array, ...]]:
+    def __call__(
+        self,
+        inputs: Array,
+        *,
+        mask: Array | None = None,
+        lengths: Array | None = None,
+        initial_carry: Any = None,
+        deterministic: bool = True,
+    ) -> tuple[Array, tuple[Array, ...]]:
         """``inputs <float>[batch, time, features]``; ``mask <bool>[batch, time]`` (any
         pattern: left or right padding, holes) or ``lengths <int>[batch]`` (right
         padding). Returns ``(outputs, final_carry)`` as ``recurrent.rnn``."""
         cell = self.cell.functional()
         params = _cell_params(self, cell, jnp.shape(inputs)[-1], self.cell.param_dtype)
         train = not deterministic and max(self.dropout, self.recurrent_dropout) > 0
-        return recurrent.rnn(cell, params, inputs, lengths=lengths, mask=mask,
-                             initial_carry=initial_carry, reverse=self.reverse,
-                             return_sequences=self.return_sequences, unroll=self.unroll,
-                             dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-                             train=train, key=self.make_rng("dropout") if train else None)
+        return recurrent.rnn(
+            cell,
+            params,
+            inputs,
+            lengths=lengths,
+            mask=mask,
+            initial_carry=initial_carry,
+            reverse=self.reverse,
+            return_sequences=self.return_sequences,
+            unroll=self.unroll,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            train=train,
+            key=self.make_rng("dropout") if train else None,
+        )
 
 
 class FlaxModel(nn.Module):
@@ -203,8 +235,7 @@ class FlaxModel(nn.Module):
         params = self.param(self.name_in_table, lambda key: self.model.init(key))
         if deterministic:
             return self.model.apply(params, inputs, **kwargs)
-        return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"),
-                                **kwargs)
+        return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"), **kwargs)
 
 
 class KerasBidirectional(nn.Module):
@@ -219,19 +250,29 @@ class KerasBidirectional(nn.Module):
     return_sequences: bool = True
 
     @nn.compact
-    def __call__(self, inputs: Array, *, mask: Array | None = None,
-                 lengths: Array | None = None) -> tuple[Any, tuple[Any, Any]]:
+    def __call__(
+        self, inputs: Array, *, mask: Array | None = None, lengths: Array | None = None
+    ) -> tuple[Any, tuple[Any, Any]]:
         """``inputs <float>[batch, time, features]``; returns ``recurrent.bidirectional``'s
         ``(merged_outputs, (forward_carry, backward_carry))``."""
         forward, backward = self.forward_cell.functional(), self.backward_cell.functional()
         width = jnp.shape(inputs)[-1]
-        params = {"forward": ParamsOf(forward, width, self.forward_cell.param_dtype,
-                                      name="forward")(),
-                  "backward": ParamsOf(backward, width, self.backward_cell.param_dtype,
-                                       name="backward")()}
-        return recurrent.bidirectional(forward, backward, params, inputs, mask=mask,
-                                       lengths=lengths, merge_mode=self.merge_mode,
-                                       return_sequences=self.return_sequences)
+        params = {
+            "forward": ParamsOf(forward, width, self.forward_cell.param_dtype, name="forward")(),
+            "backward": ParamsOf(
+                backward, width, self.backward_cell.param_dtype, name="backward"
+            )(),
+        }
+        return recurrent.bidirectional(
+            forward,
+            backward,
+            params,
+            inputs,
+            mask=mask,
+            lengths=lengths,
+            merge_mode=self.merge_mode,
+            return_sequences=self.return_sequences,
+        )
 
 
 class ParamsOf(nn.Module):

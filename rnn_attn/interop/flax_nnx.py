@@ -27,8 +27,14 @@ Array = jax.Array
 class _KerasCell(nnx.RNNCellBase):
     """One step of ``functional`` over this module's params."""
 
-    def __init__(self, functional: fcells.Cell, in_features: int, *, rngs: nnx.Rngs,
-                 param_dtype: Any = jnp.float32):
+    def __init__(
+        self,
+        functional: fcells.Cell,
+        in_features: int,
+        *,
+        rngs: nnx.Rngs,
+        param_dtype: Any = jnp.float32,
+    ):
         self.functional = functional
         self.in_features = in_features
         self.param_dtype = param_dtype  # of the params and the initial carry
@@ -46,12 +52,12 @@ class _KerasCell(nnx.RNNCellBase):
         for name, value in params.items():
             getattr(self, name)[...] = value
 
-    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...],
-                                                                          Array]:
+    def __call__(self, carry: tuple[Array, ...], inputs: Array) -> tuple[tuple[Array, ...], Array]:
         return self.functional(self.params(), tuple(carry), inputs)
 
-    def initialize_carry(self, input_shape: tuple[int, ...], rngs: Any = None,
-                         carry_init: Any = None) -> tuple[Array, ...]:
+    def initialize_carry(
+        self, input_shape: tuple[int, ...], rngs: Any = None, carry_init: Any = None
+    ) -> tuple[Array, ...]:
         """Zeros, ``(h,)`` or ``(h, c)``, each ``[*input_shape[:-1], features]``."""
         del rngs, carry_init  # Keras's initial state: zeros
         return self.functional.initial_carry(tuple(input_shape[:-1]), self.param_dtype)
@@ -64,28 +70,55 @@ class _KerasCell(nnx.RNNCellBase):
 class KerasSimpleRNNCell(_KerasCell):
     """Keras's ``SimpleRNN`` cell; ``config``: ``rnn_attn.nn.cells.SimpleRNNCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
-                 param_dtype: Any = jnp.float32, **config: Any):
-        super().__init__(fcells.SimpleRNNCell(features, **config), in_features, rngs=rngs,
-                         param_dtype=param_dtype)
+    def __init__(
+        self,
+        in_features: int,
+        features: int,
+        *,
+        rngs: nnx.Rngs,
+        param_dtype: Any = jnp.float32,
+        **config: Any,
+    ):
+        super().__init__(
+            fcells.SimpleRNNCell(features, **config),
+            in_features,
+            rngs=rngs,
+            param_dtype=param_dtype,
+        )
 
 
 class KerasLSTMCell(_KerasCell):
     """Keras's ``LSTM`` cell (carry ``(h, c)``); ``config``: ``LSTMCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
-                 param_dtype: Any = jnp.float32, **config: Any):
-        super().__init__(fcells.LSTMCell(features, **config), in_features, rngs=rngs,
-                         param_dtype=param_dtype)
+    def __init__(
+        self,
+        in_features: int,
+        features: int,
+        *,
+        rngs: nnx.Rngs,
+        param_dtype: Any = jnp.float32,
+        **config: Any,
+    ):
+        super().__init__(
+            fcells.LSTMCell(features, **config), in_features, rngs=rngs, param_dtype=param_dtype
+        )
 
 
 class KerasGRUCell(_KerasCell):
     """Keras's ``GRU`` cell (``reset_after`` either way); ``config``: ``GRUCell``'s."""
 
-    def __init__(self, in_features: int, features: int, *, rngs: nnx.Rngs,
-                 param_dtype: Any = jnp.float32, **config: Any):
-        super().__init__(fcells.GRUCell(features, **config), in_features, rngs=rngs,
-                         param_dtype=param_dtype)
+    def __init__(
+        self,
+        in_features: int,
+        features: int,
+        *,
+        rngs: nnx.Rngs,
+        param_dtype: Any = jnp.float32,
+        **config: Any,
+    ):
+        super().__init__(
+            fcells.GRUCell(features, **config), in_features, rngs=rngs, param_dtype=param_dtype
+        )
 
 
 class KerasRNN(nnx.Module):
@@ -93,30 +126,49 @@ class KerasRNN(nnx.Module):
     padding, holes), ``reverse`` (Keras's ``go_backwards``, outputs in processing order)
     and ``return_sequences``; ``recurrent.rnn`` over the cell's params."""
 
-    def __init__(self, cell: _KerasCell, *, return_sequences: bool = True,
-                 reverse: bool = False):
+    def __init__(self, cell: _KerasCell, *, return_sequences: bool = True, reverse: bool = False):
         self.cell, self.return_sequences, self.reverse = cell, return_sequences, reverse
 
-    def __call__(self, inputs: Array, *, mask: Array | None = None,
-                 lengths: Array | None = None) -> tuple[Array, tuple[Array, ...]]:
-        return recurrent.rnn(self.cell.functional, self.cell.params(), inputs, mask=mask,
-                             lengths=lengths, reverse=self.reverse,
-                             return_sequences=self.return_sequences)
+    def __call__(
+        self, inputs: Array, *, mask: Array | None = None, lengths: Array | None = None
+    ) -> tuple[Array, tuple[Array, ...]]:
+        return recurrent.rnn(
+            self.cell.functional,
+            self.cell.params(),
+            inputs,
+            mask=mask,
+            lengths=lengths,
+            reverse=self.reverse,
+            return_sequences=self.return_sequences,
+        )
 
 
 class KerasBidirectional(nnx.Module):
     """Keras's ``Bidirectional`` over two nnx cells, with any mask and ``merge_mode``
     (``recurrent.MERGE_MODES``)."""
 
-    def __init__(self, forward: _KerasCell, backward: _KerasCell, *,
-                 merge_mode: str = "concat", return_sequences: bool = True):
+    def __init__(
+        self,
+        forward: _KerasCell,
+        backward: _KerasCell,
+        *,
+        merge_mode: str = "concat",
+        return_sequences: bool = True,
+    ):
         self.forward, self.backward = forward, backward
         self.merge_mode, self.return_sequences = merge_mode, return_sequences
 
-    def __call__(self, inputs: Array, *, mask: Array | None = None,
-                 lengths: Array | None = None) -> tuple[Any, tuple[Any, Any]]:
+    def __call__(
+        self, inputs: Array, *, mask: Array | None = None, lengths: Array | None = None
+    ) -> tuple[Any, tuple[Any, Any]]:
         params = {"forward": self.forward.params(), "backward": self.backward.params()}
-        return recurrent.bidirectional(self.forward.functional, self.backward.functional,
-                                       params, inputs, mask=mask, lengths=lengths,
-                                       merge_mode=self.merge_mode,
-                                       return_sequences=self.return_sequences)
+        return recurrent.bidirectional(
+            self.forward.functional,
+            self.backward.functional,
+            params,
+            inputs,
+            mask=mask,
+            lengths=lengths,
+            merge_mode=self.merge_mode,
+            return_sequences=self.return_sequences,
+        )

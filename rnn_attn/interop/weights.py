@@ -34,8 +34,7 @@ from rnn_attn.nn import cells as fcells
 
 # Gate order of each layout, each gate named by its Keras letter (PyTorch's LSTM "g" is
 # Keras's "c"; its GRU "n" is Keras's "h").
-GATE_LAYOUTS = {"keras_lstm": "ifco", "torch_lstm": "ifco", "keras_gru": "zrh",
-                "torch_gru": "rzh"}
+GATE_LAYOUTS = {"keras_lstm": "ifco", "torch_lstm": "ifco", "keras_gru": "zrh", "torch_gru": "rzh"}
 
 
 def reorder_gates(array: np.ndarray, source: str, target: str, axis: int = -1) -> np.ndarray:
@@ -43,12 +42,15 @@ def reorder_gates(array: np.ndarray, source: str, target: str, axis: int = -1) -
     of ``target`` (names in ``GATE_LAYOUTS``)."""
     for layout in (source, target):
         if layout not in GATE_LAYOUTS:
-            raise ValueError(f"unknown gate layout {layout!r}; expected one of "
-                             f"{sorted(GATE_LAYOUTS)}")
+            raise ValueError(
+                f"unknown gate layout {layout!r}; expected one of {sorted(GATE_LAYOUTS)}"
+            )
     order_in, order_out = GATE_LAYOUTS[source], GATE_LAYOUTS[target]
     if sorted(order_in) != sorted(order_out):
-        raise ValueError(f"gate layouts {source!r} ({order_in}) and {target!r} "
-                         f"({order_out}) have different gates")
+        raise ValueError(
+            f"gate layouts {source!r} ({order_in}) and {target!r} "
+            f"({order_out}) have different gates"
+        )
     blocks = np.split(np.asarray(array), len(order_in), axis=axis)
     return np.concatenate([blocks[order_in.index(g)] for g in order_out], axis=axis)
 
@@ -56,16 +58,15 @@ def reorder_gates(array: np.ndarray, source: str, target: str, axis: int = -1) -
 def _expected_shapes(cell: fcells.Cell, input_dim: int) -> dict[str, tuple[int, ...]]:
     width = cell.n_gates * cell.units
     bias = (2, width) if getattr(cell, "reset_after", False) else (width,)
-    return {"kernel": (input_dim, width), "recurrent_kernel": (cell.units, width),
-            "bias": bias}
+    return {"kernel": (input_dim, width), "recurrent_kernel": (cell.units, width), "bias": bias}
 
 
-def _check_shape(name: str, array: np.ndarray, expected: tuple[int, ...],
-                 where: str) -> np.ndarray:
+def _check_shape(name: str, array: np.ndarray, expected: tuple[int, ...], where: str) -> np.ndarray:
     array = np.asarray(array)
     if array.shape != expected:
-        raise ValueError(f"{where} {name} has shape {array.shape}; expected {expected} for "
-                         f"this cell")
+        raise ValueError(
+            f"{where} {name} has shape {array.shape}; expected {expected} for this cell"
+        )
     return array
 
 
@@ -73,15 +74,21 @@ def from_keras(cell: fcells.Cell, weights: Sequence[np.ndarray]) -> dict[str, np
     """Our params from a Keras recurrent layer's ``get_weights()`` (``[kernel,
     recurrent_kernel, bias]``)."""
     if isinstance(weights, np.ndarray) or len(weights) != 3:
-        raise ValueError(f"a Keras {type(cell).__name__} has 3 weights (kernel, "
-                         f"recurrent_kernel, bias); got {len(weights)} arrays")
+        raise ValueError(
+            f"a Keras {type(cell).__name__} has 3 weights (kernel, "
+            f"recurrent_kernel, bias); got {len(weights)} arrays"
+        )
     kernel = np.asarray(weights[0])
     if kernel.ndim != 2:
-        raise ValueError(f"Keras kernel has shape {kernel.shape}; expected (input_dim, "
-                         f"{cell.n_gates * cell.units})")
+        raise ValueError(
+            f"Keras kernel has shape {kernel.shape}; expected (input_dim, "
+            f"{cell.n_gates * cell.units})"
+        )
     shapes = _expected_shapes(cell, kernel.shape[0])
-    return {name: _check_shape(name, w, shapes[name], "Keras")
-            for name, w in zip(shapes, weights, strict=True)}
+    return {
+        name: _check_shape(name, w, shapes[name], "Keras")
+        for name, w in zip(shapes, weights, strict=True)
+    }
 
 
 def to_keras(cell: fcells.Cell, params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
@@ -98,28 +105,43 @@ def _torch_names(layer: int, reverse: bool) -> dict[str, str]:
 def _torch_layout(cell: fcells.Cell) -> str:
     if isinstance(cell, fcells.GRUCell):
         if not cell.reset_after:
-            raise ValueError("PyTorch's GRU applies the reset gate after the recurrent "
-                             "matmul; expected a GRUCell with reset_after=True")
+            raise ValueError(
+                "PyTorch's GRU applies the reset gate after the recurrent "
+                "matmul; expected a GRUCell with reset_after=True"
+            )
         return "torch_gru"
     return "torch_lstm" if isinstance(cell, fcells.LSTMCell) else ""
 
 
-def from_torch(cell: fcells.Cell, state_dict: Mapping[str, object], *, layer: int = 0,
-               reverse: bool = False) -> dict[str, np.ndarray]:
+def from_torch(
+    cell: fcells.Cell, state_dict: Mapping[str, object], *, layer: int = 0, reverse: bool = False
+) -> dict[str, np.ndarray]:
     """Our params from a PyTorch ``nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` state dict (tensors
     or arrays; one ``layer`` and direction)."""
     names = _torch_names(layer, reverse)
     missing = [n for n in names.values() if n not in state_dict]
     if missing:
-        raise ValueError(f"the state dict has no {missing} (it has {sorted(state_dict)}); "
-                         f"expected PyTorch's names for layer {layer}"
-                         f"{' reverse' if reverse else ''}")
-    w = {key: np.asarray(state_dict[name].detach().cpu().numpy() if hasattr(
-        state_dict[name], "detach") else state_dict[name]) for key, name in names.items()}
+        raise ValueError(
+            f"the state dict has no {missing} (it has {sorted(state_dict)}); "
+            f"expected PyTorch's names for layer {layer}"
+            f"{' reverse' if reverse else ''}"
+        )
+    w = {
+        key: np.asarray(
+            state_dict[name].detach().cpu().numpy()
+            if hasattr(state_dict[name], "detach")
+            else state_dict[name]
+        )
+        for key, name in names.items()
+    }
     width = cell.n_gates * cell.units
     input_dim = w["weight_ih"].shape[-1] if w["weight_ih"].ndim == 2 else -1
-    expected = {"weight_ih": (width, input_dim), "weight_hh": (width, cell.units),
-                "bias_ih": (width,), "bias_hh": (width,)}
+    expected = {
+        "weight_ih": (width, input_dim),
+        "weight_hh": (width, cell.units),
+        "bias_ih": (width,),
+        "bias_hh": (width,),
+    }
     for key in w:
         _check_shape(names[key], w[key], expected[key], "PyTorch")
     layout = _torch_layout(cell)
@@ -135,8 +157,9 @@ def from_torch(cell: fcells.Cell, state_dict: Mapping[str, object], *, layer: in
     return params
 
 
-def to_torch(cell: fcells.Cell, params: Mapping[str, np.ndarray], *, layer: int = 0,
-             reverse: bool = False) -> dict[str, np.ndarray]:
+def to_torch(
+    cell: fcells.Cell, params: Mapping[str, np.ndarray], *, layer: int = 0, reverse: bool = False
+) -> dict[str, np.ndarray]:
     """Our params as the PyTorch state-dict entries of one ``layer`` and direction (load
     them with ``torch.from_numpy`` and ``load_state_dict``)."""
     p = {key: np.asarray(value) for key, value in params.items()}
@@ -149,8 +172,10 @@ def to_torch(cell: fcells.Cell, params: Mapping[str, np.ndarray], *, layer: int 
         return reorder_gates(a, "keras_gru", layout, axis) if layout == "torch_gru" else a
 
     names = _torch_names(layer, reverse)
-    out = {names["weight_ih"]: theirs(p["kernel"]).T.copy(),
-           names["weight_hh"]: theirs(p["recurrent_kernel"]).T.copy()}
+    out = {
+        names["weight_ih"]: theirs(p["kernel"]).T.copy(),
+        names["weight_hh"]: theirs(p["recurrent_kernel"]).T.copy(),
+    }
     if layout == "torch_gru":
         out[names["bias_ih"]], out[names["bias_hh"]] = theirs(p["bias"][0]), theirs(p["bias"][1])
     else:
@@ -168,16 +193,18 @@ def read_keras_weights(path: str) -> dict[str, list[np.ndarray]]:
     try:
         import h5py
     except ImportError as e:
-        raise ImportError("reading Keras weight files needs h5py (pip install h5py, or the "
-                          "'compare' extra)") from e
+        raise ImportError(
+            "reading Keras weight files needs h5py (pip install h5py, or the 'compare' extra)"
+        ) from e
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Keras weights file not found: {path!r}")
     source: object = path
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if "model.weights.h5" not in archive.namelist():
-                raise ValueError(f"{path!r} is a zip without model.weights.h5; expected a "
-                                 f".keras file")
+                raise ValueError(
+                    f"{path!r} is a zip without model.weights.h5; expected a .keras file"
+                )
             source = io.BytesIO(archive.read("model.weights.h5"))
     try:
         with h5py.File(source, "r") as f:
@@ -199,12 +226,15 @@ def _var_groups(root) -> dict[str, str]:
 
 
 def _layers(root) -> dict[str, list[np.ndarray]]:
-    return {layer: [np.asarray(root[group][str(i)]) for i in range(len(root[group]))]
-            for layer, group in _var_groups(root).items()}
+    return {
+        layer: [np.asarray(root[group][str(i)]) for i in range(len(root[group]))]
+        for layer, group in _var_groups(root).items()
+    }
 
 
-def write_keras_weights(path: str, layers: Mapping[str, Sequence[np.ndarray]],
-                        template: str) -> None:
+def write_keras_weights(
+    path: str, layers: Mapping[str, Sequence[np.ndarray]], template: str
+) -> None:
     """Writes ``layers`` (``{layer path: get_weights() list}``, as ``read_keras_weights``
     gives) into a new ``.weights.h5`` at ``path``, laid out as ``template`` (a
     ``.weights.h5`` of the same model; its layers not in ``layers`` are copied as they
@@ -220,17 +250,19 @@ def write_keras_weights(path: str, layers: Mapping[str, Sequence[np.ndarray]],
         groups = _var_groups(f)
         for layer, arrays in layers.items():
             if layer not in groups:
-                raise ValueError(f"the template has no layer {layer!r}; it has "
-                                 f"{sorted(groups)}")
+                raise ValueError(f"the template has no layer {layer!r}; it has {sorted(groups)}")
             saved = f[groups[layer]]
             if len(arrays) != len(saved):
-                raise ValueError(f"layer {layer!r} has {len(saved)} arrays in the template, "
-                                 f"got {len(arrays)}")
+                raise ValueError(
+                    f"layer {layer!r} has {len(saved)} arrays in the template, got {len(arrays)}"
+                )
             for i, array in enumerate(arrays):
                 if np.shape(array) != saved[str(i)].shape:
-                    raise ValueError(f"layer {layer!r} array {i} has shape "
-                                     f"{np.shape(array)}; the template's is "
-                                     f"{saved[str(i)].shape}")
+                    raise ValueError(
+                        f"layer {layer!r} array {i} has shape "
+                        f"{np.shape(array)}; the template's is "
+                        f"{saved[str(i)].shape}"
+                    )
     shutil.copyfile(template, path)
     with h5py.File(path, "r+") as f:
         for layer, arrays in layers.items():

@@ -41,15 +41,17 @@ class CharRNN:
         if not isinstance(self.vocab_size, int) or self.vocab_size < 2:
             raise ValueError(f"vocab_size must be an integer >= 2, got {self.vocab_size!r}")
         if self.cell_kind not in CELLS:
-            raise ValueError(f"unknown cell kind {self.cell_kind!r}; expected one of "
-                             f"{sorted(CELLS)}")
+            raise ValueError(
+                f"unknown cell kind {self.cell_kind!r}; expected one of {sorted(CELLS)}"
+            )
         if self.inputs not in INPUTS:
             raise ValueError(f"unknown input encoding {self.inputs!r}; expected one of {INPUTS}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.bias_l1 < 0 or self.bias_l2 < 0:
-            raise ValueError(f"regularization weights must be >= 0, got l1={self.bias_l1}, "
-                             f"l2={self.bias_l2}")
+            raise ValueError(
+                f"regularization weights must be >= 0, got l1={self.bias_l1}, l2={self.bias_l2}"
+            )
 
     @property
     def cell(self):
@@ -61,8 +63,10 @@ class CharRNN:
 
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_out = jax.random.split(key, 3)
-        params = {self.cell_kind: self.cell.init(k_rnn, self.input_dim),
-                  "output": layers.init_dense(k_out, self.units, self.vocab_size)}
+        params = {
+            self.cell_kind: self.cell.init(k_rnn, self.input_dim),
+            "output": layers.init_dense(k_out, self.units, self.vocab_size),
+        }
         if self.inputs == "embedding":
             params["embedding"] = init_embedding(k_emb, self.vocab_size, self.embed_dim)
         return params
@@ -72,11 +76,19 @@ class CharRNN:
             return jax.nn.one_hot(ids, self.vocab_size, dtype=params["output"]["kernel"].dtype)
         return params["embedding"]["embeddings"][ids]
 
-    def apply(self, params: dict, ids: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
-        h, _ = rnn(self.cell, params[self.cell_kind], self.embed(params, ids),
-                   return_sequences=False, unroll=self.unroll, dropout=self.dropout,
-                   train=train, key=key)
+    def apply(
+        self, params: dict, ids: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
+        h, _ = rnn(
+            self.cell,
+            params[self.cell_kind],
+            self.embed(params, ids),
+            return_sequences=False,
+            unroll=self.unroll,
+            dropout=self.dropout,
+            train=train,
+            key=key,
+        )
         return layers.dense(params["output"], h)
 
     def regularization(self, params: dict) -> jax.Array:

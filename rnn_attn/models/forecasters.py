@@ -68,6 +68,7 @@ def _head(params: Params, h: jax.Array) -> jax.Array:
 
 # -- a densely connected baseline ----------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class DenseForecaster:
     """Flatten -> Dense(hidden, relu) -> Dense(1): sees the whole window at once, with no
@@ -85,12 +86,19 @@ class DenseForecaster:
 
     def init(self, key: jax.Array) -> Params:
         k_hidden, k_out = jax.random.split(key)
-        return {"hidden": layers.init_dense(k_hidden, self.lookback_steps * self.features,
-                                            self.hidden),
-                "output": layers.init_dense(k_out, self.hidden, 1)}
+        return {
+            "hidden": layers.init_dense(k_hidden, self.lookback_steps * self.features, self.hidden),
+            "output": layers.init_dense(k_out, self.hidden, 1),
+        }
 
-    def apply(self, params: Params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self,
+        params: Params,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> jax.Array:
         """``inputs <float32>[batch, lookback_steps, features]`` -> ``<float32>[batch]``
         (``train``/``key`` unused: no dropout)."""
         _check_inputs(inputs, self.features, self.lookback_steps)
@@ -100,6 +108,7 @@ class DenseForecaster:
 
 
 # -- recurrent forecasters -----------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class GRUForecaster:
@@ -131,17 +140,32 @@ class GRUForecaster:
 
     def init(self, key: jax.Array) -> Params:
         k_gru, k_out = jax.random.split(key)
-        return {"gru": self.cell.init(k_gru, self.features),
-                "output": layers.init_dense(k_out, self.units, 1)}
+        return {
+            "gru": self.cell.init(k_gru, self.features),
+            "output": layers.init_dense(k_out, self.units, 1),
+        }
 
-    def apply(self, params: Params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self,
+        params: Params,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> jax.Array:
         """``inputs <float32>[batch, steps, features]`` -> ``<float32>[batch]``; ``key``
         is needed when ``train`` and a dropout rate is > 0."""
         _check_inputs(inputs, self.features)
-        h, _ = rnn(self.cell, params["gru"], inputs, return_sequences=False,
-                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-                   train=train, key=key)
+        h, _ = rnn(
+            self.cell,
+            params["gru"],
+            inputs,
+            return_sequences=False,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            train=train,
+            key=key,
+        )
         return _head(params, h)
 
 
@@ -177,25 +201,32 @@ class StackedGRUForecaster:
         _check_size("features", self.features)
         units = self.layer_units
         if not isinstance(units, (list, tuple)) or not units:
-            raise ValueError(f"layer_units must be a non-empty list of layer sizes, got "
-                             f"{units!r}")
+            raise ValueError(f"layer_units must be a non-empty list of layer sizes, got {units!r}")
         for u in units:
             _check_size("layer_units entry", u)
         n = len(units)
         # Normalized to tuples, so the frozen dataclass stays hashable (jit's static args).
         object.__setattr__(self, "layer_units", tuple(int(u) for u in units))
         object.__setattr__(self, "dropout", _per_layer("dropout", self.dropout, n, check_rate))
-        object.__setattr__(self, "recurrent_dropout", _per_layer(
-            "recurrent_dropout", self.recurrent_dropout, n, check_rate))
-        object.__setattr__(self, "activations", _per_layer(
-            "activations", self.activations, n, lambda _, a: activation(a)))
+        object.__setattr__(
+            self,
+            "recurrent_dropout",
+            _per_layer("recurrent_dropout", self.recurrent_dropout, n, check_rate),
+        )
+        object.__setattr__(
+            self,
+            "activations",
+            _per_layer("activations", self.activations, n, lambda _, a: activation(a)),
+        )
 
     regularization = staticmethod(_zero_penalty)
 
     @property
     def cells(self) -> list[GRUCell]:
-        return [GRUCell(u, activation=a, reset_after=self.reset_after)
-                for u, a in zip(self.layer_units, self.activations, strict=True)]
+        return [
+            GRUCell(u, activation=a, reset_after=self.reset_after)
+            for u, a in zip(self.layer_units, self.activations, strict=True)
+        ]
 
     def init(self, key: jax.Array) -> Params:
         k_stack, k_out = jax.random.split(key)
@@ -206,13 +237,26 @@ class StackedGRUForecaster:
             width = cell.units
         return {"gru": stack, "output": layers.init_dense(k_out, width, 1)}
 
-    def apply(self, params: Params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self,
+        params: Params,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> jax.Array:
         """``inputs <float32>[batch, steps, features]`` -> ``<float32>[batch]``."""
         _check_inputs(inputs, self.features)
-        h, _ = stacked_rnn(self.cells, params["gru"], inputs, return_sequences=False,
-                           dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-                           train=train, key=key)
+        h, _ = stacked_rnn(
+            self.cells,
+            params["gru"],
+            inputs,
+            return_sequences=False,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            train=train,
+            key=key,
+        )
         return _head(params, h)
 
 
@@ -245,19 +289,31 @@ class BidirectionalGRUForecaster:
 
     def init(self, key: jax.Array) -> Params:
         k_f, k_b, k_out = jax.random.split(key, 3)
-        return {"forward": self.cell.init(k_f, self.features),
-                "backward": self.cell.init(k_b, self.features),
-                "output": layers.init_dense(k_out, 2 * self.units, 1)}
+        return {
+            "forward": self.cell.init(k_f, self.features),
+            "backward": self.cell.init(k_b, self.features),
+            "output": layers.init_dense(k_out, 2 * self.units, 1),
+        }
 
-    def apply(self, params: Params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self,
+        params: Params,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+    ) -> jax.Array:
         """``inputs <float32>[batch, steps, features]`` -> ``<float32>[batch]``."""
         _check_inputs(inputs, self.features)
         k_f = k_b = None
         if key is not None:
             k_f, k_b = jax.random.split(key)
-        common = dict(return_sequences=False, dropout=self.dropout,
-                      recurrent_dropout=self.recurrent_dropout, train=train)
+        common = dict(
+            return_sequences=False,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            train=train,
+        )
         h_f, _ = rnn(self.cell, params["forward"], inputs, key=k_f, **common)
         h_b, _ = rnn(self.cell, params["backward"], inputs, reverse=True, key=k_b, **common)
         return _head(params, jnp.concatenate([h_f, h_b], axis=-1))
@@ -273,15 +329,17 @@ FORECASTERS: dict[str, tuple[type, dict[str, Any]]] = {
     "dense": (DenseForecaster, dict(hidden=32)),
     "gru": (GRUForecaster, dict(units=32)),
     "gru_dropout": (GRUForecaster, dict(units=32, dropout=0.2, recurrent_dropout=0.2)),
-    "gru_stacked": (StackedGRUForecaster, dict(
-        layer_units=(32, 64), dropout=0.1, recurrent_dropout=0.5,
-        activations=("tanh", "relu"))),
+    "gru_stacked": (
+        StackedGRUForecaster,
+        dict(
+            layer_units=(32, 64), dropout=0.1, recurrent_dropout=0.5, activations=("tanh", "relu")
+        ),
+    ),
     "gru_bidirectional": (BidirectionalGRUForecaster, dict(units=32)),
 }
 
 
-def make_forecaster(name: str, features: int, lookback_steps: int, **overrides: Any
-                    ) -> Forecaster:
+def make_forecaster(name: str, features: int, lookback_steps: int, **overrides: Any) -> Forecaster:
     """The named forecaster of ``FORECASTERS`` for windows ``[lookback_steps, features]``,
     with the lecture's hyperparameters unless ``overrides`` says otherwise.
 
@@ -292,13 +350,15 @@ def make_forecaster(name: str, features: int, lookback_steps: int, **overrides: 
     try:
         cls, defaults = FORECASTERS[name]
     except KeyError:
-        raise ValueError(f"unknown forecaster {name!r}; expected one of "
-                         f"{sorted(FORECASTERS)}") from None
+        raise ValueError(
+            f"unknown forecaster {name!r}; expected one of {sorted(FORECASTERS)}"
+        ) from None
     options = [f.name for f in dataclasses.fields(cls) if f.name != "features"]
     unknown = sorted(set(overrides) - set(options))
     if unknown:
-        raise ValueError(f"forecaster {name!r} has no option {unknown[0]!r}; its options are "
-                         f"{options}")
+        raise ValueError(
+            f"forecaster {name!r} has no option {unknown[0]!r}; its options are {options}"
+        )
     kwargs: dict[str, Any] = {**defaults, **overrides, "features": features}
     if "lookback_steps" in options:
         kwargs.setdefault("lookback_steps", lookback_steps)

@@ -31,29 +31,34 @@ def choose(logits: jax.Array, key: jax.Array, temperature: float, top_k: int = 0
     return jax.random.categorical(key, scaled).astype(jnp.int32)
 
 
-def make_generator(next_logits: NextLogits, length: int, *, temperature: float = 0.0,
-                   top_k: int = 0) -> Callable[[object, jax.Array, jax.Array], jax.Array]:
+def make_generator(
+    next_logits: NextLogits, length: int, *, temperature: float = 0.0, top_k: int = 0
+) -> Callable[[object, jax.Array, jax.Array], jax.Array]:
     """``generate(params, window <int32>[seqlen], key) -> <int32>[length]``, jitted.
 
     ``next_logits(params, window <int32>[1, seqlen]) -> <float>[1, vocab]``.
     """
     if not isinstance(length, int) or length < 1:
         raise ValueError(f"length must be an integer >= 1, got {length!r}")
-    if not isinstance(temperature, int | float) or not temperature >= 0 \
-            or temperature == float("inf"):
-        raise ValueError(f"temperature must be a finite number >= 0 (0: greedy), got "
-                         f"{temperature!r}")
+    if (
+        not isinstance(temperature, int | float)
+        or not temperature >= 0
+        or temperature == float("inf")
+    ):
+        raise ValueError(
+            f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"
+        )
     if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
         raise ValueError(f"top_k must be an integer >= 0 (0: all), got {top_k!r}")
 
     def generate(params, window, key):
         def step(window, step_key):
-            token = choose(next_logits(params, window[None, :])[0], step_key, temperature,
-                           top_k)
+            token = choose(next_logits(params, window[None, :])[0], step_key, temperature, top_k)
             return jnp.concatenate([window[1:], token[None]]), token
 
-        _, tokens = jax.lax.scan(step, jnp.asarray(window, jnp.int32),
-                                 jax.random.split(key, length))
+        _, tokens = jax.lax.scan(
+            step, jnp.asarray(window, jnp.int32), jax.random.split(key, length)
+        )
         return tokens
 
     return jax.jit(generate)

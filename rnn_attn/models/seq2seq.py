@@ -55,8 +55,15 @@ class EncoderDecoder:
             "output": layers.init_dense(k_out, self.units, self.vocab_size),
         }
 
-    def apply(self, params: dict, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None, return_weights: bool = False):
+    def apply(
+        self,
+        params: dict,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+        return_weights: bool = False,
+    ):
         """Logits ``<float>[batch, time, vocab]`` (with ``return_weights``: ``(logits,
         None)``)."""
         steps = inputs.shape[-2]
@@ -65,8 +72,9 @@ class EncoderDecoder:
         )
         # RepeatVector: every decoder step sees the same input, so project it once.
         x_proj = self.decoder.project(params["decoder"], summary)
-        x_proj = jnp.broadcast_to(x_proj[..., None, :], (*x_proj.shape[:-1], steps,
-                                                         x_proj.shape[-1]))
+        x_proj = jnp.broadcast_to(
+            x_proj[..., None, :], (*x_proj.shape[:-1], steps, x_proj.shape[-1])
+        )
         decoded, _ = scan_projected(self.decoder, params["decoder"], x_proj, unroll=self.unroll)
         logits = layers.dense(params["output"], decoded)
         return (logits, None) if return_weights else logits
@@ -101,17 +109,32 @@ class AttentionEncoderDecoder:
             "decoder": self.decoder.init(k_dec, self.units),
         }
 
-    def apply(self, params: dict, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None, return_weights: bool = False):
+    def apply(
+        self,
+        params: dict,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+        return_weights: bool = False,
+    ):
         """Logits ``<float>[batch, time, vocab]``; with ``return_weights``, ``(logits,
         attention weights <float>[batch, out_steps, in_steps])``."""
         encoded, _ = rnn(self.encoder, params["encoder"], inputs, unroll=self.unroll)
-        return self.decoder.apply(params["decoder"], encoded, unroll=self.decoder_unroll,
-                                  return_weights=return_weights)
+        return self.decoder.apply(
+            params["decoder"], encoded, unroll=self.decoder_unroll, return_weights=return_weights
+        )
 
 
-def make_model(kind: str, vocab_size: int, *, units: int = 150, cell: str = "lstm",
-               attention: str = "bahdanau", unroll: int | bool = True):
+def make_model(
+    kind: str,
+    vocab_size: int,
+    *,
+    units: int = 150,
+    cell: str = "lstm",
+    attention: str = "bahdanau",
+    unroll: int | bool = True,
+):
     """``baseline`` or ``attention`` encoder-decoder."""
     if kind == "baseline":
         return EncoderDecoder(vocab_size, units, cell, unroll)
@@ -131,9 +154,17 @@ class TokenInputs:
     def init(self, key: jax.Array) -> dict:
         return self.model.init(key)
 
-    def apply(self, params, inputs: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None, return_weights: bool = False):
+    def apply(
+        self,
+        params,
+        inputs: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+        return_weights: bool = False,
+    ):
         """As ``model.apply``, from tokens."""
         one_hot = jax.nn.one_hot(inputs, self.vocab_size, dtype=jax.tree.leaves(params)[0].dtype)
-        return self.model.apply(params, one_hot, train=train, key=key,
-                                return_weights=return_weights)
+        return self.model.apply(
+            params, one_hot, train=train, key=key, return_weights=return_weights
+        )

@@ -19,8 +19,7 @@ def summary(params: Any, *, title: str = "Model") -> str:
         name = "/".join(str(getattr(p, "key", getattr(p, "idx", p))) for p in path)
         rows.append((name, tuple(np.shape(leaf)), int(np.prod(np.shape(leaf)))))
     width = max([len(r[0]) for r in rows] + [10])
-    lines = [f'{title}', f"{'parameter':<{width}}  {'shape':<16} {'count':>10}",
-             "=" * (width + 29)]
+    lines = [f"{title}", f"{'parameter':<{width}}  {'shape':<16} {'count':>10}", "=" * (width + 29)]
     layer_totals: dict[str, int] = {}
     for name, shape, count in rows:
         lines.append(f"{name:<{width}}  {str(shape):<16} {count:>10,}")

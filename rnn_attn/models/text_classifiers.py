@@ -85,19 +85,35 @@ class BiLSTMClassifier:
             }
         return params
 
-    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None, return_weights: bool = False):
+    def apply(
+        self,
+        params: dict,
+        tokens: jax.Array,
+        *,
+        train: bool = False,
+        key: jax.Array | None = None,
+        return_weights: bool = False,
+    ):
         """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos))."""
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
-            raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen="
-                             f"{self.maxlen} (the attention bias has one entry per step)")
+            raise ValueError(
+                f"tokens have length {tokens.shape[-1]}, expected maxlen="
+                f"{self.maxlen} (the attention bias has one entry per step)"
+            )
         mask = tokens != 0 if self.pooling == "masked_attention" else None
         # Embedding -> Bidirectional(LSTM): the layer reads the tokens through the table
         # (recurrent.fused_kernel_for runs it on the fused kernel of rnn_attn/nn/fast_lstm).
         last = self.pooling == "last"  # the last states, else attention over the sequence
-        h, _ = bidirectional(self.cell, self.cell, params["bilstm"], tokens,
-                             embeddings=params["embedding"]["embeddings"], mask=mask,
-                             return_sequences=not last, unroll=self.unroll)
+        h, _ = bidirectional(
+            self.cell,
+            self.cell,
+            params["bilstm"],
+            tokens,
+            embeddings=params["embedding"]["embeddings"],
+            mask=mask,
+            return_sequences=not last,
+            unroll=self.unroll,
+        )
         weights = None
         if not last:
             h, weights = attention_pool(params["attention"], h, mask)
@@ -159,8 +175,9 @@ def _check_positive_int(name: str, value) -> None:
 
 def _check_tokens(tokens: jax.Array, maxlen: int | None) -> None:
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
-        raise ValueError(f"tokens must be <int>[batch, time], got {tokens.dtype}"
-                         f"{list(tokens.shape)}")
+        raise ValueError(
+            f"tokens must be <int>[batch, time], got {tokens.dtype}{list(tokens.shape)}"
+        )
     if maxlen is not None and tokens.shape[-1] != maxlen:
         raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
 
@@ -198,8 +215,9 @@ class EmbeddingFlattenClassifier:
         params["output"] = layers.init_dense(k_out, width, 1)
         return params
 
-    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self, params: dict, tokens: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
         """``tokens <int>[batch, maxlen]`` -> logits ``<float32>[batch]``.
 
         ``train`` and ``key`` are accepted for the common interface; nothing is random.
@@ -256,8 +274,9 @@ class RecurrentClassifier:
 
     def __post_init__(self):
         if self.cell_kind not in CELLS:
-            raise ValueError(f"unknown cell_kind {self.cell_kind!r}; expected one of "
-                             f"{sorted(CELLS)}")
+            raise ValueError(
+                f"unknown cell_kind {self.cell_kind!r}; expected one of {sorted(CELLS)}"
+            )
         for name in ("vocab_size", "embed_dim", "units"):
             _check_positive_int(name, getattr(self, name))
         if self.maxlen is not None:
@@ -266,13 +285,18 @@ class RecurrentClassifier:
         check_rate("recurrent_dropout", self.recurrent_dropout)
         for name in ("bias_l1", "bias_l2"):
             value = getattr(self, name)
-            if not (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                    and 0.0 <= value < float("inf")):
+            if not (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and 0.0 <= value < float("inf")
+            ):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if self.bidirectional and (self.dropout > 0 or self.recurrent_dropout > 0):
-            raise ValueError("dropout in a bidirectional model is not supported yet "
-                             f"(dropout={self.dropout}, recurrent_dropout="
-                             f"{self.recurrent_dropout})")
+            raise ValueError(
+                "dropout in a bidirectional model is not supported yet "
+                f"(dropout={self.dropout}, recurrent_dropout="
+                f"{self.recurrent_dropout})"
+            )
 
     @property
     def cell(self) -> Cell:
@@ -301,8 +325,9 @@ class RecurrentClassifier:
         """Width of what reaches the output layer."""
         return 2 * self.units if self.bidirectional else self.units
 
-    def encode(self, params: dict, tokens: jax.Array, *, train: bool = False,
-               key: jax.Array | None = None) -> jax.Array:
+    def encode(
+        self, params: dict, tokens: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
         """``tokens <int>[batch, time]`` -> the recurrent layer's last state
         ``<float32>[batch, features]``."""
         _check_tokens(tokens, self.maxlen)
@@ -312,16 +337,26 @@ class RecurrentClassifier:
         mask = tokens != 0 if self.mask_padding else None
         cell = self.cell
         if self.bidirectional:
-            h, _ = bidirectional(cell, cell, params[self.layer_name], x, mask=mask,
-                                 return_sequences=False)
+            h, _ = bidirectional(
+                cell, cell, params[self.layer_name], x, mask=mask, return_sequences=False
+            )
             return h
-        h, _ = rnn(cell, params[self.layer_name], x, mask=mask, return_sequences=False,
-                   dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-                   train=train, key=key)
+        h, _ = rnn(
+            cell,
+            params[self.layer_name],
+            x,
+            mask=mask,
+            return_sequences=False,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            train=train,
+            key=key,
+        )
         return h
 
-    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self, params: dict, tokens: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
         """``tokens <int>[batch, time]`` -> logits ``<float32>[batch]`` (sigmoid = P(pos)).
 
         Dropout only with ``train=True``, which then needs ``key`` when a rate is > 0.
@@ -362,8 +397,10 @@ class PretrainedEmbedding:
     def __post_init__(self):
         expected = (self.base.vocab_size, self.base.embed_dim)
         if tuple(np.shape(self.table)) != expected:
-            raise ValueError(f"pretrained embedding table has shape {np.shape(self.table)}, "
-                             f"expected (vocab_size, embed_dim) = {expected}")
+            raise ValueError(
+                f"pretrained embedding table has shape {np.shape(self.table)}, "
+                f"expected (vocab_size, embed_dim) = {expected}"
+            )
 
     @property
     def vocab_size(self) -> int:
@@ -378,34 +415,51 @@ class PretrainedEmbedding:
         params["embedding"] = {"embeddings": jnp.asarray(self.table, jnp.float32)}
         return params
 
-    def apply(self, params: dict, tokens: jax.Array, *, train: bool = False,
-              key: jax.Array | None = None) -> jax.Array:
+    def apply(
+        self, params: dict, tokens: jax.Array, *, train: bool = False, key: jax.Array | None = None
+    ) -> jax.Array:
         return self.base.apply(params, tokens, train=train, key=key)
 
     def regularization(self, params: dict) -> jax.Array:
         return self.base.regularization(params)
 
+
 TEXT_MODELS: dict[str, Callable[..., TextModel]] = {
     # document 002 (after Chollet, ch. 6)
     "embedding_flatten": functools.partial(EmbeddingFlattenClassifier),
     "embedding_flatten_dense": functools.partial(
-        EmbeddingFlattenClassifier, embed_dim=100, maxlen=100, hidden_units=32),
+        EmbeddingFlattenClassifier, embed_dim=100, maxlen=100, hidden_units=32
+    ),
     "simple_rnn": functools.partial(RecurrentClassifier, cell_kind="simple_rnn"),
     "lstm": functools.partial(RecurrentClassifier, cell_kind="lstm"),
     "gru": functools.partial(RecurrentClassifier, cell_kind="gru"),
     # The lecture's reversed-sequence model embeds into 128 dimensions, not 32.
-    "lstm_reversed": functools.partial(RecurrentClassifier, cell_kind="lstm", embed_dim=128,
-                                       reverse=True),
-    "bidirectional_lstm": functools.partial(RecurrentClassifier, cell_kind="lstm",
-                                            bidirectional=True),
+    "lstm_reversed": functools.partial(
+        RecurrentClassifier, cell_kind="lstm", embed_dim=128, reverse=True
+    ),
+    "bidirectional_lstm": functools.partial(
+        RecurrentClassifier, cell_kind="lstm", bidirectional=True
+    ),
     # document 003: LSTM(64) as in its code (the Keras example it adapts has 128)
     "lstm_regularized": functools.partial(
-        RecurrentClassifier, cell_kind="lstm", vocab_size=20_000, embed_dim=128, units=64,
-        dropout=0.2, bias_l1=0.01, bias_l2=0.01),
+        RecurrentClassifier,
+        cell_kind="lstm",
+        vocab_size=20_000,
+        embed_dim=128,
+        units=64,
+        dropout=0.2,
+        bias_l1=0.01,
+        bias_l2=0.01,
+    ),
     # document 003's ablation: the same LSTM without the bias penalty
     "lstm_unpenalized": functools.partial(
-        RecurrentClassifier, cell_kind="lstm", vocab_size=20_000, embed_dim=128, units=64,
-        dropout=0.2),
+        RecurrentClassifier,
+        cell_kind="lstm",
+        vocab_size=20_000,
+        embed_dim=128,
+        units=64,
+        dropout=0.2,
+    ),
     # document 000
     "bilstm": functools.partial(BiLSTMClassifier, pooling="last"),
     "bilstm_attention": functools.partial(BiLSTMClassifier, pooling="attention"),
@@ -420,13 +474,16 @@ def make_text_model(name: str, **overrides: Any) -> TextModel:
     try:
         factory = TEXT_MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown text model {name!r}; expected one of "
-                         f"{sorted(TEXT_MODELS)}") from None
+        raise ValueError(
+            f"unknown text model {name!r}; expected one of {sorted(TEXT_MODELS)}"
+        ) from None
     fields = [f.name for f in dataclasses.fields(factory.func)]
     unknown = sorted(set(overrides) - set(fields))
     if unknown:
-        raise ValueError(f"text model {name!r} has no option {', '.join(map(repr, unknown))}; "
-                         f"its options are {fields}")
+        raise ValueError(
+            f"text model {name!r} has no option {', '.join(map(repr, unknown))}; "
+            f"its options are {fields}"
+        )
     try:
         return factory(**overrides)
     except (TypeError, ValueError) as e:

@@ -59,9 +59,11 @@ def masked_softmax(scores: jax.Array, mask: jax.Array | None, axis: int = -1) ->
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit scores of shape "
-                         f"{tuple(jnp.shape(scores))}; expected a mask of the scores' shape "
-                         f"(or one that broadcasts to it)")
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not fit scores of shape "
+            f"{tuple(jnp.shape(scores))}; expected a mask of the scores' shape "
+            f"(or one that broadcasts to it)"
+        )
     scores = jnp.where(mask, scores, -jnp.inf)
     peak = jnp.max(scores, axis=axis, keepdims=True)
     peak = jnp.where(jnp.isfinite(peak), peak, 0.0)
@@ -84,8 +86,7 @@ def additive_scores(query_proj: jax.Array, keys_proj: jax.Array, v: jax.Array) -
     _check_ndim("keys_proj", keys_proj, 2, "<float>[batch, time, units]")
     arrays = dict(query_proj=query_proj, keys_proj=keys_proj, v=v)
     units = jnp.shape(query_proj)[-1]
-    _check_size("keys_proj's width", jnp.shape(keys_proj)[-1], units, "the query's width",
-                **arrays)
+    _check_size("keys_proj's width", jnp.shape(keys_proj)[-1], units, "the query's width", **arrays)
     _check_size("v's size", jnp.size(v), units, "the query's width", **arrays)
     return jnp.tanh(query_proj[..., None, :] + keys_proj) @ v
 
@@ -94,8 +95,14 @@ def dot_scores(query: jax.Array, keys: jax.Array) -> jax.Array:
     """Luong dot scores ``s . h_j``: ``[batch, d]`` x ``[batch, time, d]`` -> ``[batch, time]``."""
     _check_ndim("query", query, 1, "<float>[batch, d]")
     _check_ndim("keys", keys, 2, "<float>[batch, time, d]")
-    _check_size("the keys' width", jnp.shape(keys)[-1], jnp.shape(query)[-1],
-                "the query's width", query=query, keys=keys)
+    _check_size(
+        "the keys' width",
+        jnp.shape(keys)[-1],
+        jnp.shape(query)[-1],
+        "the query's width",
+        query=query,
+        keys=keys,
+    )
     return jnp.einsum("...d,...td->...t", query, keys)
 
 
@@ -103,8 +110,14 @@ def context_vector(weights: jax.Array, values: jax.Array) -> jax.Array:
     """``sum_j a_j h_j``: ``[batch, time]`` x ``[batch, time, d]`` -> ``[batch, d]``."""
     _check_ndim("weights", weights, 1, "<float>[batch, time]")
     _check_ndim("values", values, 2, "<float>[batch, time, d]")
-    _check_size("the values' time axis", jnp.shape(values)[-2], jnp.shape(weights)[-1],
-                "one step per weight", weights=weights, values=values)
+    _check_size(
+        "the values' time axis",
+        jnp.shape(values)[-2],
+        jnp.shape(weights)[-1],
+        "one step per weight",
+        weights=weights,
+        values=values,
+    )
     return jnp.einsum("...t,...td->...d", weights, values)
 
 
@@ -136,14 +149,17 @@ class AttentionDecoder:
         """Initialization of the reference implementation: glorot-uniform attention
         matrices, orthogonal gate matrices (each block on its own), zero biases."""
         u, o = self.units, self.output_dim
-        if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) \
-                or input_dim < 1:
-            raise ValueError(f"input_dim (the encoder's output width) must be an integer "
-                             f">= 1, got {input_dim!r}")
+        if (
+            isinstance(input_dim, bool)
+            or not isinstance(input_dim, int | np.integer)
+            or input_dim < 1
+        ):
+            raise ValueError(
+                f"input_dim (the encoder's output width) must be an integer >= 1, got {input_dim!r}"
+            )
         if self.attention == "luong_dot" and input_dim != u:
             raise ValueError(
-                f"luong_dot attention needs encoder width == decoder units; got {input_dim} "
-                f"and {u}"
+                f"luong_dot attention needs encoder width == decoder units; got {input_dim} and {u}"
             )
         keys = iter(jax.random.split(key, 16))
         glorot, orth = initializers.glorot_uniform, initializers.orthogonal
@@ -175,8 +191,7 @@ class AttentionDecoder:
     def query_width(self, input_dim: int) -> int:
         """Width of ``W_a``'s output: ``units`` (Bahdanau), ``input_dim`` (Luong general),
         0 (Luong dot, which uses the state itself)."""
-        return {"bahdanau": self.units, "luong_general": input_dim, "luong_dot": 0}[
-            self.attention]
+        return {"bahdanau": self.units, "luong_general": input_dim, "luong_dot": 0}[self.attention]
 
     def precompute_keys(self, params, encoded: jax.Array) -> jax.Array:
         """What does not depend on the decoder step (``U_a h_j + b_a`` for Bahdanau)."""
@@ -219,12 +234,16 @@ class AttentionDecoder:
         from_y = y @ params["W_y"]
         from_c = context @ params["C"]
         gates = jax.nn.sigmoid(
-            from_y[..., : 2 * u] + from_s[..., : 2 * u] + from_c[..., : 2 * u]
+            from_y[..., : 2 * u]
+            + from_s[..., : 2 * u]
+            + from_c[..., : 2 * u]
             + params["b_rzp"][: 2 * u]
         )
         r, z = gates[..., :u], gates[..., u:]
         proposal = jnp.tanh(
-            from_y[..., 2 * u : 3 * u] + (r * s) @ params["U_p"] + from_c[..., 2 * u : 3 * u]
+            from_y[..., 2 * u : 3 * u]
+            + (r * s) @ params["U_p"]
+            + from_c[..., 2 * u : 3 * u]
             + params["b_rzp"][2 * u :]
         )
         new_s = (1.0 - z) * s + z * proposal
@@ -250,12 +269,16 @@ class AttentionDecoder:
           steps, time])``.
         """
         if encoded.ndim < 3 or encoded.shape[-2] == 0:
-            raise ValueError(f"encoded must be <float>[batch, time, features] with time >= 1 "
-                             f"(the decoder starts from the first step), got shape "
-                             f"{tuple(encoded.shape)}")
+            raise ValueError(
+                f"encoded must be <float>[batch, time, features] with time >= 1 "
+                f"(the decoder starts from the first step), got shape "
+                f"{tuple(encoded.shape)}"
+            )
         if encoded.shape[-1] != params["W_s"].shape[0]:
-            raise ValueError(f"encoded has {encoded.shape[-1]} features, but the params were "
-                             f"made for {params['W_s'].shape[0]} (init's input_dim)")
+            raise ValueError(
+                f"encoded has {encoded.shape[-1]} features, but the params were "
+                f"made for {params['W_s'].shape[0]} (init's input_dim)"
+            )
         steps = encoded.shape[-2] if num_steps is None else num_steps
         keys = self.precompute_keys(params, encoded)
         carry = self.initial_carry(params, encoded)

@@ -76,13 +76,13 @@ def _check_units(units: int) -> None:
 
 
 def _check_input_dim(input_dim: int) -> None:
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) \
-            or input_dim < 1:
+    if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) or input_dim < 1:
         raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
 
 
-def _layer_norm(z: jax.Array, n_gates: int, gain: jax.Array, bias: jax.Array,
-                eps: float = 1e-5) -> jax.Array:
+def _layer_norm(
+    z: jax.Array, n_gates: int, gain: jax.Array, bias: jax.Array, eps: float = 1e-5
+) -> jax.Array:
     """Each gate's pre-activation normalized over its units (Ba, Kiros & Hinton 2016), then
     ``* gain + bias``; ``z <float>[..., G*units]``."""
     blocks = z.reshape(*z.shape[:-1], n_gates, -1)
@@ -151,17 +151,22 @@ class _Cell:
             raise ValueError(
                 f"{type(self).__name__} got inputs of shape {tuple(jnp.shape(x))}; expected "
                 f"<float>[..., {expected[0]}] (the input_dim its parameters were "
-                f"initialized with)")
+                f"initialized with)"
+            )
 
     def check_carry(self, carry: Carry, batch_shape: tuple[int, ...]) -> None:
         """A ValueError naming the shapes when ``carry`` is not this cell's state for
         ``batch_shape`` (``(h,)`` or ``(h, c)``, each ``[*batch_shape, units]``)."""
         expected = [(*batch_shape, self.units)] * self.n_states
-        got = [tuple(jnp.shape(c)) for c in carry] if isinstance(carry, tuple | list) \
+        got = (
+            [tuple(jnp.shape(c)) for c in carry]
+            if isinstance(carry, tuple | list)
             else [tuple(jnp.shape(carry))]
+        )
         if got != expected:
-            raise ValueError(f"{type(self).__name__} carry has shapes {got}; expected "
-                             f"{expected} (batch, units)")
+            raise ValueError(
+                f"{type(self).__name__} carry has shapes {got}; expected {expected} (batch, units)"
+            )
 
     def project(self, params: Params, x: jax.Array) -> jax.Array:
         """Input contribution to every gate: ``x @ kernel + bias``, ``[..., G*units]``
@@ -172,7 +177,10 @@ class _Cell:
         return x @ params["kernel"] + params["bias"]
 
     def step(
-        self, params: Params, carry: Carry, x_proj: jax.Array,
+        self,
+        params: Params,
+        carry: Carry,
+        x_proj: jax.Array,
         recurrent_mask: jax.Array | None = None,
     ) -> tuple[Carry, jax.Array]:
         """One time step.
@@ -189,7 +197,10 @@ class _Cell:
         raise NotImplementedError
 
     def __call__(
-        self, params: Params, carry: Carry, x: jax.Array,
+        self,
+        params: Params,
+        carry: Carry,
+        x: jax.Array,
         recurrent_mask: jax.Array | None = None,
     ) -> tuple[Carry, jax.Array]:
         """One step on raw inputs ``x`` ``[batch, input_dim]`` (projects, then steps)."""
@@ -209,7 +220,8 @@ class SimpleRNNCell(_Cell):
     def step(self, params, carry, x_proj, recurrent_mask=None):
         (h_prev,) = carry
         h = activation(self.activation)(
-            self._pre_activation(params, x_proj, _dropped(h_prev, recurrent_mask)))
+            self._pre_activation(params, x_proj, _dropped(h_prev, recurrent_mask))
+        )
         if self.residual:
             h = h_prev + h
         return (h,), h

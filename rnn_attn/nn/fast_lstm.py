@@ -86,6 +86,7 @@ def _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll):
     no transcendental math: ``slopes [T, B, 4, u]`` (each gate's d(gate input) factor:
     partner value times activation slope), ``o_dtanh`` (``o * (1 - tanh(c)^2)``) and ``f``.
     """
+
     def step(carry, inputs):
         h, c = carry
         xp, m = inputs
@@ -94,8 +95,10 @@ def _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll):
         c_new = f * c + i * g
         tanh_c = jnp.tanh(c_new)
         h_new = o * tanh_c
-        slopes = jnp.stack([g * i * (1.0 - i), c * f * (1.0 - f), i * (1.0 - g * g),
-                            tanh_c * o * (1.0 - o)], axis=-2)
+        slopes = jnp.stack(
+            [g * i * (1.0 - i), c * f * (1.0 - f), i * (1.0 - g * g), tanh_c * o * (1.0 - o)],
+            axis=-2,
+        )
         saved = (slopes, o * (1.0 - tanh_c * tanh_c), f)
         out = h_new
         if m is not None:
@@ -130,8 +133,7 @@ def lstm_scan(recurrent_kernel, x_proj, h0, c0, mask, reverse=False, unroll=1):
 
 
 def _fwd(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll):
-    ys, h_t, c_t, h_prev, saved = _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse,
-                                           unroll)
+    ys, h_t, c_t, h_prev, saved = _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll)
     return (ys, (h_t, c_t)), (recurrent_kernel, mask, h_prev, saved)
 
 
@@ -193,7 +195,7 @@ def _activations(z: jax.Array, scale: jax.Array) -> jax.Array:
 
 def _split_gates(acts: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
     units = acts.shape[-1] // 4
-    return tuple(acts[..., k * units:(k + 1) * units] for k in range(4))
+    return tuple(acts[..., k * units : (k + 1) * units] for k in range(4))
 
 
 def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
@@ -243,8 +245,15 @@ def _gate_factors(acts, c_prev, tanh_c):
     once along the last axis.
     """
     i, f, g, o = _split_gates(acts)
-    factors = jnp.concatenate([g * (i * (1.0 - i)), c_prev * (f * (1.0 - f)),
-                               i * (1.0 - g * g), tanh_c * (o * (1.0 - o))], axis=-1)
+    factors = jnp.concatenate(
+        [
+            g * (i * (1.0 - i)),
+            c_prev * (f * (1.0 - f)),
+            i * (1.0 - g * g),
+            tanh_c * (o * (1.0 - o)),
+        ],
+        axis=-1,
+    )
     return factors, o * (1.0 - tanh_c * tanh_c), f
 
 
@@ -271,8 +280,7 @@ def bilstm_scan(kernels, xs_f, xs_b, h0, c0, masks, unroll=1):
 
 
 def _bi_fwd(kernels, xs_f, xs_b, h0, c0, masks, unroll):
-    h_t, c_t, (hs, saved) = _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll,
-                                        save=True)
+    h_t, c_t, (hs, saved) = _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save=True)
     return (hs, (h_t, c_t)), (kernels, masks, saved)
 
 
@@ -320,8 +328,12 @@ def _bi_backward(kernels, masks, saved, cotangents, unroll, tokens=None, table=N
     if tokens is not None:
         d_tables = (jnp.zeros_like(table), jnp.zeros_like(table))
     (d_h0, d_c0, d_kernels, d_tables), d_xs = jax.lax.scan(
-        step, (d_h_t, d_c_t, jnp.zeros_like(kernels), d_tables),
-        (d_hs, saved, masks, tokens), reverse=True, unroll=unroll)
+        step,
+        (d_h_t, d_c_t, jnp.zeros_like(kernels), d_tables),
+        (d_hs, saved, masks, tokens),
+        reverse=True,
+        unroll=unroll,
+    )
     d_xs_f, d_xs_b = d_xs if tokens is None else d_tables
     return d_kernels, d_xs_f, d_xs_b, d_h0, d_c0
 
@@ -354,27 +366,30 @@ def bilstm_scan_embedded(embeddings, projections, kernels, tokens, h0, c0, masks
     never written to memory.
     """
     tables = tuple(embeddings @ w + b for w, b in projections)
-    h_t, c_t, hs = _bi_forward(kernels, tokens, tokens[::-1], h0, c0, masks, unroll,
-                               save=False, tables=tables)
+    h_t, c_t, hs = _bi_forward(
+        kernels, tokens, tokens[::-1], h0, c0, masks, unroll, save=False, tables=tables
+    )
     return hs, (h_t, c_t)
 
 
 def _embedded_fwd(embeddings, projections, kernels, tokens, h0, c0, masks, unroll):
     rows, compact, count = _batch_vocabulary(tokens, embeddings.shape[0])
     tables = _project_rows(embeddings, projections, rows, count)
-    h_t, c_t, (hs, saved) = _bi_forward(kernels, compact, compact[::-1], h0, c0, masks,
-                                        unroll, save=True, tables=tables)
-    residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count,
-                 tables[0])
+    h_t, c_t, (hs, saved) = _bi_forward(
+        kernels, compact, compact[::-1], h0, c0, masks, unroll, save=True, tables=tables
+    )
+    residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count, tables[0])
     return (hs, (h_t, c_t)), residuals
 
 
 def _embedded_bwd(unroll, residuals, cotangents):
     embeddings, projections, kernels, masks, saved, compact, rows, count, table = residuals
     d_kernels, d_table_f, d_table_b, d_h0, d_c0 = _bi_backward(
-        kernels, masks, saved, cotangents, unroll, (compact, compact[::-1]), table)
-    d_embeddings, d_projections = _project_rows_grad(embeddings, projections, rows, count,
-                                                     (d_table_f, d_table_b))
+        kernels, masks, saved, cotangents, unroll, (compact, compact[::-1]), table
+    )
+    d_embeddings, d_projections = _project_rows_grad(
+        embeddings, projections, rows, count, (d_table_f, d_table_b)
+    )
     return d_embeddings, d_projections, d_kernels, None, d_h0, d_c0, None
 
 
@@ -386,8 +401,7 @@ def _batch_vocabulary(tokens: jax.Array, vocab: int):
     (``R`` a multiple of ``ROW_CHUNK``, padded with 0), each token's index into ``rows``
     (``compact``, shaped like ``tokens``) and how many are distinct (``count``)."""
     size = -(-min(vocab, tokens.size) // ROW_CHUNK) * ROW_CHUNK
-    rows, compact = jnp.unique(tokens.reshape(-1), size=size, fill_value=0,
-                               return_inverse=True)
+    rows, compact = jnp.unique(tokens.reshape(-1), size=size, fill_value=0, return_inverse=True)
     compact = compact.reshape(tokens.shape)
     return rows, compact, jnp.max(compact) + 1
 
@@ -399,10 +413,13 @@ def _chunk(array: jax.Array, j: jax.Array) -> jax.Array:
 def _project_rows(embeddings, projections, rows, count):
     """Both directions' ``embeddings[rows] @ W + b`` for the first ``count`` rows (the
     chunks holding them; the rest of each ``[R, 4u]`` table stays zero)."""
+
     def project(j, tables):
         e = embeddings[_chunk(rows, j)]
-        return tuple(jax.lax.dynamic_update_slice_in_dim(t, e @ w + b, j * ROW_CHUNK, 0)
-                     for t, (w, b) in zip(tables, projections, strict=True))
+        return tuple(
+            jax.lax.dynamic_update_slice_in_dim(t, e @ w + b, j * ROW_CHUNK, 0)
+            for t, (w, b) in zip(tables, projections, strict=True)
+        )
 
     dtype = jnp.result_type(embeddings, *jax.tree.leaves(projections))
     zeros = tuple(jnp.zeros((rows.shape[0], w.shape[1]), dtype) for w, _ in projections)
@@ -411,6 +428,7 @@ def _project_rows(embeddings, projections, rows, count):
 
 def _project_rows_grad(embeddings, projections, rows, count, d_tables):
     """The gradients of ``embeddings`` and ``projections`` from the projected rows'."""
+
     def accumulate(j, grads):
         d_embeddings, d_kernels = grads
         r = _chunk(rows, j)
@@ -422,9 +440,10 @@ def _project_rows_grad(embeddings, projections, rows, count, d_tables):
 
     zeros = (jnp.zeros_like(embeddings), tuple(jnp.zeros_like(w) for w, _ in projections))
     d_embeddings, d_kernels = jax.lax.fori_loop(0, -(-count // ROW_CHUNK), accumulate, zeros)
-    d_projections = tuple((dk.astype(w.dtype), d.sum(0).astype(b.dtype))
-                          for dk, d, (w, b) in zip(d_kernels, d_tables, projections,
-                                                   strict=True))
+    d_projections = tuple(
+        (dk.astype(w.dtype), d.sum(0).astype(b.dtype))
+        for dk, d, (w, b) in zip(d_kernels, d_tables, projections, strict=True)
+    )
     return d_embeddings, d_projections
 
 
@@ -477,10 +496,10 @@ def embedded_bidirectional_lstm(
     projections = tuple((p["kernel"], p["bias"]) for p in (forward_params, backward_params))
     t_tm = jnp.moveaxis(tokens, -1, 0)  # [T, B]
     dtype = jnp.result_type(embeddings, *jax.tree.leaves(projections))
-    kernels, zeros, masks = _scan_setup(forward_params, backward_params, t_tm.shape[1],
-                                        dtype, mask)
-    hs, (h_t, c_t) = bilstm_scan_embedded(embeddings, projections, kernels, t_tm, zeros,
-                                          zeros, masks, unroll)
+    kernels, zeros, masks = _scan_setup(forward_params, backward_params, t_tm.shape[1], dtype, mask)
+    hs, (h_t, c_t) = bilstm_scan_embedded(
+        embeddings, projections, kernels, t_tm, zeros, zeros, masks, unroll
+    )
     return _keras_outputs(hs, h_t, c_t, masks)
 
 
@@ -506,7 +525,8 @@ def _keras_outputs(hs, h_t, c_t, masks):
 
 def _bidirectional_projected(forward_params, backward_params, xs_f, xs_b, mask, unroll):
     """The fused scan on time-major projected inputs (``xs_b`` already time-reversed)."""
-    kernels, zeros, masks = _scan_setup(forward_params, backward_params, xs_f.shape[1],
-                                        xs_f.dtype, mask)
+    kernels, zeros, masks = _scan_setup(
+        forward_params, backward_params, xs_f.shape[1], xs_f.dtype, mask
+    )
     hs, (h_t, c_t) = bilstm_scan(kernels, xs_f, xs_b, zeros, zeros, masks, unroll)
     return _keras_outputs(hs, h_t, c_t, masks)

@@ -24,6 +24,8 @@ def dense(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
     """``x @ kernel + bias`` for ``x <float>[..., input_dim]``."""
     expected = jnp.shape(params["kernel"])[0]
     if jnp.shape(x)[-1:] != (expected,):
-        raise ValueError(f"dense got inputs of shape {tuple(jnp.shape(x))}; expected "
-                         f"<float>[..., {expected}] (the input_dim of its kernel)")
+        raise ValueError(
+            f"dense got inputs of shape {tuple(jnp.shape(x))}; expected "
+            f"<float>[..., {expected}] (the input_dim of its kernel)"
+        )
     return x @ params["kernel"] + params["bias"]

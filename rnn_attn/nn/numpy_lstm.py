@@ -63,8 +63,9 @@ def orthogonal(rng: np.random.Generator, shape: tuple[int, int], dtype=np.float6
     return q.astype(dtype)
 
 
-def init_params(rng: np.random.Generator, input_dim: int, units: int, *,
-                dtype=np.float64) -> Params:
+def init_params(
+    rng: np.random.Generator, input_dim: int, units: int, *, dtype=np.float64
+) -> Params:
     """Keras-initialized LSTM parameters, same keys and shapes as ``LSTMCell(units).init``.
 
     Returns ``{"kernel": [input_dim, 4u], "recurrent_kernel": [u, 4u], "bias": [4u]}``:
@@ -74,7 +75,7 @@ def init_params(rng: np.random.Generator, input_dim: int, units: int, *,
     if units < 1 or input_dim < 1:
         raise ValueError(f"input_dim and units must be positive, got {input_dim}, {units}")
     bias = np.zeros(4 * units, dtype)
-    bias[units:2 * units] = 1.0
+    bias[units : 2 * units] = 1.0
     return {
         "kernel": glorot_uniform(rng, (input_dim, 4 * units), dtype),
         "recurrent_kernel": orthogonal(rng, (units, 4 * units), dtype),
@@ -121,10 +122,11 @@ def forward(
         raise ValueError(f"x must be [batch, time, input_dim], got shape {x.shape}")
     batch, steps, _ = x.shape
     units = u_rec.shape[0]
-    h = np.zeros((batch, units), dtype) if h0 is None else np.asarray(h0, dtype)
-    c = np.zeros((batch, units), dtype) if c0 is None else np.asarray(c0, dtype)
-    keep = (np.ones((batch, steps), bool) if mask is None
-            else np.asarray(mask, bool).reshape(batch, steps))
+    h, c = (
+        np.zeros((batch, units), dtype) if v is None else np.asarray(v, dtype) for v in (h0, c0)
+    )
+    keep = np.ones((batch, steps), bool) if mask is None else np.asarray(mask, bool)
+    keep = keep.reshape(batch, steps)
 
     # The input half of every gate for all steps at once: one matmul outside the loop.
     x_proj = x @ w + b  # [batch, time, 4u]
@@ -145,8 +147,7 @@ def forward(
         h = np.where(m, h_new, h)
         c = np.where(m, c_new, c)
         outputs[:, t] = np.where(m, h_new, 0.0)
-    cache = {"x": x, "keep": keep, "h_prev": h_prev, "c_prev": c_prev, "gates": gates,
-             "tanh_c": tanh_c}
+    cache = dict(x=x, keep=keep, h_prev=h_prev, c_prev=c_prev, gates=gates, tanh_c=tanh_c)
     return outputs, (h, c), cache
 
 
@@ -193,8 +194,10 @@ def backward(
         # c_new = f * c_prev + i * g.
         di, df, dg = dc_new * g, dc_new * c_prev[t], dc_new * i
         # Back through the activations: sig' = s (1 - s), tanh' = 1 - tanh^2.
-        dz = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g * g),
-                             do * o * (1.0 - o)], axis=-1)
+        dz = np.concatenate(
+            [di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g * g), do * o * (1.0 - o)],
+            axis=-1,
+        )
         dz_all[t] = dz
         # A masked step passed the carry through unchanged, so its gradient does too.
         dh = dz @ u_rec.T + np.where(m, 0.0, dh)
@@ -204,8 +207,7 @@ def backward(
     d_recurrent = np.einsum("tbu,tbg->ug", h_prev, dz_all)
     d_bias = dz_all.sum(axis=(0, 1))
     d_x = np.einsum("tbg,ig->bti", dz_all, w)
-    return {"kernel": d_kernel, "recurrent_kernel": d_recurrent, "bias": d_bias,
-            "x": d_x, "h0": dh, "c0": dc}
+    return dict(kernel=d_kernel, recurrent_kernel=d_recurrent, bias=d_bias, x=d_x, h0=dh, c0=dc)
 
 
 # -- clipping ---------------------------------------------------------------------------
@@ -214,8 +216,7 @@ def global_norm(grads: Mapping[str, np.ndarray]) -> float:
     return float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))
 
 
-def clip_by_global_norm(grads: Mapping[str, np.ndarray],
-                        max_norm: float) -> tuple[Grads, float]:
+def clip_by_global_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> tuple[Grads, float]:
     """Rescales all of ``grads`` together so that their global norm is at most ``max_norm``.
 
     Returns ``(clipped, norm)`` with ``norm`` the global norm before clipping. Scaling all
@@ -236,33 +237,43 @@ def clip_by_value(grads: Mapping[str, np.ndarray], limit: float) -> Grads:
 
 
 # -- optimizers -------------------------------------------------------------------------
-def sgd_update(params: Params, grads: Mapping[str, np.ndarray],
-               learning_rate: float) -> Params:
+def sgd_update(params: Params, grads: Mapping[str, np.ndarray], learning_rate: float) -> Params:
     """``p - lr * g`` for every parameter."""
     return {k: p - learning_rate * grads[k] for k, p in params.items()}
 
 
 def adam_init(params: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Adam's state: step count and zero first/second moments."""
-    return {"step": 0, "m": {k: np.zeros_like(p) for k, p in params.items()},
-            "v": {k: np.zeros_like(p) for k, p in params.items()}}
+    return {
+        "step": 0,
+        "m": {k: np.zeros_like(p) for k, p in params.items()},
+        "v": {k: np.zeros_like(p) for k, p in params.items()},
+    }
 
 
-def adam_update(params: Params, grads: Mapping[str, np.ndarray], state: dict[str, Any], *,
-                learning_rate: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                eps: float = 1e-7) -> tuple[Params, dict[str, Any]]:
+def adam_update(
+    params: Params,
+    grads: Mapping[str, np.ndarray],
+    state: dict[str, Any],
+    *,
+    learning_rate: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-7,
+) -> tuple[Params, dict[str, Any]]:
     """One Adam step (Keras's defaults; bias-corrected moments). Pure: returns new copies."""
     step = state["step"] + 1
     m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
     v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    lr_t = learning_rate * np.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+    lr_t = learning_rate * np.sqrt(1 - beta2**step) / (1 - beta1**step)
     new = {k: p - lr_t * m[k] / (np.sqrt(v[k]) + eps) for k, p in params.items()}
     return new, {"step": step, "m": m, "v": v}
 
 
 # -- a tiny model and task --------------------------------------------------------------
-def first_symbol_batch(rng: np.random.Generator, batch: int, steps: int,
-                       num_symbols: int) -> tuple[np.ndarray, np.ndarray]:
+def first_symbol_batch(
+    rng: np.random.Generator, batch: int, steps: int, num_symbols: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The "remember the first symbol" task.
 
     Returns ``(x <float64>[batch, steps, num_symbols], labels <int>[batch])``: each row is
@@ -273,8 +284,7 @@ def first_symbol_batch(rng: np.random.Generator, batch: int, steps: int,
     return np.eye(num_symbols)[symbols], symbols[:, 0]
 
 
-def softmax_cross_entropy(logits: np.ndarray,
-                          labels: np.ndarray) -> tuple[float, np.ndarray]:
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``logits <float>[batch, classes]`` against integer labels.
 
     Returns ``(loss, d_logits)``; ``d_logits = (softmax - onehot) / batch``.
@@ -288,8 +298,9 @@ def softmax_cross_entropy(logits: np.ndarray,
     return loss, d_logits / len(labels)
 
 
-def init_classifier(rng: np.random.Generator, input_dim: int, units: int,
-                    num_classes: int) -> Params:
+def init_classifier(
+    rng: np.random.Generator, input_dim: int, units: int, num_classes: int
+) -> Params:
     """LSTM parameters plus a dense readout ``dense_kernel [u, classes]``, ``dense_bias``."""
     params = init_params(rng, input_dim, units)
     params["dense_kernel"] = glorot_uniform(rng, (units, num_classes))
@@ -297,15 +308,15 @@ def init_classifier(rng: np.random.Generator, input_dim: int, units: int,
     return params
 
 
-def classifier_logits(params: Params, x: np.ndarray,
-                      mask: np.ndarray | None = None) -> np.ndarray:
+def classifier_logits(params: Params, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """``<float>[batch, classes]``: the dense readout of the LSTM's final ``h``."""
     _, (h_T, _), _ = forward(params, x, mask=mask)
     return h_T @ params["dense_kernel"] + params["dense_bias"]
 
 
-def classifier_loss_and_grads(params: Params, x: np.ndarray, labels: np.ndarray,
-                              mask: np.ndarray | None = None) -> tuple[float, Grads, np.ndarray]:
+def classifier_loss_and_grads(
+    params: Params, x: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[float, Grads, np.ndarray]:
     """Loss, parameter gradients and logits of LSTM -> last state -> dense softmax.
 
     ``x <float>[batch, time, in]``, ``labels <int>[batch]``; returns ``(loss, grads,
@@ -315,8 +326,9 @@ def classifier_loss_and_grads(params: Params, x: np.ndarray, labels: np.ndarray,
     logits = h_T @ params["dense_kernel"] + params["dense_bias"]
     loss, d_logits = softmax_cross_entropy(logits, labels)
     # The readout reads only the final h, so the outputs' gradient is zero.
-    lstm_grads = backward(params, cache, np.zeros_like(outputs),
-                          d_h_T=d_logits @ params["dense_kernel"].T)
+    lstm_grads = backward(
+        params, cache, np.zeros_like(outputs), d_h_T=d_logits @ params["dense_kernel"].T
+    )
     grads = {k: lstm_grads[k] for k in PARAM_KEYS}
     grads["dense_kernel"] = h_T.T @ d_logits
     grads["dense_bias"] = d_logits.sum(axis=0)
@@ -363,8 +375,7 @@ def train_numpy_lstm(
         if clip_value is not None:
             grads = clip_by_value(grads, clip_value)
         if optimizer == "adam":
-            params, opt_state = adam_update(params, grads, opt_state,
-                                            learning_rate=learning_rate)
+            params, opt_state = adam_update(params, grads, opt_state, learning_rate=learning_rate)
         else:
             params = sgd_update(params, grads, learning_rate)
         if log is not None and (step % 50 == 0 or step == steps - 1):
@@ -372,5 +383,10 @@ def train_numpy_lstm(
     x, labels = first_symbol_batch(rng, test_size, seq_len, num_symbols)
     logits = classifier_logits(params, x)
     accuracy = float((logits.argmax(axis=-1) == labels).mean())
-    return {"losses": losses, "grad_norms": norms, "test_accuracy": accuracy,
-            "params": params, "seconds": time.perf_counter() - start}
+    return {
+        "losses": losses,
+        "grad_norms": norms,
+        "test_accuracy": accuracy,
+        "params": params,
+        "seconds": time.perf_counter() - start,
+    }

@@ -48,12 +48,15 @@ def check_rate(name: str, rate: float) -> float:
     return float(rate)
 
 
-def _check_shape(name: str, array: jax.Array, expected: tuple[int, ...], layout: str,
-                 inputs: jax.Array) -> None:
+def _check_shape(
+    name: str, array: jax.Array, expected: tuple[int, ...], layout: str, inputs: jax.Array
+) -> None:
     """A ValueError naming ``array``'s shape when it is not ``expected`` (from inputs)."""
     if tuple(jnp.shape(array)) != tuple(expected):
-        raise ValueError(f"{name} of shape {tuple(jnp.shape(array))} does not fit inputs of "
-                         f"shape {tuple(inputs.shape)}; expected {layout} = {tuple(expected)}")
+        raise ValueError(
+            f"{name} of shape {tuple(jnp.shape(array))} does not fit inputs of "
+            f"shape {tuple(inputs.shape)}; expected {layout} = {tuple(expected)}"
+        )
 
 
 def dropout_active(rate: float, train: bool) -> bool:
@@ -69,8 +72,9 @@ def require_key(key: jax.Array | None, **rates: float) -> None:
         raise ValueError(f"train=True with {named} needs a PRNG key (key=...)")
 
 
-def dropout_mask(key: jax.Array, rate: float, shape: tuple[int, ...],
-                 dtype=jnp.float32) -> jax.Array:
+def dropout_mask(
+    key: jax.Array, rate: float, shape: tuple[int, ...], dtype=jnp.float32
+) -> jax.Array:
     """Inverted-dropout mask ``<dtype>[*shape]``: 0 with probability ``rate``, else
     ``1/(1-rate)``, so the expected value of ``x * mask`` is ``x``."""
     keep = jax.random.bernoulli(key, 1.0 - rate, shape)
@@ -109,8 +113,13 @@ def kernel_choice(choice: KernelChoice) -> Iterator[None]:
         _KERNEL_CHOICE[0] = previous
 
 
-def fused_kernel_for(cells: Sequence[Cell], *, embedded: bool = False, batch_ndim: int = 1,
-                     recurrent_dropout: bool = False) -> Callable | None:
+def fused_kernel_for(
+    cells: Sequence[Cell],
+    *,
+    embedded: bool = False,
+    batch_ndim: int = 1,
+    recurrent_dropout: bool = False,
+) -> Callable | None:
     """The fused kernel that computes a recurrent layer, or None for the generic scan.
 
     The single dispatch point: ``scan_projected`` (one direction) and ``bidirectional``
@@ -148,8 +157,12 @@ def fused_kernel_for(cells: Sequence[Cell], *, embedded: bool = False, batch_ndi
 
 def _plain_lstm(cell: Cell) -> bool:
     """Whether the fused LSTM kernels compute this cell (sigmoid/tanh, no layer norm)."""
-    return (isinstance(cell, LSTMCell) and cell.activation == "tanh"
-            and cell.recurrent_activation == "sigmoid" and not cell.layer_norm)
+    return (
+        isinstance(cell, LSTMCell)
+        and cell.activation == "tanh"
+        and cell.recurrent_activation == "sigmoid"
+        and not cell.layer_norm
+    )
 
 
 def _fused_lstm(params, xs, carry, masks, unroll):
@@ -161,8 +174,9 @@ def _fused_bilstm(params, inputs, mask, unroll, embeddings):
 
 
 def _fused_embedded_bilstm(params, tokens, mask, unroll, embeddings):
-    return embedded_bidirectional_lstm(embeddings, params["forward"], params["backward"],
-                                       tokens, mask, unroll)
+    return embedded_bidirectional_lstm(
+        embeddings, params["forward"], params["backward"], tokens, mask, unroll
+    )
 
 
 def scan_projected(
@@ -211,8 +225,9 @@ def scan_projected(
     if reverse:
         xs = xs[::-1]
         ms = None if ms is None else ms[::-1]
-    kernel = fused_kernel_for((cell,), batch_ndim=len(batch),
-                              recurrent_dropout=recurrent_mask is not None)
+    kernel = fused_kernel_for(
+        (cell,), batch_ndim=len(batch), recurrent_dropout=recurrent_mask is not None
+    )
     if kernel is not None:
         ys, final = kernel(params, xs, carry, ms, unroll)
     else:
@@ -223,6 +238,7 @@ def scan_projected(
 def _generic_scan(cell, params, xs, carry, masks, unroll, recurrent_mask):
     """``cell.step`` under ``lax.scan`` (autodiff for the gradient), time-major in
     processing order: ``(ys, final_carry)``, as the one-direction fused kernels."""
+
     def body(carry, inputs):
         x_t, m_t = inputs
         new_carry, h = cell.step(params, carry, x_t, recurrent_mask)
@@ -244,8 +260,9 @@ def _check_length_values(lengths, time: int) -> None:
     values = np.asarray(lengths)
     bad = (values < 0) | (values > time)
     if bad.any():
-        raise ValueError(f"lengths must lie in [0, {time}] (the time axis), got "
-                         f"{values[bad][:3].tolist()}")
+        raise ValueError(
+            f"lengths must lie in [0, {time}] (the time axis), got {values[bad][:3].tolist()}"
+        )
 
 
 def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]:
@@ -255,8 +272,10 @@ def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]
         try:
             inputs = jnp.asarray(inputs)
         except (TypeError, ValueError):
-            raise TypeError(f"rnn inputs must be an array [batch, time, features], got "
-                            f"{type(inputs).__name__} {inputs!r:.60}") from None
+            raise TypeError(
+                f"rnn inputs must be an array [batch, time, features], got "
+                f"{type(inputs).__name__} {inputs!r:.60}"
+            ) from None
     if inputs.ndim < 3:
         raise ValueError(
             f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
@@ -276,6 +295,13 @@ def _checked_mask(inputs, steps: tuple[int, ...], lengths, mask) -> jax.Array | 
     if mask is not None:
         _check_shape("mask", mask, steps, "<bool>[batch, time]", inputs)
     return mask
+
+
+def _drop_inputs(inputs: jax.Array, rate: float, key: jax.Array) -> jax.Array:
+    """Input dropout: one mask per sequence, broadcast over time (Keras / Gal), not one
+    per step."""
+    keep = dropout_mask(key, rate, (*inputs.shape[:-2], inputs.shape[-1]), inputs.dtype)
+    return inputs * keep[..., None, :]
 
 
 def rnn(
@@ -303,9 +329,8 @@ def rnn(
         ``[batch, units]``.
       dropout: rate of the input mask ``<float>[batch, features]``, the same at every step.
       recurrent_dropout: rate of the mask on ``h_{t-1}`` (see ``scan_projected``).
-      train: dropout only when True (default: inference, nothing dropped).
-      key: PRNG key, needed when ``train`` and a rate > 0; it is split into
-        ``(input_key, recurrent_key) = jax.random.split(key)``.
+      train, key: dropout only when ``train`` (default: inference); ``key`` is then split
+        into ``(input_key, recurrent_key) = jax.random.split(key)``.
       Others as in ``scan_projected``.
 
     Returns:
@@ -321,14 +346,18 @@ def rnn(
         require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
         input_key, recurrent_key = jax.random.split(key)
     if dropout_active(dropout, train):
-        # One mask per sequence, broadcast over time (Keras / Gal), not one per step.
-        keep = dropout_mask(input_key, dropout, (*inputs.shape[:-2], inputs.shape[-1]),
-                            inputs.dtype)
-        inputs = inputs * keep[..., None, :]
+        inputs = _drop_inputs(inputs, dropout, input_key)
     x_proj = cell.project(params, inputs)
     outputs, final = scan_projected(
-        cell, params, x_proj, mask=mask, initial_carry=initial_carry, reverse=reverse,
-        unroll=unroll, recurrent_dropout=recurrent_dropout, train=train,
+        cell,
+        params,
+        x_proj,
+        mask=mask,
+        initial_carry=initial_carry,
+        reverse=reverse,
+        unroll=unroll,
+        recurrent_dropout=recurrent_dropout,
+        train=train,
         key=recurrent_key,
     )
     if not return_sequences:
@@ -397,8 +426,11 @@ def bidirectional(
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
     embedded = embeddings is not None
-    kernel = fused_kernel_for((forward_cell, backward_cell), embedded=embedded,
-                              batch_ndim=jnp.ndim(inputs) - (1 if embedded else 2))
+    kernel = fused_kernel_for(
+        (forward_cell, backward_cell),
+        embedded=embedded,
+        batch_ndim=jnp.ndim(inputs) - (1 if embedded else 2),
+    )
     if kernel is not None:
         if embedded:
             mask = _checked_mask(inputs, jnp.shape(inputs), lengths, mask)
@@ -457,9 +489,16 @@ def stacked_rnn(
     for i, (cell, p) in enumerate(zip(cells, params, strict=True)):
         last = i == n - 1
         x, carry = rnn(
-            cell, p, x, lengths=lengths, return_sequences=return_sequences or not last,
-            unroll=unroll, dropout=dropouts[i], recurrent_dropout=recurrent_dropouts[i],
-            train=train, key=keys[i],
+            cell,
+            p,
+            x,
+            lengths=lengths,
+            return_sequences=return_sequences or not last,
+            unroll=unroll,
+            dropout=dropouts[i],
+            recurrent_dropout=recurrent_dropouts[i],
+            train=train,
+            key=keys[i],
         )
         carries.append(carry)
     return x, carries

@@ -33,30 +33,42 @@ COMPUTE_DTYPES = ("float32", "bfloat16")
 
 # -- several hosts -----------------------------------------------------------------------------
 
+
 def resolve_coordinator(settings) -> tuple[str | None, int | None, int | None]:
     """``(address, num_processes, process_id)`` from the flags, else ``$JAX_COORDINATOR_ADDRESS``,
     ``$JAX_NUM_PROCESSES``, ``$JAX_PROCESS_ID``; ``None`` where JAX should auto-detect
     (address ``auto``). One ConfigError for a missing or malformed value."""
     address = settings.coordinator_address or os.environ.get("JAX_COORDINATOR_ADDRESS", "")
     num = settings.num_processes or int(os.environ.get("JAX_NUM_PROCESSES", "0") or 0)
-    pid = settings.process_id if settings.process_id >= 0 else int(
-        os.environ.get("JAX_PROCESS_ID", "-1") or -1)
+    pid = (
+        settings.process_id
+        if settings.process_id >= 0
+        else int(os.environ.get("JAX_PROCESS_ID", "-1") or -1)
+    )
     if address == "auto":  # TPU VM pods, Slurm, Open MPI: JAX finds all three itself
         return None, (num or None), (pid if pid >= 0 else None)
     if not address:
-        raise ConfigError("--distributed needs a coordinator address: pass "
-                          "--coordinator-address HOST:PORT (process 0's host) or set "
-                          "$JAX_COORDINATOR_ADDRESS, or 'auto' on a TPU pod / Slurm / Open MPI")
+        raise ConfigError(
+            "--distributed needs a coordinator address: pass "
+            "--coordinator-address HOST:PORT (process 0's host) or set "
+            "$JAX_COORDINATOR_ADDRESS, or 'auto' on a TPU pod / Slurm / Open MPI"
+        )
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"coordinator address {address!r} is not HOST:PORT; expected e.g. "
-                          f"10.0.0.2:8476 or 127.0.0.1:8476")
+        raise ConfigError(
+            f"coordinator address {address!r} is not HOST:PORT; expected e.g. "
+            f"10.0.0.2:8476 or 127.0.0.1:8476"
+        )
     if num < 1:
-        raise ConfigError(f"--distributed with coordinator {address!r} needs --num-processes "
-                          f">= 1 (or $JAX_NUM_PROCESSES), got {num}")
+        raise ConfigError(
+            f"--distributed with coordinator {address!r} needs --num-processes "
+            f">= 1 (or $JAX_NUM_PROCESSES), got {num}"
+        )
     if not 0 <= pid < num:
-        raise ConfigError(f"--process-id must be in [0, {num}) for {num} processes (or "
-                          f"$JAX_PROCESS_ID), got {pid}")
+        raise ConfigError(
+            f"--process-id must be in [0, {num}) for {num} processes (or "
+            f"$JAX_PROCESS_ID), got {pid}"
+        )
     return address, num, pid
 
 
@@ -76,9 +88,13 @@ def initialize(settings, *, timeout_s: int = 300) -> bool:
     bind = None
     if address is not None and address.rpartition(":")[0] in ("127.0.0.1", "localhost"):
         bind = "127.0.0.1:" + address.rpartition(":")[2]
-    jax.distributed.initialize(coordinator_address=address, num_processes=num,
-                               process_id=pid, initialization_timeout=timeout_s,
-                               coordinator_bind_address=bind)
+    jax.distributed.initialize(
+        coordinator_address=address,
+        num_processes=num,
+        process_id=pid,
+        initialization_timeout=timeout_s,
+        coordinator_bind_address=bind,
+    )
     return True
 
 
@@ -94,17 +110,20 @@ def local_device_request(settings, num_seeds: int) -> int:
         return cores
     data = max(settings.mesh_devices, 1)
     divisors = [d for d in range(1, num_seeds + 1) if num_seeds % d == 0]
-    seeds = settings.seed_parallel or next(d for d in divisors if d * data >= cores
-                                           or d == num_seeds)
+    seeds = settings.seed_parallel or next(
+        d for d in divisors if d * data >= cores or d == num_seeds
+    )
     return max(1, seeds * data // processes)
 
 
 # -- meshes and shardings ---------------------------------------------------------------------
 
+
 def run_mesh(settings, num_seeds: int) -> Mesh:
     """The ``(seed, data)`` mesh of a training run under the device flags."""
-    return make_mesh(num_seeds, seed_parallel=settings.seed_parallel,
-                     data_parallel=settings.mesh_devices)
+    return make_mesh(
+        num_seeds, seed_parallel=settings.seed_parallel, data_parallel=settings.mesh_devices
+    )
 
 
 def is_primary() -> bool:
@@ -114,10 +133,11 @@ def is_primary() -> bool:
 
 # -- mixed precision --------------------------------------------------------------------------
 
+
 def _cast_floats(tree: PyTree, dtype) -> PyTree:
     return jax.tree.map(
-        lambda x: x.astype(dtype) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x,
-        tree)
+        lambda x: x.astype(dtype) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating) else x, tree
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +162,9 @@ class ComputeDtype:
         return self.model.init(key)
 
     def apply(self, params: PyTree, inputs, *, train: bool = False, key=None, **kwargs):
-        out = self.model.apply(_cast_floats(params, self.dtype), inputs, train=train, key=key,
-                               **kwargs)
+        out = self.model.apply(
+            _cast_floats(params, self.dtype), inputs, train=train, key=key, **kwargs
+        )
         return _cast_floats(out, jnp.float32)
 
     def regularization(self, params: PyTree) -> jax.Array:
@@ -156,4 +177,3 @@ def with_compute_dtype(model, dtype: str):
     if dtype not in COMPUTE_DTYPES:
         raise ConfigError(f"compute dtype must be one of {COMPUTE_DTYPES}, got {dtype!r}")
     return model if dtype == "float32" else ComputeDtype(model, dtype)
-

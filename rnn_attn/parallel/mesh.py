@@ -27,8 +27,9 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def mesh_shape(num_seeds: int, num_devices: int, *, seed_parallel: int = 0,
-               data_parallel: int = 0) -> tuple[int, int]:
+def mesh_shape(
+    num_seeds: int, num_devices: int, *, seed_parallel: int = 0, data_parallel: int = 0
+) -> tuple[int, int]:
     """``(K, M)``: devices on the seed and on the data axis.
 
     ``data_parallel``: 0 or 1 no split, -1 every device not on the seed axis, else M.
@@ -37,15 +38,18 @@ def mesh_shape(num_seeds: int, num_devices: int, *, seed_parallel: int = 0,
     does not divide the seeds, a mesh larger than the devices, or explicit sizes whose
     product does not divide the device count.
     """
-    for name, value, low in (("--seed-parallel", seed_parallel, 0),
-                             ("--data-parallel", data_parallel, -1)):
+    for name, value, low in (
+        ("--seed-parallel", seed_parallel, 0),
+        ("--data-parallel", data_parallel, -1),
+    ):
         if not isinstance(value, int) or value < low:
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
     if seed_parallel and num_seeds % seed_parallel:
         raise ConfigError(
             f"--seed-parallel {seed_parallel} cannot split {num_seeds} seeds evenly; expected "
             f"a divisor of --seeds {num_seeds} ({_divisors(num_seeds)}), or --seeds a "
-            f"multiple of {seed_parallel}")
+            f"multiple of {seed_parallel}"
+        )
     if data_parallel == -1:
         m = num_devices // (seed_parallel or 1)
     else:
@@ -55,26 +59,32 @@ def mesh_shape(num_seeds: int, num_devices: int, *, seed_parallel: int = 0,
         raise ConfigError(
             f"a ({k} seed x {m} data) mesh needs {k * m} devices, but only {num_devices} are "
             f"available; expected --seed-parallel x --data-parallel <= {num_devices} (on CPU, "
-            f"--cpu-devices {k * m} splits the host into that many)")
+            f"--cpu-devices {k * m} splits the host into that many)"
+        )
     explicit = seed_parallel > 0 and data_parallel != 0
     if explicit and num_devices % (k * m):
         raise ConfigError(
             f"a ({k} seed x {m} data) mesh of {k * m} devices does not divide the "
             f"{num_devices} devices; expected --seed-parallel x --data-parallel to be a "
-            f"divisor of {num_devices}: {_divisors(num_devices)}")
+            f"divisor of {num_devices}: {_divisors(num_devices)}"
+        )
     return k, m
 
 
-def make_mesh(num_seeds: int, *, seed_parallel: int = 0, data_parallel: int = 0,
-              devices: list | None = None) -> Mesh:
+def make_mesh(
+    num_seeds: int, *, seed_parallel: int = 0, data_parallel: int = 0, devices: list | None = None
+) -> Mesh:
     """The ``(seed, data)`` mesh of ``mesh_shape`` over the first devices."""
     devices = list(jax.devices() if devices is None else devices)
-    k, m = mesh_shape(num_seeds, len(devices), seed_parallel=seed_parallel,
-                      data_parallel=data_parallel)
+    k, m = mesh_shape(
+        num_seeds, len(devices), seed_parallel=seed_parallel, data_parallel=data_parallel
+    )
     if jax.process_count() > 1 and k * m != len(devices):
-        raise ConfigError(f"a multi-process run must use every device: the mesh has {k * m} "
-                          f"of {len(devices)}; expected --seed-parallel x --data-parallel = "
-                          f"{len(devices)}")
+        raise ConfigError(
+            f"a multi-process run must use every device: the mesh has {k * m} "
+            f"of {len(devices)}; expected --seed-parallel x --data-parallel = "
+            f"{len(devices)}"
+        )
     return Mesh(np.array(devices[: k * m]).reshape(k, m), (SEED, DATA))
 
 
@@ -88,8 +98,10 @@ def check_batch_size(batch_size: int, num_devices: int, flag: str = "--batch-siz
     if batch_size % n:
         lower, upper = (batch_size // n) * n, -(-batch_size // n) * n
         options = " or ".join(str(b) for b in (lower, upper) if b > 0)
-        raise ConfigError(f"{flag} {batch_size} cannot be split over {n} devices on the "
-                          f"'{DATA}' axis; expected a multiple of {n} (e.g. {options})")
+        raise ConfigError(
+            f"{flag} {batch_size} cannot be split over {n} devices on the "
+            f"'{DATA}' axis; expected a multiple of {n} (e.g. {options})"
+        )
 
 
 def check_divisible(batch_size: int, mesh: Mesh, flag: str = "--batch-size") -> None:
@@ -133,5 +145,6 @@ def fetch(tree: PyTree) -> PyTree:
         return jax.device_get(tree)
     from jax.experimental import multihost_utils
 
-    return jax.tree.map(lambda x: np.asarray(
-        multihost_utils.process_allgather(x, tiled=True)), tree)
+    return jax.tree.map(
+        lambda x: np.asarray(multihost_utils.process_allgather(x, tiled=True)), tree
+    )

@@ -27,16 +27,16 @@ class BestEpoch(Callback):
             if not run.recorded(i):
                 continue  # stopped before this epoch
             value = logs.get(config.monitor, math.nan)
-            if _is_better(value, run.best_value[i],
-                          config.monitor in run.objective.higher_is_better):
+            if _is_better(
+                value, run.best_value[i], config.monitor in run.objective.higher_is_better
+            ):
                 run.best_value[i], run.best_epoch[i], run.wait[i] = value, run.epoch, 0
                 improved[i] = True
             else:
                 run.wait[i] += 1
                 run.stopped[i] = config.patience > 0 and run.wait[i] >= config.patience
         if improved.any():
-            run.best_params = run.programs.select(improved, run.state.params,
-                                                  run.best_params)
+            run.best_params = run.programs.select(improved, run.state.params, run.best_params)
 
 
 def _is_better(value: float, best: float, higher: bool) -> bool:
@@ -65,8 +65,12 @@ class Checkpointing(Callback):
 
     @staticmethod
     def _tree(run: Run) -> dict[str, Any]:
-        return {"state": run.state, "best_params": run.best_params, "carry": run.carry,
-                "step_loss": run.step_loss}
+        return {
+            "state": run.state,
+            "best_params": run.best_params,
+            "carry": run.carry,
+            "step_loss": run.step_loss,
+        }
 
     def on_fit_start(self, run: Run) -> None:
         latest = self.checkpointer.latest_step()
@@ -75,8 +79,7 @@ class Checkpointing(Callback):
         if not self.resume:
             raise checkpoints_exist(self.checkpointer.directory, latest)
         # The config first: another config's arrays may not even read back.
-        check_resume_compatible(self.checkpointer.newest_record().get("config", {}),
-                                self.record)
+        check_resume_compatible(self.checkpointer.newest_record().get("config", {}), self.record)
         _, tree, saved = self.checkpointer.restore_newest_good(self._tree(run))
         check_resume_compatible(saved.get("config", {}), self.record)
         run.state, run.best_params, run.carry = tree["state"], tree["best_params"], tree["carry"]
@@ -84,8 +87,9 @@ class Checkpointing(Callback):
         run.load_host_record(saved)
 
     def save(self, run: Run) -> None:
-        self.checkpointer.save(run.step, self._tree(run),
-                               {"config": self.record, **run.host_record()})
+        self.checkpointer.save(
+            run.step, self._tree(run), {"config": self.record, **run.host_record()}
+        )
 
     def on_segment_end(self, run: Run) -> None:
         every = run.config.checkpoint_every
@@ -110,9 +114,15 @@ class ProgressLog(Callback):
         if self.bar_enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=run.config.epochs * run.num_batches, initial=run.step,
-                            desc=self.name or "training", unit="step", file=sys.stderr,
-                            dynamic_ncols=True, leave=False)
+            self.bar = tqdm(
+                total=run.config.epochs * run.num_batches,
+                initial=run.step,
+                desc=self.name or "training",
+                unit="step",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+            )
 
     def on_segment_end(self, run: Run) -> None:
         if self.bar is not None:
@@ -122,8 +132,9 @@ class ProgressLog(Callback):
         prefix = f"{self.name} " if self.name else ""
         for i, (seed, logs) in enumerate(zip(run.config.seeds, run.logs, strict=True)):
             if run.recorded(i):
-                line = (f"{prefix}seed {seed} epoch {run.epoch}/{run.config.epochs}: "
-                        + ", ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+                line = f"{prefix}seed {seed} epoch {run.epoch}/{run.config.epochs}: " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in logs.items()
+                )
                 (self.bar.write if self.bar is not None else print)(line)
         sys.stdout.flush()
 

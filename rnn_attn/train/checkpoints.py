@@ -57,8 +57,11 @@ def digest(tree: PyTree, record: dict[str, Any]) -> str | None:
     leaves = jax.tree.leaves(tree)
     if any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in leaves):
         return None
-    h = hashlib.sha256(json.dumps({k: v for k, v in record.items() if k != DIGEST_KEY},
-                                  sort_keys=True, default=str).encode())
+    h = hashlib.sha256(
+        json.dumps(
+            {k: v for k, v in record.items() if k != DIGEST_KEY}, sort_keys=True, default=str
+        ).encode()
+    )
     for leaf in leaves:
         array = np.ascontiguousarray(np.asarray(leaf))
         h.update(f"{array.dtype.str}|{array.shape}".encode())
@@ -77,8 +80,10 @@ def check_digest(tree: PyTree, record: dict[str, Any]) -> None:
     saved = record.get(DIGEST_KEY)
     value = digest(tree, record) if saved is not None else None
     if value is not None and value != saved:
-        raise CheckpointDigestError(f"contents differ from their SHA-256 digest "
-                                    f"({value[:12]}... read, {str(saved)[:12]}... written)")
+        raise CheckpointDigestError(
+            f"contents differ from their SHA-256 digest "
+            f"({value[:12]}... read, {str(saved)[:12]}... written)"
+        )
 
 
 class Checkpointer:
@@ -100,11 +105,16 @@ class Checkpointer:
         # the training step's collectives (that deadlocks).
         multiprocess = jax.process_count() > 1
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True,
-            enable_async_checkpointing=asynchronous and multiprocess)
+            max_to_keep=max_to_keep,
+            create=True,
+            enable_async_checkpointing=asynchronous and multiprocess,
+        )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
-        self._writer = (ThreadPoolExecutor(1, "checkpoint-writer")
-                        if asynchronous and not multiprocess else None)
+        self._writer = (
+            ThreadPoolExecutor(1, "checkpoint-writer")
+            if asynchronous and not multiprocess
+            else None
+        )
         self._pending: Future | None = None
 
     def save(self, step: int, tree: PyTree, record: dict[str, Any]) -> None:
@@ -127,8 +137,9 @@ class Checkpointer:
 
     @staticmethod
     def _args(tree: PyTree, record: dict[str, Any]) -> ocp.args.Composite:
-        return ocp.args.Composite(state=ocp.args.StandardSave(tree),
-                                  record=ocp.args.JsonSave(record))
+        return ocp.args.Composite(
+            state=ocp.args.StandardSave(tree), record=ocp.args.JsonSave(record)
+        )
 
     def wait(self) -> None:
         """Waits for the write in flight, if any; re-raises its error."""
@@ -139,8 +150,8 @@ class Checkpointer:
             self._manager.wait_until_finished()
         except Exception as e:
             raise CheckpointWriteError(
-                f"writing a checkpoint into {self.directory!r} failed: "
-                f"{type(e).__name__}: {e}") from e
+                f"writing a checkpoint into {self.directory!r} failed: {type(e).__name__}: {e}"
+            ) from e
 
     def latest_step(self) -> int | None:
         self.wait()
@@ -152,10 +163,14 @@ class Checkpointer:
         device: enough to read a checkpoint's parameters). With ``like``, raises
         ``CheckpointDigestError`` when the contents differ from the digest written."""
         self.wait()
-        restore = ocp.args.StandardRestore() if like is None else ocp.args.StandardRestore(
-            jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+        restore = (
+            ocp.args.StandardRestore()
+            if like is None
+            else ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, like))
+        )
         restored = self._manager.restore(
-            step, args=ocp.args.Composite(state=restore, record=ocp.args.JsonRestore()))
+            step, args=ocp.args.Composite(state=restore, record=ocp.args.JsonRestore())
+        )
         record = dict(restored["record"])
         if like is not None:  # as saved: the same tree structure, so the same leaf order
             check_digest(restored["state"], record)
@@ -169,7 +184,8 @@ class Checkpointer:
         for step in reversed(self.all_steps()):
             try:
                 restored = self._manager.restore(
-                    step, args=ocp.args.Composite(record=ocp.args.JsonRestore()))
+                    step, args=ocp.args.Composite(record=ocp.args.JsonRestore())
+                )
             except Exception:  # noqa: BLE001 - unreadable: restore_newest_good reports it
                 continue
             record = dict(restored["record"])
@@ -195,16 +211,20 @@ class Checkpointer:
             try:
                 tree, record = self.restore(step, like)
             except Exception as e:  # noqa: BLE001 - any failure to read means "corrupt"
-                print(f"warning: checkpoint {step} in {self.directory} is unreadable "
-                      f"({type(e).__name__}: {str(e)[:200]}); trying the one before it",
-                      file=sys.stderr)
+                print(
+                    f"warning: checkpoint {step} in {self.directory} is unreadable "
+                    f"({type(e).__name__}: {str(e)[:200]}); trying the one before it",
+                    file=sys.stderr,
+                )
                 unreadable.append(step)
                 continue
             for bad in unreadable:  # the run redoes those steps and saves them anew
                 self._remove(bad)
             return step, tree, record
-        raise ConfigError(f"no readable checkpoint in {self.directory!r} (tried steps "
-                          f"{steps}); expected at least one intact checkpoint to resume from")
+        raise ConfigError(
+            f"no readable checkpoint in {self.directory!r} (tried steps "
+            f"{steps}); expected at least one intact checkpoint to resume from"
+        )
 
     def _remove(self, step: int) -> None:
         try:

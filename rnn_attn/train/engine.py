@@ -15,15 +15,15 @@ training program. Seed ``s`` sees the same batches (``feed.epoch_plan``) and dro
 
 Here are the public API (``FitConfig`` and ``FitData``, defined beside the ``Run`` that
 holds them in ``run``; ``prepare``, ``train``, ``fit``, ``FitResult``) and the segment
-loop. The batch plans and their layout on the mesh are ``plans``, built and placed by
-the ``feeder``; the memory check and the non-finite guard are ``guards``.
+loop. How a run starts (its programs, its ``Run``, every seed's initial state) is
+``start``; the batch plans and their layout on the mesh are ``plans``, built and placed
+by the ``feeder``; the memory check and the non-finite guard are ``guards``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -36,18 +36,12 @@ from jax.sharding import Mesh
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import feed, guards
 from rnn_attn.train.callbacks import BestEpoch
-from rnn_attn.train.feeder import Feeder, batch_shapes, evaluation_inputs
+from rnn_attn.train.feeder import Feeder, evaluation_inputs
 from rnn_attn.train.objectives import Objective
-from rnn_attn.train.programs import Programs, compile_programs
-from rnn_attn.train.run import Callback, FitConfig, FitData, Run
-from rnn_attn.train.steps import (
-    SeedKeys,
-    TrainState,
-    default_seed_keys,
-    init_state,
-    init_states,
-    make_train_step,
-)
+from rnn_attn.train.programs import Programs
+from rnn_attn.train.run import Callback, FitConfig, FitData, Run, means
+from rnn_attn.train.start import initial_state, set_initial_state, start_run
+from rnn_attn.train.steps import SeedKeys, TrainState, default_seed_keys
 
 PyTree = Any
 
@@ -80,17 +74,21 @@ class FitResult:
     programs: Programs
     step_loss: np.ndarray
 
-    def evaluate(self, split: feed.Split, batch_size: int, *, best: bool = True,
-                 prefix: str = "test_") -> list[dict[str, float]]:
+    def evaluate(
+        self, split: feed.Split, batch_size: int, *, best: bool = True, prefix: str = "test_"
+    ) -> list[dict[str, float]]:
         """Each seed's mean loss and metrics over every example of ``split`` (e.g. the
         test split, touched once with the parameters of the best epoch)."""
-        plan, arrays = evaluation_inputs(split, len(self.seeds), batch_size,
-                                         self.programs.mesh,
-                                         host=self.programs.feed == "host")
+        plan, arrays = evaluation_inputs(
+            split,
+            len(self.seeds),
+            batch_size,
+            self.programs.mesh,
+            host=self.programs.feed == "host",
+        )
         params = self.best_params if best else self.state.params
         sums = meshes.fetch(self.programs.evaluate(params, plan, arrays))
-        return [means({k: v[i] for k, v in sums.items()}, prefix)
-                for i in range(len(self.seeds))]
+        return [means({k: v[i] for k, v in sums.items()}, prefix) for i in range(len(self.seeds))]
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -101,76 +99,17 @@ class FitResult:
         return jax.tree.map(lambda x: np.asarray(x)[index], meshes.fetch(tree))
 
 
-def means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Sums of one seed divided by their ``count`` (flags of the guard left out)."""
-    count = max(float(sums["count"]), 1.0)
-    return {prefix + k: float(v) / count for k, v in sums.items()
-            if k != "count" and not k.startswith("nonfinite")}
-
-
-def _abstract_states(model, optimizer: optax.GradientTransformation, config: FitConfig,
-                     seed_keys: SeedKeys, mesh: Mesh) -> tuple[TrainState, TrainState]:
-    """Shapes of one seed's initial state, and of all seeds' stacked on the mesh."""
-    one = jax.eval_shape(lambda: init_state(model, optimizer, *seed_keys(config.seeds[0])))
-    seeds = meshes.per_seed(mesh)
-    stacked = jax.tree.map(lambda a: jax.ShapeDtypeStruct((len(config.seeds),) + a.shape,
-                                                          a.dtype, sharding=seeds), one)
-    return one, stacked
-
-
-def start_run(objective: Objective, model, data: FitData, config: FitConfig, *,
-              optimizer: optax.GradientTransformation, mesh: Mesh,
-              seed_keys: SeedKeys = default_seed_keys) -> tuple[Run, TrainState]:
-    """Builds the programs (nothing compiled yet) and a ``Run`` at its start whose
-    ``state`` and ``best_params`` are still to be set (``set_initial_state``); returns
-    it with the shapes of the state."""
-    config.validate()
-    meshes.check_divisible(config.batch_size, mesh)
-    data.check(config)
-    one_seed, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
-    sums_shape = jax.eval_shape(make_train_step(model, objective, optimizer), one_seed,
-                                batch_shapes(data.train, config.batch_size))[1]
-    sample = data.train.sample if isinstance(data.train, feed.Sampler) else None
-    programs = compile_programs(model, objective, optimizer, mesh, sums_shape=sums_shape,
-                                on_nonfinite=config.on_nonfinite, sample=sample,
-                                feed=data.feed_kind(config), seed_loop=config.seed_loop,
-                                compiler_options=dict(config.compiler_options))
-    n = len(config.seeds)
-    if isinstance(data.train, feed.Sampler):
-        num_batches = data.train.steps_per_epoch
-    else:
-        num_batches = -(-data.train.examples_per_seed() // config.batch_size)
-    guards.check_memory(stacked, data, config, num_batches, mesh)
-    run = Run(config, objective, programs, num_batches, None, programs.zero_carry(n), None,
-              history=[{} for _ in range(n)], best_value=[math.nan] * n,
-              best_epoch=[0] * n, wait=[0] * n, stopped=[False] * n,
-              step_loss=np.full((n, config.epochs * num_batches), np.nan, np.float32))
-    return run, stacked
-
-
-def initial_state(model, optimizer: optax.GradientTransformation, config: FitConfig,
-                  seed_keys: SeedKeys, mesh: Mesh) -> TrainState:
-    """Every seed initialized (eagerly, see ``steps.init_states``) and placed on the mesh."""
-    return meshes.put(init_states(model, optimizer, list(config.seeds), seed_keys),
-                      meshes.per_seed(mesh))
-
-
-def set_initial_state(run: Run, state: TrainState) -> None:
-    run.state = state
-    # A copy (the segment program may donate the state's buffers).
-    run.best_params = run.programs.select(np.zeros(len(run.config.seeds), bool),
-                                          state.params, state.params)
-
-
 def _epoch_logs(run: Run, feeder: Feeder, carry: Mapping[str, Any]) -> list[dict]:
-    logs = [means({k: v[i] for k, v in carry["sums"].items()})
-            for i in range(len(run.config.seeds))]
+    logs = [
+        means({k: v[i] for k, v in carry["sums"].items()}) for i in range(len(run.config.seeds))
+    ]
     if run.config.on_nonfinite == "skip":
         for i, entry in enumerate(logs):
             entry["skipped_steps"] = float(carry["skipped"][i])
     if feeder.val_plan is not None:
-        sums = meshes.fetch(run.programs.evaluate(run.state.params, feeder.val_plan,
-                                                  feeder.val_arrays))
+        sums = meshes.fetch(
+            run.programs.evaluate(run.state.params, feeder.val_plan, feeder.val_arrays)
+        )
         for i, entry in enumerate(logs):
             entry |= means({k: v[i] for k, v in sums.items()}, "val_")
     return logs
@@ -189,7 +128,7 @@ def run_segment(run: Run, feeder: Feeder, callbacks: Sequence[Callback]) -> None
         if flagged.any():
             raise guards.locate_nonfinite(run, feeder, start, plan, flagged, taken)
     carry = meshes.fetch(run.carry)
-    run.step_loss[:, run.step:run.step + taken] = meshes.fetch(losses)[:, :taken]
+    run.step_loss[:, run.step : run.step + taken] = meshes.fetch(losses)[:, :taken]
     run.batch = stop
     for callback in callbacks:
         callback.on_segment_end(run)
@@ -215,18 +154,26 @@ class Prepared:
     compile_seconds: float = 0.0  # compiling the training program ahead (compile_ahead)
 
 
-def prepare(objective: Objective, model, data: FitData, config: FitConfig, *,
-            optimizer: optax.GradientTransformation, mesh: Mesh | None = None,
-            seed_keys: SeedKeys = default_seed_keys, compile_ahead: bool = False
-            ) -> Prepared:
+def prepare(
+    objective: Objective,
+    model,
+    data: FitData,
+    config: FitConfig,
+    *,
+    optimizer: optax.GradientTransformation,
+    mesh: Mesh | None = None,
+    seed_keys: SeedKeys = default_seed_keys,
+    compile_ahead: bool = False,
+) -> Prepared:
     """Initializes every seed and builds the programs (see ``fit`` for the arguments).
 
     With ``compile_ahead`` the training program is compiled now rather than at the first
     step, e.g. in a background thread while another model trains (XLA compiles on one
     core; the other keeps training)."""
     mesh = mesh or meshes.make_mesh(len(config.seeds), devices=jax.devices()[:1])
-    run, stacked = start_run(objective, model, data, config, optimizer=optimizer, mesh=mesh,
-                             seed_keys=seed_keys)
+    run, stacked = start_run(
+        objective, model, data, config, optimizer=optimizer, mesh=mesh, seed_keys=seed_keys
+    )
     feeder = Feeder(data, config, mesh)
     # Initialization is eager and single-threaded: it runs beside the compilation.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -234,10 +181,10 @@ def prepare(objective: Objective, model, data: FitData, config: FitConfig, *,
         compile_seconds = 0.0
         if compile_ahead:
             start = time.perf_counter()
-            plan = feeder.segment(run, run.segment_stop(),
-                                  config.segment_length(run.num_batches))
-            compiled = run.programs.segment.lower(stacked, run.carry, plan,
-                                                  feeder.train_arrays).compile()
+            plan = feeder.segment(run, run.segment_stop(), config.segment_length(run.num_batches))
+            compiled = run.programs.segment.lower(
+                stacked, run.carry, plan, feeder.train_arrays
+            ).compile()
             run.programs = dataclasses.replace(run.programs, segment=compiled)
             compile_seconds = time.perf_counter() - start
         set_initial_state(run, state.result())
@@ -260,14 +207,30 @@ def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:
     state = run.state
     if run.config.restore_best:
         state = state._replace(params=run.best_params)
-    return FitResult(run.config, state, run.history, run.best_epoch, run.best_value,
-                     run.best_params, list(run.stopped), run.programs, run.step_loss)
+    return FitResult(
+        run.config,
+        state,
+        run.history,
+        run.best_epoch,
+        run.best_value,
+        run.best_params,
+        list(run.stopped),
+        run.programs,
+        run.step_loss,
+    )
 
 
-def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
-        optimizer: optax.GradientTransformation, mesh: Mesh | None = None,
-        callbacks: Sequence[Callback] = (),
-        seed_keys: SeedKeys = default_seed_keys) -> FitResult:
+def fit(
+    objective: Objective,
+    model,
+    data: FitData,
+    config: FitConfig,
+    *,
+    optimizer: optax.GradientTransformation,
+    mesh: Mesh | None = None,
+    callbacks: Sequence[Callback] = (),
+    seed_keys: SeedKeys = default_seed_keys,
+) -> FitResult:
     """Trains every seed of ``config.seeds`` (Keras's ``fit``, all seeds at once).
 
     Args:
@@ -282,5 +245,9 @@ def fit(objective: Objective, model, data: FitData, config: FitConfig, *,
     Raises:
       ConfigError: bad config or data; NonFiniteError: a NaN/Inf step under "stop".
     """
-    return train(prepare(objective, model, data, config, optimizer=optimizer, mesh=mesh,
-                         seed_keys=seed_keys), callbacks)
+    return train(
+        prepare(
+            objective, model, data, config, optimizer=optimizer, mesh=mesh, seed_keys=seed_keys
+        ),
+        callbacks,
+    )

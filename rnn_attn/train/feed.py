@@ -37,15 +37,15 @@ class Split:
     def __post_init__(self):
         lengths = {k: len(v) for k, v in self.arrays.items()}
         if not {"inputs", "targets"} <= set(lengths):
-            raise ConfigError(f"a split needs 'inputs' and 'targets' arrays, got "
-                              f"{sorted(lengths)}")
+            raise ConfigError(f"a split needs 'inputs' and 'targets' arrays, got {sorted(lengths)}")
         if len(set(lengths.values())) != 1:
             raise ConfigError(f"a split's arrays differ in length: {lengths}")
         if next(iter(lengths.values())) == 0:
             raise ConfigError("a split has no examples; expected at least one")
         if self.rows is not None and (np.ndim(self.rows) != 2 or np.size(self.rows) == 0):
-            raise ConfigError(f"a split's rows must be <int>[seeds, n >= 1], got shape "
-                              f"{np.shape(self.rows)}")
+            raise ConfigError(
+                f"a split's rows must be <int>[seeds, n >= 1], got shape {np.shape(self.rows)}"
+            )
 
     @property
     def num_rows(self) -> int:
@@ -70,8 +70,7 @@ class Sampler:
 
     def __post_init__(self):
         if not isinstance(self.steps_per_epoch, int) or self.steps_per_epoch < 1:
-            raise ConfigError(f"a sampler needs steps_per_epoch >= 1, got "
-                              f"{self.steps_per_epoch!r}")
+            raise ConfigError(f"a sampler needs steps_per_epoch >= 1, got {self.steps_per_epoch!r}")
 
 
 def step_keys(sampler: Sampler, steps: np.ndarray) -> np.ndarray:
@@ -85,8 +84,9 @@ _fold_steps = jax.jit(jax.vmap(jax.vmap(jax.random.fold_in, (None, 0)), (0, 0)))
 
 def check_rows(split: Split, num_seeds: int, name: str) -> None:
     if split.rows is not None and split.rows.shape[0] != num_seeds:
-        raise ConfigError(f"the {name} split has rows for {split.rows.shape[0]} seeds; "
-                          f"expected {num_seeds}")
+        raise ConfigError(
+            f"the {name} split has rows for {split.rows.shape[0]} seeds; expected {num_seeds}"
+        )
 
 
 def batches(rows: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,13 +104,18 @@ def batches(rows: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     return (index.reshape(seeds, num, batch_size), weight.reshape(seeds, num, batch_size))
 
 
-def epoch_plan(split: Split, seeds: Sequence[int], epoch: int, batch_size: int, *,
-               shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def epoch_plan(
+    split: Split, seeds: Sequence[int], epoch: int, batch_size: int, *, shuffle: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Every seed's training batches of one epoch: ``batches`` of its rows in the order
     ``epoch_order(n, seed=seeds[i], epoch=epoch)``."""
     n = split.examples_per_seed()
-    rows = np.stack([split.seed_rows(i)[epoch_order(n, seed=s, epoch=epoch, shuffle=shuffle)]
-                     for i, s in enumerate(seeds)])
+    rows = np.stack(
+        [
+            split.seed_rows(i)[epoch_order(n, seed=s, epoch=epoch, shuffle=shuffle)]
+            for i, s in enumerate(seeds)
+        ]
+    )
     return batches(rows, batch_size)
 
 
@@ -120,7 +125,6 @@ def eval_plan(split: Split, num_seeds: int, batch_size: int) -> tuple[np.ndarray
     return batches(rows, batch_size)
 
 
-def gather_on_host(arrays: Mapping[str, np.ndarray], index: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+def gather_on_host(arrays: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
     """The examples of an index plan, for data fed from the host."""
     return {k: np.asarray(arrays[k])[index] for k in ("inputs", "targets")}

@@ -23,8 +23,7 @@ from rnn_attn.train.steps import TrainState
 
 
 def _nbytes(tree) -> int:
-    return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize
-               for x in jax.tree.leaves(tree))
+    return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
 
 
 def free_memory(mesh: Mesh) -> int:
@@ -38,8 +37,9 @@ def free_memory(mesh: Mesh) -> int:
     return host_free_bytes()
 
 
-def check_memory(stacked: TrainState, data: FitData, config: FitConfig,
-                 num_batches: int, mesh: Mesh) -> None:
+def check_memory(
+    stacked: TrainState, data: FitData, config: FitConfig, num_batches: int, mesh: Mesh
+) -> None:
     """Refuses (ConfigError, with the figures) a run whose largest arrays would take more
     than half the free memory (``free_memory``): every seed's state about three times over
     (the state, the copy kept to locate a NaN, the best parameters), a segment's batches
@@ -47,14 +47,19 @@ def check_memory(stacked: TrainState, data: FitData, config: FitConfig,
     splits' device copies. Activations are not counted: the estimate is a floor."""
     seeds, steps = len(config.seeds), config.segment_length(num_batches)
     if isinstance(data.train, feed.Sampler):
-        one = jax.eval_shape(data.train.sample, jax.ShapeDtypeStruct(
-            data.train.keys.shape[1:], data.train.keys.dtype))
+        one = jax.eval_shape(
+            data.train.sample,
+            jax.ShapeDtypeStruct(data.train.keys.shape[1:], data.train.keys.dtype),
+        )
         batches = seeds * steps * _nbytes(one)
     else:  # the index plan, and one gathered batch of every seed
         per_example = sum(a.nbytes // max(len(a), 1) for a in data.train.arrays.values())
         batches = seeds * config.batch_size * (steps * 4 + per_example)
-    splits = sum(_nbytes(split.arrays) for split in (data.train, data.validation)
-                 if isinstance(split, feed.Split))
+    splits = sum(
+        _nbytes(split.arrays)
+        for split in (data.train, data.validation)
+        if isinstance(split, feed.Split)
+    )
     need = 3 * _nbytes(stacked) + batches + splits
     free = free_memory(mesh)
     if need > free / 2:
@@ -63,7 +68,8 @@ def check_memory(stacked: TrainState, data: FitData, config: FitConfig,
             f"{3 * _nbytes(stacked) / 2**30:.1f} GiB, a segment's batches "
             f"{batches / 2**30:.1f} GiB, data {splits / 2**30:.1f} GiB), more than half "
             f"the {free / 2**30:.1f} GiB free; expected a smaller model, batch, "
-            f"--checkpoint-every or fewer --seeds")
+            f"--checkpoint-every or fewer --seeds"
+        )
 
 
 def nonfinite(run: Run, state: TrainState, carry: Mapping[str, Any]) -> np.ndarray:
@@ -73,8 +79,9 @@ def nonfinite(run: Run, state: TrainState, carry: Mapping[str, Any]) -> np.ndarr
     return halted | ~np.asarray(meshes.fetch(run.programs.finite(state)))
 
 
-def _replay(run: Run, feeder: Feeder, start: tuple, plan: BatchPlan, prefix: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _replay(
+    run: Run, feeder: Feeder, start: tuple, plan: BatchPlan, prefix: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The segment run again from its ``start`` (state, carry) with only each seed's
     first ``prefix[i]`` steps active: ``(non-finite, halted on the loss)`` per seed."""
     mask = feeder.active & (np.arange(feeder.active.shape[1])[None, :] < prefix[:, None])
@@ -83,8 +90,9 @@ def _replay(run: Run, feeder: Feeder, start: tuple, plan: BatchPlan, prefix: np.
     return nonfinite(run, state, carry), np.asarray(meshes.fetch(carry["halted"]))
 
 
-def locate_nonfinite(run: Run, feeder: Feeder, start: tuple, plan: BatchPlan,
-                     flagged: np.ndarray, taken: int) -> NonFiniteError:
+def locate_nonfinite(
+    run: Run, feeder: Feeder, start: tuple, plan: BatchPlan, flagged: np.ndarray, taken: int
+) -> NonFiniteError:
     """The error naming the first flagged seed's first non-finite step, found by
     bisection over replayed prefixes of the segment (the same program, so the same
     numbers; NaN absorbs every later update, so "non-finite after k steps" is monotone
@@ -104,4 +112,5 @@ def locate_nonfinite(run: Run, feeder: Feeder, start: tuple, plan: BatchPlan,
         f"seed {run.config.seeds[i]}: training step {step} (epoch {epoch + 1}, batch "
         f"{batch + 1}): {what} went NaN or infinite; the run stopped there and nothing "
         f"after the last checkpoint was saved (on_nonfinite='skip' drops such steps "
-        f"instead)")
+        f"instead)"
+    )

@@ -38,7 +38,8 @@ def binary_classification() -> Objective:
     (Keras's ``binary_crossentropy`` on a sigmoid output, computed stably on the logit)."""
     return Objective(
         loss=lambda logits, labels: optax.sigmoid_binary_cross_entropy(
-            logits, labels.astype(logits.dtype)),
+            logits, labels.astype(logits.dtype)
+        ),
         metrics=(("accuracy", _binary_accuracy),),
         higher_is_better=("accuracy", "val_accuracy"),
     )
@@ -56,8 +57,10 @@ def categorical_classification() -> Objective:
     """
     return Objective(
         loss=optax.softmax_cross_entropy_with_integer_labels,
-        metrics=(("accuracy", _categorical_accuracy),
-                 ("cross_entropy", optax.softmax_cross_entropy_with_integer_labels)),
+        metrics=(
+            ("accuracy", _categorical_accuracy),
+            ("cross_entropy", optax.softmax_cross_entropy_with_integer_labels),
+        ),
         higher_is_better=("accuracy", "val_accuracy"),
     )
 

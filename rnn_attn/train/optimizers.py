@@ -27,12 +27,12 @@ def keras_sgd(learning_rate: float = 1e-2, momentum: float = 0.0) -> optax.Gradi
     return optax.sgd(learning_rate, momentum=momentum or None)
 
 
-def keras_optimizer(name: str, learning_rate: float, momentum: float = 0.0
-                    ) -> optax.GradientTransformation:
+def keras_optimizer(
+    name: str, learning_rate: float, momentum: float = 0.0
+) -> optax.GradientTransformation:
     """``adam``, ``rmsprop`` or ``sgd`` with Keras's defaults; ``momentum`` only for sgd."""
     if momentum and name != "sgd":
-        raise ValueError(f"momentum {momentum} applies to the optimizer 'sgd' only, not "
-                         f"{name!r}")
+        raise ValueError(f"momentum {momentum} applies to the optimizer 'sgd' only, not {name!r}")
     if name == "adam":
         return keras_adam(learning_rate)
     if name == "rmsprop":

@@ -55,18 +55,26 @@ class BatchPlan:
             raise ValueError(f"feed must be one of {FEEDS}, got {feed!r}")
         if not training and feed == "sample":
             feed = "device"
-        return cls(active=0 if training else None,
-                   examples={"inputs": 0, "targets": 0} if feed == "host" else None,
-                   index=0 if feed == "device" else None,
-                   key=0 if feed == "sample" else None, weight=0)
+        return cls(
+            active=0 if training else None,
+            examples={"inputs": 0, "targets": 0} if feed == "host" else None,
+            index=0 if feed == "device" else None,
+            key=0 if feed == "sample" else None,
+            weight=0,
+        )
 
     def shardings(self, mesh: Mesh) -> BatchPlan:
         """The plan's layout on ``mesh``: the same structure, a ``NamedSharding`` for
         every array (the ``spec`` of its field)."""
-        return BatchPlan(**{
-            f.name: jax.tree.map(lambda _, spec=f.metadata["spec"]: NamedSharding(mesh, spec),
-                                 getattr(self, f.name))
-            for f in dataclasses.fields(self)})
+        return BatchPlan(
+            **{
+                f.name: jax.tree.map(
+                    lambda _, spec=f.metadata["spec"]: NamedSharding(mesh, spec),
+                    getattr(self, f.name),
+                )
+                for f in dataclasses.fields(self)
+            }
+        )
 
     def place(self, mesh: Mesh) -> BatchPlan:
         """The plan's host arrays put on ``mesh`` with its ``shardings``."""

@@ -23,6 +23,7 @@ tiny batches (the copy task's one pair per step) costs less than batching them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,8 +42,9 @@ from rnn_attn.train.steps import TrainState, all_finite, make_eval_step, make_tr
 PyTree = Any
 
 
-def _gather(arrays: Mapping[str, jax.Array], plan: BatchPlan,
-            data_axis: jax.sharding.NamedSharding | None):
+def _gather(
+    arrays: Mapping[str, jax.Array], plan: BatchPlan, data_axis: jax.sharding.NamedSharding | None
+):
     """One batch of a plan: rows gathered from the device arrays, or the plan holds the
     examples themselves (fed from the host, or drawn by a sampler)."""
     if plan.index is not None:
@@ -57,13 +59,18 @@ def _gather(arrays: Mapping[str, jax.Array], plan: BatchPlan,
 
 def zero_carry(sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> dict[str, Any]:
     """The per-seed loop carry at an epoch's start (see ``make_segment``)."""
-    return {"sums": {k: jnp.zeros(s.shape, s.dtype) for k, s in sums_shape.items()},
-            "skipped": jnp.zeros((), jnp.int32), "halted": jnp.zeros((), bool),
-            "bad_step": jnp.full((), -1, jnp.int32), "bad_loss": jnp.zeros((), bool)}
+    return {
+        "sums": {k: jnp.zeros(s.shape, s.dtype) for k, s in sums_shape.items()},
+        "skipped": jnp.zeros((), jnp.int32),
+        "halted": jnp.zeros((), bool),
+        "bad_step": jnp.full((), -1, jnp.int32),
+        "bad_loss": jnp.zeros((), bool),
+    }
 
 
-def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None,
-                 sample: Callable | None = None) -> Callable:
+def make_segment(
+    train_step: Callable, on_nonfinite: str, data_axis=None, sample: Callable | None = None
+) -> Callable:
     """``segment(state, carry, plan, arrays) -> (state, carry, losses <float>[S])`` for
     one seed; ``plan`` is a ``BatchPlan`` of ``[S, ...]`` arrays: ``index`` (or the
     examples, or the sampling ``key``), ``weight``, ``active``."""
@@ -75,23 +82,29 @@ def make_segment(train_step: Callable, on_nonfinite: str, data_axis=None,
         bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
         first = bad & (carry["bad_step"] < 0)
         loss = jnp.where(bad, jnp.nan, sums["loss"] / jnp.maximum(sums["count"], 1.0))
-        return (new_state, {
-            "sums": jax.tree.map(jnp.add, carry["sums"], sums),
-            "skipped": carry["skipped"] + bad.astype(jnp.int32),
-            "halted": carry["halted"] | (bad & halt),
-            "bad_step": jnp.where(first, state.step, carry["bad_step"]),
-            "bad_loss": jnp.where(first, sums["nonfinite_loss"] > 0, carry["bad_loss"])},
+        return (
+            new_state,
+            {
+                "sums": jax.tree.map(jnp.add, carry["sums"], sums),
+                "skipped": carry["skipped"] + bad.astype(jnp.int32),
+                "halted": carry["halted"] | (bad & halt),
+                "bad_step": jnp.where(first, state.step, carry["bad_step"]),
+                "bad_loss": jnp.where(first, sums["nonfinite_loss"] > 0, carry["bad_loss"]),
+            },
         ), loss.astype(jnp.float32)
 
     def segment(state: TrainState, carry, plan: BatchPlan, arrays):
         if sample is not None:  # every step's batch drawn at once: fewer ops per step
-            plan = dataclasses.replace(plan, key=None,
-                                       examples=dict(jax.vmap(sample)(plan.key)))
+            plan = dataclasses.replace(plan, key=None, examples=dict(jax.vmap(sample)(plan.key)))
 
         def step(args, p):
             go = p.active & ~args[1]["halted"]
-            return jax.lax.cond(go, lambda a: run(a, p, arrays),
-                                lambda a: (a, jnp.full((), jnp.nan, jnp.float32)), args)
+            return jax.lax.cond(
+                go,
+                lambda a: run(a, p, arrays),
+                lambda a: (a, jnp.full((), jnp.nan, jnp.float32)),
+                args,
+            )
 
         (state, carry), losses = jax.lax.scan(step, (state, carry), plan)
         return state, carry, losses
@@ -109,8 +122,7 @@ def make_evaluate(eval_step: Callable, data_axis=None) -> Callable:
 
         shape = jax.eval_shape(sums, jax.tree.map(lambda x: x[0], plan))
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
-        total, _ = jax.lax.scan(lambda t, p: (jax.tree.map(jnp.add, t, sums(p)), None),
-                                zeros, plan)
+        total, _ = jax.lax.scan(lambda t, p: (jax.tree.map(jnp.add, t, sums(p)), None), zeros, plan)
         return total
 
     return evaluate
@@ -141,59 +153,92 @@ def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Cal
 
         def one(xs):
             it = iter(xs)
-            return fn(*(next(it) if axis is not None else a
-                        for a, axis in zip(args, in_axes, strict=True)))
+            return fn(
+                *(
+                    next(it) if axis is not None else a
+                    for a, axis in zip(args, in_axes, strict=True)
+                )
+            )
+
         return jax.lax.map(one, mapped)
 
     specs = tuple(P(meshes.SEED) if axis is not None else P() for axis in in_axes)
-    return jax.shard_map(each_device, mesh=mesh, in_specs=specs, out_specs=P(meshes.SEED),
-                         check_vma=False)
+    return jax.shard_map(
+        each_device, mesh=mesh, in_specs=specs, out_specs=P(meshes.SEED), check_vma=False
+    )
 
 
-def compile_programs(model, objective: Objective, optimizer: optax.GradientTransformation,
-                     mesh: Mesh, *, sums_shape: Mapping[str, jax.ShapeDtypeStruct],
-                     on_nonfinite: str = "stop", feed: str = "device",
-                     sample: Callable | None = None, seed_loop: str = "vmap",
-                     compiler_options: Mapping[str, Any] | None = None) -> Programs:
+def compile_programs(
+    model,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+    mesh: Mesh,
+    *,
+    sums_shape: Mapping[str, jax.ShapeDtypeStruct],
+    on_nonfinite: str = "stop",
+    feed: str = "device",
+    sample: Callable | None = None,
+    seed_loop: str = "vmap",
+    compiler_options: Mapping[str, Any] | None = None,
+) -> Programs:
     """Builds (lazily compiled) ``Programs``; ``sums_shape`` is one step's sums; ``feed``
     is how batches arrive (``device`` rows, ``host`` examples, or ``sample``d from keys
     by ``sample``)."""
     if seed_loop == "map" and mesh.shape[meshes.DATA] > 1:
-        raise ConfigError(f"seed_loop 'map' runs a device's seeds one after another and "
-                          f"cannot split a batch; expected a data axis of 1, got "
-                          f"{mesh.shape[meshes.DATA]}")
+        raise ConfigError(
+            f"seed_loop 'map' runs a device's seeds one after another and "
+            f"cannot split a batch; expected a data axis of 1, got "
+            f"{mesh.shape[meshes.DATA]}"
+        )
     # Each example batch split over the data axis (None: no split to ask for).
     data_axis = meshes.sharding(mesh, meshes.DATA) if mesh.shape[meshes.DATA] > 1 else None
     seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
-    plan = BatchPlan.of_feed(feed, training=True).shardings(mesh)
+    step = make_train_step(model, objective, optimizer, skip_nonfinite=on_nonfinite == "skip")
     segment = jax.jit(
-        _over_seeds(make_segment(make_train_step(model, objective, optimizer,
-                                                 skip_nonfinite=on_nonfinite == "skip"),
-                                 on_nonfinite, data_axis, sample),
-                    mesh, seed_loop, (0, 0, 0, None)),
-        in_shardings=(seed, seed, plan, rep), out_shardings=(seed, seed, seed),
+        _over_seeds(
+            make_segment(step, on_nonfinite, data_axis, sample), mesh, seed_loop, (0, 0, 0, None)
+        ),
+        in_shardings=(seed, seed, BatchPlan.of_feed(feed, training=True).shardings(mesh), rep),
+        out_shardings=(seed, seed, seed),
         # Under "stop" the state before a segment is kept, to locate a non-finite step.
         donate_argnums=(0, 1) if on_nonfinite == "skip" else (),
-        compiler_options=dict(compiler_options or {}) or None)
+        compiler_options=dict(compiler_options or {}) or None,
+    )
     # Evaluation reads a split (rows on the device, or examples from the host).
-    eval_plan = BatchPlan.of_feed(feed, training=False).shardings(mesh)
     evaluate = jax.jit(
-        _over_seeds(make_evaluate(make_eval_step(model, objective), data_axis), mesh,
-                    seed_loop, (0, 0, None)),
-        in_shardings=(seed, eval_plan, rep), out_shardings=seed)
+        _over_seeds(
+            make_evaluate(make_eval_step(model, objective), data_axis),
+            mesh,
+            seed_loop,
+            (0, 0, None),
+        ),
+        in_shardings=(seed, BatchPlan.of_feed(feed, training=False).shardings(mesh), rep),
+        out_shardings=seed,
+    )
+    zeros = functools.partial(_zero_carries, sums_shape)
+    return Programs(
+        mesh,
+        segment,
+        evaluate,
+        jax.jit(_select, out_shardings=seed),
+        jax.jit(zeros, static_argnums=0, out_shardings=seed),
+        jax.jit(_finite, out_shardings=seed),
+        feed,
+    )
 
-    def select(mask, new, old):
-        def one(n, o):
-            return jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o)
-        return jax.tree.map(one, new, old)
 
-    def zeros(num_seeds):
-        return jax.vmap(lambda _: zero_carry(sums_shape))(jnp.arange(num_seeds))
+def _select(mask, new, old):
+    """Per seed (``mask <bool>[seeds]``), ``new``'s leaves where set, else ``old``'s."""
 
-    def finite(state):
-        return jax.vmap(lambda st: all_finite((st.params, st.opt_state)))(state)
+    def one(n, o):
+        return jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o)
 
-    return Programs(mesh, segment, evaluate,
-                    jax.jit(select, out_shardings=seed),
-                    jax.jit(zeros, static_argnums=0, out_shardings=seed),
-                    jax.jit(finite, out_shardings=seed), feed)
+    return jax.tree.map(one, new, old)
+
+
+def _zero_carries(sums_shape, num_seeds):
+    return jax.vmap(lambda _: zero_carry(sums_shape))(jnp.arange(num_seeds))
+
+
+def _finite(state):
+    return jax.vmap(lambda st: all_finite((st.params, st.opt_state)))(state)

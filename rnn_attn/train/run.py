@@ -56,13 +56,13 @@ class FitConfig:
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
         if self.on_nonfinite not in ON_NONFINITE:
-            raise ConfigError(f"on_nonfinite must be one of {ON_NONFINITE}, got "
-                              f"{self.on_nonfinite!r}")
+            raise ConfigError(
+                f"on_nonfinite must be one of {ON_NONFINITE}, got {self.on_nonfinite!r}"
+            )
         if self.feed not in FEEDS:
             raise ConfigError(f"feed must be one of {FEEDS}, got {self.feed!r}")
         if self.seed_loop not in SEED_LOOPS:
-            raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got "
-                              f"{self.seed_loop!r}")
+            raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got {self.seed_loop!r}")
         return self
 
     def segment_length(self, num_batches: int) -> int:
@@ -85,8 +85,9 @@ class FitData:
         n = len(config.seeds)
         if isinstance(self.train, feed.Sampler):
             if len(self.train.keys) != n:
-                raise ConfigError(f"the sampler has keys for {len(self.train.keys)} seeds; "
-                                  f"expected {n}")
+                raise ConfigError(
+                    f"the sampler has keys for {len(self.train.keys)} seeds; expected {n}"
+                )
         else:
             feed.check_rows(self.train, n, "training")
         if self.validation is not None:
@@ -147,9 +148,15 @@ class Run:
 
     def host_record(self) -> dict[str, Any]:
         """Everything of the run that is not an array (for checkpoints' JSON)."""
-        return {"epoch": self.epoch, "batch": self.batch, "history": self.history,
-                "best_value": self.best_value, "best_epoch": self.best_epoch,
-                "wait": self.wait, "stopped": self.stopped}
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "history": self.history,
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped": self.stopped,
+        }
 
     def load_host_record(self, record: Mapping[str, Any]) -> None:
         self.epoch, self.batch = int(record["epoch"]), int(record["batch"])
@@ -160,7 +167,6 @@ class Run:
         self.stopped = [bool(v) for v in record["stopped"]]
 
 
-
 class Callback:
     """Hooks of ``fit``; each gets the ``Run`` and may read or update it."""
 
@@ -168,3 +174,13 @@ class Callback:
     def on_segment_end(self, run: Run) -> None: ...
     def on_epoch_end(self, run: Run) -> None: ...
     def on_fit_end(self, run: Run) -> None: ...
+
+
+def means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Sums of one seed divided by their ``count`` (flags of the guard left out)."""
+    count = max(float(sums["count"]), 1.0)
+    return {
+        prefix + k: float(v) / count
+        for k, v in sums.items()
+        if k != "count" and not k.startswith("nonfinite")
+    }

@@ -26,15 +26,22 @@ from rnn_attn.train.steps import SeedKeys, default_seed_keys
 ExtraCallbacks = Callable[[str], Sequence[Callback]]
 
 
-def train_models(models: Mapping[str, Any], objective: Objective,
-                 data: engine.FitData | Mapping[str, engine.FitData],
-                 config: engine.FitConfig | Mapping[str, engine.FitConfig], *,
-                 optimizer: optax.GradientTransformation | Mapping[str, Any],
-                 mesh: Mesh, workdir: str | None = None, record: Mapping[str, Any] = (),
-                 resume: bool = False, progress: bool = True,
-                 callbacks: ExtraCallbacks = lambda name: (),
-                 seed_keys: SeedKeys = default_seed_keys,
-                 timing: dict[str, float] | None = None) -> dict[str, engine.FitResult]:
+def train_models(
+    models: Mapping[str, Any],
+    objective: Objective,
+    data: engine.FitData | Mapping[str, engine.FitData],
+    config: engine.FitConfig | Mapping[str, engine.FitConfig],
+    *,
+    optimizer: optax.GradientTransformation | Mapping[str, Any],
+    mesh: Mesh,
+    workdir: str | None = None,
+    record: Mapping[str, Any] = (),
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: ExtraCallbacks = lambda name: (),
+    seed_keys: SeedKeys = default_seed_keys,
+    timing: dict[str, float] | None = None,
+) -> dict[str, engine.FitResult]:
     """``{name: FitResult}`` for every model of ``models`` (name -> model), each over
     ``config.seeds``; ``data``, ``config`` and ``optimizer`` are shared, or given per
     model as mappings name -> value (e.g. each model's own epochs); ``record`` (the
@@ -50,9 +57,16 @@ def train_models(models: Mapping[str, Any], objective: Objective,
     names = list(models)
 
     def prepare(name: str) -> engine.Prepared:
-        return engine.prepare(objective, models[name], _of(data, name), _of(config, name),
-                              optimizer=_of(optimizer, name), mesh=mesh,
-                              seed_keys=seed_keys, compile_ahead=True)
+        return engine.prepare(
+            objective,
+            models[name],
+            _of(data, name),
+            _of(config, name),
+            optimizer=_of(optimizer, name),
+            mesh=mesh,
+            seed_keys=seed_keys,
+            compile_ahead=True,
+        )
 
     results, spent = {}, {"compile_seconds": 0.0, "train_seconds": 0.0}
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -60,8 +74,9 @@ def train_models(models: Mapping[str, Any], objective: Objective,
         for name, prepared in zip(names, upcoming, strict=True):
             ready = prepared.result()
             start = time.perf_counter()
-            results[name] = _train_one(name, ready, workdir, record, resume, progress,
-                                       callbacks(name))
+            results[name] = _train_one(
+                name, ready, workdir, record, resume, progress, callbacks(name)
+            )
             spent["train_seconds"] += time.perf_counter() - start
             spent["compile_seconds"] += ready.compile_seconds
     if timing is not None:
@@ -74,9 +89,15 @@ def _of(value: Any, name: str) -> Any:
     return value[name] if isinstance(value, Mapping) else value
 
 
-def _train_one(name: str, prepared: engine.Prepared, workdir: str | None,
-               record: Mapping[str, Any], resume: bool, progress: bool,
-               extra: Sequence[Callback]) -> engine.FitResult:
+def _train_one(
+    name: str,
+    prepared: engine.Prepared,
+    workdir: str | None,
+    record: Mapping[str, Any],
+    resume: bool,
+    progress: bool,
+    extra: Sequence[Callback],
+) -> engine.FitResult:
     """One model's run, with its checkpoints in ``workdir/checkpoints/<name>/``."""
     callbacks = [BestEpoch(), ProgressLog(name, bar=progress), *extra]
     if workdir is None:

@@ -40,16 +40,21 @@ def default_seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
     return init_key, dropout_key
 
 
-def init_state(model, optimizer: optax.GradientTransformation, init_key: jax.Array,
-               dropout_key: jax.Array) -> TrainState:
+def init_state(
+    model, optimizer: optax.GradientTransformation, init_key: jax.Array, dropout_key: jax.Array
+) -> TrainState:
     """Initializes eagerly, outside ``jit``: the orthogonal initializer's QR vmapped inside
     ``jit`` has hung XLA's CPU thread pool (see ``initializers.orthogonal``)."""
     params = model.init(init_key)
     return TrainState(params, optimizer.init(params), dropout_key, jnp.zeros((), jnp.int32))
 
 
-def init_states(model, optimizer: optax.GradientTransformation, seeds: list[int],
-                seed_keys: SeedKeys = default_seed_keys) -> TrainState:
+def init_states(
+    model,
+    optimizer: optax.GradientTransformation,
+    seeds: list[int],
+    seed_keys: SeedKeys = default_seed_keys,
+) -> TrainState:
     """Every seed's ``init_state(model, optimizer, *seed_keys(seed))``, stacked on a
     leading axis, as host (numpy) arrays ready to be placed on a mesh."""
     states = [jax.device_get(init_state(model, optimizer, *seed_keys(s))) for s in seeds]
@@ -61,11 +66,14 @@ def regularization(model, params: PyTree) -> jax.Array:
     return jnp.zeros(()) if penalty is None else penalty(params)
 
 
-def batch_sums(objective: Objective, outputs, targets, weight, loss_per_example,
-               penalty) -> dict[str, jax.Array]:
+def batch_sums(
+    objective: Objective, outputs, targets, weight, loss_per_example, penalty
+) -> dict[str, jax.Array]:
     """Weighted sums over the batch; divided by ``count`` after the epoch."""
-    sums = {"loss": jnp.sum(loss_per_example * weight) + penalty * jnp.sum(weight),
-            "count": jnp.sum(weight)}
+    sums = {
+        "loss": jnp.sum(loss_per_example * weight) + penalty * jnp.sum(weight),
+        "count": jnp.sum(weight),
+    }
     for name, fn in objective.metrics:
         sums[name] = jnp.sum(fn(outputs, targets) * weight)
     return sums
@@ -75,9 +83,13 @@ def all_finite(tree: PyTree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
-def make_train_step(model, objective: Objective, optimizer: optax.GradientTransformation,
-                    *, skip_nonfinite: bool = True
-                    ) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
+def make_train_step(
+    model,
+    objective: Objective,
+    optimizer: optax.GradientTransformation,
+    *,
+    skip_nonfinite: bool = True,
+) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
     """``train_step(state, batch) -> (state, sums)``.
 
     Step ``s`` draws its dropout key from ``fold_in(dropout_key, s)``, so a run depends on
@@ -101,8 +113,9 @@ def make_train_step(model, objective: Objective, optimizer: optax.GradientTransf
             mean = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
             return mean + penalty, (outputs, per_example, penalty)
 
-        (loss, (outputs, per_example, penalty)), grads = jax.value_and_grad(
-            loss_fn, has_aux=True)(state.params)
+        (loss, (outputs, per_example, penalty)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params
+        )
         loss_ok = jnp.isfinite(loss)
         grads_ok = all_finite(grads) if skip_nonfinite else jnp.ones((), bool)
         ok = loss_ok & grads_ok
@@ -113,8 +126,9 @@ def make_train_step(model, objective: Objective, optimizer: optax.GradientTransf
             return optax.apply_updates(params, updates), opt_state
 
         if skip_nonfinite:
-            params, opt_state = jax.lax.cond(ok, update, lambda args: args,
-                                             (state.params, state.opt_state))
+            params, opt_state = jax.lax.cond(
+                ok, update, lambda args: args, (state.params, state.opt_state)
+            )
         else:
             params, opt_state = update((state.params, state.opt_state))
         sums = batch_sums(objective, outputs, batch["targets"], weight, per_example, penalty)
@@ -133,7 +147,13 @@ def make_eval_step(model, objective: Objective) -> Callable[[PyTree, Batch], dic
     def eval_step(params, batch):
         outputs = model.apply(params, batch["inputs"], train=False)
         per_example = objective.loss(outputs, batch["targets"])
-        return batch_sums(objective, outputs, batch["targets"], batch["weight"], per_example,
-                          regularization(model, params))
+        return batch_sums(
+            objective,
+            outputs,
+            batch["targets"],
+            batch["weight"],
+            per_example,
+            regularization(model, params),
+        )
 
     return eval_step

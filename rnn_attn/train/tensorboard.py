@@ -63,8 +63,12 @@ class TensorBoardCurves(Callback):
     def __init__(self, logdir: str | os.PathLike, model_name: str, *, per: str = "auto"):
         if per not in MODES:
             raise ConfigError(f"per must be one of {MODES}, got {per!r}")
-        if not model_name or model_name in (".", "..") or "/" in model_name or (
-                os.sep in model_name):
+        if (
+            not model_name
+            or model_name in (".", "..")
+            or "/" in model_name
+            or (os.sep in model_name)
+        ):
             raise ConfigError(f"model_name must name one directory, got {model_name!r}")
         self.directory = os.path.join(os.fspath(logdir), model_name)
         self.model_name, self.per = model_name, per
@@ -86,8 +90,9 @@ class TensorBoardCurves(Callback):
     def on_fit_start(self, run: Run) -> None:
         self.close()  # a writer left open by a failed fit: the next one starts a new file
         self.primary = distributed.is_primary()
-        self.mode = self.per if self.per != "auto" else (
-            "segment" if run.config.epochs == 1 else "epoch")
+        self.mode = (
+            self.per if self.per != "auto" else ("segment" if run.config.epochs == 1 else "epoch")
+        )
 
     def on_segment_end(self, run: Run) -> None:
         if self.mode != "segment":
@@ -97,7 +102,7 @@ class TensorBoardCurves(Callback):
         for i, seed in enumerate(run.config.seeds):
             if run.stopped[i]:
                 continue  # stopped at an earlier epoch's end: it no longer trains
-            losses = run.step_loss[i, start:run.step]
+            losses = run.step_loss[i, start : run.step]
             losses = losses[np.isfinite(losses)]
             if losses.size:
                 points.append((self.tag(seed, "loss"), float(np.mean(losses, dtype=np.float64))))
@@ -105,10 +110,13 @@ class TensorBoardCurves(Callback):
 
     def on_epoch_end(self, run: Run) -> None:
         segments = self.mode == "segment"
-        points = [(self.tag(seed, k), v)
-                  for i, (seed, logs) in enumerate(zip(run.config.seeds, run.logs, strict=True))
-                  if run.recorded(i)
-                  for k, v in logs.items() if not (segments and k == "loss")]
+        points = [
+            (self.tag(seed, k), v)
+            for i, (seed, logs) in enumerate(zip(run.config.seeds, run.logs, strict=True))
+            if run.recorded(i)
+            for k, v in logs.items()
+            if not (segments and k == "loss")
+        ]
         self._write(points, run.step if segments else run.epoch)
 
     def on_fit_end(self, run: Run) -> None:
@@ -135,8 +143,12 @@ def _open_writer(directory: str, first_step: int):
     run's files in name order)."""
     from tensorboardX import SummaryWriter
 
-    return SummaryWriter(directory, purge_step=first_step, flush_secs=FLUSH_SECS,
-                         filename_suffix=f".{time.time_ns():020d}.{os.getpid()}")
+    return SummaryWriter(
+        directory,
+        purge_step=first_step,
+        flush_secs=FLUSH_SECS,
+        filename_suffix=f".{time.time_ns():020d}.{os.getpid()}",
+    )
 
 
 def segment_start(run: Run) -> int:

@@ -40,9 +40,11 @@ def locked(workdir: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder_pid(workdir)
-            raise ConfigError(f"work dir {workdir!r} is in use by another run (pid "
-                              f"{holder}); wait for it to end, or choose another "
-                              f"--workdir") from None
+            raise ConfigError(
+                f"work dir {workdir!r} is in use by another run (pid "
+                f"{holder}); wait for it to end, or choose another "
+                f"--workdir"
+            ) from None
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -57,8 +59,9 @@ def _holder_pid(workdir: str) -> str:
 
 
 @contextlib.contextmanager
-def owned(workdir: str, experiment: str, config: Mapping[str, Any], *,
-          resume: bool) -> Iterator[None]:
+def owned(
+    workdir: str, experiment: str, config: Mapping[str, Any], *, resume: bool
+) -> Iterator[None]:
     """The work dir locked and claimed (``claim``) while the block runs; a ``run.json``
     this run created goes again if the block fails before writing any work."""
     with locked(workdir):
@@ -67,8 +70,9 @@ def owned(workdir: str, experiment: str, config: Mapping[str, Any], *,
         try:
             yield
         except BaseException:
-            if created and not any(os.path.exists(os.path.join(workdir, name))
-                                   for name in WORK_FILES):
+            if created and not any(
+                os.path.exists(os.path.join(workdir, name)) for name in WORK_FILES
+            ):
                 os.remove(os.path.join(workdir, IDENTITY))
             raise
 
@@ -87,9 +91,11 @@ def read_identity(workdir: str) -> dict[str, Any] | None:
         if not isinstance(identity, dict) or "experiment" not in identity:
             raise ValueError("no 'experiment' key")
     except (OSError, ValueError) as e:
-        raise ConfigError(f"{path!r} is not a readable run record ({e}); expected the "
-                          f"JSON a run writes first; move it away or choose another "
-                          f"--workdir") from None
+        raise ConfigError(
+            f"{path!r} is not a readable run record ({e}); expected the "
+            f"JSON a run writes first; move it away or choose another "
+            f"--workdir"
+        ) from None
     return identity
 
 
@@ -100,13 +106,16 @@ def claim(workdir: str, experiment: str, config: Mapping[str, Any], *, resume: b
     ``check_resume_compatible``); a new run needs a dir that holds no run."""
     saved = read_identity(workdir)
     if saved is not None and saved["experiment"] != experiment:
-        raise ConfigError(f"work dir {workdir!r} holds a {saved['experiment']!r} run, not "
-                          f"{experiment!r}; choose another --workdir")
-    held = [name for name in (IDENTITY, *WORK_FILES)
-            if os.path.exists(os.path.join(workdir, name))]
+        raise ConfigError(
+            f"work dir {workdir!r} holds a {saved['experiment']!r} run, not "
+            f"{experiment!r}; choose another --workdir"
+        )
+    held = [name for name in (IDENTITY, *WORK_FILES) if os.path.exists(os.path.join(workdir, name))]
     if held and not resume:
-        raise ConfigError(f"work dir {workdir!r} already holds a run ({', '.join(held)}); "
-                          f"pass --resume to continue it, or choose another --workdir")
+        raise ConfigError(
+            f"work dir {workdir!r} already holds a run ({', '.join(held)}); "
+            f"pass --resume to continue it, or choose another --workdir"
+        )
     if saved is not None and resume:
         check_resume_compatible(saved.get("config", {}), dict(config))
     write_identity(workdir, experiment, config)
@@ -117,12 +126,14 @@ def write_identity(workdir: str, experiment: str, config: Mapping[str, Any]) -> 
     path = os.path.join(workdir, IDENTITY)
     partial = f"{path}.{os.getpid()}.partial"
     with open(partial, "w") as f:
-        json.dump({"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f,
-                  indent=1)
+        json.dump(
+            {"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f, indent=1
+        )
     os.replace(partial, path)
 
 
 # -- what a run may do to a work dir ----------------------------------------------------------
+
 
 def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ: ``{key: (saved, current)}``."""
@@ -138,8 +149,7 @@ def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tupl
 # how a device loops over its seeds (none changes a number), how many examples to print,
 # and what to do on a NaN (after a run stopped on one, resuming with --on-nonfinite skip
 # is the way on).
-RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite", "seed_loop",
-                     "spot_checks")
+RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite", "seed_loop", "spot_checks")
 
 
 def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
@@ -183,5 +193,7 @@ def refuse_to_overwrite(workdir: str, resume: bool) -> None:
 
 def checkpoints_exist(directory: str, step: int) -> ConfigError:
     """The error for a new run into ``directory``, which holds checkpoints up to ``step``."""
-    return ConfigError(f"{directory!r} already holds checkpoints (step {step}); pass "
-                       f"--resume to continue that run, or choose another --workdir")
+    return ConfigError(
+        f"{directory!r} already holds checkpoints (step {step}); pass "
+        f"--resume to continue that run, or choose another --workdir"
+    )

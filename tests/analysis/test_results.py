@@ -21,8 +21,9 @@ def _record(**changes):
 
 
 def test_non_finite_values_become_null_and_are_listed(tmp_path):
-    record = _record(comparison={"p": np.float64(-np.inf), "n": np.int64(3)},
-                     files={"plot": "a.png"})
+    record = _record(
+        comparison={"p": np.float64(-np.inf), "n": np.int64(3)}, files={"plot": "a.png"}
+    )
     record["models"]["b"]["per_seed"]["acc"] = [0.5, np.float32(np.inf)]
     record["models"]["a"]["per_seed"]["acc"] = [float("nan"), 0.25]
     path = write_results(str(tmp_path), record)
@@ -31,9 +32,11 @@ def test_non_finite_values_become_null_and_are_listed(tmp_path):
     written = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert written["models"]["b"]["per_seed"]["acc"] == [0.5, None]
     assert written["comparison"] == {"p": None, "n": 3}
-    assert written["nonfinite"] == {"models.a.per_seed.acc[0]": "nan",
-                                    "models.b.per_seed.acc[1]": "inf",
-                                    "comparison.p": "-inf"}
+    assert written["nonfinite"] == {
+        "models.a.per_seed.acc[0]": "nan",
+        "models.b.per_seed.acc[1]": "inf",
+        "comparison.p": "-inf",
+    }
 
 
 def test_finite_results_are_written_as_given(tmp_path):

@@ -22,17 +22,23 @@ VALID = {
     "devices": {"platform": "cpu", "device_count": 1, "mesh": {"seed": 1, "data": 1}},
     "metrics": {"acc": "VALIDATION accuracy", "loss": "TRAINING loss", "note": "a word"},
     "models": {
-        "a": {"seeds": [0, 3],
-              "per_seed": {"acc": [0.5, None], "note": ["x", "y"], "epoch": [1, 2]},
-              "parameters": 10,
-              "summary": {"acc": {"mean": 0.5, "n": 1}},
-              "history_per_seed": [{"loss": [1.0, 0.5]}, {"loss": [1.1, None]}],
-              "vs_baseline": {"anything": [1, "two"]}},
+        "a": {
+            "seeds": [0, 3],
+            "per_seed": {"acc": [0.5, None], "note": ["x", "y"], "epoch": [1, 2]},
+            "parameters": 10,
+            "summary": {"acc": {"mean": 0.5, "n": 1}},
+            "history_per_seed": [{"loss": [1.0, 0.5]}, {"loss": [1.1, None]}],
+            "vs_baseline": {"anything": [1, "two"]},
+        },
         "b": {"seeds": [0, 3], "per_seed": {"acc": [0.6, 0.7]}, "summary": None},
     },
     "comparison": None,
-    "timing": {"total_seconds": 3.5, "compile_seconds": None, "train_seconds": 2,
-               "evaluate_seconds": 0.5},
+    "timing": {
+        "total_seconds": 3.5,
+        "compile_seconds": None,
+        "train_seconds": 2,
+        "evaluate_seconds": 0.5,
+    },
     "files": {},
     "data": {"fingerprint": "later"},
     "nonfinite": {"models.a.per_seed.acc[1]": "nan"},
@@ -72,38 +78,62 @@ VIOLATIONS = [
     ("models.a.seeds", "DELETE", "models.a.seeds: required key missing"),
     ("models.b.per_seed", "DELETE", "models.b.per_seed: required key missing"),
     ("timing.compile_seconds", "DELETE", "timing.compile_seconds: required key missing"),
-    ("schema_version", "DELETE", "schema_version: required key missing (a record without "
-                                 "it predates the schema: read it through schema.migrate)"),
+    (
+        "schema_version",
+        "DELETE",
+        "schema_version: required key missing (a record without "
+        "it predates the schema: read it through schema.migrate)",
+    ),
     ("experiment", 3, "experiment: expected a string, got an integer 3"),
     ("config", [1], "config: expected an object, got a list [1]"),
     ("models.a.parameters", 1.5, "models.a.parameters: expected an integer, got a number 1.5"),
-    ("models.a.per_seed.acc.1", [1], "models.a.per_seed.acc[1]: expected a number or a "
-                                     "string or null, got a list [1]"),
-    ("models.a.history_per_seed.1.loss.0", "x",
-     "models.a.history_per_seed[1].loss[0]: expected a number or null, got a string 'x'"),
+    (
+        "models.a.per_seed.acc.1",
+        [1],
+        "models.a.per_seed.acc[1]: expected a number or a string or null, got a list [1]",
+    ),
+    (
+        "models.a.history_per_seed.1.loss.0",
+        "x",
+        "models.a.history_per_seed[1].loss[0]: expected a number or null, got a string 'x'",
+    ),
     ("models.a.seeds.0", True, "models.a.seeds[0]: expected an integer, got true or false"),
     ("metrics.acc", None, "metrics.acc: expected a string, got null"),
     ("files.plot", 1, "files.plot: expected a string, got an integer 1"),
     ("timing", 3.5, "timing: expected an object, got a number 3.5"),
     ("timing", {"total": 3.5}, "timing.total_seconds: required key missing"),
     ("timing.total_seconds", None, "timing.total_seconds: expected a number, got null"),
-    ("timing.evaluate_seconds", "1 s",
-     "timing.evaluate_seconds: expected a number, got a string '1 s'"),
+    (
+        "timing.evaluate_seconds",
+        "1 s",
+        "timing.evaluate_seconds: expected a number, got a string '1 s'",
+    ),
     ("schema_version", 2, "schema_version: expected 1, got 2"),
     ("trials", [], "trials: not a key of schema version 1 (allowed here: schema_version, "),
     ("timing_seconds", 3.5, "timing_seconds: not a key of schema version 1"),
-    ("models.a.seeds", [3, 0], "models.a.seeds: expected strictly ascending seed numbers, "
-                               "got [3, 0]"),
+    (
+        "models.a.seeds",
+        [3, 0],
+        "models.a.seeds: expected strictly ascending seed numbers, got [3, 0]",
+    ),
     ("models.a.seeds", [0, 0], "models.a.seeds: expected strictly ascending"),
-    ("models.b.per_seed.acc", [0.6], "models.b.per_seed.acc: expected 2 entries (one per "
-                                     "seed, in the order of seeds [0, 3]), got 1"),
-    ("models.a.history_per_seed", [{"loss": [1.0]}],
-     "models.a.history_per_seed: expected 2 entries"),
+    (
+        "models.b.per_seed.acc",
+        [0.6],
+        "models.b.per_seed.acc: expected 2 entries (one per "
+        "seed, in the order of seeds [0, 3]), got 1",
+    ),
+    (
+        "models.a.history_per_seed",
+        [{"loss": [1.0]}],
+        "models.a.history_per_seed: expected 2 entries",
+    ),
 ]
 
 
-@pytest.mark.parametrize("path, value, message", VIOLATIONS,
-                         ids=[f"{p}={v!r}"[:40] for p, v, _ in VIOLATIONS])
+@pytest.mark.parametrize(
+    "path, value, message", VIOLATIONS, ids=[f"{p}={v!r}"[:40] for p, v, _ in VIOLATIONS]
+)
 def test_each_violation_names_its_path_and_what_was_expected(path, value, message):
     record = changed(path, delete=True) if value == "DELETE" else changed(path, value)
     with pytest.raises(ValueError, match=re.escape(message)) as raised:
@@ -122,16 +152,31 @@ def test_several_problems_are_counted_the_first_named():
 
 
 OLD_NUMBER = {  # the shape four experiments wrote before the schema (imdb, weather ...)
-    "experiment": "imdb", "reference": "r", "config": {}, "data": "d", "devices": {},
+    "experiment": "imdb",
+    "reference": "r",
+    "config": {},
+    "data": "d",
+    "devices": {},
     "metrics": {"acc": "VALIDATION"},
     "models": {"lstm": {"seeds": [0, 1], "per_seed": {"acc": [0.5, 0.6]}}},
-    "comparison": None, "timing_seconds": 12.5, "files": {"history": "/x/history.png"}}
+    "comparison": None,
+    "timing_seconds": 12.5,
+    "files": {"history": "/x/history.png"},
+}
 OLD_COPY = {  # the copy task's: timing a dict, written after the files
-    "experiment": "copy_task", "reference": "r", "config": {}, "devices": {},
+    "experiment": "copy_task",
+    "reference": "r",
+    "config": {},
+    "devices": {},
     "metrics": {"acc": "TEST"},
-    "models": {"baseline": {"seeds": [0, 1], "per_seed": {"acc": [0.1, 0.2]}},
-               "attention": {"seeds": [0, 1], "per_seed": {"acc": [0.9, 1.0]}}},
-    "comparison": {"acc": {}}, "files": {"plot": "p.png"}, "timing_seconds": {"total": 50.9}}
+    "models": {
+        "baseline": {"seeds": [0, 1], "per_seed": {"acc": [0.1, 0.2]}},
+        "attention": {"seeds": [0, 1], "per_seed": {"acc": [0.9, 1.0]}},
+    },
+    "comparison": {"acc": {}},
+    "files": {"plot": "p.png"},
+    "timing_seconds": {"total": 50.9},
+}
 NOT_MEASURED = {"compile_seconds": None, "train_seconds": None}
 
 
@@ -141,10 +186,22 @@ def test_migrate_upgrades_a_pre_schema_record_with_timing_a_number():
     schema.validate(new)
     assert OLD_NUMBER == before  # the argument is not changed
     assert new["timing"] == {"total_seconds": 12.5, **NOT_MEASURED}
-    assert list(new) == ["schema_version", "experiment", "reference", "config", "data",
-                         "devices", "metrics", "models", "comparison", "timing", "files"]
+    assert list(new) == [
+        "schema_version",
+        "experiment",
+        "reference",
+        "config",
+        "data",
+        "devices",
+        "metrics",
+        "models",
+        "comparison",
+        "timing",
+        "files",
+    ]
     assert {k: v for k, v in new.items() if k not in ("schema_version", "timing")} == {
-        k: v for k, v in OLD_NUMBER.items() if k != "timing_seconds"}
+        k: v for k, v in OLD_NUMBER.items() if k != "timing_seconds"
+    }
 
 
 def test_migrate_upgrades_the_copy_tasks_timing_dict():
@@ -152,10 +209,15 @@ def test_migrate_upgrades_the_copy_tasks_timing_dict():
     schema.validate(new)
     assert new["timing"] == {"total_seconds": 50.9, **NOT_MEASURED}
     assert list(new)[-2:] == ["files", "timing"]  # the key order is kept
-    parts = schema.migrate({**OLD_COPY, "timing_seconds": {"total": 5, "compile": 1,
-                                                           "evaluate": 0.5}})
-    assert parts["timing"] == {"total_seconds": 5, "compile_seconds": 1, "train_seconds": None,
-                               "evaluate_seconds": 0.5}
+    parts = schema.migrate(
+        {**OLD_COPY, "timing_seconds": {"total": 5, "compile": 1, "evaluate": 0.5}}
+    )
+    assert parts["timing"] == {
+        "total_seconds": 5,
+        "compile_seconds": 1,
+        "train_seconds": None,
+        "evaluate_seconds": 0.5,
+    }
     schema.validate(parts)
 
 
@@ -165,11 +227,14 @@ def test_migrate_fills_only_what_is_honest():
     new = schema.migrate(old)
     assert new["comparison"] is None and new["files"] == {}
     assert list(new)[-5:] == ["models", "comparison", "timing", "files", "nonfinite"]
-    assert new["nonfinite"] == {"models.lstm.per_seed.acc[0]": "nan",
-                                "timing.total_seconds": "inf"}
+    assert new["nonfinite"] == {"models.lstm.per_seed.acc[0]": "nan", "timing.total_seconds": "inf"}
     partial = schema.migrate({"timing_seconds": 5})  # no experiment, config ... invented
-    assert partial == {"schema_version": 1, "timing": {"total_seconds": 5, **NOT_MEASURED},
-                       "comparison": None, "files": {}}
+    assert partial == {
+        "schema_version": 1,
+        "timing": {"total_seconds": 5, **NOT_MEASURED},
+        "comparison": None,
+        "files": {},
+    }
     with pytest.raises(ValueError, match="experiment: required key missing"):
         schema.validate(partial)
 
@@ -208,8 +273,11 @@ def test_the_schema_file_is_a_valid_schema_shipped_as_package_data():
     assert schema.schema()["properties"]["schema_version"]["const"] == schema.SCHEMA_VERSION
     with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as f:
         pyproject = f.read()
-    assert re.search(r'\[tool\.setuptools\.package-data\]\n"rnn_attn\.analysis" = '
-                     r'\["results_schema_v\*\.json"\]', pyproject)
+    assert re.search(
+        r'\[tool\.setuptools\.package-data\]\n"rnn_attn\.analysis" = '
+        r'\["results_schema_v\*\.json"\]',
+        pyproject,
+    )
 
 
 def test_the_docs_name_every_top_level_key():

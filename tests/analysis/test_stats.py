@@ -31,8 +31,10 @@ def test_welch_matches_scipy(alternative):
 @pytest.mark.parametrize("alternative", ALTS)
 def test_mann_whitney_matches_scipy(alternative):
     rng = np.random.default_rng(1)
-    cases = list(_samples()) + [(rng.normal(size=4), rng.normal(size=12)),
-                                (rng.normal(size=6), rng.normal(1, 1, size=7))]
+    cases = list(_samples()) + [
+        (rng.normal(size=4), rng.normal(size=12)),
+        (rng.normal(size=6), rng.normal(1, 1, size=7)),
+    ]
     for a, b in cases:
         ours = stats.mann_whitney_u(a, b, alternative=alternative)
         ref = scipy_stats.mannwhitneyu(a, b, alternative=alternative)
@@ -43,11 +45,13 @@ def test_mann_whitney_matches_scipy(alternative):
 def test_t_distribution_matches_scipy():
     for df in [1.0, 2.5, 7.3, 18.0, 123.4]:
         for t in [-4.0, -1.2, 0.0, 0.7, 2.3, 9.0]:
-            np.testing.assert_allclose(stats.t_cdf(t, df), scipy_stats.t.cdf(t, df), rtol=1e-10,
-                                       atol=1e-15)
+            np.testing.assert_allclose(
+                stats.t_cdf(t, df), scipy_stats.t.cdf(t, df), rtol=1e-10, atol=1e-15
+            )
         for q in [0.001, 0.025, 0.3, 0.5, 0.975, 0.9995]:
-            np.testing.assert_allclose(stats.t_ppf(q, df), scipy_stats.t.ppf(q, df), rtol=1e-9,
-                                       atol=1e-12)
+            np.testing.assert_allclose(
+                stats.t_ppf(q, df), scipy_stats.t.ppf(q, df), rtol=1e-9, atol=1e-12
+            )
 
 
 def test_confidence_intervals():
@@ -106,13 +110,16 @@ def test_constant_samples():
     assert math.isnan(stats.welch_t_test([1.0, 1.0], [1.0, 1.0])["p_value"])
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: stats.describe([1.0]), "at least 2 values"),
-    (lambda: stats.describe([1.0, float("nan")]), "non-finite"),
-    (lambda: stats.t_confidence_interval([1, 2, 3], confidence=1.5), "confidence must be in"),
-    (lambda: stats.welch_t_test([1, 2], [3, 4], alternative="bigger"), "unknown alternative"),
-    (lambda: stats.compare_many({"a": [1, 2]}), "at least 2 models"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: stats.describe([1.0]), "at least 2 values"),
+        (lambda: stats.describe([1.0, float("nan")]), "non-finite"),
+        (lambda: stats.t_confidence_interval([1, 2, 3], confidence=1.5), "confidence must be in"),
+        (lambda: stats.welch_t_test([1, 2], [3, 4], alternative="bigger"), "unknown alternative"),
+        (lambda: stats.compare_many({"a": [1, 2]}), "at least 2 models"),
+    ],
+)
 def test_bad_input_messages(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -11,16 +11,21 @@ BOOK = os.path.join(SHARED_DATA, "alice_in_wonderland_pg11.txt")
 
 def _book(tmp_path):
     path = tmp_path / "book.txt"
-    path.write_text("\ufeffProject header\r\n*** START ***\r\nCHAPTER I. Down\r\n\r\n"
-                    "  Alice was   \r\nBEGINNING to get caf\u00e9 tired\r\nTHE END\r\n"
-                    "licence text\r\n", encoding="utf-8")
+    path.write_text(
+        "\ufeffProject header\r\n*** START ***\r\nCHAPTER I. Down\r\n\r\n"
+        "  Alice was   \r\nBEGINNING to get caf\u00e9 tired\r\nTHE END\r\n"
+        "licence text\r\n",
+        encoding="utf-8",
+    )
     return str(path)
 
 
 def test_body_and_document_003_normalization(tmp_path):
     body = chars.read_book_body(_book(tmp_path))
     assert body.splitlines()[0] == "CHAPTER I. Down" and body.splitlines()[-1] == "THE END"
-    assert chars.normalize_text(body) == "chapter i. down alice was beginning to get caf tired the end"
+    assert (
+        chars.normalize_text(body) == "chapter i. down alice was beginning to get caf tired the end"
+    )
 
 
 def test_windows_and_vocab_round_trip():
@@ -58,7 +63,9 @@ def test_missing_or_bodiless_book(tmp_path):
         chars.read_book_body(str(tmp_path / "x.txt"))
 
 
-@pytest.mark.skipif(not os.path.isfile(BOOK), reason="../shared/data/alice_in_wonderland_pg11.txt absent")
+@pytest.mark.skipif(
+    not os.path.isfile(BOOK), reason="../shared/data/alice_in_wonderland_pg11.txt absent"
+)
 def test_real_book():
     text = chars.normalize_text(chars.read_book_body(BOOK))
     assert text.startswith("chapter i. down the rabbit-hole alice was beginning")

@@ -56,8 +56,9 @@ def test_ragged_row(tmp_path):
 
 def test_non_numeric_value(tmp_path):
     path = _write(tmp_path, "the 0.1 0.2 0.3\nmovie 1 two 3\n", "v.txt.gz")
-    with pytest.raises(ValueError, match="line 2: the word 'movie' has the value 'two', "
-                                         "expected a finite number"):
+    with pytest.raises(
+        ValueError, match="line 2: the word 'movie' has the value 'two', expected a finite number"
+    ):
         read_glove(path)
     with pytest.raises(ValueError, match="line 1: the word 'the' has the value 'nan'"):
         read_glove(_write(tmp_path, "the nan 1\n"))
@@ -82,8 +83,7 @@ def test_not_gzip(tmp_path):
 
 
 def test_embedding_matrix_rows_follow_the_index():
-    vectors = {"the": np.float32([1, 2]), "movie": np.float32([3, 4]),
-               "film": np.float32([5, 6])}
+    vectors = {"the": np.float32([1, 2]), "movie": np.float32([3, 4]), "film": np.float32([5, 6])}
     word_index = {"the": 1, "it's": 2, "movie": 3, "film": 4}
     out = embedding_matrix(vectors, word_index, num_words=4)
     # Row 0 (padding) and row 2 (no vector) are zero; "film" (index 4) is cut off.
@@ -107,8 +107,9 @@ def test_real_glove_subset():
     assert {v.shape for v in vectors.values()} == {(50,)}
     # The file's first line: "the 0.418 0.24968 -0.41242 0.1217 ... -0.78581".
     assert list(vectors)[:3] == ["the", "of", "to"]
-    np.testing.assert_array_equal(vectors["the"][:4],
-                                  np.float32([0.418, 0.24968, -0.41242, 0.1217]))
+    np.testing.assert_array_equal(
+        vectors["the"][:4], np.float32([0.418, 0.24968, -0.41242, 0.1217])
+    )
     assert vectors["the"][-1] == np.float32(-0.78581)
     out = embedding_matrix(vectors, {"the": 1, "it's": 2, "movie": 3}, num_words=4)
     assert out.found == 2 and out.missing == ("it's",)

@@ -17,13 +17,24 @@ def _write_npz(path, x_train, y_train, x_test, y_test):
         out = np.empty(len(lists), dtype=object)
         out[:] = lists
         return out
-    np.savez(path, x_train=objects(x_train), y_train=np.array(y_train),
-             x_test=objects(x_test), y_test=np.array(y_test))
+
+    np.savez(
+        path,
+        x_train=objects(x_train),
+        y_train=np.array(y_train),
+        x_test=objects(x_test),
+        y_test=np.array(y_test),
+    )
 
 
 def test_text_to_word_sequence_is_keras():
-    assert text_to_word_sequence("Don't <br />STOP, it's great!!") == ["don't", "br", "stop",
-                                                                       "it's", "great"]
+    assert text_to_word_sequence("Don't <br />STOP, it's great!!") == [
+        "don't",
+        "br",
+        "stop",
+        "it's",
+        "great",
+    ]
 
 
 def test_load_data_semantics(tmp_path):
@@ -33,8 +44,9 @@ def test_load_data_semantics(tmp_path):
     (x_tr, y_tr), (x_te, y_te) = imdb.load_data(path, seed=113)
     order = np.arange(2)
     np.random.RandomState(113).shuffle(order)
-    expected_train = [[1] + [w + 3 for w in x] for x in ([[1, 2, 3], [4, 5, 6, 7, 8]][i]
-                                                          for i in order)]
+    expected_train = [
+        [1] + [w + 3 for w in x] for x in ([[1, 2, 3], [4, 5, 6, 7, 8]][i] for i in order)
+    ]
     assert [list(x) for x in x_tr] == expected_train
     np.testing.assert_array_equal(y_tr, np.array([0, 1])[order])
     # num_words=7: indices >= 7 become oov_char 2; skip_top=5 also maps 4 (rank 1) to 2.
@@ -96,8 +108,18 @@ def _small_archive(tmp_path):
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    index = {"the": 1, "a": 2, "great": 3, "movie": 4, "film": 5, "br": 6, "loved": 7,
-             "it": 8, "terrible": 9, "worst": 10}
+    index = {
+        "the": 1,
+        "a": 2,
+        "great": 3,
+        "movie": 4,
+        "film": 5,
+        "br": 6,
+        "loved": 7,
+        "it": 8,
+        "terrible": 9,
+        "worst": 10,
+    }
     (tmp_path / "wi.json").write_text(json.dumps(index))
     return str(path), str(tmp_path / "wi.json"), index
 
@@ -116,10 +138,14 @@ def test_raw_archive_to_keras_format_and_back(tmp_path):
     (x_raw, y_raw), _ = imdb.load_data(npz, seed=0, num_words=100)
     assert [list(x) for x, y in zip(x_raw, y_raw, strict=True) if y == 0] == [[1, 12, 8, 14]]
     assert imdb.decode_review(by_label[1], index) == "a great movie br br loved it"
-    assert imdb.decode_review(by_label[1], index, start_token="<START>") == \
-        "<START> a great movie br br loved it"
-    assert imdb.decode_review([0, 0, 1, 6, 2], index, start_token="<S>", oov_token="<UNK>") == \
-        "<S> great <UNK>"
+    assert (
+        imdb.decode_review(by_label[1], index, start_token="<START>")
+        == "<START> a great movie br br loved it"
+    )
+    assert (
+        imdb.decode_review([0, 0, 1, 6, 2], index, start_token="<S>", oov_token="<UNK>")
+        == "<S> great <UNK>"
+    )
     (x_tr, _), _ = imdb.load_data(npz, num_words=10, seed=0)
     assert any(2 in x for x in x_tr)  # out-of-vocabulary words became oov_char
     # The unpacked tree reads the same.
@@ -137,8 +163,9 @@ def test_padded_arrays_from_a_data_dir_of_raw_reviews(tmp_path):
     with pytest.raises(FileNotFoundError, match="imdb_word_index.json"):
         imdb.resolve_npz(str(data_dir), "aclimdb", str(tmp_path / "cache"))
     os.replace(wi_path, data_dir / imdb.WORD_INDEX_FILE)
-    data = imdb.load_padded(str(data_dir), num_words=20, maxlen=4,
-                            cache_dir=str(tmp_path / "cache"))
+    data = imdb.load_padded(
+        str(data_dir), num_words=20, maxlen=4, cache_dir=str(tmp_path / "cache")
+    )
     assert data["train"]["inputs"].shape == (2, 4) and data["train"]["inputs"].dtype == np.int32
     # 'pre' padding and truncating, as Keras: "the worst" -> [0, 1, the, worst].
     rows = {tuple(r) for r in data["test"]["inputs"].tolist()}
@@ -150,10 +177,12 @@ def test_padded_arrays_from_a_data_dir_of_raw_reviews(tmp_path):
 def _plain_tar(path, first_review):
     """An uncompressed aclImdb tar: its size is set by 512-byte blocks, so a review
     changed for one of the same length leaves the size as it was."""
-    reviews = {"aclImdb/train/pos/0_9.txt": first_review,
-               "aclImdb/train/neg/1_2.txt": "Terrible film, zzyzx.",
-               "aclImdb/test/pos/2_8.txt": "great great film",
-               "aclImdb/test/neg/3_1.txt": "the worst"}
+    reviews = {
+        "aclImdb/train/pos/0_9.txt": first_review,
+        "aclImdb/train/neg/1_2.txt": "Terrible film, zzyzx.",
+        "aclImdb/test/pos/2_8.txt": "great great film",
+        "aclImdb/test/neg/3_1.txt": "the worst",
+    }
     with tarfile.open(path, "w") as tar:
         for name, text in reviews.items():
             info = tarfile.TarInfo(name)
@@ -195,10 +224,13 @@ def test_batches_cover_every_example_once():
     assert [len(b["y"]) for b in batches] == [4, 4, 4]
     real = np.concatenate([b["y"][b["weight"] == 1] for b in batches])
     np.testing.assert_array_equal(real, np.arange(10))
-    epoch0 = np.concatenate([b["y"][b["weight"] == 1]
-                             for b in train_batches(arrays, 3, seed=1, epoch=0)])
+    epoch0 = np.concatenate(
+        [b["y"][b["weight"] == 1] for b in train_batches(arrays, 3, seed=1, epoch=0)]
+    )
     assert sorted(epoch0) == list(range(10))
-    np.testing.assert_array_equal(epoch_order(10, seed=1, epoch=0), epoch_order(10, seed=1, epoch=0))
+    np.testing.assert_array_equal(
+        epoch_order(10, seed=1, epoch=0), epoch_order(10, seed=1, epoch=0)
+    )
     assert not np.array_equal(epoch_order(10, seed=1, epoch=0), epoch_order(10, seed=1, epoch=1))
     assert len(list(train_batches(arrays, 3, seed=1, epoch=0, drop_remainder=True))) == 3
 
@@ -208,8 +240,10 @@ WORD_INDEX = os.path.join(SHARED_DATA, "imdb_word_index.json")
 
 
 @pytest.mark.slow  # reads and encodes all 50,000 reviews (15-40 s)
-@pytest.mark.skipif(not (os.path.isfile(ARCHIVE) and os.path.isfile(WORD_INDEX)),
-                    reason="../shared/data/aclImdb_v1_labeled.tar.xz or imdb_word_index.json absent")
+@pytest.mark.skipif(
+    not (os.path.isfile(ARCHIVE) and os.path.isfile(WORD_INDEX)),
+    reason="../shared/data/aclImdb_v1_labeled.tar.xz or imdb_word_index.json absent",
+)
 def test_real_reviews_in_keras_format(tmp_path):
     npz = imdb.cached_npz(ARCHIVE, WORD_INDEX, str(tmp_path))
     (x_tr, y_tr), (x_te, y_te) = imdb.load_data(npz, num_words=10_000)

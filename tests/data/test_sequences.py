@@ -7,20 +7,26 @@ SEQS = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10], []]
 
 
 def test_default_is_pre_padding_to_longest():
-    np.testing.assert_array_equal(pad_sequences(SEQS), [
-        [0, 0, 1, 2, 3],
-        [0, 0, 0, 4, 5],
-        [6, 7, 8, 9, 10],
-        [0, 0, 0, 0, 0],
-    ])
+    np.testing.assert_array_equal(
+        pad_sequences(SEQS),
+        [
+            [0, 0, 1, 2, 3],
+            [0, 0, 0, 4, 5],
+            [6, 7, 8, 9, 10],
+            [0, 0, 0, 0, 0],
+        ],
+    )
 
 
-@pytest.mark.parametrize("padding,truncating,expected", [
-    ("pre", "pre", [[1, 2, 3], [0, 4, 5], [8, 9, 10], [0, 0, 0]]),
-    ("post", "pre", [[1, 2, 3], [4, 5, 0], [8, 9, 10], [0, 0, 0]]),
-    ("pre", "post", [[1, 2, 3], [0, 4, 5], [6, 7, 8], [0, 0, 0]]),
-    ("post", "post", [[1, 2, 3], [4, 5, 0], [6, 7, 8], [0, 0, 0]]),
-])
+@pytest.mark.parametrize(
+    "padding,truncating,expected",
+    [
+        ("pre", "pre", [[1, 2, 3], [0, 4, 5], [8, 9, 10], [0, 0, 0]]),
+        ("post", "pre", [[1, 2, 3], [4, 5, 0], [8, 9, 10], [0, 0, 0]]),
+        ("pre", "post", [[1, 2, 3], [0, 4, 5], [6, 7, 8], [0, 0, 0]]),
+        ("post", "post", [[1, 2, 3], [4, 5, 0], [6, 7, 8], [0, 0, 0]]),
+    ],
+)
 def test_padding_and_truncating(padding, truncating, expected):
     out = pad_sequences(SEQS, maxlen=3, padding=padding, truncating=truncating)
     np.testing.assert_array_equal(out, expected)

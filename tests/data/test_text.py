@@ -29,6 +29,7 @@ TEXTS = ["Dog bites dog!", "Cat sees dog", "cat, CAT"]
 
 # ------------------------------------------------------------- text_to_word_sequence
 
+
 def test_lowercasing_and_filters():
     assert text_to_word_sequence("Hello, World!! x-y\tz") == ["hello", "world", "x", "y", "z"]
     assert text_to_word_sequence("Hello, World", lower=False) == ["Hello", "World"]
@@ -36,25 +37,50 @@ def test_lowercasing_and_filters():
     assert text_to_word_sequence("a;b;;c", filters="", split=";") == ["a", "b", "c"]
 
 
-@pytest.mark.parametrize("text", [
-    "plain ascii, with  double  spaces", "tab\there", "cr\rlf\r\n", "vt\x0bff\x0c",
-    "nbsp\xa0inside", "caf\u00e9 na\u00efve!", "em\u2003space", "  ", "", "\x1cfs",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain ascii, with  double  spaces",
+        "tab\there",
+        "cr\rlf\r\n",
+        "vt\x0bff\x0c",
+        "nbsp\xa0inside",
+        "caf\u00e9 na\u00efve!",
+        "em\u2003space",
+        "  ",
+        "",
+        "\x1cfs",
+    ],
+)
 @pytest.mark.parametrize("filters", [KERAS_FILTERS, "", "!,"])
 def test_fast_path_matches_the_definition(text, filters):
     # The definition: lower-case, filters -> split, split, drop empty pieces.
-    want = [w for w in text.lower().translate(str.maketrans(filters, " " * len(filters)))
-            .split(" ") if w]
+    want = [
+        w
+        for w in text.lower().translate(str.maketrans(filters, " " * len(filters))).split(" ")
+        if w
+    ]
     assert text_to_word_sequence(text, filters) == want
 
 
 # --------------------------------------------------------------------------- one-hot
 
+
 def test_one_hot_words_is_the_lectures():
     results, index = one_hot_words(LECTURE)
     # Split on spaces only, as the lecture: "The"/"the" and "mat." are words of their own.
-    assert index == {"The": 1, "cat": 2, "sat": 3, "on": 4, "the": 5, "mat.": 6, "dog": 7,
-                     "ate": 8, "my": 9, "homework.": 10}
+    assert index == {
+        "The": 1,
+        "cat": 2,
+        "sat": 3,
+        "on": 4,
+        "the": 5,
+        "mat.": 6,
+        "dog": 7,
+        "ate": 8,
+        "my": 9,
+        "homework.": 10,
+    }
     assert results.shape == (2, 10, 11) and results.dtype == np.float32
     assert results.sum() == 11  # 6 + 5 words, one 1 each
     assert results[0, 0, 1] == 1 and results[0, 4, 5] == 1 and results[0, 5, 6] == 1
@@ -64,22 +90,57 @@ def test_one_hot_words_is_the_lectures():
 
 def test_one_hot_words_max_length_and_cleaning():
     results, index = one_hot_words(LECTURE, max_length=2, filters=KERAS_FILTERS, lower=True)
-    assert index == {"the": 1, "cat": 2, "sat": 3, "on": 4, "mat": 5, "dog": 6, "ate": 7,
-                     "my": 8, "homework": 9}
+    assert index == {
+        "the": 1,
+        "cat": 2,
+        "sat": 3,
+        "on": 4,
+        "mat": 5,
+        "dog": 6,
+        "ate": 7,
+        "my": 8,
+        "homework": 9,
+    }
     assert results.shape == (2, 2, 10)
     np.testing.assert_array_equal(np.argmax(results, -1), [[1, 2], [1, 6]])
 
 
 # ------------------------------------------------------------------------- n-grams
 
+
 def test_ngrams_are_the_lectures_bags():
     words = "The cat sat on the mat".split()
     # The lecture's two sets, for "The cat sat on the mat".
-    assert ngrams(words, 2) == ["The", "The cat", "cat", "cat sat", "sat", "sat on", "on",
-                                "on the", "the", "the mat", "mat"]
+    assert ngrams(words, 2) == [
+        "The",
+        "The cat",
+        "cat",
+        "cat sat",
+        "sat",
+        "sat on",
+        "on",
+        "on the",
+        "the",
+        "the mat",
+        "mat",
+    ]
     assert set(ngrams(words, 3)) == {
-        "The", "The cat", "cat", "cat sat", "The cat sat", "sat", "sat on", "on",
-        "cat sat on", "on the", "the", "sat on the", "the mat", "mat", "on the mat"}
+        "The",
+        "The cat",
+        "cat",
+        "cat sat",
+        "The cat sat",
+        "sat",
+        "sat on",
+        "on",
+        "cat sat on",
+        "on the",
+        "the",
+        "sat on the",
+        "the mat",
+        "mat",
+        "on the mat",
+    }
     assert ngrams(words, 1) == words and ngrams([], 3) == []
     assert ngrams(list("abab"), 2, join="") == ["a", "ab", "b", "ba"]  # each gram once
     with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
@@ -114,6 +175,7 @@ def test_one_hot_chars():
 
 # --------------------------------------------------------------------------- hashing
 
+
 def test_stable_hash_is_fnv1a_32():
     # Published FNV-1a 32-bit test vectors: the same in every process and on every machine.
     assert stable_hash("") == 0x811C9DC5
@@ -140,6 +202,7 @@ def test_one_hot_hashing_buckets_and_collisions():
 
 
 # --------------------------------------------------------------------------- Tokenizer
+
 
 def test_fit_counts_and_index_order():
     tok = Tokenizer().fit_on_texts(TEXTS)
@@ -171,14 +234,16 @@ def test_oov_token_takes_index_1():
     assert tok.word_index == {"<oov>": 1, "dog": 2, "cat": 3, "bites": 4, "sees": 5}
     # bites (4) and sees (5) are over the limit, bird is unknown: all become 1.
     assert tok.texts_to_sequences(TEXTS + ["bird dog"]) == [[2, 1, 2], [3, 1, 2], [3, 3], [1, 2]]
-    assert tok.sequences_to_texts([[2, 1, 2], [3, 5, 99]]) == ["dog <oov> dog",
-                                                               "cat <oov> <oov>"]
+    assert tok.sequences_to_texts([[2, 1, 2], [3, 5, 99]]) == ["dog <oov> dog", "cat <oov> <oov>"]
 
 
 def test_sequences_to_texts_round_trip():
     tok = Tokenizer().fit_on_texts(TEXTS)
     assert tok.sequences_to_texts(tok.texts_to_sequences(TEXTS)) == [
-        "dog bites dog", "cat sees dog", "cat cat"]
+        "dog bites dog",
+        "cat sees dog",
+        "cat cat",
+    ]
     # Unknown indices are dropped without an oov token; so are those over num_words.
     assert tok.sequences_to_texts([[1, 0, 99, 4]]) == ["dog sees"]
     tok.num_words = 3
@@ -199,17 +264,25 @@ def test_pretokenized_lists_are_only_lowercased():
 LOG2, LOG25 = math.log(2.0), math.log(2.5)
 
 
-@pytest.mark.parametrize("mode,expected", [
-    # sequences [1, 3, 1], [2, 4, 1], [2, 2]; columns 0..4, column 0 never set.
-    ("binary", [[0, 1, 0, 1, 0], [0, 1, 1, 0, 1], [0, 0, 1, 0, 0]]),
-    ("count", [[0, 2, 0, 1, 0], [0, 1, 1, 0, 1], [0, 0, 2, 0, 0]]),
-    ("freq", [[0, 2 / 3, 0, 1 / 3, 0], [0, 1 / 3, 1 / 3, 0, 1 / 3], [0, 0, 1, 0, 0]]),
-    # (1 + log c) * log(1 + 3 / (1 + docs)); docs: dog 2, cat 2, bites 1, sees 1, so
-    # idf = log 2 for dog and cat, log 2.5 for bites and sees.
-    ("tfidf", [[0, (1 + LOG2) * LOG2, 0, LOG25, 0],
-               [0, LOG2, LOG2, 0, LOG25],
-               [0, 0, (1 + LOG2) * LOG2, 0, 0]]),
-])
+@pytest.mark.parametrize(
+    "mode,expected",
+    [
+        # sequences [1, 3, 1], [2, 4, 1], [2, 2]; columns 0..4, column 0 never set.
+        ("binary", [[0, 1, 0, 1, 0], [0, 1, 1, 0, 1], [0, 0, 1, 0, 0]]),
+        ("count", [[0, 2, 0, 1, 0], [0, 1, 1, 0, 1], [0, 0, 2, 0, 0]]),
+        ("freq", [[0, 2 / 3, 0, 1 / 3, 0], [0, 1 / 3, 1 / 3, 0, 1 / 3], [0, 0, 1, 0, 0]]),
+        # (1 + log c) * log(1 + 3 / (1 + docs)); docs: dog 2, cat 2, bites 1, sees 1, so
+        # idf = log 2 for dog and cat, log 2.5 for bites and sees.
+        (
+            "tfidf",
+            [
+                [0, (1 + LOG2) * LOG2, 0, LOG25, 0],
+                [0, LOG2, LOG2, 0, LOG25],
+                [0, 0, (1 + LOG2) * LOG2, 0, 0],
+            ],
+        ),
+    ],
+)
 def test_texts_to_matrix_modes(mode, expected):
     tok = Tokenizer().fit_on_texts(TEXTS)
     out = tok.texts_to_matrix(TEXTS, mode=mode)
@@ -224,12 +297,14 @@ def test_tfidf_numbers():
 
 def test_matrix_width_is_num_words():
     tok = Tokenizer(num_words=3).fit_on_texts(TEXTS)
-    np.testing.assert_array_equal(tok.texts_to_matrix(TEXTS, mode="count"),
-                                  [[0, 2, 0], [0, 1, 1], [0, 0, 2]])
+    np.testing.assert_array_equal(
+        tok.texts_to_matrix(TEXTS, mode="count"), [[0, 2, 0], [0, 1, 1], [0, 0, 2]]
+    )
     # Indices >= num_words and padding zeros are not counted (freq still divides by the
     # full length of the sequence, as Keras).
-    np.testing.assert_allclose(tok.sequences_to_matrix([[0, 1, 7, 2], []], mode="freq"),
-                               [[0, 0.25, 0.25], [0, 0, 0]])
+    np.testing.assert_allclose(
+        tok.sequences_to_matrix([[0, 1, 7, 2], []], mode="freq"), [[0, 0.25, 0.25], [0, 0, 0]]
+    )
 
 
 def test_tokenizer_errors():
@@ -245,5 +320,6 @@ def test_tokenizer_errors():
 
 def test_sequences_feed_pad_sequences():
     tok = Tokenizer().fit_on_texts(TEXTS)
-    np.testing.assert_array_equal(pad_sequences(tok.texts_to_sequences(TEXTS), maxlen=2),
-                                  [[3, 1], [4, 1], [2, 2]])
+    np.testing.assert_array_equal(
+        pad_sequences(tok.texts_to_sequences(TEXTS), maxlen=2), [[3, 1], [4, 1], [2, 2]]
+    )

@@ -18,9 +18,11 @@ from tests._paths import SHARED_DATA
 
 REAL_TMY3 = os.path.join(SHARED_DATA, "tmy3_723170_greensboro_nc.csv")
 
-JENA_HEADER = ('"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)",'
-               '"VPmax (mbar)","VPact (mbar)","VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)",'
-               '"rho (g/m**3)","wv (m/s)","max. wv (m/s)","wd (deg)"')
+JENA_HEADER = (
+    '"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)",'
+    '"VPmax (mbar)","VPact (mbar)","VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)",'
+    '"rho (g/m**3)","wv (m/s)","max. wv (m/s)","wd (deg)"'
+)
 TMY3_HEADER = (
     "Date (MM/DD/YYYY),Time (HH:MM),ETR (W/m^2),ETRN (W/m^2),GHI (W/m^2),GHI source,"
     "GHI uncert (%),DNI (W/m^2),DNI source,DNI uncert (%),DHI (W/m^2),DHI source,"
@@ -35,7 +37,8 @@ TMY3_HEADER = (
     "CeilHgt (m),CeilHgt source,CeilHgt uncert (code),Pwat (cm),Pwat source,"
     "Pwat uncert (code),AOD (unitless),AOD source,AOD uncert (code),Alb (unitless),"
     "Alb source,Alb uncert (code),Lprecip depth (mm),Lprecip quantity (hr),Lprecip source,"
-    "Lprecip uncert (code),PresWth (METAR code),PresWth source,PresWth uncert (code)")
+    "Lprecip uncert (code),PresWth (METAR code),PresWth source,PresWth uncert (code)"
+)
 
 
 def jena_values(rows):
@@ -83,6 +86,7 @@ def write_tmy3(path, hours=48, edit=None):
 
 # --------------------------------------------------------------------------- loading
 
+
 def test_load_jena_layout(tmp_path):
     series = load_jena(write_jena(tmp_path / "jena_climate_2009_2016.csv"))
     assert series.values.shape == (300, 14) and series.values.dtype == np.float32
@@ -106,11 +110,11 @@ def test_load_tmy3_layout_and_24h(tmp_path):
     series = load_tmy3(write_tmy3(tmp_path / "tmy3.csv"))
     assert series.values.shape == (48, len(TMY3_FEATURES))
     assert series.columns == TMY3_FEATURES and series.target_name == "Dry-bulb (C)"
-    np.testing.assert_allclose(series.values[:, series.target_index],
-                               np.arange(48) / 2 - 5)
+    np.testing.assert_allclose(series.values[:, series.target_index], np.arange(48) / 2 - 5)
     # Pressure (mbar) is column 40 of the file: value 40 + h.
-    np.testing.assert_array_equal(series.values[:3, TMY3_FEATURES.index("Pressure (mbar)")],
-                                  [40, 41, 42])
+    np.testing.assert_array_equal(
+        series.values[:3, TMY3_FEATURES.index("Pressure (mbar)")], [40, 41, 42]
+    )
     assert series.timestamps[0] == np.datetime64("1988-01-01T01:00:00")
     # 24:00 of Jan 1 is midnight at its end, then Jan 2 01:00.
     assert series.timestamps[23] == np.datetime64("1988-01-02T00:00:00")
@@ -127,8 +131,11 @@ def test_missing_file(tmp_path):
 
 def test_missing_target_column_is_named_with_the_columns(tmp_path):
     path = write_jena(tmp_path / "j.csv", rows=10)
-    with pytest.raises(ValueError, match=r"has no target column 'T \(K\)'; its columns are "
-                                         r"\['Date Time', 'p \(mbar\)', 'T \(degC\)'"):
+    with pytest.raises(
+        ValueError,
+        match=r"has no target column 'T \(K\)'; its columns are "
+        r"\['Date Time', 'p \(mbar\)', 'T \(degC\)'",
+    ):
         load_jena(path, target="T (K)")
     with pytest.raises(ValueError, match=r"has no target column 'Temp'.*'Dry-bulb \(C\)'"):
         load_tmy3(write_tmy3(tmp_path / "t.csv", hours=5), target="Temp")
@@ -141,8 +148,11 @@ def test_non_numeric_cell_names_line_and_column(tmp_path):
         lines[4] = lines[4].replace(",1.03,", ",n/a,")  # T (degC) of data row 3
 
     path = write_jena(tmp_path / "j.csv", rows=10, edit=spoil)
-    with pytest.raises(ValueError, match=r"line 5, column 'T \(degC\)': 'n/a' is not a "
-                                         r"finite number"):
+    with pytest.raises(
+        ValueError,
+        match=r"line 5, column 'T \(degC\)': 'n/a' is not a "
+        r"finite number",
+    ):
         load_jena(path)
 
     def blank(lines):
@@ -188,6 +198,7 @@ def test_wrong_layout_and_bad_dates(tmp_path):
 
 # --------------------------------------------------------------------------- normalizing
 
+
 def test_normalizer_uses_only_training_rows():
     values = np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 10.0], [1000.0, -50.0]])
     norm = fit_normalizer(values[:3])
@@ -209,8 +220,19 @@ def test_normalizer_uses_only_training_rows():
 
 # --------------------------------------------------------------------------- windows
 
-def lecture_generator(data, lookback, delay, min_index, max_index, target, shuffle=False,
-                      batch_size=128, step=6, rng=None):
+
+def lecture_generator(
+    data,
+    lookback,
+    delay,
+    min_index,
+    max_index,
+    target,
+    shuffle=False,
+    batch_size=128,
+    step=6,
+    rng=None,
+):
     """The lecture's generator (Chollet's Python version), one sample at a time; the
     shuffled rows come from ``rng`` so both sides draw the same ones."""
     if max_index is None:
@@ -237,18 +259,42 @@ DATA = np.random.default_rng(0).normal(size=(60, 3)).astype(np.float32)
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
-@pytest.mark.parametrize("lookback,step,delay,min_index,max_index,batch_size", [
-    (6, 2, 3, 0, None, 5),
-    (4, 1, 0, 10, 40, 7),
-    (9, 3, 5, 2, 30, 4),
-    (6, 6, 1, 0, 20, 32),  # one batch longer than the range
-])
-def test_generator_matches_the_lecture_loop(shuffle, lookback, step, delay, min_index,
-                                            max_index, batch_size):
-    ours = window_generator(DATA, lookback, delay, min_index, max_index, target_index=2,
-                            shuffle=shuffle, batch_size=batch_size, step=step, seed=7)
-    ref = lecture_generator(DATA, lookback, delay, min_index, max_index, 2, shuffle=shuffle,
-                            batch_size=batch_size, step=step, rng=np.random.default_rng(7))
+@pytest.mark.parametrize(
+    "lookback,step,delay,min_index,max_index,batch_size",
+    [
+        (6, 2, 3, 0, None, 5),
+        (4, 1, 0, 10, 40, 7),
+        (9, 3, 5, 2, 30, 4),
+        (6, 6, 1, 0, 20, 32),  # one batch longer than the range
+    ],
+)
+def test_generator_matches_the_lecture_loop(
+    shuffle, lookback, step, delay, min_index, max_index, batch_size
+):
+    ours = window_generator(
+        DATA,
+        lookback,
+        delay,
+        min_index,
+        max_index,
+        target_index=2,
+        shuffle=shuffle,
+        batch_size=batch_size,
+        step=step,
+        seed=7,
+    )
+    ref = lecture_generator(
+        DATA,
+        lookback,
+        delay,
+        min_index,
+        max_index,
+        2,
+        shuffle=shuffle,
+        batch_size=batch_size,
+        step=step,
+        rng=np.random.default_rng(7),
+    )
     for _ in range(12):  # long enough to wrap around the range
         (s, t), (s_ref, t_ref) = next(ours), next(ref)
         assert s.dtype == np.float32 and t.dtype == np.float32
@@ -274,20 +320,31 @@ def test_all_windows_default_max_index_is_the_lectures():
     assert targets[-1] == DATA[56 + 2, 1]
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(lookback=70), r"lookback=70 leaves no window: rows \[0, 57\) hold 57 rows, and a "
-                        r"window needs lookback \+ 1 = 71 \(the series has 60 rows\)"),
-    (dict(lookback=20, min_index=30, max_index=45),
-     r"lookback=20 leaves no window: rows \[30, 45\) hold 15 rows"),
-    (dict(delay=10, max_index=55), r"delay=10 reaches beyond the series: the last window "
-                                   r"\(row 54, below max_index=55\) targets row 64, but the "
-                                   r"series has 60 rows; use max_index <= 50"),
-    (dict(step=0), "step must be an integer >= 1, got 0"),
-    (dict(lookback=7, step=2), "lookback=7 must be a multiple of step=2"),
-    (dict(min_index=30, max_index=30), "min_index=30 must be < max_index=30"),
-    (dict(max_index=61), "max_index=61 is beyond the series"),
-    (dict(target_index=3), "target_index=3 is out of range for 3 features"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (
+            dict(lookback=70),
+            r"lookback=70 leaves no window: rows \[0, 57\) hold 57 rows, and a "
+            r"window needs lookback \+ 1 = 71 \(the series has 60 rows\)",
+        ),
+        (
+            dict(lookback=20, min_index=30, max_index=45),
+            r"lookback=20 leaves no window: rows \[30, 45\) hold 15 rows",
+        ),
+        (
+            dict(delay=10, max_index=55),
+            r"delay=10 reaches beyond the series: the last window "
+            r"\(row 54, below max_index=55\) targets row 64, but the "
+            r"series has 60 rows; use max_index <= 50",
+        ),
+        (dict(step=0), "step must be an integer >= 1, got 0"),
+        (dict(lookback=7, step=2), "lookback=7 must be a multiple of step=2"),
+        (dict(min_index=30, max_index=30), "min_index=30 must be < max_index=30"),
+        (dict(max_index=61), "max_index=61 is beyond the series"),
+        (dict(target_index=3), "target_index=3 is out of range for 3 features"),
+    ],
+)
 def test_window_validation(kwargs, message):
     args = dict(lookback=6, delay=2, min_index=0, max_index=None, target_index=0, step=1)
     args.update(kwargs)
@@ -300,6 +357,7 @@ def test_window_validation(kwargs, message):
 
 
 # --------------------------------------------------------------------------- baseline
+
 
 def test_naive_baseline_on_a_hand_made_series():
     data = np.array([[0, 1], [0, 2], [0, 4], [0, 8], [0, 16], [0, 32]], np.float32)
@@ -329,6 +387,7 @@ def test_real_tmy3_file():
     assert np.isfinite(series.values).all()
     norm = fit_normalizer(series.values[:5000])
     data = norm.apply(series.values)
-    base = naive_baseline_mae(data, 120, 24, 5000, 7000, target_index=series.target_index,
-                              step=1, normalizer=norm)
+    base = naive_baseline_mae(
+        data, 120, 24, 5000, 7000, target_index=series.target_index, step=1, normalizer=norm
+    )
     assert 0 < base.in_units < 5  # degrees C, 24 h ahead

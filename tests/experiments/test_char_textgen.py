@@ -44,11 +44,13 @@ def test_the_other_cells_are_the_recurrent_layer_and_its_penalty(kind, bias_size
     params[kind]["bias"] = jnp.full_like(params[kind]["bias"], 0.5)
     assert float(model.regularization(params)) == pytest.approx(0.25 * bias_size)
     ids = jnp.array([[1, 2, 3], [0, 6, 5]])
-    h, _ = rnn(make_cell(kind, 5), params[kind], jax.nn.one_hot(ids, 7),
-               return_sequences=False)
-    np.testing.assert_allclose(model.apply(params, ids),
-                               h @ params["output"]["kernel"] + params["output"]["bias"],
-                               rtol=1e-5, atol=1e-6)
+    h, _ = rnn(make_cell(kind, 5), params[kind], jax.nn.one_hot(ids, 7), return_sequences=False)
+    np.testing.assert_allclose(
+        model.apply(params, ids),
+        h @ params["output"]["kernel"] + params["output"]["bias"],
+        rtol=1e-5,
+        atol=1e-6,
+    )
     with pytest.raises(ValueError, match="unknown cell kind 'rnn'"):
         CharRNN(7, cell_kind="rnn")
 
@@ -63,7 +65,12 @@ def test_reference_perplexities():
 def test_flags_and_local_defaults():
     cfg, options = cli.parse(EXPERIMENT, ["--local", "--workdir", "w", "--units", "16"])
     assert (cfg.iterations, cfg.units, cfg.seeds, cfg.optimizer, cfg.batch_size) == (
-        2, 16, 1, "rmsprop", 128)
+        2,
+        16,
+        1,
+        "rmsprop",
+        128,
+    )
     assert cfg.model_name == "char_lstm" and options.workdir == "w"
     assert cli.parse(EXPERIMENT, ["--cell", "gru"])[0].iterations == 25
     assert not hasattr(cfg, "seed_loop")  # the seeds are always batched (vmap)
@@ -75,10 +82,29 @@ def test_char_textgen_end_to_end(tmp_path):
     book.write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\nlicence\n")
     workdir = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.char_textgen", "--workdir", str(workdir), "--text",
-         str(book), "--iterations", "2", "--units", "16", "--preds-per-iteration", "20",
-         "--eval-chars", "60", "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "experiments.char_textgen",
+            "--workdir",
+            str(workdir),
+            "--text",
+            str(book),
+            "--iterations",
+            "2",
+            "--units",
+            "16",
+            "--preds-per-iteration",
+            "20",
+            "--eval-chars",
+            "60",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.load(open(workdir / "results.json"))
     validate(results)
@@ -86,9 +112,15 @@ def test_char_textgen_end_to_end(tmp_path):
     per_seed = model["per_seed"]
     assert per_seed["heldout_perplexity_final"][0] > 1.0
     assert 0.0 <= per_seed["real_word_fraction"][0] <= 1.0
-    assert set(per_seed) == {"heldout_cross_entropy_final", "heldout_perplexity_final",
-                             "heldout_perplexity_best", "heldout_accuracy_final",
-                             "train_loss_final", "real_word_fraction", "real_word_tokens_scored"}
+    assert set(per_seed) == {
+        "heldout_cross_entropy_final",
+        "heldout_perplexity_final",
+        "heldout_perplexity_best",
+        "heldout_accuracy_final",
+        "train_loss_final",
+        "real_word_fraction",
+        "real_word_tokens_scored",
+    }
     samples = model["samples_per_seed"][0]
     assert len(samples) == 2 and len(samples[0]["generated"]) == 20
     assert len(model["final_sample_per_seed"][0]["generated"]) == 60
@@ -97,7 +129,19 @@ def test_char_textgen_end_to_end(tmp_path):
     assert 1.0 <= refs["bigram"] <= refs["unigram"]
     assert "HELD-OUT" in done.stdout and "perplexity" in done.stdout
     assert (workdir / "history.png").stat().st_size > 1000
-    bad = subprocess.run([sys.executable, "-m", "experiments.char_textgen", "--workdir",
-                          str(tmp_path / "w2"), "--text", str(tmp_path / "missing.txt")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.char_textgen",
+            "--workdir",
+            str(tmp_path / "w2"),
+            "--text",
+            str(tmp_path / "missing.txt"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: text file not found")

@@ -35,19 +35,30 @@ def test_targets_copy_the_first_values_then_zeros():
     np.testing.assert_array_equal(x.sum(-1), 1)
 
 
-@pytest.mark.parametrize("args,message", [
-    ((5, 6, 50), "cannot copy 6 values from sequences of length 5"),
-    ((5, 2, 1), "cardinality must be an integer >= 2"),
-    ((0, 1, 5), "sequence length must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ((5, 6, 50), "cannot copy 6 values from sequences of length 5"),
+        ((5, 2, 1), "cardinality must be an integer >= 2"),
+        ((0, 1, 5), "sequence length must be an integer >= 1"),
+    ],
+)
 def test_bad_problem_sizes(args, message):
     with pytest.raises(ValueError, match=message):
         check_copy_task(*args)
 
 
 def _small_config(**overrides):
-    base = dict(seeds=2, steps=300, checkpoint_every=100, units=32, cardinality=8,
-                eval_examples=50, batch_size=4, spot_checks=2)
+    base = dict(
+        seeds=2,
+        steps=300,
+        checkpoint_every=100,
+        units=32,
+        cardinality=8,
+        eval_examples=50,
+        batch_size=4,
+        spot_checks=2,
+    )
     return CopyTaskConfig(**(base | overrides)).validate()
 
 
@@ -94,12 +105,18 @@ def test_resume_replays_the_same_run(tmp_path):
 
     workdir = str(tmp_path)
     with pytest.raises(Interrupted):
-        _train(cfg, mesh, workdir=workdir, record=record,
-               callbacks=lambda name: [StopAfterFirstCheckpoint()])
+        _train(
+            cfg,
+            mesh,
+            workdir=workdir,
+            record=record,
+            callbacks=lambda name: [StopAfterFirstCheckpoint()],
+        )
     resumed = _train(cfg, mesh, workdir=workdir, resume=True, record=record)["attention"]
     np.testing.assert_array_equal(resumed.step_loss, whole.step_loss)
-    for a, b in zip(jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params),
-                    strict=True):
+    for a, b in zip(
+        jax.tree.leaves(resumed.state.params), jax.tree.leaves(whole.state.params), strict=True
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
     # A resume under another configuration is refused, naming the key.
@@ -109,19 +126,25 @@ def test_resume_replays_the_same_run(tmp_path):
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     cfg = _small_config(models="baseline", steps=40, checkpoint_every=20, learning_rate=1e38)
-    with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
-                                             r"infinite"):
+    with pytest.raises(
+        NonFiniteError,
+        match=r"seed 0: training step \d+ .*went NaN or "
+        r"infinite",
+    ):
         _train(cfg, _mesh(cfg), workdir=str(tmp_path), record={})
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("seeds", 0, "--seeds must be an integer >= 1, got 0"),
-    ("n_copy", 9, "cannot copy 9 values from sequences of length 5"),
-    ("cardinality", 1, "cardinality must be an integer >= 2"),
-    ("cell", "tree", "--cell must be one of ['gru', 'lstm', 'simple_rnn'], got 'tree'"),
-    ("attention", "cosine", "--attention must be one of ['bahdanau', "),
-    ("models", "baseline,transformer", "unknown model 'transformer'"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("seeds", 0, "--seeds must be an integer >= 1, got 0"),
+        ("n_copy", 9, "cannot copy 9 values from sequences of length 5"),
+        ("cardinality", 1, "cardinality must be an integer >= 2"),
+        ("cell", "tree", "--cell must be one of ['gru', 'lstm', 'simple_rnn'], got 'tree'"),
+        ("attention", "cosine", "--attention must be one of ['bahdanau', "),
+        ("models", "baseline,transformer", "unknown model 'transformer'"),
+    ],
+)
 def test_config_validation(field, value, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         CopyTaskConfig(**{field: value}).validate()
@@ -129,18 +152,27 @@ def test_config_validation(field, value, message):
 
 def _run_cli(*args, env_extra=None):
     env = dict(os.environ, PYTHONPATH=ROOT, **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "experiments.copy_task", *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.copy_task", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
-    (["--n-copy", "6"], "cannot copy 6 values from sequences of length 5"),
-    (["--cardinality", "1"], "cardinality must be an integer >= 2"),
-    (["--cell", "tree"], "argument --cell: invalid choice: 'tree'"),
-    (["--attention", "cosine"], "argument --attention: invalid choice: 'cosine'"),
-    (["--seeds", "ten"], "argument --seeds: invalid int value: 'ten'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+        (["--n-copy", "6"], "cannot copy 6 values from sequences of length 5"),
+        (["--cardinality", "1"], "cardinality must be an integer >= 2"),
+        (["--cell", "tree"], "argument --cell: invalid choice: 'tree'"),
+        (["--attention", "cosine"], "argument --attention: invalid choice: 'cosine'"),
+        (["--seeds", "ten"], "argument --seeds: invalid int value: 'ten'"),
+    ],
+)
 def test_cli_bad_input_gets_one_line(args, message, tmp_path):
     result = _run_cli(*args, "--workdir", str(tmp_path))
     assert result.returncode == 2
@@ -158,9 +190,25 @@ def test_cli_unwritable_workdir(tmp_path):
 
 
 def test_cli_end_to_end(tmp_path, capsys):
-    result = _run_cli("--workdir", str(tmp_path), "--seeds", "2", "--steps", "40",
-                      "--checkpoint-every", "20", "--units", "16", "--cardinality", "6",
-                      "--eval-examples", "20", "--no-progress", "--spot-checks", "3")
+    result = _run_cli(
+        "--workdir",
+        str(tmp_path),
+        "--seeds",
+        "2",
+        "--steps",
+        "40",
+        "--checkpoint-every",
+        "20",
+        "--units",
+        "16",
+        "--cardinality",
+        "6",
+        "--eval-examples",
+        "20",
+        "--no-progress",
+        "--spot-checks",
+        "3",
+    )
     assert result.returncode == 0, result.stderr
     assert "Expected:" in result.stdout and "Welch" in result.stdout
     results = check_work_dir(str(tmp_path))  # the schema, and a TensorBoard curve per seed
@@ -172,8 +220,10 @@ def test_cli_end_to_end(tmp_path, capsys):
         assert (tmp_path / png).stat().st_size > 1000
     assert (tmp_path / "checkpoints" / "attention").is_dir()
     # Running again into the same work dir without --resume is refused, nothing lost.
-    assert main(copy_task.EXPERIMENT, ["--workdir", str(tmp_path), "--seeds", "2",
-                                       "--steps", "40"]) == 2
+    assert (
+        main(copy_task.EXPERIMENT, ["--workdir", str(tmp_path), "--seeds", "2", "--steps", "40"])
+        == 2
+    )
     assert "pass --resume" in capsys.readouterr().err
     # (--resume: test_resume_replays_the_same_run.)
 

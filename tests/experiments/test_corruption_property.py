@@ -41,29 +41,147 @@ EXAMPLES = int(os.environ.get("RNN_ATTN_CORRUPTION_EXAMPLES", "3"))
 
 # Each experiment's tiny run: its flags ({data}: the data dir) and the data files it reads.
 TINY = {
-    "copy_task": (["--models", "attention", "--seeds", "1", "--steps", "6",
-                   "--checkpoint-every", "3", "--units", "8", "--cardinality", "6",
-                   "--eval-examples", "10", "--spot-checks", "1"], []),
-    "vanishing_gradients": (["--configs", "gru_update_bias_5", "--lengths", "6", "--seeds",
-                             "1", "--steps", "6", "--units", "4", "--symbols", "3",
-                             "--checkpoint-every", "3"], []),
-    "weather": (["--data", "{data}/jena.csv", "--format", "jena", "--models", "gru",
-                 "--seeds", "1", "--epochs", "2", "--lookback", "12", "--step", "2",
-                 "--delay", "3", "--batch-size", "32", "--checkpoint-every", "3"],
-                ["jena.csv"]),
-    "char_textgen": (["--text", "{data}/book.txt", "--iterations", "2", "--units", "8",
-                      "--preds-per-iteration", "10", "--eval-chars", "30", "--seeds", "1",
-                      "--checkpoint-every", "20"], ["book.txt"]),
-    "imdb": (["--model", "lstm", "--data-dir", "{data}", "--num-words", "30", "--maxlen",
-              "8", "--epochs", "2", "--seeds", "1"],
-             ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json"]),
-    "imdb_attention": (["--models", "bilstm", "--data-dir", "{data}", "--num-words", "30",
-                        "--maxlen", "8", "--epochs", "2", "--seeds", "1", "--batch-size",
-                        "4"], ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json"]),
-    "imdb_glove": (["--data-dir", "{data}", "--glove", "glove.txt.gz", "--training-samples",
-                    "6", "--validation-samples", "6", "--num-words", "20", "--maxlen", "5",
-                    "--epochs", "2", "--seeds", "1"],
-                   ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json", "glove.txt.gz"]),
+    "copy_task": (
+        [
+            "--models",
+            "attention",
+            "--seeds",
+            "1",
+            "--steps",
+            "6",
+            "--checkpoint-every",
+            "3",
+            "--units",
+            "8",
+            "--cardinality",
+            "6",
+            "--eval-examples",
+            "10",
+            "--spot-checks",
+            "1",
+        ],
+        [],
+    ),
+    "vanishing_gradients": (
+        [
+            "--configs",
+            "gru_update_bias_5",
+            "--lengths",
+            "6",
+            "--seeds",
+            "1",
+            "--steps",
+            "6",
+            "--units",
+            "4",
+            "--symbols",
+            "3",
+            "--checkpoint-every",
+            "3",
+        ],
+        [],
+    ),
+    "weather": (
+        [
+            "--data",
+            "{data}/jena.csv",
+            "--format",
+            "jena",
+            "--models",
+            "gru",
+            "--seeds",
+            "1",
+            "--epochs",
+            "2",
+            "--lookback",
+            "12",
+            "--step",
+            "2",
+            "--delay",
+            "3",
+            "--batch-size",
+            "32",
+            "--checkpoint-every",
+            "3",
+        ],
+        ["jena.csv"],
+    ),
+    "char_textgen": (
+        [
+            "--text",
+            "{data}/book.txt",
+            "--iterations",
+            "2",
+            "--units",
+            "8",
+            "--preds-per-iteration",
+            "10",
+            "--eval-chars",
+            "30",
+            "--seeds",
+            "1",
+            "--checkpoint-every",
+            "20",
+        ],
+        ["book.txt"],
+    ),
+    "imdb": (
+        [
+            "--model",
+            "lstm",
+            "--data-dir",
+            "{data}",
+            "--num-words",
+            "30",
+            "--maxlen",
+            "8",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+        ],
+        ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json"],
+    ),
+    "imdb_attention": (
+        [
+            "--models",
+            "bilstm",
+            "--data-dir",
+            "{data}",
+            "--num-words",
+            "30",
+            "--maxlen",
+            "8",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+            "--batch-size",
+            "4",
+        ],
+        ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json"],
+    ),
+    "imdb_glove": (
+        [
+            "--data-dir",
+            "{data}",
+            "--glove",
+            "glove.txt.gz",
+            "--training-samples",
+            "6",
+            "--validation-samples",
+            "6",
+            "--num-words",
+            "20",
+            "--maxlen",
+            "5",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+        ],
+        ["aclImdb_v1_labeled.tar.xz", "imdb_word_index.json", "glove.txt.gz"],
+    ),
 }
 CORRUPTIONS = ("truncate", "flip", "empty", "noise", "append", "delete")
 
@@ -95,12 +213,15 @@ def _corrupt(path, how: str, fraction: float, noise: bytes) -> None:
     if how == "delete":
         path.unlink()
         return
-    changed = {"truncate": lambda: blob[:cut],
-               "flip": lambda: (blob[:cut] + bytes([blob[cut] ^ (noise[0] | 1)])
-                                + blob[cut + 1:]) if blob else noise,
-               "empty": lambda: b"",
-               "noise": lambda: noise,
-               "append": lambda: blob + noise}[how]()
+    changed = {
+        "truncate": lambda: blob[:cut],
+        "flip": lambda: (
+            (blob[:cut] + bytes([blob[cut] ^ (noise[0] | 1)]) + blob[cut + 1 :]) if blob else noise
+        ),
+        "empty": lambda: b"",
+        "noise": lambda: noise,
+        "append": lambda: blob + noise,
+    }[how]()
     path.write_bytes(changed)
 
 
@@ -134,12 +255,19 @@ def test_any_corrupt_file_gets_a_finished_run_or_one_line(experiment, finished, 
     data_files = TINY[experiment][1]
     examples = []
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-              suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
-    @given(in_data=st.booleans() if data_files else st.just(False),
-           index=st.integers(0, 10**6), how=st.sampled_from(CORRUPTIONS),
-           fraction=st.floats(0.0, 0.999), noise=st.binary(min_size=1, max_size=64))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        in_data=st.booleans() if data_files else st.just(False),
+        index=st.integers(0, 10**6),
+        how=st.sampled_from(CORRUPTIONS),
+        fraction=st.floats(0.0, 0.999),
+        noise=st.binary(min_size=1, max_size=64),
+    )
     def check(in_data, index, how, fraction, noise):
         case = tmp_path / f"case{len(examples)}"
         if in_data:

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 class Scenario:
     """One experiment under fault injection: its command (data written into tmp_path),
     the model whose checkpoint dir is watched, its steps in all and the kills."""
+
     command: Callable[[object, object], list[str]]  # (tmp_path, workdir) -> argv
     model: str
     total_steps: int
@@ -43,16 +44,52 @@ def _weather(tmp_path, workdir):
     data = tmp_path / "jena.csv"
     if not data.exists():
         write_jena(data, rows=600)
-    return ["experiments.weather", "--data", str(data), "--format", "jena", "--models",
-            "gru", "--seeds", "1", "--epochs", "3", "--lookback", "12", "--step", "2",
-            "--delay", "3", "--batch-size", "16", "--checkpoint-every", "3"]
+    return [
+        "experiments.weather",
+        "--data",
+        str(data),
+        "--format",
+        "jena",
+        "--models",
+        "gru",
+        "--seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--lookback",
+        "12",
+        "--step",
+        "2",
+        "--delay",
+        "3",
+        "--batch-size",
+        "16",
+        "--checkpoint-every",
+        "3",
+    ]
 
 
 def _copy_task(tmp_path, workdir):
     # 2 seeds, 60 steps of fresh pairs, a checkpoint every 3 steps.
-    return ["experiments.copy_task", "--models", "attention", "--seeds", "2", "--steps",
-            "60", "--checkpoint-every", "3", "--units", "16", "--cardinality", "6",
-            "--eval-examples", "20", "--spot-checks", "1"]
+    return [
+        "experiments.copy_task",
+        "--models",
+        "attention",
+        "--seeds",
+        "2",
+        "--steps",
+        "60",
+        "--checkpoint-every",
+        "3",
+        "--units",
+        "16",
+        "--cardinality",
+        "6",
+        "--eval-examples",
+        "20",
+        "--spot-checks",
+        "1",
+    ]
 
 
 def _imdb_attention(tmp_path, workdir):
@@ -61,28 +98,60 @@ def _imdb_attention(tmp_path, workdir):
     data = tmp_path / "data"
     if not data.exists():
         write_imdb(tmp_path)
-    return ["experiments.imdb_attention", "--models", "bilstm", "--data-dir", str(data),
-            "--num-words", "30", "--maxlen", "8", "--epochs", "5", "--seeds", "2",
-            "--batch-size", "2", "--checkpoint-every", "1"]
+    return [
+        "experiments.imdb_attention",
+        "--models",
+        "bilstm",
+        "--data-dir",
+        str(data),
+        "--num-words",
+        "30",
+        "--maxlen",
+        "8",
+        "--epochs",
+        "5",
+        "--seeds",
+        "2",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+    ]
 
 
-SCENARIOS = {"weather": Scenario(_weather, "gru", 66, 5),
-             "copy_task": Scenario(_copy_task, "attention", 60, 3),
-             "imdb_attention": Scenario(_imdb_attention, "bilstm", 30, 3)}
+SCENARIOS = {
+    "weather": Scenario(_weather, "gru", 66, 5),
+    "copy_task": Scenario(_copy_task, "attention", 60, 3),
+    "imdb_attention": Scenario(_imdb_attention, "bilstm", 30, 3),
+}
 
 
 def _command(scenario, tmp_path, workdir, *extra):
     module, *args = scenario.command(tmp_path, workdir)
-    return [sys.executable, "-m", module, "--workdir", str(workdir), *args, "--no-progress",
-            "--cpu-devices", "1", *extra]
+    return [
+        sys.executable,
+        "-m",
+        module,
+        "--workdir",
+        str(workdir),
+        *args,
+        "--no-progress",
+        "--cpu-devices",
+        "1",
+        *extra,
+    ]
 
 
 def _start(command, log, cache_dir):
     # The runs share a compilation cache (only startup time; the same executables).
-    env = dict(os.environ, PYTHONPATH=ROOT, JAX_COMPILATION_CACHE_DIR=str(cache_dir),
-               JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-               # the data cache of each work dir its own (the reference runs beside)
-               RNN_ATTN_CACHE=command[command.index("--workdir") + 1] + ".data-cache")
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        JAX_COMPILATION_CACHE_DIR=str(cache_dir),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        # the data cache of each work dir its own (the reference runs beside)
+        RNN_ATTN_CACHE=command[command.index("--workdir") + 1] + ".data-cache",
+    )
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -91,8 +160,10 @@ def _checkpoints(directory):
     if not os.path.isdir(directory):
         return [], []
     names = os.listdir(directory)
-    return (sorted(int(n) for n in names if n.isdigit()),
-            [n for n in names if "orbax-checkpoint-tmp" in n])
+    return (
+        sorted(int(n) for n in names if n.isdigit()),
+        [n for n in names if "orbax-checkpoint-tmp" in n],
+    )
 
 
 def _kill_when(process, condition, timeout=180.0):
@@ -118,8 +189,7 @@ def _final_state(directory):
 
 
 @pytest.mark.parametrize("experiment", sorted(SCENARIOS))
-def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(experiment,
-                                                                           tmp_path):
+def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(experiment, tmp_path):
     scenario = SCENARIOS[experiment]
     rng = np.random.default_rng(2026)
     log = open(tmp_path / "log.txt", "ab")
@@ -131,8 +201,9 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(expe
     workdir = tmp_path / "killed"
     # every seed in one checkpoint
     checkpoint_dir = str(workdir / "checkpoints" / scenario.model)
-    targets = sorted(rng.choice(np.arange(4, scenario.total_steps - 8), scenario.kills - 1,
-                                replace=False))
+    targets = sorted(
+        rng.choice(np.arange(4, scenario.total_steps - 8), scenario.kills - 1, replace=False)
+    )
     plan = [("step", int(t)) for t in targets]
     plan.insert(2, ("mid-write", 0))
     killed_at, mid_write_kills, runs = [], 0, 0
@@ -161,8 +232,9 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(expe
 
             def write_under_way(writing=writing, newest_before=newest_before):
                 _, temporary = _checkpoints(checkpoint_dir)
-                writing[:] = [int(n.split(".")[0]) for n in temporary
-                              if int(n.split(".")[0]) > newest_before]
+                writing[:] = [
+                    int(n.split(".")[0]) for n in temporary if int(n.split(".")[0]) > newest_before
+                ]
                 return bool(writing)
 
             assert _kill_when(process, write_under_way), "the run ended before its kill"
@@ -177,8 +249,9 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(expe
 
     assert mid_write_kills == 1
     assert len(set(killed_at)) == scenario.kills, killed_at
-    print(f"{runs} runs killed; at steps (at least) {killed_at}, one during the write of "
-          f"a checkpoint")
+    print(
+        f"{runs} runs killed; at steps (at least) {killed_at}, one during the write of a checkpoint"
+    )
     finished = _start(_command(scenario, tmp_path, workdir, "--resume"), log, cache)
     assert finished.wait(300) == 0, (tmp_path / "log.txt").read_text()[-3000:]
     assert reference.wait(300) == 0, (tmp_path / "log.txt").read_text()[-3000:]
@@ -186,7 +259,8 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(expe
 
     step, params, record = _final_state(checkpoint_dir)
     ref_step, ref_params, ref_record = _final_state(
-        str(tmp_path / "reference" / "checkpoints" / scenario.model))
+        str(tmp_path / "reference" / "checkpoints" / scenario.model)
+    )
     assert step == ref_step == scenario.total_steps
     flat, ref_flat = _leaves(params), _leaves(ref_params)
     assert flat.keys() == ref_flat.keys()
@@ -196,8 +270,9 @@ def test_sigkill_at_random_steps_and_mid_write_then_resume_is_bit_identical(expe
     results = json.loads((workdir / "results.json").read_text())["models"]
     ref_results = json.loads((tmp_path / "reference" / "results.json").read_text())["models"]
     assert results[scenario.model]["per_seed"] == ref_results[scenario.model]["per_seed"]
-    assert (results[scenario.model].get("history_per_seed")
-            == ref_results[scenario.model].get("history_per_seed"))
+    assert results[scenario.model].get("history_per_seed") == ref_results[scenario.model].get(
+        "history_per_seed"
+    )
 
 
 def _leaves(tree, prefix=""):

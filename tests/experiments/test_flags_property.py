@@ -41,15 +41,25 @@ CONFIGS = {
     "char_textgen": ("experiments.char_textgen.config", "TextGenConfig", []),
     "vanishing_gradients": ("experiments.vanishing_gradients.config", "VanishingConfig", []),
 }
-DEVICE_FLAGS = {"--seed-parallel": st.integers(-3, 64), "--data-parallel": st.integers(-3, 64),
-                "--compute-dtype": st.sampled_from(["float32", "bfloat16", "float16", ""])}
+DEVICE_FLAGS = {
+    "--seed-parallel": st.integers(-3, 64),
+    "--data-parallel": st.integers(-3, 64),
+    "--compute-dtype": st.sampled_from(["float32", "bfloat16", "float16", ""]),
+}
 
-INTS = st.one_of(st.integers(-5, 40), st.integers(-2**70, 2**70),
-                 st.sampled_from([0, 1, 2**31, 2**32, 2**32 - 1, 10**12]))
-FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                   st.sampled_from([0.0, -0.0, 1e-300, 1e308, 0.5, 1.0]))
-TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", ",", "a,,b", "gru,gru", "lstm",
-                                                        "bilstm,bilstm_attention", "dense"]))
+INTS = st.one_of(
+    st.integers(-5, 40),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([0, 1, 2**31, 2**32, 2**32 - 1, 10**12]),
+)
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 1e308, 0.5, 1.0]),
+)
+TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", ",", "a,,b", "gru,gru", "lstm", "bilstm,bilstm_attention", "dense"]),
+)
 
 
 def _value(kind: type) -> st.SearchStrategy:
@@ -65,8 +75,9 @@ def flags(draw, experiment: str) -> list[str]:
     module, name, base = CONFIGS[experiment]
     cls = getattr(importlib.import_module(module), name)
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)
-             if not (experiment == "imdb" and f.name == "models")]
+    names = [
+        f.name for f in dataclasses.fields(cls) if not (experiment == "imdb" and f.name == "models")
+    ]
     argv = list(base)
     for field in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
         flag = "--" + field.replace("_", "-")
@@ -91,8 +102,9 @@ def _earlier_run(root, experiment: str) -> dict[str, bytes]:
 
 
 def _snapshot(root) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def _run(experiment: str, argv: list[str]) -> tuple[object, str]:
@@ -112,9 +124,12 @@ def test_any_flags_get_one_line_and_leave_an_earlier_run_untouched(experiment, t
     before = _earlier_run(root, experiment)
     runs: list[list[str]] = []
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-              suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(flags(experiment))
     def check(argv):
         runs.append(argv)

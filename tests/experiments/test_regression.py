@@ -15,11 +15,21 @@ from experiments.regression import checkouts, compare, config, report, run
 from rnn_attn.data.paths import default_data_dir
 from tests._paths import ROOT, SHARED_DATA
 
-RESULTS = {"experiment": "x", "config": {"seeds": 3},
-           "models": {"lstm": {"seeds": [0, 1, 2],
-                               "per_seed": {"acc": [0.8, 0.9, 0.85], "loss": [0.5, 0.4, 0.45],
-                                            "best_epoch": [3, 2, 3]}},
-                      "gru": {"per_seed": {"acc": [0.7, 0.75, 0.72]}}}}
+RESULTS = {
+    "experiment": "x",
+    "config": {"seeds": 3},
+    "models": {
+        "lstm": {
+            "seeds": [0, 1, 2],
+            "per_seed": {
+                "acc": [0.8, 0.9, 0.85],
+                "loss": [0.5, 0.4, 0.45],
+                "best_epoch": [3, 2, 3],
+            },
+        },
+        "gru": {"per_seed": {"acc": [0.7, 0.75, 0.72]}},
+    },
+}
 
 
 def changed(**edits):
@@ -37,13 +47,18 @@ def changed(**edits):
 
 # -- the comparison ------------------------------------------------------------------------------
 
+
 def test_equal_results_keep_every_figure_whatever_the_envelope():
     renamed = {"schema": 2, "models": copy.deepcopy(RESULTS["models"])}  # envelope changed
     result = compare.compare_results(RESULTS, renamed)
     assert result["counts"] == {"equal": 12, "different": 0, "old_only": 0, "new_only": 0}
     assert result["one_sided"] == [] and compare.kept(result["counts"])
     assert [(r["model"], r["metric"], r["seed"]) for r in result["rows"][:4]] == [
-        ("lstm", "acc", 0), ("lstm", "acc", 1), ("lstm", "acc", 2), ("lstm", "loss", 0)]
+        ("lstm", "acc", 0),
+        ("lstm", "acc", 1),
+        ("lstm", "acc", 2),
+        ("lstm", "loss", 0),
+    ]
 
 
 def test_one_seed_that_differs_is_shown_with_both_values_and_the_difference():
@@ -52,7 +67,12 @@ def test_one_seed_that_differs_is_shown_with_both_values_and_the_difference():
     assert len(different) == 1
     row = different[0]
     assert (row["model"], row["metric"], row["seed"], row["old"], row["new"]) == (
-        "lstm", "acc", 1, 0.9, 0.9000001)
+        "lstm",
+        "acc",
+        1,
+        0.9,
+        0.9000001,
+    )
     assert row["difference"] == pytest.approx(1e-7)
     assert result["counts"]["different"] == 1 and not compare.kept(result["counts"])
 
@@ -67,15 +87,25 @@ def test_models_metrics_and_seeds_on_one_side_are_listed_and_only_losses_fail():
         {"model": "lstm", "metric": "loss", "side": "old"},
         {"model": "lstm", "metric": "f1", "side": "new"},
         {"model": "gru", "metric": None, "side": "old"},
-        {"model": "dense", "metric": None, "side": "new"}]
+        {"model": "dense", "metric": None, "side": "new"},
+    ]
     assert [r for r in result["rows"] if r["verdict"] == compare.OLD_ONLY] == [
-        {"model": "lstm", "metric": "acc", "seed": 2, "old": 0.85, "new": None,
-         "verdict": "old only", "difference": None}]
+        {
+            "model": "lstm",
+            "metric": "acc",
+            "seed": 2,
+            "old": 0.85,
+            "new": None,
+            "verdict": "old only",
+            "difference": None,
+        }
+    ]
     assert result["counts"] == {"equal": 5, "different": 0, "old_only": 3, "new_only": 2}
     assert not compare.kept(result["counts"])
     # Figures added on the new side only are listed but do not fail the check.
-    added = compare.compare_results(RESULTS, {"models": {**copy.deepcopy(RESULTS["models"]),
-                                                         "dense": {"per_seed": {"a": [1]}}}})
+    added = compare.compare_results(
+        RESULTS, {"models": {**copy.deepcopy(RESULTS["models"]), "dense": {"per_seed": {"a": [1]}}}}
+    )
     assert added["counts"]["new_only"] == 1 and compare.kept(added["counts"])
 
 
@@ -108,18 +138,23 @@ def test_results_without_per_seed_figures_compare_nothing_and_are_not_kept():
     result = compare.compare_results({"models": {"a": {"summary": {}}}}, {"other": 1})
     assert result["rows"] == [] and not compare.kept(result["counts"])
     assert compare.per_seed_figures({"models": {"a": {"per_seed": {"x": [1]}}}}) == {
-        "a": {"x": [1]}}
-    scalar = compare.compare_results({"models": {"a": {"per_seed": {"x": 0.5}}}},
-                                     {"models": {"a": {"per_seed": {"x": [0.5]}}}})
+        "a": {"x": [1]}
+    }
+    scalar = compare.compare_results(
+        {"models": {"a": {"per_seed": {"x": 0.5}}}}, {"models": {"a": {"per_seed": {"x": [0.5]}}}}
+    )
     assert [(r["seed"], r["verdict"]) for r in scalar["rows"]] == [(None, "different")]
 
 
 # -- the cases -----------------------------------------------------------------------------------
 
+
 def test_the_case_filter_keeps_the_list_order_and_refuses_unknown_names():
     assert config.select_cases("") == config.CASES
     assert [c.name for c in config.select_cases("imdb_local, copy_task")] == [
-        "copy_task", "imdb_local"]
+        "copy_task",
+        "imdb_local",
+    ]
     with pytest.raises(ValueError, match=r"--only: unknown case\(s\) \['nope'\]"):
         config.select_cases("copy_task,nope")
 
@@ -133,17 +168,23 @@ def test_the_cases_are_the_ones_issue_29_asks_for():
         "imdb_local": "python -m experiments.imdb --model embedding_flatten --local",
         "imdb_glove_local": "python -m experiments.imdb_glove --local",
         "char_textgen_local": "python -m experiments.char_textgen --local",
-        "vanishing_gradients_local": "python -m experiments.vanishing_gradients --local"}
+        "vanishing_gradients_local": "python -m experiments.vanishing_gradients --local",
+    }
     for case in config.CASES:
         assert os.path.isfile(os.path.join(ROOT, "experiments", case.module, "__main__.py"))
 
 
 # -- the tables ----------------------------------------------------------------------------------
 
+
 def _case(new, tolerance=0.0):
     runs = {side: {"seconds": 1.25} for side in ("old", "new")}
-    return {"name": "c", "command": "python -m experiments.c", "runs": runs,
-            "comparison": compare.compare_results(RESULTS, new, tolerance)}
+    return {
+        "name": "c",
+        "command": "python -m experiments.c",
+        "runs": runs,
+        "comparison": compare.compare_results(RESULTS, new, tolerance),
+    }
 
 
 def test_all_equal_metrics_take_one_line_per_model():
@@ -151,7 +192,8 @@ def test_all_equal_metrics_take_one_line_per_model():
     assert lines == [
         "== c: python -m experiments.c (old 1.2 s, new 1.2 s): 12 equal, 0 different: kept",
         "  lstm: all 3 metrics equal on every seed (9 figures)",
-        "  gru: 1 metric equal on every seed (3 figures)"]
+        "  gru: 1 metric equal on every seed (3 figures)",
+    ]
 
 
 def test_a_metric_that_differs_shows_every_seed_side_by_side():
@@ -163,11 +205,16 @@ def test_a_metric_that_differs_shows_every_seed_side_by_side():
     assert lines[3].split() == ["lstm", "acc", "1", "0.9", "0.91", "different", "(+0.01)"]
     assert lines[5] == "  lstm: other 2 metrics equal on every seed (6 figures)"
     assert lines[6] == "  metric gru.acc: old only"
-    record = {"old": {"revision": "HEAD", "commit": "a" * 40},
-              "new": {"revision": "WORKTREE", "commit": "b" * 40 + "+changes"},
-              "cpu": "Some CPU, 2 cores", "tolerance": 0.0, "verdict": "NOT KEPT",
-              "counts": compare.total_counts([_case(new)["comparison"]]), "seconds": 3.0,
-              "cases": [_case(new)]}
+    record = {
+        "old": {"revision": "HEAD", "commit": "a" * 40},
+        "new": {"revision": "WORKTREE", "commit": "b" * 40 + "+changes"},
+        "cpu": "Some CPU, 2 cores",
+        "tolerance": 0.0,
+        "verdict": "NOT KEPT",
+        "counts": compare.total_counts([_case(new)["comparison"]]),
+        "seconds": 3.0,
+        "cases": [_case(new)],
+    }
     md = report.markdown(record)
     assert "| c | 1.2 | 1.2 | 8 equal, 1 different, 1 old only | NOT KEPT |" in md
     assert "| lstm | acc | 1 | 0.9 | 0.91 | different (+0.01) |" in md
@@ -178,8 +225,7 @@ def test_a_metric_that_differs_shows_every_seed_side_by_side():
 
 def test_figures_within_the_tolerance_are_counted_in_the_summary():
     lines = report.text_lines(_case(changed(gru__acc=[0.7, 0.75, 0.72 + 1e-12]), 1e-9))
-    assert lines[-1] == ("  gru: 1 metric equal on every seed (3 figures, 1 within the "
-                         "tolerance)")
+    assert lines[-1] == ("  gru: 1 metric equal on every seed (3 figures, 1 within the tolerance)")
 
 
 # -- the command, on a small repository of its own -----------------------------------------------
@@ -199,9 +245,13 @@ with open(os.path.join(a.workdir, "results.json"), "w") as f:
 
 
 def _git(repo, *args):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                           *args], cwd=repo, check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def _commit(repo, models) -> str:
@@ -233,12 +283,14 @@ def fake_repo(tmp_path, monkeypatch):
 
 
 def _worktrees(repo) -> list[str]:
-    return [line for line in _git(repo, "worktree", "list", "--porcelain").splitlines()
-            if line.startswith("worktree ")]
+    return [
+        line
+        for line in _git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
 
 
-def test_the_same_commit_twice_keeps_everything_and_leaves_no_worktree(fake_repo, tmp_path,
-                                                                      capsys):
+def test_the_same_commit_twice_keeps_everything_and_leaves_no_worktree(fake_repo, tmp_path, capsys):
     repo, commits = fake_repo
     work = tmp_path / "work"
     assert run.main(["--old", commits["A"], "--new", "HEAD", "--workdir", str(work)]) == 0
@@ -258,16 +310,18 @@ def test_the_same_commit_twice_keeps_everything_and_leaves_no_worktree(fake_repo
 
 def test_a_changed_figure_exits_1_and_the_worktree_runs_in_place(fake_repo, tmp_path, capsys):
     repo, commits = fake_repo
-    assert run.main(["--old", commits["A"], "--new", commits["B"], "--workdir",
-                     str(tmp_path / "w1")]) == 1
+    assert (
+        run.main(["--old", commits["A"], "--new", commits["B"], "--workdir", str(tmp_path / "w1")])
+        == 1
+    )
     out = capsys.readouterr().out
     assert ["m", "acc", "1", "0.6", "0.61", "different", "(+0.01)"] in [
-        line.split() for line in out.splitlines()]
+        line.split() for line in out.splitlines()
+    ]
     assert "NOT KEPT" in out
     figures = repo / "experiments" / "fake" / "figures.json"
     figures.write_text(json.dumps({"m": {"per_seed": {"acc": [0.5, 0.6], "n": [1, 3]}}}))
-    assert run.main(["--old", "HEAD", "--new", "WORKTREE", "--workdir",
-                     str(tmp_path / "w2")]) == 1
+    assert run.main(["--old", "HEAD", "--new", "WORKTREE", "--workdir", str(tmp_path / "w2")]) == 1
     record = json.loads((tmp_path / "w2" / "regression.json").read_text())
     assert record["new"]["commit"] == commits["A"] + "+changes"
     assert f"path: {repo}" in (tmp_path / "w2" / "fake" / "new" / "output.log").read_text()
@@ -277,8 +331,7 @@ def test_a_changed_figure_exits_1_and_the_worktree_runs_in_place(fake_repo, tmp_
 def test_a_failed_run_gets_one_error_line_naming_its_log(fake_repo, tmp_path, capsys):
     repo, commits = fake_repo
     work = tmp_path / "work"
-    assert run.main(["--old", "HEAD", "--new", commits["fails"], "--workdir",
-                     str(work)]) == 2
+    assert run.main(["--old", "HEAD", "--new", commits["fails"], "--workdir", str(work)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     log = work / "fake" / "new" / "output.log"
     assert err == [f"error: fake (new, {commits['fails']}) exited with status 3; see {log}"]
@@ -290,42 +343,62 @@ def test_bad_flags_get_one_line_and_write_nothing(fake_repo, tmp_path, capsys):
     repo, commits = fake_repo
     work = tmp_path / "work"
     for argv, message in (
-            (["--only", "nope"], "error: --only: unknown case(s) ['nope']; expected some of "
-                                 "['fake']"),
-            (["--old", "v9"], "error: --old: unknown revision 'v9'; expected a branch, a "
-                              "commit, HEAD~N or WORKTREE"),
-            (["--tolerance", "-1"], "error: --tolerance must be a finite number >= 0, got "
-                                    "-1.0")):
+        (["--only", "nope"], "error: --only: unknown case(s) ['nope']; expected some of ['fake']"),
+        (
+            ["--old", "v9"],
+            "error: --old: unknown revision 'v9'; expected a branch, a commit, HEAD~N or WORKTREE",
+        ),
+        (["--tolerance", "-1"], "error: --tolerance must be a finite number >= 0, got -1.0"),
+    ):
         flags = {"--old": "HEAD", "--new": "HEAD", "--workdir": str(work)}
         flags.update(zip(argv[::2], argv[1::2], strict=True))
         assert run.main([x for kv in flags.items() for x in kv]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [message]
         assert not work.exists()
     (tmp_path / "file").write_text("")
-    for workdir, why in ((tmp_path / "file" / "sub", "cannot be written (Not a directory)"),
-                         (tmp_path, "exists and is not an empty directory")):
+    for workdir, why in (
+        (tmp_path / "file" / "sub", "cannot be written (Not a directory)"),
+        (tmp_path, "exists and is not an empty directory"),
+    ):
         assert run.main(["--old", "HEAD", "--new", "HEAD", "--workdir", str(workdir)]) == 2
         assert why in capsys.readouterr().err
 
 
 # -- slow: one real case -------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_head_against_this_checkout_keeps_the_imdb_figures(tmp_path):
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"no shared data at {SHARED_DATA} (the IMDB reviews)")
     work = tmp_path / "regression"
-    done = subprocess.run([sys.executable, "-m", "experiments.regression", "--only",
-                           "imdb_local", "--old", "HEAD", "--new", "WORKTREE", "--workdir",
-                           str(work)], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.regression",
+            "--only",
+            "imdb_local",
+            "--old",
+            "HEAD",
+            "--new",
+            "WORKTREE",
+            "--workdir",
+            str(work),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     record = json.loads((work / "regression.json").read_text())
     assert record["verdict"] == "kept" and record["counts"]["different"] == 0
-    assert record["counts"]["equal"] > 0 and [c["name"] for c in record["cases"]] == [
-        "imdb_local"]
+    assert record["counts"]["equal"] > 0 and [c["name"] for c in record["cases"]] == ["imdb_local"]
     assert "embedding_flatten: all " in done.stdout
     assert not (work / "checkouts").exists()
-    listed = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True,
-                            text=True).stdout
+    listed = subprocess.run(
+        ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
     assert str(work) not in listed

@@ -13,9 +13,16 @@ from experiments.reproduce.config import RECIPES, Figure, Recipe
 from rnn_attn.analysis import schema, stats
 from tests._paths import ROOT
 
-RESULTS = {"models": {"a": {"per_seed": {"acc": [0.8, 0.9, 0.85]},
-                            "history_per_seed": [{"val": [0.1, 0.2]}, {"val": [0.3, 0.4]}]}},
-           "baseline": {"validation": {"mae": 0.25}}, "timing_seconds": 12.5}
+RESULTS = {
+    "models": {
+        "a": {
+            "per_seed": {"acc": [0.8, 0.9, 0.85]},
+            "history_per_seed": [{"val": [0.1, 0.2]}, {"val": [0.3, 0.4]}],
+        }
+    },
+    "baseline": {"validation": {"mae": 0.25}},
+    "timing_seconds": 12.5,
+}
 
 
 def test_lookup_follows_dots_stars_and_indices():
@@ -34,10 +41,20 @@ def test_a_figure_is_the_mean_with_its_t_interval_and_every_seed():
 
 
 def test_the_table_comes_from_the_files_and_says_what_did_not_run(tmp_path):
-    recipe = Recipe("row", "002", "t", "imdb", ("--seeds", "3"), (),
-                    (Figure("a: acc", "models.a.per_seed.acc", "about 75"),
-                     Figure("a: epoch 2", "models.a.history_per_seed.*.val.1"),
-                     Figure("a: gone", "models.a.per_seed.gone")), note="why")
+    recipe = Recipe(
+        "row",
+        "002",
+        "t",
+        "imdb",
+        ("--seeds", "3"),
+        (),
+        (
+            Figure("a: acc", "models.a.per_seed.acc", "about 75"),
+            Figure("a: epoch 2", "models.a.history_per_seed.*.val.1"),
+            Figure("a: gone", "models.a.per_seed.gone"),
+        ),
+        note="why",
+    )
     (tmp_path / "row").mkdir()
     (tmp_path / "row" / "results.json").write_text(json.dumps(RESULTS))
     results = {"row": table.load_results(str(tmp_path), recipe)}
@@ -93,8 +110,9 @@ def test_a_corrupt_results_file_gets_one_line_naming_it_and_the_doc_stays(tmp_pa
     doc = tmp_path / "results.md"
     doc.write_text("before\n<!-- reproduce:begin -->\nold\n<!-- reproduce:end -->\n")
     before = doc.read_text()
-    assert run.main(["--table-only", "--workdir", str(tmp_path / "w"),
-                     "--update-doc", str(doc)]) == 2
+    assert (
+        run.main(["--table-only", "--workdir", str(tmp_path / "w"), "--update-doc", str(doc)]) == 2
+    )
     err = capsys.readouterr().err
     assert "results.json is not valid JSON" in err and "Traceback" not in err
     assert doc.read_text() == before and (row / "results.json").read_text() == '{"models": '
@@ -107,9 +125,15 @@ def test_a_full_runs_rows_are_archived_beside_the_doc_and_outlive_its_work_dir(t
     run_dir.mkdir(parents=True)
     (run_dir / "history.png").write_bytes(b"png")
     per_seed = {"val_accuracy_final": [0.75, 0.76, 0.77], "val_accuracy_best": [0.8] * 3}
-    (run_dir / "results.json").write_text(json.dumps({
-        "models": {model: {"per_seed": per_seed}}, "timing_seconds": 20.0,
-        "files": {"history": str(run_dir / "history.png")}}))
+    (run_dir / "results.json").write_text(
+        json.dumps(
+            {
+                "models": {model: {"per_seed": per_seed}},
+                "timing_seconds": 20.0,
+                "files": {"history": str(run_dir / "history.png")},
+            }
+        )
+    )
     (run_dir / table.PROVENANCE).write_text(json.dumps(run.provenance(row, False, 21.0)))
     doc = tmp_path / "docs" / "results.md"
     doc.parent.mkdir()
@@ -141,14 +165,19 @@ def test_a_row_finished_before_provenance_was_recorded_says_so(tmp_path):
     record = table.load_provenance(str(tmp_path / "archive"), row)
     assert record["commit"] is None and record["seconds"] == 5.0
     assert table.provenance_lines({row.name: record})[0].startswith(
-        f"- `{row.name}`: commit not recorded, finished 20")
+        f"- `{row.name}`: commit not recorded, finished 20"
+    )
 
 
-def test_the_recorded_commit_counts_code_changes_not_the_docs_it_rewrites(tmp_path,
-                                                                          monkeypatch):
+def test_the_recorded_commit_counts_code_changes_not_the_docs_it_rewrites(tmp_path, monkeypatch):
     def git(*args):
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                       cwd=tmp_path, check=True, capture_output=True)
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "results.md").write_text("table\n")
     (tmp_path / "model.py").write_text("x = 1\n")
@@ -178,15 +207,17 @@ def test_quick_runs_every_row_and_the_table_is_rebuilt_from_the_files(tmp_path):
     workdir, doc = tmp_path / "quick", tmp_path / "results.md"
     doc.write_text(f"# Results\n{table.BEGIN}\n{table.END}\nprose\n")
     cmd = [sys.executable, "-m", "experiments.reproduce", "--quick", "--workdir", str(workdir)]
-    done = subprocess.run([*cmd, "--update-doc", str(doc)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=1200)
+    done = subprocess.run(
+        [*cmd, "--update-doc", str(doc)], cwd=ROOT, capture_output=True, text=True, timeout=1200
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     first = (workdir / "results_table.md").read_text()
     assert "not run" not in first and "missing (" not in first, first
     assert f"{len(config.RECIPES)} of {len(config.RECIPES)} rows run" in first
     assert doc.read_text().endswith(f"{table.END}\nprose\n")
     assert (tmp_path / "figures" / "002_weather_temperature.png").is_file()
-    again = subprocess.run([*cmd, "--table-only"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=300)
+    again = subprocess.run(
+        [*cmd, "--table-only"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert (workdir / "results_table.md").read_text() == first

@@ -13,10 +13,22 @@ import pytest
 from tests._paths import ROOT
 from tests._results import check_work_dir
 
-POSITIVE = ["a great film, loved it", "wonderful acting and a great story", "fine fun film",
-            "loved the story", "great great fun", "a wonderful film"]
-NEGATIVE = ["a dull film, hated it", "awful acting and a dull story", "bad boring film",
-            "hated the story", "awful awful bore", "a boring film"]
+POSITIVE = [
+    "a great film, loved it",
+    "wonderful acting and a great story",
+    "fine fun film",
+    "loved the story",
+    "great great fun",
+    "a wonderful film",
+]
+NEGATIVE = [
+    "a dull film, hated it",
+    "awful acting and a dull story",
+    "bad boring film",
+    "hated the story",
+    "awful awful bore",
+    "a boring film",
+]
 
 
 def _data_dir(tmp_path):
@@ -29,7 +41,9 @@ def _data_dir(tmp_path):
             for label, texts in (("pos", POSITIVE), ("neg", NEGATIVE)):
                 for text in texts:
                     blob = text.encode()
-                    info = tarfile.TarInfo(f"aclImdb/{split}/{label}/{n}_{8 if label == 'pos' else 2}.txt")
+                    info = tarfile.TarInfo(
+                        f"aclImdb/{split}/{label}/{n}_{8 if label == 'pos' else 2}.txt"
+                    )
                     info.size = len(blob)
                     tar.addfile(info, io.BytesIO(blob))
                     n += 1
@@ -39,19 +53,43 @@ def _data_dir(tmp_path):
 
 
 def _run(module, *args, env_extra=None):
-    env = dict(os.environ, RNN_ATTN_CACHE=os.path.join(args[args.index("--workdir") + 1], "cache")
-               if "--workdir" in args else os.environ.get("RNN_ATTN_CACHE", "/tmp/rnn_attn_cache"))
+    env = dict(
+        os.environ,
+        RNN_ATTN_CACHE=os.path.join(args[args.index("--workdir") + 1], "cache")
+        if "--workdir" in args
+        else os.environ.get("RNN_ATTN_CACHE", "/tmp/rnn_attn_cache"),
+    )
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_imdb_attention_end_to_end_with_resume(tmp_path):
     data = _data_dir(tmp_path)
     workdir = str(tmp_path / "run")
-    args = ["--workdir", workdir, "--data-dir", str(data), "--num-words", "30",
-            "--maxlen", "8", "--epochs", "2", "--seeds", "2", "--batch-size", "4",
-            "--no-progress"]
+    args = [
+        "--workdir",
+        workdir,
+        "--data-dir",
+        str(data),
+        "--num-words",
+        "30",
+        "--maxlen",
+        "8",
+        "--epochs",
+        "2",
+        "--seeds",
+        "2",
+        "--batch-size",
+        "4",
+        "--no-progress",
+    ]
     done = _run("experiments.imdb_attention", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     results = check_work_dir(workdir)
@@ -75,36 +113,58 @@ def test_imdb_attention_end_to_end_with_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     results2 = json.load(open(os.path.join(workdir, "results.json")))
     for name in ("bilstm", "bilstm_attention"):
-        np.testing.assert_array_equal(results2["models"][name]["per_seed"]["val_accuracy_best"],
-                                      results["models"][name]["per_seed"]["val_accuracy_best"])
+        np.testing.assert_array_equal(
+            results2["models"][name]["per_seed"]["val_accuracy_best"],
+            results["models"][name]["per_seed"]["val_accuracy_best"],
+        )
 
 
 def test_imdb_single_model_uses_its_document_recipe(tmp_path):
     data = _data_dir(tmp_path)
     workdir = str(tmp_path / "run")
-    done = _run("experiments.imdb", "--model", "embedding_flatten", "--workdir", workdir,
-                "--data-dir", str(data), "--num-words", "30", "--epochs", "2", "--seeds", "1",
-                "--no-progress")
+    done = _run(
+        "experiments.imdb",
+        "--model",
+        "embedding_flatten",
+        "--workdir",
+        workdir,
+        "--data-dir",
+        str(data),
+        "--num-words",
+        "30",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--no-progress",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = check_work_dir(workdir)
     cfg = results["config"]
     # From document 002's recipe for this model: maxlen 20, RMSprop, batch 32, split 0.2.
-    assert (cfg["maxlen"], cfg["optimizer"], cfg["batch_size"], cfg["validation"]) == \
-        (20, "rmsprop", 32, "split")
+    assert (cfg["maxlen"], cfg["optimizer"], cfg["batch_size"], cfg["validation"]) == (
+        20,
+        "rmsprop",
+        32,
+        "split",
+    )
     assert cfg["models"] == "embedding_flatten" and cfg["epochs"] == 2
     assert len(results["models"]["embedding_flatten"]["per_seed"]["val_accuracy_best"]) == 1
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
-    (["--maxlen", "0"], "--maxlen must be an integer >= 1, got 0"),
-    (["--num-words", "3"], "--num-words must be an integer >= 4"),
-    (["--models", "bilstm,transformer"], "unknown model 'transformer'"),
-    (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
-    (["--validation", "train"], "argument --validation: invalid choice: 'train'"),
-    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+        (["--maxlen", "0"], "--maxlen must be an integer >= 1, got 0"),
+        (["--num-words", "3"], "--num-words must be an integer >= 4"),
+        (["--models", "bilstm,transformer"], "unknown model 'transformer'"),
+        (["--optimizer", "adagrad"], "argument --optimizer: invalid choice: 'adagrad'"),
+        (["--validation", "train"], "argument --validation: invalid choice: 'train'"),
+        (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+        (["--data-dir", "/nonexistent/imdb"], "IMDB data dir not found: '/nonexistent/imdb'"),
+    ],
+)
 def test_bad_input_gets_one_line(tmp_path, args, message, capsys):
     from experiments.imdb_attention.train import EXPERIMENT
     from rnn_attn.experiment.cli import main
@@ -123,8 +183,18 @@ def test_bad_input_gets_one_line(tmp_path, args, message, capsys):
 def test_help_lists_every_flag():
     done = _run("experiments.imdb", "--help")
     assert done.returncode == 0
-    for flag in ("--model", "--seeds", "--epochs", "--maxlen", "--num-words", "--workdir",
-                 "--resume", "--data-dir", "--validation", "--patience"):
+    for flag in (
+        "--model",
+        "--seeds",
+        "--epochs",
+        "--maxlen",
+        "--num-words",
+        "--workdir",
+        "--resume",
+        "--data-dir",
+        "--validation",
+        "--patience",
+    ):
         assert flag in done.stdout
 
 
@@ -135,10 +205,28 @@ def test_imdb_glove_end_to_end(tmp_path):
     with gzip.open(data / "glove.txt.gz", "wt") as f:
         f.write("great 0.5 0.1 -0.2\nawful -0.5 0.2 0.1\nfilm 0.0 0.3 0.3\n")
     workdir = str(tmp_path / "run")
-    done = _run("experiments.imdb_glove", "--workdir", workdir, "--data-dir", str(data),
-                "--glove", "glove.txt.gz", "--training-samples", "6",
-                "--validation-samples", "6", "--num-words", "20", "--maxlen", "5",
-                "--epochs", "2", "--seeds", "2", "--no-progress")
+    done = _run(
+        "experiments.imdb_glove",
+        "--workdir",
+        workdir,
+        "--data-dir",
+        str(data),
+        "--glove",
+        "glove.txt.gz",
+        "--training-samples",
+        "6",
+        "--validation-samples",
+        "6",
+        "--num-words",
+        "20",
+        "--maxlen",
+        "5",
+        "--epochs",
+        "2",
+        "--seeds",
+        "2",
+        "--no-progress",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "GloVe: 3 of 19 words found" in done.stdout
     results = check_work_dir(workdir)
@@ -146,6 +234,14 @@ def test_imdb_glove_end_to_end(tmp_path):
     assert len(results["models"]["learned"]["per_seed"]["val_accuracy_best"]) == 2
     ragged = data / "ragged.txt"
     ragged.write_text("great 0.5 0.1 -0.2\nawful -0.5 0.2\n")
-    bad = _run("experiments.imdb_glove", "--workdir", str(tmp_path / "w2"), "--data-dir",
-               str(data), "--glove", str(ragged), "--no-progress")
+    bad = _run(
+        "experiments.imdb_glove",
+        "--workdir",
+        str(tmp_path / "w2"),
+        "--data-dir",
+        str(data),
+        "--glove",
+        str(ragged),
+        "--no-progress",
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "line 2" in bad.stderr

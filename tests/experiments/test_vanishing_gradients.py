@@ -13,8 +13,9 @@ from rnn_attn.experiment.cli import main
 from rnn_attn.experiment.context import RunContext
 from rnn_attn.parallel.mesh import make_mesh
 
-SMALL = gs.StudySettings(units=8, symbols=4, batch_size=16, steps=30, eval_examples=64,
-                         gradient_examples=16)
+SMALL = gs.StudySettings(
+    units=8, symbols=4, batch_size=16, steps=30, eval_examples=64, gradient_examples=16
+)
 
 
 def test_task_labels_are_the_first_symbol():
@@ -30,9 +31,11 @@ def test_gradient_by_step_is_each_examples_own_input_gradient():
     got = np.asarray(gs.gradient_by_step(model, params, x, y))
     per_example = []
     for b in range(3):
+
         def loss(xb, b=b):
             logits = model.apply(params, xb[None])
             return -jax.nn.log_softmax(logits)[0, y[b]]
+
         per_example.append(np.linalg.norm(np.asarray(jax.grad(loss)(x[b])), axis=-1))
     np.testing.assert_allclose(got, np.mean(per_example, 0), rtol=1e-6)
 
@@ -71,16 +74,32 @@ def _one_device():
 
 def _small_config(**changes) -> VanishingConfig:
     """SMALL's training settings as the experiment's config, one job at length 5."""
-    base = dict(configs="lstm", lengths="5", seeds=2, units=SMALL.units, symbols=SMALL.symbols,
-                batch_size=SMALL.batch_size, steps=SMALL.steps,
-                learning_rate=SMALL.learning_rate, checkpoint_every=0)
+    base = dict(
+        configs="lstm",
+        lengths="5",
+        seeds=2,
+        units=SMALL.units,
+        symbols=SMALL.symbols,
+        batch_size=SMALL.batch_size,
+        steps=SMALL.steps,
+        learning_rate=SMALL.learning_rate,
+        checkpoint_every=0,
+    )
     return VanishingConfig(**(base | changes)).validate()
 
 
 def _train(cfg: VanishingConfig, mesh, workdir):
     """The experiment's setup and every job trained by the shared runner's pieces."""
-    ctx = RunContext("vanishing_gradients", str(workdir), mesh, "float32", resume=False,
-                     progress=False, primary=True, record=to_dict(cfg))
+    ctx = RunContext(
+        "vanishing_gradients",
+        str(workdir),
+        mesh,
+        "float32",
+        resume=False,
+        progress=False,
+        primary=True,
+        record=to_dict(cfg),
+    )
     setup = vg.build(cfg, ctx)
     return setup, runner.train(cfg, ctx, setup, {})
 
@@ -106,8 +125,9 @@ def test_the_runner_over_seeds_matches_a_plain_loop(tmp_path):
     params = model.init(init_key)
     opt_state = optimizer.init(params)
     for step in range(3):
-        x, y = gs.sample_first_symbol_task(jax.random.fold_in(data_key, step),
-                                           SMALL.batch_size, 5, SMALL.symbols)
+        x, y = gs.sample_first_symbol_task(
+            jax.random.fold_in(data_key, step), SMALL.batch_size, 5, SMALL.symbols
+        )
 
         def loss(p, x=x, y=y):
             return optax.softmax_cross_entropy_with_integer_labels(model.apply(p, x), y).mean()
@@ -128,17 +148,23 @@ def test_the_runner_over_seeds_matches_a_plain_loop(tmp_path):
 
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     cfg = _small_config(configs="simple_rnn", seeds=1, learning_rate=1e38)
-    with pytest.raises(NonFiniteError, match=r"seed 0: training step \d+ .*went NaN or "
-                                             r"infinite"):
+    with pytest.raises(
+        NonFiniteError,
+        match=r"seed 0: training step \d+ .*went NaN or "
+        r"infinite",
+    ):
         _train(cfg, make_mesh(1), tmp_path)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--lengths", "1"], "--lengths must be comma-separated integers >= 2"),
-    (["--lengths", "ten"], "--lengths must be comma-separated integers >= 2"),
-    (["--configs", "simple_rnn,transformer"], "unknown configuration 'transformer'"),
-    (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--lengths", "1"], "--lengths must be comma-separated integers >= 2"),
+        (["--lengths", "ten"], "--lengths must be comma-separated integers >= 2"),
+        (["--configs", "simple_rnn,transformer"], "unknown configuration 'transformer'"),
+        (["--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+    ],
+)
 def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
     code = main(vg.EXPERIMENT, ["--workdir", str(tmp_path), "--no-progress", *args])
     err = capsys.readouterr().err
@@ -149,9 +175,25 @@ def test_cli_bad_input_gets_one_line(args, message, tmp_path, capsys):
 def test_the_experiment_writes_its_table_results_and_plots_and_resumes(tmp_path, capsys):
     import json
 
-    args = ["--workdir", str(tmp_path), "--no-progress", "--configs", "gru_update_bias_5",
-            "--lengths", "6", "--seeds", "2", "--steps", "20", "--units", "4", "--symbols",
-            "3", "--checkpoint-every", "10"]
+    args = [
+        "--workdir",
+        str(tmp_path),
+        "--no-progress",
+        "--configs",
+        "gru_update_bias_5",
+        "--lengths",
+        "6",
+        "--seeds",
+        "2",
+        "--steps",
+        "20",
+        "--units",
+        "4",
+        "--symbols",
+        "3",
+        "--checkpoint-every",
+        "10",
+    ]
     code = main(vg.EXPERIMENT, args)
     out = capsys.readouterr().out
     assert code == 0

@@ -16,9 +16,11 @@ from rnn_attn.experiment.cli import main
 from tests._paths import ROOT
 from tests._results import check_work_dir
 
-JENA_HEADER = ('"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)",'
-               '"VPmax (mbar)","VPact (mbar)","VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)",'
-               '"rho (g/m**3)","wv (m/s)","max. wv (m/s)","wd (deg)"')
+JENA_HEADER = (
+    '"Date Time","p (mbar)","T (degC)","Tpot (K)","Tdew (degC)","rh (%)",'
+    '"VPmax (mbar)","VPact (mbar)","VPdef (mbar)","sh (g/kg)","H2OC (mmol/mol)",'
+    '"rho (g/m**3)","wv (m/s)","max. wv (m/s)","wd (deg)"'
+)
 
 
 def write_jena(path, rows=240, drop_target=False):
@@ -41,8 +43,19 @@ def write_jena(path, rows=240, drop_target=False):
     return str(path)
 
 
-SMALL = ["--format", "jena", "--lookback", "12", "--step", "2", "--delay", "3",
-         "--batch-size", "32", "--no-progress"]
+SMALL = [
+    "--format",
+    "jena",
+    "--lookback",
+    "12",
+    "--step",
+    "2",
+    "--delay",
+    "3",
+    "--batch-size",
+    "32",
+    "--no-progress",
+]
 
 
 def test_end_to_end_on_a_small_jena_csv(tmp_path):
@@ -50,9 +63,28 @@ def test_end_to_end_on_a_small_jena_csv(tmp_path):
     workdir = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=ROOT)
     result = subprocess.run(
-        [sys.executable, "-m", "experiments.weather", "--workdir", str(workdir), "--data", data,
-         "--models", "dense,gru", "--seeds", "2", "--epochs", "2", *SMALL],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "experiments.weather",
+            "--workdir",
+            str(workdir),
+            "--data",
+            data,
+            "--models",
+            "dense,gru",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            *SMALL,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert "VALIDATION MAE" in result.stdout and "common-sense baseline" in result.stdout.lower()
@@ -75,8 +107,9 @@ def test_end_to_end_on_a_small_jena_csv(tmp_path):
         assert all(1 <= e <= 2 for e in per_seed["best_epoch"])
         assert model["summary"]["val_mae_best_c"]["n"] == 2
         vs = model["vs_baseline"]["val_mae_best_c"]
-        np.testing.assert_allclose(vs["differences"],
-                                   np.asarray(per_seed["val_mae_best_c"]) - base["mae_c"])
+        np.testing.assert_allclose(
+            vs["differences"], np.asarray(per_seed["val_mae_best_c"]) - base["mae_c"]
+        )
         assert vs["ci_t_low"] <= vs["mean_difference"] <= vs["ci_t_high"]
         assert len(model["history_per_seed"][0]["val_mae"]) == 2
     assert results["comparison"]["reference_model"] == "gru"
@@ -96,20 +129,27 @@ def _main_error(capsys, *args):
     return status, err
 
 
-@pytest.mark.parametrize("case,message", [
-    ("missing_target", "has no target column 'T (degC)'"),
-    ("long_lookback", "--lookback 200 with --delay 3 leaves no training window"),
-    ("bad_flag", "unrecognized arguments: --lookahead 5"),
-    ("bad_value", "--lookback 12 must be a multiple of --step 5"),
-    ("bad_model", "unknown model 'lstm'"),
-    ("missing_file", "weather CSV not found"),
-])
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("missing_target", "has no target column 'T (degC)'"),
+        ("long_lookback", "--lookback 200 with --delay 3 leaves no training window"),
+        ("bad_flag", "unrecognized arguments: --lookahead 5"),
+        ("bad_value", "--lookback 12 must be a multiple of --step 5"),
+        ("bad_model", "unknown model 'lstm'"),
+        ("missing_file", "weather CSV not found"),
+    ],
+)
 def test_bad_input_gets_one_error_line_and_status_2(case, message, tmp_path, capsys):
     data = write_jena(tmp_path / "jena.csv", drop_target=case == "missing_target")
     args = ["--workdir", str(tmp_path / "run"), "--data", data, "--models", "gru", *SMALL]
-    extra = {"long_lookback": ["--lookback", "200"], "bad_flag": ["--lookahead", "5"],
-             "bad_value": ["--step", "5"], "bad_model": ["--models", "gru,lstm"],
-             "missing_file": ["--data", str(tmp_path / "nope.csv")]}.get(case, [])
+    extra = {
+        "long_lookback": ["--lookback", "200"],
+        "bad_flag": ["--lookahead", "5"],
+        "bad_value": ["--step", "5"],
+        "bad_model": ["--models", "gru,lstm"],
+        "missing_file": ["--data", str(tmp_path / "nope.csv")],
+    }.get(case, [])
     status, err = _main_error(capsys, *args, *extra)
     assert status == 2
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
@@ -135,10 +175,15 @@ def test_splits_are_chronological_with_windows_inside_each_split():
     splits = weather.split_rows(1000, _config(lookback=10, delay=5))
     assert [(s.start, s.stop) for s in splits] == [(0, 600), (600, 800), (800, 1000)]
     assert splits[1].window_range(5) == (600, 795)  # targets r + 5 <= 799
-    lecture = weather.split_rows(420_551, _config(train_end=200_000, validation_end=300_000,
-                                                  lookback=1440, step=6, delay=144))
-    assert [(s.start, s.stop) for s in lecture] == [(0, 200_000), (200_000, 300_000),
-                                                    (300_000, 420_551)]
+    lecture = weather.split_rows(
+        420_551,
+        _config(train_end=200_000, validation_end=300_000, lookback=1440, step=6, delay=144),
+    )
+    assert [(s.start, s.stop) for s in lecture] == [
+        (0, 200_000),
+        (200_000, 300_000),
+        (300_000, 420_551),
+    ]
     with pytest.raises(ConfigError, match="leaves no validation window"):
         weather.split_rows(1000, _config(lookback=150, delay=50))
 

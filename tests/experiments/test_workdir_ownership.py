@@ -31,8 +31,7 @@ def _main(experiment: str, workdir, *extra: str, capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("experiment", sorted(ARGS))
-def test_a_second_run_into_a_live_runs_dir_is_refused_naming_its_pid(experiment, tmp_path,
-                                                                      capsys):
+def test_a_second_run_into_a_live_runs_dir_is_refused_naming_its_pid(experiment, tmp_path, capsys):
     with workdirs.owned(str(tmp_path), experiment, {}, resume=False):
         before = sorted(os.listdir(tmp_path))
         status, err = _main(experiment, tmp_path, capsys=capsys)
@@ -48,8 +47,10 @@ def test_a_resume_into_another_experiments_dir_is_refused(experiment, tmp_path, 
     finished = json.dumps({"experiment": other})
     (tmp_path / "results.json").write_text(finished)
     status, err = _main(experiment, tmp_path, "--resume", capsys=capsys)
-    assert status == 2 and err == (f"error: work dir {str(tmp_path)!r} holds a {other!r} "
-                                   f"run, not {experiment!r}; choose another --workdir")
+    assert status == 2 and err == (
+        f"error: work dir {str(tmp_path)!r} holds a {other!r} "
+        f"run, not {experiment!r}; choose another --workdir"
+    )
     assert (tmp_path / "results.json").read_text() == finished
 
 

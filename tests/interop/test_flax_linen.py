@@ -17,10 +17,12 @@ from rnn_attn.nn import recurrent
 # In float64 (the suite enables x64): Flax's scan projects each step's inputs where ours
 # projects them all at once, so in float32 the sums round differently (~1e-6 relative).
 F64 = {"param_dtype": jnp.float64}
-CELLS = {"simple_rnn": lambda: KerasSimpleRNNCell(5, **F64),
-         "lstm": lambda: KerasLSTMCell(5, **F64),
-         "gru": lambda: KerasGRUCell(5, **F64),
-         "gru_reset_before": lambda: KerasGRUCell(5, reset_after=False, **F64)}
+CELLS = {
+    "simple_rnn": lambda: KerasSimpleRNNCell(5, **F64),
+    "lstm": lambda: KerasLSTMCell(5, **F64),
+    "gru": lambda: KerasGRUCell(5, **F64),
+    "gru_reset_before": lambda: KerasGRUCell(5, reset_after=False, **F64),
+}
 BATCH, TIME, FEATURES = 3, 7, 4
 
 
@@ -71,23 +73,30 @@ def test_right_padding_reverse_and_bidirectional_agree_with_the_functional_layer
 
     backward = nn.RNN(cell, reverse=True, keep_order=True)
     # Ours returns go_backwards's outputs in processing order, as Keras; keep_order flips.
-    _close(backward.apply(variables, x),
-           jnp.flip(recurrent.rnn(functional, params, x, reverse=True)[0], axis=1))
+    _close(
+        backward.apply(variables, x),
+        jnp.flip(recurrent.rnn(functional, params, x, reverse=True)[0], axis=1),
+    )
 
     both = nn.Bidirectional(nn.RNN(cell), nn.RNN(CELLS[kind]()))
     bi_variables = both.init(jax.random.PRNGKey(4), x)
     p = bi_variables["params"]
-    ours = recurrent.bidirectional(functional, functional,
-                                   {"forward": p["forward_rnn"]["cell"],
-                                    "backward": p["backward_rnn"]["cell"]}, x)[0]
+    ours = recurrent.bidirectional(
+        functional,
+        functional,
+        {"forward": p["forward_rnn"]["cell"], "backward": p["backward_rnn"]["cell"]},
+        x,
+    )[0]
     _close(both.apply(bi_variables, x), ours)
 
 
 def _mask(padding):
     rows = np.arange(TIME)[None, :]
-    mask = {"left": rows >= np.array([[0], [3], [6]]),
-            "right": rows < np.array([[7], [4], [1]]),
-            "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME))}[padding]
+    mask = {
+        "left": rows >= np.array([[0], [3], [6]]),
+        "right": rows < np.array([[7], [4], [1]]),
+        "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME)),
+    }[padding]
     return jnp.asarray(mask)
 
 
@@ -111,8 +120,9 @@ def test_keras_rnn_takes_any_mask(kind):
         return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask)[0] ** 2)))
 
     # Forward to the last valid step; and backwards (go_backwards), every step's output.
-    pairs = (jitted(layer, return_sequences=False)
-             + jitted(KerasRNN(cell, reverse=True), reverse=True))
+    pairs = jitted(layer, return_sequences=False) + jitted(
+        KerasRNN(cell, reverse=True), reverse=True
+    )
     linen = pairs[0][0]
     for padding in ("left", "right", "holes"):
         mask = _mask(padding)
@@ -133,16 +143,22 @@ def test_keras_rnn_dropout_masks_are_drawn_from_the_dropout_rng():
     drop = {"dropout": jax.random.PRNGKey(7)}
     first = layer.apply(variables, x, deterministic=False, rngs=drop)[0]
     again = layer.apply(variables, x, deterministic=False, rngs=drop)[0]
-    other = layer.apply(variables, x, deterministic=False,
-                        rngs={"dropout": jax.random.PRNGKey(8)})[0]
+    other = layer.apply(variables, x, deterministic=False, rngs={"dropout": jax.random.PRNGKey(8)})[
+        0
+    ]
     _close(first, again)
     assert not np.allclose(first, plain) and not np.allclose(first, other)
 
 
-@pytest.mark.parametrize("cell, count", [(KerasGRUCell(32), 4608),
-                                         (KerasGRUCell(32, reset_after=False), 4512),
-                                         (KerasLSTMCell(32), 6016),
-                                         (KerasSimpleRNNCell(32), 1504)])
+@pytest.mark.parametrize(
+    "cell, count",
+    [
+        (KerasGRUCell(32), 4608),
+        (KerasGRUCell(32, reset_after=False), 4512),
+        (KerasLSTMCell(32), 6016),
+        (KerasSimpleRNNCell(32), 1504),
+    ],
+)
 def test_parameter_counts_are_keras(cell, count):
     """Keras's counts for 32 units on 14 features (the weather model's cells)."""
     x = jnp.zeros((1, 5, 14), jnp.float32)
@@ -165,17 +181,20 @@ def test_document_models_as_flax_modules_count_keras_parameters():
         table = nn.tabulate(module, jax.random.PRNGKey(0))(tokens)
         assert f"{count:,}" in table, table
         variables = module.init(jax.random.PRNGKey(0), tokens)
-        _close(module.apply(variables, tokens),
-               model.apply(variables["params"]["model"], tokens))
-        dropped = module.apply(variables, tokens, deterministic=False,
-                               rngs={"dropout": jax.random.PRNGKey(1)})
+        _close(module.apply(variables, tokens), model.apply(variables["params"]["model"], tokens))
+        dropped = module.apply(
+            variables, tokens, deterministic=False, rngs={"dropout": jax.random.PRNGKey(1)}
+        )
         assert dropped.shape == module.apply(variables, tokens).shape
 
 
 # Every cell with concat; the other merge modes (one function, after both directions) on
 # the LSTM.
-@pytest.mark.parametrize("kind, merge_mode", [(kind, "concat") for kind in sorted(CELLS)]
-                         + [("lstm", mode) for mode in ("sum", "mul", "ave")])
+@pytest.mark.parametrize(
+    "kind, merge_mode",
+    [(kind, "concat") for kind in sorted(CELLS)]
+    + [("lstm", mode) for mode in ("sum", "mul", "ave")],
+)
 def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
     from rnn_attn.interop.flax_linen import KerasBidirectional
 
@@ -190,8 +209,9 @@ def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
 
     @jax.jit
     def ours(p, mask):
-        return recurrent.bidirectional(functional, functional, p, x, mask=mask,
-                                       merge_mode=merge_mode)[0]
+        return recurrent.bidirectional(
+            functional, functional, p, x, mask=mask, merge_mode=merge_mode
+        )[0]
 
     def grad(f):
         return jax.jit(jax.grad(lambda p, mask: jnp.sum(f(p, mask) ** 2)))
@@ -228,8 +248,9 @@ def test_cells_drop_out_as_keras_under_nn_rnn(kind):
     plain = recurrent.rnn(cell.functional(), params, x)[0]
     assert not np.allclose(np.asarray(ours), np.asarray(plain))
     # The real cell, rngs from Flax: reproducible, and off when deterministic.
-    real = nn.RNN(base(5, deterministic=False, **rates, **F64),
-                  split_rngs={"params": False, "dropout": False})
+    real = nn.RNN(
+        base(5, deterministic=False, **rates, **F64), split_rngs={"params": False, "dropout": False}
+    )
     drop = {"dropout": jax.random.PRNGKey(3)}
     _close(real.apply(variables, x, rngs=drop), real.apply(variables, x, rngs=drop))
     _close(nn.RNN(base(5, **rates, **F64)).apply(variables, x), plain, tol=1e-6)
@@ -243,10 +264,11 @@ def test_the_other_document_models_as_flax_modules():
     from rnn_attn.models.forecasters import make_forecaster
     from rnn_attn.models.seq2seq import make_model
 
-    cases = [(make_model("attention", 6, units=8), jax.nn.one_hot(jnp.arange(10).reshape(2, 5)
-                                                                  % 6, 6)),
-             (make_forecaster("gru", 14, 12, units=8), jnp.ones((2, 12, 14), jnp.float32)),
-             (CharRNN(7, units=8), jnp.zeros((2, 10), jnp.int32))]
+    cases = [
+        (make_model("attention", 6, units=8), jax.nn.one_hot(jnp.arange(10).reshape(2, 5) % 6, 6)),
+        (make_forecaster("gru", 14, 12, units=8), jnp.ones((2, 12, 14), jnp.float32)),
+        (CharRNN(7, units=8), jnp.zeros((2, 10), jnp.int32)),
+    ]
     for model, inputs in cases:
         module = FlaxModel(model)
         variables = module.init(jax.random.PRNGKey(0), inputs)
@@ -254,5 +276,4 @@ def test_the_other_document_models_as_flax_modules():
         count = sum(v.size for v in jax.tree.leaves(own))
         assert sum(v.size for v in jax.tree.leaves(variables)) == count
         assert f"{count:,}" in nn.tabulate(module, jax.random.PRNGKey(0))(inputs)
-        _close(module.apply(variables, inputs),
-               model.apply(variables["params"]["model"], inputs))
+        _close(module.apply(variables, inputs), model.apply(variables["params"]["model"], inputs))

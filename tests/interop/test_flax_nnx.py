@@ -10,9 +10,12 @@ from flax import nnx
 from rnn_attn.interop.flax_nnx import KerasGRUCell, KerasLSTMCell, KerasSimpleRNNCell
 from rnn_attn.nn import recurrent
 
-CELLS = {"simple_rnn": (KerasSimpleRNNCell, {}), "lstm": (KerasLSTMCell, {}),
-         "gru": (KerasGRUCell, {}), "gru_reset_before": (KerasGRUCell,
-                                                         {"reset_after": False})}
+CELLS = {
+    "simple_rnn": (KerasSimpleRNNCell, {}),
+    "lstm": (KerasLSTMCell, {}),
+    "gru": (KerasGRUCell, {}),
+    "gru_reset_before": (KerasGRUCell, {"reset_after": False}),
+}
 BATCH, TIME, FEATURES, UNITS = 3, 7, 4, 5
 
 
@@ -34,7 +37,8 @@ def test_nnx_rnn_and_bidirectional_are_the_functional_layers(kind):
     cell = _cell(kind)
     params = cell.params()
     assert jax.tree.map(jnp.shape, params) == jax.tree.map(
-        jnp.shape, cell.functional.init(jax.random.PRNGKey(0), FEATURES))
+        jnp.shape, cell.functional.init(jax.random.PRNGKey(0), FEATURES)
+    )
     layer = nnx.RNN(cell)
     _close(layer(x), recurrent.rnn(cell.functional, params, x)[0])
 
@@ -42,8 +46,7 @@ def test_nnx_rnn_and_bidirectional_are_the_functional_layers(kind):
         return jnp.sum(model(x) ** 2)
 
     grads = nnx.grad(nnx_loss)(layer)
-    expected = jax.grad(lambda p: jnp.sum(recurrent.rnn(cell.functional, p, x)[0] ** 2))(
-        params)
+    expected = jax.grad(lambda p: jnp.sum(recurrent.rnn(cell.functional, p, x)[0] ** 2))(params)
     _close({name: getattr(grads.cell, name)[...] for name in params}, expected)
 
     lengths = jnp.array([7, 4, 1])
@@ -52,8 +55,9 @@ def test_nnx_rnn_and_bidirectional_are_the_functional_layers(kind):
 
     backward = _cell(kind, seed=1)
     both = nnx.Bidirectional(nnx.RNN(cell), nnx.RNN(backward))
-    ours = recurrent.bidirectional(cell.functional, backward.functional,
-                                   {"forward": params, "backward": backward.params()}, x)[0]
+    ours = recurrent.bidirectional(
+        cell.functional, backward.functional, {"forward": params, "backward": backward.params()}, x
+    )[0]
     _close(both(x), ours)
 
 
@@ -70,40 +74,65 @@ def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
 
     x = jax.random.normal(jax.random.PRNGKey(2), (BATCH, TIME, FEATURES), jnp.float64)
     rows = np.arange(TIME)[None, :]
-    masks = {"left": rows >= np.array([[0], [3], [6]]),
-             "right": rows < np.array([[7], [4], [1]]),
-             "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME))}
+    masks = {
+        "left": rows >= np.array([[0], [3], [6]]),
+        "right": rows < np.array([[7], [4], [1]]),
+        "holes": np.broadcast_to((rows % 3 != 1) | (rows == 0), (BATCH, TIME)),
+    }
     forward, backward = _cell(kind, 0), _cell(kind, 1)
     f_params, b_params = forward.params(), backward.params()
     # Masks are arguments: one compilation serves the three paddings.
     run_nnx = nnx.jit(lambda layer, mask: layer(x, mask=mask))
     grad_nnx = nnx.jit(nnx.grad(lambda layer, mask: jnp.sum(layer(x, mask=mask)[0] ** 2)))
-    grad_ours = jax.jit(jax.grad(lambda p, mask: jnp.sum(
-        recurrent.rnn(forward.functional, p, x, mask=mask)[0] ** 2)))
+    grad_ours = jax.jit(
+        jax.grad(
+            lambda p, mask: jnp.sum(recurrent.rnn(forward.functional, p, x, mask=mask)[0] ** 2)
+        )
+    )
     merge_modes = ("concat", "sum", "mul", "ave") if kind == "lstm" else ("concat",)
-    rnns = {reverse: KerasRNN(forward, reverse=reverse, return_sequences=False)
-            for reverse in (False, True)}
-    bidirectionals = {m: KerasBidirectional(forward, backward, merge_mode=m)
-                      for m in merge_modes}
+    rnns = {
+        reverse: KerasRNN(forward, reverse=reverse, return_sequences=False)
+        for reverse in (False, True)
+    }
+    bidirectionals = {m: KerasBidirectional(forward, backward, merge_mode=m) for m in merge_modes}
     for mask in map(jnp.asarray, masks.values()):
         for reverse, layer in rnns.items():
-            _close(run_nnx(layer, mask), recurrent.rnn(
-                forward.functional, f_params, x, mask=mask, reverse=reverse,
-                return_sequences=False), tol=1e-6)
+            _close(
+                run_nnx(layer, mask),
+                recurrent.rnn(
+                    forward.functional,
+                    f_params,
+                    x,
+                    mask=mask,
+                    reverse=reverse,
+                    return_sequences=False,
+                ),
+                tol=1e-6,
+            )
         grads = grad_nnx(KerasRNN(forward), mask)
         expected = grad_ours(f_params, mask)
         _close({n: getattr(grads.cell, n)[...] for n in expected}, expected, tol=1e-6)
         # Every cell with concat; the other merge modes (one function, after both
         # directions) on the LSTM.
         for merge_mode, both in bidirectionals.items():
-            _close(run_nnx(both, mask)[0], recurrent.bidirectional(
-                forward.functional, backward.functional,
-                {"forward": f_params, "backward": b_params}, x, mask=mask,
-                merge_mode=merge_mode)[0], tol=1e-6)
+            _close(
+                run_nnx(both, mask)[0],
+                recurrent.bidirectional(
+                    forward.functional,
+                    backward.functional,
+                    {"forward": f_params, "backward": b_params},
+                    x,
+                    mask=mask,
+                    merge_mode=merge_mode,
+                )[0],
+                tol=1e-6,
+            )
         grads = grad_nnx(bidirectionals["concat"], mask)
-        expected = jax.grad(lambda p, mask=mask: jnp.sum(recurrent.bidirectional(
-            forward.functional, backward.functional, p, x, mask=mask)[0] ** 2))(
-            {"forward": f_params, "backward": b_params})
+        expected = jax.grad(
+            lambda p, mask=mask: jnp.sum(
+                recurrent.bidirectional(forward.functional, backward.functional, p, x, mask=mask)[0]
+                ** 2
+            )
+        )({"forward": f_params, "backward": b_params})
         for side, cell_grads in (("forward", grads.forward), ("backward", grads.backward)):
-            _close({n: getattr(cell_grads, n)[...] for n in f_params}, expected[side],
-                   tol=1e-6)
+            _close({n: getattr(cell_grads, n)[...] for n in f_params}, expected[side], tol=1e-6)

@@ -43,8 +43,10 @@ def _gru(f, u, reset_after=True):
 
 def test_parameter_counts_follow_keras_arithmetic():
     f = JENA_FEATURES
-    counts = {n: parameter_count(make_forecaster(n, f, LOOKBACK_STEPS).init(jax.random.PRNGKey(0)))
-              for n in FORECASTERS}
+    counts = {
+        n: parameter_count(make_forecaster(n, f, LOOKBACK_STEPS).init(jax.random.PRNGKey(0)))
+        for n in FORECASTERS
+    }
     # Flatten 240 x 14 = 3,360 -> Dense(32): 3,360*32 + 32; Dense(1): 32 + 1.
     assert counts["dense"] == 3360 * 32 + 32 + 33 == 107_585
     # GRU(32) on 14 features, reset_after=True: 3*(14*32 + 32*32 + 2*32) = 4,608; + Dense 33.
@@ -64,7 +66,8 @@ def test_reset_after_false_is_the_original_gru_of_the_r_lecture():
 
 def test_registry_holds_the_lecture_hyperparameters():
     assert make_forecaster("gru_dropout", 14, 240) == GRUForecaster(
-        14, units=32, dropout=0.2, recurrent_dropout=0.2)
+        14, units=32, dropout=0.2, recurrent_dropout=0.2
+    )
     stacked = make_forecaster("gru_stacked", 14, 240)
     assert isinstance(stacked, StackedGRUForecaster)
     assert stacked.layer_units == (32, 64)
@@ -95,17 +98,18 @@ def test_recurrent_dropout_differs_from_a_plain_gru_in_training_only():
     params = plain.init(jax.random.PRNGKey(0))  # same parameter tree for both
     x, key = _inputs(), jax.random.PRNGKey(3)
     np.testing.assert_allclose(dropped.apply(params, x), plain.apply(params, x), rtol=1e-6)
-    np.testing.assert_allclose(plain.apply(params, x, train=True, key=key),
-                               plain.apply(params, x), rtol=1e-6)
-    assert not np.allclose(dropped.apply(params, x, train=True, key=key),
-                           plain.apply(params, x))
+    np.testing.assert_allclose(
+        plain.apply(params, x, train=True, key=key), plain.apply(params, x), rtol=1e-6
+    )
+    assert not np.allclose(dropped.apply(params, x, train=True, key=key), plain.apply(params, x))
 
 
 def test_dense_has_no_dropout_and_needs_its_window_length():
     model = make_forecaster("dense", 5, 7)
     params = model.init(jax.random.PRNGKey(0))
-    np.testing.assert_array_equal(model.apply(params, _inputs()),
-                                  model.apply(params, _inputs(), train=True))
+    np.testing.assert_array_equal(
+        model.apply(params, _inputs()), model.apply(params, _inputs(), train=True)
+    )
     with pytest.raises(ValueError, match=r"must be \[batch, 7, 5\], got shape \(3, 6, 5\)"):
         model.apply(params, _inputs(steps=6))
 
@@ -119,10 +123,13 @@ def test_bidirectional_reads_both_ways():
     x = _inputs()
     swapped = dict(params, forward=params["backward"], backward=params["forward"])
     kernel = params["output"]["kernel"]
-    swapped["output"] = {"kernel": jnp.concatenate([kernel[4:], kernel[:4]]),
-                         "bias": params["output"]["bias"]}
-    np.testing.assert_allclose(model.apply(swapped, x[:, ::-1]), model.apply(params, x),
-                               rtol=1e-5, atol=1e-6)
+    swapped["output"] = {
+        "kernel": jnp.concatenate([kernel[4:], kernel[:4]]),
+        "bias": params["output"]["bias"],
+    }
+    np.testing.assert_allclose(
+        model.apply(swapped, x[:, ::-1]), model.apply(params, x), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_a_gru_forecaster_takes_any_window_length():
@@ -133,19 +140,28 @@ def test_a_gru_forecaster_takes_any_window_length():
         model.apply(params, _inputs(features=4))
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: make_forecaster("lstm", 5, 7), "unknown forecaster 'lstm'; expected one of"),
-    (lambda: make_forecaster("gru", 5, 7, hidden=3), "forecaster 'gru' has no option 'hidden'"),
-    (lambda: make_forecaster("gru", 5, 7, dropout=1.0), r"dropout must be a number in \[0, 1\)"),
-    (lambda: make_forecaster("gru", 0, 7), "features must be an integer >= 1, got 0"),
-    (lambda: make_forecaster("dense", 5, 0), "lookback_steps must be an integer >= 1, got 0"),
-    (lambda: make_forecaster("gru_stacked", 5, 7, dropout=(0.1, 0.2, 0.3)),
-     "dropout has 3 entries for 2 layers"),
-    (lambda: make_forecaster("gru_stacked", 5, 7, layer_units=()),
-     "layer_units must be a non-empty list"),
-    (lambda: make_forecaster("gru_stacked", 5, 7, activations="swish"),
-     "unknown activation"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: make_forecaster("lstm", 5, 7), "unknown forecaster 'lstm'; expected one of"),
+        (lambda: make_forecaster("gru", 5, 7, hidden=3), "forecaster 'gru' has no option 'hidden'"),
+        (
+            lambda: make_forecaster("gru", 5, 7, dropout=1.0),
+            r"dropout must be a number in \[0, 1\)",
+        ),
+        (lambda: make_forecaster("gru", 0, 7), "features must be an integer >= 1, got 0"),
+        (lambda: make_forecaster("dense", 5, 0), "lookback_steps must be an integer >= 1, got 0"),
+        (
+            lambda: make_forecaster("gru_stacked", 5, 7, dropout=(0.1, 0.2, 0.3)),
+            "dropout has 3 entries for 2 layers",
+        ),
+        (
+            lambda: make_forecaster("gru_stacked", 5, 7, layer_units=()),
+            "layer_units must be a non-empty list",
+        ),
+        (lambda: make_forecaster("gru_stacked", 5, 7, activations="swish"), "unknown activation"),
+    ],
+)
 def test_bad_options_get_one_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()

@@ -8,8 +8,10 @@ from rnn_attn.models.generation import choose, make_generator
 
 def _next_is_previous_plus_one(vocab):
     """A 'model' whose logits favour (last token + 1) mod vocab."""
+
     def next_logits(params, window):
         return 10.0 * jax.nn.one_hot((window[:, -1] + 1) % vocab, vocab) + params
+
     return next_logits
 
 
@@ -23,8 +25,9 @@ def test_sampling_temperature_and_top_k():
     logits = jnp.log(jnp.array([0.5, 0.3, 0.15, 0.05]))
     keys = jax.random.split(jax.random.PRNGKey(0), 4000)
     draws = np.asarray(jax.vmap(lambda k: choose(logits, k, 1.0))(keys))
-    np.testing.assert_allclose(np.bincount(draws, minlength=4) / 4000, [0.5, 0.3, 0.15, 0.05],
-                               atol=0.03)
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=4) / 4000, [0.5, 0.3, 0.15, 0.05], atol=0.03
+    )
     top2 = np.asarray(jax.vmap(lambda k: choose(logits, k, 1.0, top_k=2))(keys))
     assert set(np.unique(top2)) == {0, 1}
     assert int(choose(logits, keys[0], 0.0)) == 0

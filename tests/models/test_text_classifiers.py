@@ -24,8 +24,9 @@ def test_parameter_counts_match_document_000():
 
 
 def test_forward_weights_and_masking():
-    model = BiLSTMClassifier(vocab_size=50, embed_dim=8, units=4, maxlen=6,
-                             pooling="masked_attention")
+    model = BiLSTMClassifier(
+        vocab_size=50, embed_dim=8, units=4, maxlen=6, pooling="masked_attention"
+    )
     params = model.init(jax.random.PRNGKey(0))
     tokens = jnp.array([[5, 6, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
     logits, weights = model.apply(params, tokens, return_weights=True)
@@ -57,15 +58,15 @@ def test_dropout_only_when_training():
 # Keras's arithmetic: Embedding V*d; SimpleRNN u(d+u+1); LSTM 4u(d+u+1); GRU (reset_after)
 # 3u(d+u+2); Bidirectional twice the layer; Dense(1) from n inputs n+1.
 DOCUMENT_COUNTS = {
-    "embedding_flatten": 80_000 + 161,                       # 80,161
-    "embedding_flatten_dense": 1_000_000 + 320_032 + 33,     # 1,320,065
-    "simple_rnn": 320_000 + 2_080 + 33,                      # 322,113
-    "lstm": 320_000 + 8_320 + 33,                            # 328,353
-    "gru": 320_000 + 6_336 + 33,                             # 326,369
-    "lstm_reversed": 1_280_000 + 20_608 + 33,                # 1,300,641 (Embedding 128)
-    "bidirectional_lstm": 320_000 + 2 * 8_320 + 65,          # 336,705
-    "lstm_regularized": 2_560_000 + 49_408 + 65,             # 2,609,473 (LSTM(64), doc 003)
-    "lstm_unpenalized": 2_560_000 + 49_408 + 65,             # its ablation: same weights
+    "embedding_flatten": 80_000 + 161,  # 80,161
+    "embedding_flatten_dense": 1_000_000 + 320_032 + 33,  # 1,320,065
+    "simple_rnn": 320_000 + 2_080 + 33,  # 322,113
+    "lstm": 320_000 + 8_320 + 33,  # 328,353
+    "gru": 320_000 + 6_336 + 33,  # 326,369
+    "lstm_reversed": 1_280_000 + 20_608 + 33,  # 1,300,641 (Embedding 128)
+    "bidirectional_lstm": 320_000 + 2 * 8_320 + 65,  # 336,705
+    "lstm_regularized": 2_560_000 + 49_408 + 65,  # 2,609,473 (LSTM(64), doc 003)
+    "lstm_unpenalized": 2_560_000 + 49_408 + 65,  # its ablation: same weights
     "bilstm": 1_378_945,
     "bilstm_attention": 1_379_273,
     "bilstm_masked_attention": 1_379_273,
@@ -104,8 +105,9 @@ def test_registry_parameter_counts_and_summaries():
 def test_every_model_gives_one_logit_per_review():
     tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29], [0, 0, 0, 0, 0, 7]], jnp.int32)
     # The document-000 models' forward passes are tested above; one stands for them here.
-    for name in [n for n in TEXT_MODELS if n not in ("bilstm_attention",
-                                                     "bilstm_masked_attention")]:
+    for name in [
+        n for n in TEXT_MODELS if n not in ("bilstm_attention", "bilstm_masked_attention")
+    ]:
         model = _small(name)
         params = model.init(jax.random.PRNGKey(0))
         logits = model.apply(params, tokens)
@@ -139,8 +141,9 @@ def test_recurrent_dropout_only_when_training():
     params = model.init(jax.random.PRNGKey(0))
     tokens = jnp.tile(jnp.arange(1, 7, dtype=jnp.int32), (8, 1))
     inference = model.apply(params, tokens)
-    np.testing.assert_array_equal(model.apply(params, tokens, train=False,
-                                              key=jax.random.PRNGKey(1)), inference)
+    np.testing.assert_array_equal(
+        model.apply(params, tokens, train=False, key=jax.random.PRNGKey(1)), inference
+    )
     train = jax.jit(functools.partial(model.apply, train=True))  # one compilation, 3 keys
     a, b, c = (train(params, tokens, key=jax.random.PRNGKey(k)) for k in (1, 1, 2))
     np.testing.assert_array_equal(a, b)
@@ -149,23 +152,24 @@ def test_recurrent_dropout_only_when_training():
     with pytest.raises(ValueError, match="needs a PRNG key"):
         model.apply(params, tokens, train=True)
     plain = _small("lstm")  # no dropout: training mode changes nothing, no key needed
-    np.testing.assert_array_equal(plain.apply(params, tokens, train=True),
-                                  plain.apply(params, tokens))
+    np.testing.assert_array_equal(
+        plain.apply(params, tokens, train=True), plain.apply(params, tokens)
+    )
 
 
 def test_reversed_model_is_the_lstm_on_reversed_reviews():
     rev, fwd = _small("lstm_reversed", maxlen=None), _small("lstm", maxlen=None)
     params = fwd.init(jax.random.PRNGKey(0))
     full = jnp.array([[3, 4, 5, 6, 7], [9, 8, 7, 6, 5]], jnp.int32)
-    np.testing.assert_allclose(rev.apply(params, full), fwd.apply(params, full[:, ::-1]),
-                               atol=1e-6)
+    np.testing.assert_allclose(rev.apply(params, full), fwd.apply(params, full[:, ::-1]), atol=1e-6)
     # Document 002 reverses, then pads 'pre': the padding stays in front.
     padded = jnp.array([[0, 0, 3, 4, 5], [0, 9, 8, 7, 6]], jnp.int32)
     lecture = jnp.array([[0, 0, 5, 4, 3], [0, 6, 7, 8, 9]], jnp.int32)
     np.testing.assert_array_equal(reverse_tokens(padded), lecture)
     np.testing.assert_allclose(rev.apply(params, padded), fwd.apply(params, lecture), atol=1e-6)
-    np.testing.assert_array_equal(reverse_tokens(jnp.array([[3, 4, 5, 0], [0, 0, 0, 0]])),
-                                  [[5, 4, 3, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        reverse_tokens(jnp.array([[3, 4, 5, 0], [0, 0, 0, 0]])), [[5, 4, 3, 0], [0, 0, 0, 0]]
+    )
 
 
 def test_mask_padding_option():
@@ -179,13 +183,19 @@ def test_mask_padding_option():
 
 
 def test_registry_and_shape_errors_are_clear():
-    with pytest.raises(ValueError, match=r"unknown text model 'transformer'; expected one of "
-                                         r"\['bidirectional_lstm', 'bilstm'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown text model 'transformer'; expected one of "
+        r"\['bidirectional_lstm', 'bilstm'",
+    ):
         make_text_model("transformer")
     with pytest.raises(ValueError, match=r"text model 'lstm' has no option 'pooling'"):
         make_text_model("lstm", pooling="attention")
-    with pytest.raises(ValueError, match=r"text model 'lstm_regularized': dropout must be a "
-                                         r"number in \[0, 1\), got 1.5"):
+    with pytest.raises(
+        ValueError,
+        match=r"text model 'lstm_regularized': dropout must be a "
+        r"number in \[0, 1\), got 1.5",
+    ):
         make_text_model("lstm_regularized", dropout=1.5)
     with pytest.raises(ValueError, match="units must be a positive integer, got 0"):
         make_text_model("gru", units=0)

@@ -58,8 +58,9 @@ def test_weights_sum_to_one_and_respect_mask(kind):
     assert np.all(weights[1] > 0)
     # Padding values cannot change the result.
     noisy = encoded.at[0, 3:].set(100.0)
-    np.testing.assert_allclose(dec.apply(params, noisy, mask=mask, num_steps=3)[0], logits[0],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        dec.apply(params, noisy, mask=mask, num_steps=3)[0], logits[0], atol=1e-5
+    )
 
 
 def test_masked_softmax_edge_cases():

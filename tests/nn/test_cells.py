@@ -18,8 +18,9 @@ CASES = [
 def _params64(cell, key, input_dim):
     params = cell.init(key, input_dim)
     # Non-zero biases so the bias paths are tested too.
-    params["bias"] = params["bias"] + 0.1 * jax.random.normal(jax.random.PRNGKey(7),
-                                                              params["bias"].shape)
+    params["bias"] = params["bias"] + 0.1 * jax.random.normal(
+        jax.random.PRNGKey(7), params["bias"].shape
+    )
     return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
 
 
@@ -59,8 +60,13 @@ def test_gradient_matches_finite_differences(kind, options):
             plus = dict(params, **{name: jnp.asarray((flat + bump).reshape(value.shape))})
             minus = dict(params, **{name: jnp.asarray((flat - bump).reshape(value.shape))})
             numeric = (loss(plus) - loss(minus)) / (2 * eps)
-            np.testing.assert_allclose(np.asarray(grads[name]).ravel()[idx], numeric,
-                                       rtol=1e-5, atol=1e-7, err_msg=f"{kind} {name}[{idx}]")
+            np.testing.assert_allclose(
+                np.asarray(grads[name]).ravel()[idx],
+                numeric,
+                rtol=1e-5,
+                atol=1e-7,
+                err_msg=f"{kind} {name}[{idx}]",
+            )
 
 
 def test_keras_initialization():
@@ -103,8 +109,10 @@ def test_recurrent_mask_reaches_only_the_recurrent_matmul():
     for kind, options in CASES:
         cell = cells.make_cell(kind, 4, **options)
         params = _params64(cell, jax.random.PRNGKey(0), 3)
-        carry = tuple(jnp.asarray(np.random.default_rng(1).normal(size=(2, 4)))
-                      for _ in cell.initial_carry((2,)))
+        carry = tuple(
+            jnp.asarray(np.random.default_rng(1).normal(size=(2, 4)))
+            for _ in cell.initial_carry((2,))
+        )
         x_proj = cell.project(params, x)
         free = cell.step(params, carry, x_proj)
         ones = cell.step(params, carry, x_proj, jnp.ones((2, 4)))
@@ -116,13 +124,16 @@ def test_recurrent_mask_reaches_only_the_recurrent_matmul():
     x_proj = lstm.project(params, x)
     (_, c_new), _ = lstm.step(params, (h, c), x_proj, jnp.zeros((2, 4)))
     i, f, g, _ = jnp.split(x_proj, 4, axis=-1)
-    np.testing.assert_allclose(c_new, jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        c_new, jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g), atol=1e-12
+    )
 
 
 def _np_layer_norm(z, n_gates, gain, bias, eps=1e-5):
     blocks = z.reshape(z.shape[0], n_gates, -1)
-    normed = (blocks - blocks.mean(-1, keepdims=True)) / np.sqrt(blocks.var(-1, keepdims=True) + eps)
+    normed = (blocks - blocks.mean(-1, keepdims=True)) / np.sqrt(
+        blocks.var(-1, keepdims=True) + eps
+    )
     return normed.reshape(z.shape) * gain + bias
 
 
@@ -131,14 +142,20 @@ def test_layer_norm_cells_match_a_numpy_loop():
     x = rng.normal(size=(2, 5, 3))
     for kind in ("simple_rnn", "lstm"):
         cell = cells.make_cell(kind, 4, layer_norm=True)
-        params = jax.tree.map(lambda a: np.asarray(a, np.float64), cell.init(jax.random.PRNGKey(1), 3))
+        params = jax.tree.map(
+            lambda a: np.asarray(a, np.float64), cell.init(jax.random.PRNGKey(1), 3)
+        )
         params["ln_gain"] = rng.uniform(0.5, 1.5, params["ln_gain"].shape)
         outputs, _ = rnn(cell, jax.tree.map(jnp.asarray, params), jnp.asarray(x))
         h = np.zeros((2, 4))
         c = np.zeros((2, 4))
         for t in range(5):
-            z = _np_layer_norm(x[:, t] @ params["kernel"] + h @ params["recurrent_kernel"],
-                               cell.n_gates, params["ln_gain"], params["bias"])
+            z = _np_layer_norm(
+                x[:, t] @ params["kernel"] + h @ params["recurrent_kernel"],
+                cell.n_gates,
+                params["ln_gain"],
+                params["bias"],
+            )
             if kind == "simple_rnn":
                 h = np.tanh(z)
             else:
@@ -179,7 +196,8 @@ def test_gru_update_bias_option():
     np.testing.assert_array_equal(bias, [5, 5, 0, 0, 0, 0])
     np.testing.assert_array_equal(cells.GRUCell(2).init(key, 3)["bias"], np.zeros((2, 6)))
     # z is the share of the old state kept: with h U = 0 and x W = 0, z = sigmoid(5)
-    cell = cells.GRUCell(2, update_bias=5.0, recurrent_initializer="zeros",
-                         kernel_initializer="zeros")
+    cell = cells.GRUCell(
+        2, update_bias=5.0, recurrent_initializer="zeros", kernel_initializer="zeros"
+    )
     (h,), _ = cell(cell.init(key, 3), (jnp.ones((1, 2)),), jnp.zeros((1, 3)))
     np.testing.assert_allclose(h, jax.nn.sigmoid(5.0) * jnp.ones((1, 2)), rtol=1e-6)

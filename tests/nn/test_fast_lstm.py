@@ -19,8 +19,9 @@ from rnn_attn.nn.recurrent import (
 @pytest.mark.parametrize("unroll", [1, True])
 def test_matches_autodiff_of_the_generic_scan(masked, reverse, unroll):
     cell = cells.LSTMCell(5)
-    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64),
-                          cell.init(jax.random.PRNGKey(0), 3))
+    params = jax.tree.map(
+        lambda a: jnp.asarray(a, jnp.float64), cell.init(jax.random.PRNGKey(0), 3)
+    )
     rng = np.random.default_rng(0)
     x = jnp.asarray(rng.normal(size=(4, 6, 3)))
     lengths = jnp.array([6, 2, 4, 1]) if masked else None
@@ -29,8 +30,9 @@ def test_matches_autodiff_of_the_generic_scan(masked, reverse, unroll):
 
     def loss(p, x, h0, choice):
         with kernel_choice(choice):
-            out, (h, c) = rnn(cell, p, x, lengths=lengths, reverse=reverse, initial_carry=h0,
-                              unroll=unroll)
+            out, (h, c) = rnn(
+                cell, p, x, lengths=lengths, reverse=reverse, initial_carry=h0, unroll=unroll
+            )
         return jnp.sum(jnp.tanh(out) * w_out) + jnp.sum(h * c) + jnp.sum(h**2)
 
     grad = jax.value_and_grad(loss, argnums=(0, 1, 2))
@@ -55,9 +57,13 @@ def test_scan_reverse_keeps_time_index():
 
 def test_fused_kernels_only_for_standard_activations():
     lstm = cells.LSTMCell(3)
-    others = [cells.LSTMCell(3, recurrent_activation="hard_sigmoid"),
-              cells.LSTMCell(3, activation="relu"), cells.LSTMCell(3, layer_norm=True),
-              cells.GRUCell(3), cells.SimpleRNNCell(3)]
+    others = [
+        cells.LSTMCell(3, recurrent_activation="hard_sigmoid"),
+        cells.LSTMCell(3, activation="relu"),
+        cells.LSTMCell(3, layer_norm=True),
+        cells.GRUCell(3),
+        cells.SimpleRNNCell(3),
+    ]
     with kernel_choice("fused"):
         assert fused_kernel_for((lstm,)) is not None
         assert fused_kernel_for((lstm, lstm)) is not None
@@ -115,8 +121,9 @@ def test_fused_bidirectional_matches_generic(return_sequences, masking):
 
     def loss(p, x, choice):
         with kernel_choice(choice):
-            out, (c_f, c_b) = bidirectional(cell, cell, p, x, mask=mask,
-                                            return_sequences=return_sequences)
+            out, (c_f, c_b) = bidirectional(
+                cell, cell, p, x, mask=mask, return_sequences=return_sequences
+            )
         carries = jnp.concatenate([*c_f, *c_b], axis=-1)
         return jnp.sum(jnp.tanh(out) * w_out) + jnp.sum(carries**2), (out, (c_f, c_b))
 
@@ -134,6 +141,7 @@ def test_fused_bidirectional_matches_generic(return_sequences, masking):
 def test_fused_bidirectional_merge_modes_and_lengths(mode):
     cell, params, x, _ = _bi_setup(seed=1, batch=3, time=5)
     lengths = jnp.array([5, 1, 3])
+
     def layer(p, x, choice):
         with kernel_choice(choice):
             return bidirectional(cell, cell, p, x, lengths=lengths, merge_mode=mode)
@@ -141,8 +149,9 @@ def test_fused_bidirectional_merge_modes_and_lengths(mode):
     run = jax.jit(layer, static_argnums=2)
     fast, c_fast = run(params, x, "fused")
     ref, c_ref = run(params, x, "generic")
-    for got, want in zip(jax.tree.leaves((fast, c_fast)), jax.tree.leaves((ref, c_ref)),
-                         strict=True):
+    for got, want in zip(
+        jax.tree.leaves((fast, c_fast)), jax.tree.leaves((ref, c_ref)), strict=True
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
@@ -191,12 +200,14 @@ def test_embedded_bidirectional_matches_embedding_then_generic(return_sequences)
     layer = dict(lengths=lengths, return_sequences=return_sequences)
     fused, c_fused = bidirectional(cell, cell, params, tokens, embeddings=table, **layer)
     ref, c_ref = bidirectional(cell, cell, params, table[tokens], **layer)
-    for got, want in zip(jax.tree.leaves((fused, c_fused)), jax.tree.leaves((ref, c_ref)),
-                         strict=True):
+    for got, want in zip(
+        jax.tree.leaves((fused, c_fused)), jax.tree.leaves((ref, c_ref)), strict=True
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="give either lengths or mask, not both"):
-        bidirectional(cell, cell, params, tokens, embeddings=table, lengths=lengths,
-                      mask=tokens != 0)
+        bidirectional(
+            cell, cell, params, tokens, embeddings=table, lengths=lengths, mask=tokens != 0
+        )
     with pytest.raises(ValueError, match=r"mask of shape \(3, 5\) does not fit"):
         bidirectional(cell, cell, params, tokens, embeddings=table, mask=tokens[:, 1:] != 0)
     with pytest.raises(ValueError, match=r"lengths must lie in \[0, 6\]"):
@@ -209,8 +220,7 @@ def test_classifier_fused_and_generic_give_the_same_logits_and_grads():
     tokens = jnp.asarray(np.random.default_rng(4).integers(0, 50, size=(3, 12)), jnp.int32)
     tokens = tokens.at[1, :5].set(0)  # 'pre' padding
     for pooling in ("last", "masked_attention"):  # the projected-table path for both
-        model = BiLSTMClassifier(vocab_size=50, embed_dim=6, units=4, maxlen=12,
-                                 pooling=pooling)
+        model = BiLSTMClassifier(vocab_size=50, embed_dim=6, units=4, maxlen=12, pooling=pooling)
         params = model.init(jax.random.PRNGKey(5))
 
         def loss(p, model, choice):
@@ -244,6 +254,7 @@ def test_training_projects_only_the_batch_words_in_chunks_even_under_vmap():
     def grads(choice, toks):
         def loss(p):
             return jnp.sum(model.apply(p, toks, train=True, key=jax.random.PRNGKey(9)))
+
         with kernel_choice(choice):
             return jax.grad(loss)(params)
 

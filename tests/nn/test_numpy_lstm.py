@@ -60,8 +60,13 @@ def test_forward_matches_jax_rnn(mask_kind, nonzero_state):
     params = _params()
     x, h0, c0, mask, _ = _problem(mask_kind, nonzero_state)
     out, (h_T, c_T), _ = numpy_lstm.forward(params, x, h0, c0, mask)
-    ref_out, (ref_h, ref_c) = rnn(LSTMCell(UNITS), params, jnp.asarray(x), mask=mask,
-                                  initial_carry=(jnp.asarray(h0), jnp.asarray(c0)))
+    ref_out, (ref_h, ref_c) = rnn(
+        LSTMCell(UNITS),
+        params,
+        jnp.asarray(x),
+        mask=mask,
+        initial_carry=(jnp.asarray(h0), jnp.asarray(c0)),
+    )
     np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-10)
     np.testing.assert_allclose(h_T, ref_h, rtol=0, atol=1e-10)
     np.testing.assert_allclose(c_T, ref_c, rtol=0, atol=1e-10)
@@ -110,10 +115,12 @@ def test_backward_matches_finite_differences():
             plus, minus = value.copy(), value.copy()
             plus[idx] += eps
             minus[idx] -= eps
-            numeric = (loss(dict(inputs, **{name: plus}))
-                       - loss(dict(inputs, **{name: minus}))) / (2 * eps)
-            np.testing.assert_allclose(grads[name][idx], numeric, rtol=1e-6, atol=1e-8,
-                                       err_msg=f"{name}{idx}")
+            numeric = (loss(dict(inputs, **{name: plus})) - loss(dict(inputs, **{name: minus}))) / (
+                2 * eps
+            )
+            np.testing.assert_allclose(
+                grads[name][idx], numeric, rtol=1e-6, atol=1e-8, err_msg=f"{name}{idx}"
+            )
 
 
 def test_init_params_matches_keras_cell_layout():
@@ -136,7 +143,7 @@ def test_init_params_matches_keras_cell_layout():
 def test_clip_by_global_norm():
     rng = np.random.default_rng(0)
     grads = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=5)}
-    norm = np.sqrt(sum(np.sum(g ** 2) for g in grads.values()))
+    norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
     clipped, reported = numpy_lstm.clip_by_global_norm(grads, 0.5 * norm)
     assert reported == pytest.approx(norm)
     assert numpy_lstm.global_norm(clipped) == pytest.approx(0.5 * norm)
@@ -150,8 +157,7 @@ def test_clip_by_global_norm():
 
 def test_clip_by_value():
     grads = {"a": np.array([-3.0, -0.5, 0.2, 4.0])}
-    np.testing.assert_array_equal(numpy_lstm.clip_by_value(grads, 1.0)["a"],
-                                  [-1.0, -0.5, 0.2, 1.0])
+    np.testing.assert_array_equal(numpy_lstm.clip_by_value(grads, 1.0)["a"], [-1.0, -0.5, 0.2, 1.0])
 
 
 def test_classifier_gradients_match_jax():
@@ -176,8 +182,9 @@ def test_classifier_gradients_match_jax():
 @pytest.mark.parametrize("optimizer,learning_rate", [("adam", 1e-2), ("sgd", 1.0)])
 def test_training_learns_first_symbol(optimizer, learning_rate):
     # Chance is 25% (4 symbols) and the initial loss about ln 4 = 1.39.
-    result = numpy_lstm.train_numpy_lstm(seed=0, steps=200, optimizer=optimizer,
-                                         learning_rate=learning_rate, clip_norm=1.0)
+    result = numpy_lstm.train_numpy_lstm(
+        seed=0, steps=200, optimizer=optimizer, learning_rate=learning_rate, clip_norm=1.0
+    )
     losses = result["losses"]
     assert losses.shape == (200,) and np.all(np.isfinite(losses))
     assert losses[:10].mean() > 1.2

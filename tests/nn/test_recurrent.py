@@ -26,8 +26,9 @@ def test_padded_batch_matches_each_sequence_alone(kind):
     x = np.random.default_rng(0).normal(size=(4, 6, 3)).astype(np.float32)
     x[np.arange(6)[None, :] >= lengths[:, None]] = 99.0  # padding must not leak in
     outputs, carry = rnn(cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths))
-    last, _ = rnn(cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths),
-                  return_sequences=False)
+    last, _ = rnn(
+        cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths), return_sequences=False
+    )
     for b, n in enumerate(lengths):
         alone, alone_carry = rnn(cell, params, jnp.asarray(x[b : b + 1, :n]))
         np.testing.assert_allclose(outputs[b, :n], alone[0], atol=1e-6)
@@ -39,14 +40,18 @@ def test_padded_batch_matches_each_sequence_alone(kind):
 
 def test_masked_scan_matches_numpy_loop():
     cell = cells.LSTMCell(4)
-    params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), cell.init(jax.random.PRNGKey(2), 3))
+    params = jax.tree.map(
+        lambda a: jnp.asarray(a, jnp.float64), cell.init(jax.random.PRNGKey(2), 3)
+    )
     x = np.random.default_rng(3).normal(size=(3, 5, 3))
     lengths = np.array([5, 3, 1])
     for reverse in (False, True):
-        out, carry = rnn(cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths),
-                         reverse=reverse)
-        ref_out, ref_h, ref_c = numpy_rnn.run("lstm", jax.tree.map(np.asarray, params), x,
-                                              lengths=lengths, reverse=reverse)
+        out, carry = rnn(
+            cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths), reverse=reverse
+        )
+        ref_out, ref_h, ref_c = numpy_rnn.run(
+            "lstm", jax.tree.map(np.asarray, params), x, lengths=lengths, reverse=reverse
+        )
         np.testing.assert_allclose(out, ref_out, atol=1e-6)
         np.testing.assert_allclose(carry[0], ref_h, atol=1e-6)
         np.testing.assert_allclose(carry[1], ref_c, atol=1e-6)
@@ -160,7 +165,12 @@ def _np_step(kind, options, p, h, c, x, m_in, m_rec):
         return h, c
     if kind == "lstm":
         z = xd @ p["kernel"] + p["bias"] + hd @ p["recurrent_kernel"]
-        i, f, g, o = _sig(z[:, :u]), _sig(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), _sig(z[:, 3 * u:])
+        i, f, g, o = (
+            _sig(z[:, :u]),
+            _sig(z[:, u : 2 * u]),
+            np.tanh(z[:, 2 * u : 3 * u]),
+            _sig(z[:, 3 * u :]),
+        )
         c = f * c + i * g
         return o * np.tanh(c), c
     rec = p["recurrent_kernel"]
@@ -168,13 +178,13 @@ def _np_step(kind, options, p, h, c, x, m_in, m_rec):
         xs = xd @ p["kernel"] + p["bias"][0]
         hs = hd @ rec + p["bias"][1]
         z = _sig(xs[:, :u] + hs[:, :u])
-        r = _sig(xs[:, u:2 * u] + hs[:, u:2 * u])
-        cand = np.tanh(xs[:, 2 * u:] + r * hs[:, 2 * u:])
+        r = _sig(xs[:, u : 2 * u] + hs[:, u : 2 * u])
+        cand = np.tanh(xs[:, 2 * u :] + r * hs[:, 2 * u :])
     else:
         xs = xd @ p["kernel"] + p["bias"]
         z = _sig(xs[:, :u] + hd @ rec[:, :u])
-        r = _sig(xs[:, u:2 * u] + hd @ rec[:, u:2 * u])
-        cand = np.tanh(xs[:, 2 * u:] + (r * hd) @ rec[:, 2 * u:])
+        r = _sig(xs[:, u : 2 * u] + hd @ rec[:, u : 2 * u])
+        cand = np.tanh(xs[:, 2 * u :] + (r * hd) @ rec[:, 2 * u :])
     return z * h + (1.0 - z) * cand, c  # the carried h_prev is NOT masked
 
 
@@ -194,8 +204,9 @@ def _np_run(kind, options, p, x, lengths, m_in, m_rec, reverse):
 
 def _float64_params(cell, key, input_dim):
     params = cell.init(key, input_dim)
-    params["bias"] = params["bias"] + 0.1 * jax.random.normal(jax.random.PRNGKey(9),
-                                                              params["bias"].shape)
+    params["bias"] = params["bias"] + 0.1 * jax.random.normal(
+        jax.random.PRNGKey(9), params["bias"].shape
+    )
     return jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
 
 
@@ -212,10 +223,20 @@ def test_dropout_masks_are_fixed_over_time_and_match_numpy_loop(kind, options, r
     m_in = np.asarray(dropout_mask(k_in, 0.3, (3, 3), jnp.float64))
     m_rec = np.asarray(dropout_mask(k_rec, 0.5, (3, 4), jnp.float64))
     assert set(np.unique(m_rec)) == {0.0, 2.0}  # scaled by 1/(1 - rate)
-    out, carry = rnn(cell, params, jnp.asarray(x), lengths=jnp.asarray(lengths),
-                     reverse=reverse, dropout=0.3, recurrent_dropout=0.5, train=True, key=key)
-    ref_out, ref_h, ref_c = _np_run(kind, options, jax.tree.map(np.asarray, params), x,
-                                    lengths, m_in, m_rec, reverse)
+    out, carry = rnn(
+        cell,
+        params,
+        jnp.asarray(x),
+        lengths=jnp.asarray(lengths),
+        reverse=reverse,
+        dropout=0.3,
+        recurrent_dropout=0.5,
+        train=True,
+        key=key,
+    )
+    ref_out, ref_h, ref_c = _np_run(
+        kind, options, jax.tree.map(np.asarray, params), x, lengths, m_in, m_rec, reverse
+    )
     np.testing.assert_allclose(out, ref_out, atol=1e-10)
     np.testing.assert_allclose(carry[0], ref_h, atol=1e-10)
     if kind == "lstm":
@@ -233,8 +254,9 @@ def test_dropped_units_never_reach_the_recurrent_kernel():
     m_rec = dropout_mask(jax.random.split(key)[1], 0.5, (2, 6), jnp.float64)
 
     def row_losses(rec):
-        out, _ = rnn(cell, dict(params, recurrent_kernel=rec), x, recurrent_dropout=0.5,
-                     train=True, key=key)
+        out, _ = rnn(
+            cell, dict(params, recurrent_kernel=rec), x, recurrent_dropout=0.5, train=True, key=key
+        )
         return jnp.sum(jnp.sin(out), axis=(1, 2))  # one loss per sequence
 
     jac = np.abs(np.asarray(jax.jacrev(row_losses)(params["recurrent_kernel"]))).sum(-1)
@@ -251,8 +273,10 @@ def test_dropout_off_at_inference_and_reproducible_by_key():
     params = cell.init(jax.random.PRNGKey(0), 3)
     x = jnp.asarray(np.random.default_rng(2).normal(size=(4, 5, 3)), jnp.float32)
     # Jitted so that calls differing only in the key share one compilation.
-    run = jax.jit(lambda key, **kw: rnn(cell, params, x, key=key, **kw)[0],
-                  static_argnames=("train", "dropout", "recurrent_dropout"))
+    run = jax.jit(
+        lambda key, **kw: rnn(cell, params, x, key=key, **kw)[0],
+        static_argnames=("train", "dropout", "recurrent_dropout"),
+    )
     rates = dict(dropout=0.4, recurrent_dropout=0.4)
     k1, k2 = jax.random.PRNGKey(1), jax.random.PRNGKey(2)
     # train=False (the default) is exactly the no-dropout layer, key or not.
@@ -293,12 +317,28 @@ def test_stacked_dropout_and_fast_path_fallback():
     params = init_stack(jax.random.PRNGKey(0), stack, 2)
     x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 5, 2)), jnp.float32)
     key = jax.random.PRNGKey(5)
-    out, _ = stacked_rnn(stack, params, x, return_sequences=False, dropout=[0.1, 0.2],
-                         recurrent_dropout=0.5, train=True, key=key)
+    out, _ = stacked_rnn(
+        stack,
+        params,
+        x,
+        return_sequences=False,
+        dropout=[0.1, 0.2],
+        recurrent_dropout=0.5,
+        train=True,
+        key=key,
+    )
     k0, k1 = jax.random.split(key, 2)
     h1, _ = rnn(stack[0], params[0], x, dropout=0.1, recurrent_dropout=0.5, train=True, key=k0)
-    h2, _ = rnn(stack[1], params[1], h1, return_sequences=False, dropout=0.2,
-                recurrent_dropout=0.5, train=True, key=k1)
+    h2, _ = rnn(
+        stack[1],
+        params[1],
+        h1,
+        return_sequences=False,
+        dropout=0.2,
+        recurrent_dropout=0.5,
+        train=True,
+        key=k1,
+    )
     np.testing.assert_allclose(out, h2, atol=1e-6)
     with pytest.raises(ValueError, match="dropout has 3 rates for 2 layers"):
         stacked_rnn(stack, params, x, dropout=[0.1, 0.1, 0.1])
@@ -312,12 +352,15 @@ def test_stacked_dropout_and_fast_path_fallback():
     np.testing.assert_allclose(fast, slow, atol=1e-6)
 
 
-@pytest.mark.parametrize("rates,message", [
-    (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
-    (dict(recurrent_dropout=-0.1), r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
-    (dict(dropout="0.2"), r"dropout must be a number in \[0, 1\), got '0.2'"),
-    (dict(recurrent_dropout=float("nan")), r"recurrent_dropout must be .* got nan"),
-])
+@pytest.mark.parametrize(
+    "rates,message",
+    [
+        (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
+        (dict(recurrent_dropout=-0.1), r"recurrent_dropout must be a number in \[0, 1\), got -0.1"),
+        (dict(dropout="0.2"), r"dropout must be a number in \[0, 1\), got '0.2'"),
+        (dict(recurrent_dropout=float("nan")), r"recurrent_dropout must be .* got nan"),
+    ],
+)
 def test_bad_dropout_rates_are_clear_errors(rates, message):
     cell = cells.SimpleRNNCell(2)
     params = cell.init(jax.random.PRNGKey(0), 2)

@@ -48,8 +48,15 @@ def gru_step(params: dict, h: np.ndarray, x: np.ndarray, *, reset_after: bool = 
     return z * h + (1.0 - z) * candidate
 
 
-def run(kind: str, params: dict, inputs: np.ndarray, *, lengths=None, reverse: bool = False,
-        reset_after: bool = True):
+def run(
+    kind: str,
+    params: dict,
+    inputs: np.ndarray,
+    *,
+    lengths=None,
+    reverse: bool = False,
+    reset_after: bool = True,
+):
     """Runs a cell over ``inputs [batch, time, in]`` with Keras masking semantics.
 
     Returns ``(outputs [batch, time, units], final_h, final_c_or_None)``; outputs are in

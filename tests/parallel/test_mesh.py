@@ -13,8 +13,15 @@ from tests._subprocesses import run_workers
 # Whole runs repeated many times: `pytest -m slow` (.ci/run runs them after the suite).
 pytestmark = pytest.mark.slow
 
-EXPERIMENTS = ("char_textgen", "copy_task", "imdb", "imdb_attention", "imdb_glove",
-               "vanishing_gradients", "weather")
+EXPERIMENTS = (
+    "char_textgen",
+    "copy_task",
+    "imdb",
+    "imdb_attention",
+    "imdb_glove",
+    "vanishing_gradients",
+    "weather",
+)
 MESHES = ("8x1", "4x2", "2x4", "1x8")
 
 
@@ -31,6 +38,10 @@ def test_each_seed_matches_one_device_after_20_steps(tmp_path):
                 assert set(a) == set(b) and len(a["loss"]) == 2  # 2 epochs of 10 steps
                 for key in a:
                     np.testing.assert_allclose(
-                        b[key], a[key], rtol=1e-5, atol=1e-6,
-                        err_msg=f"{experiment} seed {seed} {key} on {mesh}")
+                        b[key],
+                        a[key],
+                        rtol=1e-5,
+                        atol=1e-6,
+                        err_msg=f"{experiment} seed {seed} {key} on {mesh}",
+                    )
         assert histories[experiment]["one"][0]["loss"] != histories[experiment]["one"][1]["loss"]

@@ -22,8 +22,11 @@ class MeanEmbedding:
 
     def init(self, key):
         k1, k2 = jax.random.split(key)
-        return {"emb": 0.1 * jax.random.normal(k1, (self.vocab_size, self.dim)),
-                "w": 0.1 * jax.random.normal(k2, (self.dim,)), "b": jnp.zeros(())}
+        return {
+            "emb": 0.1 * jax.random.normal(k1, (self.vocab_size, self.dim)),
+            "w": 0.1 * jax.random.normal(k2, (self.dim,)),
+            "b": jnp.zeros(()),
+        }
 
     def apply(self, params, tokens, *, train=False, key=None):
         h = params["emb"][tokens].mean(1)
@@ -73,15 +76,14 @@ def test_evaluation_covers_every_example_exactly():
     model = MeanEmbedding()
     data = tokens(53, 3)  # 53 = 3 batches of 20, the last one padded with 7 dummies
     config = engine.FitConfig(seeds=(0, 1), epochs=1, batch_size=16, monitor="loss")
-    result = engine.fit(BINARY, model, engine.FitData(feed.Split(tokens(32, 1))), config,
-                        optimizer=optax.sgd(0.0))
+    result = engine.fit(
+        BINARY, model, engine.FitData(feed.Split(tokens(32, 1))), config, optimizer=optax.sgd(0.0)
+    )
     got = result.evaluate(feed.Split(data), 20, best=False, prefix="val_")
     for i in range(2):
         params = result.seed_params(i)
         logits = np.asarray(model.apply(params, jnp.asarray(data["inputs"])), np.float64)
         y = data["targets"]
-        bce = np.mean(np.logaddexp(0, logits) - y * logits) + float(
-            model.regularization(params))
-        assert got[i]["val_accuracy"] == pytest.approx(np.mean((logits > 0) == (y == 1)),
-                                                       abs=1e-12)
+        bce = np.mean(np.logaddexp(0, logits) - y * logits) + float(model.regularization(params))
+        assert got[i]["val_accuracy"] == pytest.approx(np.mean((logits > 0) == (y == 1)), abs=1e-12)
         assert got[i]["val_loss"] == pytest.approx(bce, rel=1e-6)

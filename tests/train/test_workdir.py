@@ -24,10 +24,17 @@ def test_a_second_holder_is_refused_naming_the_first_runs_pid(tmp_path):
 
 def test_the_lock_is_released_when_its_process_is_killed(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from rnn_attn.train import workdir as w\n"
-         "with w.locked(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
-         str(tmp_path)], stdout=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=os.getcwd()))
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from rnn_attn.train import workdir as w\n"
+            "with w.locked(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(ConfigError, match="in use by another run"):
