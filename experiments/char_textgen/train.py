@@ -3,7 +3,6 @@ sampled after each iteration, and each seed's held-out and generated-text figure
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import Any
@@ -23,36 +22,19 @@ from rnn_attn.parallel.mesh import fetch
 from rnn_attn.train import callbacks, engine, feed, objectives, optimizers
 
 
-@dataclasses.dataclass(frozen=True)
-class Corpus:
-    vocab: chars.CharVocab
-    train: dict[str, np.ndarray]
-    held_out: dict[str, np.ndarray]
-    words: frozenset[str]
-    train_text: str
-
-
-def load_corpus(config: TextGenConfig) -> Corpus:
+def load_corpus(config: TextGenConfig) -> chars.Corpus:
     try:
-        text = chars.normalize_text(chars.read_book_body(config.text_path()))
-        train_text, held_text = chars.split_text(text, config.held_out)
-        vocab = chars.CharVocab.from_text(text)
-        x, y = chars.windows(vocab.encode(train_text), config.seqlen, config.step)
-        hx, hy = chars.windows(vocab.encode(held_text), config.seqlen, 1)
+        corpus = chars.load_corpus(
+            config.text_path(), held_out=config.held_out, seqlen=config.seqlen, step=config.step
+        )
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
-    if config.top_k > vocab.size:  # found now, not by the sampler after training
+    if config.top_k > corpus.vocab.size:  # found now, not by the sampler after training
         raise ConfigError(
-            f"--top-k {config.top_k} exceeds the book's {vocab.size} distinct "
-            f"characters; expected at most {vocab.size} (0: all)"
+            f"--top-k {config.top_k} exceeds the book's {corpus.vocab.size} distinct "
+            f"characters; expected at most {corpus.vocab.size} (0: all)"
         )
-    return Corpus(
-        vocab,
-        {"inputs": x, "targets": y},
-        {"inputs": hx, "targets": hy},
-        frozenset(chars.vocabulary_words(text)),
-        train_text,
-    )
+    return corpus
 
 
 class Sampler:
@@ -60,7 +42,7 @@ class Sampler:
     random training window (the seed's own generator of windows and sampling keys), and
     prints them with the held-out figures; ``final`` generates ``eval_chars`` at the end."""
 
-    def __init__(self, config: TextGenConfig, corpus: Corpus, model):
+    def __init__(self, config: TextGenConfig, corpus: chars.Corpus, model):
         self.config, self.corpus = config, corpus
         self.generator = functools.partial(
             make_generator, model.apply, temperature=config.temperature, top_k=config.top_k

@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import PartitionSpec as P
 
 from experiments.copy_task import config as copy_config
 from experiments.copy_task import report
@@ -38,15 +37,8 @@ TEST_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def build_model(name: str, cfg: CopyTaskConfig) -> TokenInputs:
-    model = make_model(
-        name,
-        cfg.cardinality,
-        units=cfg.units,
-        cell=cfg.cell,
-        attention=cfg.attention,
-        unroll=cfg.unroll,
-    )
-    return TokenInputs(model, cfg.cardinality)
+    options = {k: getattr(cfg, k) for k in ("units", "cell", "attention", "unroll")}
+    return TokenInputs(make_model(name, cfg.cardinality, **options), cfg.cardinality)
 
 
 def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -96,14 +88,9 @@ def test_program(name: str, cfg: CopyTaskConfig, mesh):
         }
         return out if weights is None else out | {"attention_weights": weights}
 
-    program = devices.per_seed_shards(jax.vmap(test), mesh, in_specs=(P(meshes.SEED),) * 2)
-    seeds = meshes.per_seed(mesh)
-    keys = jax.ShapeDtypeStruct((cfg.seeds, 2), jnp.uint32, sharding=seeds)
-    params = jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=seeds),
-        jax.eval_shape(jax.vmap(model.init), keys),
+    return devices.compile_per_seed(
+        test, model.init, cfg.seeds, mesh, compiler_options=TEST_COMPILER_OPTIONS
     )
-    return jax.jit(program).lower(params, keys).compile(TEST_COMPILER_OPTIONS)
 
 
 def test_figures(cfg: CopyTaskConfig, fit: engine.FitResult, program) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ VALIDATION accuracy about 0.72.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from typing import Any
 
@@ -129,3 +130,26 @@ RECIPES: dict[str, dict[str, Any]] = {
     "bilstm_masked_attention": _DOC000,
 }
 RECIPE_KEYS = ("num_words", "maxlen", "optimizer", "batch_size", "epochs", "validation")
+
+
+def customize(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--model``, whose document recipe fills the flags of ``RECIPE_KEYS`` left unset."""
+    parser.add_argument(
+        "--model",
+        required=True,
+        choices=sorted(RECIPES),
+        metavar="MODEL",
+        help=f"the model, one of {sorted(RECIPES)}",
+    )
+    parser.set_defaults(**dict.fromkeys(RECIPE_KEYS))
+    for action in parser._actions:
+        if action.dest in RECIPE_KEYS:
+            action.help = f"{action.help} (default: the model's document recipe)"
+    return parser
+
+
+def apply_recipe(args: argparse.Namespace) -> None:
+    args.models = args.model
+    for key in RECIPE_KEYS:
+        if getattr(args, key) is None:
+            setattr(args, key, RECIPES[args.model][key])

@@ -3,13 +3,11 @@ cross-entropy over seeds, and each seed's figures from its per-epoch history."""
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 from experiments.imdb import config as imdb_config
 from experiments.imdb import report
-from experiments.imdb.config import RECIPE_KEYS, RECIPES, ImdbConfig, build_model
+from experiments.imdb.config import ImdbConfig, build_model
 from rnn_attn.config import ConfigError
 from rnn_attn.data import imdb
 from rnn_attn.data.paths import default_data_dir
@@ -133,29 +131,6 @@ def protocol(
     )
 
 
-def customize(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """``--model``, whose document recipe fills the flags of ``RECIPE_KEYS`` left unset."""
-    parser.add_argument(
-        "--model",
-        required=True,
-        choices=sorted(RECIPES),
-        metavar="MODEL",
-        help=f"the model, one of {sorted(RECIPES)}",
-    )
-    parser.set_defaults(**dict.fromkeys(RECIPE_KEYS))
-    for action in parser._actions:
-        if action.dest in RECIPE_KEYS:
-            action.help = f"{action.help} (default: the model's document recipe)"
-    return parser
-
-
-def apply_recipe(args: argparse.Namespace) -> None:
-    args.models = args.model
-    for key in RECIPE_KEYS:
-        if getattr(args, key) is None:
-            setattr(args, key, RECIPES[args.model][key])
-
-
 EXPERIMENT = protocol(
     "imdb",
     ImdbConfig,
@@ -164,6 +139,6 @@ EXPERIMENT = protocol(
     reference=imdb_config.REFERENCE,
     local=imdb_config.LOCAL,
     exclude=("models",),
-    customize=customize,
-    adjust=apply_recipe,
+    customize=imdb_config.customize,
+    adjust=imdb_config.apply_recipe,
 )

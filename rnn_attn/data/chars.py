@@ -131,3 +131,33 @@ def real_word_fraction(generated: str, vocabulary: set[str]) -> tuple[float, int
     if not words:
         return 0.0, 0
     return sum(w in vocabulary for w in words) / len(words), len(words)
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A book cut for a character model: ``train`` and ``held_out`` windows
+    (``{"inputs" <int>[n, seqlen], "targets" <int>[n]}``), the vocabulary, the book's
+    words (to score generated text) and the training text."""
+
+    vocab: CharVocab
+    train: dict[str, np.ndarray]
+    held_out: dict[str, np.ndarray]
+    words: frozenset[str]
+    train_text: str
+
+
+def load_corpus(path: str, *, held_out: float, seqlen: int, step: int = 1) -> Corpus:
+    """The book at ``path`` (its body, normalized), its last ``held_out`` fraction held
+    out; training windows every ``step`` characters, held-out windows at every one."""
+    text = normalize_text(read_book_body(path))
+    train_text, held_text = split_text(text, held_out)
+    vocab = CharVocab.from_text(text)
+    x, y = windows(vocab.encode(train_text), seqlen, step)
+    hx, hy = windows(vocab.encode(held_text), seqlen, 1)
+    return Corpus(
+        vocab,
+        {"inputs": x, "targets": y},
+        {"inputs": hx, "targets": hy},
+        frozenset(vocabulary_words(text)),
+        train_text,
+    )

@@ -10,6 +10,7 @@ devices are used as they are.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import Mesh, PartitionSpec
 
 
@@ -60,3 +61,20 @@ def per_seed_shards(fn, mesh: Mesh, in_specs, out_specs=SEED_AXIS):
     with ``shard_map``: every device runs the same small program and no cross-device
     communication or sharding propagation is needed."""
     return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+
+def compile_per_seed(fn, init, num_seeds: int, mesh: Mesh, compiler_options=None):
+    """``fn(params, key)`` of one seed, compiled for every seed at once: ``(params
+    [seeds, ...], keys <uint32>[seeds, 2]) -> fn's outputs [seeds, ...]``, each device
+    running its slice of the seeds (``per_seed_shards``). Lowered from shapes alone
+    (``init(key)`` gives the parameters' shapes), so it can compile while models train."""
+    from rnn_attn.parallel import mesh as meshes
+
+    program = per_seed_shards(jax.vmap(fn), mesh, in_specs=(SEED_AXIS, SEED_AXIS))
+    seeds = meshes.per_seed(mesh)
+    keys = jax.ShapeDtypeStruct((num_seeds, 2), jnp.uint32, sharding=seeds)
+    params = jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=seeds),
+        jax.eval_shape(jax.vmap(init), keys),
+    )
+    return jax.jit(program).lower(params, keys).compile(compiler_options)
