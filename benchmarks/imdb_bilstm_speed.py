@@ -21,36 +21,8 @@ importable, and the model written with Flax linen over Flax's own
 program, examples/s summed over the seeds, each N in a fresh process on the mesh an
 experiment with N seeds builds (on 2 cores: 1 seed on 1 device, 3 seeds on 3, 8 on 2).
 
-Glibc's allocator matters a lot here: every step allocates ~200 MB of intermediates in
-blocks above glibc's mmap threshold, so each is fresh mmap'd memory and the step took
-~60,000 page faults (~140 ms of kernel time per step). ``GLIBC_TUNABLES=
-glibc.malloc.hugetlb=1`` (transparent huge pages for those blocks; THP is in madvise mode
-here) cuts that to ~700 faults. The benchmark re-executes itself with it unless
-``--no-hugetlb``; other entry points (experiments) can set the same variable.
-
-Measured on the project's 2-core AMD EPYC CPU (AVX2, no AVX-512), median of 5 x 5 steps,
-compilation excluded, all frameworks in the same run (2026-11-24, three runs):
-
-* matmul peak (2048^3 float32 through JAX): 173-179 GFLOP/s (184-186 on a quieter host
-  earlier the same day; the stack notes' ~480 came from another CPU; AVX2 FMA on 2 cores
-  tops out near 190).
-* this model (fused path: both directions in one scan, hand-written backward, the
-  embedding table projected instead of the tokens): 614-629 examples/s (203-208 ms/step).
-* Keras 3.15.1 on TensorFlow 2.21 (CPU): 509-521 examples/s; ratio ours/keras 1.19-1.23.
-* Keras 2 (tf_keras 2.21.0) on TensorFlow 2.21: 422-456 examples/s; ratio 1.36-1.48.
-* PyTorch 2.13 CPU, 2 threads: 714-775 examples/s; ratio ours/torch 0.81-0.87.
-* So Keras's 1,466-1,529 examples/s of the stack notes (and the issue's 1,500 target)
-  were measured on another, faster CPU; here no framework reaches 800.
-* ``--generic`` (then ``--no-fast``; generic autodiff of two scans): 204 examples/s under
-  load 7 against 179 for the earlier fast path in the same conditions; not re-measured
-  quiet.
-* Where the time goes: the fused recurrence (``fast_lstm.bilstm_scan``) forward and
-  backward takes ~1 ms per time step at batch 128 (211 ms per 200 steps; 118 ms at batch
-  64, so it scales with the batch rather than being per-step overhead). The per-step
-  ``h @ U`` runs at ~72 GFLOP/s (116 us for 8.4 MFLOP). Also tried and rejected, all
-  within noise or slower: two independent half-batch scans, so that XLA could put one on
-  each core (265 vs 211 ms); the backward loop's gate gradients written once, stacked or
-  behind an ``optimization_barrier``, instead of being fused into both of their consumers.
+Why it re-executes itself with huge-page malloc, and every measured run:
+docs/performance.md ("The BiLSTM benchmark: allocator and measured runs").
 """
 
 from __future__ import annotations

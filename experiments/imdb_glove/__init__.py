@@ -7,7 +7,7 @@ As the lecture: the raw labelled training reviews (aclImdb/train), a Tokenizer o
 10,000 most frequent words fitted on them, sequences padded / truncated to 100 words;
 for each seed a shuffle picks 200 training and the next 10,000 validation reviews (the
 same ones for both models of that seed). Embedding(10,000, 50) -> Flatten -> Dense(32,
-relu) -> Dense(1, sigmoid); RMSprop; batch 32; 10 epochs. `glove_frozen` starts its
+relu) -> Dense(1, sigmoid); RMSprop; batch 32; 20 epochs. `glove_frozen` starts its
 embedding from GloVe 6B vectors and freezes it, `learned` trains it from Keras's uniform
 init. The lecture uses 100-dimensional GloVe; ../shared/data has the 50-dimensional
 vectors (the 20,000 most frequent IMDB words), so the embedding is 50 wide. The lecture

@@ -1,6 +1,7 @@
 """Configuration of the weather experiment: temperature 24 h ahead (reference document 002).
 
     python -m experiments.weather --workdir runs/weather [--models gru,...] [--seeds 3]
+    python -m experiments.weather --local --workdir /tmp/weather   # a quick check
 
 Document 002 (after Chollet, "Deep Learning with R" 6.3) forecasts the Jena temperature
 24 h ahead from 10 days of history and compares a small dense network and GRUs (plain,
@@ -34,7 +35,9 @@ minute): the GRU's best-epoch VALIDATION MAE about 2.19 C (95% CI about [2.12, 2
 the common-sense baseline's 2.34 C; after 20 epochs it overfits one year of data (about
 2.5 C). The full default (five models, 3 seeds: ``python -m experiments.reproduce --only
 002_weather``) takes a few minutes. ``temperature.png`` plots the whole record with its
-three splits (the lecture's first plot).
+three splits (the lecture's first plot). ``--local`` (dense and GRU, 2 seeds, 2 epochs:
+about 20 s of computing) checks the pipeline: best-epoch VALIDATION MAE of the GRU 2.27
+and 2.50 C, of the dense model 5.73 and 7.06 C, against the baseline's 2.34 C.
 
 Writes to --workdir: results.json (config, the baseline, models.<name>.per_seed.<metric>
 in normalized units and degrees C, statistics over seeds, each model vs the baseline),

@@ -450,14 +450,6 @@ def bidirectional(
     return merge(y_f, y_b, merge_mode), (c_f, c_b)
 
 
-def init_stack(key: jax.Array, cells: list[Cell], input_dim: int) -> list[Params]:
-    params = []
-    for cell, k in zip(cells, jax.random.split(key, len(cells)), strict=True):
-        params.append(cell.init(k, input_dim))
-        input_dim = cell.units
-    return params
-
-
 def stacked_rnn(
     cells: list[Cell],
     params: list[Params],

@@ -12,9 +12,9 @@ from rnn_attn.data.weather import (
     load_jena,
     load_tmy3,
     naive_baseline_mae,
-    window_generator,
 )
 from tests._paths import SHARED_DATA
+from tests.oracles.weather_generator import window_generator
 
 REAL_TMY3 = os.path.join(SHARED_DATA, "tmy3_723170_greensboro_nc.csv")
 

@@ -9,7 +9,6 @@ from rnn_attn.nn.recurrent import (
     bidirectional,
     dropout_mask,
     init_bidirectional,
-    init_stack,
     kernel_choice,
     rnn,
     scan_projected,
@@ -36,6 +35,15 @@ def test_padded_batch_matches_each_sequence_alone(kind):
         for got, want in zip(carry, alone_carry, strict=True):
             np.testing.assert_allclose(got[b], want[0], atol=1e-6)
         np.testing.assert_allclose(last[b], alone[0, -1], atol=1e-6)
+
+
+def init_stack(key, cells, input_dim):
+    """Each cell's parameters, the next cell reading the previous one's units."""
+    params = []
+    for cell, k in zip(cells, jax.random.split(key, len(cells)), strict=True):
+        params.append(cell.init(k, input_dim))
+        input_dim = cell.units
+    return params
 
 
 def test_masked_scan_matches_numpy_loop():
