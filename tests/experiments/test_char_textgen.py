@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 
@@ -8,10 +7,10 @@ import numpy as np
 import pytest
 
 from experiments.char_textgen.train import EXPERIMENT, unigram_bigram_perplexity
-from rnn_attn.analysis.schema import validate
 from rnn_attn.experiment import cli
 from rnn_attn.models.char_lm import CharRNN
 from tests._paths import ROOT
+from tests._results import check_work_dir
 
 
 def test_char_lstm_shapes_dropout_and_penalty():
@@ -106,8 +105,7 @@ def test_char_textgen_end_to_end(tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    results = json.load(open(workdir / "results.json"))
-    validate(results)
+    results = check_work_dir(str(workdir))  # the schema, and a TensorBoard curve per seed
     model = results["models"]["char_lstm"]
     per_seed = model["per_seed"]
     assert per_seed["heldout_perplexity_final"][0] > 1.0

@@ -12,6 +12,7 @@ from rnn_attn.experiment import runner
 from rnn_attn.experiment.cli import main
 from rnn_attn.experiment.context import RunContext
 from rnn_attn.parallel.mesh import make_mesh
+from tests._results import check_work_dir
 
 SMALL = gs.StudySettings(
     units=8, symbols=4, batch_size=16, steps=30, eval_examples=64, gradient_examples=16
@@ -198,7 +199,7 @@ def test_the_experiment_writes_its_table_results_and_plots_and_resumes(tmp_path,
     out = capsys.readouterr().out
     assert code == 0
     assert "reach@init" in out and "TEST accuracy" in out and "gru_update_bias_5" in out
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = check_work_dir(str(tmp_path))  # the schema, and a TensorBoard curve per seed
     assert set(results["models"]) == {"gru_update_bias_5_T6"}
     per_seed = results["models"]["gru_update_bias_5_T6"]["per_seed"]
     assert len(per_seed["test_accuracy"]) == 2 and len(per_seed["reach_init"]) == 2
