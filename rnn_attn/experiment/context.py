@@ -72,14 +72,14 @@ def check_devices(cfg: Any, devices: Any) -> None:
     """The device flags against the config, before JAX is asked for any device."""
     from rnn_attn.parallel.mesh import check_batch_size, mesh_shape
 
-    if devices.mesh_devices > 0 and hasattr(cfg, "batch_size"):
-        check_batch_size(cfg.batch_size, devices.mesh_devices)
     if getattr(cfg, "seed_loop", "") == "map" and devices.mesh_devices not in (0, 1):
         raise ConfigError(  # the engine would refuse it too, once JAX has its devices
             f"--seed-loop map runs each device's seeds one after another and cannot split a "
             f"batch over --data-parallel {devices.mesh_devices}; expected --seed-loop vmap "
             f"or auto"
         )
+    if devices.mesh_devices > 0 and hasattr(cfg, "batch_size"):
+        check_batch_size(cfg.batch_size, devices.mesh_devices)
     if devices.seed_parallel:
         data = max(devices.mesh_devices, 0)
         mesh_shape(

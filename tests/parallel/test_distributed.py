@@ -184,7 +184,7 @@ def _run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
         (
             "experiments.imdb_glove",
             ["--seed-parallel", "-1"],
-            "--seed-parallel must be 0 (as many devices as divide the seeds) or a device count",
+            "--seed-parallel must be an integer >= 0 (0: as many devices as divide the seeds)",
         ),
         (
             "experiments.imdb",
