@@ -12,6 +12,9 @@ and its pid) before it writes anything else. Then:
   overwrites another's checkpoints or ``results.json``;
 - a run refused for bad input after claiming the dir (a malformed data file, say)
   takes its ``run.json`` back when it wrote nothing else, so the dir is as it was.
+
+Beside ``run.json``, ``data.json`` records the fingerprints of the data files the run
+read (written by ``rnn_attn.experiment.data_identity`` before training).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 from rnn_attn.errors import ConfigError
 
 IDENTITY = "run.json"
+# The fingerprints of the data files the run read (``experiment.data_identity``).
+DATA_IDENTITY = "data.json"
 # What shows a dir holds a run's work (older runs wrote no run.json).
 WORK_FILES = ("results.json", "checkpoints")
 
@@ -63,7 +68,8 @@ def owned(
     workdir: str, experiment: str, config: Mapping[str, Any], *, resume: bool
 ) -> Iterator[None]:
     """The work dir locked and claimed (``claim``) while the block runs; a ``run.json``
-    this run created goes again if the block fails before writing any work."""
+    (and ``data.json``) this run created goes again if the block fails before writing
+    any work."""
     with locked(workdir):
         created = not os.path.exists(os.path.join(workdir, IDENTITY))
         claim(workdir, experiment, config, resume=resume)
@@ -73,7 +79,9 @@ def owned(
             if created and not any(
                 os.path.exists(os.path.join(workdir, name)) for name in WORK_FILES
             ):
-                os.remove(os.path.join(workdir, IDENTITY))
+                for name in (IDENTITY, DATA_IDENTITY):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(workdir, name))
             raise
 
 
@@ -161,9 +169,20 @@ def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]
         raise ConfigError(f"cannot resume: the configuration differs from the saved run ({parts})")
 
 
+def absolute_workdir(path: str) -> str:
+    """``path`` made absolute from the current directory; an empty or blank path is
+    refused (it would mean the current directory: into the project, run from a checkout)."""
+    if not path.strip():
+        raise ConfigError(
+            f"--workdir {path!r} is empty; expected a directory path (e.g. runs/NAME), not "
+            f"the current directory"
+        )
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def prepare_workdir(path: str) -> str:
     """Creates ``path`` if needed and checks it is writable; returns its absolute path."""
-    workdir = os.path.abspath(os.path.expanduser(path))
+    workdir = absolute_workdir(path)
     try:
         os.makedirs(workdir, exist_ok=True)
         # One probe per process: the processes of a multi-host run share the work dir.
@@ -189,6 +208,21 @@ def refuse_to_overwrite(workdir: str, resume: bool) -> None:
         steps = [int(d) for d in subdirs if d.isdigit()]
         if steps:
             raise checkpoints_exist(directory, max(steps))
+
+
+def newest_checkpoints(workdir: str) -> list[str]:
+    """The newest complete checkpoint of each model in ``workdir/checkpoints/`` (Orbax's
+    unfinished ``<step>.orbax-checkpoint-tmp-*`` directories are not checkpoints)."""
+    root = os.path.join(workdir, "checkpoints")
+    models = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    newest = []
+    for directory in (os.path.join(root, m) for m in models):
+        if not os.path.isdir(directory):
+            continue
+        steps = [int(d) for d in os.listdir(directory) if d.isdigit()]
+        if steps:
+            newest.append(os.path.join(directory, str(max(steps))))
+    return newest
 
 
 def checkpoints_exist(directory: str, step: int) -> ConfigError:
