@@ -67,22 +67,42 @@ def _holder_pid(workdir: str) -> str:
 def owned(
     workdir: str, experiment: str, config: Mapping[str, Any], *, resume: bool
 ) -> Iterator[None]:
-    """The work dir locked and claimed (``claim``) while the block runs; a ``run.json``
-    (and ``data.json``) this run created goes again if the block fails before writing
-    any work."""
+    """The work dir locked and claimed (``claim``) while the block runs. When the block
+    fails, a ``run.json`` (and ``data.json``) this run created goes again if no work was
+    written; a resume refused (ConfigError, e.g. on other data) puts the interrupted
+    run's ``run.json`` back as it was."""
     with locked(workdir):
-        created = not os.path.exists(os.path.join(workdir, IDENTITY))
+        path = os.path.join(workdir, IDENTITY)
+        previous = _read_bytes(path)
         claim(workdir, experiment, config, resume=resume)
         try:
             yield
-        except BaseException:
-            if created and not any(
+        except BaseException as e:
+            if previous is None and not any(
                 os.path.exists(os.path.join(workdir, name)) for name in WORK_FILES
             ):
                 for name in (IDENTITY, DATA_IDENTITY):
                     with contextlib.suppress(FileNotFoundError):
                         os.remove(os.path.join(workdir, name))
+            elif previous is not None and isinstance(e, ConfigError):
+                _write_bytes(path, previous)
             raise
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write_bytes(path: str, blob: bytes) -> None:
+    """Writes ``path`` atomically (a reader sees the old contents or the new)."""
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "wb") as f:
+        f.write(blob)
+    os.replace(partial, path)
 
 
 def read_identity(workdir: str) -> dict[str, Any] | None:
@@ -131,13 +151,8 @@ def claim(workdir: str, experiment: str, config: Mapping[str, Any], *, resume: b
 
 def write_identity(workdir: str, experiment: str, config: Mapping[str, Any]) -> None:
     """Writes ``run.json`` atomically (a reader sees the old record or the new one)."""
-    path = os.path.join(workdir, IDENTITY)
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "w") as f:
-        json.dump(
-            {"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f, indent=1
-        )
-    os.replace(partial, path)
+    record = {"experiment": experiment, "config": dict(config), "pid": os.getpid()}
+    _write_bytes(os.path.join(workdir, IDENTITY), json.dumps(record, indent=1).encode())
 
 
 # -- what a run may do to a work dir ----------------------------------------------------------
