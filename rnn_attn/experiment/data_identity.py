@@ -86,7 +86,7 @@ def read_recorded(workdir: str) -> dict[str, dict[str, Any]] | None:
             saved = json.load(f)
         files = saved["fingerprints"]
         if not isinstance(files, dict) or not all(
-            isinstance(v, dict) and "sha256" in v for v in files.values()
+            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()
         ):
             raise ValueError("'fingerprints' is not {path: {'sha256': ...}}")
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -111,14 +111,8 @@ def check_resume(saved: Mapping[str, Mapping], current: Mapping[str, Mapping]) -
                 f"then); expected the same data, or a new run in another --workdir"
             )
     if len(then) != len(now):
-        path, verb = (
-            (then[len(now)][0], "not now")
-            if len(then) > len(now)
-            else (
-                now[len(then)][0],
-                "not then",
-            )
-        )
+        longer, verb = (then, "not now") if len(then) > len(now) else (now, "not then")
+        path = longer[min(len(then), len(now))][0]
         raise ConfigError(
             f"cannot resume: the interrupted run read {len(then)} data file(s), this one "
             f"reads {len(now)} ({path!r} read {verb}); expected the same data, or a new run "
