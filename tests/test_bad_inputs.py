@@ -165,6 +165,8 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_header_only": "jena_header.csv",
             "word_index_json": "word_index.json",
             "glove_other_words": "glove_other_words.txt",
+            "textgen_other_data_workdir": "textgen_other_data",
+            "bad_data_record_workdir": "bad_data_record",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -208,7 +210,28 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["glove_other_words"].write_text("zebra 0.1 0.2\nquokka 0.3 0.4\n")
     paths["bad_record_workdir"].mkdir()
     (paths["bad_record_workdir"] / "run.json").write_text("[1, 2")
+    _write_interrupted_textgen(paths)
     return {name: str(path) for name, path in paths.items()}
+
+
+def _write_interrupted_textgen(paths: dict[str, pathlib.Path]) -> None:
+    """Two work dirs of an interrupted char_textgen run on ``{small_book}``: one whose
+    ``data.json`` records other contents for the book, one whose ``data.json`` is not JSON."""
+    from experiments.char_textgen.train import EXPERIMENT
+    from rnn_attn.config import to_dict
+    from rnn_attn.experiment.cli import parse
+    from rnn_attn.train.workdir import write_identity
+
+    book = str(paths["small_book"])
+    config = to_dict(parse(EXPERIMENT, ["--text", book, "--local"])[0])
+    other = {"fingerprints": {book: {"sha256": "0" * 64, "bytes": 1}}}
+    for name, data in (
+        ("textgen_other_data_workdir", json.dumps(other)),
+        ("bad_data_record_workdir", "[1"),
+    ):
+        paths[name].mkdir()
+        write_identity(str(paths[name]), "char_textgen", config)
+        (paths[name] / "data.json").write_text(data)
 
 
 def python_namespace() -> dict[str, Any]:

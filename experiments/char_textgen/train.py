@@ -115,6 +115,7 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
         f"{corpus.vocab.size} characters",
         record={"reference_perplexities_on_training_text": references},
         extras=sampler,
+        data_files=[cfg.text_path()],
     )
 
 

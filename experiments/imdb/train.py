@@ -3,6 +3,8 @@ cross-entropy over seeds, and each seed's figures from its per-epoch history."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from experiments.imdb import config as imdb_config
@@ -39,8 +41,20 @@ def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str]:
     return head, tail, f"the last {n - cut:,} training reviews (validation_split)"
 
 
-def setup(cfg, models: dict, data: engine.FitData, description: str) -> Setup:
-    """The protocol's training of ``models`` on ``data`` (shared by every IMDB experiment)."""
+def data_files(cfg: ImdbConfig) -> list[str]:
+    """The files ``load_arrays`` read, as ``imdb.resolve_npz`` chooses them: Keras's
+    ``imdb.npz``, or the raw reviews (``aclImdb/`` tree or archive) and the word index the
+    cached npz is built from (the cache itself is derived from them)."""
+    data_dir = cfg.data_dir or default_data_dir()
+    npz = os.path.join(data_dir, "imdb.npz")
+    if cfg.source == "keras_npz" or (cfg.source == "auto" and os.path.isfile(npz)):
+        return [npz]
+    return [imdb.aclimdb_source(data_dir), os.path.join(data_dir, imdb.WORD_INDEX_FILE)]
+
+
+def setup(cfg, models: dict, data: engine.FitData, description: str, files: list[str]) -> Setup:
+    """The protocol's training of ``models`` on ``data`` (shared by every IMDB experiment),
+    read from ``files``."""
     optimizer = keras_optimizer(cfg.optimizer, cfg.learning_rate, getattr(cfg, "momentum", 0.0))
     return Setup(
         models=models,
@@ -48,6 +62,7 @@ def setup(cfg, models: dict, data: engine.FitData, description: str) -> Setup:
         objective=binary_classification(),
         optimizer=optimizer,
         data_description=description,
+        data_files=files,
     )
 
 
@@ -55,7 +70,8 @@ def build(cfg: ImdbConfig, ctx) -> Setup:
     train, validation, described = load_arrays(cfg)
     description = f"{len(train['targets']):,} training reviews; validation on {described}"
     models = {name: build_model(name, cfg) for name in cfg.model_names}
-    return setup(cfg, models, engine.FitData(Split(train), Split(validation)), description)
+    data = engine.FitData(Split(train), Split(validation))
+    return setup(cfg, models, data, description, data_files(cfg))
 
 
 def evaluate(cfg, setup: Setup, name: str, fit: engine.FitResult) -> dict:

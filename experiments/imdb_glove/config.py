@@ -52,7 +52,11 @@ class GloveConfig(
     data_dir: str = field(
         "", "directory with aclImdb and the GloVe file (default: $RNN_ATTN_DATA or ../shared/data)"
     )
-    glove: str = field("glove.6B.50d.imdb_top20k.txt.gz", "GloVe file (in --data-dir, or a path)")
+    glove: str = field(
+        "glove.6B.50d.imdb_top20k.txt.gz",
+        "GloVe file: a file name in --data-dir, or a path with a directory part (relative: "
+        "from the current directory)",
+    )
 
 
 # --local: a quick check of the whole pipeline.

@@ -30,8 +30,9 @@ REFERENCE = (
 
 
 def read_reviews(cfg: GloveConfig):
-    """``(sequences, labels, pretrained, glove path)``: the labelled training reviews
-    through a Tokenizer fitted on them, and the GloVe matrix of its words."""
+    """``(sequences, labels, pretrained, files)``: the labelled training reviews through
+    a Tokenizer fitted on them, the GloVe matrix of its words, and the files read (the
+    reviews' tree or archive, the GloVe file)."""
     data_dir = cfg.data_dir or default_data_dir()
     if not os.path.isdir(data_dir):
         raise ConfigError(
@@ -58,12 +59,12 @@ def read_reviews(cfg: GloveConfig):
         pretrained = glove.embedding_matrix(vectors, tokenizer.word_index, cfg.num_words)
     except (FileNotFoundError, ValueError) as e:
         raise ConfigError(str(e)) from None
-    return sequences, labels, pretrained, glove_path
+    return sequences, labels, pretrained, [source, glove_path]
 
 
 def build(cfg: GloveConfig, ctx) -> Setup:
     """Both models, and each seed's training and validation rows of the shared arrays."""
-    sequences, labels, pretrained, glove_path = read_reviews(cfg)
+    sequences, labels, pretrained, files = read_reviews(cfg)
     need = cfg.training_samples + cfg.validation_samples
     if need > len(labels):
         raise ConfigError(
@@ -90,8 +91,9 @@ def build(cfg: GloveConfig, ctx) -> Setup:
         f"training reviews; GloVe {dim}d vectors for {pretrained.found:,} of the "
         f"{cfg.num_words - 1:,} words"
     )
-    print(f"GloVe: {pretrained.found:,} of {cfg.num_words - 1:,} words found in {glove_path}")
-    return imdb.setup(cfg, {name: models[name] for name in cfg.model_names}, data, description)
+    print(f"GloVe: {pretrained.found:,} of {cfg.num_words - 1:,} words found in {files[1]}")
+    chosen = {name: models[name] for name in cfg.model_names}
+    return imdb.setup(cfg, chosen, data, description, files)
 
 
 EXPERIMENT = imdb.protocol(

@@ -121,12 +121,22 @@ def run_row(recipe: Recipe, workdir: str, quick: bool) -> int:
         args.append("--no-progress")
     print(f"[reproduce] {recipe.name}: {' '.join(args[2:])}", flush=True)
     start = time.perf_counter()
-    status = subprocess.call(args, cwd=ROOT)
+    status = subprocess.call(args, cwd=ROOT, env=child_environment())
     seconds = time.perf_counter() - start
     print(f"[reproduce] {recipe.name}: exit {status} after {seconds:.0f} s", flush=True)
     if status == 0:
         write_json(os.path.join(row_dir, table.PROVENANCE), provenance(recipe, quick, seconds))
     return status
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment with a relative ``$RNN_ATTN_DATA`` made absolute from
+    the directory the command ran in: the rows run from the repository's root, where the
+    same relative path names another directory."""
+    env = dict(os.environ)
+    if env.get("RNN_ATTN_DATA"):
+        env["RNN_ATTN_DATA"] = os.path.abspath(os.path.expanduser(env["RNN_ATTN_DATA"]))
+    return env
 
 
 def provenance(recipe: Recipe, quick: bool, seconds: float) -> dict:

@@ -41,6 +41,7 @@ def build(cfg: WeatherConfig, ctx) -> Setup:
         record={"data": data_record(cfg, data), "baseline": baseline},
         reference_model="gru" if "gru" in cfg.model_names else None,
         extras=data,
+        data_files=[data.path],
     )
 
 

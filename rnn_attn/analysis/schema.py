@@ -13,7 +13,8 @@ Version 1, top-level keys:
   ``comparison`` (object, or null: one model, one seed, or none recorded), ``timing``
   and ``files`` (``{name: path}``, relative or absolute; may be empty);
 - optional: ``reference`` (str: the document's figures), ``data`` (object or str: what data
-  was used), ``nonfinite`` (written by ``write_results``), ``baseline`` (weather),
+  was used), ``fingerprints`` (``{path: {"sha256", "bytes"}}`` of every data file read;
+  ``{}``: generated data), ``nonfinite`` (written by ``write_results``), ``baseline`` (weather),
   ``reference_perplexities_on_training_text`` (char_textgen). No other top-level key is
   allowed: the list is explicit, in the schema file.
 
@@ -37,8 +38,8 @@ Changing the schema:
 
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
-  to docs/results_schema.md; older files stay valid. Planned this way: ``trials``, the
-  data's ``fingerprints`` and the ``decoding`` settings;
+  to docs/results_schema.md; older files stay valid. The data's ``fingerprints`` were added
+  so; ``trials`` and the ``decoding`` settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
   raise ``SCHEMA_VERSION``, and add to ``MIGRATIONS`` the step that upgrades a version-N

@@ -5,19 +5,25 @@
 ``DeviceSettings``, validates both, opens the run's context (``context.open_run``: the
 devices, ``jax.distributed``, the mesh, the work dir) and hands it to the shared runner.
 A bad flag, setting or input file gets one ``error:`` line and exit status 2, never a
-traceback, and leaves the work dir as it was.
+traceback, and leaves the work dir as it was. A relative path (``--workdir``,
+``--data-dir``, ``--text``, ``--data``, ``--glove`` with a directory part) is made
+absolute once, from the directory the command ran in, as the flags are parsed. A run that
+cannot write (disk full, a read-only directory) stops with one ``error:`` line naming
+the path and the checkpoints it kept (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import typing
 from typing import Any
 
 from rnn_attn.config import ConfigError, check_fields, field
 from rnn_attn.parallel.distributed import COMPUTE_DTYPES, resolve_coordinator
+from rnn_attn.train import workdir as workdirs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +64,12 @@ class DeviceSettings:
     process_id: int = field(
         -1, "this process's index, 0 .. N-1 (default $JAX_PROCESS_ID)", minimum=-1
     )
+    coordinator_timeout: int = field(
+        300,
+        "seconds --distributed waits for the coordinator and every process before it "
+        "gives up with one error line",
+        minimum=1,
+    )
     compute_dtype: str = field(
         "float32",
         "dtype of the models' matmuls and states; "
@@ -77,6 +89,7 @@ class DeviceSettings:
                 ("--coordinator-address", self.coordinator_address, ""),
                 ("--num-processes", self.num_processes, 0),
                 ("--process-id", self.process_id, -1),
+                ("--coordinator-timeout", self.coordinator_timeout, 300),
             )
             if value != unset
         ]
@@ -109,6 +122,26 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"error: {message} (see --help)\n")
+
+
+# Config fields that name a file or directory, made absolute from the directory the
+# command ran in, once, as the flags are parsed (nothing later resolves them against
+# another directory). A ``--glove`` without a directory part is a file name in --data-dir.
+PATH_FIELDS = ("data_dir", "text", "data")
+NAME_OR_PATH_FIELDS = ("glove",)
+
+
+def absolute_paths(cfg: Any) -> Any:
+    """``cfg`` with its path fields (``PATH_FIELDS``, and ``NAME_OR_PATH_FIELDS`` with a
+    directory part) absolute; empty ones (the experiment's default file) stay empty."""
+    changes = {}
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if not isinstance(value, str) or not value:
+            continue
+        if f.name in PATH_FIELDS or (f.name in NAME_OR_PATH_FIELDS and os.path.dirname(value)):
+            changes[f.name] = os.path.abspath(os.path.expanduser(value))
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 def _flag(name: str) -> str:
@@ -195,8 +228,9 @@ def parse(spec, argv: list[str] | None) -> tuple[Any, RunOptions]:
         **{f.name: values[f.name] for f in dataclasses.fields(DeviceSettings)}
     ).validate()
     cfg = spec.config(**{f.name: values[f.name] for f in dataclasses.fields(spec.config)})
-    options = RunOptions(args.workdir, args.resume, args.progress, devices)
-    return cfg.validate(), options
+    workdir = workdirs.absolute_workdir(args.workdir)
+    options = RunOptions(workdir, args.resume, args.progress, devices)
+    return absolute_paths(cfg).validate(), options
 
 
 def main(spec, argv: list[str] | None = None) -> int:
@@ -206,11 +240,40 @@ def main(spec, argv: list[str] | None = None) -> int:
 
     try:
         cfg, options = parse(spec, argv)
+    except ConfigError as e:
+        return refuse(e)
+    from rnn_attn.train.checkpoints import CheckpointWriteError
+
+    try:
         with context.open_run(spec.name, cfg, options) as ctx:
             runner.run(spec, cfg, ctx)
     except ConfigError as e:
         return refuse(e)
+    except (OSError, CheckpointWriteError) as e:
+        refuse(stopped(e, options.workdir))
+        return 1
     return 0
+
+
+def stopped(error: Exception, workdir: str) -> str:
+    """The line for a run stopped by a failed write or read (disk full, a read-only
+    directory ...): the path, why, and the checkpoints kept to resume from."""
+    cause = error if isinstance(error, OSError) else error.__cause__
+    if isinstance(cause, OSError) and cause.filename is not None:
+        path, reason = os.fsdecode(cause.filename), cause.strerror or str(cause)
+    else:
+        path, reason = getattr(error, "directory", workdir), str(cause or error)
+    try:
+        kept = workdirs.newest_checkpoints(workdir)
+    except OSError:  # the work dir itself cannot be read: say nothing of what it holds
+        kept = []
+    saved = (
+        f"the checkpoints saved are kept (newest: {', '.join(repr(k) for k in kept)})"
+        if kept
+        else "no checkpoint had been saved yet"
+    )
+    advice = "free space or fix the permissions, then continue with --resume"
+    return f"the run stopped: {path!r}: {reason}; {saved}; {advice}"
 
 
 def refuse(error: Exception) -> int:

@@ -5,7 +5,10 @@ fit configuration from the run's config, training every model over every seed (e
 model one program on the mesh, checkpoints in ``checkpoints/<model>/``, TensorBoard
 curves in ``tensorboard/``), each model's per-seed figures (``spec.evaluate``), their
 summaries and the comparison over seeds (``analysis.stats``), the experiment's report,
-and the ``results.json`` envelope (``analysis.schema``).
+and the ``results.json`` envelope (``analysis.schema``). The data files ``build`` read
+are fingerprinted before training (``data_identity``): recorded in the work dir's
+``data.json`` and ``results.json``, and checked against the interrupted run's on
+``--resume``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from rnn_attn.analysis import stats
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.analysis.schema import SCHEMA_VERSION
+from rnn_attn.experiment import data_identity
 from rnn_attn.experiment.spec import Experiment, Setup
 from rnn_attn.train import engine, runs
 
@@ -145,8 +149,11 @@ def model_entries(
     return models
 
 
-def envelope(spec: Experiment, ctx, setup: Setup, models: dict) -> dict[str, Any]:
-    """``results.json`` but the files and the timing."""
+def envelope(
+    spec: Experiment, ctx, setup: Setup, models: dict, fingerprints: Mapping | None = None
+) -> dict[str, Any]:
+    """``results.json`` but the files and the timing (``fingerprints``: the data files'
+    ``data_identity.fingerprints``)."""
     from rnn_attn.parallel.devices import describe_devices
 
     devices = describe_devices() | {"mesh": dict(ctx.mesh.shape)}
@@ -156,6 +163,7 @@ def envelope(spec: Experiment, ctx, setup: Setup, models: dict) -> dict[str, Any
         "reference": spec.reference,
         "config": ctx.record,
         "data": setup.data_description,
+        "fingerprints": dict(fingerprints or {}),
         "devices": devices,
         "metrics": dict(spec.metrics),
     }
@@ -168,12 +176,14 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     """Builds, trains, evaluates, reports and writes ``results.json`` (process 0)."""
     start = time.perf_counter()
     setup = spec.build(cfg, ctx)
+    fingerprints = identify_data(ctx, setup)
     counts = parameter_counts(setup.models)
     announce(spec, cfg, ctx, setup, counts)
     timing: dict[str, float] = {}
     fits = train(cfg, ctx, setup, timing)
     evaluating = time.perf_counter()
-    results = envelope(spec, ctx, setup, model_entries(spec, cfg, setup, fits, counts))
+    models = model_entries(spec, cfg, setup, fits, counts)
+    results = envelope(spec, ctx, setup, models, fingerprints)
     timing["evaluate_seconds"] = round(time.perf_counter() - evaluating, 3)
     if not ctx.primary:  # process 0 writes the report and the files
         return results
@@ -182,6 +192,15 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     path = write_results(ctx.workdir, results)
     print_written(path, results["files"], results["timing"]["total_seconds"])
     return results
+
+
+def identify_data(ctx, setup: Setup) -> dict[str, dict]:
+    """The fingerprints of the files ``build`` read; process 0 checks them against the
+    interrupted run's on resume and records them in the work dir before training."""
+    fingerprints = data_identity.fingerprints(setup.data_files)
+    if ctx.primary and ctx.workdir is not None:
+        data_identity.record(ctx.workdir, fingerprints, resume=ctx.resume)
+    return fingerprints
 
 
 def announce(spec: Experiment, cfg: Any, ctx, setup: Setup, counts: Mapping[str, int]) -> None:

@@ -31,7 +31,9 @@ class Setup:
     (after best epoch, checkpoints and progress); ``data_description``: the data in a
     sentence (results.json ``data``); ``record``: more top-level results.json entries;
     ``reference_model``: the model others are compared with (default: the first);
-    ``extras``: whatever ``evaluate`` and ``report`` need beside the trained models."""
+    ``extras``: whatever ``evaluate`` and ``report`` need beside the trained models;
+    ``data_files``: every data file (or directory) ``build`` read, fingerprinted by the
+    runner (``experiment.data_identity``; none: the data is generated)."""
 
     models: Mapping[str, Any]
     data: Any
@@ -45,6 +47,7 @@ class Setup:
     record: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     reference_model: str | None = None
     extras: Any = None
+    data_files: Sequence[str] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,8 +16,12 @@ device, N devices or N hosts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -72,9 +76,19 @@ def resolve_coordinator(settings) -> tuple[str | None, int | None, int | None]:
     return address, num, pid
 
 
-def initialize(settings, *, timeout_s: int = 300) -> bool:
+# Seconds jax.distributed waits beyond --coordinator-timeout before it aborts the process
+# (a C++ check failure, no Python exception): our own watchdog gives up first, in one line.
+ABORT_GRACE_S = 30
+
+
+def initialize(settings, *, timeout_s: int | None = None) -> bool:
     """Joins the JAX distributed system when ``settings.distributed``; must run before JAX
     starts its backends. Returns whether it did.
+
+    Waits up to ``timeout_s`` seconds (default ``settings.coordinator_timeout``, else 300)
+    for the coordinator and every process, saying so in one line; when they do not all
+    answer in time, prints one ``error:`` line naming the coordinator and ends the
+    process with status 2 (JAX itself would abort it with a C++ stack trace).
 
     On CPU the cross-process collectives go through Gloo over TCP (JAX's default in this
     version; set explicitly so a changed default cannot silently break the all-reduce).
@@ -84,18 +98,50 @@ def initialize(settings, *, timeout_s: int = 300) -> bool:
     if not settings.distributed:
         return False
     address, num, pid = resolve_coordinator(settings)
+    if timeout_s is None:
+        timeout_s = getattr(settings, "coordinator_timeout", 300)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     bind = None
     if address is not None and address.rpartition(":")[0] in ("127.0.0.1", "localhost"):
         bind = "127.0.0.1:" + address.rpartition(":")[2]
-    jax.distributed.initialize(
-        coordinator_address=address,
-        num_processes=num,
-        process_id=pid,
-        initialization_timeout=timeout_s,
-        coordinator_bind_address=bind,
-    )
+    where = address or "the auto-detected address"
+    who = "" if pid is None or num is None else f" (process {pid} of {num})"
+    print(f"waiting up to {timeout_s} s for the coordinator at {where}{who} ...", flush=True)
+    with give_up_after(timeout_s, where, who):
+        jax.distributed.initialize(
+            coordinator_address=address,
+            num_processes=num,
+            process_id=pid,
+            initialization_timeout=timeout_s + ABORT_GRACE_S,
+            coordinator_bind_address=bind,
+        )
     return True
+
+
+@contextlib.contextmanager
+def give_up_after(seconds: float, where: str, who: str) -> Iterator[None]:
+    """Ends the process with one ``error:`` line (status 2) unless the block returns
+    within ``seconds``: ``jax.distributed.initialize`` blocks in C++ (releasing the GIL),
+    where no exception or signal handler can reach it. Nothing is written yet when it
+    runs (the work dir is claimed after the mesh is built), so nothing is lost."""
+
+    def give_up() -> None:
+        print(
+            f"error: no answer from the coordinator at {where}{who} within {seconds} s; "
+            f"expected process 0 to run with the same --coordinator-address and every "
+            f"process to start within --coordinator-timeout",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(2)
+
+    timer = threading.Timer(seconds, give_up)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def local_device_request(settings, num_seeds: int) -> int:

@@ -43,7 +43,12 @@ DIGEST_KEY = "checkpoint_sha256"
 
 
 class CheckpointWriteError(RuntimeError):
-    """A background checkpoint write failed (disk full, permissions, ...)."""
+    """A background checkpoint write failed (disk full, permissions, ...) in
+    ``directory``; the error of the write is its ``__cause__``."""
+
+    def __init__(self, message: str, directory: str = ""):
+        super().__init__(message)
+        self.directory = directory
 
 
 class CheckpointDigestError(ValueError):
@@ -150,7 +155,8 @@ class Checkpointer:
             self._manager.wait_until_finished()
         except Exception as e:
             raise CheckpointWriteError(
-                f"writing a checkpoint into {self.directory!r} failed: {type(e).__name__}: {e}"
+                f"writing a checkpoint into {self.directory!r} failed: {type(e).__name__}: {e}",
+                self.directory,
             ) from e
 
     def latest_step(self) -> int | None:

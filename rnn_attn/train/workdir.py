@@ -12,6 +12,9 @@ and its pid) before it writes anything else. Then:
   overwrites another's checkpoints or ``results.json``;
 - a run refused for bad input after claiming the dir (a malformed data file, say)
   takes its ``run.json`` back when it wrote nothing else, so the dir is as it was.
+
+Beside ``run.json``, ``data.json`` records the fingerprints of the data files the run
+read (written by ``rnn_attn.experiment.data_identity`` before training).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from typing import Any
 from rnn_attn.errors import ConfigError
 
 IDENTITY = "run.json"
+# The fingerprints of the data files the run read (``experiment.data_identity``).
+DATA_IDENTITY = "data.json"
 # What shows a dir holds a run's work (older runs wrote no run.json).
 WORK_FILES = ("results.json", "checkpoints")
 
@@ -62,19 +67,42 @@ def _holder_pid(workdir: str) -> str:
 def owned(
     workdir: str, experiment: str, config: Mapping[str, Any], *, resume: bool
 ) -> Iterator[None]:
-    """The work dir locked and claimed (``claim``) while the block runs; a ``run.json``
-    this run created goes again if the block fails before writing any work."""
+    """The work dir locked and claimed (``claim``) while the block runs. When the block
+    fails, a ``run.json`` (and ``data.json``) this run created goes again if no work was
+    written; a resume refused (ConfigError, e.g. on other data) puts the interrupted
+    run's ``run.json`` back as it was."""
     with locked(workdir):
-        created = not os.path.exists(os.path.join(workdir, IDENTITY))
+        path = os.path.join(workdir, IDENTITY)
+        previous = _read_bytes(path)
         claim(workdir, experiment, config, resume=resume)
         try:
             yield
-        except BaseException:
-            if created and not any(
+        except BaseException as e:
+            if previous is None and not any(
                 os.path.exists(os.path.join(workdir, name)) for name in WORK_FILES
             ):
-                os.remove(os.path.join(workdir, IDENTITY))
+                for name in (IDENTITY, DATA_IDENTITY):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(workdir, name))
+            elif previous is not None and isinstance(e, ConfigError):
+                _write_bytes(path, previous)
             raise
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write_bytes(path: str, blob: bytes) -> None:
+    """Writes ``path`` atomically (a reader sees the old contents or the new)."""
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "wb") as f:
+        f.write(blob)
+    os.replace(partial, path)
 
 
 def read_identity(workdir: str) -> dict[str, Any] | None:
@@ -123,13 +151,8 @@ def claim(workdir: str, experiment: str, config: Mapping[str, Any], *, resume: b
 
 def write_identity(workdir: str, experiment: str, config: Mapping[str, Any]) -> None:
     """Writes ``run.json`` atomically (a reader sees the old record or the new one)."""
-    path = os.path.join(workdir, IDENTITY)
-    partial = f"{path}.{os.getpid()}.partial"
-    with open(partial, "w") as f:
-        json.dump(
-            {"experiment": experiment, "config": dict(config), "pid": os.getpid()}, f, indent=1
-        )
-    os.replace(partial, path)
+    record = {"experiment": experiment, "config": dict(config), "pid": os.getpid()}
+    _write_bytes(os.path.join(workdir, IDENTITY), json.dumps(record, indent=1).encode())
 
 
 # -- what a run may do to a work dir ----------------------------------------------------------
@@ -161,9 +184,20 @@ def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]
         raise ConfigError(f"cannot resume: the configuration differs from the saved run ({parts})")
 
 
+def absolute_workdir(path: str) -> str:
+    """``path`` made absolute from the current directory; an empty or blank path is
+    refused (it would mean the current directory: into the project, run from a checkout)."""
+    if not path.strip():
+        raise ConfigError(
+            f"--workdir {path!r} is empty; expected a directory path (e.g. runs/NAME), not "
+            f"the current directory"
+        )
+    return os.path.abspath(os.path.expanduser(path))
+
+
 def prepare_workdir(path: str) -> str:
     """Creates ``path`` if needed and checks it is writable; returns its absolute path."""
-    workdir = os.path.abspath(os.path.expanduser(path))
+    workdir = absolute_workdir(path)
     try:
         os.makedirs(workdir, exist_ok=True)
         # One probe per process: the processes of a multi-host run share the work dir.
@@ -189,6 +223,21 @@ def refuse_to_overwrite(workdir: str, resume: bool) -> None:
         steps = [int(d) for d in subdirs if d.isdigit()]
         if steps:
             raise checkpoints_exist(directory, max(steps))
+
+
+def newest_checkpoints(workdir: str) -> list[str]:
+    """The newest complete checkpoint of each model in ``workdir/checkpoints/`` (Orbax's
+    unfinished ``<step>.orbax-checkpoint-tmp-*`` directories are not checkpoints)."""
+    root = os.path.join(workdir, "checkpoints")
+    models = sorted(os.listdir(root)) if os.path.isdir(root) else []
+    newest = []
+    for directory in (os.path.join(root, m) for m in models):
+        if not os.path.isdir(directory):
+            continue
+        steps = [int(d) for d in os.listdir(directory) if d.isdigit()]
+        if steps:
+            newest.append(os.path.join(directory, str(max(steps))))
+    return newest
 
 
 def checkpoints_exist(directory: str, step: int) -> ConfigError:

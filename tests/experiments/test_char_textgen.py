@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -70,7 +71,7 @@ def test_flags_and_local_defaults():
         "rmsprop",
         128,
     )
-    assert cfg.model_name == "char_lstm" and options.workdir == "w"
+    assert cfg.model_name == "char_lstm" and options.workdir == os.path.abspath("w")
     assert cli.parse(EXPERIMENT, ["--cell", "gru"])[0].iterations == 25
     assert not hasattr(cfg, "seed_loop")  # the seeds are always batched (vmap)
 

@@ -103,6 +103,18 @@ def test_bad_arguments_get_one_line_and_write_nothing(tmp_path, capsys):
     assert "holds a quick reproduction" in capsys.readouterr().err
 
 
+def test_a_relative_data_dir_reaches_the_rows_as_the_command_meant_it(tmp_path, monkeypatch):
+    """The rows run from the repository's root: a relative $RNN_ATTN_DATA is made absolute
+    from the directory the command ran in first (the rows read another directory)."""
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RNN_ATTN_DATA", "data")
+    monkeypatch.setattr(run.subprocess, "call", lambda args, **kw: calls.append(kw) or 1)
+    assert run.run_row(RECIPES[0], str(tmp_path / "w"), quick=True) == 1
+    assert calls[0]["cwd"] == run.ROOT
+    assert calls[0]["env"]["RNN_ATTN_DATA"] == str(tmp_path / "data")
+
+
 def test_a_corrupt_results_file_gets_one_line_naming_it_and_the_doc_stays(tmp_path, capsys):
     row = tmp_path / "w" / RECIPES[0].name
     row.mkdir(parents=True)
