@@ -16,8 +16,8 @@ accuracy 76.0% [75.0, 77.1] after 10 epochs (lecture: about 0.75). At maxlen 500
 best-epoch VALIDATION accuracy (lecture: SimpleRNN about 0.85, LSTM about 0.89):
 ``simple_rnn`` 85.8% (2 min), ``lstm`` 88.3% (6 min), ``gru`` 88.3% (5 min),
 ``lstm_reversed`` 88.4% (10 min), ``bidirectional_lstm`` 88.5% (16 min); docs/results.md
-has every seed. ``--local`` (2 seeds, 2 epochs): ``--model embedding_flatten`` in about 20 s, best-epoch
-VALIDATION accuracy 74.6% and 74.1%.
+has every seed. ``--local`` (2 seeds, 2 epochs): ``--model embedding_flatten`` in about
+20 s, best-epoch VALIDATION accuracy 74.6% and 74.1%.
 """
 
 from __future__ import annotations
