@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from tests._entry import entry_point
+from tests._fifo import Unblocker, make_fifo
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TABLE = ROOT / "docs" / "bad_inputs.md"
@@ -167,6 +168,13 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "glove_other_words": "glove_other_words.txt",
             "textgen_other_data_workdir": "textgen_other_data",
             "bad_data_record_workdir": "bad_data_record",
+            "fifo": "pipe",
+            "fifo_review_dir": "fifo_review",
+            "pickled_code_dir": "pickled_code",
+            "npz_float_reviews": "float_reviews.npz",
+            "weather_overflow": "jena_overflow.csv",
+            "weather_utf16_no_mark": "jena_utf16.csv",
+            "glove_utf16_no_mark": "glove_utf16.txt",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -211,6 +219,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     paths["bad_record_workdir"].mkdir()
     (paths["bad_record_workdir"] / "run.json").write_text("[1, 2")
     _write_interrupted_textgen(paths)
+    _write_bad_data_files(paths)
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -232,6 +241,41 @@ def _write_interrupted_textgen(paths: dict[str, pathlib.Path]) -> None:
         paths[name].mkdir()
         write_identity(str(paths[name]), "char_textgen", config)
         (paths[name] / "data.json").write_text(data)
+
+
+class _RunsShell:
+    """Unpickled by ``np.load(allow_pickle=True)``, runs ``touch`` (never by the loaders)."""
+
+    def __init__(self, marker: pathlib.Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _write_bad_data_files(paths: dict[str, pathlib.Path]) -> None:
+    """A FIFO, alone and among the reviews; a pickled call in an imdb.npz; reviews that are
+    not lists of integers; a weather value beyond float32; UTF-16 text without its mark.
+    A reader that waits on a FIFO is freed (it fails its row instead of hanging)."""
+    make_fifo(paths["fifo"])
+    paths["fifo_review_dir"].mkdir()
+    (paths["fifo_review_dir"] / "imdb_word_index.json").write_text(json.dumps({"the": 1}))
+    _write_reviews(paths["fifo_review_dir"])
+    make_fifo(paths["fifo_review_dir"] / "aclImdb" / "train" / "pos" / "1_9.txt")
+    Unblocker(
+        str(paths["fifo"]), str(paths["fifo_review_dir"] / "aclImdb" / "train" / "pos" / "1_9.txt")
+    ).start()
+    labels = {"y_train": np.array([0, 1]), "x_test": _objects([[4]]), "y_test": np.array([0])}
+    marker = paths["pickled_code_dir"] / "MARKER"
+    _write_npz(
+        paths["pickled_code_dir"] / "imdb.npz",
+        x_train=_objects([[1, 2], _RunsShell(marker)]),
+        **labels,
+    )
+    _write_npz(paths["npz_float_reviews"], x_train=_objects([[1, 2], [2.5]]), **labels)
+    paths["weather_overflow"].write_text(_jena(bad_cell="1e39"))
+    paths["weather_utf16_no_mark"].write_bytes(_jena().encode("utf-16-le"))
+    paths["glove_utf16_no_mark"].write_bytes("the 0.1 0.2\n".encode("utf-16-le"))
 
 
 def python_namespace() -> dict[str, Any]:

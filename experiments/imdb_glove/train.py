@@ -14,7 +14,7 @@ from experiments.imdb_glove.config import GloveConfig
 from rnn_attn.config import ConfigError
 from rnn_attn.data import glove
 from rnn_attn.data import imdb as imdb_data
-from rnn_attn.data.paths import default_data_dir
+from rnn_attn.data.paths import default_data_dir, require_dir
 from rnn_attn.data.sequences import pad_sequences
 from rnn_attn.data.text import Tokenizer
 from rnn_attn.experiment.spec import Setup
@@ -34,13 +34,13 @@ def read_reviews(cfg: GloveConfig):
     a Tokenizer fitted on them, the GloVe matrix of its words, and the files read (the
     reviews' tree or archive, the GloVe file)."""
     data_dir = cfg.data_dir or default_data_dir()
-    if not os.path.isdir(data_dir):
-        raise ConfigError(
-            f"IMDB data dir not found: {data_dir!r}; expected a directory "
-            f"with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz"
-        )
     glove_path = cfg.glove if os.path.isabs(cfg.glove) else os.path.join(data_dir, cfg.glove)
     try:
+        require_dir(
+            data_dir,
+            "IMDB data dir",
+            "; expected a directory with the aclImdb/ tree or aclImdb_v1_labeled.tar.xz",
+        )
         source = imdb_data.aclimdb_source(data_dir)
         if source is None:
             raise FileNotFoundError(

@@ -9,10 +9,11 @@ character that follows it.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 
 import numpy as np
+
+from rnn_attn.data.paths import checked_lines, open_text
 
 BODY_START = "CHAPTER I."
 BODY_END = "THE END"
@@ -20,12 +21,15 @@ BODY_END = "THE END"
 
 def read_book_body(path: str, start: str = BODY_START, end: str = BODY_END) -> str:
     """The text from the first line beginning with ``start`` through the line ``end``
-    (a Project Gutenberg file without its header and licence)."""
-    if not os.path.isfile(path):
-        what = "is a directory" if os.path.isdir(path) else "not found"
-        raise FileNotFoundError(f"text file {what}: {path!r}; expected the book's text file")
-    with open(path, encoding="utf-8-sig", errors="replace") as f:
-        lines = f.read().splitlines()
+    (a Project Gutenberg file without its header and licence).
+
+    ``path`` must be a regular file (a FIFO or device is refused before it is opened). The
+    text is UTF-8 (a byte-order mark is dropped; bytes that are not UTF-8 become U+FFFD,
+    which ``normalize_text`` drops with the other non-ASCII characters), or UTF-16/32
+    that starts with its byte-order mark; a NUL character is refused (UTF-16 without its
+    mark would otherwise read as text with a NUL between letters)."""
+    with open_text(path, "text file", "; expected the book's text file", errors="replace") as f:
+        lines = list(checked_lines(f.read().splitlines(), f"text file {path!r}"))
     if not any(line.strip() for line in lines):
         raise ValueError(
             f"text file {path!r} is empty; expected the book's text (a Project "

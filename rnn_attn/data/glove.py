@@ -2,27 +2,36 @@
 index (reference document 002, "using pre-trained word embeddings").
 
 The format: one word a line, ``word v1 ... vD``, separated by single spaces, UTF-8;
-plain text or gzip'd (``.gz``). ``D`` is taken from the first line.
+plain text or gzip'd (``.gz``). ``D`` is taken from the first line. A UTF-8 byte-order
+mark is dropped (it would stick to the first word, the most frequent one, whose vector
+would then be missing); a UTF-16 or UTF-32 file that starts with its mark is decoded as
+such; a FIFO, device or directory at ``path`` is refused before it is opened.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_attn.data.paths import checked_lines, encoding_name, nul_note, open_text
+
+HINT = " (expected the GloVe text format, e.g. glove.6B.100d.txt or a .gz of it)"
+
 
 def _lines(path: str) -> Iterator[str]:
-    opener = gzip.open if path.endswith(".gz") else open
+    encoding = "utf-8"
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            yield from f
+        with open_text(path, "GloVe file", HINT, compressed=path.endswith(".gz")) as f:
+            encoding = f.encoding
+            yield from checked_lines(f, f"GloVe file {path!r}")
     except UnicodeDecodeError as e:
-        raise ValueError(f"GloVe file {path!r} is not UTF-8 text: {e}") from None
+        raise ValueError(
+            f"GloVe file {path!r} is not {encoding_name(encoding)} text: {e}{nul_note(e)}"
+        ) from None
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise ValueError(f"GloVe file {path!r} is not a readable gzip file: {e}") from None
 
@@ -46,15 +55,12 @@ def read_glove(
 
     Raises:
       FileNotFoundError: no file at ``path``.
-      ValueError: an empty file, a line with no values, a line with a different number
-        of values than the first (line number, word, expected and found counts), or a
-        value that is not a number (line number, word, value).
+      ValueError: not a regular file (a FIFO, a device, a directory); bytes that are
+        not text, or a NUL character (UTF-16 without its byte-order mark: line number);
+        an empty file, a line with no values, a line with a different number of values
+        than the first (line number, word, expected and found counts), or a value that
+        is not a finite number of ``dtype`` (line number, word, value, its position).
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"GloVe file not found: {path!r} (expected the GloVe text "
-            f"format, e.g. glove.6B.100d.txt or a .gz of it)"
-        )
     wanted = None if words is None else frozenset(words)
     dim = None
     kept_words: list[str] = []
@@ -118,7 +124,7 @@ def _parse(
         return matrix
     # Only on failure: find the first bad value to name it.
     for row, word, number in zip(values, words, lines, strict=True):
-        for v in row:
+        for j, v in enumerate(row, start=1):
             try:
                 number_ok = np.isfinite(float(v))
             except ValueError:
@@ -126,7 +132,7 @@ def _parse(
             if not number_ok:
                 raise ValueError(
                     f"{path!r} line {number}: the word {word!r} has the value "
-                    f"{v!r}, expected a finite number"
+                    f"{v!r}, expected a finite number (value {j} of {dim})"
                 )
             with np.errstate(over="ignore"):
                 fits = np.isfinite(np.asarray(float(v), dtype))
@@ -134,7 +140,7 @@ def _parse(
                 raise ValueError(
                     f"{path!r} line {number}: the word {word!r} has the value "
                     f"{v!r}, which overflows {np.dtype(dtype).name}; expected "
-                    f"a finite {np.dtype(dtype).name} value"
+                    f"a finite {np.dtype(dtype).name} value (value {j} of {dim})"
                 )
     raise ValueError(
         f"{path!r}: numpy could not parse the vectors as {np.dtype(dtype).name}, "

@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from rnn_attn.data.npz import NpzRefused, read_npz
+from rnn_attn.data.paths import decode_text, open_binary, require_dir, require_file
 from rnn_attn.data.text import text_to_word_sequence
 
 SPLITS = ("train", "test")
@@ -35,16 +37,14 @@ _REVIEW = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 
 
 def load_word_index(path: str) -> dict[str, int]:
-    """``imdb_word_index.json``: word -> rank (1 = most frequent)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"IMDB word index not found: {path!r} (expected "
-            f"imdb_word_index.json, the file Keras downloads)"
-        )
+    """``imdb_word_index.json``: word -> rank (1 = most frequent). UTF-8 (a byte-order
+    mark is dropped), or UTF-16/32 with its mark."""
+    hint = " (expected imdb_word_index.json, the file Keras downloads)"
+    with open_binary(path, "IMDB word index", hint) as f:
+        text = decode_text(f.read(), f"IMDB word index {path!r}")
     try:
-        with open(path, encoding="utf-8") as f:
-            index = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        index = json.loads(text)
+    except json.JSONDecodeError as e:
         raise ValueError(
             f"malformed IMDB word index {path!r}: {e}; expected "
             f"imdb_word_index.json, a JSON object word -> rank"
@@ -92,43 +92,24 @@ def decode_review(
 def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
     """``(split, id_rating, label, text)`` for every labelled review, sorted by path."""
     if os.path.isdir(source):
-        root = (
-            source
-            if os.path.basename(os.path.normpath(source)) == "aclImdb"
-            else os.path.join(source, "aclImdb")
-        )
-        if not os.path.isdir(root):
-            raise FileNotFoundError(f"no aclImdb/ directory in {source!r}")
-        for split in SPLITS:
-            for label_name in ("neg", "pos"):
-                folder = os.path.join(root, split, label_name)
-                if not os.path.isdir(folder):
-                    raise FileNotFoundError(f"missing {folder!r} (expected the aclImdb tree)")
-                for name in sorted(os.listdir(folder)):
-                    if name.endswith(".txt"):
-                        with open(os.path.join(folder, name), encoding="utf-8") as f:
-                            yield split, name, int(label_name == "pos"), f.read()
+        yield from _tree_members(source)
         return
-    if not os.path.isfile(source):
-        raise FileNotFoundError(
-            f"IMDB reviews not found: {source!r} (expected the aclImdb "
-            f"directory or its .tar.xz / .tar.gz archive)"
-        )
+    hint = " (expected the aclImdb directory or its .tar.xz / .tar.gz archive)"
+    with open_binary(source, "IMDB reviews", hint) as raw:
+        yield from _archive_members(source, raw)
+
+
+def _archive_members(source: str, raw) -> Iterator[tuple[str, str, int, str]]:
+    """``_review_members`` of the archive ``source``, opened as ``raw``."""
     try:
-        with tarfile.open(source, "r:*") as archive:
+        with tarfile.open(fileobj=raw, mode="r:*") as archive:
             members = sorted(
                 (m for m in archive if m.isfile() and _REVIEW.search(m.name)), key=lambda m: m.name
             )
             for member in members:
                 split, label_name, _, _ = _REVIEW.search(member.name).groups()
                 blob = archive.extractfile(member).read()
-                try:
-                    text = blob.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise ValueError(
-                        f"review {member.name!r} in {source!r} is not UTF-8 "
-                        f"text ({e.reason} at byte {e.start})"
-                    ) from None
+                text = decode_text(blob, f"review {member.name!r} in {source!r}")
                 yield split, os.path.basename(member.name), int(label_name == "pos"), text
     except tarfile.ReadError as e:
         first = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
@@ -138,6 +119,32 @@ def _review_members(source: str) -> Iterator[tuple[str, str, int, str]]:
         ) from None
     except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as e:
         raise ValueError(f"cannot read IMDB archive {source!r}: {e}") from None
+
+
+def _tree_members(source: str) -> Iterator[tuple[str, str, int, str]]:
+    """``_review_members`` of an ``aclImdb/`` tree: each ``*.txt`` of its ``{train,test}/
+    {pos,neg}`` folders must be a regular file (checked before it is opened)."""
+    root = (
+        source
+        if os.path.basename(os.path.normpath(source)) == "aclImdb"
+        else os.path.join(source, "aclImdb")
+    )
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"no aclImdb/ directory in {source!r}")
+    for split in SPLITS:
+        for label_name in ("neg", "pos"):
+            folder = require_dir(
+                os.path.join(root, split, label_name),
+                "aclImdb folder",
+                " (expected the aclImdb tree)",
+            )
+            for name in sorted(os.listdir(folder)):
+                if not name.endswith(".txt"):
+                    continue
+                path = os.path.join(folder, name)
+                with open_binary(path, "review", "; expected a review text file") as f:
+                    text = decode_text(f.read(), f"review {path!r}")
+                yield split, name, int(label_name == "pos"), text
 
 
 def read_aclimdb(source: str) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -181,15 +188,20 @@ def build_npz(source: str, word_index_path: str, out_path: str) -> str:
 
 def _read_npz(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``x_train, y_train, x_test, y_test`` of a Keras-layout npz, checked."""
-    try:
-        with np.load(path, allow_pickle=True) as f:
-            files = set(f.files)
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in files}
-    except Exception as e:  # noqa: BLE001 - zip, pickle and OS errors all mean "unreadable"
-        raise ValueError(
-            f"cannot read IMDB npz {path!r} ({type(e).__name__}: {e}); expected "
-            f"Keras's imdb.npz, a zip of x_train, y_train, x_test, y_test"
-        ) from None
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    with open_binary(path, "IMDB npz", " (expected Keras's imdb.npz)") as f:
+        try:
+            arrays = read_npz(f, keys)  # runs no code from the file: see rnn_attn.data.npz
+        except NpzRefused as e:
+            raise ValueError(
+                f"refused IMDB npz {path!r}: {e}; expected Keras's imdb.npz (object arrays "
+                f"of lists of integer word ranks, integer labels)"
+            ) from None
+        except Exception as e:  # noqa: BLE001 - zip, pickle and OS errors all mean "unreadable"
+            raise ValueError(
+                f"cannot read IMDB npz {path!r} ({type(e).__name__}: {e}); expected "
+                f"Keras's imdb.npz, a zip of x_train, y_train, x_test, y_test"
+            ) from None
     missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays)
     if missing:
         raise ValueError(f"malformed IMDB npz {path!r}: missing arrays {sorted(missing)}")
@@ -236,8 +248,7 @@ def load_data(
     with ``maxlen``, reviews of ``maxlen`` or more indices are left out. Train and test
     are each shuffled with ``np.random.RandomState(seed)``.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"IMDB npz not found: {path!r} (expected Keras's imdb.npz)")
+    require_file(path, "IMDB npz", " (expected Keras's imdb.npz)")
     if num_words is not None and (not isinstance(num_words, int) or num_words <= index_from):
         raise ValueError(
             f"num_words must be None or an integer > {index_from} (indices below "
@@ -313,7 +324,7 @@ def fingerprint(*paths: str) -> str:
                         f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode()
                     )
         else:
-            with open(path, "rb") as f:
+            with open_binary(path, "IMDB data file") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     digest.update(chunk)
         digest.update(b"\1")
@@ -326,9 +337,18 @@ def cached_npz(source: str, word_index_path: str, cache_dir: str | None = None) 
     cache_dir = cache_dir or default_cache_dir()
     tag = f"{os.path.basename(os.path.normpath(source))}_{fingerprint(source, word_index_path)}"
     out = os.path.join(cache_dir, f"imdb_{re.sub(r'[^A-Za-z0-9_.-]', '_', tag)}.npz")
-    if not os.path.isfile(out):
+    if not _in_cache(out):
         build_npz(source, word_index_path, out)
     return out
+
+
+def _in_cache(out: str) -> bool:
+    """Whether the cache holds ``out``; anything there but a regular file (a directory, a
+    FIFO, a dangling link) is refused, naming it, rather than read or built over."""
+    if not os.path.lexists(out):
+        return False
+    require_file(out, "IMDB cache entry", "; expected an npz this module built: remove it")
+    return True
 
 
 SOURCES = ("auto", "keras_npz", "aclimdb", "tfds")
@@ -339,7 +359,7 @@ WORD_INDEX_FILE = "imdb_word_index.json"
 def aclimdb_source(data_dir: str) -> str | None:
     """The ``aclImdb/`` tree or archive in ``data_dir``, or None."""
     for name in ("aclImdb", LABELED_ARCHIVE, "aclImdb_v1.tar.gz"):
-        if os.path.exists(os.path.join(data_dir, name)):
+        if os.path.lexists(os.path.join(data_dir, name)):  # a dangling link is named later
             return os.path.join(data_dir, name)
     return None
 
@@ -355,7 +375,7 @@ def npz_from_tfds(manual_dir: str, word_index_path: str, cache_dir: str | None =
         raise FileNotFoundError(f"no aclImdb/ tree or aclImdb*.tar.* archive in {manual_dir!r}")
     key = fingerprint(source, word_index_path)
     out = os.path.join(cache_dir, f"imdb_from_tfds_{key}.npz")
-    if os.path.isfile(out):
+    if _in_cache(out):
         return out
     tfds_dir = tfds_imdb.prepare_imdb_reviews(manual_dir, os.path.join(cache_dir, f"tfds_{key}"))
     word_index = load_word_index(word_index_path)
@@ -382,20 +402,21 @@ def resolve_npz(data_dir: str, source: str = "auto", cache_dir: str | None = Non
     """
     if source not in SOURCES:
         raise ValueError(f"unknown IMDB source {source!r}; expected one of {SOURCES}")
-    if not os.path.isdir(data_dir):
-        raise FileNotFoundError(f"IMDB data dir not found: {data_dir!r}")
+    require_dir(data_dir, "IMDB data dir")
     npz = os.path.join(data_dir, "imdb.npz")
     raw = aclimdb_source(data_dir)
     word_index = os.path.join(data_dir, WORD_INDEX_FILE)
     if source == "auto":
-        source = "keras_npz" if os.path.isfile(npz) else "aclimdb" if raw else "tfds"
+        # Anything named imdb.npz is taken (and checked when read), never passed over.
+        source = "keras_npz" if os.path.lexists(npz) else "aclimdb" if raw else "tfds"
     if source == "keras_npz":
         return npz
-    if not os.path.isfile(word_index):
+    if not os.path.lexists(word_index):
         raise FileNotFoundError(
             f"{word_index!r} not found: the raw reviews are encoded with "
             f"Keras's word index (imdb_word_index.json)"
         )
+    require_file(word_index, "IMDB word index")
     if source == "aclimdb":
         if raw is None:
             raise FileNotFoundError(f"no aclImdb/ tree or {LABELED_ARCHIVE} in {data_dir!r}")

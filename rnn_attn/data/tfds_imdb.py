@@ -18,6 +18,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from rnn_attn.data.paths import decode_text, open_binary
+
 
 def _stock_builder():
     from tensorflow_datasets.datasets.imdb_reviews import imdb_reviews_dataset_builder
@@ -26,20 +28,24 @@ def _stock_builder():
 
 
 def _iter_manual(manual_dir: str) -> Iterator[tuple[str, object]]:
-    """``(path inside aclImdb/..., file object)`` for every file, like ``iter_archive``."""
+    """``(path inside aclImdb/..., file object)`` for every file, like ``iter_archive``;
+    each must be a regular file after following links (checked before it is opened)."""
     tree = os.path.join(manual_dir, "aclImdb")
     if os.path.isdir(tree):
         for root, _, files in os.walk(tree):
             for name in sorted(files):
                 full = os.path.join(root, name)
-                with open(full, "rb") as f:
+                with open_binary(full, "aclImdb file") as f:
                     yield os.path.relpath(full, manual_dir).replace(os.sep, "/"), f
         return
     archives = sorted(glob.glob(os.path.join(manual_dir, "aclImdb*.tar*")))
     if not archives:
         raise FileNotFoundError(f"no aclImdb/ tree or aclImdb*.tar.* archive in {manual_dir!r}")
     for path in archives:
-        with tarfile.open(path, "r:*") as archive:
+        with (
+            open_binary(path, "IMDB archive") as raw,
+            tarfile.open(fileobj=raw, mode="r:*") as archive,
+        ):
             for member in archive:
                 if member.isfile():
                     yield member.name, archive.extractfile(member)
@@ -96,8 +102,10 @@ def load_imdb_reviews(data_dir: str, split: str) -> tuple[list[str], np.ndarray]
 
     source = tfds.data_source("imdb_reviews", data_dir=data_dir, split=split)
     texts, labels = [], []
-    for record in source:
+    for k, record in enumerate(source):
         text = record["text"]
-        texts.append(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+        if isinstance(text, bytes):  # by its byte-order mark, which is dropped
+            text = decode_text(text, f"review {k} of the prepared imdb_reviews {split!r} split")
+        texts.append(str(text))
         labels.append(int(np.asarray(record["label"])))
     return texts, np.asarray(labels, np.int32)

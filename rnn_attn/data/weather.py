@@ -12,6 +12,11 @@ Two layouts:
   and each month comes whole from a different real year, so the timestamps are not
   monotonic across month boundaries.
 
+Files: the path must be a regular file (a FIFO or device is refused before it is opened);
+UTF-8 text, a byte-order mark dropped (it would stick to the first column's name), or
+UTF-16/32 that starts with its mark. Every value must parse as a finite number and fit
+float32 (``1e39`` is refused, naming its line and column, rather than read as infinity).
+
 Windows, as the lecture: for a row ``r`` (the index just after the window's last
 timestep) the sample is ``data[r - lookback : r : step]`` and the target is
 ``data[r + delay, target_index]``; rows run over ``[min_index + lookback, max_index)``.
@@ -20,11 +25,12 @@ timestep) the sample is ``data[r - lookback : r : step]`` and the target is
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from rnn_attn.data.paths import checked_lines, encoding_name, nul_note, open_text
 
 JENA_TIME_COLUMN = "Date Time"
 JENA_COLUMNS = (
@@ -108,18 +114,18 @@ def load_jena(
         fields, a non-numeric cell (line and column), a malformed date, or fewer than
         ``min_rows`` rows.
     """
-    header, rows, first_line = _read_csv(path, skip=0)
+    header, rows, lines = _read_csv(path, skip=0)
     if header[0] != JENA_TIME_COLUMN:
         raise ValueError(
             f"{path!r} is not in the Jena climate layout: its first column is "
             f"{header[0]!r}, expected {JENA_TIME_COLUMN!r}"
         )
     features = tuple(columns) if columns is not None else tuple(header[1:])
-    values, target_index = _features(path, header, rows, first_line, features, target, min_rows)
+    values, target_index = _features(path, header, rows, lines, features, target, min_rows)
     stamps = [r[0].strip() for r in rows]
     # DD.MM.YYYY HH:MM:SS -> ISO 8601, which numpy parses in one call.
     iso = [f"{s[6:10]}-{s[3:5]}-{s[0:2]}T{s[11:]}" for s in stamps]
-    timestamps = _datetimes(path, iso, stamps, first_line, JENA_TIME_COLUMN, "datetime64[s]")
+    timestamps = _datetimes(path, iso, stamps, lines, JENA_TIME_COLUMN, "datetime64[s]")
     return WeatherSeries(values, features, target_index, timestamps, steps_per_hour=6)
 
 
@@ -134,27 +140,25 @@ def load_tmy3(
 
     Raises: as ``load_jena`` (the layout check is on the date and time columns).
     """
-    header, rows, first_line = _read_csv(path, skip=1)  # line 1: station metadata
+    header, rows, lines = _read_csv(path, skip=1)  # line 1: station metadata
     for name in (TMY3_DATE_COLUMN, TMY3_TIME_COLUMN):
         if name not in header:
             raise ValueError(
                 f"{path!r} is not in the TMY3 layout: line 2 has no {name!r} "
                 f"column (it has {header[:5]}...)"
             )
-    values, target_index = _features(
-        path, header, rows, first_line, tuple(columns), target, min_rows
-    )
+    values, target_index = _features(path, header, rows, lines, tuple(columns), target, min_rows)
     d, t = header.index(TMY3_DATE_COLUMN), header.index(TMY3_TIME_COLUMN)
     dates = [r[d].strip() for r in rows]
     iso = [f"{s[6:10]}-{s[0:2]}-{s[3:5]}" for s in dates]
-    days = _datetimes(path, iso, dates, first_line, TMY3_DATE_COLUMN, "datetime64[D]")
+    days = _datetimes(path, iso, dates, lines, TMY3_DATE_COLUMN, "datetime64[D]")
     times = [r[t].strip() for r in rows]
     minutes = np.array([_minutes(s) for s in times], np.int64)
     bad = np.flatnonzero((minutes < 0) | (minutes > 24 * 60))
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"{path!r} line {first_line + k}: {TMY3_TIME_COLUMN!r} is "
+            f"{path!r} line {lines[k]}: {TMY3_TIME_COLUMN!r} is "
             f"{times[k]!r}, expected HH:MM from 00:00 to 24:00"
         )
     timestamps = days.astype("datetime64[s]") + minutes.astype("timedelta64[m]")
@@ -169,32 +173,40 @@ def _minutes(hh_mm: str) -> int:
     return int(hours) * 60 + int(minutes) if int(minutes) < 60 else -1
 
 
-def _read_csv(path: str, skip: int) -> tuple[list[str], list[list[str]], int]:
-    """``(header, data rows, file line number of the first data row)``."""
-    if not os.path.isfile(path):
-        what = "is a directory" if os.path.isdir(path) else "not found"
-        raise FileNotFoundError(f"weather CSV {what}: {path!r}; expected the CSV file")
+def _read_csv(path: str, skip: int) -> tuple[list[str], list[list[str]], list[int]]:
+    """``(header, data rows, each row's line number in the file)``."""
+    encoding = "utf-8"
     try:
-        with open(path, encoding="utf-8", newline="") as f:
-            lines = csv.reader(f)
+        with open_text(path, "weather CSV", "; expected the CSV file", newline="") as f:
+            encoding = f.encoding
+            reader = csv.reader(checked_lines(f, f"weather CSV {path!r}"))
             for _ in range(skip):
-                next(lines, None)
-            header = next(lines, None)
-            rows = [r for r in lines if r]  # blank lines (e.g. at the end) carry nothing
-    except (UnicodeDecodeError, csv.Error) as e:
+                next(reader, None)
+            header = next(reader, None)
+            rows, lines = [], []
+            for row in reader:
+                if row:  # blank lines (e.g. at the end) carry nothing
+                    rows.append(row)
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"cannot read weather CSV {path!r}: not {encoding_name(encoding)} text ({e})"
+            f"{nul_note(e)}"
+        ) from None
+    except csv.Error as e:
         raise ValueError(f"cannot read weather CSV {path!r}: {e}") from None
     if not header:
         raise ValueError(f"weather CSV {path!r} has no header line (line {skip + 1})")
-    return [h.strip() for h in header], rows, skip + 2
+    return [h.strip() for h in header], rows, lines
 
 
-def _check_widths(path: str, header: list[str], rows: list[list[str]], first_line: int) -> None:
+def _check_widths(path: str, header: list[str], rows: list[list[str]], lines: list[int]) -> None:
     widths = np.fromiter(map(len, rows), np.int64, count=len(rows))
     bad = np.flatnonzero(widths != len(header))
     if bad.size:
         k = int(bad[0])
         raise ValueError(
-            f"{path!r} line {first_line + k}: {widths[k]} fields, expected "
+            f"{path!r} line {lines[k]}: {widths[k]} fields, expected "
             f"{len(header)} (one per column of the header)"
         )
 
@@ -203,13 +215,13 @@ def _features(
     path: str,
     header: list[str],
     rows: list[list[str]],
-    first_line: int,
+    lines: list[int],
     features: tuple[str, ...],
     target: str,
     min_rows: int,
 ) -> tuple[np.ndarray, int]:
     """``(<float32>[rows, len(features)], index of target within features)``."""
-    _check_widths(path, header, rows, first_line)
+    _check_widths(path, header, rows, lines)
     for name, what in [(target, "target column"), *((c, "column") for c in features)]:
         if name not in header:
             raise ValueError(f"{path!r} has no {what} {name!r}; its columns are {header}")
@@ -220,20 +232,34 @@ def _features(
     table = np.array(rows, dtype=str)
     values = np.empty((len(rows), len(features)), np.float32)
     for j, name in enumerate(features):
-        cells = table[:, header.index(name)]
-        try:
-            column = cells.astype(np.float64)
-            ok = np.isfinite(column)
-        except ValueError:
-            column, ok = None, np.array([_is_number(c) for c in cells])
-        if not ok.all():
-            k = int(np.flatnonzero(~ok)[0])
-            raise ValueError(
-                f"{path!r} line {first_line + k}, column {name!r}: {str(cells[k])!r} "
-                f"is not a finite number"
-            )
-        values[:, j] = column
+        values[:, j] = _column(path, lines, name, table[:, header.index(name)])
     return values, features.index(target)
+
+
+def _column(path: str, lines: list[int], name: str, cells: np.ndarray) -> np.ndarray:
+    """``<float32>[rows]`` of one column's cells; ValueError naming the line and column of
+    the first cell that is not a finite number, or that overflows float32."""
+    try:
+        column = cells.astype(np.float64)
+        ok = np.isfinite(column)
+    except ValueError:
+        column, ok = None, np.array([_is_number(c) for c in cells])
+    if not ok.all():
+        k = int(np.flatnonzero(~ok)[0])
+        raise ValueError(
+            f"{path!r} line {lines[k]}, column {name!r}: {str(cells[k])!r} is not a finite number"
+        )
+    with np.errstate(over="ignore"):  # named below
+        narrow = column.astype(np.float32)
+    fits = np.isfinite(narrow)
+    if not fits.all():
+        k = int(np.flatnonzero(~fits)[0])
+        raise ValueError(
+            f"{path!r} line {lines[k]}, column {name!r}: {str(cells[k])!r} overflows "
+            f"float32 (largest {float(np.finfo(np.float32).max):.4g}); expected a value "
+            f"that fits float32"
+        )
+    return narrow
 
 
 def _is_number(text: str) -> bool:
@@ -244,7 +270,7 @@ def _is_number(text: str) -> bool:
 
 
 def _datetimes(
-    path: str, iso: list[str], raw: list[str], first_line: int, column: str, dtype: str
+    path: str, iso: list[str], raw: list[str], lines: list[int], column: str, dtype: str
 ) -> np.ndarray:
     try:
         return np.array(iso, dtype=dtype)
@@ -255,7 +281,7 @@ def _datetimes(
             np.datetime64(s)
         except ValueError:
             raise ValueError(
-                f"{path!r} line {first_line + k}: {column!r} is {raw[k]!r}, "
+                f"{path!r} line {lines[k]}: {column!r} is {raw[k]!r}, "
                 f"not a date in the file's format"
             ) from None
     raise AssertionError("unreachable")

@@ -24,12 +24,12 @@ template file of the same model (the file Keras's ``model.load_weights`` reads).
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rnn_attn.data.paths import require_file
 from rnn_attn.nn import cells as fcells
 
 # Gate order of each layout, each gate named by its Keras letter (PyTorch's LSTM "g" is
@@ -196,8 +196,7 @@ def read_keras_weights(path: str) -> dict[str, list[np.ndarray]]:
         raise ImportError(
             "reading Keras weight files needs h5py (pip install h5py, or the 'compare' extra)"
         ) from e
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Keras weights file not found: {path!r}")
+    require_file(path, "Keras weights file")  # a FIFO or device is refused, not waited on
     source: object = path
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -244,8 +243,7 @@ def write_keras_weights(
 
     import h5py
 
-    if not os.path.isfile(template):
-        raise FileNotFoundError(f"Keras weights template not found: {template!r}")
+    require_file(template, "Keras weights template")
     with h5py.File(template, "r") as f:
         groups = _var_groups(f)
         for layer, arrays in layers.items():
