@@ -13,7 +13,7 @@ Expected result (seed 0): HELD-OUT perplexity about 4.2 per character after 25 i
 but looping. Runtime on the 2-core CPU with nothing else running: 663 s for ``--seeds 3``
 (4.22, 4.23, 4.27; docs/runs/003_char_lstm), the seeds batched in one program.
 ``--local`` (2 iterations, seed 0): HELD-OUT perplexity 7.44, samples such as "and the wat
-in the wat ..."; under 2 minutes (about 50 s of CPU time, compilation included).
+in the wat ..."; about 55 s.
 
 Writes to --workdir: results.json (config, models.char_<cell>.per_seed.<metric>, each
 iteration's samples, the final sample, the reference perplexities), history.png,

@@ -13,7 +13,8 @@ VALIDATION accuracy about 86.9% for the BiLSTM (per seed 86.4-87.2) and 86.8% wi
 attention pooling (86.7-86.8), the difference not significant over 3 seeds; both
 overfit from epoch 2 on (12 epochs, commit 8d7f4c2: 40 minutes; VALIDATION 85.2% and
 84.2% after the last, TRAINING 99%). ``--local`` (2 seeds, one epoch, reviews cut to
-their last 50 words) checks the whole pipeline in a few minutes.
+their last 50 words) checks the whole pipeline in under a minute and a half: best-epoch
+VALIDATION accuracy 81.6% and 81.3% (BiLSTM) vs 82.0% and 81.2% (attention pooling).
 """
 
 from experiments.imdb.config import ImdbConfig

@@ -17,7 +17,9 @@ of magnitude (Keras's orthogonal init) and underflows with a random-normal init;
 cells with Keras's default gate biases lose it too, and fail the task past T = 10; an
 LSTM forget-gate bias or a GRU update-gate bias of 5, or a skip connection across time,
 keep it and solve T = 100. Runtime on the 2-core CPU: about 9 minutes; ``--local``
-(the three cells at T = 10 and 25, 300 steps, 2 seeds): about a minute.
+(the three cells at T = 10 and 25, 300 steps, 2 seeds): about 80 s; TEST accuracy at
+T = 25 SimpleRNN 98.7% and 96.9%, LSTM 13.8% and 17.9%, GRU 11.3% and 13.5% (chance 12.5%:
+300 steps are too few for the gated cells at Keras's default gate biases).
 """
 
 from __future__ import annotations
