@@ -36,7 +36,7 @@ the common-sense baseline's 2.34 C; after 20 epochs it overfits one year of data
 2.5 C). The full default (five models, 3 seeds: ``python -m experiments.reproduce --only
 002_weather``) takes a few minutes. ``temperature.png`` plots the whole record with its
 three splits (the lecture's first plot). ``--local`` (dense and GRU, 2 seeds, 2 epochs:
-about 20 s of computing) checks the pipeline: best-epoch VALIDATION MAE of the GRU 2.27
+about 15 s) checks the pipeline: best-epoch VALIDATION MAE of the GRU 2.27
 and 2.50 C, of the dense model 5.73 and 7.06 C, against the baseline's 2.34 C.
 
 Writes to --workdir: results.json (config, the baseline, models.<name>.per_seed.<metric>
