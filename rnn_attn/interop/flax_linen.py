@@ -81,6 +81,7 @@ class _KerasCell(nn.RNNCellBase):
             recurrent.check_rate("dropout", self.dropout),
             recurrent.check_rate("recurrent_dropout", self.recurrent_dropout),
         )
+        recurrent.check_switches(deterministic=self.deterministic)
         recurrent_mask = None
         if not self.deterministic and max(rates) > 0:
             # As recurrent.rnn draws them from its key: the same masks for the same key.
@@ -197,7 +198,12 @@ class KerasRNN(nn.Module):
         padding). Returns ``(outputs, final_carry)`` as ``recurrent.rnn``."""
         cell = self.cell.functional()
         params = _cell_params(self, cell, jnp.shape(inputs)[-1], self.cell.param_dtype)
-        train = not deterministic and max(self.dropout, self.recurrent_dropout) > 0
+        recurrent.check_switches(deterministic=deterministic)
+        rates = (
+            recurrent.check_rate("dropout", self.dropout),
+            recurrent.check_rate("recurrent_dropout", self.recurrent_dropout),
+        )
+        train = not deterministic and max(rates) > 0
         return recurrent.rnn(
             cell,
             params,
@@ -233,6 +239,7 @@ class FlaxModel(nn.Module):
     @nn.compact
     def __call__(self, inputs: Any, *, deterministic: bool = True, **kwargs: Any) -> Any:
         params = self.param(self.name_in_table, lambda key: self.model.init(key))
+        recurrent.check_switches(deterministic=deterministic)
         if deterministic:
             return self.model.apply(params, inputs, **kwargs)
         return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"), **kwargs)

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import cells as fcells
 from rnn_attn.nn import recurrent
 
@@ -36,7 +37,7 @@ class _KerasCell(nnx.RNNCellBase):
         param_dtype: Any = jnp.float32,
     ):
         self.functional = functional
-        self.in_features = in_features
+        self.in_features = argument("in_features", in_features, int, minimum=1)
         self.param_dtype = param_dtype  # of the params and the initial carry
         params = functional.init(rngs.params(), in_features)
         self.param_names = tuple(params)
@@ -127,6 +128,7 @@ class KerasRNN(nnx.Module):
     and ``return_sequences``; ``recurrent.rnn`` over the cell's params."""
 
     def __init__(self, cell: _KerasCell, *, return_sequences: bool = True, reverse: bool = False):
+        recurrent.check_switches(return_sequences=return_sequences, reverse=reverse)
         self.cell, self.return_sequences, self.reverse = cell, return_sequences, reverse
 
     def __call__(
@@ -155,6 +157,11 @@ class KerasBidirectional(nnx.Module):
         merge_mode: str = "concat",
         return_sequences: bool = True,
     ):
+        if not isinstance(merge_mode, str) or merge_mode not in recurrent.MERGE_MODES:
+            raise ValueError(
+                f"unknown merge mode {merge_mode!r}; expected one of {recurrent.MERGE_MODES}"
+            )
+        recurrent.check_switches(return_sequences=return_sequences)
         self.forward, self.backward = forward, backward
         self.merge_mode, self.return_sequences = merge_mode, return_sequences
 
