@@ -13,8 +13,9 @@ Two differences from Flax's cells to know:
 * the LSTM carry is ``(h, c)`` (ours and Keras's order), not Flax's ``(c, h)``;
 * ``nn.RNN``'s ``seq_lengths`` means right padding. For left padding (the reference
   documents' ``pad_sequences`` default) or any mask with holes use ``KerasRNN``, which
-  runs ``rnn_attn.nn.recurrent.rnn`` with the mask: masked steps keep the previous state
-  and output it, as Keras's ``Masking``.
+  runs ``rnn_attn.nn.recurrent.rnn`` with the mask: a masked step keeps the previous
+  state (the carry) and outputs ZEROS, as ``rnn`` does (Keras 3 does so inside
+  ``Bidirectional``; its recurrent layer alone repeats the previous output there).
 
 Dropout, Keras's (Gal & Ghahramani): one input mask and one recurrent mask per
 sequence, the same at every step. ``KerasRNN(cell, dropout=..., recurrent_dropout=...)``
@@ -162,7 +163,8 @@ class KerasGRUCell(_KerasCell):
 
 
 class KerasRNN(nn.Module):
-    """A Keras recurrent layer over any of the cells above, with any mask.
+    """A Keras recurrent layer over any of the cells above, with any mask (a masked step
+    keeps the carry and outputs zeros, as ``recurrent.rnn``).
 
     Attributes:
       cell: a ``Keras*Cell`` (only its configuration is used; the params are this

@@ -6,12 +6,16 @@ holds the functional cell's parameters as ``nnx.Param`` attributes of the same n
 (``kernel``, ``recurrent_kernel``, ``bias``), initialized by Keras's initializers;
 ``cell.params()`` gives the functional tree and ``cell.load(params)`` sets one; as
 with the linen cells (``flax_linen``), the LSTM carry is ``(h, c)``
-and ``seq_lengths`` means right padding; ``rnn_attn.nn.recurrent.rnn(cell.functional,
-cell.params(), x, mask=...)`` takes any mask.
+and ``seq_lengths`` means right padding; ``KerasRNN`` and ``KerasBidirectional`` (or
+``rnn_attn.nn.recurrent.rnn(cell.functional, cell.params(), x, mask=...)``) take any
+mask: a masked step keeps the previous state (the carry) and outputs ZEROS, as ``rnn``
+does (Keras 3 does so inside ``Bidirectional``; its recurrent layer alone repeats the
+previous output there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -49,7 +53,34 @@ class _KerasCell(nnx.RNNCellBase):
         return {name: getattr(self, name)[...] for name in self.param_names}
 
     def load(self, params: dict[str, Array]) -> None:
-        """Sets the values of a functional parameter tree of the same shapes."""
+        """Sets the values of a functional parameter tree of the same names and shapes.
+
+        As a linen cell applied to a wrong tree, a weight missing, unknown or of another
+        shape is refused (one ValueError naming it, the expected and the given shape),
+        and nothing is set: an array is never broadcast into a weight of another shape
+        (a Keras ``reset_after=False`` GRU bias ``[3u]`` is no ``reset_after=True``
+        cell's ``[2, 3u]``).
+        """
+        where = f"{type(self).__name__}.load"
+        if not isinstance(params, Mapping):
+            raise TypeError(f"{where} takes a dict of weights, got {type(params).__name__}")
+        expected = {name: tuple(getattr(self, name)[...].shape) for name in self.param_names}
+        missing = [name for name in self.param_names if name not in params]
+        unknown = [name for name in params if name not in expected]
+        if missing or unknown:
+            wrong = [f"no weight {n!r}" for n in missing] + [
+                f"unknown weight {n!r}" for n in unknown
+            ]
+            raise ValueError(
+                f"{where}: {', '.join(wrong)}; expected exactly the weights "
+                f"{list(self.param_names)}"
+            )
+        for name, value in params.items():
+            if tuple(jnp.shape(value)) != expected[name]:
+                raise ValueError(
+                    f"{where}: {name} has shape {tuple(jnp.shape(value))}; expected "
+                    f"{expected[name]} (this cell's)"
+                )
         for name, value in params.items():
             getattr(self, name)[...] = value
 
@@ -124,8 +155,9 @@ class KerasGRUCell(_KerasCell):
 
 class KerasRNN(nnx.Module):
     """A Keras recurrent layer over an nnx cell above, with any mask (left or right
-    padding, holes), ``reverse`` (Keras's ``go_backwards``, outputs in processing order)
-    and ``return_sequences``; ``recurrent.rnn`` over the cell's params."""
+    padding, holes; a masked step keeps the carry and outputs zeros), ``reverse``
+    (Keras's ``go_backwards``, outputs in processing order) and ``return_sequences``;
+    ``recurrent.rnn`` over the cell's params."""
 
     def __init__(self, cell: _KerasCell, *, return_sequences: bool = True, reverse: bool = False):
         recurrent.check_switches(return_sequences=return_sequences, reverse=reverse)

@@ -1,9 +1,14 @@
 """The scan layer: a cell run over time with ``jax.lax.scan``, Bidirectional, stacking.
 
 Shapes are batch-major at the interface (``[batch, time, features]``) and time-major
-inside the scan. Masking follows Keras: at a masked step the carry is kept and the output
-is zero, so a padded sequence gives, for its valid steps and its final state, exactly what
-it gives alone. ``lengths`` masks steps ``t >= lengths[b]`` (right-padded sequences).
+inside the scan. Masked steps: the carry is kept and the output is ZERO, so a padded
+sequence gives, for its valid steps and its final state, exactly what it gives alone
+(``return_sequences=False`` gives the last valid step's output). Keras 3 outputs zeros
+there only inside ``Bidirectional``; its recurrent layer alone repeats the previous
+step's output at a masked step (``zero_output_for_mask=False``): the same valid outputs
+and final state, other masked outputs. The linen and nnx layers
+(``rnn_attn.interop``) run this function and do the same. ``lengths`` masks steps
+``t >= lengths[b]`` (right-padded sequences).
 
 Dropout follows Keras and Gal & Ghahramani (2016): with ``train=True``, ``dropout`` drops
 input features and ``recurrent_dropout`` drops ``h_{t-1}`` where it enters the recurrent
