@@ -18,6 +18,7 @@ import pytest
 from flax import nnx
 
 from rnn_attn import checks
+from rnn_attn.data import text
 from rnn_attn.interop import flax_linen, flax_nnx, weights
 from rnn_attn.models import char_lm, forecasters, generation, seq2seq, text_classifiers
 from rnn_attn.nn import attention, cells, layers, recurrent
@@ -40,6 +41,16 @@ def _bidirectional(**kwargs):
 
 def _decode(**kwargs):
     return DECODER.apply(DECODER.init(KEY, 5), jnp.ones((2, 3, 5)), **kwargs)
+
+
+def _text_model_logits(tokens):
+    model = text_classifiers.RecurrentClassifier(vocab_size=10, embed_dim=3, units=2)
+    return model.apply(model.init(KEY), tokens)
+
+
+def _bilstm_logits(tokens):
+    model = text_classifiers.BiLSTMClassifier(vocab_size=10, embed_dim=3, units=2, maxlen=3)
+    return model.apply(model.init(KEY), tokens)
 
 
 def _nnx_cell():
@@ -257,6 +268,46 @@ CASES = {
         lambda: generation.make_generator(lambda p, w: w, 3, temperature=True),
         TYPE,
         "temperature must be a finite number >= 0 (0: greedy), got True",
+    ),
+    "text_model_token_past_vocab": (
+        lambda: _text_model_logits(jnp.array([[1, 2, 10]])),
+        VALUE,
+        "token ids must lie in [0, 9] (vocab_size=10), got [10]",
+    ),
+    "bilstm_token_negative": (
+        lambda: _bilstm_logits(jnp.array([[1, -1, 2]])),
+        VALUE,
+        "token ids must lie in [0, 9] (vocab_size=10), got [-1]",
+    ),
+    "char_rnn_token_past_vocab": (
+        lambda: char_lm.CharRNN(5, units=4).apply(
+            char_lm.CharRNN(5, units=4).init(KEY), jnp.array([[0, 7]])
+        ),
+        VALUE,
+        "token ids must lie in [0, 4] (vocab_size=5), got [7]",
+    ),
+    "token_inputs_past_vocab": (
+        lambda: seq2seq.TokenInputs(seq2seq.EncoderDecoder(3, units=4), 3).apply(
+            seq2seq.EncoderDecoder(3, units=4).init(KEY), jnp.array([[0, 3]])
+        ),
+        VALUE,
+        "token ids must lie in [0, 2] (vocab_size=3), got [3]",
+    ),
+    # data/ (the Tokenizer and pad_sequences take the same checker)
+    "tokenizer_num_words_bool": (
+        lambda: text.Tokenizer(num_words=True),
+        TYPE,
+        "num_words must be None or an integer >= 1, got True",
+    ),
+    "tokenizer_lower_text": (
+        lambda: text.Tokenizer(lower="no"),
+        TYPE,
+        "lower must be True or False, got 'no'",
+    ),
+    "tokenizer_oov_int": (
+        lambda: text.Tokenizer(oov_token=1),
+        TYPE,
+        "oov_token must be None or a string, got 1",
     ),
     # interop/
     "nnx_rnn_return_sequences_text": (

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_attn.checks import argument
-from rnn_attn.models.text_classifiers import init_embedding
+from rnn_attn.models.text_classifiers import check_token_ids, init_embedding
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import make_cell
 from rnn_attn.nn.recurrent import check_rate, check_unroll, rnn
@@ -68,6 +68,7 @@ class CharRNN:
         return params
 
     def embed(self, params: dict, ids: jax.Array) -> jax.Array:
+        check_token_ids(ids, self.vocab_size)
         if self.inputs == "one_hot":
             return jax.nn.one_hot(ids, self.vocab_size, dtype=params["output"]["kernel"].dtype)
         return params["embedding"]["embeddings"][ids]

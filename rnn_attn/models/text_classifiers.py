@@ -107,6 +107,7 @@ class BiLSTMClassifier:
     ):
         """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos))."""
         check_switches(train=train, return_weights=return_weights)
+        check_token_ids(tokens, self.vocab_size)
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
             raise ValueError(
                 f"tokens have length {tokens.shape[-1]}, expected maxlen="
@@ -184,13 +185,30 @@ def _check_positive_int(name: str, value) -> None:
     argument(name, value, int, minimum=1)
 
 
-def _check_tokens(tokens: jax.Array, maxlen: int | None) -> None:
+def check_token_ids(tokens: jax.Array, vocab_size: int) -> None:
+    """Token ids known now (not traced, so never inside a compiled step) lie in
+    ``[0, vocab_size)``: an embedding lookup would clamp a larger one to the last row and
+    wrap a negative one round, and a one-hot encoding would make it zeros, without a word.
+    """
+    if isinstance(tokens, jax.core.Tracer):
+        return
+    ids = np.asarray(tokens)
+    bad = (ids < 0) | (ids >= vocab_size)
+    if ids.size and jnp.issubdtype(ids.dtype, jnp.integer) and bad.any():
+        raise ValueError(
+            f"token ids must lie in [0, {vocab_size - 1}] (vocab_size={vocab_size}), "
+            f"got {ids[bad][:3].tolist()}"
+        )
+
+
+def _check_tokens(tokens: jax.Array, maxlen: int | None, vocab_size: int) -> None:
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise ValueError(
             f"tokens must be <int>[batch, time], got {tokens.dtype}{list(tokens.shape)}"
         )
     if maxlen is not None and tokens.shape[-1] != maxlen:
         raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
+    check_token_ids(tokens, vocab_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,7 +253,7 @@ class EmbeddingFlattenClassifier:
         ``train`` and ``key`` are accepted for the common interface; nothing is random.
         """
         check_switches(train=train)
-        _check_tokens(tokens, self.maxlen)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         x = embed(params, tokens, frozen=self.freeze_embedding)
         x = x.reshape(*x.shape[:-2], -1)  # Flatten: [batch, maxlen * dim], time-major rows
         if self.hidden_units is not None:
@@ -343,7 +361,7 @@ class RecurrentClassifier:
         """``tokens <int>[batch, time]`` -> the recurrent layer's last state
         ``<float32>[batch, features]``."""
         check_switches(train=train)
-        _check_tokens(tokens, self.maxlen)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         if self.reverse:
             tokens = reverse_tokens(tokens)
         x = embed(params, tokens, frozen=self.freeze_embedding)
