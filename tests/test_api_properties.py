@@ -37,7 +37,7 @@ from rnn_attn.models import char_lm, text_classifiers  # noqa: E402
 from rnn_attn.nn import attention, cells, recurrent  # noqa: E402
 from tests.oracles import numpy_rnn  # noqa: E402
 
-EXAMPLES = int(os.environ.get("RNN_ATTN_API_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("RNN_ATTN_API_EXAMPLES", "3"))
 SLOW_EXAMPLES = int(os.environ.get("RNN_ATTN_API_SLOW_EXAMPLES", "200"))
 KINDS = ("simple_rnn", "lstm", "gru")
 
@@ -49,8 +49,9 @@ JUNK = st.sampled_from(
 
 
 def mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
-    """``good`` seven times in eight, ``bad`` else: most examples reach a result."""
-    return st.integers(0, 7).flatmap(lambda k: bad if k == 0 else good)
+    """``good`` about seven times in eight, ``bad`` else: most examples reach a result
+    (a middle value picks ``bad``: hypothesis favours the ends of a range)."""
+    return st.integers(0, 7).flatmap(lambda k: bad if k == 3 else good)
 
 
 def sizes(lo: int, hi: int) -> st.SearchStrategy:
@@ -305,21 +306,24 @@ def check_bidirectional(case) -> None:
 
 
 def _nan_padded(case):
-    """The case's inputs with NaN at every masked step, and its mask (None: no padding)."""
+    """``(inputs with NaN at every masked step, the same with zeros there, the mask)``;
+    a case without a mask gets right padding of lengths ``b mod (time + 1)``."""
     mask = _mask_of(case)
     if mask is None:
-        return None, None
-    return np.where(mask[..., None], case["x"], np.nan).astype(case["dtype"]), mask
+        batch, steps = case["x"].shape[:2]
+        mask = np.arange(steps)[None, :] < (np.arange(batch) % (steps + 1))[:, None]
+    padded = [
+        np.where(mask[..., None], case["x"], fill).astype(case["dtype"]) for fill in (np.nan, 0.0)
+    ]
+    return padded[0], padded[1], mask
 
 
 def check_nan_padding(case) -> None:
     """NaN in the padding never reaches an output or the carry: the outputs and the
     final state are those of zeros in the padding (the generic scan, the fused LSTM)."""
-    nan_x, mask = _nan_padded(case)
-    if mask is None:
-        return
-    zero_x = np.where(mask[..., None], case["x"], 0.0).astype(case["dtype"])
+    nan_x, zero_x, mask = _nan_padded(case)
     choice = "fused" if case["kind"] == "lstm" and case["lengths"] is None else "default"
+    # The fused LSTM kernel (rnn_attn/nn/fast_lstm.py) too: it masks on its own.
     with recurrent.kernel_choice(choice):
         got = recurrent.rnn(case["cell"], case["params"], nan_x, mask=mask)
         want = recurrent.rnn(case["cell"], case["params"], zero_x, mask=mask)
@@ -521,6 +525,12 @@ def check_pad(case) -> None:
         return pad_sequences(seqs, maxlen, dtype, pad, trunc, value)
 
     info = np.iinfo(dtype) if dtype.startswith("int") else None
+    # Stricter than Keras, which converts only the values kept: a value past the dtype
+    # anywhere is refused, even one that truncation would drop.
+    values = [x for s in seqs for x in s]
+    if info is not None and any(not info.min <= x <= info.max for x in values):
+        refused(call, "does not fit dtype", "value", "padding", "truncating", "maxlen")
+        return
     bad = []
     if info is not None and (value != int(value) or not info.min <= value <= info.max):
         bad.append("value")
@@ -534,10 +544,6 @@ def check_pad(case) -> None:
     if n > 10**6:
         return  # valid, but too large to build here
     expected = reference_pad(seqs, maxlen, pad, trunc, value)
-    kept = [x for row in expected for x in row]
-    if info is not None and any(not info.min <= x <= info.max for x in kept):
-        refused(call, "does not fit dtype")
-        return
     got = call()
     assert got.dtype == np.dtype(dtype)
     width = maxlen if maxlen is not None else max((len(s) for s in seqs), default=0)
@@ -545,13 +551,13 @@ def check_pad(case) -> None:
     assert got.tolist() == expected
 
 
-WORDS = st.text(alphabet=st.sampled_from(list("abAB é.,!\t\n'-")), max_size=12)
+WORDS = st.text(alphabet=st.sampled_from(list("abcAB é.,!\t\n'-")), min_size=1, max_size=12)
 
 
 @st.composite
 def tokenizer_case(draw):
     return dict(
-        texts=draw(st.lists(WORDS, max_size=5)),
+        texts=draw(st.lists(WORDS, min_size=1, max_size=5)),
         queries=draw(st.lists(WORDS, max_size=3)),
         num_words=draw(st.one_of(st.none(), sizes(1, 6))),
         oov=draw(mostly(st.sampled_from([None, "<oov>"]), st.just(1))),
@@ -768,10 +774,7 @@ def test_property_slow(name):
 
 
 def _nan_gradient(case) -> None:
-    nan_x, mask = _nan_padded(case)
-    if mask is None:
-        return
-    zero_x = np.where(mask[..., None], case["x"], 0.0).astype(case["dtype"])
+    nan_x, zero_x, mask = _nan_padded(case)
 
     def loss(params, x):
         outputs, _ = recurrent.rnn(case["cell"], params, x, mask=mask)
@@ -792,4 +795,4 @@ def _nan_gradient(case) -> None:
 )
 def test_nan_in_padding_never_reaches_the_gradient():
     # No shrinking: an expected failure would spend half a minute minimizing itself.
-    _run(_nan_gradient, sequences_case(), EXAMPLES, derandomize=True, shrink=False)
+    _run(_nan_gradient, sequences_case(), max(1, EXAMPLES // 2), derandomize=True, shrink=False)
