@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.memory import gib, host_free_bytes
 
 
@@ -72,12 +73,7 @@ def _check_arguments(maxlen, dtype, padding, truncating, value) -> np.dtype:
         raise ValueError(f"padding must be 'pre' or 'post', got {padding!r}")
     if truncating not in ("pre", "post"):
         raise ValueError(f"truncating must be 'pre' or 'post', got {truncating!r}")
-    if maxlen is not None and (
-        not isinstance(maxlen, int | np.integer) or isinstance(maxlen, bool) or maxlen < 1
-    ):
-        raise ValueError(
-            f"maxlen must be None or an integer >= 1 (the padded length), got {maxlen!r}"
-        )
+    argument("maxlen", maxlen, int, minimum=1, optional=True, why="the padded length")
     return kind
 
 

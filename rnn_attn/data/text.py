@@ -20,6 +20,8 @@ from itertools import repeat
 
 import numpy as np
 
+from rnn_attn.checks import argument
+
 # keras.preprocessing.text's default filters: punctuation, tabs and newlines (not the
 # apostrophe, so "don't" stays one word).
 KERAS_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
@@ -294,8 +296,12 @@ class Tokenizer:
         char_level: bool = False,
         oov_token: str | None = None,
     ):
-        if num_words is not None and (not isinstance(num_words, int | np.integer) or num_words < 1):
-            raise ValueError(f"num_words must be None or an integer >= 1, got {num_words!r}")
+        num_words = argument("num_words", num_words, int, minimum=1, optional=True)
+        for name, value in (("lower", lower), ("char_level", char_level)):
+            argument(name, value, bool)
+        for name, value in (("filters", filters), ("split", split)):
+            argument(name, value, str)
+        argument("oov_token", oov_token, str, optional=True)
         if not char_level and not split:
             raise ValueError("split must be a non-empty separator (or use char_level=True)")
         self.num_words = None if num_words is None else int(num_words)

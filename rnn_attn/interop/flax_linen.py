@@ -13,8 +13,9 @@ Two differences from Flax's cells to know:
 * the LSTM carry is ``(h, c)`` (ours and Keras's order), not Flax's ``(c, h)``;
 * ``nn.RNN``'s ``seq_lengths`` means right padding. For left padding (the reference
   documents' ``pad_sequences`` default) or any mask with holes use ``KerasRNN``, which
-  runs ``rnn_attn.nn.recurrent.rnn`` with the mask: masked steps keep the previous state
-  and output it, as Keras's ``Masking``.
+  runs ``rnn_attn.nn.recurrent.rnn`` with the mask: a masked step keeps the previous
+  state (the carry) and outputs ZEROS, as ``rnn`` does (Keras 3 does so inside
+  ``Bidirectional``; its recurrent layer alone repeats the previous output there).
 
 Dropout, Keras's (Gal & Ghahramani): one input mask and one recurrent mask per
 sequence, the same at every step. ``KerasRNN(cell, dropout=..., recurrent_dropout=...)``
@@ -81,6 +82,7 @@ class _KerasCell(nn.RNNCellBase):
             recurrent.check_rate("dropout", self.dropout),
             recurrent.check_rate("recurrent_dropout", self.recurrent_dropout),
         )
+        recurrent.check_switches(deterministic=self.deterministic)
         recurrent_mask = None
         if not self.deterministic and max(rates) > 0:
             # As recurrent.rnn draws them from its key: the same masks for the same key.
@@ -161,7 +163,8 @@ class KerasGRUCell(_KerasCell):
 
 
 class KerasRNN(nn.Module):
-    """A Keras recurrent layer over any of the cells above, with any mask.
+    """A Keras recurrent layer over any of the cells above, with any mask (a masked step
+    keeps the carry and outputs zeros, as ``recurrent.rnn``).
 
     Attributes:
       cell: a ``Keras*Cell`` (only its configuration is used; the params are this
@@ -197,7 +200,12 @@ class KerasRNN(nn.Module):
         padding). Returns ``(outputs, final_carry)`` as ``recurrent.rnn``."""
         cell = self.cell.functional()
         params = _cell_params(self, cell, jnp.shape(inputs)[-1], self.cell.param_dtype)
-        train = not deterministic and max(self.dropout, self.recurrent_dropout) > 0
+        recurrent.check_switches(deterministic=deterministic)
+        rates = (
+            recurrent.check_rate("dropout", self.dropout),
+            recurrent.check_rate("recurrent_dropout", self.recurrent_dropout),
+        )
+        train = not deterministic and max(rates) > 0
         return recurrent.rnn(
             cell,
             params,
@@ -233,6 +241,7 @@ class FlaxModel(nn.Module):
     @nn.compact
     def __call__(self, inputs: Any, *, deterministic: bool = True, **kwargs: Any) -> Any:
         params = self.param(self.name_in_table, lambda key: self.model.init(key))
+        recurrent.check_switches(deterministic=deterministic)
         if deterministic:
             return self.model.apply(params, inputs, **kwargs)
         return self.model.apply(params, inputs, train=True, key=self.make_rng("dropout"), **kwargs)

@@ -6,18 +6,23 @@ holds the functional cell's parameters as ``nnx.Param`` attributes of the same n
 (``kernel``, ``recurrent_kernel``, ``bias``), initialized by Keras's initializers;
 ``cell.params()`` gives the functional tree and ``cell.load(params)`` sets one; as
 with the linen cells (``flax_linen``), the LSTM carry is ``(h, c)``
-and ``seq_lengths`` means right padding; ``rnn_attn.nn.recurrent.rnn(cell.functional,
-cell.params(), x, mask=...)`` takes any mask.
+and ``seq_lengths`` means right padding; ``KerasRNN`` and ``KerasBidirectional`` (or
+``rnn_attn.nn.recurrent.rnn(cell.functional, cell.params(), x, mask=...)``) take any
+mask: a masked step keeps the previous state (the carry) and outputs ZEROS, as ``rnn``
+does (Keras 3 does so inside ``Bidirectional``; its recurrent layer alone repeats the
+previous output there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import cells as fcells
 from rnn_attn.nn import recurrent
 
@@ -36,7 +41,7 @@ class _KerasCell(nnx.RNNCellBase):
         param_dtype: Any = jnp.float32,
     ):
         self.functional = functional
-        self.in_features = in_features
+        self.in_features = argument("in_features", in_features, int, minimum=1)
         self.param_dtype = param_dtype  # of the params and the initial carry
         params = functional.init(rngs.params(), in_features)
         self.param_names = tuple(params)
@@ -48,7 +53,34 @@ class _KerasCell(nnx.RNNCellBase):
         return {name: getattr(self, name)[...] for name in self.param_names}
 
     def load(self, params: dict[str, Array]) -> None:
-        """Sets the values of a functional parameter tree of the same shapes."""
+        """Sets the values of a functional parameter tree of the same names and shapes.
+
+        As a linen cell applied to a wrong tree, a weight missing, unknown or of another
+        shape is refused (one ValueError naming it, the expected and the given shape),
+        and nothing is set: an array is never broadcast into a weight of another shape
+        (a Keras ``reset_after=False`` GRU bias ``[3u]`` is no ``reset_after=True``
+        cell's ``[2, 3u]``).
+        """
+        where = f"{type(self).__name__}.load"
+        if not isinstance(params, Mapping):
+            raise TypeError(f"{where} takes a dict of weights, got {type(params).__name__}")
+        expected = {name: tuple(getattr(self, name)[...].shape) for name in self.param_names}
+        missing = [name for name in self.param_names if name not in params]
+        unknown = [name for name in params if name not in expected]
+        if missing or unknown:
+            wrong = [f"no weight {n!r}" for n in missing] + [
+                f"unknown weight {n!r}" for n in unknown
+            ]
+            raise ValueError(
+                f"{where}: {', '.join(wrong)}; expected exactly the weights "
+                f"{list(self.param_names)}"
+            )
+        for name, value in params.items():
+            if tuple(jnp.shape(value)) != expected[name]:
+                raise ValueError(
+                    f"{where}: {name} has shape {tuple(jnp.shape(value))}; expected "
+                    f"{expected[name]} (this cell's)"
+                )
         for name, value in params.items():
             getattr(self, name)[...] = value
 
@@ -123,10 +155,12 @@ class KerasGRUCell(_KerasCell):
 
 class KerasRNN(nnx.Module):
     """A Keras recurrent layer over an nnx cell above, with any mask (left or right
-    padding, holes), ``reverse`` (Keras's ``go_backwards``, outputs in processing order)
-    and ``return_sequences``; ``recurrent.rnn`` over the cell's params."""
+    padding, holes; a masked step keeps the carry and outputs zeros), ``reverse``
+    (Keras's ``go_backwards``, outputs in processing order) and ``return_sequences``;
+    ``recurrent.rnn`` over the cell's params."""
 
     def __init__(self, cell: _KerasCell, *, return_sequences: bool = True, reverse: bool = False):
+        recurrent.check_switches(return_sequences=return_sequences, reverse=reverse)
         self.cell, self.return_sequences, self.reverse = cell, return_sequences, reverse
 
     def __call__(
@@ -155,6 +189,11 @@ class KerasBidirectional(nnx.Module):
         merge_mode: str = "concat",
         return_sequences: bool = True,
     ):
+        if not isinstance(merge_mode, str) or merge_mode not in recurrent.MERGE_MODES:
+            raise ValueError(
+                f"unknown merge mode {merge_mode!r}; expected one of {recurrent.MERGE_MODES}"
+            )
+        recurrent.check_switches(return_sequences=return_sequences)
         self.forward, self.backward = forward, backward
         self.merge_mode, self.return_sequences = merge_mode, return_sequences
 

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.data.paths import require_file
 from rnn_attn.nn import cells as fcells
 
@@ -40,8 +41,9 @@ GATE_LAYOUTS = {"keras_lstm": "ifco", "torch_lstm": "ifco", "keras_gru": "zrh", 
 def reorder_gates(array: np.ndarray, source: str, target: str, axis: int = -1) -> np.ndarray:
     """``array``'s gate blocks along ``axis`` from the order of layout ``source`` to that
     of ``target`` (names in ``GATE_LAYOUTS``)."""
+    axis = argument("axis", axis, int)
     for layout in (source, target):
-        if layout not in GATE_LAYOUTS:
+        if not isinstance(layout, str) or layout not in GATE_LAYOUTS:
             raise ValueError(
                 f"unknown gate layout {layout!r}; expected one of {sorted(GATE_LAYOUTS)}"
             )
@@ -98,6 +100,8 @@ def to_keras(cell: fcells.Cell, params: Mapping[str, np.ndarray]) -> list[np.nda
 
 
 def _torch_names(layer: int, reverse: bool) -> dict[str, str]:
+    layer = argument("layer", layer, int, minimum=0)
+    argument("reverse", reverse, bool)
     suffix = f"_l{layer}" + ("_reverse" if reverse else "")
     return {name: name + suffix for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
 

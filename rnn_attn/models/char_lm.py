@@ -13,10 +13,11 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from rnn_attn.models.text_classifiers import init_embedding
+from rnn_attn.checks import argument
+from rnn_attn.models.text_classifiers import check_token_ids, init_embedding
 from rnn_attn.nn import layers
-from rnn_attn.nn.cells import CELLS, make_cell
-from rnn_attn.nn.recurrent import rnn
+from rnn_attn.nn.cells import make_cell
+from rnn_attn.nn.recurrent import check_rate, check_unroll, rnn
 
 INPUTS = ("one_hot", "embedding")
 
@@ -38,20 +39,15 @@ class CharRNN:
     unroll: bool = True
 
     def __post_init__(self):
-        if not isinstance(self.vocab_size, int) or self.vocab_size < 2:
-            raise ValueError(f"vocab_size must be an integer >= 2, got {self.vocab_size!r}")
-        if self.cell_kind not in CELLS:
-            raise ValueError(
-                f"unknown cell kind {self.cell_kind!r}; expected one of {sorted(CELLS)}"
-            )
-        if self.inputs not in INPUTS:
+        argument("vocab_size", self.vocab_size, int, minimum=2)
+        make_cell(self.cell_kind, self.units)  # the kind and the units
+        if not isinstance(self.inputs, str) or self.inputs not in INPUTS:
             raise ValueError(f"unknown input encoding {self.inputs!r}; expected one of {INPUTS}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.bias_l1 < 0 or self.bias_l2 < 0:
-            raise ValueError(
-                f"regularization weights must be >= 0, got l1={self.bias_l1}, l2={self.bias_l2}"
-            )
+        argument("embed_dim", self.embed_dim, int, minimum=1)
+        check_rate("dropout", self.dropout)
+        for name in ("bias_l1", "bias_l2"):
+            argument(name, getattr(self, name), float, minimum=0.0)
+        check_unroll(self.unroll)
 
     @property
     def cell(self):
@@ -72,6 +68,7 @@ class CharRNN:
         return params
 
     def embed(self, params: dict, ids: jax.Array) -> jax.Array:
+        check_token_ids(ids, self.vocab_size)
         if self.inputs == "one_hot":
             return jax.nn.one_hot(ids, self.vocab_size, dtype=params["output"]["kernel"].dtype)
         return params["embedding"]["embeddings"][ids]

@@ -27,26 +27,23 @@ u + u)`` without (GRU(32) on Jena's 14 features: 4,608 vs 4,512).
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import GRUCell, activation
-from rnn_attn.nn.recurrent import check_rate, rnn, stacked_rnn
+from rnn_attn.nn.recurrent import check_rate, check_switches, rnn, stacked_rnn
 
 Params = dict[str, Any]
 
 
 def _check_size(name: str, value: Any) -> int:
     """``value`` if it is an integer >= 1, else one ValueError naming it."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
-    if not ok:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return argument(name, value, int, minimum=1)
 
 
 def _check_inputs(inputs: jax.Array, features: int, steps: int | None = None) -> None:
@@ -101,6 +98,7 @@ class DenseForecaster:
     ) -> jax.Array:
         """``inputs <float32>[batch, lookback_steps, features]`` -> ``<float32>[batch]``
         (``train``/``key`` unused: no dropout)."""
+        check_switches(train=train)
         _check_inputs(inputs, self.features, self.lookback_steps)
         flat = inputs.reshape(inputs.shape[0], -1)  # Keras Flatten: time-major, then features
         h = jax.nn.relu(layers.dense(params["hidden"], flat))
@@ -131,6 +129,7 @@ class GRUForecaster:
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
         activation(self.activation)
+        check_switches(reset_after=self.reset_after)
 
     regularization = staticmethod(_zero_penalty)
 
@@ -199,6 +198,7 @@ class StackedGRUForecaster:
 
     def __post_init__(self):
         _check_size("features", self.features)
+        check_switches(reset_after=self.reset_after)
         units = self.layer_units
         if not isinstance(units, (list, tuple)) or not units:
             raise ValueError(f"layer_units must be a non-empty list of layer sizes, got {units!r}")
@@ -280,6 +280,7 @@ class BidirectionalGRUForecaster:
         _check_size("units", self.units)
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
+        check_switches(reset_after=self.reset_after)
 
     regularization = staticmethod(_zero_penalty)
 

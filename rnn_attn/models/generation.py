@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from rnn_attn.checks import argument
 
 NextLogits = Callable[[object, jax.Array], jax.Array]
 
@@ -38,18 +39,9 @@ def make_generator(
 
     ``next_logits(params, window <int32>[1, seqlen]) -> <float>[1, vocab]``.
     """
-    if not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be an integer >= 1, got {length!r}")
-    if (
-        not isinstance(temperature, int | float)
-        or not temperature >= 0
-        or temperature == float("inf")
-    ):
-        raise ValueError(
-            f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"
-        )
-    if isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 0:
-        raise ValueError(f"top_k must be an integer >= 0 (0: all), got {top_k!r}")
+    length = argument("length", length, int, minimum=1)
+    temperature = argument("temperature", temperature, float, minimum=0.0, why="0: greedy")
+    top_k = argument("top_k", top_k, int, minimum=0, why="0: all")
 
     def generate(params, window, key):
         def step(window, step_key):

@@ -21,10 +21,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnn_attn.checks import argument
+from rnn_attn.models.text_classifiers import check_token_ids
 from rnn_attn.nn import layers
 from rnn_attn.nn.attention import AttentionDecoder
 from rnn_attn.nn.cells import Cell, make_cell
-from rnn_attn.nn.recurrent import rnn, scan_projected
+from rnn_attn.nn.recurrent import check_switches, check_unroll, rnn, scan_projected
 
 MODEL_KINDS = ("baseline", "attention")
 
@@ -45,7 +47,9 @@ class EncoderDecoder:
         return make_cell(self.cell, self.units)
 
     def __post_init__(self):
+        argument("vocab_size", self.vocab_size, int, minimum=1)
         make_cell(self.cell, self.units)  # validates kind and units
+        check_unroll(self.unroll)
 
     def init(self, key: jax.Array) -> dict:
         k_enc, k_dec, k_out = jax.random.split(key, 3)
@@ -66,6 +70,7 @@ class EncoderDecoder:
     ):
         """Logits ``<float>[batch, time, vocab]`` (with ``return_weights``: ``(logits,
         None)``)."""
+        check_switches(train=train, return_weights=return_weights)
         steps = inputs.shape[-2]
         summary, _ = rnn(
             self.encoder, params["encoder"], inputs, return_sequences=False, unroll=self.unroll
@@ -99,8 +104,11 @@ class AttentionEncoderDecoder:
         return AttentionDecoder(self.units, self.vocab_size, attention=self.attention)
 
     def __post_init__(self):
+        argument("vocab_size", self.vocab_size, int, minimum=1)
         make_cell(self.cell, self.units)
         AttentionDecoder(self.units, self.vocab_size, attention=self.attention)
+        check_unroll(self.unroll)
+        check_unroll(self.decoder_unroll, "decoder_unroll")
 
     def init(self, key: jax.Array) -> dict:
         k_enc, k_dec = jax.random.split(key)
@@ -120,6 +128,7 @@ class AttentionEncoderDecoder:
     ):
         """Logits ``<float>[batch, time, vocab]``; with ``return_weights``, ``(logits,
         attention weights <float>[batch, out_steps, in_steps])``."""
+        check_switches(train=train)
         encoded, _ = rnn(self.encoder, params["encoder"], inputs, unroll=self.unroll)
         return self.decoder.apply(
             params["decoder"], encoded, unroll=self.decoder_unroll, return_weights=return_weights
@@ -136,6 +145,8 @@ def make_model(
     unroll: int | bool = True,
 ):
     """``baseline`` or ``attention`` encoder-decoder."""
+    if not isinstance(kind, str):
+        raise ValueError(f"unknown model {kind!r}; expected one of {MODEL_KINDS}")
     if kind == "baseline":
         return EncoderDecoder(vocab_size, units, cell, unroll)
     if kind == "attention":
@@ -151,6 +162,9 @@ class TokenInputs:
     model: Any
     vocab_size: int
 
+    def __post_init__(self):
+        argument("vocab_size", self.vocab_size, int, minimum=1)
+
     def init(self, key: jax.Array) -> dict:
         return self.model.init(key)
 
@@ -164,6 +178,7 @@ class TokenInputs:
         return_weights: bool = False,
     ):
         """As ``model.apply``, from tokens."""
+        check_token_ids(inputs, self.vocab_size)
         one_hot = jax.nn.one_hot(inputs, self.vocab_size, dtype=jax.tree.leaves(params)[0].dtype)
         return self.model.apply(
             params, one_hot, train=train, key=key, return_weights=return_weights

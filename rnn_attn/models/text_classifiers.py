@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +21,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import initializers, layers
 from rnn_attn.nn.attention import masked_softmax
 from rnn_attn.nn.cells import CELLS, Cell, LSTMCell, make_cell
-from rnn_attn.nn.recurrent import bidirectional, check_rate, init_bidirectional, rnn
+from rnn_attn.nn.recurrent import (
+    bidirectional,
+    check_rate,
+    check_switches,
+    check_unroll,
+    init_bidirectional,
+    rnn,
+)
 
 POOLINGS = ("last", "attention", "masked_attention")
 
 
 def init_embedding(key: jax.Array, vocab_size: int, dim: int) -> dict[str, jax.Array]:
     """Keras Embedding: uniform(-0.05, 0.05)."""
+    vocab_size = argument("vocab_size", vocab_size, int, minimum=1)
+    dim = argument("embedding dim", dim, int, minimum=1)
     return {"embeddings": jax.random.uniform(key, (vocab_size, dim), jnp.float32, -0.05, 0.05)}
 
 
@@ -58,10 +67,12 @@ class BiLSTMClassifier:
     unroll: int = 1
 
     def __post_init__(self):
-        if self.pooling not in POOLINGS:
+        for name in ("vocab_size", "embed_dim", "units", "maxlen"):
+            argument(name, getattr(self, name), int, minimum=1)
+        if not isinstance(self.pooling, str) or self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}; expected one of {POOLINGS}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_rate("dropout", self.dropout)
+        check_unroll(self.unroll)
 
     @property
     def cell(self) -> LSTMCell:
@@ -95,6 +106,8 @@ class BiLSTMClassifier:
         return_weights: bool = False,
     ):
         """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos))."""
+        check_switches(train=train, return_weights=return_weights)
+        check_token_ids(tokens, self.vocab_size)
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
             raise ValueError(
                 f"tokens have length {tokens.shape[-1]}, expected maxlen="
@@ -169,17 +182,33 @@ def reverse_tokens(tokens: jax.Array) -> jax.Array:
 
 
 def _check_positive_int(name: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    argument(name, value, int, minimum=1)
 
 
-def _check_tokens(tokens: jax.Array, maxlen: int | None) -> None:
+def check_token_ids(tokens: jax.Array, vocab_size: int) -> None:
+    """Token ids known now (not traced, so never inside a compiled step) lie in
+    ``[0, vocab_size)``: an embedding lookup would clamp a larger one to the last row and
+    wrap a negative one round, and a one-hot encoding would make it zeros, without a word.
+    """
+    if isinstance(tokens, jax.core.Tracer):
+        return
+    ids = np.asarray(tokens)
+    bad = (ids < 0) | (ids >= vocab_size)
+    if ids.size and jnp.issubdtype(ids.dtype, jnp.integer) and bad.any():
+        raise ValueError(
+            f"token ids must lie in [0, {vocab_size - 1}] (vocab_size={vocab_size}), "
+            f"got {ids[bad][:3].tolist()}"
+        )
+
+
+def _check_tokens(tokens: jax.Array, maxlen: int | None, vocab_size: int) -> None:
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise ValueError(
             f"tokens must be <int>[batch, time], got {tokens.dtype}{list(tokens.shape)}"
         )
     if maxlen is not None and tokens.shape[-1] != maxlen:
         raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
+    check_token_ids(tokens, vocab_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +233,7 @@ class EmbeddingFlattenClassifier:
         _check_positive_int("maxlen", self.maxlen)
         if self.hidden_units is not None:
             _check_positive_int("hidden_units", self.hidden_units)
+        check_switches(freeze_embedding=self.freeze_embedding)
 
     def init(self, key: jax.Array) -> dict:
         k_emb, k_hidden, k_out = jax.random.split(key, 3)
@@ -222,7 +252,8 @@ class EmbeddingFlattenClassifier:
 
         ``train`` and ``key`` are accepted for the common interface; nothing is random.
         """
-        _check_tokens(tokens, self.maxlen)
+        check_switches(train=train)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         x = embed(params, tokens, frozen=self.freeze_embedding)
         x = x.reshape(*x.shape[:-2], -1)  # Flatten: [batch, maxlen * dim], time-major rows
         if self.hidden_units is not None:
@@ -273,24 +304,23 @@ class RecurrentClassifier:
     freeze_embedding: bool = False
 
     def __post_init__(self):
-        if self.cell_kind not in CELLS:
+        if not isinstance(self.cell_kind, str) or self.cell_kind not in CELLS:
             raise ValueError(
                 f"unknown cell_kind {self.cell_kind!r}; expected one of {sorted(CELLS)}"
             )
         for name in ("vocab_size", "embed_dim", "units"):
             _check_positive_int(name, getattr(self, name))
-        if self.maxlen is not None:
-            _check_positive_int("maxlen", self.maxlen)
+        argument("maxlen", self.maxlen, int, minimum=1, optional=True)
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
         for name in ("bias_l1", "bias_l2"):
-            value = getattr(self, name)
-            if not (
-                isinstance(value, numbers.Real)
-                and not isinstance(value, bool)
-                and 0.0 <= value < float("inf")
-            ):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            argument(name, getattr(self, name), float, minimum=0.0)
+        check_switches(
+            reverse=self.reverse,
+            bidirectional=self.bidirectional,
+            mask_padding=self.mask_padding,
+            freeze_embedding=self.freeze_embedding,
+        )
         if self.bidirectional and (self.dropout > 0 or self.recurrent_dropout > 0):
             raise ValueError(
                 "dropout in a bidirectional model is not supported yet "
@@ -330,7 +360,8 @@ class RecurrentClassifier:
     ) -> jax.Array:
         """``tokens <int>[batch, time]`` -> the recurrent layer's last state
         ``<float32>[batch, features]``."""
-        _check_tokens(tokens, self.maxlen)
+        check_switches(train=train)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         if self.reverse:
             tokens = reverse_tokens(tokens)
         x = embed(params, tokens, frozen=self.freeze_embedding)

@@ -26,9 +26,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import initializers
+from rnn_attn.nn.recurrent import check_unroll
 
 ATTENTION_KINDS = ("bahdanau", "luong_dot", "luong_general")
 
@@ -51,6 +52,7 @@ def masked_softmax(scores: jax.Array, mask: jax.Array | None, axis: int = -1) ->
 
     A row with no valid position gets all-zero weights rather than NaN.
     """
+    axis = argument("axis", axis, int)
     if mask is None:
         return jax.nn.softmax(scores, axis=axis)
     mask = jnp.asarray(mask, bool)
@@ -137,10 +139,8 @@ class AttentionDecoder:
 
     def __post_init__(self):
         for name in ("units", "output_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.attention not in ATTENTION_KINDS:
+            argument(name, getattr(self, name), int, minimum=1)
+        if not isinstance(self.attention, str) or self.attention not in ATTENTION_KINDS:
             raise ValueError(
                 f"unknown attention kind {self.attention!r}; expected one of {ATTENTION_KINDS}"
             )
@@ -149,14 +149,7 @@ class AttentionDecoder:
         """Initialization of the reference implementation: glorot-uniform attention
         matrices, orthogonal gate matrices (each block on its own), zero biases."""
         u, o = self.units, self.output_dim
-        if (
-            isinstance(input_dim, bool)
-            or not isinstance(input_dim, int | np.integer)
-            or input_dim < 1
-        ):
-            raise ValueError(
-                f"input_dim (the encoder's output width) must be an integer >= 1, got {input_dim!r}"
-            )
+        input_dim = argument("input_dim (the encoder's output width)", input_dim, int, minimum=1)
         if self.attention == "luong_dot" and input_dim != u:
             raise ValueError(
                 f"luong_dot attention needs encoder width == decoder units; got {input_dim} and {u}"
@@ -268,6 +261,9 @@ class AttentionDecoder:
           output distribution); with ``return_weights``, ``(logits, weights <float>[batch,
           steps, time])``.
         """
+        num_steps = argument("num_steps", num_steps, int, minimum=1, optional=True)
+        argument("return_weights", return_weights, bool)
+        unroll = check_unroll(unroll)
         if encoded.ndim < 3 or encoded.shape[-2] == 0:
             raise ValueError(
                 f"encoded must be <float>[batch, time, features] with time >= 1 "

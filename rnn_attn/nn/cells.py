@@ -34,8 +34,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import initializers
 
 Params = dict[str, jax.Array]
@@ -57,12 +57,9 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
-    try:
-        return ACTIVATIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
-        ) from None
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
 
 
 def _dropped(h: jax.Array, recurrent_mask: jax.Array | None) -> jax.Array:
@@ -70,14 +67,13 @@ def _dropped(h: jax.Array, recurrent_mask: jax.Array | None) -> jax.Array:
     return h if recurrent_mask is None else h * recurrent_mask
 
 
-def _check_units(units: int) -> None:
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"units must be a positive integer, got {units!r}")
-
-
-def _check_input_dim(input_dim: int) -> None:
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int | np.integer) or input_dim < 1:
-        raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
+def _check_options(cell: _Cell, switches: tuple[str, ...], numbers: tuple[str, ...]) -> None:
+    """The cell's True/False options and finite-number options, each of its type (a
+    string or a number taken for a switch turned it on without a word)."""
+    for name in switches:
+        argument(name, getattr(cell, name), bool)
+    for name in numbers:
+        argument(name, getattr(cell, name), float)
 
 
 def _layer_norm(
@@ -107,10 +103,11 @@ class _Cell:
     kind = "cell"
 
     def __post_init__(self):
-        _check_units(self.units)
+        argument("units", self.units, int, minimum=1)
         activation(self.activation)
         initializers.get(self.kernel_initializer)
         initializers.get(self.recurrent_initializer)
+        _check_options(self, ("layer_norm",), ())
 
     # -- parameters -------------------------------------------------------------------
     def _init_bias(self) -> jax.Array:
@@ -119,7 +116,7 @@ class _Cell:
     def init(self, key: jax.Array, input_dim: int) -> Params:
         """Keras-initialized parameters for inputs of width ``input_dim`` (plus a
         ``ln_gain`` of ones with ``layer_norm``)."""
-        _check_input_dim(input_dim)
+        input_dim = argument("input_dim", input_dim, int, minimum=1)
         k_in, k_rec = jax.random.split(key)
         width = self.n_gates * self.units
         params = {
@@ -217,6 +214,10 @@ class SimpleRNNCell(_Cell):
 
     kind = "simple_rnn"
 
+    def __post_init__(self):
+        super().__post_init__()
+        _check_options(self, ("residual",), ())
+
     def step(self, params, carry, x_proj, recurrent_mask=None):
         (h_prev,) = carry
         h = activation(self.activation)(
@@ -245,6 +246,7 @@ class LSTMCell(_Cell):
     def __post_init__(self):
         super().__post_init__()
         activation(self.recurrent_activation)
+        _check_options(self, ("unit_forget_bias",), ("forget_bias",))
 
     def _init_bias(self):
         bias = jnp.zeros((4 * self.units,), jnp.float32)
@@ -292,8 +294,7 @@ class GRUCell(_Cell):
     def __post_init__(self):
         super().__post_init__()
         activation(self.recurrent_activation)
-        if not isinstance(self.reset_after, bool):
-            raise TypeError(f"reset_after must be True or False, got {self.reset_after!r}")
+        _check_options(self, ("reset_after",), ("update_bias",))
         if self.layer_norm:
             raise ValueError("layer_norm is implemented for SimpleRNN and LSTM cells, not GRU")
 
@@ -345,8 +346,6 @@ Cell = _Cell
 
 def make_cell(kind: str, units: int, **options: Any) -> _Cell:
     """Builds a cell by name (``simple_rnn``, ``lstm`` or ``gru``)."""
-    try:
-        cls = CELLS[kind]
-    except KeyError:
-        raise ValueError(f"unknown cell kind {kind!r}; expected one of {sorted(CELLS)}") from None
-    return cls(units=units, **options)
+    if not isinstance(kind, str) or kind not in CELLS:
+        raise ValueError(f"unknown cell kind {kind!r}; expected one of {sorted(CELLS)}")
+    return CELLS[kind](units=units, **options)

@@ -92,9 +92,6 @@ INITIALIZERS: dict[str, Initializer] = {
 
 def get(name: str) -> Initializer:
     """Looks an initializer up by its Keras name."""
-    try:
-        return INITIALIZERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown initializer {name!r}; expected one of {sorted(INITIALIZERS)}"
-        ) from None
+    if not isinstance(name, str) or name not in INITIALIZERS:
+        raise ValueError(f"unknown initializer {name!r}; expected one of {sorted(INITIALIZERS)}")
+    return INITIALIZERS[name]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.nn import initializers
 
 
 def init_dense(key: jax.Array, input_dim: int, units: int) -> dict[str, jax.Array]:
     """Keras Dense: glorot-uniform kernel ``[input_dim, units]``, zero bias."""
-    for name, value in (("input_dim", input_dim), ("units", units)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"init_dense: {name} must be a positive integer, got {value!r}")
+    input_dim = argument("init_dense: input_dim", input_dim, int, minimum=1)
+    units = argument("init_dense: units", units, int, minimum=1)
     return {
         "kernel": initializers.glorot_uniform(key, (input_dim, units)),
         "bias": jnp.zeros((units,), jnp.float32),

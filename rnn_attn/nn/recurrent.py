@@ -1,9 +1,14 @@
 """The scan layer: a cell run over time with ``jax.lax.scan``, Bidirectional, stacking.
 
 Shapes are batch-major at the interface (``[batch, time, features]``) and time-major
-inside the scan. Masking follows Keras: at a masked step the carry is kept and the output
-is zero, so a padded sequence gives, for its valid steps and its final state, exactly what
-it gives alone. ``lengths`` masks steps ``t >= lengths[b]`` (right-padded sequences).
+inside the scan. Masked steps: the carry is kept and the output is ZERO, so a padded
+sequence gives, for its valid steps and its final state, exactly what it gives alone
+(``return_sequences=False`` gives the last valid step's output). Keras 3 outputs zeros
+there only inside ``Bidirectional``; its recurrent layer alone repeats the previous
+step's output at a masked step (``zero_output_for_mask=False``): the same valid outputs
+and final state, other masked outputs. The linen and nnx layers
+(``rnn_attn.interop``) run this function and do the same. ``lengths`` masks steps
+``t >= lengths[b]`` (right-padded sequences).
 
 Dropout follows Keras and Gal & Ghahramani (2016): with ``train=True``, ``dropout`` drops
 input features and ``recurrent_dropout`` drops ``h_{t-1}`` where it enters the recurrent
@@ -22,7 +27,6 @@ benchmarks override it with ``kernel_choice``.
 from __future__ import annotations
 
 import contextlib
-import numbers
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
@@ -30,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnn_attn.checks import argument
 from rnn_attn.nn.cells import Carry, Cell, LSTMCell, Params
 from rnn_attn.nn.fast_lstm import bidirectional_lstm, embedded_bidirectional_lstm, lstm_scan
 
@@ -40,12 +45,31 @@ KERNEL_CHOICES = ("default", "generic", "fused")
 
 
 def check_rate(name: str, rate: float) -> float:
-    """``rate`` if it is a number in ``[0, 1)``, else one ValueError naming it. Rates are
-    static Python (or numpy) numbers: they decide the program's shape, not its values."""
-    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0.0 <= rate < 1.0
-    if not ok:
-        raise ValueError(f"{name} must be a number in [0, 1), got {rate!r}")
-    return float(rate)
+    """``rate`` as a float if it is a number in ``[0, 1)``, else one ValueError naming it
+    (``checks.argument``). Rates are static Python (or numpy) numbers: they decide the
+    program's shape, not its values."""
+    return float(argument(name, rate, float, minimum=0.0, below=1.0))
+
+
+def check_rates(**rates: float) -> list[float]:
+    """``check_rate`` of each named rate, in order."""
+    return [check_rate(name, rate) for name, rate in rates.items()]
+
+
+def check_unroll(unroll: int | bool, name: str = "unroll") -> int | bool:
+    """``unroll`` (``lax.scan``'s: time steps per loop iteration, True for all) if it is
+    True, False or an integer >= 1, else one ValueError naming it."""
+    if isinstance(unroll, bool | np.bool_):
+        return bool(unroll)
+    return argument(
+        name, unroll, int, minimum=1, why="time steps per loop iteration; or True/False"
+    )
+
+
+def check_switches(**switches: bool) -> None:
+    """Each of ``switches`` True or False (a string or a number is refused, naming it)."""
+    for name, value in switches.items():
+        argument(name, value, bool)
 
 
 def _check_shape(
@@ -104,7 +128,7 @@ def kernel_choice(choice: KernelChoice) -> Iterator[None]:
     enter the block inside the function); one traced before keeps its kernels. It holds
     for the whole process, threads started in the block included.
     """
-    if choice not in KERNEL_CHOICES:
+    if not isinstance(choice, str) or choice not in KERNEL_CHOICES:
         raise ValueError(f"unknown kernel choice {choice!r}; expected one of {KERNEL_CHOICES}")
     previous, _KERNEL_CHOICE[0] = _KERNEL_CHOICE[0], choice
     try:
@@ -214,6 +238,8 @@ def scan_projected(
       ``(outputs <float>[batch, time, units], final_carry)``.
     """
     recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    check_switches(reverse=reverse, train=train)
+    unroll = check_unroll(unroll)
     batch = x_proj.shape[:-2]
     recurrent_mask = None
     if dropout_active(recurrent_dropout, train):
@@ -339,8 +365,8 @@ def rnn(
     inputs, mask = _checked_inputs(inputs, lengths, mask)
     if initial_carry is not None:
         cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
-    dropout = check_rate("dropout", dropout)
-    recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+    dropout, recurrent_dropout = check_rates(dropout=dropout, recurrent_dropout=recurrent_dropout)
+    check_switches(reverse=reverse, return_sequences=return_sequences, train=train)
     input_key = recurrent_key = None
     if dropout_active(max(dropout, recurrent_dropout), train):
         require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
@@ -423,8 +449,10 @@ def bidirectional(
       ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
       outputs are the pair ``(forward, backward)``.
     """
-    if merge_mode not in MERGE_MODES:
+    if not isinstance(merge_mode, str) or merge_mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
+    check_switches(return_sequences=return_sequences)
+    unroll = check_unroll(unroll)
     embedded = embeddings is not None
     kernel = fused_kernel_for(
         (forward_cell, backward_cell),
@@ -469,6 +497,7 @@ def stacked_rnn(
     stacked GRU) or one per layer. Layer ``i`` draws its masks from
     ``jax.random.split(key, len(cells))[i]`` (see ``rnn``).
     """
+    check_switches(return_sequences=return_sequences, train=train)
     n = len(cells)
     dropouts = _per_layer("dropout", dropout, n)
     recurrent_dropouts = _per_layer("recurrent_dropout", recurrent_dropout, n)

@@ -197,7 +197,7 @@ def test_registry_and_shape_errors_are_clear():
         r"number in \[0, 1\), got 1.5",
     ):
         make_text_model("lstm_regularized", dropout=1.5)
-    with pytest.raises(ValueError, match="units must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="units must be an integer >= 1, got 0"):
         make_text_model("gru", units=0)
     with pytest.raises(ValueError, match="bias_l1 must be a finite number >= 0"):
         make_text_model("lstm", bias_l1=-0.01)

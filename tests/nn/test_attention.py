@@ -78,5 +78,5 @@ def test_bad_attention_kind_and_shapes():
         AttentionDecoder(4, 3, attention="cosine")
     with pytest.raises(ValueError, match="luong_dot attention needs"):
         AttentionDecoder(4, 3, attention="luong_dot").init(jax.random.PRNGKey(0), 5)
-    with pytest.raises(ValueError, match="output_dim must be a positive integer"):
+    with pytest.raises(ValueError, match="output_dim must be an integer >= 1"):
         AttentionDecoder(4, 0)

@@ -91,7 +91,7 @@ def test_keras_initialization():
 def test_unknown_cell_kind_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown cell kind 'tree'"):
         cells.make_cell("tree", 4)
-    with pytest.raises(ValueError, match="units must be a positive integer"):
+    with pytest.raises(ValueError, match="units must be an integer >= 1"):
         cells.LSTMCell(0)
     with pytest.raises(ValueError, match="unknown activation"):
         cells.LSTMCell(4, recurrent_activation="swish2")
