@@ -36,7 +36,11 @@ def init_embedding(key: jax.Array, vocab_size: int, dim: int) -> dict[str, jax.A
 
 
 def attention_pool(params: dict, sequence: jax.Array, mask: jax.Array | None = None):
-    """``sequence <float>[batch, time, d]`` -> ``(pooled [batch, d], weights [batch, time])``."""
+    """``sequence <float>[batch, time, d]`` -> ``(pooled [batch, d], weights [batch, time])``.
+
+    Masked steps get weight 0 and are zeroed before any arithmetic, so whatever they hold
+    (NaN included) reaches neither the output nor a gradient."""
+    sequence = layers.zero_masked(sequence, mask)
     energies = jnp.tanh(sequence @ params["W"] + params["b"][:, None])[..., 0]
     weights = masked_softmax(energies, mask)
     return jnp.einsum("bt,btd->bd", weights, sequence), weights

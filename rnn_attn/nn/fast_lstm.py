@@ -27,6 +27,12 @@ Forward (per direction; Keras gate order i, f, c, o; ``sigma`` the logistic sigm
 and ``y_t = where(m_t, h_t, 0)`` is formed after the scan. The bidirectional kernels
 compute the four gates with one ``tanh``: ``sigma(x) = 0.5 tanh(x / 2) + 0.5``.
 
+A masked step's inputs are zeroed before any arithmetic (``x_t = 0``: every kernel zeroes
+its step's ``x_proj`` or gathered rows, ``bidirectional_lstm`` the features, and the
+embedded kernel leaves the table rows that only masked steps read out of ``d_W``), so
+whatever padding holds, NaN included, reaches no gradient: the ``m_t`` factors below
+would give it ``0 * NaN = NaN``.
+
 Saved by the forward pass so that the backward pass does no transcendental math::
 
     a_i = g * i (1 - i)    a_f = c_{t-1} * f (1 - f)    a_g = i * (1 - g^2)
@@ -90,6 +96,8 @@ def _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll):
     def step(carry, inputs):
         h, c = carry
         xp, m = inputs
+        if m is not None:  # a masked step's inputs never reach the arithmetic
+            xp = jnp.where(m[..., None], xp, jnp.zeros((), xp.dtype))
         zi, zf, zc, zo = jnp.split(xp + h @ recurrent_kernel, 4, axis=-1)
         i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zc), jax.nn.sigmoid(zo)
         c_new = f * c + i * g
@@ -216,7 +224,10 @@ def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
         x_f, x_b, m = inputs
         if tables is not None:
             x_f, x_b = tables[0][x_f], tables[1][x_b]
-        z = jnp.stack([x_f, x_b]) + jnp.einsum("dbu,duk->dbk", h, kernels)
+        x = jnp.stack([x_f, x_b])
+        if m is not None:  # a masked step's inputs never reach the arithmetic
+            x = jnp.where(m[..., None], x, jnp.zeros((), x.dtype))
+        z = x + jnp.einsum("dbu,duk->dbk", h, kernels)
         acts = _activations(z, scale)
         i, f, g, o = _split_gates(acts)
         c_new = f * c + i * g
@@ -378,17 +389,21 @@ def _embedded_fwd(embeddings, projections, kernels, tokens, h0, c0, masks, unrol
     h_t, c_t, (hs, saved) = _bi_forward(
         kernels, compact, compact[::-1], h0, c0, masks, unroll, save=True, tables=tables
     )
+    # The rows some unmasked step reads: the others (padding, the fill of ``rows``) get a
+    # zero gradient, and their values stay out of ``d_W`` (0 * NaN would be NaN).
+    valid = jnp.ones(compact.shape, jnp.int32) if masks is None else masks[:, 0].astype(jnp.int32)
+    used = jnp.zeros(rows.shape, jnp.int32).at[compact].max(valid) > 0
     residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count, tables[0])
-    return (hs, (h_t, c_t)), residuals
+    return (hs, (h_t, c_t)), residuals + (used,)
 
 
 def _embedded_bwd(unroll, residuals, cotangents):
-    embeddings, projections, kernels, masks, saved, compact, rows, count, table = residuals
+    embeddings, projections, kernels, masks, saved, compact, rows, count, table, used = residuals
     d_kernels, d_table_f, d_table_b, d_h0, d_c0 = _bi_backward(
         kernels, masks, saved, cotangents, unroll, (compact, compact[::-1]), table
     )
     d_embeddings, d_projections = _project_rows_grad(
-        embeddings, projections, rows, count, (d_table_f, d_table_b)
+        embeddings, projections, rows, count, (d_table_f, d_table_b), used
     )
     return d_embeddings, d_projections, d_kernels, None, d_h0, d_c0, None
 
@@ -426,13 +441,15 @@ def _project_rows(embeddings, projections, rows, count):
     return jax.lax.fori_loop(0, -(-count // ROW_CHUNK), project, zeros)
 
 
-def _project_rows_grad(embeddings, projections, rows, count, d_tables):
-    """The gradients of ``embeddings`` and ``projections`` from the projected rows'."""
+def _project_rows_grad(embeddings, projections, rows, count, d_tables, used):
+    """The gradients of ``embeddings`` and ``projections`` from the projected rows'
+    (``used <bool>[R]``: the rows an unmasked step reads; the others' gradient rows are 0
+    and their values are read as 0)."""
 
     def accumulate(j, grads):
         d_embeddings, d_kernels = grads
         r = _chunk(rows, j)
-        e = embeddings[r]
+        e = jnp.where(_chunk(used, j)[:, None], embeddings[r], jnp.zeros((), embeddings.dtype))
         d_rows = [_chunk(d, j) for d in d_tables]
         d_kernels = tuple(dk + e.T @ d for dk, d in zip(d_kernels, d_rows, strict=True))
         d_e = sum(d @ w.T for d, (w, _) in zip(d_rows, projections, strict=True))
@@ -460,13 +477,16 @@ def bidirectional_lstm(
     Args:
       forward_params, backward_params: ``cells.LSTMCell`` parameters (``kernel
         [features, 4u]``, ``recurrent_kernel [u, 4u]``, ``bias [4u]``).
-      mask: optional ``<bool>[batch, time]``; a masked step keeps the carry and emits 0.
+      mask: optional ``<bool>[batch, time]``; a masked step keeps the carry and emits 0,
+        and its inputs are zeroed first (nothing they hold reaches a gradient).
 
     Returns:
       ``((y_f, y_b), ((h_f, c_f), (h_b, c_b)))`` with ``y_f, y_b <float>[batch, time, u]``
       both aligned to the input's time index, and final carries ``<float>[batch, u]``.
       Unused outputs cost nothing under ``jit`` (the sequences are formed after the scan).
     """
+    if mask is not None:  # masked steps zeroed before the projection (see the module doc)
+        inputs = jnp.where(jnp.asarray(mask, bool)[..., None], inputs, jnp.zeros((), inputs.dtype))
     x_tm = jnp.moveaxis(inputs, -2, 0)  # [T, B, F]
     xs_f = x_tm @ forward_params["kernel"] + forward_params["bias"]
     xs_b = x_tm[::-1] @ backward_params["kernel"] + backward_params["bias"]

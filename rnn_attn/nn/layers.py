@@ -29,3 +29,25 @@ def dense(params: dict[str, jax.Array], x: jax.Array) -> jax.Array:
             f"<float>[..., {expected}] (the input_dim of its kernel)"
         )
     return x @ params["kernel"] + params["bias"]
+
+
+def zero_masked(values: jax.Array, mask: jax.Array | None) -> jax.Array:
+    """``values <float>[batch, time, d]`` with the steps ``mask <bool>[batch, time]``
+    leaves out set to 0 (unchanged without a mask), before any arithmetic reads them: the
+    gradient reaching a zeroed step is 0, and nothing it held (NaN included) reaches an
+    output or a gradient, as it would through a ``where`` that only discards its result
+    (``0 * NaN = NaN`` on the way back)."""
+    if mask is None:
+        return values
+    mask = jnp.asarray(mask, bool)
+    try:
+        fits = jnp.broadcast_shapes(mask.shape, jnp.shape(values)[:-1]) == jnp.shape(values)[:-1]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"mask of shape {tuple(mask.shape)} does not fit values of shape "
+            f"{tuple(jnp.shape(values))}; expected <bool>[batch, time] = "
+            f"{tuple(jnp.shape(values)[:-1])}"
+        )
+    return jnp.where(mask[..., None], values, jnp.zeros((), values.dtype))
