@@ -79,6 +79,10 @@ class CharRNN:
     def apply(
         self, params: dict, ids: jax.Array, *, train: bool = False, key: jax.Array | None = None
     ) -> jax.Array:
+        """Concrete ids outside ``[0, vocab_size)`` get one ValueError; under ``jit`` they
+        cannot be checked (``layers.check_token_ids``: one-hot gives them zeros, the
+        embedding clamps them) and the engine checks the splits before training."""
+        layers.check_token_ids(ids, self.vocab_size, "character ids")
         h, _ = rnn(
             self.cell,
             params[self.cell_kind],

@@ -163,7 +163,10 @@ class TokenInputs:
         key: jax.Array | None = None,
         return_weights: bool = False,
     ):
-        """As ``model.apply``, from tokens."""
+        """As ``model.apply``, from tokens. Concrete tokens outside ``[0, vocab_size)`` get
+        one ValueError; traced ones (under ``jit``) cannot be checked and would one-hot to
+        zeros (``layers.check_token_ids``)."""
+        layers.check_token_ids(inputs, self.vocab_size, "tokens")
         one_hot = jax.nn.one_hot(inputs, self.vocab_size, dtype=jax.tree.leaves(params)[0].dtype)
         return self.model.apply(
             params, one_hot, train=train, key=key, return_weights=return_weights

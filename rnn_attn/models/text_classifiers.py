@@ -98,7 +98,12 @@ class BiLSTMClassifier:
         key: jax.Array | None = None,
         return_weights: bool = False,
     ):
-        """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos))."""
+        """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos)).
+
+        Concrete ids outside ``[0, vocab_size)`` get one ValueError; traced ones (under
+        ``jit``) cannot be checked and the gather would clamp them silently
+        (``layers.check_token_ids``; the engine checks every split before training)."""
+        layers.check_token_ids(tokens, self.vocab_size, "tokens")
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
             raise ValueError(
                 f"tokens have length {tokens.shape[-1]}, expected maxlen="
@@ -138,6 +143,11 @@ class BiLSTMClassifier:
 #       (one logit per review; sigmoid(logit) = P(positive))
 #   regularization(params) -> <float32>[] (the penalty added to the loss; 0 when none)
 #   vocab_size, maxlen (None when the model takes any length)
+# Token ids outside [0, vocab_size) get one ValueError when ``apply`` sees concrete values.
+# Under ``jit`` the ids are traced and cannot be checked: the embedding gather would read
+# an id past the table as its last row and a negative one from the end, without a word;
+# the engine (rnn_attn.train) checks every split's ids on the host before that
+# (``layers.check_token_ids``).
 
 
 def embed(params: dict, tokens: jax.Array, *, frozen: bool = False) -> jax.Array:
@@ -177,13 +187,16 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _check_tokens(tokens: jax.Array, maxlen: int | None) -> None:
+def _check_tokens(tokens: jax.Array, maxlen: int | None, vocab_size: int) -> None:
+    """Shape and dtype always; the ids against ``vocab_size`` when they are concrete (see
+    ``layers.check_token_ids``: under ``jit`` they are not checked)."""
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise ValueError(
             f"tokens must be <int>[batch, time], got {tokens.dtype}{list(tokens.shape)}"
         )
     if maxlen is not None and tokens.shape[-1] != maxlen:
         raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
+    layers.check_token_ids(tokens, vocab_size, "tokens")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,7 +239,7 @@ class EmbeddingFlattenClassifier:
 
         ``train`` and ``key`` are accepted for the common interface; nothing is random.
         """
-        _check_tokens(tokens, self.maxlen)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         x = embed(params, tokens, frozen=self.freeze_embedding)
         x = x.reshape(*x.shape[:-2], -1)  # Flatten: [batch, maxlen * dim], time-major rows
         if self.hidden_units is not None:
@@ -334,7 +347,7 @@ class RecurrentClassifier:
     ) -> jax.Array:
         """``tokens <int>[batch, time]`` -> the recurrent layer's last state
         ``<float32>[batch, features]``."""
-        _check_tokens(tokens, self.maxlen)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
         if self.reverse:
             tokens = reverse_tokens(tokens)
         x = embed(params, tokens, frozen=self.freeze_embedding)

@@ -78,7 +78,9 @@ class FitResult:
         self, split: feed.Split, batch_size: int, *, best: bool = True, prefix: str = "test_"
     ) -> list[dict[str, float]]:
         """Each seed's mean loss and metrics over every example of ``split`` (e.g. the
-        test split, touched once with the parameters of the best epoch)."""
+        test split, touched once with the parameters of the best epoch). A model that
+        reads token ids gets ``split``'s checked first (``feed.check_ids``)."""
+        feed.check_ids(split, self.programs.vocab_size, "evaluated")
         plan, arrays = evaluation_inputs(
             split,
             len(self.seeds),

@@ -35,6 +35,7 @@ from jax.sharding import PartitionSpec as P
 
 from rnn_attn.errors import ConfigError
 from rnn_attn.parallel import mesh as meshes
+from rnn_attn.train.feed import vocabulary_of
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.plans import BatchPlan
 from rnn_attn.train.steps import TrainState, all_finite, make_eval_step, make_train_step
@@ -139,6 +140,9 @@ class Programs:
     zero_carry: Callable  # (num_seeds) -> carry on the mesh
     finite: Callable  # (state) -> <bool>[seeds]: every parameter and optimizer value finite
     feed: str = "device"  # how the plans arrive (plans.FEEDS): they are BatchPlan.of_feed's
+    # The model's vocabulary when it reads token ids: an evaluated split's ids are checked
+    # against it on the host first (feed.check_ids); None: no ids to check.
+    vocab_size: int | None = None
 
 
 def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Callable:
@@ -224,6 +228,7 @@ def compile_programs(
         jax.jit(zeros, static_argnums=0, out_shardings=seed),
         jax.jit(_finite, out_shardings=seed),
         feed,
+        vocabulary_of(model),
     )
 
 

@@ -79,9 +79,10 @@ class FitData:
     train: feed.Split | feed.Sampler
     validation: feed.Split | None = None
 
-    def check(self, config: FitConfig) -> None:
+    def check(self, config: FitConfig, vocab_size: int | None = None) -> None:
         """ConfigError unless the data has the rows (or keys) of every seed of ``config``
-        and the validation split its ``monitor`` needs."""
+        and the validation split its ``monitor`` needs, and, for a model that reads token
+        ids (``vocab_size``), every id of the splits lies in its vocabulary."""
         n = len(config.seeds)
         if isinstance(self.train, feed.Sampler):
             if len(self.train.keys) != n:
@@ -90,8 +91,10 @@ class FitData:
                 )
         else:
             feed.check_rows(self.train, n, "training")
+            feed.check_ids(self.train, vocab_size, "training")
         if self.validation is not None:
             feed.check_rows(self.validation, n, "validation")
+            feed.check_ids(self.validation, vocab_size, "validation")
         if self.validation is None and config.monitor.startswith("val_"):
             raise ConfigError(f"monitor {config.monitor!r} needs validation data")
 

@@ -57,7 +57,7 @@ def start_run(
     it with the shapes of the state."""
     config.validate()
     meshes.check_divisible(config.batch_size, mesh)
-    data.check(config)
+    data.check(config, feed.vocabulary_of(model))
     one_seed, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
     sums_shape = jax.eval_shape(
         make_train_step(model, objective, optimizer),
