@@ -165,6 +165,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_header_only": "jena_header.csv",
             "word_index_json": "word_index.json",
             "glove_other_words": "glove_other_words.txt",
+            "scratch_workdir": "scratch",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -234,8 +235,15 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.data.sequences",
         "rnn_attn.data.text",
         "rnn_attn.data.weather",
+        "rnn_attn.models.char_lm",
+        "rnn_attn.models.forecasters",
         "rnn_attn.models.generation",
+        "rnn_attn.models.text_classifiers",
         "rnn_attn.train.checkpoints",
+        "rnn_attn.train.engine",
+        "rnn_attn.train.feed",
+        "rnn_attn.train.objectives",
+        "rnn_attn.train.optimizers",
         "experiments.copy_task.config",
         "experiments.vanishing_gradients.study",
     ):

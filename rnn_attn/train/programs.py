@@ -82,6 +82,7 @@ def make_segment(
         new_state, sums = train_step(state, _gather(arrays, p, data_axis))
         bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
         first = bad & (carry["bad_step"] < 0)
+        # count >= 1 for a step taken (see train_step); a skipped one's is NaN, not 0/0.
         loss = jnp.where(bad, jnp.nan, sums["loss"] / jnp.maximum(sums["count"], 1.0))
         return (
             new_state,
