@@ -27,11 +27,11 @@ Forward (per direction; Keras gate order i, f, c, o; ``sigma`` the logistic sigm
 and ``y_t = where(m_t, h_t, 0)`` is formed after the scan. The bidirectional kernels
 compute the four gates with one ``tanh``: ``sigma(x) = 0.5 tanh(x / 2) + 0.5``.
 
-A masked step's inputs are zeroed before any arithmetic (``x_t = 0``: every kernel zeroes
-its step's ``x_proj`` or gathered rows, ``bidirectional_lstm`` the features, and the
-embedded kernel leaves the table rows that only masked steps read out of ``d_W``), so
-whatever padding holds, NaN included, reaches no gradient: the ``m_t`` factors below
-would give it ``0 * NaN = NaN``.
+A masked step's inputs are zeroed before any arithmetic (``lstm_scan`` zeroes its masked
+``x_proj``, ``bidirectional_lstm`` the masked features before projecting them, and the
+embedded kernel, under differentiation, the embedding rows that only masked steps
+read), so whatever padding holds, NaN included, reaches no gradient: the
+``m_t`` factors below would give it ``0 * NaN = NaN``.
 
 Saved by the forward pass so that the backward pass does no transcendental math::
 
@@ -224,10 +224,7 @@ def _bi_forward(kernels, xs_f, xs_b, h0, c0, masks, unroll, save, tables=None):
         x_f, x_b, m = inputs
         if tables is not None:
             x_f, x_b = tables[0][x_f], tables[1][x_b]
-        x = jnp.stack([x_f, x_b])
-        if m is not None:  # a masked step's inputs never reach the arithmetic
-            x = jnp.where(m[..., None], x, jnp.zeros((), x.dtype))
-        z = x + jnp.einsum("dbu,duk->dbk", h, kernels)
+        z = jnp.stack([x_f, x_b]) + jnp.einsum("dbu,duk->dbk", h, kernels)
         acts = _activations(z, scale)
         i, f, g, o = _split_gates(acts)
         c_new = f * c + i * g
@@ -385,14 +382,14 @@ def bilstm_scan_embedded(embeddings, projections, kernels, tokens, h0, c0, masks
 
 def _embedded_fwd(embeddings, projections, kernels, tokens, h0, c0, masks, unroll):
     rows, compact, count = _batch_vocabulary(tokens, embeddings.shape[0])
-    tables = _project_rows(embeddings, projections, rows, count)
+    # The rows some unmasked step reads. The others (padding, the fill of ``rows``) are
+    # read as zero embeddings, here and in ``d_W``: their gradient is 0, and 0 * NaN = NaN.
+    valid = jnp.ones(compact.shape, jnp.int32) if masks is None else masks[:, 0].astype(jnp.int32)
+    used = jnp.zeros(rows.shape, jnp.int32).at[compact].max(valid) > 0
+    tables = _project_rows(embeddings, projections, rows, count, used)
     h_t, c_t, (hs, saved) = _bi_forward(
         kernels, compact, compact[::-1], h0, c0, masks, unroll, save=True, tables=tables
     )
-    # The rows some unmasked step reads: the others (padding, the fill of ``rows``) get a
-    # zero gradient, and their values stay out of ``d_W`` (0 * NaN would be NaN).
-    valid = jnp.ones(compact.shape, jnp.int32) if masks is None else masks[:, 0].astype(jnp.int32)
-    used = jnp.zeros(rows.shape, jnp.int32).at[compact].max(valid) > 0
     residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count, tables[0])
     return (hs, (h_t, c_t)), residuals + (used,)
 
@@ -425,12 +422,19 @@ def _chunk(array: jax.Array, j: jax.Array) -> jax.Array:
     return jax.lax.dynamic_slice_in_dim(array, j * ROW_CHUNK, ROW_CHUNK)
 
 
-def _project_rows(embeddings, projections, rows, count):
+def _used_rows(embeddings, rows, used, j):
+    """Chunk ``j`` of ``embeddings[rows]``, zero where ``used <bool>[R]`` is False."""
+    e = embeddings[_chunk(rows, j)]
+    return jnp.where(_chunk(used, j)[:, None], e, jnp.zeros((), e.dtype))
+
+
+def _project_rows(embeddings, projections, rows, count, used):
     """Both directions' ``embeddings[rows] @ W + b`` for the first ``count`` rows (the
-    chunks holding them; the rest of each ``[R, 4u]`` table stays zero)."""
+    chunks holding them; the rest of each ``[R, 4u]`` table stays zero), a row that no
+    unmasked step reads (``used`` False) from a zero embedding."""
 
     def project(j, tables):
-        e = embeddings[_chunk(rows, j)]
+        e = _used_rows(embeddings, rows, used, j)
         return tuple(
             jax.lax.dynamic_update_slice_in_dim(t, e @ w + b, j * ROW_CHUNK, 0)
             for t, (w, b) in zip(tables, projections, strict=True)
@@ -449,7 +453,7 @@ def _project_rows_grad(embeddings, projections, rows, count, d_tables, used):
     def accumulate(j, grads):
         d_embeddings, d_kernels = grads
         r = _chunk(rows, j)
-        e = jnp.where(_chunk(used, j)[:, None], embeddings[r], jnp.zeros((), embeddings.dtype))
+        e = _used_rows(embeddings, rows, used, j)
         d_rows = [_chunk(d, j) for d in d_tables]
         d_kernels = tuple(dk + e.T @ d for dk, d in zip(d_kernels, d_rows, strict=True))
         d_e = sum(d @ w.T for d, (w, _) in zip(d_rows, projections, strict=True))
