@@ -9,3 +9,8 @@ class ConfigError(ValueError):
 
 class NonFiniteError(ConfigError):
     """The loss or the gradients of a training step were NaN or infinite."""
+
+
+class DegenerateRunError(ConfigError):
+    """A run that trained nothing: no parameter changed, every step of an epoch was
+    skipped as non-finite, or a figure would be a mean of zero samples."""

@@ -272,26 +272,26 @@ CASES = {
     "text_model_token_past_vocab": (
         lambda: _text_model_logits(jnp.array([[1, 2, 10]])),
         VALUE,
-        "token ids must lie in [0, 9] (vocab_size=10), got [10]",
+        "tokens: the id 10 at row 0, position 2 is outside the vocabulary of 10 ids",
     ),
     "bilstm_token_negative": (
         lambda: _bilstm_logits(jnp.array([[1, -1, 2]])),
         VALUE,
-        "token ids must lie in [0, 9] (vocab_size=10), got [-1]",
+        "tokens: the id -1 at row 0, position 1 is outside the vocabulary of 10 ids",
     ),
     "char_rnn_token_past_vocab": (
         lambda: char_lm.CharRNN(5, units=4).apply(
             char_lm.CharRNN(5, units=4).init(KEY), jnp.array([[0, 7]])
         ),
         VALUE,
-        "token ids must lie in [0, 4] (vocab_size=5), got [7]",
+        "character ids: the id 7 at row 0, position 1 is outside the vocabulary of 5 ids",
     ),
     "token_inputs_past_vocab": (
         lambda: seq2seq.TokenInputs(seq2seq.EncoderDecoder(3, units=4), 3).apply(
             seq2seq.EncoderDecoder(3, units=4).init(KEY), jnp.array([[0, 3]])
         ),
         VALUE,
-        "token ids must lie in [0, 2] (vocab_size=3), got [3]",
+        "tokens: the id 3 at row 0, position 1 is outside the vocabulary of 3 ids",
     ),
     # data/ (the Tokenizer and pad_sequences take the same checker)
     "tokenizer_num_words_bool": (

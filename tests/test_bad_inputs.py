@@ -175,6 +175,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_overflow": "jena_overflow.csv",
             "weather_utf16_no_mark": "jena_utf16.csv",
             "glove_utf16_no_mark": "glove_utf16.txt",
+            "scratch_workdir": "scratch",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -301,6 +302,8 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.data.sequences",
         "rnn_attn.data.text",
         "rnn_attn.data.weather",
+        "rnn_attn.models.char_lm",
+        "rnn_attn.models.forecasters",
         "rnn_attn.models.generation",
         "rnn_attn.models.char_lm",
         "rnn_attn.models.seq2seq",
@@ -310,6 +313,10 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.interop.flax_nnx",
         "rnn_attn.interop.weights",
         "rnn_attn.train.checkpoints",
+        "rnn_attn.train.engine",
+        "rnn_attn.train.feed",
+        "rnn_attn.train.objectives",
+        "rnn_attn.train.optimizers",
         "experiments.copy_task.config",
         "experiments.vanishing_gradients.study",
     ):

@@ -19,7 +19,7 @@ from experiments.vanishing_gradients import config as vg_config
 from experiments.vanishing_gradients import report
 from experiments.vanishing_gradients import study as gs
 from experiments.vanishing_gradients.config import VanishingConfig
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Chance, Experiment, Setup, describe
 from rnn_attn.train import engine
 from rnn_attn.train.objectives import categorical_classification
 
@@ -89,6 +89,12 @@ def evaluate(cfg: VanishingConfig, setup: Setup, name: str, fit: engine.FitResul
     }
 
 
+def chance(cfg: VanishingConfig, setup: Setup, name: str) -> Chance:
+    """A job that learned nothing recalls the first symbol at chance, 1/symbols, on the
+    TEST sequences: the study expects it of some (marked ``learned_nothing``)."""
+    return Chance("test_accuracy", 1.0 / cfg.symbols, settings(cfg).eval_examples)
+
+
 EXPERIMENT = Experiment(
     name="vanishing_gradients",
     config=VanishingConfig,
@@ -99,4 +105,5 @@ EXPERIMENT = Experiment(
     description=describe(vg_config.__doc__),
     default_workdir="runs/vanishing_gradients",
     local=vg_config.LOCAL,
+    chance=chance,
 )

@@ -21,8 +21,9 @@ Version 1, top-level keys:
 ``models`` maps each model's name to an object with ``seeds`` (integers, strictly
 ascending) and ``per_seed`` (``{metric: [one entry per seed, in the order of seeds]}``,
 each a number, a string or null), both required; optional ``parameters`` (int),
-``summary`` (``{metric: statistics object}`` or null) and ``history_per_seed`` (one
-``{metric: [per-epoch numbers]}`` per seed); any other key (``vs_baseline``,
+``summary`` (``{metric: statistics object}`` or null), ``history_per_seed`` (one
+``{metric: [per-epoch numbers]}`` per seed) and ``learned_nothing`` (``{metric, chance,
+margin, seeds}``: the seeds whose metric stayed at chance); any other key (``vs_baseline``,
 ``samples_per_seed`` ...) is the experiment's own. ``timing`` holds ``total_seconds``
 (number), ``compile_seconds`` and ``train_seconds`` (number, or null: not measured), all
 required, and any other ``*_seconds`` number (``evaluate_seconds`` ...).

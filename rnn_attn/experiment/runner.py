@@ -25,7 +25,7 @@ from rnn_attn.analysis import stats
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.analysis.schema import SCHEMA_VERSION
 from rnn_attn.experiment import data_identity
-from rnn_attn.experiment.spec import Experiment, Setup
+from rnn_attn.experiment.spec import Chance, Experiment, Setup
 from rnn_attn.train import engine, runs
 
 
@@ -145,8 +145,44 @@ def model_entries(
             **spec.evaluate(cfg, setup, name, fit),
         }
         entry.setdefault("summary", summarize(spec, entry["per_seed"]))
+        marked = learned_nothing(spec.chance(cfg, setup, name) if spec.chance else None, entry)
+        if marked is not None:
+            entry["learned_nothing"] = marked
         models[name] = entry
     return models
+
+
+def learned_nothing(chance: Chance | None, entry: Mapping[str, Any]) -> dict | None:
+    """``{"metric", "chance", "margin", "seeds"}``: the seeds of a model entry whose
+    ``chance.metric`` is at most ``chance.level + chance.margin`` (None: no such seed)."""
+    if chance is None or chance.metric not in entry["per_seed"]:
+        return None
+    values = entry["per_seed"][chance.metric]
+    limit = chance.level + chance.margin
+    seeds = [
+        seed
+        for seed, value in zip(entry["seeds"], values, strict=True)
+        if value is not None and value <= limit
+    ]
+    if not seeds:
+        return None
+    return {
+        "metric": chance.metric,
+        "chance": chance.level,
+        "margin": round(chance.margin, 6),
+        "seeds": seeds,
+    }
+
+
+def print_learned_nothing(models: Mapping[str, dict]) -> None:
+    """One line per model marked ``learned_nothing``."""
+    for name, entry in models.items():
+        mark = entry.get("learned_nothing")
+        if mark:
+            print(
+                f"  {name}: learned nothing with seeds {mark['seeds']} of {entry['seeds']}: "
+                f"{mark['metric']} at chance ({mark['chance']:.4g} + {mark['margin']:.3g})"
+            )
 
 
 def envelope(
@@ -187,6 +223,7 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     timing["evaluate_seconds"] = round(time.perf_counter() - evaluating, 3)
     if not ctx.primary:  # process 0 writes the report and the files
         return results
+    print_learned_nothing(results["models"])
     results["files"] = dict(spec.report(cfg, ctx, setup, results, fits)) if spec.report else {}
     results["timing"] = {"total_seconds": round(time.perf_counter() - start, 3), **timing}
     path = write_results(ctx.workdir, results)

@@ -10,6 +10,7 @@ compared over seeds, and optionally a ``report`` (plots and the printed report).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -51,6 +52,21 @@ class Setup:
 
 
 @dataclasses.dataclass(frozen=True)
+class Chance:
+    """What a model that learned nothing scores: ``metric`` (higher is better) at
+    ``level``, each seed's value measured on ``examples`` examples. A seed whose value is
+    within ``margin`` (three binomial standard errors) above the level is at chance."""
+
+    metric: str
+    level: float
+    examples: int
+
+    @property
+    def margin(self) -> float:
+        return 3.0 * math.sqrt(self.level * (1.0 - self.level) / self.examples)
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """One experiment, for ``cli.main`` and ``runner.run``.
 
@@ -64,7 +80,10 @@ class Experiment:
     step's training loss).
     ``local``: the flag defaults of ``--local``; ``exclude``, ``customize(parser)`` and
     ``adjust(namespace)``: changes to the generated command line (e.g. a ``--model``
-    whose recipe fills the flags left unset)."""
+    whose recipe fills the flags left unset). ``chance(cfg, setup, name)``: the model's
+    ``Chance`` (or None): a model some of whose seeds stay at chance is marked
+    ``learned_nothing`` in results.json and on stdout, not refused (a study may expect
+    it)."""
 
     name: str
     config: type
@@ -83,6 +102,7 @@ class Experiment:
     exclude: tuple[str, ...] = ()
     customize: Callable[[Any], Any] | None = None
     adjust: Callable[[Any], None] | None = None
+    chance: Callable[[Any, Setup, str], Chance | None] | None = None
 
 
 def describe(module_doc: str | None) -> str:

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_attn.checks import argument
-from rnn_attn.models.text_classifiers import check_token_ids, init_embedding
+from rnn_attn.models.text_classifiers import init_embedding
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import make_cell
 from rnn_attn.nn.recurrent import check_rate, check_unroll, rnn
@@ -68,7 +68,6 @@ class CharRNN:
         return params
 
     def embed(self, params: dict, ids: jax.Array) -> jax.Array:
-        check_token_ids(ids, self.vocab_size)
         if self.inputs == "one_hot":
             return jax.nn.one_hot(ids, self.vocab_size, dtype=params["output"]["kernel"].dtype)
         return params["embedding"]["embeddings"][ids]
@@ -76,6 +75,10 @@ class CharRNN:
     def apply(
         self, params: dict, ids: jax.Array, *, train: bool = False, key: jax.Array | None = None
     ) -> jax.Array:
+        """Concrete ids outside ``[0, vocab_size)`` get one ValueError; under ``jit`` they
+        cannot be checked (``layers.check_token_ids``: one-hot gives them zeros, the
+        embedding clamps them) and the engine checks the splits before training."""
+        layers.check_token_ids(ids, self.vocab_size, "character ids")
         h, _ = rnn(
             self.cell,
             params[self.cell_kind],

@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 
 from rnn_attn.checks import argument
-from rnn_attn.models.text_classifiers import check_token_ids
 from rnn_attn.nn import layers
 from rnn_attn.nn.attention import AttentionDecoder
 from rnn_attn.nn.cells import Cell, make_cell
@@ -177,8 +176,10 @@ class TokenInputs:
         key: jax.Array | None = None,
         return_weights: bool = False,
     ):
-        """As ``model.apply``, from tokens."""
-        check_token_ids(inputs, self.vocab_size)
+        """As ``model.apply``, from tokens. Concrete tokens outside ``[0, vocab_size)`` get
+        one ValueError; traced ones (under ``jit``) cannot be checked and would one-hot to
+        zeros (``layers.check_token_ids``)."""
+        layers.check_token_ids(inputs, self.vocab_size, "tokens")
         one_hot = jax.nn.one_hot(inputs, self.vocab_size, dtype=jax.tree.leaves(params)[0].dtype)
         return self.model.apply(
             params, one_hot, train=train, key=key, return_weights=return_weights

@@ -45,7 +45,11 @@ def init_embedding(key: jax.Array, vocab_size: int, dim: int) -> dict[str, jax.A
 
 
 def attention_pool(params: dict, sequence: jax.Array, mask: jax.Array | None = None):
-    """``sequence <float>[batch, time, d]`` -> ``(pooled [batch, d], weights [batch, time])``."""
+    """``sequence <float>[batch, time, d]`` -> ``(pooled [batch, d], weights [batch, time])``.
+
+    Masked steps get weight 0 and are zeroed before any arithmetic, so whatever they hold
+    (NaN included) reaches neither the output nor a gradient."""
+    sequence = layers.zero_masked(sequence, mask)
     energies = jnp.tanh(sequence @ params["W"] + params["b"][:, None])[..., 0]
     weights = masked_softmax(energies, mask)
     return jnp.einsum("bt,btd->bd", weights, sequence), weights
@@ -105,9 +109,13 @@ class BiLSTMClassifier:
         key: jax.Array | None = None,
         return_weights: bool = False,
     ):
-        """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos))."""
+        """``tokens <int>[batch, maxlen]`` -> logits ``<float>[batch]`` (sigmoid = P(pos)).
+
+        Concrete ids outside ``[0, vocab_size)`` get one ValueError; traced ones (under
+        ``jit``) cannot be checked and the gather would clamp them silently
+        (``layers.check_token_ids``; the engine checks every split before training)."""
         check_switches(train=train, return_weights=return_weights)
-        check_token_ids(tokens, self.vocab_size)
+        layers.check_token_ids(tokens, self.vocab_size, "tokens")
         if tokens.shape[-1] != self.maxlen and self.pooling != "last":
             raise ValueError(
                 f"tokens have length {tokens.shape[-1]}, expected maxlen="
@@ -147,6 +155,11 @@ class BiLSTMClassifier:
 #       (one logit per review; sigmoid(logit) = P(positive))
 #   regularization(params) -> <float32>[] (the penalty added to the loss; 0 when none)
 #   vocab_size, maxlen (None when the model takes any length)
+# Token ids outside [0, vocab_size) get one ValueError when ``apply`` sees concrete values.
+# Under ``jit`` the ids are traced and cannot be checked: the embedding gather would read
+# an id past the table as its last row and a negative one from the end, without a word;
+# the engine (rnn_attn.train) checks every split's ids on the host before that
+# (``layers.check_token_ids``).
 
 
 def embed(params: dict, tokens: jax.Array, *, frozen: bool = False) -> jax.Array:
@@ -185,30 +198,16 @@ def _check_positive_int(name: str, value) -> None:
     argument(name, value, int, minimum=1)
 
 
-def check_token_ids(tokens: jax.Array, vocab_size: int) -> None:
-    """Token ids known now (not traced, so never inside a compiled step) lie in
-    ``[0, vocab_size)``: an embedding lookup would clamp a larger one to the last row and
-    wrap a negative one round, and a one-hot encoding would make it zeros, without a word.
-    """
-    if isinstance(tokens, jax.core.Tracer):
-        return
-    ids = np.asarray(tokens)
-    bad = (ids < 0) | (ids >= vocab_size)
-    if ids.size and jnp.issubdtype(ids.dtype, jnp.integer) and bad.any():
-        raise ValueError(
-            f"token ids must lie in [0, {vocab_size - 1}] (vocab_size={vocab_size}), "
-            f"got {ids[bad][:3].tolist()}"
-        )
-
-
 def _check_tokens(tokens: jax.Array, maxlen: int | None, vocab_size: int) -> None:
+    """Shape and dtype always; the ids against ``vocab_size`` when they are concrete (see
+    ``layers.check_token_ids``: under ``jit`` they are not checked)."""
     if tokens.ndim != 2 or not jnp.issubdtype(tokens.dtype, jnp.integer):
         raise ValueError(
             f"tokens must be <int>[batch, time], got {tokens.dtype}{list(tokens.shape)}"
         )
     if maxlen is not None and tokens.shape[-1] != maxlen:
         raise ValueError(f"tokens have length {tokens.shape[-1]}, expected maxlen={maxlen}")
-    check_token_ids(tokens, vocab_size)
+    layers.check_token_ids(tokens, vocab_size, "tokens")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,10 @@ form used by reference document 001, written here from the equations:
     s_t   = (1 - z_t) * s_{t-1} + z_t * p_t
     y_t   = softmax(y_{t-1} W_o + s_{t-1} U_o + c_t C_o + b_o)
 
-``y_0 = 0`` and each step feeds its own output distribution back as ``y_{t-1}``. The
+``y_0 = 0`` and each step feeds its own output distribution back as ``y_{t-1}``. With a
+mask, the masked steps of ``h`` are zeroed before any arithmetic (as a masked recurrent
+layer emits them), so whatever padding holds, NaN included, reaches neither the outputs
+nor the gradients (a weight of 0 times NaN would be NaN). The
 matrices multiplying the same vector are fused (``W_y = [W_r|W_z|W_p|W_o]``,
 ``U_s = [W_a|U_r|U_z|U_o]``, ``C = [C_r|C_z|C_p|C_o]``) so a step is four matmuls.
 Luong's multiplicative scores (``dot``: ``s . h_j``; ``general``: ``s W h_j``) can replace
@@ -29,6 +32,7 @@ import jax.numpy as jnp
 
 from rnn_attn.checks import argument
 from rnn_attn.nn import initializers
+from rnn_attn.nn.layers import zero_masked
 from rnn_attn.nn.recurrent import check_unroll
 
 ATTENTION_KINDS = ("bahdanau", "luong_dot", "luong_general")
@@ -256,6 +260,9 @@ class AttentionDecoder:
     ) -> jax.Array | tuple[jax.Array, jax.Array]:
         """Decodes ``num_steps`` outputs (default: as many as encoder steps).
 
+        ``mask``: optional ``<bool>[batch, time]`` of valid encoder steps; the others get
+        weight 0 and are read as zeros (``s_0`` too, when the first step is masked).
+
         Returns:
           logits ``<float>[batch, steps, output_dim]`` (``softmax(logits)`` is the layer's
           output distribution); with ``return_weights``, ``(logits, weights <float>[batch,
@@ -276,6 +283,7 @@ class AttentionDecoder:
                 f"made for {params['W_s'].shape[0]} (init's input_dim)"
             )
         steps = encoded.shape[-2] if num_steps is None else num_steps
+        encoded = zero_masked(encoded, mask)
         keys = self.precompute_keys(params, encoded)
         carry = self.initial_carry(params, encoded)
 

@@ -27,6 +27,12 @@ Forward (per direction; Keras gate order i, f, c, o; ``sigma`` the logistic sigm
 and ``y_t = where(m_t, h_t, 0)`` is formed after the scan. The bidirectional kernels
 compute the four gates with one ``tanh``: ``sigma(x) = 0.5 tanh(x / 2) + 0.5``.
 
+A masked step's inputs are zeroed before any arithmetic (``lstm_scan`` zeroes its masked
+``x_proj``, ``bidirectional_lstm`` the masked features before projecting them, and the
+embedded kernel, under differentiation, the embedding rows that only masked steps
+read), so whatever padding holds, NaN included, reaches no gradient: the
+``m_t`` factors below would give it ``0 * NaN = NaN``.
+
 Saved by the forward pass so that the backward pass does no transcendental math::
 
     a_i = g * i (1 - i)    a_f = c_{t-1} * f (1 - f)    a_g = i * (1 - g^2)
@@ -90,6 +96,8 @@ def _forward(recurrent_kernel, x_proj, h0, c0, mask, reverse, unroll):
     def step(carry, inputs):
         h, c = carry
         xp, m = inputs
+        if m is not None:  # a masked step's inputs never reach the arithmetic
+            xp = jnp.where(m[..., None], xp, jnp.zeros((), xp.dtype))
         zi, zf, zc, zo = jnp.split(xp + h @ recurrent_kernel, 4, axis=-1)
         i, f, g, o = jax.nn.sigmoid(zi), jax.nn.sigmoid(zf), jnp.tanh(zc), jax.nn.sigmoid(zo)
         c_new = f * c + i * g
@@ -374,21 +382,25 @@ def bilstm_scan_embedded(embeddings, projections, kernels, tokens, h0, c0, masks
 
 def _embedded_fwd(embeddings, projections, kernels, tokens, h0, c0, masks, unroll):
     rows, compact, count = _batch_vocabulary(tokens, embeddings.shape[0])
-    tables = _project_rows(embeddings, projections, rows, count)
+    # The rows some unmasked step reads. The others (padding, the fill of ``rows``) are
+    # read as zero embeddings, here and in ``d_W``: their gradient is 0, and 0 * NaN = NaN.
+    valid = jnp.ones(compact.shape, jnp.int32) if masks is None else masks[:, 0].astype(jnp.int32)
+    used = jnp.zeros(rows.shape, jnp.int32).at[compact].max(valid) > 0
+    tables = _project_rows(embeddings, projections, rows, count, used)
     h_t, c_t, (hs, saved) = _bi_forward(
         kernels, compact, compact[::-1], h0, c0, masks, unroll, save=True, tables=tables
     )
     residuals = (embeddings, projections, kernels, masks, saved, compact, rows, count, tables[0])
-    return (hs, (h_t, c_t)), residuals
+    return (hs, (h_t, c_t)), residuals + (used,)
 
 
 def _embedded_bwd(unroll, residuals, cotangents):
-    embeddings, projections, kernels, masks, saved, compact, rows, count, table = residuals
+    embeddings, projections, kernels, masks, saved, compact, rows, count, table, used = residuals
     d_kernels, d_table_f, d_table_b, d_h0, d_c0 = _bi_backward(
         kernels, masks, saved, cotangents, unroll, (compact, compact[::-1]), table
     )
     d_embeddings, d_projections = _project_rows_grad(
-        embeddings, projections, rows, count, (d_table_f, d_table_b)
+        embeddings, projections, rows, count, (d_table_f, d_table_b), used
     )
     return d_embeddings, d_projections, d_kernels, None, d_h0, d_c0, None
 
@@ -410,12 +422,19 @@ def _chunk(array: jax.Array, j: jax.Array) -> jax.Array:
     return jax.lax.dynamic_slice_in_dim(array, j * ROW_CHUNK, ROW_CHUNK)
 
 
-def _project_rows(embeddings, projections, rows, count):
+def _used_rows(embeddings, rows, used, j):
+    """Chunk ``j`` of ``embeddings[rows]``, zero where ``used <bool>[R]`` is False."""
+    e = embeddings[_chunk(rows, j)]
+    return jnp.where(_chunk(used, j)[:, None], e, jnp.zeros((), e.dtype))
+
+
+def _project_rows(embeddings, projections, rows, count, used):
     """Both directions' ``embeddings[rows] @ W + b`` for the first ``count`` rows (the
-    chunks holding them; the rest of each ``[R, 4u]`` table stays zero)."""
+    chunks holding them; the rest of each ``[R, 4u]`` table stays zero), a row that no
+    unmasked step reads (``used`` False) from a zero embedding."""
 
     def project(j, tables):
-        e = embeddings[_chunk(rows, j)]
+        e = _used_rows(embeddings, rows, used, j)
         return tuple(
             jax.lax.dynamic_update_slice_in_dim(t, e @ w + b, j * ROW_CHUNK, 0)
             for t, (w, b) in zip(tables, projections, strict=True)
@@ -426,13 +445,15 @@ def _project_rows(embeddings, projections, rows, count):
     return jax.lax.fori_loop(0, -(-count // ROW_CHUNK), project, zeros)
 
 
-def _project_rows_grad(embeddings, projections, rows, count, d_tables):
-    """The gradients of ``embeddings`` and ``projections`` from the projected rows'."""
+def _project_rows_grad(embeddings, projections, rows, count, d_tables, used):
+    """The gradients of ``embeddings`` and ``projections`` from the projected rows'
+    (``used <bool>[R]``: the rows an unmasked step reads; the others' gradient rows are 0
+    and their values are read as 0)."""
 
     def accumulate(j, grads):
         d_embeddings, d_kernels = grads
         r = _chunk(rows, j)
-        e = embeddings[r]
+        e = _used_rows(embeddings, rows, used, j)
         d_rows = [_chunk(d, j) for d in d_tables]
         d_kernels = tuple(dk + e.T @ d for dk, d in zip(d_kernels, d_rows, strict=True))
         d_e = sum(d @ w.T for d, (w, _) in zip(d_rows, projections, strict=True))
@@ -460,13 +481,16 @@ def bidirectional_lstm(
     Args:
       forward_params, backward_params: ``cells.LSTMCell`` parameters (``kernel
         [features, 4u]``, ``recurrent_kernel [u, 4u]``, ``bias [4u]``).
-      mask: optional ``<bool>[batch, time]``; a masked step keeps the carry and emits 0.
+      mask: optional ``<bool>[batch, time]``; a masked step keeps the carry and emits 0,
+        and its inputs are zeroed first (nothing they hold reaches a gradient).
 
     Returns:
       ``((y_f, y_b), ((h_f, c_f), (h_b, c_b)))`` with ``y_f, y_b <float>[batch, time, u]``
       both aligned to the input's time index, and final carries ``<float>[batch, u]``.
       Unused outputs cost nothing under ``jit`` (the sequences are formed after the scan).
     """
+    if mask is not None:  # masked steps zeroed before the projection (see the module doc)
+        inputs = jnp.where(jnp.asarray(mask, bool)[..., None], inputs, jnp.zeros((), inputs.dtype))
     x_tm = jnp.moveaxis(inputs, -2, 0)  # [T, B, F]
     xs_f = x_tm @ forward_params["kernel"] + forward_params["bias"]
     xs_b = x_tm[::-1] @ backward_params["kernel"] + backward_params["bias"]

@@ -9,6 +9,9 @@ step's output at a masked step (``zero_output_for_mask=False``): the same valid 
 and final state, other masked outputs. The linen and nnx layers
 (``rnn_attn.interop``) run this function and do the same. ``lengths`` masks steps
 ``t >= lengths[b]`` (right-padded sequences).
+Masked inputs are zeroed before any arithmetic (``zero_masked``), so whatever padding holds
+(NaN included) reaches neither the outputs nor the gradients: a ``where`` that only picks
+the carry would still send ``0 * NaN = NaN`` back through the discarded step.
 
 Dropout follows Keras and Gal & Ghahramani (2016): with ``train=True``, ``dropout`` drops
 input features and ``recurrent_dropout`` drops ``h_{t-1}`` where it enters the recurrent
@@ -37,6 +40,7 @@ import numpy as np
 from rnn_attn.checks import argument
 from rnn_attn.nn.cells import Carry, Cell, LSTMCell, Params
 from rnn_attn.nn.fast_lstm import bidirectional_lstm, embedded_bidirectional_lstm, lstm_scan
+from rnn_attn.nn.layers import zero_masked
 
 MergeMode = Literal["concat", "sum", "mul", "ave", "none"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", "none")
@@ -223,7 +227,8 @@ def scan_projected(
       cell: the cell.
       params: its parameters.
       x_proj: ``<float>[batch, time, G*units]``, the output of ``cell.project``.
-      mask: optional ``<bool>[batch, time]``; False steps keep the carry and emit zeros.
+      mask: optional ``<bool>[batch, time]``; False steps keep the carry and emit zeros
+        (their ``x_proj`` is zeroed first, so nothing it holds reaches a gradient).
       initial_carry: defaults to zeros.
       reverse: process ``t = T-1 .. 0`` (Keras's ``go_backwards``); the outputs are then
         returned in processing order, as Keras does.
@@ -246,7 +251,7 @@ def scan_projected(
         require_key(key, recurrent_dropout=recurrent_dropout)
         recurrent_mask = dropout_mask(key, recurrent_dropout, (*batch, cell.units), x_proj.dtype)
     carry = cell.initial_carry(batch, x_proj.dtype) if initial_carry is None else initial_carry
-    xs = jnp.moveaxis(x_proj, -2, 0)
+    xs = jnp.moveaxis(zero_masked(x_proj, mask), -2, 0)
     ms = None if mask is None else jnp.moveaxis(jnp.asarray(mask, bool), -1, 0)
     if reverse:
         xs = xs[::-1]
@@ -292,8 +297,9 @@ def _check_length_values(lengths, time: int) -> None:
 
 
 def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]:
-    """``inputs`` as an array ``[batch, time, features]`` and the mask that ``lengths`` or
-    ``mask`` gives (TypeError / ValueError naming what is wrong)."""
+    """``inputs`` as an array ``[batch, time, features]``, its masked steps zeroed
+    (``zero_masked``), and the mask that ``lengths`` or ``mask`` gives (TypeError /
+    ValueError naming what is wrong)."""
     if not hasattr(inputs, "ndim"):
         try:
             inputs = jnp.asarray(inputs)
@@ -306,7 +312,8 @@ def _checked_inputs(inputs, lengths, mask) -> tuple[jax.Array, jax.Array | None]
         raise ValueError(
             f"rnn inputs must be [batch, time, features]; got shape {tuple(inputs.shape)}"
         )
-    return inputs, _checked_mask(inputs, inputs.shape[:-1], lengths, mask)
+    mask = _checked_mask(inputs, inputs.shape[:-1], lengths, mask)
+    return zero_masked(inputs, mask), mask
 
 
 def _checked_mask(inputs, steps: tuple[int, ...], lengths, mask) -> jax.Array | None:
@@ -351,6 +358,7 @@ def rnn(
     Args:
       inputs: ``<float>[batch, time, features]``.
       lengths: optional ``<int>[batch]`` valid lengths (right padding); or give ``mask``.
+        Masked steps of ``inputs`` are zeroed before the projection (``zero_masked``).
       return_sequences: all outputs ``[batch, time, units]`` or the last valid one
         ``[batch, units]``.
       dropout: rate of the input mask ``<float>[batch, features]``, the same at every step.
@@ -373,11 +381,10 @@ def rnn(
         input_key, recurrent_key = jax.random.split(key)
     if dropout_active(dropout, train):
         inputs = _drop_inputs(inputs, dropout, input_key)
-    x_proj = cell.project(params, inputs)
     outputs, final = scan_projected(
         cell,
         params,
-        x_proj,
+        cell.project(params, inputs),
         mask=mask,
         initial_carry=initial_carry,
         reverse=reverse,

@@ -78,7 +78,9 @@ class FitResult:
         self, split: feed.Split, batch_size: int, *, best: bool = True, prefix: str = "test_"
     ) -> list[dict[str, float]]:
         """Each seed's mean loss and metrics over every example of ``split`` (e.g. the
-        test split, touched once with the parameters of the best epoch)."""
+        test split, touched once with the parameters of the best epoch). A model that
+        reads token ids gets ``split``'s checked first (``feed.check_ids``)."""
+        feed.check_ids(split, self.programs.vocab_size, "evaluated")
         plan, arrays = evaluation_inputs(
             split,
             len(self.seeds),
@@ -100,9 +102,16 @@ class FitResult:
 
 
 def _epoch_logs(run: Run, feeder: Feeder, carry: Mapping[str, Any]) -> list[dict]:
-    logs = [
-        means({k: v[i] for k, v in carry["sums"].items()}) for i in range(len(run.config.seeds))
-    ]
+    """Each seed's figures of the epoch just run: the training means of a seed that
+    trained in it (``{}`` for one stopped early) and the validation means."""
+    logs = []
+    for i in range(len(run.config.seeds)):
+        sums = {k: v[i] for k, v in carry["sums"].items()}
+        if run.stopped[i]:
+            logs.append({})
+            continue
+        guards.check_epoch_trained(run, i, sums, float(carry["skipped"][i]))
+        logs.append(means(sums))
     if run.config.on_nonfinite == "skip":
         for i, entry in enumerate(logs):
             entry["skipped_steps"] = float(carry["skipped"][i])
@@ -204,6 +213,8 @@ def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:
         run_segment(run, feeder, callbacks)
     for callback in callbacks:
         callback.on_fit_end(run)
+    if run.config.check_updates and run.initial_digests is not None:
+        guards.check_parameters_changed(run, run.initial_digests)
     state = run.state
     if run.config.restore_best:
         state = state._replace(params=run.best_params)
@@ -243,7 +254,11 @@ def fit(
       seed_keys: ``seed -> (init_key, dropout_key)`` (default: ``split(PRNGKey(seed))``).
 
     Raises:
-      ConfigError: bad config or data; NonFiniteError: a NaN/Inf step under "stop".
+      ConfigError: bad config or data (a token id outside the model's ``vocab_size``
+        included); NonFiniteError: a NaN/Inf step under "stop"; DegenerateRunError: a
+        seed whose parameters ended bit-identical to its initial ones (unless
+        ``config.check_updates`` is False), or whose every step of an epoch was skipped
+        as non-finite under "skip".
     """
     return train(
         prepare(

@@ -25,6 +25,7 @@ import numpy as np
 
 from rnn_attn.data.batching import epoch_order
 from rnn_attn.errors import ConfigError
+from rnn_attn.nn.layers import check_token_ids
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +88,22 @@ def check_rows(split: Split, num_seeds: int, name: str) -> None:
         raise ConfigError(
             f"the {name} split has rows for {split.rows.shape[0]} seeds; expected {num_seeds}"
         )
+
+
+def vocabulary_of(model) -> int | None:
+    """The vocabulary size of a model that reads token ids (its integer ``vocab_size``),
+    else None."""
+    size = getattr(model, "vocab_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+def check_ids(split: Split, vocab_size: int | None, name: str) -> None:
+    """ConfigError naming the first token id of ``split``'s integer inputs outside
+    ``[0, vocab_size)`` (its row and position); nothing without a vocabulary or for
+    float inputs. On the host, before the compiled programs, whose gathers would clamp
+    such an id without a word (``layers.check_token_ids``)."""
+    if vocab_size is not None:
+        check_token_ids(split.arrays["inputs"], vocab_size, f"the {name} split's token ids")
 
 
 def batches(rows: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,14 @@
 """The guards of a run: before it starts, that its arrays fit in memory (``check_memory``);
 after each segment under ``on_nonfinite="stop"``, whether a seed went non-finite
-(``nonfinite``) and, if so, at which step (``locate_nonfinite``)."""
+(``nonfinite``) and, if so, at which step (``locate_nonfinite``); after each epoch, that
+every training seed took at least one step (``check_epoch_trained``: not every step
+skipped as non-finite); at the end, that every seed's parameters changed
+(``check_parameters_changed`` against the ``digests`` of the initial ones)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +16,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from rnn_attn.errors import ConfigError, NonFiniteError
+from rnn_attn.errors import ConfigError, DegenerateRunError, NonFiniteError
 from rnn_attn.memory import host_free_bytes
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import feed
@@ -113,4 +117,53 @@ def locate_nonfinite(
         f"{batch + 1}): {what} went NaN or infinite; the run stopped there and nothing "
         f"after the last checkpoint was saved (on_nonfinite='skip' drops such steps "
         f"instead)"
+    )
+
+
+def digests(params: Any) -> list[bytes]:
+    """One digest per seed of the stacked host (numpy) ``params``: every leaf's bytes, so
+    two digests are equal only if every parameter is bit-identical."""
+    leaves = [np.asarray(x) for x in jax.tree.leaves(params)]
+    out = []
+    for i in range(len(leaves[0]) if leaves else 0):
+        h = hashlib.blake2b(digest_size=16)
+        for leaf in leaves:
+            h.update(np.ascontiguousarray(leaf[i]).tobytes())
+        out.append(h.digest())
+    return out
+
+
+def check_parameters_changed(run: Run, initial: list[bytes]) -> None:
+    """DegenerateRunError naming the first seed whose parameters after training are
+    bit-identical to its initial ones (``initial``: their ``digests``): every update was
+    zero or too small to change a float32 value."""
+    same = [a == b for a, b in zip(digests(meshes.fetch(run.state.params)), initial, strict=True)]
+    if any(same):
+        seeds = [s for s, unchanged in zip(run.config.seeds, same, strict=True) if unchanged]
+        others = f" (seeds {seeds[1:]} too)" if len(seeds) > 1 else ""
+        raise DegenerateRunError(
+            f"seed {seeds[0]}: not one parameter changed in {run.step} training "
+            f"steps{others}: every update was zero or too small to move a float32 "
+            f"value (a learning rate too small, gradients that are all zero, or every step "
+            f"skipped); expected training to change the model"
+        )
+
+
+def check_epoch_trained(run: Run, index: int, sums: Mapping[str, Any], skipped: float) -> None:
+    """DegenerateRunError when seed ``index`` trained in the epoch just run but its sums
+    count no example: every step was skipped as non-finite, so its training figures
+    would be means of zero samples."""
+    if float(sums["count"]) > 0:
+        return
+    seed, epoch = run.config.seeds[index], run.epoch + 1
+    if not skipped:  # the plans give every batch a weight: not reached
+        raise DegenerateRunError(
+            f"seed {seed}: epoch {epoch} counted no training example; its training "
+            f"figures would be means of zero samples"
+        )
+    raise DegenerateRunError(
+        f"seed {seed}: every one of the {int(skipped)} training steps of epoch {epoch} was "
+        f"skipped as non-finite (--on-nonfinite skip), so the epoch's training figures "
+        f"would be means of zero samples and the parameters did not move; expected finite "
+        f"steps (a smaller learning rate, or --on-nonfinite stop to find the first bad one)"
     )

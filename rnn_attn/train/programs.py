@@ -35,6 +35,7 @@ from jax.sharding import PartitionSpec as P
 
 from rnn_attn.errors import ConfigError
 from rnn_attn.parallel import mesh as meshes
+from rnn_attn.train.feed import vocabulary_of
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.plans import BatchPlan
 from rnn_attn.train.steps import TrainState, all_finite, make_eval_step, make_train_step
@@ -81,6 +82,7 @@ def make_segment(
         new_state, sums = train_step(state, _gather(arrays, p, data_axis))
         bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
         first = bad & (carry["bad_step"] < 0)
+        # count >= 1 for a step taken (see train_step); a skipped one's is NaN, not 0/0.
         loss = jnp.where(bad, jnp.nan, sums["loss"] / jnp.maximum(sums["count"], 1.0))
         return (
             new_state,
@@ -139,6 +141,9 @@ class Programs:
     zero_carry: Callable  # (num_seeds) -> carry on the mesh
     finite: Callable  # (state) -> <bool>[seeds]: every parameter and optimizer value finite
     feed: str = "device"  # how the plans arrive (plans.FEEDS): they are BatchPlan.of_feed's
+    # The model's vocabulary when it reads token ids: an evaluated split's ids are checked
+    # against it on the host first (feed.check_ids); None: no ids to check.
+    vocab_size: int | None = None
 
 
 def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Callable:
@@ -224,6 +229,7 @@ def compile_programs(
         jax.jit(zeros, static_argnums=0, out_shardings=seed),
         jax.jit(_finite, out_shardings=seed),
         feed,
+        vocabulary_of(model),
     )
 
 

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from rnn_attn.errors import ConfigError
+from rnn_attn.errors import ConfigError, DegenerateRunError
 from rnn_attn.train import feed
 from rnn_attn.train.programs import Programs
 from rnn_attn.train.steps import TrainState
@@ -40,6 +40,9 @@ class FitConfig:
     checkpoint_every: int = 0  # also stop for callbacks every N steps within an epoch
     feed: str = "device"  # "device": arrays live on the device; "host": batches sent
     seed_loop: str = "vmap"  # a device's seeds batched ("vmap") or one by one ("map")
+    # A seed whose parameters end bit-identical to its initial ones is refused
+    # (DegenerateRunError); False for a run meant to leave them (e.g. a learning rate of 0).
+    check_updates: bool = True
     # XLA options of the training program, as (name, value) pairs: e.g. the copy task's
     # (("xla_backend_optimization_level", 1),); they may change float rounding.
     compiler_options: tuple[tuple[str, Any], ...] = ()
@@ -79,9 +82,10 @@ class FitData:
     train: feed.Split | feed.Sampler
     validation: feed.Split | None = None
 
-    def check(self, config: FitConfig) -> None:
+    def check(self, config: FitConfig, vocab_size: int | None = None) -> None:
         """ConfigError unless the data has the rows (or keys) of every seed of ``config``
-        and the validation split its ``monitor`` needs."""
+        and the validation split its ``monitor`` needs, and, for a model that reads token
+        ids (``vocab_size``), every id of the splits lies in its vocabulary."""
         n = len(config.seeds)
         if isinstance(self.train, feed.Sampler):
             if len(self.train.keys) != n:
@@ -90,8 +94,10 @@ class FitData:
                 )
         else:
             feed.check_rows(self.train, n, "training")
+            feed.check_ids(self.train, vocab_size, "training")
         if self.validation is not None:
             feed.check_rows(self.validation, n, "validation")
+            feed.check_ids(self.validation, vocab_size, "validation")
         if self.validation is None and config.monitor.startswith("val_"):
             raise ConfigError(f"monitor {config.monitor!r} needs validation data")
 
@@ -124,6 +130,7 @@ class Run:
     wait: list[int] = dataclasses.field(default_factory=list)
     stopped: list[bool] = dataclasses.field(default_factory=list)
     step_loss: Any = None  # <float32>[seeds, epochs * num_batches], NaN where not trained
+    initial_digests: list[bytes] | None = None  # guards.digests of the initial parameters
 
     @property
     def step(self) -> int:
@@ -177,8 +184,15 @@ class Callback:
 
 
 def means(sums: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Sums of one seed divided by their ``count`` (flags of the guard left out)."""
-    count = max(float(sums["count"]), 1.0)
+    """Sums of one seed divided by their ``count`` (flags of the guard left out); a
+    DegenerateRunError for a count of 0, whose means would be 0/0 (never a silent 0)."""
+    count = float(sums["count"])
+    if not count > 0:
+        what = {"": "training", "val_": "validation"}.get(prefix, prefix.rstrip("_"))
+        raise DegenerateRunError(
+            f"the {what} figures would be means of zero samples (their examples' weights "
+            f"sum to {count:g}); expected at least one example"
+        )
     return {
         prefix + k: float(v) / count
         for k, v in sums.items()

@@ -17,6 +17,7 @@ from typing import Any
 import optax
 from jax.sharding import Mesh
 
+from rnn_attn.errors import DegenerateRunError
 from rnn_attn.train import engine
 from rnn_attn.train.callbacks import BestEpoch, Checkpointing, ProgressLog
 from rnn_attn.train.objectives import Objective
@@ -98,10 +99,14 @@ def _train_one(
     progress: bool,
     extra: Sequence[Callback],
 ) -> engine.FitResult:
-    """One model's run, with its checkpoints in ``workdir/checkpoints/<name>/``."""
+    """One model's run, with its checkpoints in ``workdir/checkpoints/<name>/``; a
+    degenerate run's error names the model."""
     callbacks = [BestEpoch(), ProgressLog(name, bar=progress), *extra]
-    if workdir is None:
-        return engine.train(prepared, callbacks)
-    directory = os.path.join(workdir, "checkpoints", name)
-    with Checkpointing(directory, dict(record), resume=resume) as checkpoints:
-        return engine.train(prepared, [callbacks[0], checkpoints, *callbacks[1:]])
+    try:
+        if workdir is None:
+            return engine.train(prepared, callbacks)
+        directory = os.path.join(workdir, "checkpoints", name)
+        with Checkpointing(directory, dict(record), resume=resume) as checkpoints:
+            return engine.train(prepared, [callbacks[0], checkpoints, *callbacks[1:]])
+    except DegenerateRunError as e:
+        raise DegenerateRunError(f"model {name!r}, {e}") from None

@@ -57,7 +57,7 @@ def start_run(
     it with the shapes of the state."""
     config.validate()
     meshes.check_divisible(config.batch_size, mesh)
-    data.check(config)
+    data.check(config, feed.vocabulary_of(model))
     one_seed, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
     sums_shape = jax.eval_shape(
         make_train_step(model, objective, optimizer),
@@ -107,14 +107,16 @@ def initial_state(
     config: FitConfig,
     seed_keys: SeedKeys,
     mesh: Mesh,
-) -> TrainState:
-    """Every seed initialized (eagerly, see ``steps.init_states``) and placed on the mesh."""
-    return meshes.put(
-        init_states(model, optimizer, list(config.seeds), seed_keys), meshes.per_seed(mesh)
-    )
+) -> tuple[TrainState, list[bytes]]:
+    """Every seed initialized (eagerly, see ``steps.init_states``) and placed on the mesh,
+    with the ``guards.digests`` of the initial parameters (a resumed run's too: its end
+    is compared with where training began)."""
+    host = init_states(model, optimizer, list(config.seeds), seed_keys)
+    return meshes.put(host, meshes.per_seed(mesh)), guards.digests(host.params)
 
 
-def set_initial_state(run: Run, state: TrainState) -> None:
+def set_initial_state(run: Run, initial: tuple[TrainState, list[bytes]]) -> None:
+    state, run.initial_digests = initial
     run.state = state
     # A copy (the segment program may donate the state's buffers).
     run.best_params = run.programs.select(

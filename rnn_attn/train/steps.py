@@ -110,6 +110,8 @@ def make_train_step(
             outputs = model.apply(params, batch["inputs"], train=True, key=key)
             per_example = objective.loss(outputs, batch["targets"])
             penalty = regularization(model, params)
+            # Every planned batch holds a real example (feed.batches pads only the last
+            # one, a sampler's weights are 1), so the floor never hides a 0/0.
             mean = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
             return mean + penalty, (outputs, per_example, penalty)
 

@@ -228,3 +228,54 @@ def test_a_frozen_embedding_gets_no_gradient(name):
     for key in g_free:
         if key != "embedding":
             jax.tree.map(np.testing.assert_allclose, g_frozen[key], g_free[key])
+
+
+# -- token ids against the vocabulary -------------------------------------------------------
+
+
+def _token_models():
+    """Every model that reads token ids, built small over a vocabulary of 20."""
+    from rnn_attn.models.char_lm import CharRNN
+    from rnn_attn.models.seq2seq import TokenInputs, make_model
+
+    text = {
+        name: make_text_model(name, vocab_size=20, embed_dim=4, units=3, maxlen=6)
+        for name in ("lstm", "lstm_reversed", "bidirectional_lstm", "bilstm")
+        + ("bilstm_masked_attention",)
+    }
+    return text | {
+        "embedding_flatten": make_text_model("embedding_flatten", vocab_size=20, maxlen=6),
+        "char_rnn_one_hot": CharRNN(20, units=3),
+        "char_rnn_embedding": CharRNN(20, units=3, inputs="embedding", embed_dim=4),
+        "copy_tokens": TokenInputs(make_model("baseline", 20, units=3), 20),
+    }
+
+
+@pytest.mark.parametrize("bad", [20, 25, -1])
+def test_concrete_token_ids_outside_the_vocabulary_are_refused(bad):
+    """An id at or past the vocabulary was clamped to the table's last row, a negative one
+    wrapped from the end (one-hot: a zero vector), without a word."""
+    tokens = np.tile(np.arange(1, 7, dtype=np.int32), (3, 1))
+    tokens[2, 4] = bad
+    for name, model in _token_models().items():
+        params = model.init(jax.random.PRNGKey(0))
+        model.apply(params, jnp.asarray(np.clip(tokens, 0, 19)))  # in range: fine
+        with pytest.raises(ValueError) as info:
+            model.apply(params, jnp.asarray(tokens))
+        message = str(info.value)
+        assert f"the id {bad} at row 2, position 4 is outside the vocabulary of 20 ids" in (
+            message
+        ), (name, message)
+
+
+def test_traced_token_ids_are_not_checked_under_jit():
+    """What the model docstrings say: inside ``jit`` the ids have no values to check, and
+    the gather clamps an id past the table to its last row (the engine checks the splits
+    on the host before its compiled programs see them)."""
+    model = make_text_model("lstm", vocab_size=20, embed_dim=4, units=3)
+    params = model.init(jax.random.PRNGKey(0))
+    past = jnp.array([[1, 2, 25]], jnp.int32)
+    last = jnp.array([[1, 2, 19]], jnp.int32)
+    np.testing.assert_array_equal(
+        jax.jit(model.apply)(params, past), jax.jit(model.apply)(params, last)
+    )
