@@ -89,7 +89,7 @@ def read_recorded(workdir: str) -> dict[str, dict[str, Any]] | None:
             isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()
         ):
             raise ValueError("'fingerprints' is not {path: {'sha256': ...}}")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise ConfigError(
             f"{path!r} is not a readable data record ({type(e).__name__}: {e}); expected "
             f"the JSON a run writes before training; move it away or choose another --workdir"
