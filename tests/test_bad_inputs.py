@@ -184,6 +184,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "reproduce_list_results_dir": "reproduce_list_results",
             "weather_nan_cell": "jena_nan.csv",
             "glove_nan": "glove_nan.txt",
+            "fifo_tree_dir": "fifo_tree",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -291,7 +292,8 @@ def _write_bad_data_files(paths: dict[str, pathlib.Path]) -> None:
 def _write_hostile_round3(paths: dict[str, pathlib.Path]) -> None:
     """A weather CSV with the value ``nan``; a GloVe file with ``nan``; word indexes with a rank 0, a rank given twice, JSON nested past Python's recursion
     limit; work dirs whose data or run record is so nested; reproduction work dirs whose
-    manifest is a list, or whose copy-task row's results.json is a list."""
+    manifest is a list, or whose copy-task row's results.json is a list; an ``aclImdb/``
+    tree with a FIFO that no loader reads (only the data fingerprint opens it)."""
     deep = "[" * 100_000 + "]" * 100_000
     paths["weather_nan_cell"].write_text(_jena(bad_cell="nan"))
     paths["glove_nan"].write_text("the nan 0.2\nmovie 0.4 0.5\n")
@@ -309,6 +311,16 @@ def _write_hostile_round3(paths: dict[str, pathlib.Path]) -> None:
         write_identity(str(paths[name]), "char_textgen", config)
     (paths["deep_data_record_workdir"] / "data.json").write_text(deep)
     (paths["deep_run_record_workdir"] / "run.json").write_text(deep)
+    paths["fifo_tree_dir"].mkdir()
+    (paths["fifo_tree_dir"] / "imdb_word_index.json").write_text(json.dumps({"the": 1}))
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            folder = paths["fifo_tree_dir"] / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for k in range(20):
+                (folder / f"{k}_5.txt").write_text(f"the movie was {label}", encoding="utf-8")
+    make_fifo(paths["fifo_tree_dir"] / "aclImdb" / "README")
+    Unblocker(str(paths["fifo_tree_dir"] / "aclImdb" / "README")).start()
     paths["reproduce_bad_manifest_dir"].mkdir()
     (paths["reproduce_bad_manifest_dir"] / "reproduce.json").write_text("[1]")
     row = paths["reproduce_list_results_dir"] / "001_copy_task"
