@@ -11,21 +11,24 @@ Target: 1,000 characters in under 1 s. Weights are random: speed does not depend
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+
+import _flags
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chars", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = _flags.parser(__doc__)
+    parser.add_argument("--chars", type=_flags.count(1), default=1000)
+    parser.add_argument("--repeats", type=_flags.count(1), default=5)
     parser.add_argument("--temperature", type=float, default=0.0)
-    parser.add_argument("--vocab", type=int, default=44, help="characters (the book has ~44)")
+    parser.add_argument(
+        "--vocab", type=_flags.count(2), default=44, help="characters (the book has ~44)"
+    )
     args = parser.parse_args()
 
     import jax
@@ -60,4 +63,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_flags.run(main))

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+import _flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -52,10 +54,10 @@ def one_run(seeds: int, steps: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=5000)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser = _flags.parser(__doc__)
+    parser.add_argument("--seeds", type=_flags.count(1), default=10)
+    parser.add_argument("--steps", type=_flags.count(1), default=5000)
+    parser.add_argument("--repeats", type=_flags.count(1), default=1)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -105,4 +107,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_flags.run(main))

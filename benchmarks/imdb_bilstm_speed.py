@@ -33,6 +33,8 @@ import statistics
 import sys
 import time
 
+import _flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUGETLB = "glibc.malloc.hugetlb=1"
 
@@ -429,12 +431,12 @@ def summary(name: str, seconds: list[float], batch: int) -> float:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--maxlen", type=int, default=200)
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser = _flags.parser(__doc__)
+    parser.add_argument("--batch-size", type=_flags.count(1), default=128)
+    parser.add_argument("--maxlen", type=_flags.count(1), default=200)
+    parser.add_argument("--steps", type=_flags.count(1), default=10, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=_flags.count(1), default=5)
+    parser.add_argument("--warmup", type=_flags.count(0), default=3)
     parser.add_argument(
         "--pooling", default="last", choices=["last", "attention", "masked_attention"]
     )
@@ -566,4 +568,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_flags.run(main))

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+import _flags
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH, MAXLEN, VOCAB, EMBED, UNITS = 128, 200, 10_000, 128, 64
 
@@ -186,17 +188,21 @@ def _gpu_count() -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--devices", default="1,2,4,8", help="virtual CPU device counts")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="timings (median reported)")
+    parser = _flags.parser(__doc__)
+    parser.add_argument(
+        "--devices", type=_flags.counts(1), default="1,2,4,8", help="virtual CPU device counts"
+    )
+    parser.add_argument("--steps", type=_flags.count(1), default=10, help="timed steps per repeat")
+    parser.add_argument(
+        "--repeats", type=_flags.count(1), default=3, help="timings (median reported)"
+    )
     parser.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--platform", default="cpu", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args)
         return 0
-    counts = [int(c) for c in args.devices.split(",")]
+    counts = args.devices
     print(
         f"IMDB BiLSTM train step (Embedding({VOCAB:,}, {EMBED}) -> BiLSTM({UNITS}) -> "
         f"Dense; Adam), global batch {BATCH}, maxlen {MAXLEN}; data-parallel over N "
@@ -238,4 +244,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_flags.run(main))

@@ -8,12 +8,13 @@ texts_to_sequences on all 50,000 reviews (train and test together).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import _flags  # noqa: E402
 
 from rnn_attn.data.imdb import LABELED_ARCHIVE, read_aclimdb  # noqa: E402
 from rnn_attn.data.text import Tokenizer  # noqa: E402
@@ -24,12 +25,12 @@ DEFAULT_SOURCE = os.path.join(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _flags.parser(__doc__.splitlines()[0])
     parser.add_argument(
         "--source", default=DEFAULT_SOURCE, help="aclImdb/ directory or its .tar.xz/.tar.gz archive"
     )
-    parser.add_argument("--num-words", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--num-words", type=_flags.count(1), default=10_000)
+    parser.add_argument("--repeats", type=_flags.count(1), default=1)
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -56,4 +57,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(_flags.run(main))

@@ -176,6 +176,16 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_utf16_no_mark": "jena_utf16.csv",
             "glove_utf16_no_mark": "glove_utf16.txt",
             "scratch_workdir": "scratch",
+            "word_index_rank_0": "word_index_rank_0.json",
+            "word_index_repeated_rank": "word_index_repeated_rank.json",
+            "word_index_deep": "word_index_deep.json",
+            "deep_data_record_workdir": "deep_data_record",
+            "deep_run_record_workdir": "deep_run_record",
+            "reproduce_bad_manifest_dir": "reproduce_bad_manifest",
+            "reproduce_list_results_dir": "reproduce_list_results",
+            "weather_nan_cell": "jena_nan.csv",
+            "glove_nan": "glove_nan.txt",
+            "fifo_tree_dir": "fifo_tree",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -221,6 +231,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     (paths["bad_record_workdir"] / "run.json").write_text("[1, 2")
     _write_interrupted_textgen(paths)
     _write_bad_data_files(paths)
+    _write_hostile_round3(paths)
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -277,6 +288,46 @@ def _write_bad_data_files(paths: dict[str, pathlib.Path]) -> None:
     paths["weather_overflow"].write_text(_jena(bad_cell="1e39"))
     paths["weather_utf16_no_mark"].write_bytes(_jena().encode("utf-16-le"))
     paths["glove_utf16_no_mark"].write_bytes("the 0.1 0.2\n".encode("utf-16-le"))
+
+
+def _write_hostile_round3(paths: dict[str, pathlib.Path]) -> None:
+    """A weather CSV with the value ``nan``; a GloVe file with ``nan``; word indexes with a rank 0, a rank given twice, JSON nested past Python's recursion
+    limit; work dirs whose data or run record is so nested; reproduction work dirs whose
+    manifest is a list, or whose copy-task row's results.json is a list; an ``aclImdb/``
+    tree with a FIFO that no loader reads (only the data fingerprint opens it)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    paths["weather_nan_cell"].write_text(_jena(bad_cell="nan"))
+    paths["glove_nan"].write_text("the nan 0.2\nmovie 0.4 0.5\n")
+    paths["word_index_rank_0"].write_text(json.dumps({"the": 0, "movie": 2}))
+    paths["word_index_repeated_rank"].write_text(json.dumps({"the": 1, "movie": 1}))
+    paths["word_index_deep"].write_text(deep)
+    from experiments.char_textgen.train import EXPERIMENT
+    from rnn_attn.config import to_dict
+    from rnn_attn.experiment.cli import parse
+    from rnn_attn.train.workdir import write_identity
+
+    config = to_dict(parse(EXPERIMENT, ["--text", str(paths["small_book"]), "--local"])[0])
+    for name in ("deep_data_record_workdir", "deep_run_record_workdir"):
+        paths[name].mkdir()
+        write_identity(str(paths[name]), "char_textgen", config)
+    (paths["deep_data_record_workdir"] / "data.json").write_text(deep)
+    (paths["deep_run_record_workdir"] / "run.json").write_text(deep)
+    paths["fifo_tree_dir"].mkdir()
+    (paths["fifo_tree_dir"] / "imdb_word_index.json").write_text(json.dumps({"the": 1}))
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            folder = paths["fifo_tree_dir"] / "aclImdb" / split / label
+            folder.mkdir(parents=True)
+            for k in range(20):
+                (folder / f"{k}_5.txt").write_text(f"the movie was {label}", encoding="utf-8")
+    make_fifo(paths["fifo_tree_dir"] / "aclImdb" / "README")
+    Unblocker(str(paths["fifo_tree_dir"] / "aclImdb" / "README")).start()
+    paths["reproduce_bad_manifest_dir"].mkdir()
+    (paths["reproduce_bad_manifest_dir"] / "reproduce.json").write_text("[1]")
+    row = paths["reproduce_list_results_dir"] / "001_copy_task"
+    row.mkdir(parents=True)
+    (paths["reproduce_list_results_dir"] / "reproduce.json").write_text('{"quick": false}')
+    (row / "results.json").write_text("[1, 2]")
 
 
 def python_namespace() -> dict[str, Any]:

@@ -48,15 +48,23 @@ class Sampler:
             make_generator, model.apply, temperature=config.temperature, top_k=config.top_k
         )
         self.short = self.generator(config.preds_per_iteration)
-        self.rngs = {s: np.random.default_rng(s) for s in config.seed_numbers}
         self.keys = {s: jax.random.PRNGKey(10_000 + s) for s in config.seed_numbers}
         self.samples: dict[int, list[dict[str, Any]]] = {s: [] for s in config.seed_numbers}
 
-    def generate(self, generator, params, seed: int, key) -> tuple[str, str, float, int]:
+    def window(self, seed: int, draw: int) -> np.ndarray:
+        """The training window of the seed's ``draw``-th sample (0-based): the ``draw``-th
+        number of ``default_rng(seed)``, a pure function of both, so a resumed run draws
+        the windows an uninterrupted one does (a generator kept in memory restarted at
+        the first window after a resume, and the final sample changed)."""
+        windows = self.corpus.train["inputs"]
+        rng = np.random.default_rng(seed)
+        for _ in range(draw):
+            rng.integers(len(windows))
+        return windows[int(rng.integers(len(windows)))]
+
+    def generate(self, generator, params, seed: int, key, draw: int) -> tuple[str, str, float, int]:
         """From a random training window: ``(window, text, real-word share, tokens)``."""
-        window = self.corpus.train["inputs"][
-            int(self.rngs[seed].integers(len(self.corpus.train["inputs"])))
-        ]
+        window = self.window(seed, draw)
         generated = self.corpus.vocab.decode(generator(params, window, key))
         fraction, scored = chars.real_word_fraction(generated, self.corpus.words)
         return self.corpus.vocab.decode(window), generated, fraction, scored
@@ -72,6 +80,7 @@ class Sampler:
                 jax.tree.map(lambda x, i=i: x[i], params),
                 seed,
                 jax.random.fold_in(self.keys[seed], run.epoch),
+                run.epoch - 1,  # one sample per iteration before this one
             )
             ppl = math.exp(logs["val_cross_entropy"])
             self.samples[seed].append(
@@ -91,6 +100,7 @@ class Sampler:
             params,
             seed,
             jax.random.fold_in(self.keys[seed], 99_999),
+            self.config.iterations,  # after one sample per iteration
         )
 
 

@@ -43,7 +43,7 @@ def parser():
     )
     p.add_argument(
         "--only",
-        default="",
+        default=None,
         metavar="NAME[,NAME...]",
         help=f"the cases to run (default: all): {', '.join(c.name for c in config.CASES)}",
     )
@@ -84,7 +84,10 @@ def make_workdir(directory: str, path: str) -> None:
 def prepare(args) -> tuple[tuple[config.Case, ...], str, dict[str, checkouts.Checkout]]:
     """The cases, the work dir (created) and the checkouts planned, from the flags;
     ValueError before anything is written when one is wrong."""
-    cases = config.select_cases(args.only)
+    if args.only is not None and not any(n.strip() for n in args.only.split(",")):
+        known = [c.name for c in config.CASES]
+        raise ValueError(f"--only {args.only!r} names no case; expected some of {known}")
+    cases = config.select_cases(args.only or "")
     if not (args.tolerance >= 0 and math.isfinite(args.tolerance)):
         raise ValueError(f"--tolerance must be a finite number >= 0, got {args.tolerance}")
     directory = check_workdir(args.workdir)

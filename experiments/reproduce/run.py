@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only",
-        default="",
+        default=None,
         metavar="ROWS",
         help=f"comma-separated rows to run (default: all): {', '.join(r.name for r in RECIPES)}",
     )
@@ -68,21 +68,53 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def selected(only: str) -> list[Recipe]:
+def selected(only: str | None) -> list[Recipe]:
+    """The rows ``--only`` names (every row without the flag); an empty list or a row
+    named twice is refused (an empty ``--only`` used to mean every row: hours of runs)."""
+    if only is None:
+        return list(RECIPES)
     names = [n.strip() for n in only.split(",") if n.strip()]
     known = {r.name for r in RECIPES}
+    if not names:
+        raise ValueError(f"--only {only!r} names no row; expected some of {sorted(known)}")
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"--only: unknown row(s) {unknown}; expected some of {sorted(known)}")
-    return [r for r in RECIPES if not names or r.name in names]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--only {only!r} repeats {repeated}; expected each row once")
+    return [r for r in RECIPES if r.name in names]
+
+
+def checked_workdir(workdir: str) -> str:
+    """``workdir`` made absolute; an empty or blank one is refused (it meant the current
+    directory: the table and manifest went into the checkout)."""
+    if not workdir.strip():
+        raise ValueError(f"--workdir {workdir!r} is empty; expected a directory path")
+    return os.path.abspath(workdir)
+
+
+def read_manifest(path: str) -> bool:
+    """The ``quick`` flag a work dir's manifest records; ValueError naming the file when it
+    is not the ``{"quick": true|false}`` this module writes."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (ValueError, RecursionError) as e:
+        saved = e
+    if not isinstance(saved, dict) or not isinstance(saved.get("quick"), bool):
+        raise ValueError(
+            f'{path!r} is not a reproduction manifest; expected {{"quick": true or false}} '
+            f"(move it away or choose another --workdir)"
+        )
+    return saved["quick"]
 
 
 def check_manifest(workdir: str, quick: bool) -> None:
     """A work dir holds full rows or quick rows, never both."""
     path = os.path.join(workdir, MANIFEST)
     if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            saved = json.load(f).get("quick")
+        saved = read_manifest(path)
         if saved != quick:
             raise ValueError(
                 f"{workdir!r} holds a {'quick' if saved else 'full'} "
@@ -319,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         recipes = selected(args.only)
         check_doc(args.update_doc)
-        workdir = os.path.abspath(args.workdir)
+        workdir = checked_workdir(args.workdir)
         check_manifest(workdir, args.quick)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

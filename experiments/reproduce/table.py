@@ -77,11 +77,17 @@ def _load(path: str) -> dict | None:
         return None
     with open(path, encoding="utf-8") as f:
         try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
+            loaded = json.load(f)
+        except (ValueError, RecursionError) as e:  # also a number past 4300 digits
             raise ValueError(
                 f"{path} is not valid JSON ({e}); rerun its row or remove the file"
             ) from None
+    if not isinstance(loaded, dict):
+        raise ValueError(
+            f"{path} holds a JSON {type(loaded).__name__}, not a results record (an object); "
+            f"rerun its row or remove the file"
+        )
+    return loaded
 
 
 def command(recipe: Recipe, quick: bool = False) -> str:

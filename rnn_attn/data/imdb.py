@@ -44,17 +44,44 @@ def load_word_index(path: str) -> dict[str, int]:
         text = decode_text(f.read(), f"IMDB word index {path!r}")
     try:
         index = json.loads(text)
-    except json.JSONDecodeError as e:
+    except (ValueError, RecursionError) as e:  # ValueError: also a number past 4300 digits
         raise ValueError(
             f"malformed IMDB word index {path!r}: {e}; expected "
             f"imdb_word_index.json, a JSON object word -> rank"
         ) from None
-    if not isinstance(index, dict) or not all(isinstance(v, int) for v in index.values()):
+    if not isinstance(index, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in index.values()
+    ):
         raise ValueError(
             f"malformed IMDB word index {path!r}: expected a JSON object "
             f"mapping words to integer ranks"
         )
+    _check_ranks(index, path)
     return index
+
+
+MAX_RANK = 2**31 - 1 - 3  # a rank plus Keras's index_from (3) must fit int32 token ids
+
+
+def _check_ranks(index: Mapping[str, int], path: str) -> None:
+    """Each rank in [1, MAX_RANK] and no rank given to two words (a rank below 1 fell on
+    the ids reserved for padding, start and unknown words; a repeated one made two words
+    one token)."""
+    bad = next(((w, r) for w, r in index.items() if not 1 <= r <= MAX_RANK), None)
+    if bad is not None:
+        raise ValueError(
+            f"malformed IMDB word index {path!r}: the word {bad[0]!r} has rank {bad[1]}; "
+            f"expected ranks from 1 to {MAX_RANK:,} (1 = most frequent)"
+        )
+    if len(set(index.values())) != len(index):
+        seen: dict[int, str] = {}
+        for word, rank in index.items():
+            if rank in seen:
+                raise ValueError(
+                    f"malformed IMDB word index {path!r}: rank {rank} is given to both "
+                    f"{seen[rank]!r} and {word!r}; expected one word per rank"
+                )
+            seen[rank] = word
 
 
 def decode_review(

@@ -21,6 +21,7 @@ from itertools import repeat
 import numpy as np
 
 from rnn_attn.checks import argument
+from rnn_attn.memory import gib, host_free_bytes
 
 # keras.preprocessing.text's default filters: punctuation, tabs and newlines (not the
 # apostrophe, so "don't" stays one word).
@@ -135,7 +136,16 @@ def one_hot_chars(
 
 
 def _one_hot(codes: list[list[int]], max_length: int, width: int) -> np.ndarray:
-    """``<float32>[len(codes), max_length, width]`` with a 1 at each ``(i, j, codes[i][j])``."""
+    """``<float32>[len(codes), max_length, width]`` with a 1 at each ``(i, j, codes[i][j])``;
+    ValueError first when it would take more than half the free memory (numpy raised
+    MemoryError with a traceback)."""
+    need, free = len(codes) * max_length * width * 4, host_free_bytes()
+    if need > free / 2:
+        raise ValueError(
+            f"{len(codes)} texts one-hot encoded to max_length {max_length} over {width} "
+            f"symbols need {gib(need)} of float32, more than half the {gib(free)} free; "
+            f"expected a smaller max_length"
+        )
     out = np.zeros((len(codes), max_length, width), np.float32)
     lengths = np.fromiter((len(c) for c in codes), np.int64, count=len(codes))
     if lengths.sum():

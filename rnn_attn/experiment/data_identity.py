@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rnn_attn.data.paths import open_binary
 from rnn_attn.errors import ConfigError
 from rnn_attn.train.workdir import DATA_IDENTITY
 
@@ -29,9 +30,15 @@ CHUNK = 1 << 20
 
 
 def _hash_file(path: str, digest) -> int:
-    """Feeds ``path``'s bytes to ``digest``; returns how many there were."""
+    """Feeds ``path``'s bytes to ``digest``; returns how many there were. ``path`` must be
+    a regular file after following links (a FIFO among a data dir's files, read by no
+    loader, blocked the fingerprint forever): ConfigError naming it otherwise."""
     size = 0
-    with open(path, "rb") as f:
+    try:
+        f = open_binary(path, "data file", "; expected only regular files in the data")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    with f:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)
@@ -89,7 +96,7 @@ def read_recorded(workdir: str) -> dict[str, dict[str, Any]] | None:
             isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()
         ):
             raise ValueError("'fingerprints' is not {path: {'sha256': ...}}")
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
         raise ConfigError(
             f"{path!r} is not a readable data record ({type(e).__name__}: {e}); expected "
             f"the JSON a run writes before training; move it away or choose another --workdir"

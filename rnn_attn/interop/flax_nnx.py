@@ -153,6 +153,16 @@ class KerasGRUCell(_KerasCell):
         )
 
 
+def check_nnx_cell(cell: object) -> None:
+    """TypeError unless ``cell`` is one of this module's cells (a linen cell was taken and
+    failed at the first call with an AttributeError)."""
+    if not isinstance(cell, _KerasCell):
+        raise TypeError(
+            f"cell must be an nnx cell of this module (KerasSimpleRNNCell, KerasLSTMCell, "
+            f"KerasGRUCell), got {type(cell).__module__}.{type(cell).__name__}"
+        )
+
+
 class KerasRNN(nnx.Module):
     """A Keras recurrent layer over an nnx cell above, with any mask (left or right
     padding, holes; a masked step keeps the carry and outputs zeros), ``reverse``
@@ -161,6 +171,7 @@ class KerasRNN(nnx.Module):
 
     def __init__(self, cell: _KerasCell, *, return_sequences: bool = True, reverse: bool = False):
         recurrent.check_switches(return_sequences=return_sequences, reverse=reverse)
+        check_nnx_cell(cell)
         self.cell, self.return_sequences, self.reverse = cell, return_sequences, reverse
 
     def __call__(
@@ -194,6 +205,8 @@ class KerasBidirectional(nnx.Module):
                 f"unknown merge mode {merge_mode!r}; expected one of {recurrent.MERGE_MODES}"
             )
         recurrent.check_switches(return_sequences=return_sequences)
+        check_nnx_cell(forward)
+        check_nnx_cell(backward)
         self.forward, self.backward = forward, backward
         self.merge_mode, self.return_sequences = merge_mode, return_sequences
 

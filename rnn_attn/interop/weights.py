@@ -95,6 +95,14 @@ def from_keras(cell: fcells.Cell, weights: Sequence[np.ndarray]) -> dict[str, np
 
 def to_keras(cell: fcells.Cell, params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Our params as a Keras layer's ``set_weights`` list."""
+    names = ("kernel", "recurrent_kernel", "bias")
+    missing = [n for n in names if n not in params] if isinstance(params, Mapping) else names
+    if missing:
+        have = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(
+            f"our {type(cell).__name__} params have no {list(missing)} (got {have}); "
+            f"expected the dict the cell's init returns"
+        )
     shapes = _expected_shapes(cell, np.shape(params["kernel"])[0])
     return [_check_shape(name, params[name], shapes[name], "our") for name in shapes]
 

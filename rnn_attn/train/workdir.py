@@ -59,7 +59,7 @@ def _holder_pid(workdir: str) -> str:
     try:
         with open(os.path.join(workdir, IDENTITY)) as f:
             return str(json.load(f).get("pid", "unknown"))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return "unknown"
 
 
@@ -118,7 +118,7 @@ def read_identity(workdir: str) -> dict[str, Any] | None:
             identity = json.load(f)
         if not isinstance(identity, dict) or "experiment" not in identity:
             raise ValueError("no 'experiment' key")
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # JSON nested past the limit
         raise ConfigError(
             f"{path!r} is not a readable run record ({e}); expected the "
             f"JSON a run writes first; move it away or choose another "
