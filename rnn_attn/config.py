@@ -61,19 +61,17 @@ def check_fields(config: Any) -> None:
     bad flag, its value and what was expected."""
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
-        kind = bool if hints[f.name] is bool else _parser_for(hints[f.name])
+        kind = scalar_type(hints[f.name])
         check_value("--" + f.name.replace("_", "-"), getattr(config, f.name), kind, f.metadata)
 
 
-def _parser_for(kind: Any):
-    """The scalar type a field's flag parses to (``int | None`` -> ``int``)."""
-    if kind in (int, float, str):
+def scalar_type(kind: Any) -> type:
+    """The scalar type of a field's annotation, its flag's type (``int | None`` -> ``int``;
+    anything else but int, float, bool -> ``str``)."""
+    if kind in (int, float, str, bool):
         return kind
-    origin = typing.get_origin(kind)
-    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        return _parser_for(args[0])
-    return str
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    return scalar_type(args[0]) if args else str
 
 
 def to_dict(config: Any) -> dict[str, Any]:

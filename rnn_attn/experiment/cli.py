@@ -21,7 +21,7 @@ import sys
 import typing
 from typing import Any
 
-from rnn_attn.config import ConfigError, check_fields, field
+from rnn_attn.config import ConfigError, check_fields, field, scalar_type
 from rnn_attn.parallel.distributed import COMPUTE_DTYPES, resolve_coordinator
 from rnn_attn.train import workdir as workdirs
 
@@ -148,21 +148,13 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _scalar(kind: Any) -> type:
-    """The type a field's flag parses to (``int | None`` -> ``int``)."""
-    if kind in (int, float, str, bool):
-        return kind
-    args = [a for a in typing.get_args(kind) if a is not type(None)]
-    return _scalar(args[0]) if args else str
-
-
 def add_arguments(parser, config_cls: type, exclude: tuple[str, ...] = ()) -> None:
     """Adds a ``--flag`` for every field of ``config_cls`` not in ``exclude``."""
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
         if f.name in exclude:
             continue
-        kind, help_text = _scalar(hints[f.name]), f.metadata.get("help", "")
+        kind, help_text = scalar_type(hints[f.name]), f.metadata.get("help", "")
         if kind is bool:
             parser.add_argument(
                 _flag(f.name),
