@@ -107,6 +107,49 @@ def validate(record: Any) -> None:
                         f"got {len(values)}",
                     )
                 )
+    _check_pairing(record)
+
+
+def _two_model_comparisons(comparison: Any, path: str):
+    """``(path, comparison of two models)`` for each one below ``comparison`` (a metric's
+    ``stats.compare`` or the items of a ``stats.compare_many``)."""
+    if isinstance(comparison, list):
+        for i, item in enumerate(comparison):
+            yield from _two_model_comparisons(item, f"{path}[{i}]")
+    elif isinstance(comparison, Mapping):
+        if "headline" in comparison or "paired" in comparison:
+            yield path, comparison
+        if "comparisons" in comparison:
+            yield from _two_model_comparisons(comparison["comparisons"], f"{path}.comparisons")
+
+
+def _check_pairing(record: Mapping[str, Any]) -> None:
+    """A comparison is ``paired`` exactly when its headline says so, and its paired seeds
+    are the seeds both compared models ran."""
+    for key, value in (record.get("comparison") or {}).items():
+        for path, c in _two_model_comparisons(value, f"comparison.{key}"):
+            paired = "paired" in c
+            kind = c.get("headline", {}).get("kind")
+            if kind is not None and (kind == "paired") != paired:
+                raise ValueError(
+                    _message(
+                        f"{path}.headline.kind",
+                        f"expected {'paired' if paired else 'unpaired'} (the comparison "
+                        f"{'has' if paired else 'has no'} paired results), got {kind!r}",
+                    )
+                )
+            if not paired:
+                continue
+            for name in c.get("names", []):
+                seeds = record["models"].get(name, {}).get("seeds")
+                if seeds is not None and seeds != c["paired"]["seeds"]:
+                    raise ValueError(
+                        _message(
+                            f"{path}.paired.seeds",
+                            f"expected the seeds model {name!r} ran ({seeds}), got "
+                            f"{c['paired']['seeds']}",
+                        )
+                    )
 
 
 def _message(path: str, what: str, more: int = 0) -> str:
