@@ -10,6 +10,7 @@ import pytest
 
 from rnn_attn.analysis import schema, stats
 from rnn_attn.experiment import runner
+from tests._results import minimal_record
 
 SPEC = SimpleNamespace(compare=("acc",))
 SETUP = SimpleNamespace(reference_model="base")
@@ -22,20 +23,6 @@ def _models(**per_model) -> dict:
     }
 
 
-def _record(models: dict, comparison: dict | None) -> dict:
-    return {
-        "schema_version": schema.SCHEMA_VERSION,
-        "experiment": "toy",
-        "config": {},
-        "devices": {},
-        "metrics": {"acc": "accuracy"},
-        "models": models,
-        "comparison": comparison,
-        "timing": {"total_seconds": 1.0, "compile_seconds": None, "train_seconds": None},
-        "files": {},
-    }
-
-
 def test_two_models_with_the_same_seeds_are_compared_seed_by_seed():
     models = _models(base=([0, 1, 2], [0.85, 0.87, 0.86]), att=([0, 1, 2], [0.86, 0.885, 0.87]))
     out = runner.compare(SPEC, SETUP, models)
@@ -45,7 +32,7 @@ def test_two_models_with_the_same_seeds_are_compared_seed_by_seed():
     expected = stats.paired_test([0.86, 0.885, 0.87], [0.85, 0.87, 0.86])
     assert acc["paired"]["t_test"] == expected["t_test"]
     assert "welch_t_test" in acc and "mann_whitney_u" in acc and "hedges_g" in acc
-    schema.validate(_record(models, out))
+    schema.validate(minimal_record(models, out))
 
 
 def test_models_with_other_seeds_are_compared_unpaired_and_the_headline_says_why():
@@ -66,7 +53,7 @@ def test_three_models_are_paired_against_the_reference_and_holm_adjusted():
     assert [c["names"] for c in comparisons] == [["att", "base"], ["big", "base"]]
     assert all(c["headline"]["kind"] == "paired" for c in comparisons)
     assert all("p_value_holm" in c["paired"]["t_test"] for c in comparisons)
-    schema.validate(_record(models, out))
+    schema.validate(minimal_record(models, out))
 
 
 def test_the_schema_refuses_a_paired_comparison_whose_seeds_are_not_the_models():
@@ -74,12 +61,12 @@ def test_the_schema_refuses_a_paired_comparison_whose_seeds_are_not_the_models()
     out = runner.compare(SPEC, SETUP, models)
     out["acc"]["paired"]["seeds"] = [0, 1, 3]
     with pytest.raises(ValueError, match=r"comparison\.acc\.paired\.seeds: expected the seeds"):
-        schema.validate(_record(models, out))
+        schema.validate(minimal_record(models, out))
     out = runner.compare(SPEC, SETUP, models)
     out["acc"]["headline"]["kind"] = "unpaired"
     with pytest.raises(ValueError, match=r"headline\.kind: expected paired"):
-        schema.validate(_record(models, out))
+        schema.validate(minimal_record(models, out))
     out = runner.compare(SPEC, SETUP, models)
     del out["acc"]["paired"]["wilcoxon"]
     with pytest.raises(ValueError, match="wilcoxon"):
-        schema.validate(_record(models, out))
+        schema.validate(minimal_record(models, out))
