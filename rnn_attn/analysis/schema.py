@@ -18,6 +18,15 @@ Version 1, top-level keys:
   ``reference_perplexities_on_training_text`` (char_textgen). No other top-level key is
   allowed: the list is explicit, in the schema file.
 
+``comparison`` maps each compared metric to a comparison of two models (``stats.compare``)
+or ``{"comparisons": [...]}`` of such (``stats.compare_many``); other shapes written
+before stay valid. A comparison of two models may hold ``paired`` (both models ran the
+same seeds: ``seeds``, ``n``, the per-seed differences' ``mean_difference``,
+``std_difference``, ``confidence``, ``ci_low``, ``ci_high``, ``t_test`` and ``wilcoxon``,
+each p-value with an optional ``p_value_holm``) and ``headline`` (``kind`` paired or
+unpaired, ``test``, ``p_value``, ``why``); ``validate`` checks them and that ``paired.seeds``
+are both named models' seeds and ``headline.kind`` agrees with ``paired``.
+
 ``models`` maps each model's name to an object with ``seeds`` (integers, strictly
 ascending) and ``per_seed`` (``{metric: [one entry per seed, in the order of seeds]}``,
 each a number, a string or null), both required; optional ``parameters`` (int),
@@ -39,8 +48,9 @@ Changing the schema:
 
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
-  to docs/results_schema.md; older files stay valid. The data's ``fingerprints`` were added
-  so; ``trials`` and the ``decoding`` settings are planned so;
+  to docs/results_schema.md; older files stay valid. The data's ``fingerprints`` and a
+  comparison's ``paired`` and ``headline`` were added so; ``trials`` and the ``decoding``
+  settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
   raise ``SCHEMA_VERSION``, and add to ``MIGRATIONS`` the step that upgrades a version-N

@@ -32,6 +32,7 @@ Power and the number of seeds a comparison needs are in ``rnn_attn.analysis.powe
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -231,11 +232,12 @@ def _welch(a, b, alternative: str = "two-sided"):
     None when both samples are constant (scipy would divide zero by zero)."""
     a, b = _sample(a, "first sample"), _sample(b, "second sample")
     se2 = a.var(ddof=1) / a.size + b.var(ddof=1) / b.size
-    result = (
-        None
-        if se2 == 0.0
-        else scipy_stats.ttest_ind(a, b, equal_var=False, alternative=alternative)
-    )
+    if se2 == 0.0:
+        return float(a.mean() - b.mean()), 0.0, None
+    with warnings.catch_warnings():
+        if np.ptp(a) == 0.0 or np.ptp(b) == 0.0:  # exactly constant: no precision was lost
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        result = scipy_stats.ttest_ind(a, b, equal_var=False, alternative=alternative)
     return float(a.mean() - b.mean()), float(se2), result
 
 
