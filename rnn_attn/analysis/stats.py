@@ -190,6 +190,10 @@ def interquartile_mean(x) -> float:
     return float(scipy_stats.trim_mean(_sample(x, min_size=1), 0.25))
 
 
+def _pooled_iqm(*tasks: np.ndarray, axis: int = -1) -> np.ndarray:
+    return scipy_stats.trim_mean(np.concatenate(tasks, axis=axis), 0.25, axis=axis)
+
+
 def stratified_bootstrap_iqm(
     scores: Mapping[str, Sequence[float]],
     *,
@@ -198,25 +202,29 @@ def stratified_bootstrap_iqm(
     seed: int = 0,
 ) -> dict:
     """The interquartile mean of every task's per-seed scores pooled, with rliable's
-    stratified bootstrap interval: each resample redraws the seeds of each task from that
-    task's own (with replacement), then takes the pooled IQM; percentile interval."""
+    stratified bootstrap interval: ``scipy.stats.bootstrap`` over the tasks as separate
+    samples (``paired=False``: each resample redraws each task's seeds from that task's
+    own, with replacement), the pooled IQM of each resample, percentile interval."""
     _check_confidence(confidence)
     if not isinstance(scores, Mapping) or not scores:
         raise ValueError(f"scores must map each task to its per-seed scores, got {scores!r:.80}")
     if n_boot < 100:
         raise ValueError(f"n_boot must be >= 100, got {n_boot}")
-    tasks = {name: _sample(v, f"scores of {name}", min_size=1) for name, v in scores.items()}
-    rng = np.random.default_rng(seed)
-    resampled = np.concatenate(
-        [x[rng.integers(0, x.size, size=(n_boot, x.size))] for x in tasks.values()], axis=1
+    tasks = {name: _sample(v, f"scores of {name}") for name, v in scores.items()}
+    result = scipy_stats.bootstrap(
+        tuple(tasks.values()),
+        _pooled_iqm,
+        n_resamples=n_boot,
+        confidence_level=confidence,
+        method="percentile",
+        paired=False,
+        vectorized=True,
+        rng=np.random.default_rng(seed),
     )
-    values = scipy_stats.trim_mean(resampled, 0.25, axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return {
-        "iqm": interquartile_mean(np.concatenate(list(tasks.values()))),
-        "ci_low": float(low),
-        "ci_high": float(high),
+        "iqm": float(_pooled_iqm(*tasks.values())),
+        "ci_low": float(result.confidence_interval.low),
+        "ci_high": float(result.confidence_interval.high),
         "confidence": confidence,
         "tasks": {name: int(x.size) for name, x in tasks.items()},
         "method": f"stratified bootstrap (seeds within each task), percentile, {n_boot} "

@@ -368,3 +368,5 @@ def test_the_iqm_and_its_stratified_bootstrap_interval():
     assert result["ci_high"] - result["ci_low"] < 0.03
     with pytest.raises(ValueError, match="must map each task to its per-seed scores"):
         stats.stratified_bootstrap_iqm([0.1, 0.2])
+    with pytest.raises(ValueError, match="scores of b needs at least 2 values, got 1"):
+        stats.stratified_bootstrap_iqm({"a": [0.1, 0.2], "b": [0.3]})
