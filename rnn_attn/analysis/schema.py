@@ -21,7 +21,8 @@ Version 1, top-level keys:
 ``comparison`` maps each compared metric to a comparison of two models (``stats.compare``)
 or ``{"comparisons": [...]}`` of such (``stats.compare_many``); other shapes written
 before stay valid. A comparison of two models may hold ``paired`` (both models ran the
-same seeds: ``seeds``, ``n``, the per-seed differences' ``mean_difference``,
+same seeds: ``seeds`` (and ``seeds_by_source`` when the runs varied their sources
+separately and were paired by them), ``n``, the per-seed differences' ``mean_difference``,
 ``std_difference``, ``confidence``, ``ci_low``, ``ci_high``, ``t_test`` and ``wilcoxon``,
 each p-value with an optional ``p_value_holm``) and ``headline`` (``kind`` paired or
 unpaired, ``test``, ``p_value``, ``why``); ``validate`` checks them and that ``paired.seeds``
@@ -31,8 +32,11 @@ are both named models' seeds and ``headline.kind`` agrees with ``paired``.
 ascending) and ``per_seed`` (``{metric: [one entry per seed, in the order of seeds]}``,
 each a number, a string or null), both required; optional ``parameters`` (int),
 ``summary`` (``{metric: statistics object}`` or null), ``history_per_seed`` (one
-``{metric: [per-epoch numbers]}`` per seed) and ``learned_nothing`` (``{metric, chance,
-margin, seeds}``: the seeds whose metric stayed at chance); any other key (``vs_baseline``,
+``{metric: [per-epoch numbers]}`` per seed), ``learned_nothing`` (``{metric, chance,
+margin, seeds}``: the seeds whose metric stayed at chance), ``seeds_by_source``
+(``{init, data, dropout}``: each run's seed of every source, one per seed) and
+``variance_by_source`` (per metric, ``analysis.variance.decompose``'s record of a grid
+that crossed two sources); any other key (``vs_baseline``,
 ``samples_per_seed`` ...) is the experiment's own. ``timing`` holds ``total_seconds``
 (number), ``compile_seconds`` and ``train_seconds`` (number, or null: not measured), all
 required, and any other ``*_seconds`` number (``evaluate_seconds`` ...).
@@ -48,8 +52,9 @@ Changing the schema:
 
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
-  to docs/results_schema.md; older files stay valid. The data's ``fingerprints`` and a
-  comparison's ``paired`` and ``headline`` were added so; ``trials`` and the ``decoding``
+  to docs/results_schema.md; older files stay valid. The data's ``fingerprints``, a
+  comparison's ``paired`` and ``headline``, and a model's ``seeds_by_source`` and
+  ``variance_by_source`` were added so; ``trials`` and the ``decoding``
   settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
@@ -107,6 +112,8 @@ def validate(record: Any) -> None:
         ]
         if "history_per_seed" in model:
             lists.append((f"{where}.history_per_seed", model["history_per_seed"]))
+        for source, values in model.get("seeds_by_source", {}).items():
+            lists.append((f"{where}.seeds_by_source.{source}", values))
         for path, values in lists:
             if len(values) != len(seeds):
                 raise ValueError(
@@ -135,7 +142,7 @@ def _two_model_comparisons(comparison: Any, path: str):
 
 def _check_pairing(record: Mapping[str, Any]) -> None:
     """A comparison is ``paired`` exactly when its headline says so, and its paired seeds
-    are the seeds both compared models ran."""
+    (and seeds by source) are those both compared models ran."""
     for key, value in (record.get("comparison") or {}).items():
         for path, c in _two_model_comparisons(value, f"comparison.{key}"):
             paired = "paired" in c
@@ -151,15 +158,16 @@ def _check_pairing(record: Mapping[str, Any]) -> None:
             if not paired:
                 continue
             for name in c.get("names", []):
-                seeds = record["models"].get(name, {}).get("seeds")
-                if seeds is not None and seeds != c["paired"]["seeds"]:
-                    raise ValueError(
-                        _message(
-                            f"{path}.paired.seeds",
-                            f"expected the seeds model {name!r} ran ({seeds}), got "
-                            f"{c['paired']['seeds']}",
+                for key in ("seeds", "seeds_by_source"):
+                    ran = record["models"].get(name, {}).get(key)
+                    if key in c["paired"] and ran is not None and ran != c["paired"][key]:
+                        raise ValueError(
+                            _message(
+                                f"{path}.paired.{key}",
+                                f"expected the {key.replace('_', ' ')} model {name!r} ran "
+                                f"({ran}), got {c['paired'][key]}",
+                            )
                         )
-                    )
 
 
 def _message(path: str, what: str, more: int = 0) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnn_attn.errors import ConfigError, DegenerateRunError
+from rnn_attn.seed_sources import SOURCES
 from rnn_attn.train import feed
 from rnn_attn.train.programs import Programs
 from rnn_attn.train.steps import TrainState
@@ -46,10 +47,22 @@ class FitConfig:
     # XLA options of the training program, as (name, value) pairs: e.g. the copy task's
     # (("xla_backend_optimization_level", 1),); they may change float rounding.
     compiler_options: tuple[tuple[str, Any], ...] = ()
+    # Each seed's (init, data, dropout) seeds (rnn_attn.seed_sources), when they are not
+    # all its seed number; () for that default.
+    sources: tuple[tuple[int, int, int], ...] = ()
 
     def validate(self) -> FitConfig:
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if self.sources and (
+            len(self.sources) != len(self.seeds)
+            or len(set(self.sources)) != len(self.sources)
+            or any(len(s) != len(SOURCES) for s in self.sources)
+        ):
+            raise ConfigError(
+                f"sources must be one distinct {SOURCES} triple per seed "
+                f"({len(self.seeds)}), got {self.sources}"
+            )
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -67,6 +80,12 @@ class FitConfig:
         if self.seed_loop not in SEED_LOOPS:
             raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got {self.seed_loop!r}")
         return self
+
+    def source_seeds(self, source: str) -> tuple[int, ...]:
+        """Each seed's seed of ``source`` (one of ``seed_sources.SOURCES``)."""
+        if not self.sources:
+            return tuple(self.seeds)
+        return tuple(triple[SOURCES.index(source)] for triple in self.sources)
 
     def segment_length(self, num_batches: int) -> int:
         """Steps of the training program: an epoch, or ``checkpoint_every`` if fewer."""
