@@ -188,6 +188,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "fifo_tree_dir": "fifo_tree",
             "pilot_results": "pilot/results.json",
             "pilot_three_models": "pilot_three/results.json",
+            "grid_copy_workdir": "grid_copy_run",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -235,7 +236,21 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     _write_bad_data_files(paths)
     _write_hostile_round3(paths)
     _write_pilots(paths)
+    _write_grid_run(paths)
     return {name: str(path) for name, path in paths.items()}
+
+
+def _write_grid_run(paths: dict[str, pathlib.Path]) -> None:
+    """The run record of a copy-task run made with ``--local --seeds-by-source
+    init=2,data=2`` (an interrupted one: no results.json)."""
+    from experiments.copy_task.train import EXPERIMENT
+    from rnn_attn.config import to_dict
+    from rnn_attn.experiment.cli import parse
+    from rnn_attn.train.workdir import write_identity
+
+    config = to_dict(parse(EXPERIMENT, ["--local", "--seeds-by-source", "init=2,data=2"])[0])
+    paths["grid_copy_workdir"].mkdir()
+    write_identity(str(paths["grid_copy_workdir"]), "copy_task", config)
 
 
 def _write_pilots(paths: dict[str, pathlib.Path]) -> None:
@@ -370,6 +385,7 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.nn.layers",
         "rnn_attn.nn.recurrent",
         "rnn_attn.analysis.stats",
+        "rnn_attn.analysis.variance",
         "rnn_attn.data.chars",
         "rnn_attn.data.copy_task",
         "rnn_attn.data.glove",

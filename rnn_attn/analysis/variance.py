@@ -170,6 +170,10 @@ def decompose(
     table, levels = crossed_table(values, first, second)
     keys = [names[0], names[1], RESIDUAL]
     anova = anova_table(table, names)
+    if np.ptp(table) == 0:  # no variance: not the 1e-32 of the least-squares fit's rounding
+        for key in keys:
+            anova[key] |= {"sum_sq": 0.0, "mean_sq": 0.0}
+            anova[key] |= {"F": None, "p_value": None} if key != RESIDUAL else {}
     raw = moment_estimates(*(anova[k]["mean_sq"] for k in keys), *table.shape)
     estimate = np.maximum(raw, 0.0)
     draws = parametric_bootstrap(estimate, table.shape, n_boot, seed)

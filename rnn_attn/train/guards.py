@@ -73,6 +73,7 @@ def check_memory(
             f"{batches / 2**30:.1f} GiB, data {splits / 2**30:.1f} GiB), more than half "
             f"the {free / 2**30:.1f} GiB free; expected a smaller model, batch, "
             f"--checkpoint-every or fewer --seeds"
+            + (" (a smaller --seeds-by-source grid)" if config.sources else "")
         )
 
 
