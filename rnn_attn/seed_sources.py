@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 from rnn_attn.errors import ConfigError
@@ -43,7 +44,7 @@ def parse_grid(text: str, *, max_runs: int) -> dict[str, int]:
             )
         if name in counts:
             raise ConfigError(f"{FLAG} {text!r} names the source {name!r} twice; expected once")
-        if not equals or not count.lstrip("-").isdigit() or int(count) < 1:
+        if not equals or not re.fullmatch(r"-?[0-9]+", count) or int(count) < 1:
             raise ConfigError(
                 f"{FLAG}: the count of {name!r} must be an integer >= 1, got {count or entry!r}"
             )

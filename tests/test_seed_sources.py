@@ -22,6 +22,7 @@ def test_a_grid_is_parsed_in_the_order_of_the_sources():
         ("init=0,data=5", "the count of 'init' must be an integer >= 1, got '0'"),
         ("init=-2", "the count of 'init' must be an integer >= 1, got '-2'"),
         ("init=two", "the count of 'init' must be an integer >= 1, got 'two'"),
+        ("init=\u00b2", "the count of 'init' must be an integer >= 1, got '\u00b2'"),
         ("init", "the count of 'init' must be an integer >= 1, got 'init'"),
         (
             "seed=3",
