@@ -70,26 +70,24 @@ def _run(module, *args, env_extra=None):
     )
 
 
-def test_imdb_attention_end_to_end(tmp_path):
-    data = _data_dir(tmp_path)
-    workdir = str(tmp_path / "run")
-    args = [
+def _attention_args(data, workdir: str) -> list[str]:
+    """A tiny imdb_attention run: 2 seeds x 2 epochs of 3 steps."""
+    sizes = ["--num-words", "30", "--maxlen", "8", "--epochs", "2", "--seeds", "2"]
+    return [
         "--workdir",
         workdir,
         "--data-dir",
         str(data),
-        "--num-words",
-        "30",
-        "--maxlen",
-        "8",
-        "--epochs",
-        "2",
-        "--seeds",
-        "2",
+        *sizes,
         "--batch-size",
         "4",
         "--no-progress",
     ]
+
+
+def test_imdb_attention_end_to_end(tmp_path):
+    workdir = str(tmp_path / "run")
+    args = _attention_args(_data_dir(tmp_path), workdir)
     done = _run("experiments.imdb_attention", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     results = check_work_dir(workdir)
@@ -109,25 +107,8 @@ def test_imdb_attention_end_to_end(tmp_path):
 
 @pytest.mark.slow  # two more runs; a resume replaying a run is checked by the copy task's
 def test_imdb_attention_resume_of_a_finished_run_reports_the_same_numbers(tmp_path):
-    data = _data_dir(tmp_path)
     workdir = str(tmp_path / "run")
-    args = [
-        "--workdir",
-        workdir,
-        "--data-dir",
-        str(data),
-        "--num-words",
-        "30",
-        "--maxlen",
-        "8",
-        "--epochs",
-        "2",
-        "--seeds",
-        "2",
-        "--batch-size",
-        "4",
-        "--no-progress",
-    ]
+    args = _attention_args(_data_dir(tmp_path), workdir)
     done = _run("experiments.imdb_attention", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.load(open(os.path.join(workdir, "results.json")))
