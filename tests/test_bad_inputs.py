@@ -344,6 +344,7 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.nn.cells",
         "rnn_attn.config",
         "rnn_attn.nn.layers",
+        "rnn_attn.nn.numpy_lstm",
         "rnn_attn.nn.recurrent",
         "rnn_attn.analysis.stats",
         "rnn_attn.data.chars",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_attn import memory
 from rnn_attn.data.paths import checked_lines, encoding_name, nul_note, open_text
 
 HINT = " (expected the GloVe text format, e.g. glove.6B.100d.txt or a .gz of it)"
@@ -179,6 +180,9 @@ def embedding_matrix(
       word_index: word -> index >= 1 (``Tokenizer.word_index``).
       num_words: rows of the matrix (``Tokenizer(num_words=...)``).
       dim: the vectors' dimension; None takes it from ``vectors``.
+
+    A matrix past half the free memory is refused first (one ValueError,
+    ``rnn_attn.memory.check_fits``).
     """
     if not isinstance(num_words, int | np.integer) or num_words < 1:
         raise ValueError(f"num_words must be an integer >= 1, got {num_words!r}")
@@ -186,6 +190,12 @@ def embedding_matrix(
         if not vectors:
             raise ValueError("dim must be given when there are no vectors to take it from")
         dim = len(next(iter(vectors.values())))
+    memory.check_fits(
+        f"{num_words} embedding rows of dim {dim}",
+        num_words * dim * 4,
+        "a smaller num_words",
+        dtype="float32",
+    )
     out = np.zeros((num_words, dim), np.float32)
     missing = {}
     for word, i in word_index.items():
