@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import itertools
 import re
 import string
@@ -155,12 +156,13 @@ def format_date(day: datetime.date, form: int) -> str:
     return DATE_FORMATS[form].format(**_date_fields(day))
 
 
-def _all_date_strings() -> list[str]:
+@functools.cache  # a constant: the same list on every call
+def _all_date_strings() -> tuple[str, ...]:
     """Every format of every day of a leap year: all the lengths and characters there
     are (they do not depend on the four-digit year)."""
     first = datetime.date(2000, 1, 1)
     days = [first + datetime.timedelta(days=i) for i in range(366)]
-    return [format_date(d, f) for d in days for f in range(len(DATE_FORMATS))]
+    return tuple(format_date(d, f) for d in days for f in range(len(DATE_FORMATS)))
 
 
 def date_lengths() -> tuple[int, int]:

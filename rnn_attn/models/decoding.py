@@ -65,8 +65,14 @@ def pack(source: jax.Array, outputs: jax.Array, start: int) -> jax.Array:
 
 
 def length_penalty(length: jax.Array, alpha: float) -> jax.Array:
-    """``((5 + length) / 6) ** alpha`` (exactly 1 for ``alpha = 0``)."""
-    return ((5.0 + length) / 6.0) ** alpha
+    """``((5 + length) / 6) ** alpha`` in float32 (exactly 1 for ``alpha = 0``)."""
+    return ((5.0 + jnp.asarray(length, jnp.float32)) / 6.0) ** jnp.float32(alpha)
+
+
+def _log_softmax(logits: jax.Array) -> jax.Array:
+    """Log-probabilities in float32, whatever the logits' dtype (the sums decoding
+    carries keep one dtype)."""
+    return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
 
 
 def _encode_one(model, params, source: jax.Array, copies: int):
@@ -81,8 +87,8 @@ def _greedy_one(model, params, source, max_length: int, tokens: Tokens):
     def body(carry, t):
         state, token, done, log_prob = carry
         logits, state, weights = model.step(params, memory, state, token, t)
-        scores = jax.nn.log_softmax(logits, axis=-1)  # [1, V], as beam search's
-        best = jnp.argmax(scores[0])
+        scores = _log_softmax(logits)  # [1, V], as beam search's
+        best = jnp.argmax(scores[0]).astype(jnp.int32)
         log_prob = jnp.where(done, log_prob, log_prob + scores[0, best])
         out = jnp.where(done, tokens.pad, best)
         weights = jnp.zeros(source.shape, logits.dtype) if weights is None else weights[0]
@@ -117,7 +123,7 @@ def _finish(carry_done, ended, ended_lp, ended_score, width: int):
     ended_score = jnp.where(count >= width, -jnp.inf, ended_score)
     pool_score = jnp.concatenate([done_score, ended_score])
     keep = _top(pool_score, width)
-    count = count + jnp.sum(ended_score > -jnp.inf)
+    count = count + jnp.sum(ended_score > -jnp.inf, dtype=count.dtype)
     done = jnp.concatenate([done, ended])[keep]
     return done, jnp.concatenate([done_lp, ended_lp])[keep], pool_score[keep], count
 
@@ -126,7 +132,7 @@ def _beam_step(model, params, memory, tokens: Tokens, alpha: float, carry, t):
     state, last, alive, alive_lp, finished = carry
     width = last.shape[0]
     logits, state, _ = model.step(params, memory, state, last, t)
-    scores = jax.nn.log_softmax(logits, axis=-1)  # [K, V]
+    scores = _log_softmax(logits)  # [K, V]
     vocab = scores.shape[-1]
     candidates = (alive_lp[:, None] + scores).reshape(-1)
     # The end tokens among the K best candidates finish their hypotheses (Fairseq's rule:
@@ -150,8 +156,8 @@ def _beam_one(model, params, source, max_length, width, alpha, tokens: Tokens):
     memory, state = _encode_one(model, params, source, width)
     blank = jnp.full((width, max_length), tokens.pad, jnp.int32)
     # One live hypothesis at first (the others at -inf), none finished.
-    alive_lp = jnp.full((width,), -jnp.inf).at[0].set(0.0)
-    none = jnp.full((width,), -jnp.inf)
+    alive_lp = jnp.full((width,), -jnp.inf, jnp.float32).at[0].set(0.0)
+    none = jnp.full((width,), -jnp.inf, jnp.float32)
     start = jnp.full((width,), tokens.start, jnp.int32)
     carry = (state, start, blank, alive_lp, (blank, none, none, jnp.zeros((), jnp.int32)))
 
