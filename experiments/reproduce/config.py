@@ -172,6 +172,35 @@ def _char(cell: str, what: str) -> Recipe:
     )
 
 
+SEQ2SEQ_MODELS = ("none", "bahdanau", "luong_dot", "luong_general", "multihead", "transformer")
+SEQ2SEQ_QUICK = ("--local", "--epochs", "1", "--train-examples", "640")
+
+
+def _seq2seq(task: str, what: str) -> Recipe:
+    """Issue 32's comparison on one generated task (document 001's question, beyond the
+    copy task): every model's TEST and length-generalisation exact match, 10 seeds."""
+    figures = []
+    for model in SEQ2SEQ_MODELS:
+        figures.append(
+            Figure(f"{model}: TEST exact match (greedy)", _per_seed(model, "test_exact_match"))
+        )
+        figures.append(
+            Figure(f"{model}: LONGER inputs, exact match", _per_seed(model, "long_exact_match"))
+        )
+    return Recipe(
+        f"001_seq2seq_{task}",
+        "001",
+        f"beyond the copy task (issue 32): {what}",
+        "seq2seq",
+        ("--task", task),
+        ("--task", task, *SEQ2SEQ_QUICK),
+        tuple(figures),
+        "10 seeds; the sizes and epochs of experiments/seq2seq/config.py TASK_SIZES; "
+        "the paired comparisons with 'none' are in the row's results.json",
+        plots=("exact_match_by_seed", "attention_bahdanau"),
+    )
+
+
 VANISHING_CONFIGS = (
     "simple_rnn",
     "simple_rnn_normal_init",
@@ -362,4 +391,8 @@ RECIPES: tuple[Recipe, ...] = (
         "3 seeds, 1,500 Adam steps; the label is the first of 100 symbols",
         plots=("gradient_by_step", "accuracy_by_length"),
     ),
+    _seq2seq("reversal", "reversal of up to 16 symbols"),
+    _seq2seq("sorting", "sorting of up to 12 symbols"),
+    _seq2seq("addition", "addition of two numbers of up to 3 digits"),
+    _seq2seq("dates", "dates in six English formats to ISO 8601"),
 )
