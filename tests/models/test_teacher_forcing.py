@@ -9,7 +9,6 @@ import pytest
 
 from rnn_attn.models.decoding import pack
 from rnn_attn.models.teacher_forcing import SEQ2SEQ_MODELS, make_seq2seq
-from rnn_attn.nn.attention import MultiHeadAttentionDecoder
 from rnn_attn.nn.transformer import sinusoidal_positions
 
 VOCAB, LENGTH = 7, 4
@@ -23,22 +22,30 @@ def _model(kind):
     return model, model.init(jax.random.PRNGKey(3))
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_teacher_forcing_is_the_decoding_step_and_ignores_padding(kind):
-    model, params = _model(kind)
+def _forced_stepped_and_padded(model, params):
+    """Teacher-forced logits and weights, the same from ``step`` one token at a time, and
+    teacher-forced with three more padding steps after the source (one program)."""
     inputs = pack(SOURCE, OUTPUTS, 1)
-    logits, weights = jax.jit(lambda p, x: model.apply(p, x, return_weights=True))(params, inputs)
-    assert logits.shape == (2, LENGTH, VOCAB)
+    logits, weights = model.apply(params, inputs, return_weights=True)
     memory = model.encode(params, SOURCE)
     state, stepped = model.start(params, memory), []
     for t in range(LENGTH):
         step_logits, state, _ = model.step(params, memory, state, inputs[:, SOURCE.shape[1] + t], t)
         stepped.append(step_logits)
-    np.testing.assert_allclose(jnp.stack(stepped, 1), logits, atol=1e-5)
-    # Three more padding steps (a longer source array) change no logit, no weight.
     padded = jnp.concatenate([SOURCE, jnp.zeros((2, 3), jnp.int32)], 1)
-    more, more_weights = model.apply(params, pack(padded, OUTPUTS, 1), return_weights=True)
-    np.testing.assert_allclose(more, logits, atol=1e-5)
+    more = model.apply(params, pack(padded, OUTPUTS, 1), return_weights=True)
+    return (logits, weights), jnp.stack(stepped, 1), more
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_teacher_forcing_is_the_decoding_step_and_ignores_padding(kind):
+    model, params = _model(kind)
+    forced, stepped, more = jax.jit(lambda p: _forced_stepped_and_padded(model, p))(params)
+    (logits, weights), (more_logits, more_weights) = forced, more
+    assert logits.shape == (2, LENGTH, VOCAB)
+    np.testing.assert_allclose(stepped, logits, atol=1e-5)
+    # Three more padding steps (a longer source array) change no logit, no weight.
+    np.testing.assert_allclose(more_logits, logits, atol=1e-5)
     if weights is not None:
         np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-5)
         np.testing.assert_allclose(more_weights[..., :4], weights, atol=1e-5)
@@ -47,10 +54,10 @@ def test_teacher_forcing_is_the_decoding_step_and_ignores_padding(kind):
 
 
 def test_multihead_attention_matches_its_formula():
-    decoder = MultiHeadAttentionDecoder(4, 5, heads=2)
-    params = decoder.init(jax.random.PRNGKey(0), 6)
+    model, params = _model("multihead")  # the decoder of 8 units over 8 features, 2 heads
+    decoder, params = model.decoder, params["decoder"]
     rng = np.random.default_rng(0)
-    encoded, query = rng.normal(size=(1, 3, 6)), rng.normal(size=(1, 6))
+    encoded, query = rng.normal(size=(1, 3, 8)), rng.normal(size=(1, 8))
     mask = np.array([[True, True, False]])
     weights, context = decoder.attend(
         params, query, decoder.precompute_keys(params, encoded), encoded, mask
@@ -58,8 +65,8 @@ def test_multihead_attention_matches_its_formula():
     k, v = encoded[0] @ np.asarray(params["W_k"]), encoded[0] @ np.asarray(params["W_v"])
     heads_w, heads_c = [], []
     for h in range(2):
-        cols = slice(3 * h, 3 * h + 3)
-        scores = k[:2, cols] @ query[0, cols] / np.sqrt(3)
+        cols = slice(4 * h, 4 * h + 4)
+        scores = k[:2, cols] @ query[0, cols] / np.sqrt(4)
         w = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
         heads_w.append(np.append(w, 0.0))
         heads_c.append(w @ v[:2, cols])
