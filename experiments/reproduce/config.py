@@ -173,7 +173,7 @@ def _char(cell: str, what: str) -> Recipe:
 
 
 SEQ2SEQ_MODELS = ("none", "bahdanau", "luong_dot", "luong_general", "multihead", "transformer")
-SEQ2SEQ_QUICK = ("--local", "--epochs", "1", "--train-examples", "640")
+SEQ2SEQ_QUICK = ("--local", "--epochs", "1", "--train-examples", "640", "--models", "bahdanau")
 
 
 def _seq2seq(task: str, what: str) -> Recipe:

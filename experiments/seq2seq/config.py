@@ -122,6 +122,21 @@ class Seq2SeqConfig(fit_fields(epochs=0, batch_size=64, eval_batch_size=500, lea
         return self.max_output_length or self.task_spec.target_length("long")
 
     @property
+    def model_options(self) -> dict:
+        """The models' sizes (``make_seq2seq``'s keyword arguments)."""
+        return {k: getattr(self, k) for k in ("units", "heads", "dim", "layers", "hidden")}
+
+    @property
+    def decoding(self) -> dict:
+        """How the TEST outputs are decoded (results.json ``decoding``)."""
+        beam = {"beam_width": self.beam_width, "length_penalty": self.length_penalty}
+        return (
+            {"decode": self.decode, "max_output_length": self.output_length}
+            | (beam if self.decode == "beam" else {})
+            | {"beam_sweep": self.sweep_widths}
+        )
+
+    @property
     def sweep_widths(self) -> list[int]:
         return [int(w) for w in split_names(self.beam_sweep)]
 

@@ -16,6 +16,7 @@ from experiments.seq2seq import config as s2s_config
 from experiments.seq2seq import report
 from experiments.seq2seq.config import Seq2SeqConfig
 from rnn_attn.data import seq2seq_tasks as tasks
+from rnn_attn.data.seq2seq_tasks import SPLITS
 from rnn_attn.experiment.spec import Experiment, Setup, describe
 from rnn_attn.models import decoding
 from rnn_attn.models.teacher_forcing import make_seq2seq
@@ -25,31 +26,6 @@ from rnn_attn.train.optimizers import keras_adam
 from rnn_attn.train.sampled_test import compile_sampled_test, sampled_test
 
 TOKENS = decoding.Tokens(start=tasks.START, end=tasks.END, pad=tasks.PAD)
-OPTIONS = ("units", "heads", "dim", "layers", "hidden")
-
-
-def encoded_splits(cfg: Seq2SeqConfig) -> tuple[dict, dict]:
-    """Every split encoded (``tasks.encode``) and the data's record (sizes, overlaps)."""
-    task = cfg.task_spec
-    sizes = {s: getattr(cfg, f"{s}_examples") for s in tasks.SPLITS}
-    splits = tasks.make_splits(task, sizes, cfg.data_seed)
-    arrays = {
-        s: tasks.encode(task, splits[s], task.source_length(s), cfg.output_length) for s in splits
-    }
-    record = {
-        "task": cfg.task,
-        "sizes": cfg.sizes | {"max_output_length": cfg.output_length},
-        "examples": sizes,
-        "overlaps": tasks.overlaps(splits),
-        "vocabulary": list(task.vocabulary),
-        "data_seed": cfg.data_seed,
-    }
-    return arrays, record
-
-
-def teacher_forcing_split(arrays: dict) -> feed.Split:
-    packed = np.concatenate([arrays["source"], arrays["decoder_inputs"]], axis=1)
-    return feed.Split({"inputs": packed, "targets": arrays["targets"]})
 
 
 def test_programs(cfg: Seq2SeqConfig, model, arrays: dict, mesh) -> dict:
@@ -76,32 +52,31 @@ def test_programs(cfg: Seq2SeqConfig, model, arrays: dict, mesh) -> dict:
 
 
 def build(cfg: Seq2SeqConfig, ctx) -> Setup:
-    arrays, record = encoded_splits(cfg)
-    vocabulary = len(record["vocabulary"])
-    options = {k: getattr(cfg, k) for k in OPTIONS}
+    sizes = {s: getattr(cfg, f"{s}_examples") for s in SPLITS}
+    arrays, record = tasks.dataset(cfg.task_spec, sizes, cfg.data_seed, cfg.output_length)
+    epochs = cfg.sizes["epochs"]  # every model's budget: these epochs of these batches
+    record |= {"epochs": epochs, "steps": epochs * -(-sizes["train"] // cfg.batch_size)}
+    vocabulary, length = len(record["vocabulary"]), cfg.output_length
     models = {
-        n: make_seq2seq(n, vocabulary, cfg.output_length, pad_id=tasks.PAD, **options)
+        n: make_seq2seq(n, vocabulary, length, pad_id=tasks.PAD, **cfg.model_options)
         for n in cfg.model_names
     }
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     tests = {n: pool.submit(test_programs, cfg, m, arrays, ctx.mesh) for n, m in models.items()}
     pool.shutdown(wait=False)  # the test programs compile while the models train
-    data = engine.FitData(
-        teacher_forcing_split(arrays["train"]), teacher_forcing_split(arrays["validation"])
+    train, validation = (
+        feed.Split({k: arrays[s][k] for k in ("inputs", "targets")}) for s in SPLITS[:2]
     )
-    decode = {"decode": cfg.decode, "max_output_length": cfg.output_length}
-    if cfg.decode == "beam":
-        decode |= {"beam_width": cfg.beam_width, "length_penalty": cfg.length_penalty}
     return Setup(
         models=models,
-        data=data,
+        data=engine.FitData(train, validation),
         objective=masked_sequence_cross_entropy(tasks.PAD),
         optimizer=keras_adam(cfg.learning_rate),
-        fit={"monitor": "val_loss", "epochs": cfg.sizes["epochs"]},
+        fit={"monitor": "val_loss", "epochs": epochs},
         data_description=f"{cfg.task}: {record['examples']} distinct examples",
-        record={"data": record, "decoding": decode | {"beam_sweep": cfg.sweep_widths}},
+        record={"data": record, "decoding": cfg.decoding},
         reference_model=cfg.model_names[0],
-        extras={"tests": tests, "arrays": arrays, "vocabulary": record["vocabulary"]},
+        extras={"tests": tests, "vocabulary": record["vocabulary"]},
     )
 
 
@@ -121,12 +96,11 @@ def evaluate(cfg: Seq2SeqConfig, setup: Setup, name: str, fit: engine.FitResult)
     decoded = decoded_figures(cfg, setup, name, fit)
     per_seed = {"best_epoch": list(fit.best_epoch), "val_loss": list(fit.best_value)}
     for run, out in decoded.items():
-        at = f"{run}_"
-        per_seed[f"{at}exact_match"] = out["exact_match"].tolist()
-        per_seed[f"{at}token_accuracy"] = out["token_accuracy"].tolist()
-        per_seed[f"{at}log_prob"] = out["log_prob"].mean(-1).astype(float).tolist()
+        figures = {k: out[k] for k in ("exact_match", "token_accuracy")}
+        figures["log_prob"] = out["log_prob"].mean(-1)
         if "valid" in out:
-            per_seed[f"{at}valid_dates"] = out["valid"].mean(-1).astype(float).tolist()
+            figures["valid_dates"] = out["valid"].mean(-1)
+        per_seed |= {f"{run}_{k}": v.astype(float).tolist() for k, v in figures.items()}
     return {"per_seed": per_seed, "spot_checks_first_seed": report.spot_checks(cfg, setup, decoded)}
 
 

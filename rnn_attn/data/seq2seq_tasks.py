@@ -251,7 +251,9 @@ def encode(
     task: Task, examples: Sequence[Example], source_length: int, target_length: int
 ) -> dict[str, np.ndarray]:
     """``{"source" <int32>[n, S], "targets" <int32>[n, T], "decoder_inputs" <int32>[n,
-    T]}`` (the module doc); ValueError when an example does not fit."""
+    T], "inputs" <int32>[n, S + T]}`` (the module doc; ``inputs``: the source and the
+    decoder inputs side by side, as the sequence-to-sequence models read them); ValueError
+    when an example does not fit."""
     index = {symbol: i for i, symbol in enumerate(task.vocabulary)}
     n = len(examples)
     source = np.full((n, source_length), PAD, np.int32)
@@ -265,7 +267,33 @@ def encode(
         source[row, : len(src)] = [index[s] for s in src]
         targets[row, : len(tgt) + 1] = [*(index[s] for s in tgt), END]
     decoder_inputs = np.concatenate([np.full((n, 1), START, np.int32), targets[:, :-1]], 1)
-    return {"source": source, "targets": targets, "decoder_inputs": decoder_inputs}
+    return {
+        "source": source,
+        "targets": targets,
+        "decoder_inputs": decoder_inputs,
+        "inputs": np.concatenate([source, decoder_inputs], axis=1),
+    }
+
+
+def dataset(
+    task: Task, sizes: dict[str, int], seed: int, target_length: int
+) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+    """Every split (``make_splits``) encoded with targets of ``target_length`` tokens
+    (``encode``), and its record: the task's sizes, the examples per split, the overlaps
+    (0), the vocabulary and the seed."""
+    splits = make_splits(task, sizes, seed)
+    arrays = {s: encode(task, splits[s], task.source_length(s), target_length) for s in splits}
+    record = {
+        "task": task.name,
+        "train_length": task.train_length,
+        "long_length": task.long_length if task.name != "dates" else date_lengths()[1],
+        "target_length": target_length,
+        "examples": dict(sizes),
+        "overlaps": overlaps(splits),
+        "vocabulary": list(task.vocabulary),
+        "seed": seed,
+    }
+    return arrays, record
 
 
 def decode_text(tokens: Sequence[int], vocabulary: Sequence[str]) -> str:

@@ -62,6 +62,16 @@ def test_encode_lays_out_targets_and_teacher_forcing_inputs():
         tasks.encode(task, [(tuple("12+9"), tuple("21"))], 5, 2)
 
 
+def test_a_dataset_is_every_split_encoded_and_its_record():
+    task = tasks.Task("reversal", 4, 6)
+    arrays, record = tasks.dataset(task, SIZES, seed=1, target_length=9)
+    assert record["overlaps"] == tasks.overlaps(tasks.make_splits(task, SIZES, seed=1))
+    assert record["examples"] == SIZES and record["target_length"] == 9
+    assert arrays["train"]["inputs"].shape == (300, 4 + 9)
+    assert arrays["long"]["inputs"].shape == (50, 6 + 9)
+    np.testing.assert_array_equal(arrays["test"]["inputs"][:, 4:], arrays["test"]["decoder_inputs"])
+
+
 def test_valid_dates_are_real_iso_dates():
     task = tasks.Task("dates", 20, 28)
     vocab = {s: i for i, s in enumerate(task.vocabulary)}
