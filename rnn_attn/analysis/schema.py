@@ -15,7 +15,8 @@ Version 1, top-level keys:
 - optional: ``reference`` (str: the document's figures), ``data`` (object or str: what data
   was used), ``fingerprints`` (``{path: {"sha256", "bytes"}}`` of every data file read;
   ``{}``: generated data), ``nonfinite`` (written by ``write_results``), ``baseline`` (weather),
-  ``reference_perplexities_on_training_text`` (char_textgen). No other top-level key is
+  ``reference_perplexities_on_training_text`` (char_textgen), ``decoding`` (seq2seq: how
+  the outputs were decoded). No other top-level key is
   allowed: the list is explicit, in the schema file.
 
 ``comparison`` maps each compared metric to a comparison of two models (``stats.compare``)
