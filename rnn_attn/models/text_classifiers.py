@@ -572,11 +572,13 @@ class TransformerClassifier:
         }
 
     def embed(self, params: dict, tokens: jax.Array, mask: jax.Array) -> jax.Array:
-        """Scaled embeddings plus the sinusoid of each word's position among the words."""
+        """Scaled embeddings plus the sinusoid of each word's position among the words;
+        0 at padding (``layers.zero_masked``: whatever the padding row holds, NaN
+        included, reaches no output or gradient)."""
         position = jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
         table = transformer.sinusoidal_positions(tokens.shape[-1], self.embed_dim)
         scale = np.float32(np.sqrt(self.embed_dim))
-        return embed(params, tokens) * scale + table[position]
+        return layers.zero_masked(embed(params, tokens) * scale + table[position], mask)
 
     def apply(self, params, tokens, *, train=False, key=None, return_weights=False):
         """``tokens <int>[batch, time]`` -> logits ``<float32>[batch]``; with

@@ -307,9 +307,12 @@ def test_self_attention_models_ignore_padding(name):
     np.testing.assert_array_equal(weights2[:, :5], 0.0)
     np.testing.assert_array_equal(weights[0, :2], 0.0)
     np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
-    moved = jax.tree.map(lambda a: a, params)
-    moved["embedding"]["embeddings"] = params["embedding"]["embeddings"].at[0].set(9.0)
-    np.testing.assert_allclose(model.apply(moved, longer), logits, atol=1e-6)
+    # Whatever the padding row holds, NaN included, reaches neither logit nor gradient.
+    nan = jax.tree.map(lambda a: a, params)
+    nan["embedding"]["embeddings"] = params["embedding"]["embeddings"].at[0].set(jnp.nan)
+    np.testing.assert_allclose(model.apply(nan, longer), logits, atol=1e-6)
+    grads = jax.grad(lambda p: jnp.sum(model.apply(p, longer)))(nan)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
     # The words themselves matter, and so does their order (positions / recurrence).
     assert not np.allclose(model.apply(params, tokens[:, ::-1]), logits)
 
