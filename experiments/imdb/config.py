@@ -128,6 +128,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "bilstm": _DOC000,
     "bilstm_attention": _DOC000,
     "bilstm_masked_attention": _DOC000,
+    # issue 32: self-attention under document 000's recipe
+    "bilstm_mha": _DOC000,
+    "transformer_encoder": _DOC000,
 }
 RECIPE_KEYS = ("num_words", "maxlen", "optimizer", "batch_size", "epochs", "validation")
 

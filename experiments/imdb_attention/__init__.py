@@ -10,6 +10,9 @@ epochs; validation on the 25,000 test reviews, as the document does. Document 00
 reports validation accuracy 0.8627 after epoch 1 (BiLSTM) and 0.8695 (attention), and
 its "99%" for attention is TRAINING accuracy; this report keeps the two apart and
 compares the models' validation accuracy over seeds (best epoch and last epoch).
+``--models`` adds issue 32's self-attention models under the same seeds and protocol:
+``bilstm_mha`` (multi-head attention pooling over the BiLSTM) and ``transformer_encoder``
+(a small Transformer encoder classifier); ``config.py`` has their sizes and figures.
 
 Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, per-epoch
 histories, statistics), history.png, accuracy_by_seed.png, and Orbax checkpoints

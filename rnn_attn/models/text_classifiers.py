@@ -8,6 +8,10 @@ step, ``a = softmax_t(e)``, output ``sum_t a_t h_t``. The masked variant gives p
 Also the IMDB models of documents 002 (Embedding+Flatten, SimpleRNN, LSTM, GRU, reversed
 and bidirectional LSTM) and 003 (LSTM with input dropout and an L1L2 bias regularizer),
 all behind one interface, and the registry ``TEXT_MODELS`` / ``make_text_model``.
+
+Beside document 000's models (issue 32): ``bilstm_mha``, its BiLSTM with multi-head
+attention pooling (learned queries over the BiLSTM's outputs), and ``transformer_encoder``,
+a small Transformer encoder classifier; both reuse ``nn.transformer`` and mask padding.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from rnn_attn import memory
 from rnn_attn.checks import argument
-from rnn_attn.nn import initializers, layers
+from rnn_attn.nn import initializers, layers, transformer
 from rnn_attn.nn.attention import masked_softmax
 from rnn_attn.nn.cells import CELLS, Cell, LSTMCell, make_cell
 from rnn_attn.nn.recurrent import (
@@ -418,7 +422,192 @@ class RecurrentClassifier:
         return penalty
 
 
-TextModel = BiLSTMClassifier | EmbeddingFlattenClassifier | RecurrentClassifier
+# -- self-attention beside document 000 (issue 32, item 4) ----------------------------------
+
+
+def _dropout(h: jax.Array, rate: float, train: bool, key: jax.Array | None) -> jax.Array:
+    """Inverted dropout of ``h`` at ``rate`` when training (as ``BiLSTMClassifier``'s)."""
+    if not train or rate == 0:
+        return h
+    if key is None:
+        raise ValueError("train=True with dropout needs a PRNG key")
+    keep = jax.random.bernoulli(key, 1.0 - rate, h.shape)
+    return jnp.where(keep, h / (1.0 - rate), 0.0)
+
+
+def _check_heads(width_name: str, width: int, heads: int) -> None:
+    if width % heads:
+        raise ValueError(
+            f"{heads} heads cannot split {width_name} {width}; expected a width divisible by heads"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class BiLSTMMultiHeadClassifier:
+    """Document 000's BiLSTM with multi-head attention pooling: Embedding -> BiLSTM ->
+    ``queries`` learned query vectors attending over the BiLSTM's outputs
+    (``nn.transformer.attention``: scaled dot-product, ``heads`` heads of ``2 * units /
+    heads`` features, query/key/value/output projections) -> the queries' outputs side
+    by side -> Dropout -> Dense(1, sigmoid).
+
+    Padding (token 0) is masked out of the BiLSTM's states and out of the attention, so
+    a review padded longer gives the same logit. Defaults: document 000's sizes
+    (Embedding(10,000, 128), BiLSTM(64), dropout 0.5), 4 heads, one query: 1,445,121
+    parameters (the BiLSTM's 1,378,945, the query's 128 and the projections' 66,048).
+    ``maxlen`` None takes any length; an integer is checked against the tokens'.
+    """
+
+    vocab_size: int = 10_000
+    embed_dim: int = 128
+    units: int = 64
+    heads: int = 4
+    queries: int = 1
+    maxlen: int | None = 200
+    dropout: float = 0.5
+    unroll: int = 1
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embed_dim", "units", "heads", "queries"):
+            argument(name, getattr(self, name), int, minimum=1)
+        argument("maxlen", self.maxlen, int, minimum=1, optional=True)
+        _check_heads("the BiLSTM's output width 2 * units =", 2 * self.units, self.heads)
+        check_rate("dropout", self.dropout)
+        check_unroll(self.unroll)
+
+    @property
+    def cell(self) -> LSTMCell:
+        return LSTMCell(self.units)
+
+    def regularization(self, params: dict) -> jax.Array:
+        return jnp.zeros((), jnp.float32)
+
+    @memory.checked_init
+    def init(self, key: jax.Array) -> dict:
+        k_emb, k_rnn, k_query, k_att, k_out = jax.random.split(key, 5)
+        width = 2 * self.units
+        return {
+            "embedding": init_embedding(k_emb, self.vocab_size, self.embed_dim),
+            "bilstm": init_bidirectional(k_rnn, self.cell, self.cell, self.embed_dim),
+            "pooling": {
+                "queries": initializers.glorot_uniform(k_query, (self.queries, width)),
+                "attention": transformer.init_attention(k_att, width),
+            },
+            "output": layers.init_dense(k_out, self.queries * width, 1),
+        }
+
+    def apply(self, params, tokens, *, train=False, key=None, return_weights=False):
+        """``tokens <int>[batch, time]`` -> logits ``<float32>[batch]``; with
+        ``return_weights``, and the attention weights ``<float32>[batch, time]`` (the
+        heads' and queries' mean: 0 on padding, summing to 1 over a review's words)."""
+        check_switches(train=train, return_weights=return_weights)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
+        mask = tokens != 0
+        h, _ = bidirectional(
+            self.cell,
+            self.cell,
+            params["bilstm"],
+            tokens,
+            embeddings=params["embedding"]["embeddings"],
+            mask=mask,
+            unroll=self.unroll,
+        )
+        h = layers.zero_masked(h, mask)
+        pool = params["pooling"]
+        queries = jnp.broadcast_to(pool["queries"], (*h.shape[:-2], *pool["queries"].shape))
+        pooled, weights = transformer.attention(
+            pool["attention"], queries, h, self.heads, mask[..., None, :]
+        )
+        pooled = _dropout(pooled.reshape(*pooled.shape[:-2], -1), self.dropout, train, key)
+        logits = layers.dense(params["output"], pooled)[..., 0]
+        return (logits, weights.mean((-3, -2))) if return_weights else logits
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformerClassifier:
+    """A small Transformer encoder classifier (Vaswani et al. 2017): Embedding (times
+    ``sqrt(embed_dim)``) + sinusoidal positions -> ``layers`` pre-normalized encoder
+    layers (``nn.transformer.encoder_layer``: ``heads`` heads, feed-forward width
+    ``hidden``) -> layer norm -> mean over the review's words -> Dropout -> Dense(1,
+    sigmoid).
+
+    Padding (token 0) is never attended to and left out of the mean, and a word's
+    position counts the words before it, not the padding: a review padded longer (Keras
+    pads 'pre') gives the same logit. Defaults: document 000's embedding
+    (Embedding(10,000, 128), Keras's uniform init) and dropout 0.5 before the output, 2
+    layers, 4 heads, hidden 128: 1,479,553 parameters (the BiLSTM: 1,378,945; the
+    embedding 1,280,000 of both). ``maxlen`` None takes any length.
+    """
+
+    vocab_size: int = 10_000
+    embed_dim: int = 128
+    heads: int = 4
+    layers: int = 2
+    hidden: int = 128
+    maxlen: int | None = 200
+    dropout: float = 0.5
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embed_dim", "heads", "layers", "hidden"):
+            argument(name, getattr(self, name), int, minimum=1)
+        argument("maxlen", self.maxlen, int, minimum=1, optional=True)
+        _check_heads("embed_dim", self.embed_dim, self.heads)
+        if self.embed_dim % 2:
+            raise ValueError(f"embed_dim must be even (sinusoidal positions), got {self.embed_dim}")
+        check_rate("dropout", self.dropout)
+
+    def regularization(self, params: dict) -> jax.Array:
+        return jnp.zeros((), jnp.float32)
+
+    @memory.checked_init
+    def init(self, key: jax.Array) -> dict:
+        k_emb, k_enc, k_out = jax.random.split(key, 3)
+        return {
+            "embedding": init_embedding(k_emb, self.vocab_size, self.embed_dim),
+            "encoder": [
+                transformer.init_encoder_layer(k, self.embed_dim, self.hidden)
+                for k in jax.random.split(k_enc, self.layers)
+            ],
+            "encoder_norm": transformer.init_layer_norm(self.embed_dim),
+            "output": layers.init_dense(k_out, self.embed_dim, 1),
+        }
+
+    def embed(self, params: dict, tokens: jax.Array, mask: jax.Array) -> jax.Array:
+        """Scaled embeddings plus the sinusoid of each word's position among the words;
+        0 at padding (``layers.zero_masked``: whatever the padding row holds, NaN
+        included, reaches no output or gradient)."""
+        position = jnp.maximum(jnp.cumsum(mask, axis=-1) - 1, 0)
+        table = transformer.sinusoidal_positions(tokens.shape[-1], self.embed_dim)
+        scale = np.float32(np.sqrt(self.embed_dim))
+        return layers.zero_masked(embed(params, tokens) * scale + table[position], mask)
+
+    def apply(self, params, tokens, *, train=False, key=None, return_weights=False):
+        """``tokens <int>[batch, time]`` -> logits ``<float32>[batch]``; with
+        ``return_weights``, and the last layer's self-attention weights ``<float32>[batch,
+        time]`` (the mean over heads and over the review's words as queries: the weight
+        each word receives; 0 on padding, summing to 1)."""
+        check_switches(train=train, return_weights=return_weights)
+        _check_tokens(tokens, self.maxlen, self.vocab_size)
+        mask = tokens != 0
+        x = self.embed(params, tokens, mask)
+        for layer in params["encoder"]:
+            x, weights = transformer.encoder_layer(layer, x, mask, self.heads, return_weights=True)
+        x = layers.zero_masked(transformer.layer_norm(params["encoder_norm"], x), mask)
+        count = jnp.maximum(mask.sum(-1, keepdims=True), 1).astype(x.dtype)
+        pooled = _dropout(x.sum(-2) / count, self.dropout, train, key)
+        logits = layers.dense(params["output"], pooled)[..., 0]
+        if not return_weights:
+            return logits
+        received = jnp.einsum("bq,bqk->bk", mask.astype(x.dtype), weights.mean(-3))
+        return logits, received / count
+
+
+TextModel = (
+    BiLSTMClassifier
+    | EmbeddingFlattenClassifier
+    | RecurrentClassifier
+    | BiLSTMMultiHeadClassifier
+    | TransformerClassifier
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -500,6 +689,9 @@ TEXT_MODELS: dict[str, Callable[..., TextModel]] = {
     "bilstm": functools.partial(BiLSTMClassifier, pooling="last"),
     "bilstm_attention": functools.partial(BiLSTMClassifier, pooling="attention"),
     "bilstm_masked_attention": functools.partial(BiLSTMClassifier, pooling="masked_attention"),
+    # issue 32: self-attention beside document 000's models (its sizes and dropout)
+    "bilstm_mha": functools.partial(BiLSTMMultiHeadClassifier),
+    "transformer_encoder": functools.partial(TransformerClassifier),
 }
 
 

@@ -98,13 +98,18 @@ def init_encoder_layer(key: jax.Array, dim: int, hidden: int) -> dict:
     }
 
 
-def encoder_layer(params: dict, x: jax.Array, mask: jax.Array | None, heads: int) -> jax.Array:
+def encoder_layer(
+    params: dict, x: jax.Array, mask: jax.Array | None, heads: int, *, return_weights=False
+):
     """One encoder layer over ``x <float>[batch, time, dim]``; ``mask <bool>[batch,
-    time]``: the valid steps (the others are never attended to)."""
+    time]``: the valid steps (the others are never attended to). With ``return_weights``,
+    ``(x, self-attention weights <float>[batch, heads, time, time])``."""
     pair_mask = None if mask is None else mask[..., None, :]
     normed = layer_norm(params["norm_att"], x)
-    x = x + attention(params["self"], normed, normed, heads, pair_mask)[0]
-    return x + feed_forward(params["ff"], layer_norm(params["norm_ff"], x))
+    attended, weights = attention(params["self"], normed, normed, heads, pair_mask)
+    x = x + attended
+    x = x + feed_forward(params["ff"], layer_norm(params["norm_ff"], x))
+    return (x, weights) if return_weights else x
 
 
 def init_decoder_layer(key: jax.Array, dim: int, hidden: int) -> dict:

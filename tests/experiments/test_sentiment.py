@@ -105,6 +105,33 @@ def test_imdb_attention_end_to_end(tmp_path):
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints", "bilstm"))) == ["3", "6"]
 
 
+SELF_ATTENTION_RUN = "bilstm,bilstm_attention,bilstm_mha,transformer_encoder"
+
+
+def test_imdb_attention_runs_the_self_attention_models_beside_document_000s(tmp_path, capsys):
+    """Issue 32: ``--models`` adds the multi-head pooling and the Transformer under the same
+    seeds and protocol (in-process, one epoch: the compiling is most of its time)."""
+    from experiments.imdb_attention.train import EXPERIMENT
+    from rnn_attn.experiment.cli import main
+
+    workdir = str(tmp_path / "run")
+    args = _attention_args(_data_dir(tmp_path), workdir)
+    args[args.index("--epochs") + 1] = "1"
+    assert main(EXPERIMENT, [*args, "--models", SELF_ATTENTION_RUN]) == 0
+    out = capsys.readouterr().out
+    results = check_work_dir(workdir)
+    assert list(results["models"]) == SELF_ATTENTION_RUN.split(",")
+    for name, model in results["models"].items():
+        assert model["seeds"] == [0, 1], name
+        assert all(0.0 <= v <= 1.0 for v in model["per_seed"]["val_accuracy_best"]), name
+    # Sized for --num-words 30: the embedding 30 x 128 in place of 10,000 x 128.
+    assert "bilstm_mha: 168,961 parameters" in out
+    assert "transformer_encoder: 203,393 parameters" in out
+    for name in ("bilstm_mha", "transformer_encoder"):
+        assert f"{name} - bilstm, per seed" in out
+        assert sorted(os.listdir(os.path.join(workdir, "checkpoints", name))) == ["3"]
+
+
 @pytest.mark.slow  # two more runs; a resume replaying a run is checked by the copy task's
 def test_imdb_attention_resume_of_a_finished_run_reports_the_same_numbers(tmp_path):
     workdir = str(tmp_path / "run")

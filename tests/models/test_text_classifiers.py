@@ -70,6 +70,11 @@ DOCUMENT_COUNTS = {
     "bilstm": 1_378_945,
     "bilstm_attention": 1_379_273,
     "bilstm_masked_attention": 1_379_273,
+    # issue 32: the BiLSTM + one query over 4 heads (query 128, projections 4 x 16,512);
+    # Embedding + 2 encoder layers of 99,584 (attention 66,048, feed-forward 33,024, two
+    # layer norms 512) + the final layer norm 256 + Dense(1) 129
+    "bilstm_mha": 1_378_945 + 128 + 66_048,  # 1,445,121
+    "transformer_encoder": 1_280_000 + 2 * 99_584 + 256 + 129,  # 1,479,553
 }
 
 SMALL = dict(vocab_size=30, embed_dim=4)
@@ -77,8 +82,8 @@ SMALL = dict(vocab_size=30, embed_dim=4)
 
 def _small(name, **extra):
     options = {**SMALL, "maxlen": 6, **extra}
-    if name not in ("embedding_flatten", "embedding_flatten_dense"):
-        options["units"] = 3
+    if name not in ("embedding_flatten", "embedding_flatten_dense", "transformer_encoder"):
+        options["units"] = 3 if name != "bilstm_mha" else 4  # 2 * 4 features over 4 heads
     return make_text_model(name, **options)
 
 
@@ -279,3 +284,73 @@ def test_traced_token_ids_are_not_checked_under_jit():
     np.testing.assert_array_equal(
         jax.jit(model.apply)(params, past), jax.jit(model.apply)(params, last)
     )
+
+
+# -- self-attention beside document 000 (issue 32) -----------------------------------------
+
+SELF_ATTENTION = ("bilstm_mha", "transformer_encoder")
+
+
+@pytest.mark.parametrize("name", SELF_ATTENTION)
+def test_self_attention_models_ignore_padding(name):
+    """Keras pads 'pre': the same reviews padded to 11 steps instead of 6 give the same
+    logits and weights, and padding's embedding row cannot matter."""
+    model = _small(name, maxlen=None)
+    params = model.init(jax.random.PRNGKey(0))
+    tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29], [0, 0, 0, 0, 0, 7]], jnp.int32)
+    longer = jnp.pad(tokens, ((0, 0), (5, 0)))
+    logits, weights = model.apply(params, tokens, return_weights=True)
+    logits2, weights2 = model.apply(params, longer, return_weights=True)
+    assert logits.shape == (3,) and weights.shape == (3, 6) and weights2.shape == (3, 11)
+    np.testing.assert_allclose(logits2, logits, atol=1e-6)
+    np.testing.assert_allclose(weights2[:, 5:], weights, atol=1e-6)
+    np.testing.assert_array_equal(weights2[:, :5], 0.0)
+    np.testing.assert_array_equal(weights[0, :2], 0.0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+    # Whatever the padding row holds, NaN included, reaches neither logit nor gradient.
+    nan = jax.tree.map(lambda a: a, params)
+    nan["embedding"]["embeddings"] = params["embedding"]["embeddings"].at[0].set(jnp.nan)
+    np.testing.assert_allclose(model.apply(nan, longer), logits, atol=1e-6)
+    grads = jax.grad(lambda p: jnp.sum(model.apply(p, longer)))(nan)
+    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+    # The words themselves matter, and so does their order (positions / recurrence).
+    assert not np.allclose(model.apply(params, tokens[:, ::-1]), logits)
+
+
+@pytest.mark.parametrize("name", SELF_ATTENTION)
+def test_self_attention_models_train_with_dropout_and_a_gradient(name):
+    model = _small(name)
+    params = model.init(jax.random.PRNGKey(0))
+    tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29]], jnp.int32)
+    a = model.apply(params, tokens)
+    np.testing.assert_array_equal(a, model.apply(params, tokens))
+    assert not np.allclose(a, model.apply(params, tokens, train=True, key=jax.random.PRNGKey(1)))
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        model.apply(params, tokens, train=True)
+    grads = jax.grad(lambda p: jnp.sum(model.apply(p, tokens) ** 2))(params)
+    leaves = jax.tree_util.tree_leaves_with_path(grads)
+    assert all(np.all(np.isfinite(g)) for _, g in leaves)
+    # Every parameter learns but the rows of words absent from the batch, and the
+    # padding row: the embedding's gradient is zero there.
+    table = np.asarray(grads["embedding"]["embeddings"])
+    assert not np.any(table[0]) and np.all(np.any(table[[1, 2, 3, 29]], axis=-1))
+    assert all(np.any(g) for path, g in leaves if "embedding" not in jax.tree_util.keystr(path))
+    with pytest.raises(ValueError, match="tokens have length 4, expected maxlen=6"):
+        model.apply(params, tokens[:, 2:])
+
+
+def test_self_attention_sizes_and_errors():
+    mha = make_text_model("bilstm_mha", heads=2, queries=3, units=4, embed_dim=4, vocab_size=30)
+    params = mha.init(jax.random.PRNGKey(0))
+    assert params["pooling"]["queries"].shape == (3, 8)
+    assert params["output"]["kernel"].shape == (24, 1)  # the 3 queries' outputs side by side
+    deep = make_text_model("transformer_encoder", layers=3, hidden=16, embed_dim=8, vocab_size=30)
+    assert len(deep.init(jax.random.PRNGKey(0))["encoder"]) == 3
+    with pytest.raises(ValueError, match=r"text model 'bilstm_mha': 3 heads cannot split"):
+        make_text_model("bilstm_mha", heads=3)
+    with pytest.raises(ValueError, match=r"'transformer_encoder': 3 heads cannot split embed_dim"):
+        make_text_model("transformer_encoder", heads=3)
+    with pytest.raises(ValueError, match="embed_dim must be even"):
+        make_text_model("transformer_encoder", embed_dim=5, heads=1)
+    with pytest.raises(ValueError, match="queries must be an integer >= 1, got 0"):
+        make_text_model("bilstm_mha", queries=0)
