@@ -16,7 +16,7 @@ from experiments.char_textgen.config import TextGenConfig, build_model
 from experiments.char_textgen.report import unigram_bigram_perplexity
 from rnn_attn.config import ConfigError
 from rnn_attn.data import chars
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.models.generation import make_generator
 from rnn_attn.parallel.mesh import fetch
 from rnn_attn.train import callbacks, engine, feed, objectives, optimizers
@@ -104,6 +104,11 @@ class Sampler:
         )
 
 
+def optimizer(cfg: TextGenConfig):
+    """``--optimizer`` with Keras's defaults at ``--learning-rate``."""
+    return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate)
+
+
 def build(cfg: TextGenConfig, ctx) -> Setup:
     """The book's windows, the model, RMSprop; one epoch per iteration, every held-out
     window scored after each (``eval_batch_size`` 4096: no effect on the figures)."""
@@ -117,7 +122,7 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
         models={cfg.model_name: model},
         data=engine.FitData(feed.Split(corpus.train), feed.Split(corpus.held_out)),
         objective=objectives.categorical_classification(),
-        optimizer=optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate),
+        optimizer=optimizer(cfg),
         fit={"epochs": cfg.iterations, "eval_batch_size": 4096, "monitor": "val_loss"},
         callbacks=lambda name: [callbacks.EpochEnd(sampler)],
         data_description=f"{len(corpus.train['targets']):,} training windows, "
@@ -163,4 +168,6 @@ EXPERIMENT = Experiment(
     description=describe(textgen_config.__doc__),
     default_workdir="runs/char_textgen",
     local=textgen_config.LOCAL,
+    # Selected on the held-out windows (the book has no test split).
+    sweep=Sweepable(optimizer, model_arguments=("dropout", "bias_l1", "bias_l2")),
 )

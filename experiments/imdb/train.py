@@ -3,6 +3,7 @@ cross-entropy over seeds, and each seed's figures from its per-epoch history."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -13,15 +14,16 @@ from experiments.imdb.config import ImdbConfig, build_model
 from rnn_attn.config import ConfigError
 from rnn_attn.data import imdb
 from rnn_attn.data.paths import default_data_dir
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine
 from rnn_attn.train.feed import Split
 from rnn_attn.train.objectives import binary_classification
 from rnn_attn.train.optimizers import keras_optimizer
 
 
-def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str]:
-    """``(train, validation, description)`` as ``{"inputs", "targets"}`` numpy arrays."""
+def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str, dict]:
+    """``(train, validation, description, test)`` as ``{"inputs", "targets"}`` numpy
+    arrays (the test reviews are the validation data under ``--validation test``)."""
     try:
         data = imdb.load_padded(
             cfg.data_dir or default_data_dir(),
@@ -33,12 +35,12 @@ def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str]:
         raise ConfigError(str(e)) from None
     train, test = data["train"], data["test"]
     if cfg.validation == "test":
-        return train, test, f"the {len(test['targets']):,} test reviews (as document 000)"
+        return train, test, f"the {len(test['targets']):,} test reviews (as document 000)", test
     # Keras's validation_split: the last fraction of the training data, before shuffling.
     n = len(train["targets"])
     cut = n - int(round(n * cfg.validation_split))
     head, tail = ({k: v[s] for k, v in train.items()} for s in (slice(cut), slice(cut, n)))
-    return head, tail, f"the last {n - cut:,} training reviews (validation_split)"
+    return head, tail, f"the last {n - cut:,} training reviews (validation_split)", test
 
 
 def data_files(cfg: ImdbConfig) -> list[str]:
@@ -52,26 +54,59 @@ def data_files(cfg: ImdbConfig) -> list[str]:
     return [imdb.aclimdb_source(data_dir), os.path.join(data_dir, imdb.WORD_INDEX_FILE)]
 
 
+def optimizer(cfg):
+    """The run's optimizer: ``--optimizer`` with Keras's defaults at ``--learning-rate``
+    (and ``--momentum`` for SGD)."""
+    return keras_optimizer(cfg.optimizer, cfg.learning_rate, getattr(cfg, "momentum", 0.0))
+
+
 def setup(cfg, models: dict, data: engine.FitData, description: str, files: list[str]) -> Setup:
     """The protocol's training of ``models`` on ``data`` (shared by every IMDB experiment),
     read from ``files``."""
-    optimizer = keras_optimizer(cfg.optimizer, cfg.learning_rate, getattr(cfg, "momentum", 0.0))
     return Setup(
         models=models,
         data=data,
         objective=binary_classification(),
-        optimizer=optimizer,
+        optimizer=optimizer(cfg),
         data_description=description,
         data_files=files,
     )
 
 
 def build(cfg: ImdbConfig, ctx) -> Setup:
-    train, validation, described = load_arrays(cfg)
+    """The reviews and models; with ``--sweep`` (which needs ``--validation split``) the
+    test reviews too, for the selected setting's TEST figures (``evaluate``)."""
+    train, validation, described, test = load_arrays(cfg)
     description = f"{len(train['targets']):,} training reviews; validation on {described}"
     models = {name: build_model(name, cfg) for name in cfg.model_names}
     data = engine.FitData(Split(train), Split(validation))
-    return setup(cfg, models, data, description, data_files(cfg))
+    built = setup(cfg, models, data, description, data_files(cfg))
+    if getattr(ctx, "sweep", None) is not None and cfg.validation == "split":
+        built = dataclasses.replace(built, extras={"test": Split(test)})
+    return built
+
+
+def require_validation_split(cfg) -> None:
+    """``--sweep`` chooses each model's setting on VALIDATION data that is not the test
+    data: refused under ``--validation test`` (the test reviews as validation)."""
+    if getattr(cfg, "validation", "split") == "test":
+        raise ConfigError(
+            "--sweep chooses each model's setting on VALIDATION data apart from the test "
+            "reviews, but --validation test validates on the test reviews; expected "
+            "--validation split"
+        )
+
+
+def sweepable(config: type) -> Sweepable:
+    """What ``--sweep`` may vary in an IMDB experiment: the learning rate (and SGD's
+    momentum where the config has it) and the models' dropout rates and bias penalties."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    return Sweepable(
+        optimizer=optimizer,
+        fields=("learning_rate", "momentum") if "momentum" in fields else ("learning_rate",),
+        model_arguments=("dropout", "recurrent_dropout", "bias_l1", "bias_l2"),
+        check=require_validation_split,
+    )
 
 
 def evaluate(cfg, setup: Setup, name: str, fit: engine.FitResult) -> dict:
@@ -100,6 +135,11 @@ def evaluate(cfg, setup: Setup, name: str, fit: engine.FitResult) -> dict:
             ("train_loss_final", h["loss"][-1]),
         ):
             per_seed[key].append(value)
+    test = setup.extras.get("test") if isinstance(setup.extras, dict) else None
+    if test is not None:  # a sweep's selected setting: TEST figures of the best epoch
+        rows = fit.evaluate(test, cfg.eval_batch_size)
+        per_seed["test_accuracy_best"] = [row["test_accuracy"] for row in rows]
+        per_seed["test_loss_best"] = [row["test_loss"] for row in rows]
     return {
         "per_seed": per_seed,
         "history_per_seed": fit.history,
@@ -143,6 +183,7 @@ def protocol(
         description=describe(doc),
         default_workdir=f"runs/{name}",
         local=local,
+        sweep=sweepable(config),
         **options,
     )
 

@@ -172,6 +172,7 @@ def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Cal
 
         return jax.lax.map(one, mapped)
 
+    each_device.__name__ = fn.__name__  # the program's name in JAX's logs: segment, evaluate
     specs = tuple(P(meshes.SEED) if axis is not None else P() for axis in in_axes)
     return jax.shard_map(
         each_device, mesh=mesh, in_specs=specs, out_specs=P(meshes.SEED), check_vma=False

@@ -49,6 +49,21 @@ def _num_batches(data: FitData, config: FitConfig) -> int:
     return -(-data.train.examples_per_seed() // config.batch_size)
 
 
+def check_memory_ahead(
+    model,
+    optimizer: optax.GradientTransformation,
+    data: FitData,
+    config: FitConfig,
+    *,
+    mesh: Mesh,
+    seed_keys: SeedKeys = default_seed_keys,
+) -> None:
+    """``guards.check_memory`` of a run before anything of it is built (from shapes
+    alone), e.g. for every model of a sweep before the first one trains."""
+    _, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
+    guards.check_memory(stacked, data, config, _num_batches(data, config), mesh)
+
+
 def start_run(
     objective: Objective,
     model,
