@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 
-import jax
-import numpy as np
+# Run as a script, its folder (tests/, which holds a package ``experiments`` of its own)
+# would come first on the path, and ``experiments.copy_task`` would then be found by the
+# venv's editable install in another checkout: the checkout's root comes first instead.
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from experiments.copy_task import train as copy_lib
-from experiments.copy_task.config import CopyTaskConfig
-from rnn_attn.models.text_classifiers import RecurrentClassifier
-from rnn_attn.parallel.mesh import make_mesh
-from rnn_attn.train import engine, objectives, trials
-from rnn_attn.train.feed import Split
-from rnn_attn.train.optimizers import keras_adam
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from experiments.copy_task import train as copy_lib  # noqa: E402
+from experiments.copy_task.config import CopyTaskConfig  # noqa: E402
+from rnn_attn.models.text_classifiers import RecurrentClassifier  # noqa: E402
+from rnn_attn.parallel.mesh import make_mesh  # noqa: E402
+from rnn_attn.train import engine, objectives, trials  # noqa: E402
+from rnn_attn.train.feed import Split  # noqa: E402
+from rnn_attn.train.optimizers import keras_adam  # noqa: E402
 
 SEEDS, BATCH, STEPS_PER_EPOCH = (0, 1), 16, 10
 MESHES = {"one": None, "8x1": (8, 1), "4x2": (4, 2), "2x4": (2, 4)}
