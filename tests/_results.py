@@ -34,3 +34,18 @@ def check_work_dir(workdir: str, *, tensorboard: bool = True) -> dict:
             other = {t.split("/")[1] for t in tags} - {f"seed_{s}" for s in model["seeds"]}
             assert not other, other
     return record
+
+
+def minimal_record(models: dict, comparison: dict | None = None) -> dict:
+    """The smallest valid results.json around ``models`` (and ``comparison``)."""
+    return {
+        "schema_version": schema.SCHEMA_VERSION,
+        "experiment": "toy",
+        "config": {},
+        "devices": {},
+        "metrics": {metric: metric for m in models.values() for metric in m["per_seed"]},
+        "models": models,
+        "comparison": comparison,
+        "timing": {"total_seconds": 1.0, "compile_seconds": None, "train_seconds": None},
+        "files": {},
+    }

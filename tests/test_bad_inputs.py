@@ -186,6 +186,8 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_nan_cell": "jena_nan.csv",
             "glove_nan": "glove_nan.txt",
             "fifo_tree_dir": "fifo_tree",
+            "pilot_results": "pilot/results.json",
+            "pilot_three_models": "pilot_three/results.json",
             "sweep_workdir": "sweep_run",
         }.items()
     }
@@ -233,8 +235,30 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     _write_interrupted_textgen(paths)
     _write_bad_data_files(paths)
     _write_hostile_round3(paths)
+    _write_pilots(paths)
     _write_interrupted_sweep(paths)
     return {name: str(path) for name, path in paths.items()}
+
+
+def _write_pilots(paths: dict[str, pathlib.Path]) -> None:
+    """Two pilot runs' results.json for ``experiments.plan``: models ``a`` and ``b`` over
+    seeds 0-2 (``acc``; ``loss`` with no figure for seed 1; ``flat``, whose per-seed
+    differences are all 0.5); the same with a third model ``c``."""
+    from tests._results import minimal_record
+
+    def model(acc, loss, flat):
+        return {"seeds": [0, 1, 2], "per_seed": {"acc": acc, "loss": loss, "flat": flat}}
+
+    models = {
+        "a": model([0.80, 0.82, 0.81], [0.5, None, 0.4], [1.5, 2.5, 3.5]),
+        "b": model([0.79, 0.80, 0.80], [0.6, 0.5, 0.5], [1.0, 2.0, 3.0]),
+    }
+    for name, chosen in (
+        ("pilot_results", models),
+        ("pilot_three_models", {**models, "c": models["b"]}),
+    ):
+        paths[name].parent.mkdir()
+        paths[name].write_text(json.dumps(minimal_record(chosen)))
 
 
 def _write_interrupted_sweep(paths: dict[str, pathlib.Path]) -> None:

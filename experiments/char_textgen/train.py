@@ -1,14 +1,10 @@
 """Character-level language modelling for the shared runner: the corpus, the model, text
-sampled after each iteration, and each seed's held-out and generated-text figures."""
+sampled after each iteration (``train.text_samples``, kept in the checkpoints), and each
+seed's held-out and generated-text figures."""
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any
-
-import jax
-import numpy as np
 
 from experiments.char_textgen import config as textgen_config
 from experiments.char_textgen import report
@@ -17,9 +13,8 @@ from experiments.char_textgen.report import unigram_bigram_perplexity
 from rnn_attn.config import ConfigError
 from rnn_attn.data import chars
 from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
-from rnn_attn.models.generation import make_generator
-from rnn_attn.parallel.mesh import fetch
-from rnn_attn.train import callbacks, engine, feed, objectives, optimizers
+from rnn_attn.train import engine, feed, objectives, optimizers
+from rnn_attn.train.text_samples import TextSamples, recorded_samples
 
 
 def load_corpus(config: TextGenConfig) -> chars.Corpus:
@@ -37,73 +32,6 @@ def load_corpus(config: TextGenConfig) -> chars.Corpus:
     return corpus
 
 
-class Sampler:
-    """After every iteration, generates ``preds_per_iteration`` characters per seed from a
-    random training window (the seed's own generator of windows and sampling keys), and
-    prints them with the held-out figures; ``final`` generates ``eval_chars`` at the end."""
-
-    def __init__(self, config: TextGenConfig, corpus: chars.Corpus, model):
-        self.config, self.corpus = config, corpus
-        self.generator = functools.partial(
-            make_generator, model.apply, temperature=config.temperature, top_k=config.top_k
-        )
-        self.short = self.generator(config.preds_per_iteration)
-        self.keys = {s: jax.random.PRNGKey(10_000 + s) for s in config.seed_numbers}
-        self.samples: dict[int, list[dict[str, Any]]] = {s: [] for s in config.seed_numbers}
-
-    def window(self, seed: int, draw: int) -> np.ndarray:
-        """The training window of the seed's ``draw``-th sample (0-based): the ``draw``-th
-        number of ``default_rng(seed)``, a pure function of both, so a resumed run draws
-        the windows an uninterrupted one does (a generator kept in memory restarted at
-        the first window after a resume, and the final sample changed)."""
-        windows = self.corpus.train["inputs"]
-        rng = np.random.default_rng(seed)
-        for _ in range(draw):
-            rng.integers(len(windows))
-        return windows[int(rng.integers(len(windows)))]
-
-    def generate(self, generator, params, seed: int, key, draw: int) -> tuple[str, str, float, int]:
-        """From a random training window: ``(window, text, real-word share, tokens)``."""
-        window = self.window(seed, draw)
-        generated = self.corpus.vocab.decode(generator(params, window, key))
-        fraction, scored = chars.real_word_fraction(generated, self.corpus.words)
-        return self.corpus.vocab.decode(window), generated, fraction, scored
-
-    def __call__(self, run) -> None:
-        params = fetch(run.state.params)
-        for i, seed in enumerate(run.config.seeds):
-            if not run.recorded(i):
-                continue
-            logs = run.logs[i]
-            seed_text, generated, fraction, _ = self.generate(
-                self.short,
-                jax.tree.map(lambda x, i=i: x[i], params),
-                seed,
-                jax.random.fold_in(self.keys[seed], run.epoch),
-                run.epoch - 1,  # one sample per iteration before this one
-            )
-            ppl = math.exp(logs["val_cross_entropy"])
-            self.samples[seed].append(
-                {
-                    "iteration": run.epoch,
-                    "seed_window": seed_text,
-                    "generated": generated,
-                    "real_word_fraction": fraction,
-                    "heldout_perplexity": ppl,
-                }
-            )
-            report.print_iteration(seed, run.epoch, logs, self.samples[seed][-1])
-
-    def final(self, seed: int, params) -> tuple[str, str, float, int]:
-        return self.generate(
-            self.generator(self.config.eval_chars),
-            params,
-            seed,
-            jax.random.fold_in(self.keys[seed], 99_999),
-            self.config.iterations,  # after one sample per iteration
-        )
-
-
 def optimizer(cfg: TextGenConfig):
     """``--optimizer`` with Keras's defaults at ``--learning-rate``."""
     return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate)
@@ -114,7 +42,14 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
     window scored after each (``eval_batch_size`` 4096: no effect on the figures)."""
     corpus = load_corpus(cfg)
     model = build_model(cfg, corpus.vocab.size)
-    sampler = Sampler(cfg, corpus, model)
+    sampler = TextSamples(
+        corpus,
+        model,
+        cfg.preds_per_iteration,
+        temperature=cfg.temperature,
+        top_k=cfg.top_k,
+        announce=report.print_iteration,
+    )
     references = unigram_bigram_perplexity(
         corpus.vocab.encode(corpus.train_text), corpus.vocab.size
     )
@@ -124,7 +59,7 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
         objective=objectives.categorical_classification(),
         optimizer=optimizer(cfg),
         fit={"epochs": cfg.iterations, "eval_batch_size": 4096, "monitor": "val_loss"},
-        callbacks=lambda name: [callbacks.EpochEnd(sampler)],
+        callbacks=lambda name: [sampler],
         data_description=f"{len(corpus.train['targets']):,} training windows, "
         f"{len(corpus.held_out['targets']):,} held-out, "
         f"{corpus.vocab.size} characters",
@@ -137,8 +72,11 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
 def evaluate(cfg: TextGenConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
     """Each seed's figures after the last iteration, its samples, and ``eval_chars``
     characters generated at the end, scored for real words."""
-    sampler: Sampler = setup.extras
-    finals = [sampler.final(seed, fit.seed_params(i)) for i, seed in enumerate(fit.seeds)]
+    sampler: TextSamples = setup.extras
+    finals = [
+        sampler.final(seed, fit.seed_params(i), cfg.eval_chars, cfg.iterations)
+        for i, seed in enumerate(fit.seeds)
+    ]
     ce = [h["val_cross_entropy"] for h in fit.history]
     per_seed = {
         "heldout_cross_entropy_final": [c[-1] for c in ce],
@@ -146,14 +84,16 @@ def evaluate(cfg: TextGenConfig, setup: Setup, name: str, fit: engine.FitResult)
         "heldout_perplexity_best": [math.exp(min(c)) for c in ce],
         "heldout_accuracy_final": [h["val_accuracy"][-1] for h in fit.history],
         "train_loss_final": [h["loss"][-1] for h in fit.history],
-        "real_word_fraction": [f[2] for f in finals],
-        "real_word_tokens_scored": [f[3] for f in finals],
+        "real_word_fraction": [f["real_word_fraction"] for f in finals],
+        "real_word_tokens_scored": [f["real_word_tokens_scored"] for f in finals],
     }
     return {
         "per_seed": per_seed,
         "history_per_seed": list(fit.history),
-        "samples_per_seed": [sampler.samples[s] for s in fit.seeds],
-        "final_sample_per_seed": [{"seed_window": f[0], "generated": f[1]} for f in finals],
+        "samples_per_seed": recorded_samples(fit.records, fit.seeds),
+        "final_sample_per_seed": [
+            {"seed_window": f["seed_window"], "generated": f["generated"]} for f in finals
+        ],
     }
 
 

@@ -8,7 +8,7 @@ every model, whose ``split(PRNGKey(seed), 3)`` gives the initialization, trainin
 test-data keys: the models see the same pairs seed for seed.
 
 With ``--sweep`` the run also gets VALIDATION pairs, ``eval_examples`` of them drawn once
-from a key of their own (``VALIDATION_KEY``, no seed's), on which each model's setting
+from a key of their own (``VALIDATION_STREAM``, no seed's), on which each model's setting
 is chosen; the test pairs stay the seeds' own, touched only by the selected setting's
 fresh seeds.
 """
@@ -18,35 +18,26 @@ from __future__ import annotations
 import concurrent.futures
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from experiments.copy_task import config as copy_config
 from experiments.copy_task import report
-from experiments.copy_task.config import CopyTaskConfig
+from experiments.copy_task.config import (
+    TEST_COMPILER_OPTIONS,
+    TRAIN_COMPILER_OPTIONS,
+    CopyTaskConfig,
+    build_model,
+)
 from rnn_attn.data.copy_task import sample_copy_task
 from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
-from rnn_attn.models.seq2seq import TokenInputs, make_model
-from rnn_attn.parallel import devices
-from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import engine, feed
 from rnn_attn.train.objectives import sequence_cross_entropy
 from rnn_attn.train.optimizers import keras_adam
+from rnn_attn.train.sampled_test import compile_sampled_test, sampled_test
 
-# XLA's backend optimization level per program: LLVM's most expensive passes buy nothing
-# measurable for these small, dispatch-bound loops (level 1 compiles ~20% faster and runs
-# as fast); the test program, which runs once, at level 0. (It changes float rounding.)
-TRAIN_COMPILER_OPTIONS = (("xla_backend_optimization_level", 1),)
-TEST_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
 # The validation pairs' key (with --sweep): fold_in(PRNGKey(0), VALIDATION_STREAM), a
 # stream apart from every seed's split(PRNGKey(seed), 3).
 VALIDATION_STREAM = 0x56414C  # "VAL"
-
-
-def build_model(name: str, cfg: CopyTaskConfig) -> TokenInputs:
-    options = {k: getattr(cfg, k) for k in ("units", "cell", "attention", "unroll")}
-    return TokenInputs(make_model(name, cfg.cardinality, **options), cfg.cardinality)
 
 
 def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -88,43 +79,20 @@ def optimizer(cfg: CopyTaskConfig):
 
 
 def test_program(name: str, cfg: CopyTaskConfig, mesh):
-    """The compiled test of one model: ``(params [seeds, ...], keys [seeds, 2])`` -> per
-    seed the hit counts, the mean loss, the pairs, the predictions (and attention
-    weights ``[examples, out, in]``). It needs only shapes: it compiles while models train."""
+    """One model's compiled test on ``eval_examples`` fresh pairs per seed (it needs only
+    shapes: it compiles while the models train)."""
+
+    def draw(key):
+        return sample_copy_task(key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality)
+
     model = build_model(name, cfg)
-
-    def test(params, key):
-        inputs, targets = sample_copy_task(
-            key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality
-        )
-        logits, weights = model.apply(params, inputs, return_weights=True)
-        predicted = jnp.argmax(logits, axis=-1)
-        hits = predicted == targets
-        out = {
-            "exact_match": jnp.sum(jnp.all(hits, axis=-1)),
-            "token_accuracy": jnp.sum(hits),
-            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean(),
-            "inputs": inputs,
-            "targets": targets,
-            "predicted": predicted,
-        }
-        return out if weights is None else out | {"attention_weights": weights}
-
-    return devices.compile_per_seed(
-        test, model.init, cfg.seeds, mesh, compiler_options=TEST_COMPILER_OPTIONS
-    )
+    return compile_sampled_test(model, draw, cfg.seeds, mesh, TEST_COMPILER_OPTIONS)
 
 
 def test_figures(cfg: CopyTaskConfig, fit: engine.FitResult, program) -> dict[str, np.ndarray]:
-    """Every seed's test: the metrics as ``<float>[seeds]``, and the pairs, predictions
-    (and attention weights) for spot checks."""
+    """Every seed's test (``sampled_test``) on the pairs of its test key."""
     keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_numbers])
-    keys = meshes.put(keys, meshes.per_seed(fit.programs.mesh))
-    out = {k: np.asarray(v) for k, v in meshes.fetch(program(fit.state.params, keys)).items()}
-    out["exact_match"] = out["exact_match"] / cfg.eval_examples
-    out["token_accuracy"] = out["token_accuracy"] / (cfg.eval_examples * cfg.length)
-    out["loss"] = out["loss"].astype(np.float64)
-    return out
+    return sampled_test(program, fit.state.params, keys, fit.programs.mesh)
 
 
 def build(cfg: CopyTaskConfig, ctx) -> Setup:

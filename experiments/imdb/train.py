@@ -4,15 +4,14 @@ cross-entropy over seeds, and each seed's figures from its per-epoch history."""
 from __future__ import annotations
 
 import dataclasses
-import os
-
-import numpy as np
 
 from experiments.imdb import config as imdb_config
 from experiments.imdb import report
 from experiments.imdb.config import ImdbConfig, build_model
+from rnn_attn.analysis.histories import at_epochs, train_validation_gap
 from rnn_attn.config import ConfigError
 from rnn_attn.data import imdb
+from rnn_attn.data.batching import validation_split
 from rnn_attn.data.paths import default_data_dir
 from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine
@@ -36,22 +35,9 @@ def load_arrays(cfg: ImdbConfig) -> tuple[dict, dict, str, dict]:
     train, test = data["train"], data["test"]
     if cfg.validation == "test":
         return train, test, f"the {len(test['targets']):,} test reviews (as document 000)", test
-    # Keras's validation_split: the last fraction of the training data, before shuffling.
-    n = len(train["targets"])
-    cut = n - int(round(n * cfg.validation_split))
-    head, tail = ({k: v[s] for k, v in train.items()} for s in (slice(cut), slice(cut, n)))
-    return head, tail, f"the last {n - cut:,} training reviews (validation_split)", test
-
-
-def data_files(cfg: ImdbConfig) -> list[str]:
-    """The files ``load_arrays`` read, as ``imdb.resolve_npz`` chooses them: Keras's
-    ``imdb.npz``, or the raw reviews (``aclImdb/`` tree or archive) and the word index the
-    cached npz is built from (the cache itself is derived from them)."""
-    data_dir = cfg.data_dir or default_data_dir()
-    npz = os.path.join(data_dir, "imdb.npz")
-    if cfg.source == "keras_npz" or (cfg.source == "auto" and os.path.isfile(npz)):
-        return [npz]
-    return [imdb.aclimdb_source(data_dir), os.path.join(data_dir, imdb.WORD_INDEX_FILE)]
+    head, tail = validation_split(train, cfg.validation_split)  # as Keras's
+    described = f"the last {len(tail['targets']):,} training reviews (validation_split)"
+    return head, tail, described, test
 
 
 def optimizer(cfg):
@@ -80,7 +66,8 @@ def build(cfg: ImdbConfig, ctx) -> Setup:
     description = f"{len(train['targets']):,} training reviews; validation on {described}"
     models = {name: build_model(name, cfg) for name in cfg.model_names}
     data = engine.FitData(Split(train), Split(validation))
-    built = setup(cfg, models, data, description, data_files(cfg))
+    files = imdb.source_files(cfg.data_dir or default_data_dir(), cfg.source)
+    built = setup(cfg, models, data, description, files)
     if getattr(ctx, "sweep", None) is not None and cfg.validation == "split":
         built = dataclasses.replace(built, extras={"test": Split(test)})
     return built
@@ -109,60 +96,32 @@ def sweepable(config: type) -> Sweepable:
     )
 
 
+# Each seed's figure -> (history metric, at its best epoch or after the last)
+FIGURES = {
+    "val_accuracy_best": ("val_accuracy", "best"),
+    "val_accuracy_final": ("val_accuracy", "final"),
+    "val_loss_final": ("val_loss", "final"),
+    "val_loss_best": ("val_loss", "best"),
+    "train_accuracy_final": ("accuracy", "final"),
+    "train_loss_final": ("loss", "final"),
+}
+
+
 def evaluate(cfg, setup: Setup, name: str, fit: engine.FitResult) -> dict:
     """Each seed's VALIDATION figures at its best epoch and after the last, TRAINING
     figures after the last, per-epoch histories and the train/validation gap."""
-    per_seed: dict[str, list] = {
-        k: []
-        for k in (
-            "val_accuracy_best",
-            "best_epoch",
-            "val_accuracy_final",
-            "val_loss_final",
-            "val_loss_best",
-            "train_accuracy_final",
-            "train_loss_final",
-        )
-    }
-    for h, best in zip(fit.history, fit.best_epoch, strict=True):
-        for key, value in (
-            ("val_accuracy_best", h["val_accuracy"][best - 1]),
-            ("best_epoch", best),
-            ("val_accuracy_final", h["val_accuracy"][-1]),
-            ("val_loss_final", h["val_loss"][-1]),
-            ("val_loss_best", h["val_loss"][best - 1]),
-            ("train_accuracy_final", h["accuracy"][-1]),
-            ("train_loss_final", h["loss"][-1]),
-        ):
-            per_seed[key].append(value)
+    figures = at_epochs(fit.history, fit.best_epoch, FIGURES)
+    best = {"val_accuracy_best": figures.pop("val_accuracy_best"), "best_epoch": fit.best_epoch}
     test = setup.extras.get("test") if isinstance(setup.extras, dict) else None
     if test is not None:  # a sweep's selected setting: TEST figures of the best epoch
         rows = fit.evaluate(test, cfg.eval_batch_size)
-        per_seed["test_accuracy_best"] = [row["test_accuracy"] for row in rows]
-        per_seed["test_loss_best"] = [row["test_loss"] for row in rows]
+        figures["test_accuracy_best"] = [row["test_accuracy"] for row in rows]
+        figures["test_loss_best"] = [row["test_loss"] for row in rows]
     return {
-        "per_seed": per_seed,
+        "per_seed": best | figures,
         "history_per_seed": fit.history,
-        "train_validation_gap_by_epoch": generalization_gap(fit.history),
+        "train_validation_gap_by_epoch": train_validation_gap(fit.history),
     }
-
-
-def generalization_gap(histories: list[dict]) -> list[dict[str, float]]:
-    """Per epoch, mean over seeds of TRAINING accuracy, VALIDATION accuracy and their gap
-    (what document 000 conflated: its "99%" was training accuracy)."""
-    rows = []
-    for e in range(min(len(h["accuracy"]) for h in histories)):
-        train = np.array([h["accuracy"][e] for h in histories])
-        val = np.array([h["val_accuracy"][e] for h in histories])
-        rows.append(
-            {
-                "epoch": e + 1,
-                "train_accuracy": float(train.mean()),
-                "val_accuracy": float(val.mean()),
-                "gap": float((train - val).mean()),
-            }
-        )
-    return rows
 
 
 def protocol(

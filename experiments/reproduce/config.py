@@ -9,7 +9,12 @@ whose ``results.json`` exists is not run again (a row interrupted mid-way is res
 an interrupted reproduction continues where it stopped, and ``--table-only`` rebuilds the
 table from the files alone. The table (``<workdir>/results_table.md``; with
 ``--update-doc``, also the marked section of that file, and the plots copied beside it)
-gives each figure's mean over seeds with its 95% t-interval next to the document's.
+gives each figure's mean over seeds with its 95% t-interval next to the document's; our
+95% prediction interval for one new run, against which the document's figure (one run;
+the copy task's is a mean of 10) is inside or outside; each ``versus`` comparison of a
+model with another, paired by seed where both ran the same seeds, its p-value
+Holm-adjusted over every comparison of the table at once; and the ``AGGREGATES`` (rows
+sharing a metric: interquartile mean, stratified bootstrap interval).
 With ``--update-doc``, a full run's finished rows (results.json and ``provenance.json``:
 the commit, date, runtime and CPU of the run) are also archived beside that file
 (``docs/runs/<row>/``) and the table is read from the work dir, then that archive: a
@@ -31,11 +36,33 @@ import dataclasses
 class Figure:
     """One number of a row: ``path`` into the row's results.json (dots; ``*`` maps over a
     list, an integer indexes one) leads to per-seed values (a list) or one deterministic
-    value, shown times ``scale`` with ``digits`` decimals."""
+    value, shown times ``scale`` with ``digits`` decimals.
+
+    ``reference``: the document's figure on our scale (times ``scale``), the mean of
+    ``reference_runs`` runs, held against our prediction interval for that many new runs
+    (None: the document gives none, or one on another yardstick; ``document`` says which).
+    ``versus``: the figure this one is compared with over seeds (this one minus that one),
+    paired by seed when both ran the same seeds: a path into this row's results.json, or
+    ``ROW:path`` into another row's."""
 
     label: str
     path: str
     document: str = "-"
+    scale: float = 100.0
+    digits: int = 1
+    reference: float | None = None
+    reference_runs: int = 1
+    versus: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Aggregate:
+    """One figure several rows share (the same metric on the same data), aggregated as
+    rliable does: the interquartile mean of every row's seeds, with a stratified bootstrap
+    interval (seeds resampled within each row). ``figures``: ``(row, path)`` pairs."""
+
+    label: str
+    figures: tuple[tuple[str, str], ...]
     scale: float = 100.0
     digits: int = 1
 
@@ -64,29 +91,70 @@ def _after_epoch(model: str, key: str, epoch: int) -> str:
     return f"models.{model}.history_per_seed.*.{key}.{epoch - 1}"
 
 
+def _versus(other: str, metric: str) -> str:
+    """The ``versus`` of a figure: ``other`` model's ``metric`` (``ROW:model``: another
+    row's model); "" without ``other``."""
+    if not other:
+        return ""
+    row, _, model = other.rpartition(":")
+    return f"{row}:{_per_seed(model, metric)}" if row else _per_seed(model, metric)
+
+
 def _accuracy(
-    model: str, document: str, *, final_label: str = "VALIDATION accuracy, last epoch"
+    model: str,
+    document: str,
+    *,
+    final_label: str = "VALIDATION accuracy, last epoch",
+    reference: float | None = None,
+    versus: str = "",
 ) -> tuple[Figure, ...]:
     return (
-        Figure(f"{model}: {final_label}", _per_seed(model, "val_accuracy_final"), document),
-        Figure(f"{model}: VALIDATION accuracy, best epoch", _per_seed(model, "val_accuracy_best")),
+        Figure(
+            f"{model}: {final_label}",
+            _per_seed(model, "val_accuracy_final"),
+            document,
+            reference=reference,
+            versus=_versus(versus, "val_accuracy_final"),
+        ),
+        Figure(
+            f"{model}: VALIDATION accuracy, best epoch",
+            _per_seed(model, "val_accuracy_best"),
+            versus=_versus(versus, "val_accuracy_best"),
+        ),
     )
 
 
-def _doc000(model: str, after_1: str, best: str, after_12: str) -> tuple[Figure, ...]:
+def _number(document: str) -> float | None:
+    """The document's figure as a number: its first word ('83.76 (...)'), or None ('-')."""
+    try:
+        return float(document.split()[0])
+    except ValueError:
+        return None
+
+
+def _doc000(
+    model: str, after_1: str, best: str, after_12: str, versus: str = ""
+) -> tuple[Figure, ...]:
     return (
         Figure(
             f"{model}: VALIDATION accuracy after epoch 1",
             _after_epoch(model, "val_accuracy", 1),
             after_1,
+            reference=_number(after_1),
         ),
         Figure(
-            f"{model}: VALIDATION accuracy, best epoch", _per_seed(model, "val_accuracy_best"), best
+            f"{model}: VALIDATION accuracy, best epoch",
+            _per_seed(model, "val_accuracy_best"),
+            best,
+            reference=_number(best),
+            versus=_versus(versus, "val_accuracy_best"),
         ),
         Figure(
             f"{model}: VALIDATION accuracy after the last epoch (12)",
             _per_seed(model, "val_accuracy_final"),
             after_12,
+            reference=_number(after_12),
+            versus=_versus(versus, "val_accuracy_final"),
         ),
         Figure(
             f"{model}: TRAINING accuracy in the last epoch",
@@ -102,7 +170,9 @@ _DOC002_RNN_NOTE = (
 )
 
 
-def _doc002_rnn(model: str, document: str, what: str) -> Recipe:
+def _doc002_rnn(
+    model: str, document: str, what: str, *, reference: float | None = None, versus: str = ""
+) -> Recipe:
     return Recipe(
         f"002_{model}",
         "002",
@@ -110,12 +180,14 @@ def _doc002_rnn(model: str, document: str, what: str) -> Recipe:
         "imdb",
         ("--model", model, "--seeds", "3"),
         ("--model", model, *IMDB_QUICK),
-        _accuracy(model, document),
+        _accuracy(model, document, reference=reference, versus=versus),
         _DOC002_RNN_NOTE,
     )
 
 
-def _weather(model: str, document: str = "-") -> tuple[Figure, ...]:
+def _weather(model: str, document: str = "-", versus: str = "") -> tuple[Figure, ...]:
+    """A weather model's figures; the document's (Jena's) are normalized by another
+    series' deviation, so none is held against ours (no ``reference``)."""
     return (
         Figure(
             f"{model}: VALIDATION MAE, best epoch (normalized)",
@@ -123,17 +195,19 @@ def _weather(model: str, document: str = "-") -> tuple[Figure, ...]:
             document,
             scale=1.0,
             digits=3,
+            versus=_versus(versus, "val_mae_best"),
         ),
         Figure(
             f"{model}: TEST MAE at that epoch (C)",
             _per_seed(model, "test_mae_best_c"),
             scale=1.0,
             digits=2,
+            versus=_versus(versus, "test_mae_best_c"),
         ),
     )
 
 
-def _char(cell: str, what: str) -> Recipe:
+def _char(cell: str, what: str, versus: str = "") -> Recipe:
     return Recipe(
         f"003_char_{cell}",
         "003",
@@ -161,10 +235,12 @@ def _char(cell: str, what: str) -> Recipe:
                 "qualitative: word-like text",
                 scale=1.0,
                 digits=2,
+                versus=_versus(versus, "heldout_perplexity_final"),
             ),
             Figure(
                 f"char_{cell}: generated tokens that are words of the book (%)",
                 _per_seed(f"char_{cell}", "real_word_fraction"),
+                versus=_versus(versus, "real_word_fraction"),
             ),
         ),
         "25 iterations of one epoch over windows of 10 characters, RMSprop, greedy "
@@ -194,7 +270,7 @@ RECIPES: tuple[Recipe, ...] = (
         ("--seeds", "3", "--epochs", "12"),
         ("--seeds", "2", "--epochs", "1", "--maxlen", "20"),
         _doc000("bilstm", "86.27", "86.58", "84.08")
-        + _doc000("bilstm_attention", "86.95", "-", "83.76 (its '99%' is TRAINING)"),
+        + _doc000("bilstm_attention", "86.95", "-", "83.76 (its '99%' is TRAINING)", "bilstm"),
         "one run in the document; validation on the 25,000 test reviews as it does; our "
         "attention weight W starts glorot-uniform, the document's random-normal",
     ),
@@ -207,10 +283,19 @@ RECIPES: tuple[Recipe, ...] = (
         ("--seeds", "2", "--steps", "300"),
         (
             Figure(
-                "baseline: TEST exact match", _per_seed("baseline", "test_exact_match"), "23.10"
+                "baseline: TEST exact match",
+                _per_seed("baseline", "test_exact_match"),
+                "23.10 (mean of 10 runs)",
+                reference=23.10,
+                reference_runs=10,
             ),
             Figure(
-                "attention: TEST exact match", _per_seed("attention", "test_exact_match"), "95.70"
+                "attention: TEST exact match",
+                _per_seed("attention", "test_exact_match"),
+                "95.70 (mean of 10 runs)",
+                reference=95.70,
+                reference_runs=10,
+                versus=_versus("baseline", "test_exact_match"),
             ),
         ),
         "10 seeds as the document; 5,000 steps of one fresh pair, 100 fresh TEST pairs",
@@ -223,7 +308,7 @@ RECIPES: tuple[Recipe, ...] = (
         "imdb",
         ("--model", "embedding_flatten", "--seeds", "3"),
         ("--model", "embedding_flatten", "--seeds", "2", "--epochs", "1"),
-        _accuracy("embedding_flatten", "about 75"),
+        _accuracy("embedding_flatten", "about 75", reference=75.0),
         "as the lecture",
     ),
     Recipe(
@@ -233,14 +318,27 @@ RECIPES: tuple[Recipe, ...] = (
         "imdb_glove",
         ("--seeds", "3"),
         ("--seeds", "2", "--epochs", "2", "--validation-samples", "2000"),
-        _accuracy("glove_frozen", "about 56") + _accuracy("learned", "about 52"),
+        _accuracy("glove_frozen", "about 56", versus="learned") + _accuracy("learned", "about 52"),
         "50-d GloVe (the lecture's is 100-d), 20 epochs as the lecture",
     ),
-    _doc002_rnn("simple_rnn", "about 85", "SimpleRNN(32), maxlen 500"),
-    _doc002_rnn("lstm", "about 89", "LSTM(32), maxlen 500"),
-    _doc002_rnn("gru", "-", "GRU(32), maxlen 500"),
-    _doc002_rnn("lstm_reversed", "-", "LSTM(32) on reversed reviews, Embedding 128"),
-    _doc002_rnn("bidirectional_lstm", "-", "Bidirectional(LSTM(32)), maxlen 500"),
+    _doc002_rnn("simple_rnn", "about 85", "SimpleRNN(32), maxlen 500", reference=85.0),
+    _doc002_rnn(
+        "lstm",
+        "about 89",
+        "LSTM(32), maxlen 500",
+        reference=89.0,
+        versus="002_simple_rnn:simple_rnn",
+    ),
+    _doc002_rnn("gru", "-", "GRU(32), maxlen 500", versus="002_lstm:lstm"),
+    _doc002_rnn(
+        "lstm_reversed",
+        "-",
+        "LSTM(32) on reversed reviews, Embedding 128",
+        versus="002_lstm:lstm",
+    ),
+    _doc002_rnn(
+        "bidirectional_lstm", "-", "Bidirectional(LSTM(32)), maxlen 500", versus="002_lstm:lstm"
+    ),
     Recipe(
         "002_weather",
         "002",
@@ -261,10 +359,10 @@ RECIPES: tuple[Recipe, ...] = (
             ),
         )
         + _weather("dense")
-        + _weather("gru", "about 0.265 (Jena)")
-        + _weather("gru_dropout")
-        + _weather("gru_stacked")
-        + _weather("gru_bidirectional"),
+        + _weather("gru", "about 0.265 (Jena)", versus="dense")
+        + _weather("gru_dropout", versus="gru")
+        + _weather("gru_stacked", versus="gru_dropout")
+        + _weather("gru_bidirectional", versus="gru"),
         "the real TMY3 hourly record of Greensboro NC (one year), not Jena; 5 days of "
         "history; 20 epochs (dense, gru) or 40 (the others) as the lecture",
         plots=("temperature", "history"),
@@ -322,6 +420,7 @@ RECIPES: tuple[Recipe, ...] = (
             "lstm_regularized",
             "- (says: worse than Adam)",
             final_label="VALIDATION accuracy after its 1 epoch",
+            versus="003_lstm_regularized:lstm_regularized",
         ),
         "the optimizer the document's code tried",
         plots=("accuracy_by_seed",),
@@ -337,13 +436,14 @@ RECIPES: tuple[Recipe, ...] = (
             "lstm_unpenalized",
             "- (says: overfits more)",
             final_label="VALIDATION accuracy after its 1 epoch",
+            versus="003_lstm_regularized:lstm_regularized",
         ),
         "the document's model without L1L2(0.01, 0.01)",
         plots=("accuracy_by_seed",),
     ),
     _char("lstm", "character-level LSTM(128), Alice in Wonderland"),
-    _char("simple_rnn", "the same with SimpleRNN(128)"),
-    _char("gru", "the same with GRU(128)"),
+    _char("simple_rnn", "the same with SimpleRNN(128)", versus="003_char_lstm:char_lstm"),
+    _char("gru", "the same with GRU(128)", versus="003_char_lstm:char_lstm"),
     Recipe(
         "003_vanishing_gradients",
         "003",
@@ -356,10 +456,20 @@ RECIPES: tuple[Recipe, ...] = (
                 f"{c}: TEST accuracy at T = 100 (chance 12.5)",
                 _per_seed(f"{c}_T100", "test_accuracy"),
                 "qualitative: propose remedies",
+                versus="" if c == "simple_rnn" else _versus("simple_rnn_T100", "test_accuracy"),
             )
             for c in VANISHING_CONFIGS
         ),
         "3 seeds, 1,500 Adam steps; the label is the first of 100 symbols",
         plots=("gradient_by_step", "accuracy_by_length"),
+    ),
+)
+
+DOC002_RNNS = ("simple_rnn", "lstm", "gru", "lstm_reversed", "bidirectional_lstm")
+AGGREGATES: tuple[Aggregate, ...] = (
+    Aggregate(
+        "IMDB VALIDATION accuracy after the last epoch, the five maxlen-500 recurrent recipes "
+        "of document 002 (each row a task)",
+        tuple((f"002_{m}", _per_seed(m, "val_accuracy_final")) for m in DOC002_RNNS),
     ),
 )

@@ -28,6 +28,20 @@ DATA = (
 )
 
 
+COLUMNS = (
+    "Columns: our mean over seeds with its 95% t-interval and each seed's figure; the 95% "
+    "prediction interval for one new run of ours (for the mean of 10 where the document's "
+    "figure is such a mean), the yardstick for a document's figure (one run), which is "
+    "inside or OUTSIDE it (an 'about' figure read off a plot is taken at its value; none is "
+    "given where the document's figure is on another yardstick); this figure minus another "
+    "model's: when both ran the same seeds, paired by seed (the mean per-seed difference, "
+    "its t-interval, the paired t-test and the Wilcoxon signed-rank test), else unpaired "
+    "(Welch); p-values Holm-adjusted over every comparison of the table at once. With 3 "
+    "seeds the Wilcoxon test cannot go below p = 0.25 and the intervals are wide: "
+    "`python -m experiments.plan` gives the seeds a stated difference needs."
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m experiments.reproduce", description=config.__doc__.split("\n\n")[0]
@@ -233,7 +247,14 @@ def section(results, provenances, quick: bool, figures_dir: str | None) -> str:
     parts = [
         head,
         "",
+        COLUMNS,
+        "",
         table.render_table(RECIPES, results, quick),
+        "",
+        "Aggregates over rows that share a metric (rliable's interquartile mean and "
+        "stratified bootstrap):",
+        "",
+        *(table.aggregate_line(a, results) for a in config.AGGREGATES),
         "",
         "Document 000 per epoch, mean over seeds (points; gap = TRAINING - VALIDATION):",
         "",

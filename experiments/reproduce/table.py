@@ -8,8 +8,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from experiments.reproduce.config import Figure, Recipe
-from rnn_attn.analysis import schema
+from experiments.reproduce.config import Aggregate, Figure, Recipe
+from rnn_attn.analysis import schema, stats
 
 BEGIN, END = "<!-- reproduce:begin -->", "<!-- reproduce:end -->"
 
@@ -32,8 +32,6 @@ def lookup(results: Any, path: str) -> Any:
 def format_figure(values: Any, figure: Figure) -> tuple[str, int]:
     """``(text, n)``: per-seed values as ``mean [low, high]`` (95% t-interval) with each
     seed's value, a single value as it is; ``n`` = how many seeds (0: deterministic)."""
-    from rnn_attn.analysis import stats
-
     f = f"{{:.{figure.digits}f}}"
     if not isinstance(values, list):
         return f.format(figure.scale * float(values)), 0
@@ -44,6 +42,117 @@ def format_figure(values: Any, figure: Figure) -> tuple[str, int]:
     low, high = stats.t_confidence_interval(scaled)
     seeds = ", ".join(f.format(v) for v in scaled)
     return f"**{f.format(mean)}** [{f.format(low)}, {f.format(high)}] ({seeds})", len(scaled)
+
+
+def prediction_cell(values: Any, figure: Figure) -> str:
+    """Our 95% prediction interval for one new run (for the mean of
+    ``figure.reference_runs`` new runs where the document's figure is such a mean), and
+    whether the document's figure falls inside; "-" for a deterministic figure."""
+    if not isinstance(values, list) or len(values) < 2:
+        return "-"
+    f = f"{{:.{figure.digits}f}}"
+    scaled = [figure.scale * float(v) for v in values]
+    low, high = stats.prediction_interval(scaled, runs=figure.reference_runs)
+    cell = f"[{f.format(low)}, {f.format(high)}]"
+    if figure.reference is None:
+        return cell
+    inside = low <= figure.reference <= high
+    runs = f" (mean of {figure.reference_runs})" if figure.reference_runs > 1 else ""
+    return f"{cell}: {figure.reference:g}{runs} {'inside' if inside else '**OUTSIDE**'}"
+
+
+def _seeded_figure(results: Mapping | None, path: str, row: str, scale: float):
+    """``(model, scaled per-seed values, seeds)`` of a per-seed figure at ``path``."""
+    if results is None:
+        raise ValueError(f"row {row} has not run")
+    values = lookup(results, path)
+    if not path.startswith("models.") or not isinstance(values, list):
+        raise ValueError(f"{path} is not a model's per-seed figure")
+    model = path.split(".")[1]
+    if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
+        raise ValueError(f"{row}: {path} has a seed without a figure")
+    return model, [scale * float(v) for v in values], results["models"][model]["seeds"]
+
+
+def compare_figure(recipe: Recipe, figure: Figure, results: Mapping[str, Mapping | None]) -> dict:
+    """``stats.compare`` of ``figure`` against its ``versus`` (this minus that, in the
+    table's units), paired by seed when both ran the same seeds."""
+    row, _, path = figure.versus.rpartition(":")
+    row = row or recipe.name
+    a_name, a, a_seeds = _seeded_figure(
+        results[recipe.name], figure.path, recipe.name, figure.scale
+    )
+    b_name, b, b_seeds = _seeded_figure(results.get(row), path, row, figure.scale)
+    if row != recipe.name:
+        b_name = f"{b_name} ({row})"
+    return stats.compare(a, b, names=(a_name, b_name), seeds=(a_seeds, b_seeds))
+
+
+def table_comparisons(
+    recipes: Sequence[Recipe], results: Mapping[str, Mapping | None]
+) -> dict[tuple[str, str], dict | str]:
+    """Every ``versus`` comparison of the table, keyed by (row, figure label), Holm's
+    correction run over all of them at once (one family: the table); a comparison that
+    cannot be made is the reason, as text."""
+    out: dict[tuple[str, str], dict | str] = {}
+    for recipe in recipes:
+        for figure in recipe.figures:
+            if figure.versus:
+                try:
+                    out[recipe.name, figure.label] = compare_figure(recipe, figure, results)
+                except (KeyError, IndexError, TypeError, ValueError) as e:
+                    out[recipe.name, figure.label] = f"not compared ({e})"
+    stats.holm_over([c for c in out.values() if isinstance(c, dict)])
+    return out
+
+
+def _p(p: float) -> str:
+    return "nan" if math.isnan(p) else (f"{p:.2g}" if p < 0.001 else f"{p:.3f}")
+
+
+def comparison_cell(comparison: dict | str | None, figure: Figure) -> str:
+    """``vs B: difference [95% CI], the test, p (Holm)``: paired by seed where the seeds
+    match (the mean per-seed difference, paired t, and Wilcoxon), else Welch."""
+    if comparison is None:
+        return "-"
+    if isinstance(comparison, str):
+        return comparison
+    f = f"{{:+.{figure.digits}f}}"
+    head = comparison["headline"]
+    other = comparison["names"][1]
+    if head["kind"] == "paired":
+        p = comparison["paired"]
+        diff, low, high = p["mean_difference"], p["ci_low"], p["ci_high"]
+        extra = f"; Wilcoxon p = {_p(p['wilcoxon']['p_value'])}"
+    else:
+        diff = comparison["mean_difference"]
+        low, high = comparison["mean_difference_ci_low"], comparison["mean_difference_ci_high"]
+        extra = ""
+    return (
+        f"vs {other}: **{f.format(diff)}** [{f.format(low)}, {f.format(high)}] "
+        f"{head['kind']}, {head['test']} p = {_p(head['p_value'])} "
+        f"(Holm {_p(head['p_value_holm'])}){extra}"
+    )
+
+
+def aggregate_line(aggregate: Aggregate, results: Mapping[str, Mapping | None]) -> str:
+    """One aggregate over rows that share a metric: the interquartile mean of every
+    task's seeds with its stratified bootstrap interval (rliable's method)."""
+    try:
+        tasks = {
+            row: _seeded_figure(results.get(row), path, row, aggregate.scale)[1]
+            for row, path in aggregate.figures
+        }
+        r = stats.stratified_bootstrap_iqm(tasks)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        return f"- {aggregate.label}: not computed ({e})"
+    seeds = sorted(set(r["tasks"].values()))
+    return (
+        f"- {aggregate.label}: IQM **{r['iqm']:.{aggregate.digits}f}** "
+        f"[{r['ci_low']:.{aggregate.digits}f}, {r['ci_high']:.{aggregate.digits}f}] "
+        f"over {len(tasks)} rows x {'/'.join(map(str, seeds))} seeds "
+        f"({int(100 * r['confidence'])}% interval: {r['method']})"
+    )
 
 
 PROVENANCE = "provenance.json"  # beside a row's results.json: which commit ran it, when
@@ -96,17 +205,27 @@ def command(recipe: Recipe, quick: bool = False) -> str:
     )
 
 
-def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) -> list[str]:
-    """The table's lines for one recipe: one per figure."""
+def recipe_rows(
+    recipe: Recipe,
+    results: Mapping | None,
+    quick: bool = False,
+    comparisons: Mapping[tuple[str, str], dict | str] | None = None,
+) -> list[str]:
+    """The table's lines for one recipe: one per figure (``comparisons``: the table's, from
+    ``table_comparisons``)."""
     rows = []
     for i, figure in enumerate(recipe.figures):
+        predicted = "-"
         if results is None:
             ours, n = "not run", "-"
         else:
             try:
-                ours, n = format_figure(lookup(results, figure.path), figure)
+                values = lookup(results, figure.path)
+                ours, n = format_figure(values, figure)
+                predicted = prediction_cell(values, figure)
             except (KeyError, IndexError, TypeError, ValueError) as e:
                 ours, n = f"missing ({e})", "-"
+        compared = comparison_cell((comparisons or {}).get((recipe.name, figure.label)), figure)
         first = i == 0
         rows.append(
             "| "
@@ -117,6 +236,8 @@ def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) ->
                     figure.label,
                     str(n if n != 0 else "deterministic"),
                     ours,
+                    predicted,
+                    compared,
                     figure.document,
                     recipe.note if first else "",
                 )
@@ -129,14 +250,18 @@ def recipe_rows(recipe: Recipe, results: Mapping | None, quick: bool = False) ->
 def render_table(
     recipes: Sequence[Recipe], results: Mapping[str, Mapping | None], quick: bool = False
 ) -> str:
-    """The markdown table of every recipe's figures."""
+    """The markdown table of every recipe's figures, with the comparisons between them
+    (Holm-adjusted over the whole table)."""
+    comparisons = table_comparisons(recipes, results)
     lines = [
-        "| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | document | "
-        "differences |",
-        "|---|---|---|---|---|---|---|",
+        "| doc | command | figure | seeds | ours: mean [95% CI] (per seed) | "
+        "one new run: our 95% prediction interval: the document's figure | "
+        "this minus another model: mean difference [95% CI], test, p (Holm over the table) | "
+        "document | differences |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for recipe in recipes:
-        lines += recipe_rows(recipe, results[recipe.name], quick)
+        lines += recipe_rows(recipe, results[recipe.name], quick, comparisons)
     return "\n".join(lines)
 
 

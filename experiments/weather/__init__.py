@@ -4,13 +4,14 @@
 
 The protocol, its defaults and why, the expected result and its runtime: ``config.py``.
 Modules: ``config`` (settings), ``data`` (splits, windows, baseline), ``train`` (the
-models and data for the shared runner, figures against the baseline), ``report`` (plots,
-printed report), ``__main__`` (the command).
+models and data for the shared runner, figures against the baseline through
+``rnn_attn.analysis.baselines``), ``report`` (plots, printed report), ``__main__`` (the
+command).
 """
 
 from experiments.weather.config import WeatherConfig
 from experiments.weather.data import Split, WeatherData, prepare_data, split_rows
-from experiments.weather.train import EXPERIMENT, versus_baseline
+from experiments.weather.train import EXPERIMENT
 
 __all__ = [
     "EXPERIMENT",
@@ -19,5 +20,4 @@ __all__ = [
     "WeatherData",
     "prepare_data",
     "split_rows",
-    "versus_baseline",
 ]

@@ -3,17 +3,11 @@ data and models for the shared runner, and each seed's figures."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
-from scipy import stats as scipy_stats
-
 from experiments.weather import config as weather_config
 from experiments.weather import report
 from experiments.weather.config import WeatherConfig, build_model
 from experiments.weather.data import WeatherData, data_record, prepare_data
-from rnn_attn.analysis import stats
+from rnn_attn.analysis.baselines import versus_baseline
 from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine
 from rnn_attn.train.feed import Split
@@ -79,40 +73,6 @@ def evaluate(cfg: WeatherConfig, setup: Setup, name: str, fit: engine.FitResult)
                 ("test_mae_best_c", "test"),
             )
         },
-    }
-
-
-def versus_baseline(
-    scores: Sequence[float], baseline: float, *, confidence: float = 0.95
-) -> dict[str, Any]:
-    """A model's per-seed MAEs against the baseline's MAE on the same windows: the
-    differences ``d_i = model_i - baseline`` (negative: the model is better), their mean
-    with a t interval and a one-sample t-test of ``mean(d) = 0``.
-
-    The only randomness this accounts for is the seed (initialization, dropout, shuffle):
-    it says whether the recipe reliably beats the baseline on THESE windows, not how the
-    two would compare on other years' weather."""
-    d = np.asarray(scores, np.float64) - float(baseline)
-    out: dict[str, Any] = {
-        "baseline": float(baseline),
-        "differences": d.tolist(),
-        "mean_difference": float(d.mean()),
-        "seeds_better": int((d < 0).sum()),
-        "seeds": int(d.size),
-    }
-    if d.size < 2:
-        return out
-    low, high = stats.t_confidence_interval(d, confidence=confidence)
-    both = scipy_stats.ttest_1samp(d, 0.0)
-    less = scipy_stats.ttest_1samp(d, 0.0, alternative="less")
-    return out | {
-        "confidence": confidence,
-        "ci_t_low": low,
-        "ci_t_high": high,
-        "t_statistic": float(both.statistic),
-        "df": int(d.size - 1),
-        "p_value_two_sided": float(both.pvalue),
-        "p_value_model_better": float(less.pvalue),
     }
 
 

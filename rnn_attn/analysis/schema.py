@@ -18,6 +18,15 @@ Version 1, top-level keys:
   ``reference_perplexities_on_training_text`` (char_textgen). No other top-level key is
   allowed: the list is explicit, in the schema file.
 
+``comparison`` maps each compared metric to a comparison of two models (``stats.compare``)
+or ``{"comparisons": [...]}`` of such (``stats.compare_many``); other shapes written
+before stay valid. A comparison of two models may hold ``paired`` (both models ran the
+same seeds: ``seeds``, ``n``, the per-seed differences' ``mean_difference``,
+``std_difference``, ``confidence``, ``ci_low``, ``ci_high``, ``t_test`` and ``wilcoxon``,
+each p-value with an optional ``p_value_holm``) and ``headline`` (``kind`` paired or
+unpaired, ``test``, ``p_value``, ``why``); ``validate`` checks them and that ``paired.seeds``
+are both named models' seeds and ``headline.kind`` agrees with ``paired``.
+
 ``models`` maps each model's name to an object with ``seeds`` (integers, strictly
 ascending) and ``per_seed`` (``{metric: [one entry per seed, in the order of seeds]}``,
 each a number, a string or null), both required; optional ``parameters`` (int),
@@ -44,8 +53,9 @@ Changing the schema:
 
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
-  to docs/results_schema.md; older files stay valid. The data's ``fingerprints`` and the
-  models' ``trials`` and ``selected`` were added so; the ``decoding`` settings are planned so;
+  to docs/results_schema.md; older files stay valid. The data's ``fingerprints``, a
+  comparison's ``paired`` and ``headline``, and the models' ``trials`` and ``selected``
+  were added so; the ``decoding`` settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
   raise ``SCHEMA_VERSION``, and add to ``MIGRATIONS`` the step that upgrades a version-N
@@ -113,6 +123,49 @@ def validate(record: Any) -> None:
                         f"got {len(values)}",
                     )
                 )
+    _check_pairing(record)
+
+
+def _two_model_comparisons(comparison: Any, path: str):
+    """``(path, comparison of two models)`` for each one below ``comparison`` (a metric's
+    ``stats.compare`` or the items of a ``stats.compare_many``)."""
+    if isinstance(comparison, list):
+        for i, item in enumerate(comparison):
+            yield from _two_model_comparisons(item, f"{path}[{i}]")
+    elif isinstance(comparison, Mapping):
+        if "headline" in comparison or "paired" in comparison:
+            yield path, comparison
+        if "comparisons" in comparison:
+            yield from _two_model_comparisons(comparison["comparisons"], f"{path}.comparisons")
+
+
+def _check_pairing(record: Mapping[str, Any]) -> None:
+    """A comparison is ``paired`` exactly when its headline says so, and its paired seeds
+    are the seeds both compared models ran."""
+    for key, value in (record.get("comparison") or {}).items():
+        for path, c in _two_model_comparisons(value, f"comparison.{key}"):
+            paired = "paired" in c
+            kind = c.get("headline", {}).get("kind")
+            if kind is not None and (kind == "paired") != paired:
+                raise ValueError(
+                    _message(
+                        f"{path}.headline.kind",
+                        f"expected {'paired' if paired else 'unpaired'} (the comparison "
+                        f"{'has' if paired else 'has no'} paired results), got {kind!r}",
+                    )
+                )
+            if not paired:
+                continue
+            for name in c.get("names", []):
+                seeds = record["models"].get(name, {}).get("seeds")
+                if seeds is not None and seeds != c["paired"]["seeds"]:
+                    raise ValueError(
+                        _message(
+                            f"{path}.paired.seeds",
+                            f"expected the seeds model {name!r} ran ({seeds}), got "
+                            f"{c['paired']['seeds']}",
+                        )
+                    )
 
 
 def _check_trials(where: str, model: Mapping[str, Any]) -> None:

@@ -1,20 +1,49 @@
-"""Statistics for comparing models over repeated seeds, in plain numpy.
+"""Statistics for comparing models over repeated seeds, from scipy.stats and statsmodels.
 
 Each model gives one score per seed (e.g. 10 test accuracies). These functions summarize
-them (mean, std, t and bootstrap confidence intervals) and compare two models (Welch's
-t-test, Mann-Whitney U, Hedges' g, probability of improvement), with Holm's correction
-when several comparisons are made. The tests check them against ``scipy.stats``; scipy
-itself is not needed at run time.
+them and compare two models; every test, quantile and resample comes from a maintained
+library, and each result that could be computed more than one way names its method:
+
+- one model: the mean's Student-t interval (``scipy.stats.t``) and a bootstrap interval
+  (``scipy.stats.bootstrap``, percentile method, 10,000 resamples drawn by
+  ``numpy.random.default_rng(seed)``: the resamples and figures of the hand-written
+  bootstrap it replaced);
+- two models, unpaired: Welch's t-test and its interval (``scipy.stats.ttest_ind`` with
+  ``equal_var=False``), Mann-Whitney U (``scipy.stats.mannwhitneyu``: the exact null
+  distribution when there are no ties and a sample has at most 8 values, else the normal
+  approximation with tie and continuity corrections; ``method`` says which), Hedges' g and
+  the probability of improvement;
+- two models, paired by seed: models trained with the same seed numbers share each seed's
+  data order and evaluation data, so the per-seed differences are compared with zero: the
+  paired t-test with the t interval of the mean difference (``scipy.stats.ttest_rel``) and
+  the Wilcoxon signed-rank test (``scipy.stats.wilcoxon``; ``method`` says exact,
+  exhaustive permutation or normal). ``compare`` reports both kinds and its ``headline``
+  says which one leads and why;
+- several comparisons: Holm's correction
+  (``statsmodels.stats.multitest.multipletests(method="holm")``);
+- one outside run (a document's figure) against our seeds: the t prediction interval for
+  one new run (``prediction_interval``), not the interval of our mean;
+- tasks that share a metric: the interquartile mean (``scipy.stats.trim_mean(x, 0.25)``)
+  with a stratified bootstrap interval (rliable's method: seeds resampled within each task).
+
+Power and the number of seeds a comparison needs are in ``rnn_attn.analysis.power``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 ALTERNATIVES = ("two-sided", "greater", "less")
+N_BOOT = 10_000
+BOOTSTRAP_METHODS = ("percentile", "basic", "BCa")
+MWU_EXACT_MAX_SIZE = 8  # scipy's rule: exact when a sample has at most 8 values, no ties
+WILCOXON_EXACT_MAX = 50  # scipy's rule: exact without ties or zeros up to 50 pairs ...
+WILCOXON_PERMUTATION_MAX = 13  # ... every permutation with them up to 13 pairs
 
 
 # -- input checks ---------------------------------------------------------------------------
@@ -47,97 +76,19 @@ def _check_alternative(alternative: str) -> None:
         raise ValueError(f"unknown alternative {alternative!r}; expected one of {ALTERNATIVES}")
 
 
-# -- distributions --------------------------------------------------------------------------
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10_000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-15:
-            break
-    return h
-
-
-def betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta function ``I_x(a, b)``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def t_sf(t: float, df: float) -> float:
-    """Survival function ``P(T > t)`` of Student's t with ``df`` (real) degrees of freedom."""
-    if math.isnan(t):
-        return math.nan
-    if math.isinf(t):
-        return 0.0 if t > 0 else 1.0
-    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
-    return tail if t >= 0 else 1.0 - tail
-
-
-def t_cdf(t: float, df: float) -> float:
-    return 1.0 - t_sf(t, df) if t >= 0 else t_sf(-t, df)
-
-
-def t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on the CDF, to ~1e-13 relative)."""
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"quantile level must be in (0, 1), got {q!r}")
-    if q == 0.5:
-        return 0.0
-    if q < 0.5:
-        return -t_ppf(1.0 - q, df)
-    lo, hi = 0.0, 1.0
-    while t_cdf(hi, df) < q:
-        hi *= 2.0
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-14 * max(1.0, hi):
-            break
-    return 0.5 * (lo + hi)
-
-
-def normal_sf(z: float) -> float:
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
-
-
 # -- one sample -----------------------------------------------------------------------------
 
 
 def t_confidence_interval(x, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t interval for the mean."""
+    """Student-t interval for the mean (``scipy.stats.t.interval``); a constant sample's
+    interval is its value."""
     _check_confidence(confidence)
     x = _sample(x)
-    half = t_ppf(0.5 + confidence / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    return float(x.mean() - half), float(x.mean() + half)
+    sem = x.std(ddof=1) / math.sqrt(x.size)
+    if sem == 0.0:
+        return float(x.mean()), float(x.mean())
+    low, high = scipy_stats.t.interval(confidence, x.size - 1, loc=x.mean(), scale=sem)
+    return float(low), float(high)
 
 
 def bootstrap_confidence_interval(
@@ -145,24 +96,39 @@ def bootstrap_confidence_interval(
     *,
     statistic: Callable[..., np.ndarray] = np.mean,
     confidence: float = 0.95,
-    n_boot: int = 10_000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
+    method: str = "percentile",
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval; ``statistic`` must accept ``axis=-1``."""
+    """``scipy.stats.bootstrap`` interval of ``statistic`` (which must accept
+    ``axis=-1``): ``n_boot`` resamples drawn by ``numpy.random.default_rng(seed)``,
+    ``method`` one of ``BOOTSTRAP_METHODS``. A constant sample's interval is its value."""
     _check_confidence(confidence)
     x = _sample(x)
     if n_boot < 100:
         raise ValueError(f"n_boot must be >= 100, got {n_boot}")
-    rng = np.random.default_rng(seed)
-    resamples = x[rng.integers(0, x.size, size=(n_boot, x.size))]
-    values = statistic(resamples, axis=-1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(low), float(high)
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(
+            f"unknown bootstrap method {method!r}; expected one of {BOOTSTRAP_METHODS}"
+        )
+    if np.ptp(x) == 0.0:  # every resample equal: BCa is undefined, the others give the value
+        value = float(statistic(x[None, :], axis=-1)[0])
+        return value, value
+    result = scipy_stats.bootstrap(
+        (x,),
+        statistic,
+        n_resamples=n_boot,
+        confidence_level=confidence,
+        method=method,
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def describe(x, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> dict:
-    """Summary of one model's per-seed scores, as plain floats."""
+def describe(x, *, confidence: float = 0.95, n_boot: int = N_BOOT, seed: int = 0) -> dict:
+    """Summary of one model's per-seed scores, as plain floats (``bootstrap`` names the
+    bootstrap interval's method)."""
     x = _sample(x)
     t_low, t_high = t_confidence_interval(x, confidence=confidence)
     b_low, b_high = bootstrap_confidence_interval(
@@ -181,119 +147,143 @@ def describe(x, *, confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0
         "ci_t_high": t_high,
         "ci_boot_low": b_low,
         "ci_boot_high": b_high,
+        "bootstrap": f"percentile, {n_boot} resamples, seed {seed}",
     }
 
 
-# -- two samples ----------------------------------------------------------------------------
+def prediction_interval(x, *, confidence: float = 0.95, runs: int = 1) -> tuple[float, float]:
+    """Where the mean of ``runs`` new runs (one by default) falls with probability
+    ``confidence``: ``mean ± t_{n-1} * s * sqrt(1/runs + 1/n)``. The yardstick for an
+    outside run (a document's figure), which the interval of our mean is not."""
+    _check_confidence(confidence)
+    x = _sample(x)
+    if isinstance(runs, bool) or not isinstance(runs, int | np.integer) or runs < 1:
+        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+    scale = x.std(ddof=1) * math.sqrt(1.0 / runs + 1.0 / x.size)
+    if scale == 0.0:
+        return float(x.mean()), float(x.mean())
+    low, high = scipy_stats.t.interval(confidence, x.size - 1, loc=x.mean(), scale=scale)
+    return float(low), float(high)
 
 
-def _p_from_t(t: float, df: float, alternative: str) -> float:
-    if alternative == "greater":
-        return t_sf(t, df)
-    if alternative == "less":
-        return t_cdf(t, df)
-    return min(1.0, 2.0 * t_sf(abs(t), df))
+def versus_reference(x, reference: float, *, runs: int = 1, confidence: float = 0.95) -> dict:
+    """An outside figure (the mean of ``runs`` runs) against our per-seed scores: our
+    prediction interval for such a figure and whether it falls inside."""
+    if not isinstance(reference, int | float) or not math.isfinite(reference):
+        raise ValueError(f"reference must be a finite number, got {reference!r}")
+    low, high = prediction_interval(x, confidence=confidence, runs=runs)
+    return {
+        "reference": float(reference),
+        "runs": int(runs),
+        "confidence": confidence,
+        "low": low,
+        "high": high,
+        "inside": bool(low <= reference <= high),
+    }
 
 
-def _welch(a, b) -> tuple[float, float, float]:
-    """``(mean difference, squared standard error, Welch-Satterthwaite df)``; df is NaN
-    when both samples are constant."""
+# -- several tasks sharing a metric ---------------------------------------------------------
+
+
+def interquartile_mean(x) -> float:
+    """The mean of the middle half (``scipy.stats.trim_mean(x, 0.25)``; rliable's IQM)."""
+    return float(scipy_stats.trim_mean(_sample(x, min_size=1), 0.25))
+
+
+def _pooled_iqm(*tasks: np.ndarray, axis: int = -1) -> np.ndarray:
+    return scipy_stats.trim_mean(np.concatenate(tasks, axis=axis), 0.25, axis=axis)
+
+
+def stratified_bootstrap_iqm(
+    scores: Mapping[str, Sequence[float]],
+    *,
+    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> dict:
+    """The interquartile mean of every task's per-seed scores pooled, with rliable's
+    stratified bootstrap interval: ``scipy.stats.bootstrap`` over the tasks as separate
+    samples (``paired=False``: each resample redraws each task's seeds from that task's
+    own, with replacement), the pooled IQM of each resample, percentile interval."""
+    _check_confidence(confidence)
+    if not isinstance(scores, Mapping) or not scores:
+        raise ValueError(f"scores must map each task to its per-seed scores, got {scores!r:.80}")
+    if n_boot < 100:
+        raise ValueError(f"n_boot must be >= 100, got {n_boot}")
+    tasks = {name: _sample(v, f"scores of {name}") for name, v in scores.items()}
+    result = scipy_stats.bootstrap(
+        tuple(tasks.values()),
+        _pooled_iqm,
+        n_resamples=n_boot,
+        confidence_level=confidence,
+        method="percentile",
+        paired=False,
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return {
+        "iqm": float(_pooled_iqm(*tasks.values())),
+        "ci_low": float(result.confidence_interval.low),
+        "ci_high": float(result.confidence_interval.high),
+        "confidence": confidence,
+        "tasks": {name: int(x.size) for name, x in tasks.items()},
+        "method": f"stratified bootstrap (seeds within each task), percentile, {n_boot} "
+        f"resamples, seed {seed}",
+    }
+
+
+# -- two samples, unpaired ------------------------------------------------------------------
+
+
+def _welch(a, b, alternative: str = "two-sided"):
+    """``(mean difference, squared standard error, scipy's Welch result)``; the result is
+    None when both samples are constant (scipy would divide zero by zero)."""
     a, b = _sample(a, "first sample"), _sample(b, "second sample")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    se2 = va + vb
-    df = se2**2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1)) if se2 > 0 else math.nan
-    return float(a.mean() - b.mean()), float(se2), float(df)
+    se2 = a.var(ddof=1) / a.size + b.var(ddof=1) / b.size
+    if se2 == 0.0:
+        return float(a.mean() - b.mean()), 0.0, None
+    with warnings.catch_warnings():
+        if np.ptp(a) == 0.0 or np.ptp(b) == 0.0:  # exactly constant: no precision was lost
+            warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        result = scipy_stats.ttest_ind(a, b, equal_var=False, alternative=alternative)
+    return float(a.mean() - b.mean()), float(se2), result
 
 
 def welch_t_test(a, b, *, alternative: str = "two-sided") -> dict:
-    """Welch's unequal-variance t-test of ``mean(a) - mean(b)``.
-
-    Matches ``scipy.stats.ttest_ind(a, b, equal_var=False)``. Two constant samples give
-    ``statistic`` ±inf and ``p_value`` 0 when their means differ, NaN when they are equal.
-    """
+    """Welch's unequal-variance t-test of ``mean(a) - mean(b)``
+    (``scipy.stats.ttest_ind(a, b, equal_var=False)``). Two constant samples give
+    ``statistic`` ±inf and ``p_value`` 0 when their means differ, NaN when they are equal."""
     _check_alternative(alternative)
-    diff, se2, df = _welch(a, b)
+    diff, se2, result = _welch(a, b, alternative)
     if se2 == 0.0:
         if diff == 0.0:
             return {"statistic": math.nan, "df": math.nan, "p_value": math.nan}
         t = math.copysign(math.inf, diff)
-        return {"statistic": t, "df": math.nan, "p_value": _p_from_t(t, 1.0, alternative)}
-    t = diff / math.sqrt(se2)
-    return {"statistic": float(t), "df": float(df), "p_value": float(_p_from_t(t, df, alternative))}
-
-
-def _rank_average(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks (1-based) and the sizes of the tie groups."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_vals = values[order]
-    starts = np.r_[True, sorted_vals[1:] != sorted_vals[:-1]]
-    group = np.cumsum(starts) - 1
-    counts = np.bincount(group)
-    first_rank = np.cumsum(np.r_[0, counts[:-1]]) + 1
-    avg = first_rank + (counts - 1) / 2.0
-    ranks = np.empty_like(values)
-    ranks[order] = avg[group]
-    return ranks, counts
-
-
-MWU_EXACT_MAX_PAIRS = 2_000
-
-
-def _mwu_exact_sf(u: float, n1: int, n2: int) -> float:
-    """``P(U >= u)`` under the null, by counting arrangements (no ties)."""
-    # counts[i][j] = number of arrangements of i x's and j y's for each U value; built
-    # with f(i, j, u) = f(i - 1, j, u - j) + f(i, j - 1, u).
-    max_u = n1 * n2
-    table = [[None] * (n2 + 1) for _ in range(n1 + 1)]
-    for i in range(n1 + 1):
-        for j in range(n2 + 1):
-            dist = np.zeros(max_u + 1)
-            if i == 0 or j == 0:
-                dist[0] = 1.0
-            else:
-                dist[j:] += table[i - 1][j][: max_u + 1 - j]
-                dist += table[i][j - 1]
-            table[i][j] = dist
-    dist = table[n1][n2]
-    k = int(math.ceil(u - 1e-9))
-    return float(dist[k:].sum() / dist.sum())
+        p = {"two-sided": 0.0, "greater": float(diff < 0), "less": float(diff > 0)}
+        return {"statistic": t, "df": math.nan, "p_value": p[alternative]}
+    return {
+        "statistic": float(result.statistic),
+        "df": float(result.df),
+        "p_value": float(result.pvalue),
+    }
 
 
 def mann_whitney_u(a, b, *, alternative: str = "two-sided", use_continuity: bool = True) -> dict:
-    """Mann-Whitney U test; ``statistic`` is U of the first sample.
-
-    Matches ``scipy.stats.mannwhitneyu`` (method 'auto'): the exact null distribution when
-    there are no ties and either sample has at most 8 values, else the normal
-    approximation with tie and continuity corrections. Past ``MWU_EXACT_MAX_PAIRS``
-    pairs (``n1 * n2``) the normal approximation serves in every case: the exact table
-    grows as ``(n1 * n2)**2`` (8 x 5,000 values took 108 s); at 8 x 250 values the two
-    p-values differ by at most 0.007 (30 random draws), and the approximation's tails are
-    not exact in relative terms.
-    """
+    """Mann-Whitney U test (``scipy.stats.mannwhitneyu``); ``statistic`` is U of the first
+    sample, ``method`` the p-value's: ``exact`` (the null distribution counted, no ties and
+    a sample of at most 8 values, whatever the other's size) or ``asymptotic`` (the normal
+    approximation with tie correction, and continuity correction by default)."""
     _check_alternative(alternative)
     a, b = _sample(a, "first sample", min_size=1), _sample(b, "second sample", min_size=1)
-    n1, n2 = a.size, b.size
-    ranks, ties = _rank_average(np.concatenate([a, b]))
-    u1 = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2.0)
-    u2 = n1 * n2 - u1
-    if alternative == "greater":
-        u, factor = u1, 1.0
-    elif alternative == "less":
-        u, factor = u2, 1.0
-    else:
-        u, factor = max(u1, u2), 2.0
-    if (n1 <= 8 or n2 <= 8) and not np.any(ties > 1) and n1 * n2 <= MWU_EXACT_MAX_PAIRS:
-        p = _mwu_exact_sf(u, n1, n2)
-    else:
-        n = n1 + n2
-        tie_term = float(np.sum(ties.astype(np.float64) ** 3 - ties))
-        sigma = math.sqrt(n1 * n2 / 12.0 * ((n + 1) - tie_term / (n * (n - 1))))
-        numerator = u - n1 * n2 / 2.0 - (0.5 if use_continuity else 0.0)
-        if sigma == 0.0:
-            p = 1.0
-        else:
-            p = normal_sf(numerator / sigma)
-    return {"statistic": u1, "p_value": float(min(1.0, max(0.0, factor * p)))}
+    both = np.concatenate([a, b])
+    exact = min(a.size, b.size) <= MWU_EXACT_MAX_SIZE and np.unique(both).size == both.size
+    method = "exact" if exact else "asymptotic"
+    result = scipy_stats.mannwhitneyu(
+        a, b, alternative=alternative, use_continuity=use_continuity, method=method
+    )
+    if not exact:
+        method += " (normal, tie-corrected" + (", continuity-corrected)" if use_continuity else ")")
+    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "method": method}
 
 
 def cohens_d(a, b) -> float:
@@ -327,13 +317,113 @@ def probability_of_improvement(a, b) -> float:
 
 
 def difference_confidence_interval(a, b, *, confidence: float = 0.95) -> tuple[float, float]:
-    """Welch interval for ``mean(a) - mean(b)``."""
+    """Welch interval for ``mean(a) - mean(b)`` (scipy's ``confidence_interval``)."""
     _check_confidence(confidence)
-    diff, se2, df = _welch(a, b)
+    diff, se2, result = _welch(a, b)
     if se2 == 0.0:
         return diff, diff
-    half = t_ppf(0.5 + confidence / 2.0, df) * math.sqrt(se2)
-    return float(diff - half), float(diff + half)
+    interval = result.confidence_interval(confidence_level=confidence)
+    return float(interval.low), float(interval.high)
+
+
+# -- two samples, paired by seed ------------------------------------------------------------
+
+
+def _differences(a, b) -> np.ndarray:
+    a, b = _sample(a, "first sample"), _sample(b, "second sample")
+    if a.size != b.size:
+        raise ValueError(
+            f"paired samples need one score per seed each, got {a.size} and {b.size} scores"
+        )
+    return a - b
+
+
+def wilcoxon_signed_rank(a, b, *, alternative: str = "two-sided") -> dict:
+    """Wilcoxon signed-rank test of the per-seed differences ``a - b``
+    (``scipy.stats.wilcoxon``, zero differences dropped); ``method``: ``exact`` (no ties or
+    zeros, at most 50 pairs), ``exhaustive permutation`` (ties or zeros, at most 13 pairs)
+    or ``asymptotic`` (normal, tie-corrected). Every difference zero: NaN (undefined)."""
+    _check_alternative(alternative)
+    d = _differences(a, b)
+    nonzero = d[d != 0.0]
+    if nonzero.size == 0:
+        return {"statistic": math.nan, "p_value": math.nan, "method": "undefined: no difference"}
+    plain = nonzero.size == d.size and np.unique(np.abs(nonzero)).size == nonzero.size
+    if plain and d.size <= WILCOXON_EXACT_MAX:
+        method, label = "exact", "exact"
+    elif not plain and d.size <= WILCOXON_PERMUTATION_MAX:
+        method = scipy_stats.PermutationMethod(n_resamples=np.inf)
+        label = "exhaustive permutation (ties or zero differences)"
+    else:
+        method, label = "asymptotic", "asymptotic (normal, tie-corrected)"
+    result = scipy_stats.wilcoxon(d, alternative=alternative, method=method)
+    return {"statistic": float(result.statistic), "p_value": float(result.pvalue), "method": label}
+
+
+def paired_test(a, b, *, confidence: float = 0.95, alternative: str = "two-sided") -> dict:
+    """``a`` and ``b`` scored with the same seeds, in the same order: the mean per-seed
+    difference ``a - b`` with its t interval, the paired t-test (``scipy.stats.ttest_rel``)
+    and the Wilcoxon signed-rank test. Constant differences give ``statistic`` ±inf and
+    ``p_value`` 0 (NaN when all are zero), and an interval of the difference itself."""
+    _check_confidence(confidence)
+    _check_alternative(alternative)
+    d = _differences(a, b)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if sd == 0.0:
+        t = math.nan if mean == 0.0 else math.copysign(math.inf, mean)
+        test = {"statistic": t, "df": d.size - 1, "p_value": math.nan if mean == 0.0 else 0.0}
+        low = high = mean
+    else:
+        result = scipy_stats.ttest_rel(a, b, alternative=alternative)
+        test = {
+            "statistic": float(result.statistic),
+            "df": int(result.df),
+            "p_value": float(result.pvalue),
+        }
+        low, high = t_confidence_interval(d, confidence=confidence)
+    return {
+        "n": int(d.size),
+        "mean_difference": mean,
+        "std_difference": sd,
+        "confidence": confidence,
+        "ci_low": low,
+        "ci_high": high,
+        "t_test": test,
+        "wilcoxon": wilcoxon_signed_rank(a, b, alternative=alternative),
+    }
+
+
+def pairing(
+    seeds: Sequence[Sequence[int]] | None,
+    sizes: tuple[int, int],
+    names: Sequence[str] = ("a", "b"),
+) -> tuple[bool, str]:
+    """``(paired, why)``: two models' scores pair by seed when both list the same seed
+    numbers in the same order (the same seed: the same data order and evaluation data)."""
+    if seeds is None:
+        return False, "no seed numbers given"
+    first, second = (list(s) for s in seeds)
+    if first != second:
+        return False, (
+            f"the seed numbers differ ({names[0]}: {_seed_text(first)}; "
+            f"{names[1]}: {_seed_text(second)})"
+        )
+    if len(first) != sizes[0] or len(first) != sizes[1]:
+        raise ValueError(f"seeds {_seed_text(first)} do not match {sizes[0]} and {sizes[1]} scores")
+    return True, (
+        f"both models ran seeds {_seed_text(first)}; a seed's data order is a function of its "
+        f"number"
+    )
+
+
+def _seed_text(seeds: Sequence[int]) -> str:
+    seeds = list(seeds)
+    if len(seeds) > 3 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
+
+
+# -- comparisons ----------------------------------------------------------------------------
 
 
 def compare(
@@ -342,13 +432,19 @@ def compare(
     *,
     names: Sequence[str] = ("a", "b"),
     confidence: float = 0.95,
-    n_boot: int = 10_000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
+    seeds: Sequence[Sequence[int]] | None = None,
 ) -> dict:
-    """Everything about ``a`` vs ``b`` in one JSON-serializable dict (two-sided tests)."""
+    """Everything about ``a`` vs ``b`` in one JSON-serializable dict (two-sided tests).
+
+    ``seeds``: each model's seed numbers; when they are the same, the per-seed differences
+    are tested too (``paired``: ``paired_test`` and the seeds). ``headline`` names the test
+    that leads (the paired t-test when paired, else Welch's), its p-value and why."""
     a, b = _sample(a, f"scores of {names[0]}"), _sample(b, f"scores of {names[1]}")
+    paired, why = pairing(seeds, (a.size, b.size), names)
     low, high = difference_confidence_interval(a, b, confidence=confidence)
-    return {
+    out = {
         "names": list(names),
         "confidence": confidence,
         "describe": {
@@ -363,14 +459,24 @@ def compare(
         "hedges_g": hedges_g(a, b),
         "probability_of_improvement": probability_of_improvement(a, b),
     }
+    if paired:
+        out["paired"] = {"seeds": list(seeds[0]), **paired_test(a, b, confidence=confidence)}
+    out["headline"] = {
+        "kind": "paired" if paired else "unpaired",
+        "test": "paired t-test" if paired else "Welch t-test",
+        "p_value": (out["paired"]["t_test"] if paired else out["welch_t_test"])["p_value"],
+        "why": why,
+    }
+    return out
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+    """Holm-Bonferroni adjusted p-values
+    (``statsmodels.stats.multitest.multipletests(method="holm")``).
 
     A NaN p-value (a test that is undefined, e.g. on constant samples) stays NaN and still
     counts among the ``m`` tests, so the others are adjusted as conservatively as if it
-    had been defined."""
+    had been defined (it enters the step-down last, as a 1)."""
     if isinstance(p_values, str | bytes) or np.asarray(p_values).dtype.kind in "USO":
         raise TypeError(f"p_values must be numbers, got {p_values!r:.80}")
     try:
@@ -380,13 +486,37 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     outside = (p < 0.0) | (p > 1.0)  # NaN (an undefined test) passes through
     if outside.any():
         raise ValueError(f"p-values must be in [0, 1], got {p[outside][:3].tolist()}")
-    m = p.size
-    adjusted = np.full(m, np.nan)
-    running = 0.0
-    for rank, idx in enumerate(i for i in np.argsort(p) if not np.isnan(p[i])):
-        running = max(running, (m - rank) * p[idx])
-        adjusted[idx] = min(1.0, running)
-    return adjusted.tolist()
+    if p.size == 0:
+        return []
+    from statsmodels.stats.multitest import multipletests  # imports pandas: only when asked
+
+    undefined = np.isnan(p)
+    adjusted = multipletests(np.where(undefined, 1.0, p), method="holm")[1]
+    return np.where(undefined, np.nan, adjusted).tolist()
+
+
+HOLM_TESTS = (  # (where in a comparison, the p-value's key): each adjusted over the family
+    (("welch_t_test",), "p_value"),
+    (("mann_whitney_u",), "p_value"),
+    (("paired", "t_test"), "p_value"),
+    (("paired", "wilcoxon"), "p_value"),
+    (("headline",), "p_value"),
+)
+
+
+def holm_over(comparisons: Sequence[dict]) -> None:
+    """Adds ``p_value_holm`` beside each test's p-value, adjusted over every comparison of
+    ``comparisons`` that has the test (one family: a table's, a ``compare_many``'s)."""
+    for path, key in HOLM_TESTS:
+        holders = []
+        for comparison in comparisons:
+            holder = comparison
+            for part in path:
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if holder is not None:
+                holders.append(holder)
+        for holder, p in zip(holders, holm_adjust([h[key] for h in holders]), strict=True):
+            holder[f"{key}_holm"] = p
 
 
 def compare_many(
@@ -394,10 +524,12 @@ def compare_many(
     *,
     baseline: str | None = None,
     confidence: float = 0.95,
-    n_boot: int = 10_000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
+    seeds: Mapping[str, Sequence[int]] | None = None,
 ) -> dict:
-    """Pairwise comparisons (each model vs ``baseline``, or all pairs), Holm-adjusted."""
+    """Pairwise comparisons (each model vs ``baseline``, or all pairs), Holm-adjusted over
+    the comparisons; ``seeds`` (each model's seed numbers) pairs those that share them."""
     names = list(scores)
     if len(names) < 2:
         raise ValueError(f"need at least 2 models to compare, got {names}")
@@ -408,14 +540,22 @@ def compare_many(
     else:
         pairs = [(names[i], names[j]) for i in range(len(names)) for j in range(i + 1, len(names))]
     results = [
-        compare(scores[x], scores[y], names=(x, y), confidence=confidence, n_boot=n_boot, seed=seed)
+        compare(
+            scores[x],
+            scores[y],
+            names=(x, y),
+            confidence=confidence,
+            n_boot=n_boot,
+            seed=seed,
+            seeds=None if seeds is None else (seeds[x], seeds[y]),
+        )
         for x, y in pairs
     ]
-    for key in ("welch_t_test", "mann_whitney_u"):
-        adjusted = holm_adjust([r[key]["p_value"] for r in results])
-        for r, p in zip(results, adjusted, strict=True):
-            r[key]["p_value_holm"] = p
+    holm_over(results)
     return {"comparisons": results}
+
+
+# -- text -----------------------------------------------------------------------------------
 
 
 def _format_p(p: float) -> str:
@@ -426,8 +566,34 @@ def _format_p(p: float) -> str:
     return f"p = {p:.2g}" if p < 0.001 else f"p = {p:.4f}"
 
 
+def _holm(test: Mapping) -> str:
+    return f", Holm {_format_p(test['p_value_holm'])}" if "p_value_holm" in test else ""
+
+
+def _headline_lines(result: Mapping, scale: float, unit: str) -> list[str]:
+    """The lines of ``format_comparison`` that name the leading test (paired or not)."""
+    a, b = result["names"]
+    conf = int(round(100 * result["confidence"]))
+    head = result.get("headline")
+    if head is None:  # a comparison written before there was a headline
+        return []
+    if head["kind"] != "paired":
+        return [f"  headline: UNPAIRED, Welch t-test ({head['why']})"]
+    p = result["paired"]
+    t, w = p["t_test"], p["wilcoxon"]
+    return [
+        f"  headline: PAIRED by seed ({head['why']})",
+        f"  {a} - {b}, per seed: {scale * p['mean_difference']:+.2f}{unit}  {conf}% CI "
+        f"[{scale * p['ci_low']:+.2f}, {scale * p['ci_high']:+.2f}] (t, n={p['n']})",
+        f"  paired t = {t['statistic']:.2f}, df = {t['df']}, {_format_p(t['p_value'])}{_holm(t)}",
+        f"  Wilcoxon signed-rank W = {w['statistic']:.1f}, {_format_p(w['p_value'])}{_holm(w)}"
+        f" ({w['method']})",
+    ]
+
+
 def format_comparison(result: Mapping, *, scale: float = 100.0, unit: str = "%") -> str:
-    """Human-readable lines for ``compare`` (or ``compare_many``) output."""
+    """Human-readable lines for ``compare`` (or ``compare_many``) output: each model, the
+    headline (paired by seed or not) and the paired tests, then the unpaired ones."""
     if "comparisons" in result:
         return "\n\n".join(
             format_comparison(r, scale=scale, unit=unit) for r in result["comparisons"]
@@ -443,18 +609,21 @@ def format_comparison(result: Mapping, *, scale: float = 100.0, unit: str = "%")
             f"[{scale * d['ci_boot_low']:.2f}, {scale * d['ci_boot_high']:.2f}] "
             f"(bootstrap), n={d['n']}"
         )
+    lines += _headline_lines(result, scale, unit)
     w, u = result["welch_t_test"], result["mann_whitney_u"]
+    unpaired = "unpaired: " if "headline" in result else ""
     lines.append(
-        f"  {a} - {b}: {scale * result['mean_difference']:+.2f}{unit}  {conf}% CI "
+        f"  {unpaired}{a} - {b}: {scale * result['mean_difference']:+.2f}{unit}  {conf}% CI "
         f"[{scale * result['mean_difference_ci_low']:+.2f}, "
         f"{scale * result['mean_difference_ci_high']:+.2f}] (Welch)"
     )
-    holm = f", Holm {_format_p(w['p_value_holm'])}" if "p_value_holm" in w else ""
     lines.append(
-        f"  Welch t = {w['statistic']:.2f}, df = {w['df']:.1f}, {_format_p(w['p_value'])}{holm}"
+        f"  Welch t = {w['statistic']:.2f}, df = {w['df']:.1f}, {_format_p(w['p_value'])}{_holm(w)}"
     )
-    holm = f", Holm {_format_p(u['p_value_holm'])}" if "p_value_holm" in u else ""
-    lines.append(f"  Mann-Whitney U = {u['statistic']:.1f}, {_format_p(u['p_value'])}{holm}")
+    method = f" ({u['method']})" if "method" in u else ""
+    lines.append(
+        f"  Mann-Whitney U = {u['statistic']:.1f}, {_format_p(u['p_value'])}{_holm(u)}{method}"
+    )
     lines.append(
         f"  Hedges' g = {result['hedges_g']:.2f}; "
         f"P({a} > {b}) = {result['probability_of_improvement']:.2f}"

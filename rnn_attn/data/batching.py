@@ -61,3 +61,16 @@ def _take(arrays, index: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
     batch = {k: np.asarray(v)[padded] for k, v in arrays.items()}
     batch["weight"] = np.concatenate([np.ones(len(index), np.float32), np.zeros(pad, np.float32)])
     return batch
+
+
+def validation_split(
+    arrays: Mapping[str, np.ndarray], fraction: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Keras's ``validation_split``: ``(head, tail)``, the tail the last
+    ``round(n * fraction)`` examples of every array, taken before any shuffling (Keras
+    keeps the first ``floor(n * (1 - fraction))``: the same split wherever ``n * fraction``
+    is a whole number, as for IMDB's 25,000 reviews and 0.2)."""
+    n = _length(arrays)
+    cut = n - int(round(n * fraction))
+    head, tail = ({k: v[s] for k, v in arrays.items()} for s in (slice(cut), slice(cut, n)))
+    return head, tail

@@ -418,6 +418,17 @@ def npz_from_tfds(manual_dir: str, word_index_path: str, cache_dir: str | None =
     return out
 
 
+def source_files(data_dir: str, source: str = "auto") -> list[str]:
+    """The files ``resolve_npz`` reads for ``source`` (what a run's identity hashes):
+    Keras's ``imdb.npz``, or the raw reviews (``aclImdb/`` tree or archive) and the word
+    index that the cached npz is built from (the cache itself is derived from them)."""
+    npz = os.path.join(data_dir, "imdb.npz")
+    if source == "keras_npz" or (source == "auto" and os.path.lexists(npz)):
+        return [npz]
+    word_index = os.path.join(data_dir, WORD_INDEX_FILE)
+    return [path for path in (aclimdb_source(data_dir), word_index) if path is not None]
+
+
 def resolve_npz(data_dir: str, source: str = "auto", cache_dir: str | None = None) -> str:
     """Path of a Keras-layout ``imdb.npz`` for ``data_dir``.
 

@@ -116,19 +116,27 @@ def summarize(spec: Experiment, per_seed: Mapping[str, list]) -> dict | None:
 
 def compare(spec: Experiment, setup: Setup, models: Mapping[str, dict]) -> dict | None:
     """``spec.compare``'s metrics over seeds: the reference model against the other (two
-    models: Welch, Mann-Whitney, Hedges' g) or the others (``stats.compare_many``)."""
+    models: ``stats.compare``) or the others (``stats.compare_many``, Holm-adjusted). Models
+    that ran the same seed numbers are compared seed by seed too (the paired t-test leads
+    the ``headline``), beside the unpaired tests (Welch, Mann-Whitney, Hedges' g)."""
     names = list(models)
     if not spec.compare or len(names) < 2 or any(len(m["seeds"]) < 2 for m in models.values()):
         return None
     reference = setup.reference_model or names[0]
+    seeds = {n: models[n]["seeds"] for n in names}
     out: dict[str, Any] = {"reference_model": reference}
     for metric in spec.compare:
         scores = {n: models[n]["per_seed"][metric] for n in names}
         if len(names) == 2:
             other = next(n for n in names if n != reference)
-            out[metric] = stats.compare(scores[other], scores[reference], names=(other, reference))
+            out[metric] = stats.compare(
+                scores[other],
+                scores[reference],
+                names=(other, reference),
+                seeds=(seeds[other], seeds[reference]),
+            )
         else:
-            out[metric] = stats.compare_many(scores, baseline=reference)
+            out[metric] = stats.compare_many(scores, baseline=reference, seeds=seeds)
     return out
 
 

@@ -96,8 +96,8 @@ class Checkpointing(Callback):
         if every and run.batch < run.num_batches and run.step % every == 0:
             self.save(run)
 
-    def on_epoch_end(self, run: Run) -> None:
-        self.save(run)
+    def on_epoch_closed(self, run: Run) -> None:
+        self.save(run)  # after every on_epoch_end: with what the callbacks recorded
 
     def on_fit_end(self, run: Run) -> None:
         self.checkpointer.wait()

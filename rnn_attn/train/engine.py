@@ -62,7 +62,8 @@ class FitResult:
     """Per seed (``seeds`` order): ``history[i][k][e-1]`` is metric ``k`` after epoch
     ``e``; ``best_epoch`` is 1-based, as Keras prints epochs; ``step_loss[i, t]`` is the
     training loss of step ``t`` (NaN where the seed did not train). ``state`` and
-    ``best_params`` stay stacked on the mesh (``seed_params`` takes one seed's)."""
+    ``best_params`` stay stacked on the mesh (``seed_params`` takes one seed's); ``records``
+    is what callbacks kept (``Run.records``, restored on resume)."""
 
     config: FitConfig
     state: TrainState
@@ -73,6 +74,7 @@ class FitResult:
     stopped_early: list[bool]
     programs: Programs
     step_loss: np.ndarray
+    records: dict[str, Any] = dataclasses.field(default_factory=dict)  # Run.records
     hyper: Any = dataclasses.field(default_factory=dict)  # each slot's, on the mesh (trials)
 
     def evaluate(
@@ -129,7 +131,7 @@ def _epoch_logs(run: Run, feeder: Feeder, carry: Mapping[str, Any]) -> list[dict
 
 def run_segment(run: Run, feeder: Feeder, callbacks: Sequence[Callback]) -> None:
     """Trains up to the next segment end; at an epoch's end evaluates, appends each
-    active seed's logs to its history and calls ``on_epoch_end``."""
+    active seed's logs to its history and calls ``on_epoch_end``, then ``on_epoch_closed``."""
     stop = run.segment_stop()
     plan = feeder.segment(run, stop, run.config.segment_length(run.num_batches))
     start = (run.state, run.carry)  # kept under "stop" (not donated), to locate a NaN
@@ -157,6 +159,8 @@ def run_segment(run: Run, feeder: Feeder, callbacks: Sequence[Callback]) -> None
     run.carry = run.programs.zero_carry(len(run.config.seeds))
     for callback in callbacks:
         callback.on_epoch_end(run)
+    for callback in callbacks:
+        callback.on_epoch_closed(run)
 
 
 @dataclasses.dataclass
@@ -242,6 +246,7 @@ def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:
         list(run.stopped),
         run.programs,
         run.step_loss,
+        run.records,
         feeder.hyper,
     )
 

@@ -152,6 +152,9 @@ class Run:
     stopped: list[bool] = dataclasses.field(default_factory=list)
     step_loss: Any = None  # <float32>[seeds, epochs * num_batches], NaN where not trained
     initial_digests: list[bytes] | None = None  # guards.digests of the initial parameters
+    # What callbacks keep of the run on the host (JSON values by callback-chosen keys, e.g.
+    # generated samples): saved with every checkpoint and restored on resume.
+    records: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def step(self) -> int:
@@ -184,6 +187,7 @@ class Run:
             "best_epoch": self.best_epoch,
             "wait": self.wait,
             "stopped": self.stopped,
+            "records": self.records,
         }
 
     def load_host_record(self, record: Mapping[str, Any]) -> None:
@@ -193,6 +197,7 @@ class Run:
         self.best_epoch = [int(v) for v in record["best_epoch"]]
         self.wait = [int(v) for v in record["wait"]]
         self.stopped = [bool(v) for v in record["stopped"]]
+        self.records = dict(record.get("records", {}))  # absent before records existed
 
 
 class Callback:
@@ -201,6 +206,8 @@ class Callback:
     def on_fit_start(self, run: Run) -> None: ...
     def on_segment_end(self, run: Run) -> None: ...
     def on_epoch_end(self, run: Run) -> None: ...
+    # After every callback's ``on_epoch_end``: the epoch's state and records are complete.
+    def on_epoch_closed(self, run: Run) -> None: ...
     def on_fit_end(self, run: Run) -> None: ...
 
 

@@ -1,9 +1,12 @@
+import json
 import math
+import pathlib
 
 import numpy as np
 import pytest
 
 from rnn_attn.analysis import stats
+from tests._paths import ROOT
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
@@ -40,18 +43,6 @@ def test_mann_whitney_matches_scipy(alternative):
         ref = scipy_stats.mannwhitneyu(a, b, alternative=alternative)
         assert ours["statistic"] == pytest.approx(ref.statistic)
         np.testing.assert_allclose(ours["p_value"], ref.pvalue, rtol=1e-9, atol=1e-15)
-
-
-def test_t_distribution_matches_scipy():
-    for df in [1.0, 2.5, 7.3, 18.0, 123.4]:
-        for t in [-4.0, -1.2, 0.0, 0.7, 2.3, 9.0]:
-            np.testing.assert_allclose(
-                stats.t_cdf(t, df), scipy_stats.t.cdf(t, df), rtol=1e-10, atol=1e-15
-            )
-        for q in [0.001, 0.025, 0.3, 0.5, 0.975, 0.9995]:
-            np.testing.assert_allclose(
-                stats.t_ppf(q, df), scipy_stats.t.ppf(q, df), rtol=1e-9, atol=1e-12
-            )
 
 
 def test_confidence_intervals():
@@ -125,7 +116,11 @@ def test_bad_input_messages(call, message):
         call()
 
 
-def test_mann_whitney_switches_to_the_normal_approximation_past_its_size_limit():
+def test_mann_whitney_stays_exact_and_fast_past_the_old_size_limit():
+    """The hand-written exact table grew as (n1 n2)**2 (8 x 5,000 values: 108 s), so past
+    2,000 pairs it switched to the normal approximation; scipy's exact distribution takes
+    milliseconds, so the method is now scipy's rule alone: exact without ties when a sample
+    has at most 8 values. Cross-checked against scipy with the method named."""
     import time
 
     a, b = np.arange(8) + 0.5, np.arange(5_000) * 1.0
@@ -133,6 +128,12 @@ def test_mann_whitney_switches_to_the_normal_approximation_past_its_size_limit()
     result = stats.mann_whitney_u(a, b)
     assert time.perf_counter() - start < 1.0  # the exact table took 108 s here
     assert 0.0 < result["p_value"] < 1e-4 and result["statistic"] == 36.0
+    assert result["method"] == "exact"
+    ref = scipy_stats.mannwhitneyu(a, b, method="exact")
+    assert result["p_value"] == ref.pvalue and result["statistic"] == ref.statistic
+    # The old normal approximation's value is another method's, and far off in the tail.
+    approx = scipy_stats.mannwhitneyu(a, b, method="asymptotic").pvalue
+    assert approx > 1e3 * result["p_value"]
 
 
 def test_holm_keeps_an_undefined_p_value_undefined_and_counts_it():
@@ -140,3 +141,232 @@ def test_holm_keeps_an_undefined_p_value_undefined_and_counts_it():
     assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.08)
     assert np.isnan(adjusted[1])
     assert np.isnan(stats.holm_adjust([float("nan")])[0])
+
+
+# -- every expected value of the archived runs, recomputed ----------------------------------
+
+ARCHIVE = pathlib.Path(ROOT) / "docs" / "runs"
+# The copy task's archived comparison predates the runner: one metric, at the top level.
+TOP_LEVEL_METRIC = {"copy_task": "test_exact_match"}
+
+
+def _archived():
+    from rnn_attn.analysis import schema
+
+    for path in sorted(ARCHIVE.glob("*/results.json")):
+        yield path.parent.name, schema.migrate(json.loads(path.read_text()))
+
+
+def _same_numbers(old, new, where: str) -> int:
+    """Asserts every number of ``old`` is in ``new`` at the same place (1e-12 relative);
+    returns how many were checked."""
+    if isinstance(old, dict):
+        return sum(_same_numbers(v, new[k], f"{where}.{k}") for k, v in old.items())
+    if isinstance(old, list):
+        return sum(
+            _same_numbers(o, n, f"{where}[{i}]")
+            for i, (o, n) in enumerate(zip(old, new, strict=True))
+        )
+    if isinstance(old, bool) or not isinstance(old, int | float):
+        assert old == new, where
+        return 0
+    np.testing.assert_allclose(new, old, rtol=1e-12, atol=1e-15, err_msg=where)
+    return 1
+
+
+def _comparisons(record):
+    """``(metric, archived comparison of two models)`` for each one in ``record``."""
+    comparison = record["comparison"] or {}
+    if "names" in comparison:
+        yield TOP_LEVEL_METRIC[record["experiment"]], comparison
+        return
+    for key, value in comparison.items():
+        if isinstance(value, dict) and "names" in value:
+            yield key, value
+        elif isinstance(value, dict) and "comparisons" in value:
+            yield from ((key, c) for c in value["comparisons"])
+        elif key == "comparisons":  # weather's: {"metric", "reference_model", "comparisons"}
+            yield from ((comparison["metric"], c) for c in value)
+
+
+def test_every_archived_summary_and_comparison_is_reproduced():
+    """Each number the archived runs (docs/runs) hold in a model's summary or in a
+    comparison, recomputed from their per-seed figures by the scipy/statsmodels code:
+    the methods are unchanged there (3 to 10 seeds, no ties: exact Mann-Whitney)."""
+    checked = 0
+    for row, record in _archived():
+        for name, model in record["models"].items():
+            for metric, old in (model.get("summary") or {}).items():
+                new = stats.describe(model["per_seed"][metric])
+                checked += _same_numbers(old, new, f"{row}.{name}.summary.{metric}")
+        for metric, old in _comparisons(record):
+            a, b = (record["models"][n]["per_seed"][metric] for n in old["names"])
+            new = stats.compare(a, b, names=old["names"])
+            if "p_value_holm" in old["welch_t_test"]:  # a compare_many: Holm over its family
+                family = [c for m, c in _comparisons(record) if m == metric]
+                scores = {
+                    n: record["models"][n]["per_seed"][metric] for c in family for n in c["names"]
+                }
+                many = stats.compare_many(scores, baseline=family[0]["names"][1])
+                new = next(c for c in many["comparisons"] if c["names"] == old["names"])
+            checked += _same_numbers(old, new, f"{row}.comparison.{metric}")
+    assert checked > 500, checked  # every archived row's summaries, and 4 rows' comparisons
+
+
+# -- methods named and cross-checked against scipy / statsmodels ----------------------------
+
+
+def test_the_bootstrap_is_scipys_percentile_method_with_the_old_resamples():
+    """The method is unchanged: the hand-written bootstrap drew ``rng.integers(0, n,
+    (n_boot, n))`` from ``default_rng(seed)`` and took the percentiles; scipy's draws the
+    same resamples. BCa, on request, is scipy's own."""
+    x = np.random.default_rng(7).normal(size=9)
+    old_way = np.quantile(
+        x[np.random.default_rng(0).integers(0, 9, size=(10_000, 9))].mean(axis=-1), [0.025, 0.975]
+    )
+    np.testing.assert_allclose(stats.bootstrap_confidence_interval(x), old_way, rtol=1e-14)
+    bca = scipy_stats.bootstrap(
+        (x,), np.mean, n_resamples=10_000, method="BCa", rng=np.random.default_rng(3)
+    )
+    ours = stats.bootstrap_confidence_interval(x, method="BCa", seed=3)
+    assert ours == (bca.confidence_interval.low, bca.confidence_interval.high)
+    assert stats.bootstrap_confidence_interval([0.5, 0.5, 0.5], method="BCa") == (0.5, 0.5)
+    assert stats.describe(x)["bootstrap"] == "percentile, 10000 resamples, seed 0"
+    with pytest.raises(ValueError, match="unknown bootstrap method 'bca'"):
+        stats.bootstrap_confidence_interval(x, method="bca")
+
+
+def test_mann_whitney_names_its_method_exact_or_asymptotic_with_ties():
+    no_ties = ([0.1, 0.4, 0.3], [0.2, 0.5, 0.6, 0.7])
+    ties = ([0.2, 0.2, 0.3], [0.2, 0.1, 0.4])
+    big = (np.arange(9) * 1.0, np.arange(9) + 0.5)  # no ties, both samples above 8: normal
+    for (a, b), method in ((no_ties, "exact"), (ties, "asymptotic"), (big, "asymptotic")):
+        ours = stats.mann_whitney_u(a, b)
+        assert ours["method"].split(" ")[0] == method
+        ref = scipy_stats.mannwhitneyu(a, b, method=method)
+        assert ours["p_value"] == ref.pvalue and ours["statistic"] == ref.statistic
+    assert stats.mann_whitney_u(*ties)["method"] == (
+        "asymptotic (normal, tie-corrected, continuity-corrected)"
+    )
+
+
+def test_the_paired_test_is_scipys_on_the_per_seed_differences():
+    rng = np.random.default_rng(4)
+    a = rng.normal(0.85, 0.01, 10)
+    b = a - 0.004 + rng.normal(0, 0.001, 10)
+    p = stats.paired_test(a, b)
+    ref = scipy_stats.ttest_rel(a, b)
+    assert p["t_test"] == {"statistic": ref.statistic, "df": 9, "p_value": ref.pvalue}
+    ci = ref.confidence_interval(0.95)
+    np.testing.assert_allclose([p["ci_low"], p["ci_high"]], [ci.low, ci.high], rtol=1e-12)
+    assert p["mean_difference"] == pytest.approx(np.mean(a - b))
+    w = scipy_stats.wilcoxon(a - b, method="exact")
+    assert p["wilcoxon"] == {"statistic": w.statistic, "p_value": w.pvalue, "method": "exact"}
+    # Pairing removes the variance the seeds share: Welch sees nothing, the pairs do.
+    assert stats.welch_t_test(a, b)["p_value"] > 0.1 > 0.001 > p["t_test"]["p_value"]
+    constant = stats.paired_test([0.5, 0.6, 0.7], [0.4, 0.5, 0.6])
+    assert constant["t_test"]["statistic"] == math.inf and constant["t_test"]["p_value"] == 0.0
+    assert constant["ci_low"] == constant["ci_high"] == pytest.approx(0.1)
+    assert math.isnan(stats.paired_test([1.0, 2.0], [1.0, 2.0])["t_test"]["p_value"])
+    with pytest.raises(ValueError, match="one score per seed each, got 3 and 2"):
+        stats.paired_test([1, 2, 3], [1, 2])
+
+
+def test_wilcoxon_names_its_method_and_matches_scipy_given_it():
+    exact = np.array([0.01, -0.02, 0.03, 0.04, 0.05])
+    tied = np.array([0.01, 0.01, 0.02, 0.0, -0.03])
+    long_tied = np.r_[np.arange(1, 15) * 0.01, 0.01]  # 15 pairs with a tie
+    cases = (
+        (exact, "exact", "exact"),
+        (tied, scipy_stats.PermutationMethod(n_resamples=np.inf), "exhaustive permutation"),
+        (long_tied, "asymptotic", "asymptotic"),
+    )
+    for d, method, label in cases:
+        ours = stats.wilcoxon_signed_rank(d, np.zeros_like(d))
+        ref = scipy_stats.wilcoxon(d, method=method)
+        assert ours["method"].startswith(label)
+        assert ours["p_value"] == ref.pvalue and ours["statistic"] == ref.statistic
+        assert ours["p_value"] == scipy_stats.wilcoxon(d).pvalue  # scipy's own 'auto' agrees
+    assert stats.wilcoxon_signed_rank([0.1, 0.2, 0.3], [0.0, 0.1, 0.2])["p_value"] == 0.25
+    assert math.isnan(stats.wilcoxon_signed_rank([1.0, 2.0], [1.0, 2.0])["p_value"])
+
+
+def test_compare_pairs_by_seed_when_the_seed_numbers_match_and_says_so():
+    a = [0.86, 0.87, 0.85, 0.88]
+    b = [0.85, 0.865, 0.845, 0.87]
+    paired = stats.compare(a, b, names=("att", "base"), seeds=([0, 1, 2, 3], [0, 1, 2, 3]))
+    assert paired["headline"]["kind"] == "paired" and paired["paired"]["seeds"] == [0, 1, 2, 3]
+    assert paired["headline"]["p_value"] == paired["paired"]["t_test"]["p_value"]
+    assert "seeds 0-3" in paired["headline"]["why"]
+    text = stats.format_comparison(paired)
+    assert "headline: PAIRED by seed" in text and "Wilcoxon signed-rank" in text
+    assert "unpaired: att - base" in text and "Welch t" in text and "Mann-Whitney" in text
+    for seeds, why in (
+        (([0, 1, 2, 3], [4, 5, 6, 7]), "the seed numbers differ (att: 0-3; base: 4-7)"),
+        (None, "no seed numbers given"),
+    ):
+        unpaired = stats.compare(a, b, names=("att", "base"), seeds=seeds)
+        assert "paired" not in unpaired and unpaired["headline"]["why"] == why
+        assert unpaired["headline"]["p_value"] == unpaired["welch_t_test"]["p_value"]
+        assert "headline: UNPAIRED, Welch t-test" in stats.format_comparison(unpaired)
+    with pytest.raises(ValueError, match="do not match 4 and 4 scores"):
+        stats.compare(a, b, seeds=([0, 1, 2], [0, 1, 2]))
+
+
+def test_holm_is_statsmodels_and_runs_over_the_whole_family():
+    from statsmodels.stats.multitest import multipletests
+
+    p = [0.01, 0.04, 0.03, 0.2, 0.002]
+    assert stats.holm_adjust(p) == multipletests(p, method="holm")[1].tolist()
+    scores = {"base": [0.5, 0.52, 0.51], "x": [0.6, 0.61, 0.63], "y": [0.5, 0.53, 0.5]}
+    many = stats.compare_many(scores, baseline="base", seeds={n: [0, 1, 2] for n in scores})
+    raw = [c["paired"]["t_test"]["p_value"] for c in many["comparisons"]]
+    held = [c["paired"]["t_test"]["p_value_holm"] for c in many["comparisons"]]
+    assert held == multipletests(raw, method="holm")[1].tolist()
+    assert all("p_value_holm" in c["headline"] for c in many["comparisons"])
+
+
+def test_the_prediction_interval_is_the_yardstick_for_one_outside_run():
+    x = np.array([0.95, 0.99, 0.97, 0.98, 0.99, 0.96, 0.99, 0.98, 1.0, 0.99])
+    n, s = x.size, x.std(ddof=1)
+    t = scipy_stats.t.ppf(0.975, n - 1)
+    low, high = stats.prediction_interval(x)
+    np.testing.assert_allclose(
+        [low, high], x.mean() + np.array([-1, 1]) * t * s * np.sqrt(1 + 1 / n)
+    )
+    ten = stats.prediction_interval(x, runs=10)  # the mean of ten outside runs
+    np.testing.assert_allclose(ten[1] - ten[0], 2 * t * s * np.sqrt(1 / 10 + 1 / n))
+    ci = stats.t_confidence_interval(x)
+    assert low < ci[0] and ci[1] < high  # wider than the interval of our mean
+    one = stats.versus_reference(x, 0.957)  # the document's figure as one run: inside
+    assert one["inside"] and one["runs"] == 1
+    mean_of_ten = stats.versus_reference(x, 0.957, runs=10)  # as the mean of ten: outside
+    assert not mean_of_ten["inside"] and mean_of_ten["low"] > 0.957
+    for bad, message in ((0, "runs must be a positive integer, got 0"), (True, "got True")):
+        with pytest.raises(ValueError, match=message):
+            stats.prediction_interval(x, runs=bad)
+    with pytest.raises(ValueError, match="reference must be a finite number, got nan"):
+        stats.versus_reference(x, float("nan"))
+
+
+def test_the_iqm_and_its_stratified_bootstrap_interval():
+    x = [0.1, 0.5, 0.6, 0.7, 0.8, 5.0, 0.55, 0.65]
+    assert stats.interquartile_mean(x) == scipy_stats.trim_mean(x, 0.25)
+    assert stats.interquartile_mean(x) == pytest.approx(np.mean(sorted(x)[2:6]))
+    # Seeds are resampled within each task: a task's own values only, its count kept. Two
+    # constant tasks of 4 seeds always pool to four 0s and four 1s (IQM 0.5); resampling
+    # the pool instead would move it.
+    flat = stats.stratified_bootstrap_iqm({"a": [0.0] * 4, "b": [1.0] * 4})
+    assert (flat["iqm"], flat["ci_low"], flat["ci_high"]) == (0.5, 0.5, 0.5)
+    assert flat["tasks"] == {"a": 4, "b": 4} and flat["method"].startswith("stratified")
+    rng = np.random.default_rng(5)
+    tasks = {f"t{i}": rng.normal(0.8, 0.02, 5) for i in range(4)}
+    result = stats.stratified_bootstrap_iqm(tasks)
+    pooled = np.concatenate(list(tasks.values()))
+    assert result["iqm"] == scipy_stats.trim_mean(pooled, 0.25)
+    assert result["ci_low"] < result["iqm"] < result["ci_high"]
+    assert result["ci_high"] - result["ci_low"] < 0.03
+    with pytest.raises(ValueError, match="must map each task to its per-seed scores"):
+        stats.stratified_bootstrap_iqm([0.1, 0.2])
+    with pytest.raises(ValueError, match="scores of b needs at least 2 values, got 1"):
+        stats.stratified_bootstrap_iqm({"a": [0.1, 0.2], "b": [0.3]})

@@ -12,7 +12,6 @@ import os
 import pytest
 
 from experiments.char_textgen.train import EXPERIMENT as TEXTGEN
-from experiments.imdb.config import ImdbConfig
 from rnn_attn.analysis.schema import validate
 from rnn_attn.errors import ConfigError
 from rnn_attn.experiment import cli
@@ -131,14 +130,14 @@ def test_resume_checks_compare_in_order_and_name_the_file():
 
 
 def test_imdb_lists_the_files_its_source_reads(tmp_path):
-    from experiments.imdb.train import data_files as imdb_files
+    from rnn_attn.data.imdb import source_files
 
     data = tmp_path / "data"
     data.mkdir()
     (data / "aclImdb_v1_labeled.tar.xz").write_bytes(b"")
     (data / "imdb_word_index.json").write_text("{}")
     raw = [str(data / "aclImdb_v1_labeled.tar.xz"), str(data / "imdb_word_index.json")]
-    assert imdb_files(ImdbConfig(data_dir=str(data))) == raw
+    assert source_files(str(data)) == raw
     (data / "imdb.npz").write_bytes(b"")
-    assert imdb_files(ImdbConfig(data_dir=str(data))) == [str(data / "imdb.npz")]
-    assert imdb_files(ImdbConfig(data_dir=str(data), source="aclimdb")) == raw
+    assert source_files(str(data)) == [str(data / "imdb.npz")]
+    assert source_files(str(data), "aclimdb") == raw

@@ -233,3 +233,120 @@ def test_quick_runs_every_row_and_the_table_is_rebuilt_from_the_files(tmp_path):
     )
     assert again.returncode == 0, again.stderr[-3000:]
     assert (workdir / "results_table.md").read_text() == first
+
+
+def _row_results(models: dict) -> dict:
+    return {"models": {n: {"seeds": s, "per_seed": {"acc": v}} for n, (s, v) in models.items()}}
+
+
+def test_a_document_figure_is_held_against_our_prediction_interval_for_one_run():
+    values = [0.86, 0.87, 0.865]
+    cell = table.prediction_cell(values, Figure("x", "p", reference=86.27))
+    low, high = stats.prediction_interval([86.0, 87.0, 86.5])
+    assert cell == f"[{low:.1f}, {high:.1f}]: 86.27 inside"
+    outside = table.prediction_cell(values, Figure("x", "p", reference=95.7))
+    assert outside.endswith(": 95.7 **OUTSIDE**")
+    mean_of_ten = table.prediction_cell(values, Figure("x", "p", reference=86.9, reference_runs=10))
+    low10, high10 = stats.prediction_interval([86.0, 87.0, 86.5], runs=10)
+    assert mean_of_ten.startswith(f"[{low10:.1f}, {high10:.1f}]: 86.9 (mean of 10)")
+    assert table.prediction_cell(values, Figure("x", "p")) == f"[{low:.1f}, {high:.1f}]"
+    assert table.prediction_cell(0.25, Figure("x", "p", reference=25.0)) == "-"
+
+
+def test_the_tables_comparisons_pair_by_seed_across_rows_and_share_one_holm_family():
+    first = Recipe(
+        "r1",
+        "002",
+        "t",
+        "imdb",
+        (),
+        (),
+        (
+            Figure("base: acc", "models.base.per_seed.acc"),
+            Figure("att: acc", "models.att.per_seed.acc", versus="models.base.per_seed.acc"),
+        ),
+    )
+    second = Recipe(
+        "r2",
+        "002",
+        "t",
+        "imdb",
+        (),
+        (),
+        (
+            Figure("big: acc", "models.big.per_seed.acc", versus="r1:models.base.per_seed.acc"),
+            Figure("odd: acc", "models.odd.per_seed.acc", versus="r1:models.base.per_seed.acc"),
+            Figure("gone: acc", "models.big.per_seed.acc", versus="r3:models.x.per_seed.acc"),
+        ),
+    )
+    base, att = [0.80, 0.82, 0.81], [0.81, 0.835, 0.82]
+    big, odd = [0.70, 0.73, 0.71], [0.79, 0.80, 0.83]
+    results = {
+        "r1": _row_results({"base": ([0, 1, 2], base), "att": ([0, 1, 2], att)}),
+        "r2": _row_results({"big": ([0, 1, 2], big), "odd": ([3, 4, 5], odd)}),
+        "r3": None,
+    }
+    out = table.table_comparisons([first, second], results)
+    att_vs = out["r1", "att: acc"]
+    assert att_vs["headline"]["kind"] == "paired" and att_vs["names"] == ["att", "base"]
+    assert out["r2", "big: acc"]["names"] == ["big", "base (r1)"]
+    assert out["r2", "odd: acc"]["headline"]["kind"] == "unpaired"  # other seeds
+    assert out["r2", "gone: acc"] == "not compared (row r3 has not run)"
+    family = [
+        out[k]["headline"]["p_value"]
+        for k in (("r1", "att: acc"), ("r2", "big: acc"), ("r2", "odd: acc"))
+    ]
+    held = [
+        out[k]["headline"]["p_value_holm"]
+        for k in (("r1", "att: acc"), ("r2", "big: acc"), ("r2", "odd: acc"))
+    ]
+    assert held == pytest.approx(stats.holm_adjust(family))
+    expected = stats.paired_test([100 * v for v in att], [100 * v for v in base])
+    assert att_vs["paired"]["mean_difference"] == pytest.approx(expected["mean_difference"])
+    cell = table.comparison_cell(att_vs, first.figures[1])
+    assert cell.startswith(f"vs base: **{expected['mean_difference']:+.1f}** [")
+    assert "paired, paired t-test p = " in cell and "Holm" in cell and "Wilcoxon p = " in cell
+    assert "unpaired, Welch t-test p = " in table.comparison_cell(
+        out["r2", "odd: acc"], first.figures[1]
+    )
+    lines = table.render_table([first, second], results).splitlines()
+    assert "prediction interval" in lines[0] and "Holm over the table" in lines[0]
+    assert "| vs base: **" in lines[3]
+
+
+def test_an_aggregate_is_the_iqm_of_every_rows_seeds_with_a_stratified_interval():
+    from experiments.reproduce.config import Aggregate
+
+    results = {
+        "r1": _row_results({"a": ([0, 1, 2], [0.80, 0.82, 0.81])}),
+        "r2": _row_results({"b": ([0, 1, 2], [0.86, 0.85, 0.87])}),
+    }
+    aggregate = Aggregate("acc", (("r1", "models.a.per_seed.acc"), ("r2", "models.b.per_seed.acc")))
+    expected = stats.stratified_bootstrap_iqm({"r1": [80.0, 82.0, 81.0], "r2": [86.0, 85.0, 87.0]})
+    line = table.aggregate_line(aggregate, results)
+    assert line.startswith(
+        f"- acc: IQM **{expected['iqm']:.1f}** [{expected['ci_low']:.1f}, {expected['ci_high']:.1f}] over 2 rows x 3 seeds"
+    )
+    assert "not computed (row r2 has not run)" in table.aggregate_line(
+        aggregate, {**results, "r2": None}
+    )
+
+
+def test_the_archived_runs_still_rebuild_the_table_with_the_new_columns(tmp_path):
+    """``--table-only --update-doc`` on a copy of docs/results.md reads docs/runs/ (the
+    archive beside it) and writes every row, with the prediction and paired columns."""
+    import shutil
+
+    docs = tmp_path / "docs"
+    shutil.copytree(os.path.join(ROOT, "docs", "runs"), docs / "runs")
+    shutil.copy(os.path.join(ROOT, "docs", "results.md"), docs / "results.md")
+    status = run.main(
+        ["--table-only", "--workdir", str(tmp_path / "w"), "--update-doc", str(docs / "results.md")]
+    )
+    assert status == 0
+    text = (docs / "results.md").read_text()
+    assert f"{len(RECIPES)} of {len(RECIPES)} rows run" in text
+    assert "not run" not in text and "missing (" not in text and "not compared" not in text
+    assert "95.7 (mean of 10) **OUTSIDE**" in text  # the copy task's attention (document 001)
+    assert "vs bilstm: **" in text and "paired, paired t-test" in text
+    assert "IQM **" in text

@@ -211,7 +211,7 @@ def test_after_a_nan_stop_the_newest_checkpoint_is_the_clean_runs(tmp_path):
             if run.step == newest and run.batch < run.num_batches:
                 raise Interrupt
 
-        def on_epoch_end(self, run):
+        def on_epoch_closed(self, run):  # after the epoch's checkpoint
             if run.step == newest:
                 raise Interrupt
 
@@ -339,7 +339,7 @@ def test_a_corrupt_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
     whole = engine.fit(MAE, MODEL, data(), CONFIG, optimizer=OPTIMIZER)
 
     class StopAfterEpoch2(Callback):
-        def on_epoch_end(self, run):
+        def on_epoch_closed(self, run):  # after epoch 2's checkpoint is written
             if run.epoch == 2:
                 raise Interrupt
 
