@@ -270,9 +270,9 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
         f"{list(fresh.seed_numbers)}"
     )
     tuning_timing: dict[str, float] = {}
-    fits = tune(spec, cfg, ctx, setup, grid, tuning_timing)
+    tuned = tune(spec, cfg, ctx, setup, grid, tuning_timing)
     entries, chosen, selected = {}, {}, {}
-    for name, fit in fits.items():
+    for name, fit in tuned.items():
         entries[name] = trial_entries(fit, grid)
         figure, higher = selection_rule(spec, fit.config, setup)
         index, value = select(name, entries[name], figure, higher)
@@ -281,6 +281,7 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
             chosen[name], figure, higher, value, cfg.seed_numbers, fresh.seed_numbers
         )
         print(f"  {name}: selected {chosen[name]} (mean {figure} {value:.4f})")
+    del tuned, fit  # the trials' states leave the devices before the fresh seeds train
     fresh_timing: dict[str, float] = {}
     setup, fits = retrain(spec, fresh, ctx, grid, chosen, fresh_timing)
     evaluating = time.perf_counter()
