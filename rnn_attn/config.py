@@ -16,6 +16,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from rnn_attn import seed_sources
 from rnn_attn.checks import check_value, split_names
 from rnn_attn.errors import ConfigError
 
@@ -106,6 +107,13 @@ class RunConfig:
     first_seed: int = field(
         0, "seed of the first repeat; repeat i uses first_seed + i", minimum=0, maximum=MAX_SEED
     )
+    seeds_by_source: str = field(
+        "",
+        "vary each source of randomness separately: 'init=I,data=D[,dropout=K]' runs every "
+        "combination of I initialization seeds, D data-order seeds (and K dropout seeds), "
+        "each from --first-seed on; --seeds is then their number; a source not named keeps "
+        "--first-seed, dropout follows init unless named (empty: one seed per run sets all)",
+    )
     checkpoint_every: int = field(
         0,
         "also checkpoint every N optimizer steps, so a killed run loses at most N steps "
@@ -134,6 +142,14 @@ class RunConfig:
         return tuple(self.first_seed + i for i in range(self.seeds))
 
     @property
+    def seed_sources(self) -> dict[str, tuple[int, ...]]:
+        """Each run's seed of every source (``rnn_attn.seed_sources``)."""
+        if not self.seeds_by_source:
+            return seed_sources.default_sources(self.seed_numbers)
+        counts = seed_sources.parse_grid(self.seeds_by_source, max_runs=MAX_SEEDS)
+        return seed_sources.grid(counts, self.first_seed)
+
+    @property
     def model_names(self) -> list[str]:
         return split_names(getattr(self, "models", ""))
 
@@ -146,6 +162,13 @@ class RunConfig:
             f"--first-seed {self.first_seed} + --seeds {self.seeds} "
             f"runs past the largest seed {MAX_SEED} (seeds are 32-bit)",
         )
+        if self.seeds_by_source:
+            runs = seed_sources.count_runs(self.seeds_by_source, max_runs=MAX_SEEDS)
+            require(
+                self.seeds == runs,
+                f"--seeds {self.seeds} disagrees with {seed_sources.FLAG} "
+                f"{self.seeds_by_source!r} ({runs} runs); expected --seeds {runs} or no --seeds",
+            )
         self.check()
         return self
 

@@ -188,6 +188,10 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "fifo_tree_dir": "fifo_tree",
             "pilot_results": "pilot/results.json",
             "pilot_three_models": "pilot_three/results.json",
+            "weather_underscore_cell": "jena_underscore.csv",
+            "weather_fullwidth_cell": "jena_fullwidth.csv",
+            "glove_underscore": "glove_underscore.txt",
+            "grid_copy_workdir": "grid_copy_run",
             "sweep_workdir": "sweep_run",
         }.items()
     }
@@ -236,8 +240,22 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     _write_bad_data_files(paths)
     _write_hostile_round3(paths)
     _write_pilots(paths)
+    _write_grid_run(paths)
     _write_interrupted_sweep(paths)
     return {name: str(path) for name, path in paths.items()}
+
+
+def _write_grid_run(paths: dict[str, pathlib.Path]) -> None:
+    """The run record of a copy-task run made with ``--local --seeds-by-source
+    init=2,data=2`` (an interrupted one: no results.json)."""
+    from experiments.copy_task.train import EXPERIMENT
+    from rnn_attn.config import to_dict
+    from rnn_attn.experiment.cli import parse
+    from rnn_attn.train.workdir import write_identity
+
+    config = to_dict(parse(EXPERIMENT, ["--local", "--seeds-by-source", "init=2,data=2"])[0])
+    paths["grid_copy_workdir"].mkdir()
+    write_identity(str(paths["grid_copy_workdir"]), "copy_task", config)
 
 
 def _write_pilots(paths: dict[str, pathlib.Path]) -> None:
@@ -331,13 +349,17 @@ def _write_bad_data_files(paths: dict[str, pathlib.Path]) -> None:
 
 
 def _write_hostile_round3(paths: dict[str, pathlib.Path]) -> None:
-    """A weather CSV with the value ``nan``; a GloVe file with ``nan``; word indexes with a rank 0, a rank given twice, JSON nested past Python's recursion
+    """A weather CSV with the value ``nan``, ``1_000`` or full-width digits; a GloVe file
+    with ``nan`` or ``1_0``; word indexes with a rank 0, a rank given twice, JSON nested past Python's recursion
     limit; work dirs whose data or run record is so nested; reproduction work dirs whose
     manifest is a list, or whose copy-task row's results.json is a list; an ``aclImdb/``
     tree with a FIFO that no loader reads (only the data fingerprint opens it)."""
     deep = "[" * 100_000 + "]" * 100_000
     paths["weather_nan_cell"].write_text(_jena(bad_cell="nan"))
     paths["glove_nan"].write_text("the nan 0.2\nmovie 0.4 0.5\n")
+    paths["weather_underscore_cell"].write_text(_jena(bad_cell="1_000"))
+    paths["weather_fullwidth_cell"].write_text(_jena(bad_cell="\uff11\uff12"), encoding="utf-8")
+    paths["glove_underscore"].write_text("the 0.1 1_0\nmovie 0.4 0.5\n")
     paths["word_index_rank_0"].write_text(json.dumps({"the": 0, "movie": 2}))
     paths["word_index_repeated_rank"].write_text(json.dumps({"the": 1, "movie": 1}))
     paths["word_index_deep"].write_text(deep)
@@ -384,8 +406,10 @@ def python_namespace() -> dict[str, Any]:
         "rnn_attn.nn.cells",
         "rnn_attn.config",
         "rnn_attn.nn.layers",
+        "rnn_attn.nn.numpy_lstm",
         "rnn_attn.nn.recurrent",
         "rnn_attn.analysis.stats",
+        "rnn_attn.analysis.variance",
         "rnn_attn.data.chars",
         "rnn_attn.data.copy_task",
         "rnn_attn.data.glove",

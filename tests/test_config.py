@@ -113,6 +113,7 @@ def test_fit_fields_take_the_named_shared_fields_with_the_experiments_defaults()
     assert set(fields) == {
         "seeds",
         "first_seed",
+        "seeds_by_source",
         "checkpoint_every",
         "on_nonfinite",
         "cpu_devices",

@@ -5,7 +5,9 @@ device from ``fold_in(data_key, step)`` (a ``feed.Sampler``: one epoch of ``step
 steps), then is scored on ``eval_examples`` fresh pairs, a pair correct only when every
 decoded position matches (exact match). Repeat ``i`` uses seed ``first_seed + i`` for
 every model, whose ``split(PRNGKey(seed), 3)`` gives the initialization, training-data and
-test-data keys: the models see the same pairs seed for seed.
+test-data keys: the models see the same pairs seed for seed. With ``--seeds-by-source``
+the initialization key is the run's init seed's and both data keys its data seed's (the
+test pairs are drawn with the training stream's seed).
 
 With ``--sweep`` the run also gets VALIDATION pairs, ``eval_examples`` of them drawn once
 from a key of their own (``VALIDATION_STREAM``, no seed's), on which each model's setting
@@ -60,7 +62,7 @@ def sampler(cfg: CopyTaskConfig) -> feed.Sampler:
         )
         return {"inputs": inputs, "targets": targets}
 
-    keys = np.stack([np.asarray(repeat_keys(s)[1]) for s in cfg.seed_numbers])
+    keys = np.stack([np.asarray(repeat_keys(s)[1]) for s in cfg.seed_sources["data"]])
     return feed.Sampler(sample, keys, cfg.steps)
 
 
@@ -90,8 +92,9 @@ def test_program(name: str, cfg: CopyTaskConfig, mesh):
 
 
 def test_figures(cfg: CopyTaskConfig, fit: engine.FitResult, program) -> dict[str, np.ndarray]:
-    """Every seed's test (``sampled_test``) on the pairs of its test key."""
-    keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_numbers])
+    """Every seed's test (``sampled_test``) on the pairs of its test key (its data
+    seed's)."""
+    keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_sources["data"]])
     return sampled_test(program, fit.state.params, keys, fit.programs.mesh)
 
 

@@ -78,9 +78,10 @@ def build(cfg: GloveConfig, ctx) -> Setup:
     frozen = dataclasses.replace(base, freeze_embedding=True)
     models = {"glove_frozen": PretrainedEmbedding(frozen, pretrained.matrix), "learned": base}
     pool = {"inputs": sequences.astype(np.int32), "targets": np.asarray(labels, np.int32)}
-    # Each seed's own reviews: rows of the shared arrays (the same for both models).
+    # Each seed's own reviews: rows of the shared arrays (the same for both models), drawn
+    # with its data seed.
     n = len(pool["targets"])
-    orders = np.stack([np.random.default_rng(s).permutation(n) for s in cfg.seed_numbers])
+    orders = np.stack([np.random.default_rng(s).permutation(n) for s in cfg.seed_sources["data"]])
     data = FitData(
         Split(pool, orders[:, : cfg.training_samples]),
         Split(pool, orders[:, cfg.training_samples : need]),

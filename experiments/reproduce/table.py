@@ -62,7 +62,8 @@ def prediction_cell(values: Any, figure: Figure) -> str:
 
 
 def _seeded_figure(results: Mapping | None, path: str, row: str, scale: float):
-    """``(model, scaled per-seed values, seeds)`` of a per-seed figure at ``path``."""
+    """``(model, scaled per-seed values, seeds, seeds by source or None)`` of a per-seed
+    figure at ``path``."""
     if results is None:
         raise ValueError(f"row {row} has not run")
     values = lookup(results, path)
@@ -71,21 +72,25 @@ def _seeded_figure(results: Mapping | None, path: str, row: str, scale: float):
     model = path.split(".")[1]
     if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
         raise ValueError(f"{row}: {path} has a seed without a figure")
-    return model, [scale * float(v) for v in values], results["models"][model]["seeds"]
+    entry = results["models"][model]
+    return model, [scale * float(v) for v in values], entry["seeds"], entry.get("seeds_by_source")
 
 
 def compare_figure(recipe: Recipe, figure: Figure, results: Mapping[str, Mapping | None]) -> dict:
     """``stats.compare`` of ``figure`` against its ``versus`` (this minus that, in the
-    table's units), paired by seed when both ran the same seeds."""
+    table's units), paired by seed when both ran the same seeds (by their seeds by
+    source when a row varied them separately)."""
     row, _, path = figure.versus.rpartition(":")
     row = row or recipe.name
-    a_name, a, a_seeds = _seeded_figure(
+    a_name, a, a_seeds, a_sources = _seeded_figure(
         results[recipe.name], figure.path, recipe.name, figure.scale
     )
-    b_name, b, b_seeds = _seeded_figure(results.get(row), path, row, figure.scale)
+    b_name, b, b_seeds, b_sources = _seeded_figure(results.get(row), path, row, figure.scale)
     if row != recipe.name:
         b_name = f"{b_name} ({row})"
-    return stats.compare(a, b, names=(a_name, b_name), seeds=(a_seeds, b_seeds))
+    return stats.compare(
+        a, b, names=(a_name, b_name), seeds=(a_seeds, b_seeds), sources=(a_sources, b_sources)
+    )
 
 
 def table_comparisons(

@@ -207,10 +207,12 @@ def measure(
 ) -> dict[str, np.ndarray]:
     """One trained configuration's measurements, numpy arrays with a leading seed axis:
     ``grad_init``/``grad_trained`` ``[seeds, length]``, ``test_accuracy`` ``[seeds]`` and
-    the training loss of every step, ``train_loss`` ``[seeds, steps]``."""
-    seeds = list(fit.seeds)
-    init_params = init_states(model, optimizer, seeds, seed_keys).params
-    keys = [np.stack([np.asarray(repeat_keys(s)[k]) for s in seeds]) for k in (2, 3)]
+    the training loss of every step, ``train_loss`` ``[seeds, steps]``. The probe and
+    test sequences are drawn with each seed's data seed (``FitConfig.source_seeds``)."""
+    init_seeds, data_seeds = (list(fit.config.source_seeds(s)) for s in ("init", "data"))
+    dropout = list(fit.config.source_seeds("dropout"))
+    init_params = init_states(model, optimizer, init_seeds, seed_keys, dropout_seeds=dropout).params
+    keys = [np.stack([np.asarray(repeat_keys(s)[k]) for s in data_seeds]) for k in (2, 3)]
     trained = meshes.fetch(fit.state.params)
     out = jax.jit(jax.vmap(make_measure(model, settings, length)))(init_params, trained, *keys)
     return jax.tree.map(np.asarray, out) | {"train_loss": fit.step_loss}

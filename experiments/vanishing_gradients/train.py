@@ -53,7 +53,7 @@ def build(cfg: VanishingConfig, ctx) -> Setup:
     return Setup(
         models={job: model for job, (model, _) in built.items()},
         data={
-            job: engine.FitData(gs.sampler(study, t, cfg.seed_numbers))
+            job: engine.FitData(gs.sampler(study, t, cfg.seed_sources["data"]))
             for job, (_, t) in jobs.items()
         },
         objective=categorical_classification(),

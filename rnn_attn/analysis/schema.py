@@ -15,13 +15,15 @@ Version 1, top-level keys:
 - optional: ``reference`` (str: the document's figures), ``data`` (object or str: what data
   was used), ``fingerprints`` (``{path: {"sha256", "bytes"}}`` of every data file read;
   ``{}``: generated data), ``nonfinite`` (written by ``write_results``), ``baseline`` (weather),
-  ``reference_perplexities_on_training_text`` (char_textgen). No other top-level key is
+  ``reference_perplexities_on_training_text`` (char_textgen), ``decoding`` (seq2seq: how
+  the outputs were decoded). No other top-level key is
   allowed: the list is explicit, in the schema file.
 
 ``comparison`` maps each compared metric to a comparison of two models (``stats.compare``)
 or ``{"comparisons": [...]}`` of such (``stats.compare_many``); other shapes written
 before stay valid. A comparison of two models may hold ``paired`` (both models ran the
-same seeds: ``seeds``, ``n``, the per-seed differences' ``mean_difference``,
+same seeds: ``seeds`` (and ``seeds_by_source`` when the runs varied their sources
+separately and were paired by them), ``n``, the per-seed differences' ``mean_difference``,
 ``std_difference``, ``confidence``, ``ci_low``, ``ci_high``, ``t_test`` and ``wilcoxon``,
 each p-value with an optional ``p_value_holm``) and ``headline`` (``kind`` paired or
 unpaired, ``test``, ``p_value``, ``why``); ``validate`` checks them and that ``paired.seeds``
@@ -32,15 +34,17 @@ ascending) and ``per_seed`` (``{metric: [one entry per seed, in the order of see
 each a number, a string or null), both required; optional ``parameters`` (int),
 ``summary`` (``{metric: statistics object}`` or null), ``history_per_seed`` (one
 ``{metric: [per-epoch numbers]}`` per seed), ``learned_nothing`` (``{metric, chance,
-margin, seeds}``: the seeds whose metric stayed at chance), and with ``--sweep``
-``trials`` (one ``{hyperparameters, seeds, per_seed}`` per setting of the grid, each
-per_seed list one entry per trial seed) and ``selected`` (``{hyperparameters, figure,
-higher_is_better, mean, tuning_seeds, seeds, rule}``: the setting chosen on VALIDATION
-data, whose figures on the fresh ``seeds`` are the model's ``per_seed``); any other
-key (``vs_baseline``, ``samples_per_seed`` ...) is the experiment's own. ``timing``
-holds ``total_seconds`` (number), ``compile_seconds`` and ``train_seconds`` (number, or
-null: not measured), all required, and any other ``*_seconds`` number
-(``evaluate_seconds`` ...).
+margin, seeds}``: the seeds whose metric stayed at chance), ``seeds_by_source``
+(``{init, data, dropout}``: each run's seed of every source, one per seed),
+``variance_by_source`` (per metric, ``analysis.variance.decompose``'s record of a grid
+that crossed two sources), and with ``--sweep`` ``trials`` (one ``{hyperparameters,
+seeds, per_seed}`` per setting of the grid, each per_seed list one entry per trial seed)
+and ``selected`` (``{hyperparameters, figure, higher_is_better, mean, tuning_seeds,
+seeds, rule}``: the setting chosen on VALIDATION data, whose figures on the fresh
+``seeds`` are the model's ``per_seed``); any other key (``vs_baseline``,
+``samples_per_seed`` ...) is the experiment's own. ``timing`` holds ``total_seconds``
+(number), ``compile_seconds`` and ``train_seconds`` (number, or null: not measured), all
+required, and any other ``*_seconds`` number (``evaluate_seconds`` ...).
 
 A missing value is written as ``null``, never left out of a per-seed list (the lists stay
 aligned with ``seeds``) and never as NaN: ``write_results`` writes each non-finite float as
@@ -54,8 +58,9 @@ Changing the schema:
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
   to docs/results_schema.md; older files stay valid. The data's ``fingerprints``, a
-  comparison's ``paired`` and ``headline``, and the models' ``trials`` and ``selected``
-  were added so; the ``decoding`` settings are planned so;
+  comparison's ``paired`` and ``headline``, a model's ``seeds_by_source`` and
+  ``variance_by_source``, and a swept model's ``trials`` and ``selected`` were added so;
+  the ``decoding`` settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
   raise ``SCHEMA_VERSION``, and add to ``MIGRATIONS`` the step that upgrades a version-N
@@ -112,6 +117,8 @@ def validate(record: Any) -> None:
         ]
         if "history_per_seed" in model:
             lists.append((f"{where}.history_per_seed", model["history_per_seed"]))
+        for source, values in model.get("seeds_by_source", {}).items():
+            lists.append((f"{where}.seeds_by_source.{source}", values))
         _check_trials(where, model)
         for path, values in lists:
             if len(values) != len(seeds):
@@ -141,7 +148,7 @@ def _two_model_comparisons(comparison: Any, path: str):
 
 def _check_pairing(record: Mapping[str, Any]) -> None:
     """A comparison is ``paired`` exactly when its headline says so, and its paired seeds
-    are the seeds both compared models ran."""
+    (and seeds by source) are those both compared models ran."""
     for key, value in (record.get("comparison") or {}).items():
         for path, c in _two_model_comparisons(value, f"comparison.{key}"):
             paired = "paired" in c
@@ -157,15 +164,16 @@ def _check_pairing(record: Mapping[str, Any]) -> None:
             if not paired:
                 continue
             for name in c.get("names", []):
-                seeds = record["models"].get(name, {}).get("seeds")
-                if seeds is not None and seeds != c["paired"]["seeds"]:
-                    raise ValueError(
-                        _message(
-                            f"{path}.paired.seeds",
-                            f"expected the seeds model {name!r} ran ({seeds}), got "
-                            f"{c['paired']['seeds']}",
+                for key in ("seeds", "seeds_by_source"):
+                    ran = record["models"].get(name, {}).get(key)
+                    if key in c["paired"] and ran is not None and ran != c["paired"][key]:
+                        raise ValueError(
+                            _message(
+                                f"{path}.paired.{key}",
+                                f"expected the {key.replace('_', ' ')} model {name!r} ran "
+                                f"({ran}), got {c['paired'][key]}",
+                            )
                         )
-                    )
 
 
 def _check_trials(where: str, model: Mapping[str, Any]) -> None:

@@ -397,11 +397,20 @@ def pairing(
     seeds: Sequence[Sequence[int]] | None,
     sizes: tuple[int, int],
     names: Sequence[str] = ("a", "b"),
+    sources: Sequence[Mapping[str, Sequence[int]] | None] | None = None,
 ) -> tuple[bool, str]:
     """``(paired, why)``: two models' scores pair by seed when both list the same seed
-    numbers in the same order (the same seed: the same data order and evaluation data)."""
+    numbers in the same order (the same seed: the same data order and evaluation data).
+    ``sources``: each model's seeds by source (``rnn_attn.seed_sources``; None: every
+    source is the seed number); when either model's differ from its seed numbers (a run
+    that varied its sources separately), the scores pair when every run has the same
+    seed of every source, whatever its number."""
     if seeds is None:
         return False, "no seed numbers given"
+    if sources is not None and any(
+        _by_source(s, src) for s, src in zip(seeds, sources, strict=True)
+    ):
+        return _pairing_by_source(seeds, sources, sizes, names)
     first, second = (list(s) for s in seeds)
     if first != second:
         return False, (
@@ -413,6 +422,30 @@ def pairing(
     return True, (
         f"both models ran seeds {_seed_text(first)}; a seed's data order is a function of its "
         f"number"
+    )
+
+
+def _by_source(seeds: Sequence[int], sources: Mapping[str, Sequence[int]] | None) -> bool:
+    """Whether ``sources`` differ from the default (every source the seed number)."""
+    return sources is not None and any(list(v) != list(seeds) for v in sources.values())
+
+
+def _pairing_by_source(seeds, sources, sizes, names) -> tuple[bool, str]:
+    """``pairing`` of runs that varied their sources: by each run's seed of every source."""
+    named = next(src for src in sources if src is not None)
+    full = [
+        {k: list(seeds[i]) for k in named} if sources[i] is None else dict(sources[i])
+        for i in (0, 1)
+    ]
+    for i in (0, 1):
+        if any(len(v) != sizes[i] for v in full[i].values()):
+            raise ValueError(f"the seeds by source of {names[i]} do not match {sizes[i]} scores")
+    grid = ", ".join(f"{k} {_seed_text(sorted(set(v)))}" for k, v in full[0].items())
+    if full[0] != full[1]:
+        return False, f"the runs' seeds by source differ ({names[0]}: {grid})"
+    return True, (
+        f"both models ran the same {sizes[0]} runs by source ({grid}); a run's "
+        f"initialization, data order and dropout are functions of its seeds"
     )
 
 
@@ -435,14 +468,17 @@ def compare(
     n_boot: int = N_BOOT,
     seed: int = 0,
     seeds: Sequence[Sequence[int]] | None = None,
+    sources: Sequence[Mapping[str, Sequence[int]] | None] | None = None,
 ) -> dict:
     """Everything about ``a`` vs ``b`` in one JSON-serializable dict (two-sided tests).
 
     ``seeds``: each model's seed numbers; when they are the same, the per-seed differences
-    are tested too (``paired``: ``paired_test`` and the seeds). ``headline`` names the test
-    that leads (the paired t-test when paired, else Welch's), its p-value and why."""
+    are tested too (``paired``: ``paired_test`` and the seeds). ``sources``: each model's
+    seeds by source, which pair the runs instead where they differ from the seed numbers
+    (``pairing``; ``paired.seeds_by_source``). ``headline`` names the test that leads (the
+    paired t-test when paired, else Welch's), its p-value and why."""
     a, b = _sample(a, f"scores of {names[0]}"), _sample(b, f"scores of {names[1]}")
-    paired, why = pairing(seeds, (a.size, b.size), names)
+    paired, why = pairing(seeds, (a.size, b.size), names, sources)
     low, high = difference_confidence_interval(a, b, confidence=confidence)
     out = {
         "names": list(names),
@@ -461,6 +497,9 @@ def compare(
     }
     if paired:
         out["paired"] = {"seeds": list(seeds[0]), **paired_test(a, b, confidence=confidence)}
+        if sources is not None and any(map(_by_source, seeds, sources)):
+            named = next(src for src in sources if src is not None)
+            out["paired"]["seeds_by_source"] = {k: list(v) for k, v in named.items()}
     out["headline"] = {
         "kind": "paired" if paired else "unpaired",
         "test": "paired t-test" if paired else "Welch t-test",
@@ -527,9 +566,11 @@ def compare_many(
     n_boot: int = N_BOOT,
     seed: int = 0,
     seeds: Mapping[str, Sequence[int]] | None = None,
+    sources: Mapping[str, Mapping[str, Sequence[int]] | None] | None = None,
 ) -> dict:
     """Pairwise comparisons (each model vs ``baseline``, or all pairs), Holm-adjusted over
-    the comparisons; ``seeds`` (each model's seed numbers) pairs those that share them."""
+    the comparisons; ``seeds`` (each model's seed numbers) pairs those that share them,
+    by ``sources`` (each model's seeds by source) where given (``compare``)."""
     names = list(scores)
     if len(names) < 2:
         raise ValueError(f"need at least 2 models to compare, got {names}")
@@ -548,6 +589,7 @@ def compare_many(
             n_boot=n_boot,
             seed=seed,
             seeds=None if seeds is None else (seeds[x], seeds[y]),
+            sources=None if sources is None else (sources.get(x), sources.get(y)),
         )
         for x, y in pairs
     ]

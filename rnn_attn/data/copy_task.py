@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from rnn_attn import memory
 
 
 def check_copy_task(length: int, n_copy: int, cardinality: int) -> None:
@@ -35,7 +38,19 @@ def sample_copy_task(
     Returns:
       ``(inputs, targets)``, both ``<int32>[batch_size, length]``; ``targets[:, :n_copy] ==
       inputs[:, :n_copy]`` and ``targets[:, n_copy:] == 0``.
+
+    Called with a concrete key, pairs that would take more than half the default device's
+    free memory are refused first (one ValueError, ``rnn_attn.memory.check_fits``); under
+    ``jit`` nothing is allocated while tracing, and the engine checks a run's batches.
     """
+    if not memory.traced(key):
+        memory.check_fits(
+            f"copy-task pairs of batch_size {batch_size} and length {length} (inputs and targets)",
+            2 * batch_size * length * 4,
+            "a smaller batch_size or length",
+            dtype="int32",
+            device=True,
+        )
     inputs = jax.random.randint(key, (batch_size, length), 0, cardinality, dtype=jnp.int32)
     copied = jnp.arange(length) < n_copy
     targets = jnp.where(copied, inputs, 0)
@@ -43,5 +58,16 @@ def sample_copy_task(
 
 
 def one_hot(values: jax.Array, cardinality: int, dtype=jnp.float32) -> jax.Array:
-    """``<int>[...]`` -> ``<dtype>[..., cardinality]``."""
+    """``<int>[...]`` -> ``<dtype>[..., cardinality]``; concrete values whose one-hot
+    array would take more than half the default device's free memory are refused first
+    (one ValueError; traced ones are not checked: nothing is allocated while tracing)."""
+    if not memory.traced(values):
+        memory.check_fits(
+            f"one-hot vectors of cardinality {cardinality} for values of shape "
+            f"{tuple(np.shape(values))}",
+            int(np.prod(np.shape(values))) * cardinality * np.dtype(dtype).itemsize,
+            "a smaller cardinality or fewer values",
+            dtype=np.dtype(dtype),
+            device=True,
+        )
     return jax.nn.one_hot(values, cardinality, dtype=dtype)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_attn import memory
+from rnn_attn.data.numbers import PLAIN_EXPECTED, is_plain
 from rnn_attn.data.paths import checked_lines, encoding_name, nul_note, open_text
 
 HINT = " (expected the GloVe text format, e.g. glove.6B.100d.txt or a .gz of it)"
@@ -51,7 +53,9 @@ def read_glove(
 
     Returns:
       word -> ``<dtype>[dim]`` (rows of one ``[words, dim]`` array), in file order; a
-      word listed twice keeps its first vector.
+      word listed twice keeps the vector of its LAST line (at the place of its first),
+      as Keras's GloVe example, which fills a dict line by line
+      (``embeddings_index[word] = coefs``).
 
     Raises:
       FileNotFoundError: no file at ``path``.
@@ -59,15 +63,19 @@ def read_glove(
         not text, or a NUL character (UTF-16 without its byte-order mark: line number);
         an empty file, a line with no values, a line with a different number of values
         than the first (line number, word, expected and found counts), or a value that
-        is not a finite number of ``dtype`` (line number, word, value, its position).
+        is not a finite number of ``dtype`` or is not written plainly (``1_0``, which
+        numpy reads as 10, or another script's digits: ``rnn_attn.data.numbers``) (line
+        number, word, value, its position).
     """
     wanted = None if words is None else frozenset(words)
     dim = None
     kept_words: list[str] = []
     kept_values: list[list[str]] = []
     kept_lines: list[int] = []
+    all_plain = True
     for number, line in enumerate(_lines(path), start=1):
-        fields = line.rstrip("\r\n ").split(" ")
+        text = line.rstrip("\r\n ")
+        fields = text.split(" ")
         if fields == [""]:
             continue  # blank line
         dim = _checked_width(fields, dim, number, dtype, path)
@@ -76,13 +84,11 @@ def read_glove(
         kept_words.append(fields[0])
         kept_values.append(fields[1:])
         kept_lines.append(number)
+        all_plain = all_plain and is_plain(text, len(fields[0]))
     if dim is None:
         raise ValueError(f"GloVe file {path!r} is empty (no 'word v1 ... vD' lines)")
-    matrix = _parse(kept_values, kept_words, kept_lines, dim, dtype, path)
-    vectors: dict[str, np.ndarray] = {}
-    for word, row in zip(kept_words, matrix, strict=True):
-        vectors.setdefault(word, row)
-    return vectors
+    matrix = _parse(kept_values, kept_words, kept_lines, dim, dtype, path, all_plain)
+    return dict(zip(kept_words, matrix, strict=True))  # a repeated word: its last row
 
 
 def _checked_width(fields: list[str], dim: int | None, number: int, dtype, path: str) -> int:
@@ -95,7 +101,8 @@ def _checked_width(fields: list[str], dim: int | None, number: int, dtype, path:
                 f"{path!r} line {number}: the word {fields[0]!r} has no "
                 f"values (expected 'word v1 ... vD')"
             )
-        _parse([fields[1:]], fields[:1], [number], len(fields) - 1, dtype, path)
+        plain = all(map(is_plain, fields[1:]))
+        _parse([fields[1:]], fields[:1], [number], len(fields) - 1, dtype, path, plain)
         return len(fields) - 1
     if len(fields) - 1 != dim:
         raise ValueError(
@@ -113,14 +120,16 @@ def _parse(
     dim: int,
     dtype: str | np.dtype,
     path: str,
+    plain: bool,
 ) -> np.ndarray:
-    """``<dtype>[len(values), dim]``; numpy parses all the strings in one call."""
+    """``<dtype>[len(values), dim]``; numpy parses all the strings in one call. ``plain``:
+    every value is written plainly (``is_plain``), as the readers checked line by line."""
     try:
         with np.errstate(over="ignore"):  # an overflow is named below
             matrix = np.array(values, dtype=dtype).reshape(len(values), dim)
     except ValueError:
         matrix = None
-    if matrix is not None and np.isfinite(matrix).all():
+    if matrix is not None and plain and np.isfinite(matrix).all():
         return matrix
     # Only on failure: find the first bad value to name it.
     for row, word, number in zip(values, words, lines, strict=True):
@@ -133,6 +142,11 @@ def _parse(
                 raise ValueError(
                     f"{path!r} line {number}: the word {word!r} has the value "
                     f"{v!r}, expected a finite number (value {j} of {dim})"
+                )
+            if not is_plain(v):
+                raise ValueError(
+                    f"{path!r} line {number}: the word {word!r} has the value {v!r}, not a "
+                    f"plain decimal number; expected {PLAIN_EXPECTED} (value {j} of {dim})"
                 )
             with np.errstate(over="ignore"):
                 fits = np.isfinite(np.asarray(float(v), dtype))
@@ -179,6 +193,9 @@ def embedding_matrix(
       word_index: word -> index >= 1 (``Tokenizer.word_index``).
       num_words: rows of the matrix (``Tokenizer(num_words=...)``).
       dim: the vectors' dimension; None takes it from ``vectors``.
+
+    A matrix past half the free memory is refused first (one ValueError,
+    ``rnn_attn.memory.check_fits``).
     """
     if not isinstance(num_words, int | np.integer) or num_words < 1:
         raise ValueError(f"num_words must be an integer >= 1, got {num_words!r}")
@@ -186,6 +203,12 @@ def embedding_matrix(
         if not vectors:
             raise ValueError("dim must be given when there are no vectors to take it from")
         dim = len(next(iter(vectors.values())))
+    memory.check_fits(
+        f"{num_words} embedding rows of dim {dim}",
+        num_words * dim * 4,
+        "a smaller num_words",
+        dtype="float32",
+    )
     out = np.zeros((num_words, dim), np.float32)
     missing = {}
     for word, i in word_index.items():

@@ -8,7 +8,7 @@ from typing import NoReturn
 import numpy as np
 
 from rnn_attn.checks import argument
-from rnn_attn.memory import gib, host_free_bytes
+from rnn_attn.memory import check_fits
 
 
 def pad_sequences(
@@ -79,13 +79,12 @@ def _check_arguments(maxlen, dtype, padding, truncating, value) -> np.dtype:
 
 def _check_fits(count: int, maxlen: int, kind: np.dtype) -> None:
     """The padded array within half the free memory (numpy would raise MemoryError)."""
-    need, free = count * maxlen * kind.itemsize, host_free_bytes()
-    if need > free / 2:
-        raise ValueError(
-            f"{count} sequences padded to maxlen {maxlen} need {gib(need)} of "
-            f"{kind.name}, more than half the {gib(free)} free; expected a "
-            f"smaller maxlen"
-        )
+    check_fits(
+        f"{count} sequences padded to maxlen {maxlen}",
+        count * maxlen * kind.itemsize,
+        "a smaller maxlen",
+        dtype=kind,
+    )
 
 
 def _check_value(value: object, kind: np.dtype) -> None:

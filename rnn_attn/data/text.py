@@ -21,7 +21,7 @@ from itertools import repeat
 import numpy as np
 
 from rnn_attn.checks import argument
-from rnn_attn.memory import gib, host_free_bytes
+from rnn_attn.memory import check_fits
 
 # keras.preprocessing.text's default filters: punctuation, tabs and newlines (not the
 # apostrophe, so "don't" stays one word).
@@ -139,13 +139,12 @@ def _one_hot(codes: list[list[int]], max_length: int, width: int) -> np.ndarray:
     """``<float32>[len(codes), max_length, width]`` with a 1 at each ``(i, j, codes[i][j])``;
     ValueError first when it would take more than half the free memory (numpy raised
     MemoryError with a traceback)."""
-    need, free = len(codes) * max_length * width * 4, host_free_bytes()
-    if need > free / 2:
-        raise ValueError(
-            f"{len(codes)} texts one-hot encoded to max_length {max_length} over {width} "
-            f"symbols need {gib(need)} of float32, more than half the {gib(free)} free; "
-            f"expected a smaller max_length"
-        )
+    check_fits(
+        f"{len(codes)} texts one-hot encoded to max_length {max_length} over {width} symbols",
+        len(codes) * max_length * width * 4,
+        "a smaller max_length",
+        dtype="float32",
+    )
     out = np.zeros((len(codes), max_length, width), np.float32)
     lengths = np.fromiter((len(c) for c in codes), np.int64, count=len(codes))
     if lengths.sum():
@@ -437,24 +436,9 @@ class Tokenizer:
         """``sequences_to_matrix(texts_to_sequences(texts), mode)``."""
         return self.sequences_to_matrix(self.texts_to_sequences(texts), mode, dtype)
 
-    def sequences_to_matrix(
-        self,
-        sequences: Sequence[Sequence[int]],
-        mode: str = "binary",
-        dtype: str | np.dtype = "float64",
-    ) -> np.ndarray:
-        """One row per sequence, one column per index (width ``num_words``, or
-        ``len(word_index) + 1`` without it); column 0 is never set.
-
-        Modes, for a word of index ``j`` occurring ``c`` times in a sequence of length
-        ``n`` (``n`` counts every element, as Keras):
-          binary: 1; count: ``c``; freq: ``c / n``;
-          tfidf: ``(1 + log c) * log(1 + document_count / (1 + docs_j))`` with ``docs_j``
-          the number of fitted texts holding the word.
-
-        Returns:
-          ``<dtype>[len(sequences), width]``.
-        """
+    def _matrix_width(self, mode: str, rows: int, dtype: np.dtype) -> int:
+        """The width of ``sequences_to_matrix``'s matrix, after checking the mode, that
+        the Tokenizer knows what it needs, and that ``rows`` rows fit in memory."""
         if mode not in MATRIX_MODES:
             raise ValueError(f"mode must be one of {MATRIX_MODES}, got {mode!r}")
         if self.num_words:
@@ -471,6 +455,34 @@ class Tokenizer:
                 "tfidf mode needs document frequencies: fit the Tokenizer on "
                 "texts (or sequences) first"
             )
+        check_fits(
+            f"{rows} sequences as a matrix of width {width}",
+            rows * width * dtype.itemsize,
+            "a smaller num_words",
+            dtype=dtype,
+        )
+        return width
+
+    def sequences_to_matrix(
+        self,
+        sequences: Sequence[Sequence[int]],
+        mode: str = "binary",
+        dtype: str | np.dtype = "float64",
+    ) -> np.ndarray:
+        """One row per sequence, one column per index (width ``num_words``, or
+        ``len(word_index) + 1`` without it); column 0 is never set.
+
+        Modes, for a word of index ``j`` occurring ``c`` times in a sequence of length
+        ``n`` (``n`` counts every element, as Keras):
+          binary: 1; count: ``c``; freq: ``c / n``;
+          tfidf: ``(1 + log c) * log(1 + document_count / (1 + docs_j))`` with ``docs_j``
+          the number of fitted texts holding the word.
+
+        Returns:
+          ``<dtype>[len(sequences), width]``; a matrix past half the free memory is
+          refused first (one ValueError, ``rnn_attn.memory.check_fits``).
+        """
+        width = self._matrix_width(mode, len(sequences), np.dtype(dtype))
         out = np.zeros((len(sequences), width), dtype)
         lengths = np.fromiter((len(s) for s in sequences), np.int64, count=len(sequences))
         if not lengths.sum():

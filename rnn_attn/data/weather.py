@@ -15,7 +15,9 @@ Two layouts:
 Files: the path must be a regular file (a FIFO or device is refused before it is opened);
 UTF-8 text, a byte-order mark dropped (it would stick to the first column's name), or
 UTF-16/32 that starts with its mark. Every value must parse as a finite number and fit
-float32 (``1e39`` is refused, naming its line and column, rather than read as infinity).
+float32 (``1e39`` is refused, naming its line and column, rather than read as infinity),
+written plainly as a CSV reader reads a number (``1_000``, non-ASCII digits or spaces
+are refused: ``rnn_attn.data.numbers``; ASCII blanks around a number are taken).
 
 Windows, as the lecture: for a row ``r`` (the index just after the window's last
 timestep) the sample is ``data[r - lookback : r : step]`` and the target is
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnn_attn.data.numbers import PLAIN_EXPECTED, may_hold_unplain, plain_cells
 from rnn_attn.data.paths import checked_lines, encoding_name, nul_note, open_text
 
 JENA_TIME_COLUMN = "Date Time"
@@ -231,14 +234,19 @@ def _features(
         raise ValueError(f"{path!r} has {len(rows)} data rows, expected at least {min_rows}")
     table = np.array(rows, dtype=str)
     values = np.empty((len(rows), len(features)), np.float32)
+    check_plain = may_hold_unplain(rows)
     for j, name in enumerate(features):
-        values[:, j] = _column(path, lines, name, table[:, header.index(name)])
+        values[:, j] = _column(path, lines, name, table[:, header.index(name)], check_plain)
     return values, features.index(target)
 
 
-def _column(path: str, lines: list[int], name: str, cells: np.ndarray) -> np.ndarray:
+def _column(
+    path: str, lines: list[int], name: str, cells: np.ndarray, check_plain: bool = True
+) -> np.ndarray:
     """``<float32>[rows]`` of one column's cells; ValueError naming the line and column of
-    the first cell that is not a finite number, or that overflows float32."""
+    the first cell that is not a finite number, is not written plainly (``1_000``, which
+    Python reads as 1000: ``rnn_attn.data.numbers``; looked for only with
+    ``check_plain``), or overflows float32."""
     try:
         column = cells.astype(np.float64)
         ok = np.isfinite(column)
@@ -248,6 +256,12 @@ def _column(path: str, lines: list[int], name: str, cells: np.ndarray) -> np.nda
         k = int(np.flatnonzero(~ok)[0])
         raise ValueError(
             f"{path!r} line {lines[k]}, column {name!r}: {str(cells[k])!r} is not a finite number"
+        )
+    if check_plain and not (plain := plain_cells(cells)).all():
+        k = int(np.flatnonzero(~plain)[0])
+        raise ValueError(
+            f"{path!r} line {lines[k]}, column {name!r}: {str(cells[k])!r} is not a plain "
+            f"decimal number; expected {PLAIN_EXPECTED}"
         )
     with np.errstate(over="ignore"):  # named below
         narrow = column.astype(np.float32)

@@ -21,7 +21,8 @@ import sys
 import typing
 from typing import Any
 
-from rnn_attn.config import ConfigError, check_fields, field, scalar_type
+from rnn_attn import seed_sources
+from rnn_attn.config import MAX_SEEDS, ConfigError, check_fields, field, scalar_type
 from rnn_attn.experiment import sweep as sweeps
 from rnn_attn.parallel.distributed import COMPUTE_DTYPES, resolve_coordinator
 from rnn_attn.train import workdir as workdirs
@@ -224,6 +225,7 @@ def parse(spec, argv: list[str] | None) -> tuple[Any, RunOptions]:
         args = parser.parse_args(argv)
     if spec.adjust is not None:
         spec.adjust(args)
+    grid_seeds(parser, argv, args)
     values = vars(args)
     devices = DeviceSettings(
         **{f.name: values[f.name] for f in dataclasses.fields(DeviceSettings)}
@@ -233,6 +235,22 @@ def parse(spec, argv: list[str] | None) -> tuple[Any, RunOptions]:
     cfg = absolute_paths(cfg).validate()
     grid = sweeps.parse(spec, cfg, getattr(args, "sweep", None))
     return cfg, RunOptions(workdir, args.resume, args.progress, devices, grid)
+
+
+def grid_seeds(parser: ArgumentParser, argv: list[str] | None, args: Any) -> None:
+    """With ``--seeds-by-source``, ``--seeds`` is the grid's number of runs: set here (over
+    any default, ``--local``'s too); a ``--seeds`` given with it must be that number."""
+    text = getattr(args, "seeds_by_source", "")
+    if not text:
+        return
+    runs = seed_sources.count_runs(text, max_runs=MAX_SEEDS)
+    given = parser.parse_args(argv, namespace=argparse.Namespace(seeds=None)).seeds
+    if given is not None and given != runs:
+        raise ConfigError(
+            f"--seeds {given} disagrees with {seed_sources.FLAG} {text!r} ({runs} runs); "
+            f"expected --seeds {runs} or no --seeds"
+        )
+    args.seeds = runs
 
 
 def main(spec, argv: list[str] | None = None) -> int:

@@ -21,20 +21,25 @@ from typing import Any
 import jax
 import numpy as np
 
-from rnn_attn.analysis import stats
+from rnn_attn import seed_sources
+from rnn_attn.analysis import stats, variance
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.analysis.schema import SCHEMA_VERSION
+from rnn_attn.config import MAX_SEEDS
 from rnn_attn.experiment import data_identity
 from rnn_attn.experiment.spec import Chance, Experiment, Setup
+from rnn_attn.seed_sources import SOURCES
 from rnn_attn.train import engine, runs
 
 
 def fit_config(cfg: Any, mesh, **options: Any) -> engine.FitConfig:
-    """The engine's settings from a run's config: its seeds, the ``config.FIT_FIELDS`` it
-    has (``epochs`` 1 where it has none), the guard and checkpoint settings; ``options``
+    """The engine's settings from a run's config: its seeds (and, with
+    ``--seeds-by-source``, each one's seeds by source), the ``config.FIT_FIELDS`` it has
+    (``epochs`` 1 where it has none), the guard and checkpoint settings; ``options``
     override any of them."""
     values: dict[str, Any] = dict(
         seeds=cfg.seed_numbers,
+        sources=seed_triples(cfg),
         epochs=getattr(cfg, "epochs", 1),
         batch_size=cfg.batch_size,
         on_nonfinite=cfg.on_nonfinite,
@@ -45,6 +50,14 @@ def fit_config(cfg: Any, mesh, **options: Any) -> engine.FitConfig:
             values[name] = getattr(cfg, name)
     values["seed_loop"] = engine.resolve_seed_loop(getattr(cfg, "seed_loop", "vmap"), mesh)
     return engine.FitConfig(**(values | options))
+
+
+def seed_triples(cfg: Any) -> tuple[tuple[int, int, int], ...]:
+    """Each run's (init, data, dropout) seeds under ``--seeds-by-source``; () without it
+    (the default derivation: every source is the run's seed number)."""
+    if not cfg.seeds_by_source:
+        return ()
+    return tuple(zip(*(cfg.seed_sources[name] for name in SOURCES), strict=True))
 
 
 def parameter_counts(models: Mapping[str, Any]) -> dict[str, int]:
@@ -118,12 +131,14 @@ def compare(spec: Experiment, setup: Setup, models: Mapping[str, dict]) -> dict 
     """``spec.compare``'s metrics over seeds: the reference model against the other (two
     models: ``stats.compare``) or the others (``stats.compare_many``, Holm-adjusted). Models
     that ran the same seed numbers are compared seed by seed too (the paired t-test leads
-    the ``headline``), beside the unpaired tests (Welch, Mann-Whitney, Hedges' g)."""
+    the ``headline``), beside the unpaired tests (Welch, Mann-Whitney, Hedges' g); runs
+    of a ``--seeds-by-source`` grid pair by their seeds by source."""
     names = list(models)
     if not spec.compare or len(names) < 2 or any(len(m["seeds"]) < 2 for m in models.values()):
         return None
     reference = setup.reference_model or names[0]
     seeds = {n: models[n]["seeds"] for n in names}
+    sources = {n: models[n].get("seeds_by_source") for n in names}
     out: dict[str, Any] = {"reference_model": reference}
     for metric in spec.compare:
         scores = {n: models[n]["per_seed"][metric] for n in names}
@@ -134,30 +149,71 @@ def compare(spec: Experiment, setup: Setup, models: Mapping[str, dict]) -> dict 
                 scores[reference],
                 names=(other, reference),
                 seeds=(seeds[other], seeds[reference]),
+                sources=(sources[other], sources[reference]),
             )
         else:
-            out[metric] = stats.compare_many(scores, baseline=reference, seeds=seeds)
+            out[metric] = stats.compare_many(
+                scores, baseline=reference, seeds=seeds, sources=sources
+            )
     return out
 
 
 def model_entries(
     spec: Experiment, cfg: Any, setup: Setup, fits: Mapping, counts: Mapping[str, int]
 ) -> dict[str, dict]:
-    """Each model's ``results.json`` entry: seeds, parameters, ``spec.evaluate``'s
-    figures and their summary."""
+    """Each model's ``results.json`` entry: seeds (and each one's seeds by source),
+    parameters, ``spec.evaluate``'s figures, their summary and, for a grid that crosses
+    two sources, their variance by source (``variance_by_source``)."""
     models = {}
     for name, fit in fits.items():
         entry = {
             "seeds": list(fit.seeds),
+            "seeds_by_source": {k: list(fit.config.source_seeds(k)) for k in SOURCES},
             "parameters": counts[name],
             **spec.evaluate(cfg, setup, name, fit),
         }
         entry.setdefault("summary", summarize(spec, entry["per_seed"]))
+        decomposed = variance_by_source(spec, cfg, entry)
+        if decomposed:
+            entry["variance_by_source"] = decomposed
         marked = learned_nothing(spec.chance(cfg, setup, name) if spec.chance else None, entry)
         if marked is not None:
             entry["learned_nothing"] = marked
         models[name] = entry
     return models
+
+
+def crossed_sources(cfg: Any) -> list[str] | None:
+    """The two sources the run's ``--seeds-by-source`` grid crosses (None: no such grid)."""
+    if not cfg.seeds_by_source:
+        return None
+    return seed_sources.crossed(seed_sources.parse_grid(cfg.seeds_by_source, max_runs=MAX_SEEDS))
+
+
+def variance_by_source(spec: Experiment, cfg: Any, entry: Mapping[str, Any]) -> dict | None:
+    """Each summarized metric's variance split between the two crossed sources and the
+    residual (``analysis.variance``); None without a grid that crosses two sources."""
+    crossed = crossed_sources(cfg)
+    if crossed is None:
+        return None
+    per_seed = entry["per_seed"]
+    metrics = spec.summarize if spec.summarize is not None else list(per_seed)
+    return variance.of_model(per_seed, entry["seeds_by_source"], crossed, metrics)
+
+
+def print_variance(cfg: Any, models: Mapping[str, dict]) -> None:
+    """The variance by source of each model's decomposed metrics, one line each."""
+    if not cfg.seeds_by_source:
+        return
+    counts = seed_sources.parse_grid(cfg.seeds_by_source, max_runs=MAX_SEEDS)
+    grid = seed_sources.describe_grid(counts)
+    if seed_sources.crossed(counts) is None:
+        print(f"\nSeeds by source {grid}: no variance decomposition (it needs two sources crossed)")
+        return
+    print(f"\nVariance by source, {grid} runs (share of one run's variance [95% interval]):")
+    for name, entry in models.items():
+        for metric, result in entry.get("variance_by_source", {}).items():
+            print(f"  {name} {metric}: {variance.format_decomposition(result)}")
 
 
 def learned_nothing(chance: Chance | None, entry: Mapping[str, Any]) -> dict | None:
@@ -232,6 +288,7 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     if not ctx.primary:  # process 0 writes the report and the files
         return results
     print_learned_nothing(results["models"])
+    print_variance(cfg, results["models"])
     results["files"] = dict(spec.report(cfg, ctx, setup, results, fits)) if spec.report else {}
     results["timing"] = {"total_seconds": round(time.perf_counter() - start, 3), **timing}
     path = write_results(ctx.workdir, results)

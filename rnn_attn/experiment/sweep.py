@@ -14,7 +14,8 @@ selects each model's setting on VALIDATION data and reports it on fresh seeds.
 a repeated value or name, an unknown name, a setting one program cannot vary (a shape, the
 data, the program: ``units``, ``maxlen``, ``epochs`` ...), a config value outside its
 field's limits, a run without validation data apart from its test data
-(``Sweepable.check``), and fresh seeds past the 32-bit range. A model without one of the
+(``Sweepable.check``), fresh seeds past the 32-bit range, and ``--seeds-by-source``
+beside it. A model without one of the
 swept arguments is refused when the models are built (``tuning.binds``); a sweep whose
 trials would not fit in memory, before the first model trains.
 """
@@ -93,6 +94,12 @@ def parse(spec, cfg: Any, texts: Sequence[str] | None) -> Grid | None:
         raise ConfigError(
             f"--sweep: {spec.name} declares no sweepable setting (its optimizers or data "
             f"are per job); expected no --sweep"
+        )
+    if getattr(cfg, "seeds_by_source", ""):
+        raise ConfigError(
+            f"--sweep with --seeds-by-source {cfg.seeds_by_source!r}: a trial is a setting "
+            f"x a seed number, and the fresh seeds a setting is reported on have no source "
+            f"grid; expected one of the two flags"
         )
     names: list[str] = []
     values: list[tuple[float, ...]] = []

@@ -15,7 +15,6 @@ previous output there).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -55,32 +54,15 @@ class _KerasCell(nnx.RNNCellBase):
     def load(self, params: dict[str, Array]) -> None:
         """Sets the values of a functional parameter tree of the same names and shapes.
 
-        As a linen cell applied to a wrong tree, a weight missing, unknown or of another
-        shape is refused (one ValueError naming it, the expected and the given shape),
+        As a linen cell applied to a wrong tree, or ``recurrent.rnn``, a weight missing,
+        unknown or of another shape is refused by the same check (the functional cell's
+        ``check_params``: one ValueError naming it, the expected and the given shape),
         and nothing is set: an array is never broadcast into a weight of another shape
         (a Keras ``reset_after=False`` GRU bias ``[3u]`` is no ``reset_after=True``
         cell's ``[2, 3u]``).
         """
         where = f"{type(self).__name__}.load"
-        if not isinstance(params, Mapping):
-            raise TypeError(f"{where} takes a dict of weights, got {type(params).__name__}")
-        expected = {name: tuple(getattr(self, name)[...].shape) for name in self.param_names}
-        missing = [name for name in self.param_names if name not in params]
-        unknown = [name for name in params if name not in expected]
-        if missing or unknown:
-            wrong = [f"no weight {n!r}" for n in missing] + [
-                f"unknown weight {n!r}" for n in unknown
-            ]
-            raise ValueError(
-                f"{where}: {', '.join(wrong)}; expected exactly the weights "
-                f"{list(self.param_names)}"
-            )
-        for name, value in params.items():
-            if tuple(jnp.shape(value)) != expected[name]:
-                raise ValueError(
-                    f"{where}: {name} has shape {tuple(jnp.shape(value))}; expected "
-                    f"{expected[name]} (this cell's)"
-                )
+        self.functional.check_params(params, self.in_features, where=where)
         for name, value in params.items():
             getattr(self, name)[...] = value
 

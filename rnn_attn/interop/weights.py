@@ -58,9 +58,10 @@ def reorder_gates(array: np.ndarray, source: str, target: str, axis: int = -1) -
 
 
 def _expected_shapes(cell: fcells.Cell, input_dim: int) -> dict[str, tuple[int, ...]]:
-    width = cell.n_gates * cell.units
-    bias = (2, width) if getattr(cell, "reset_after", False) else (width,)
-    return {"kernel": (input_dim, width), "recurrent_kernel": (cell.units, width), "bias": bias}
+    """The shapes of the three weights Keras and PyTorch layers have (the cell's
+    ``param_shapes``, without a layer-norm gain)."""
+    shapes = cell.param_shapes(input_dim)
+    return {name: shapes[name] for name in ("kernel", "recurrent_kernel", "bias")}
 
 
 def _check_shape(name: str, array: np.ndarray, expected: tuple[int, ...], where: str) -> np.ndarray:

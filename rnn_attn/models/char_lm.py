@@ -14,6 +14,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
+from rnn_attn import memory
 from rnn_attn.checks import argument
 from rnn_attn.models.text_classifiers import init_embedding
 from rnn_attn.nn import layers
@@ -60,6 +61,7 @@ class CharRNN:
     def input_dim(self) -> int:
         return self.vocab_size if self.inputs == "one_hot" else self.embed_dim
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_out = jax.random.split(key, 3)
         params = {

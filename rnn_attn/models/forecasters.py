@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
+from rnn_attn import memory
 from rnn_attn.checks import argument
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import GRUCell, activation
@@ -81,6 +82,7 @@ class DenseForecaster:
 
     regularization = staticmethod(_zero_penalty)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> Params:
         k_hidden, k_out = jax.random.split(key)
         return {
@@ -139,6 +141,7 @@ class GRUForecaster:
     def cell(self) -> GRUCell:
         return GRUCell(self.units, activation=self.activation, reset_after=self.reset_after)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> Params:
         k_gru, k_out = jax.random.split(key)
         return {
@@ -230,6 +233,7 @@ class StackedGRUForecaster:
             for u, a in zip(self.layer_units, self.activations, strict=True)
         ]
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> Params:
         k_stack, k_out = jax.random.split(key)
         keys = jax.random.split(k_stack, len(self.layer_units))
@@ -292,6 +296,7 @@ class BidirectionalGRUForecaster:
     def cell(self) -> GRUCell:
         return GRUCell(self.units, reset_after=self.reset_after)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> Params:
         k_f, k_b, k_out = jax.random.split(key, 3)
         return {

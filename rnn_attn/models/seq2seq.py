@@ -21,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnn_attn import memory
 from rnn_attn.checks import argument
 from rnn_attn.nn import layers
 from rnn_attn.nn.attention import AttentionDecoder
@@ -50,6 +51,7 @@ class EncoderDecoder:
         make_cell(self.cell, self.units)  # validates kind and units
         check_unroll(self.unroll)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_enc, k_dec, k_out = jax.random.split(key, 3)
         return {
@@ -109,6 +111,7 @@ class AttentionEncoderDecoder:
         check_unroll(self.unroll)
         check_unroll(self.decoder_unroll, "decoder_unroll")
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_enc, k_dec = jax.random.split(key)
         return {

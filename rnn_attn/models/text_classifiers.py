@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnn_attn import memory
 from rnn_attn.checks import argument
 from rnn_attn.nn import initializers, layers
 from rnn_attn.nn.attention import masked_softmax
@@ -41,9 +42,11 @@ POOLINGS = ("last", "attention", "masked_attention")
 
 
 def init_embedding(key: jax.Array, vocab_size: int, dim: int) -> dict[str, jax.Array]:
-    """Keras Embedding: uniform(-0.05, 0.05)."""
+    """Keras Embedding: uniform(-0.05, 0.05); a table past half the free memory is refused
+    first (``rnn_attn.memory.check_array``)."""
     vocab_size = argument("vocab_size", vocab_size, int, minimum=1)
     dim = argument("embedding dim", dim, int, minimum=1)
+    memory.check_array("embedding weights", (vocab_size, dim), jnp.float32, key)
     return {"embeddings": jax.random.uniform(key, (vocab_size, dim), jnp.float32, -0.05, 0.05)}
 
 
@@ -91,6 +94,7 @@ class BiLSTMClassifier:
         """No weight penalty in document 000: 0."""
         return jnp.zeros((), jnp.float32)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_att, k_out = jax.random.split(key, 4)
         params = {
@@ -239,6 +243,7 @@ class EmbeddingFlattenClassifier:
             _check_positive_int("hidden_units", self.hidden_units)
         check_switches(freeze_embedding=self.freeze_embedding)
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_emb, k_hidden, k_out = jax.random.split(key, 3)
         width = self.maxlen * self.embed_dim
@@ -350,6 +355,7 @@ class RecurrentClassifier:
         """The recurrent layer's key in the params (as Keras names it in a summary)."""
         return f"bidirectional_{self.cell_kind}" if self.bidirectional else self.cell_kind
 
+    @memory.checked_init
     def init(self, key: jax.Array) -> dict:
         k_emb, k_rnn, k_out = jax.random.split(key, 3)
         cell = self.cell

@@ -202,6 +202,12 @@ class AttentionDecoder:
             return additive_scores(query, keys, params["V_a"])
         return dot_scores(query, keys)
 
+    def attend(self, params, query, keys, encoded, mask=None) -> tuple[jax.Array, jax.Array]:
+        """``(weights <float>[batch, time], context <float>[batch, input_dim])`` of one
+        step: the masked softmax of the energies, and the weighted sum of ``encoded``."""
+        weights = masked_softmax(self.scores(params, query, keys), mask)
+        return weights, context_vector(weights, encoded)
+
     def initial_carry(self, params, encoded: jax.Array):
         """``(y_0, s_0)``: a zero output distribution and ``tanh(h_1 W_s)``."""
         y0 = jnp.zeros((*encoded.shape[:-2], self.output_dim), encoded.dtype)
@@ -226,8 +232,7 @@ class AttentionDecoder:
         query_width = self.query_width(encoded.shape[-1])
         query = from_s[..., :query_width] if query_width else s
         from_s = from_s[..., query_width:]
-        weights = masked_softmax(self.scores(params, query, keys), mask)
-        context = context_vector(weights, encoded)
+        weights, context = self.attend(params, query, keys, encoded, mask)
         from_y = y @ params["W_y"]
         from_c = context @ params["C"]
         gates = jax.nn.sigmoid(
@@ -293,3 +298,55 @@ class AttentionDecoder:
         _, (logits, weights) = jax.lax.scan(body, carry, None, length=steps, unroll=unroll)
         logits = jnp.moveaxis(logits, 0, -2)
         return (logits, jnp.moveaxis(weights, 0, -2)) if return_weights else logits
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiHeadAttentionDecoder(AttentionDecoder):
+    """The attention decoder with multi-head scaled dot-product attention (Vaswani et
+    al. 2017, arXiv:1706.03762, section 3.2.2) in place of one score: the query ``s W_a``
+    (``W_a`` leading ``U_s``, as Luong's general score), keys ``h W_k`` and values ``h
+    W_v``, each cut into ``heads`` heads of ``input_dim / heads`` features; head ``i``'s
+    weights are ``softmax_j(q_i . k_ij / sqrt(d))`` and the context is its heads' weighted
+    values side by side (``C`` then projects it, as the one-head context). The weights
+    returned are the heads' mean."""
+
+    attention: str = "multihead"
+    heads: int = 4
+
+    def __post_init__(self):
+        for name in ("units", "output_dim", "heads"):
+            argument(name, getattr(self, name), int, minimum=1)
+        if self.attention != "multihead":
+            raise ValueError(f"attention must be 'multihead' here, got {self.attention!r}")
+
+    def init(self, key: jax.Array, input_dim: int) -> dict[str, jax.Array]:
+        input_dim = argument("input_dim (the encoder's output width)", input_dim, int, minimum=1)
+        if input_dim % self.heads:
+            raise ValueError(
+                f"{self.heads} heads cannot split the encoder's {input_dim} features; "
+                f"expected a width divisible by heads"
+            )
+        k_base, k_k, k_v = jax.random.split(key, 3)
+        params = super().init(k_base, input_dim)
+        glorot = initializers.glorot_uniform
+        params.update(
+            W_k=glorot(k_k, (input_dim, input_dim)), W_v=glorot(k_v, (input_dim, input_dim))
+        )
+        return params
+
+    def query_width(self, input_dim: int) -> int:
+        return input_dim
+
+    def precompute_keys(self, params, encoded: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Keys and values, each ``<float>[batch, time, heads, input_dim / heads]``."""
+        split = (*encoded.shape[:-1], self.heads, encoded.shape[-1] // self.heads)
+        return (encoded @ params["W_k"]).reshape(split), (encoded @ params["W_v"]).reshape(split)
+
+    def attend(self, params, query, keys, encoded, mask=None) -> tuple[jax.Array, jax.Array]:
+        k, v = keys
+        q = query.reshape(*query.shape[:-1], self.heads, -1)  # [batch, heads, d]
+        scores = jnp.einsum("...hd,...thd->...ht", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+        head_mask = None if mask is None else jnp.asarray(mask, bool)[..., None, :]
+        weights = masked_softmax(scores, head_mask)  # [batch, heads, time]
+        context = jnp.einsum("...ht,...thd->...hd", weights, v)
+        return weights.mean(-2), context.reshape(*context.shape[:-2], -1)

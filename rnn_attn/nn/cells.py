@@ -29,11 +29,12 @@ the scan layer (``recurrent.rnn``) draws it once.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_attn.checks import argument
 from rnn_attn.nn import initializers
@@ -111,7 +112,50 @@ class _Cell:
 
     # -- parameters -------------------------------------------------------------------
     def _init_bias(self) -> jax.Array:
-        return jnp.zeros((self.n_gates * self.units,), jnp.float32)
+        return jnp.zeros(self._bias_shape(), jnp.float32)
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self.n_gates * self.units,)
+
+    def param_shapes(self, input_dim: int) -> dict[str, tuple[int, ...]]:
+        """The names and shapes of ``init(key, input_dim)``'s parameters (none is made)."""
+        width = self.n_gates * self.units
+        shapes = {
+            "kernel": (input_dim, width),
+            "recurrent_kernel": (self.units, width),
+            "bias": self._bias_shape(),
+        }
+        if self.layer_norm:
+            shapes["ln_gain"] = (width,)
+        return shapes
+
+    def check_params(self, params: Params, input_dim: int | None = None, *, where: str) -> None:
+        """Refuses params that are not exactly this cell's (``param_shapes``): TypeError
+        for what is not a dict; one ValueError naming every weight missing or unknown (a
+        KeyError from inside a step otherwise), or the first of another shape and the
+        shape expected (an array broadcast into a weight otherwise: a ``reset_after=False``
+        GRU bias ``[3u]`` in a ``reset_after=True`` cell). ``input_dim``: the width of the
+        inputs; None takes the kernel's. ``where`` starts the message. Shapes are static,
+        so this holds under ``jit`` too (``recurrent.rnn`` and the nnx cells' ``load``)."""
+        if not isinstance(params, Mapping):
+            raise TypeError(f"{where} takes a dict of weights, got {type(params).__name__}")
+        if input_dim is None:
+            kernel = np.shape(params.get("kernel", ()))
+            input_dim = kernel[0] if len(kernel) == 2 else "input_dim"
+        expected = self.param_shapes(input_dim)
+        missing = [name for name in expected if name not in params]
+        unknown = [name for name in params if name not in expected]
+        if missing or unknown:
+            wrong = [f"no weight {n!r}" for n in missing] + [
+                f"unknown weight {n!r}" for n in unknown
+            ]
+            raise ValueError(
+                f"{where}: {', '.join(wrong)}; expected exactly the weights {list(expected)}"
+            )
+        for name, shape in expected.items():
+            got = tuple(np.shape(params[name]))
+            if got != shape:
+                raise ValueError(f"{where}: {name} has shape {got}; expected {shape} (this cell's)")
 
     def init(self, key: jax.Array, input_dim: int) -> Params:
         """Keras-initialized parameters for inputs of width ``input_dim`` (plus a
@@ -297,6 +341,10 @@ class GRUCell(_Cell):
         _check_options(self, ("reset_after",), ("update_bias",))
         if self.layer_norm:
             raise ValueError("layer_norm is implemented for SimpleRNN and LSTM cells, not GRU")
+
+    def _bias_shape(self):
+        width = 3 * self.units
+        return (2, width) if self.reset_after else (width,)
 
     def _init_bias(self):
         # Gates are ordered z, r, h.

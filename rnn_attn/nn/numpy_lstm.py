@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from rnn_attn import memory
+
 Params = dict[str, np.ndarray]
 Grads = dict[str, np.ndarray]
 Cache = dict[str, Any]
@@ -71,9 +73,16 @@ def init_params(
     Returns ``{"kernel": [input_dim, 4u], "recurrent_kernel": [u, 4u], "bias": [4u]}``:
     glorot-uniform kernel, orthogonal recurrent kernel, zero bias except the forget
     gate's, which is 1 (Keras's ``unit_forget_bias``: the cell starts out remembering).
+    Parameters past half the free memory are refused first (``rnn_attn.memory``).
     """
     if units < 1 or input_dim < 1:
         raise ValueError(f"input_dim and units must be positive, got {input_dim}, {units}")
+    memory.check_fits(
+        f"LSTM parameters for input_dim {input_dim} and units {units}",
+        (input_dim + units + 1) * 4 * units * np.dtype(dtype).itemsize,
+        "a smaller input_dim or fewer units",
+        dtype=np.dtype(dtype),
+    )
     bias = np.zeros(4 * units, dtype)
     bias[units : 2 * units] = 1.0
     return {

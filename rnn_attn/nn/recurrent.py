@@ -30,7 +30,7 @@ benchmarks override it with ``kernel_choice``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import jax
@@ -267,6 +267,7 @@ def scan_projected(
     Returns:
       ``(outputs <float>[batch, time, units], final_carry)``.
     """
+    check_params(cell, params, "scan_projected")
     recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
     check_switches(reverse=reverse, train=train)
     unroll = check_unroll(unroll)
@@ -355,6 +356,24 @@ def _checked_mask(inputs, steps: tuple[int, ...], lengths, mask) -> jax.Array | 
     return mask
 
 
+def check_params(cell: Cell, params: Params, where: str) -> None:
+    """``cell.check_params`` with the entry point and the cell in the message (``rnn
+    (LSTMCell of 4 units): no weight 'bias'; ...``): every function of this module that
+    takes a cell's params checks them first, so a missing, unknown or misshapen weight
+    is one ValueError, not a KeyError from inside a step or an array broadcast."""
+    cell.check_params(params, where=f"{where} ({type(cell).__name__} of {cell.units} units)")
+
+
+def _checked_layer(cell, params, inputs, lengths, mask, initial_carry):
+    """``rnn``'s arguments checked: the params (``check_params``), the inputs and the mask
+    (``_checked_inputs``: returned), the initial carry."""
+    check_params(cell, params, "rnn")
+    inputs, mask = _checked_inputs(inputs, lengths, mask)
+    if initial_carry is not None:
+        cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
+    return inputs, mask
+
+
 def _drop_inputs(inputs: jax.Array, rate: float, key: jax.Array) -> jax.Array:
     """Input dropout: one mask per sequence, broadcast over time (Keras / Gal), not one
     per step."""
@@ -381,6 +400,7 @@ def rnn(
     """A Keras-style recurrent layer.
 
     Args:
+      params: the cell's (names and shapes checked first: ``check_params``).
       inputs: ``<float>[batch, time, features]``.
       lengths: optional ``<int>[batch]`` valid lengths (right padding); or give ``mask``.
         Masked steps of ``inputs`` are zeroed before the projection (``zero_masked``).
@@ -395,9 +415,7 @@ def rnn(
     Returns:
       ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
     """
-    inputs, mask = _checked_inputs(inputs, lengths, mask)
-    if initial_carry is not None:
-        cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
+    inputs, mask = _checked_layer(cell, params, inputs, lengths, mask, initial_carry)
     dropout, recurrent_dropout = check_rates(dropout=dropout, recurrent_dropout=recurrent_dropout)
     check_switches(reverse=reverse, return_sequences=return_sequences, train=train)
     input_key = recurrent_key = None
@@ -483,6 +501,7 @@ def bidirectional(
     """
     if not isinstance(merge_mode, str) or merge_mode not in MERGE_MODES:
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
+    _check_directions(forward_cell, backward_cell, params)
     check_switches(return_sequences=return_sequences)
     unroll = check_unroll(unroll)
     embedded = embeddings is not None
@@ -510,6 +529,19 @@ def bidirectional(
     return merge(y_f, y_b, merge_mode), (c_f, c_b)
 
 
+def _check_directions(forward_cell: Cell, backward_cell: Cell, params) -> None:
+    """Bidirectional params: exactly ``{"forward": ..., "backward": ...}``, each its
+    cell's (``check_params``), before either kernel runs."""
+    if not isinstance(params, Mapping) or set(params) != {"forward", "backward"}:
+        got = sorted(params) if isinstance(params, Mapping) else type(params).__name__
+        raise ValueError(
+            f"bidirectional params have {got}; expected exactly the directions "
+            f"['forward', 'backward'] (init_bidirectional's)"
+        )
+    check_params(forward_cell, params["forward"], "bidirectional forward")
+    check_params(backward_cell, params["backward"], "bidirectional backward")
+
+
 def stacked_rnn(
     cells: list[Cell],
     params: list[Params],
@@ -531,6 +563,13 @@ def stacked_rnn(
     """
     check_switches(return_sequences=return_sequences, train=train)
     n = len(cells)
+    if not isinstance(params, Sequence) or len(params) != n:
+        got = len(params) if isinstance(params, Sequence) else type(params).__name__
+        raise ValueError(
+            f"stacked_rnn got {n} cells and {got} parameter sets; expected one per cell"
+        )
+    for i, (cell, p) in enumerate(zip(cells, params, strict=True)):
+        check_params(cell, p, f"stacked_rnn layer {i}")
     dropouts = _per_layer("dropout", dropout, n)
     recurrent_dropouts = _per_layer("recurrent_dropout", recurrent_dropout, n)
     keys: list[jax.Array | None] = [None] * n

@@ -6,9 +6,10 @@ own 200 training reviews). The engine never moves examples around on the host: i
 sends, per segment of steps, the row numbers of every batch of every seed
 (``<int32>[seeds, steps, batch]``) and gathers the examples on the device.
 
-Epoch ``e`` of the seed with seed number ``s`` visits its rows in the order
-``epoch_order(n, seed=s, epoch=e)``, so the order depends only on (seed, epoch): a resumed
-run, or the same seed on another mesh, sees the same batches.
+Epoch ``e`` of the seed whose data seed is ``s`` (its seed number unless the run varies
+its sources separately: ``FitConfig.source_seeds``) visits its rows in the order
+``epoch_order(n, seed=s, epoch=e)``, so the order depends only on (data seed, epoch): a
+resumed run, or the same seed on another mesh, sees the same batches.
 
 A ``Sampler`` instead draws every training batch afresh on the device (the copy task):
 the batch of global step ``t`` of seed ``i`` is ``sample(fold_in(keys[i], t))``, so it too
@@ -125,7 +126,7 @@ def epoch_plan(
     split: Split, seeds: Sequence[int], epoch: int, batch_size: int, *, shuffle: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every seed's training batches of one epoch: ``batches`` of its rows in the order
-    ``epoch_order(n, seed=seeds[i], epoch=epoch)``."""
+    ``epoch_order(n, seed=seeds[i], epoch=epoch)`` (``seeds``: each seed's data seed)."""
     n = split.examples_per_seed()
     rows = np.stack(
         [

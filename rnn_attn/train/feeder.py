@@ -93,7 +93,7 @@ class Feeder:
             self._epoch = run.epoch
             self._plan = feed.epoch_plan(
                 self.data.train,
-                self.config.seeds,
+                self.config.source_seeds("data"),
                 run.epoch,
                 self.config.batch_size,
                 shuffle=self.config.shuffle,

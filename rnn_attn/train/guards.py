@@ -17,7 +17,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from rnn_attn.errors import ConfigError, DegenerateRunError, NonFiniteError
-from rnn_attn.memory import host_free_bytes
+from rnn_attn.memory import device_free_bytes
 from rnn_attn.parallel import mesh as meshes
 from rnn_attn.train import feed
 from rnn_attn.train.feeder import Feeder
@@ -34,11 +34,7 @@ def free_memory(mesh: Mesh) -> int:
     """Bytes free for the run's arrays: the host's available memory on CPU; on an
     accelerator, the least free memory of one device times the mesh's devices (the arrays
     are spread over them)."""
-    devices = list(mesh.devices.flat)
-    stats = [d.memory_stats() for d in devices] if devices[0].platform != "cpu" else []
-    if stats and all(s and "bytes_limit" in s for s in stats):
-        return len(devices) * min(s["bytes_limit"] - s.get("bytes_in_use", 0) for s in stats)
-    return host_free_bytes()
+    return device_free_bytes(list(mesh.devices.flat))
 
 
 def check_memory(
@@ -78,6 +74,7 @@ def check_memory(
             f"{batches / 2**30:.1f} GiB, data {splits / 2**30:.1f} GiB), more than half "
             f"the {free / 2**30:.1f} GiB free; expected a smaller model, batch, "
             f"--checkpoint-every or {fewer}"
+            + (" (a smaller --seeds-by-source grid)" if config.sources else "")
         )
 
 

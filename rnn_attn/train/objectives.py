@@ -82,3 +82,28 @@ def sequence_cross_entropy() -> Objective:
     """Logits ``[batch, time, classes]``, integer labels ``[batch, time]``: cross-entropy
     averaged over the positions (Keras's categorical cross-entropy on a sequence)."""
     return Objective(loss=_position_cross_entropy)
+
+
+def masked_sequence_cross_entropy(pad_id: int) -> Objective:
+    """Logits ``[batch, time, classes]``, labels ``[batch, time]`` whose positions equal to
+    ``pad_id`` are padding: the cross-entropy averaged over each example's other positions,
+    and the teacher-forced ``token_accuracy`` there (a sequence-to-sequence target: its
+    tokens, its end token, then padding)."""
+
+    def mean_over_tokens(values: jax.Array, labels: jax.Array) -> jax.Array:
+        real = (labels != pad_id).astype(values.dtype)
+        return jnp.sum(values * real, -1) / jnp.maximum(jnp.sum(real, -1), 1.0)
+
+    def loss(logits, labels):
+        return mean_over_tokens(
+            optax.softmax_cross_entropy_with_integer_labels(logits, labels), labels
+        )
+
+    def accuracy(logits, labels):
+        return mean_over_tokens(_categorical_accuracy(logits, labels), labels)
+
+    return Objective(
+        loss=loss,
+        metrics=(("token_accuracy", accuracy),),
+        higher_is_better=("token_accuracy", "val_token_accuracy"),
+    )

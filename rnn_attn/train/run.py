@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rnn_attn.errors import ConfigError, DegenerateRunError
+from rnn_attn.seed_sources import SOURCES
 from rnn_attn.train import feed
 from rnn_attn.train.programs import Programs
 from rnn_attn.train.steps import TrainState
@@ -53,6 +54,9 @@ class FitConfig:
     compiler_options: tuple[tuple[str, Any], ...] = ()
     # Swept hyperparameters, (name, one value per slot) pairs (trials.py); () for none.
     hyperparameters: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    # Each seed's (init, data, dropout) seeds (rnn_attn.seed_sources), when they are not
+    # all its seed number; () for that default.
+    sources: tuple[tuple[int, int, int], ...] = ()
 
     def validate(self) -> FitConfig:
         for name, values in self.hyperparameters:
@@ -66,6 +70,15 @@ class FitConfig:
             if self.hyperparameters:
                 raise ConfigError(f"(seed, setting) pairs must be distinct, got {slots}")
             raise ConfigError(f"seeds must be distinct and at least one, got {self.seeds}")
+        if self.sources and (
+            len(self.sources) != len(self.seeds)
+            or len(set(self.sources)) != len(self.sources)
+            or any(len(s) != len(SOURCES) for s in self.sources)
+        ):
+            raise ConfigError(
+                f"sources must be one distinct {SOURCES} triple per seed "
+                f"({len(self.seeds)}), got {self.sources}"
+            )
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -88,6 +101,12 @@ class FitConfig:
         """Slot ``index`` in messages: ``seed 3``, or a trial's ``seed 3 (learning_rate=0.01)``."""
         setting = ", ".join(f"{name}={values[index]:g}" for name, values in self.hyperparameters)
         return f"seed {self.seeds[index]}" + (f" ({setting})" if setting else "")
+
+    def source_seeds(self, source: str) -> tuple[int, ...]:
+        """Each seed's seed of ``source`` (one of ``seed_sources.SOURCES``)."""
+        if not self.sources:
+            return tuple(self.seeds)
+        return tuple(triple[SOURCES.index(source)] for triple in self.sources)
 
     def segment_length(self, num_batches: int) -> int:
         """Steps of the training program: an epoch, or ``checkpoint_every`` if fewer."""

@@ -6,11 +6,17 @@ draw, the forward pass and the scores of one seed for every seed of the mesh at 
 (from shapes alone, so it compiles while the models train), and ``sampled_test`` runs it
 and turns the counts into rates. A pair counts as an exact match only when every
 position of its prediction (the logits' argmax) equals the target.
+
+A model whose output is decoded token by token (a sequence-to-sequence model with an
+end token, ``models.decoding``) passes ``decode``: the prediction is then the decoded
+rows, scored by ``decoded_scores`` (exact match of the whole row, end token and padding
+included; token accuracy over the target's real positions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +29,8 @@ from rnn_attn.parallel import mesh as meshes
 
 # (key) -> (inputs, targets <int>[examples, length])
 DrawPairs = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+# (params, inputs) -> {"tokens" <int>[examples, length], ...}
+Decode = Callable[[Any, jax.Array], dict[str, jax.Array]]
 
 
 def sequence_scores(logits: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
@@ -40,11 +48,43 @@ def sequence_scores(logits: jax.Array, targets: jax.Array) -> dict[str, jax.Arra
     }
 
 
-def compile_sampled_test(model, draw: DrawPairs, num_seeds: int, mesh: Mesh, compiler_options=None):
+def decoded_scores(predicted: jax.Array, targets: jax.Array, pad_id: int) -> dict[str, jax.Array]:
+    """Counts over decoded rows ``predicted`` and ``targets``, both ``<int>[examples,
+    length]`` (tokens, end token, then ``pad_id``): ``exact_match`` (rows equal at every
+    position), ``token_accuracy`` (target positions other than padding decoded right) and
+    ``tokens`` (how many such positions)."""
+    real = targets != pad_id
+    hits = predicted == targets
+    return {
+        "exact_match": jnp.sum(jnp.all(hits, axis=-1)),
+        "token_accuracy": jnp.sum(hits & real),
+        "tokens": jnp.sum(real),
+        "predicted": predicted,
+    }
+
+
+def compile_sampled_test(
+    model,
+    draw: DrawPairs,
+    num_seeds: int,
+    mesh: Mesh,
+    compiler_options=None,
+    *,
+    decode: Decode | None = None,
+    pad_id: int = 0,
+):
     """The compiled test: ``(params [seeds, ...], keys <uint32>[seeds, 2])`` -> per seed
     ``sequence_scores`` of ``model.apply(params, inputs, return_weights=True)`` on the
     pairs ``draw(key)``, with the ``inputs`` and ``targets`` (and ``attention_weights
-    [examples, out, in]`` when the model returns them)."""
+    [examples, out, in]`` when the model returns them). With ``decode``: the
+    ``decoded_scores`` of ``decode(params, inputs)["tokens"]`` (``pad_id``: the targets'
+    padding), with every other output of ``decode`` beside them."""
+
+    def decoded_test(params, key):
+        inputs, targets = draw(key)
+        decoded = dict(decode(params, inputs))
+        scores = decoded_scores(decoded.pop("tokens"), targets, pad_id)
+        return decoded | scores | {"inputs": inputs, "targets": targets}
 
     def test(params, key):
         inputs, targets = draw(key)
@@ -53,18 +93,25 @@ def compile_sampled_test(model, draw: DrawPairs, num_seeds: int, mesh: Mesh, com
         return out if weights is None else out | {"attention_weights": weights}
 
     return devices.compile_per_seed(
-        test, model.init, num_seeds, mesh, compiler_options=compiler_options
+        test if decode is None else decoded_test,
+        model.init,
+        num_seeds,
+        mesh,
+        compiler_options=compiler_options,
     )
 
 
 def sampled_test(program, params, keys: np.ndarray, mesh: Mesh) -> dict[str, np.ndarray]:
     """``program`` (``compile_sampled_test``) run on the seeds' stacked ``params`` and test
     ``keys``: ``exact_match`` and ``token_accuracy`` as rates ``<float>[seeds]``, ``loss``
-    as float64, and the drawn pairs and predictions as they came."""
+    as float64 (none when decoded), and the drawn pairs and predictions as they came."""
     keys = meshes.put(keys, meshes.per_seed(mesh))
     out = {k: np.asarray(v) for k, v in meshes.fetch(program(params, keys)).items()}
     examples, length = out["targets"].shape[1:]
     out["exact_match"] = out["exact_match"] / examples
-    out["token_accuracy"] = out["token_accuracy"] / (examples * length)
-    out["loss"] = out["loss"].astype(np.float64)
+    if "tokens" in out:  # decoded: over the targets' real positions
+        out["token_accuracy"] = out["token_accuracy"] / out.pop("tokens")
+    else:
+        out["token_accuracy"] = out["token_accuracy"] / (examples * length)
+        out["loss"] = out["loss"].astype(np.float64)
     return out

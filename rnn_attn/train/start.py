@@ -130,10 +130,17 @@ def initial_state(
     seed_keys: SeedKeys,
     mesh: Mesh,
 ) -> tuple[TrainState, list[bytes]]:
-    """Every seed initialized (eagerly, see ``steps.init_states``) and placed on the mesh,
+    """Every seed initialized (eagerly, see ``steps.init_states``; from its init and
+    dropout seeds, ``config.source_seeds``) and placed on the mesh,
     with the ``guards.digests`` of the initial parameters (a resumed run's too: its end
     is compared with where training began)."""
-    host = init_states(model, optimizer, list(config.seeds), seed_keys)
+    host = init_states(
+        model,
+        optimizer,
+        list(config.source_seeds("init")),
+        seed_keys,
+        dropout_seeds=list(config.source_seeds("dropout")),
+    )
     return meshes.put(host, meshes.per_seed(mesh)), guards.digests(host.params)
 
 

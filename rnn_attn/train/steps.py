@@ -49,18 +49,35 @@ def init_state(
     return TrainState(params, optimizer.init(params), dropout_key, jnp.zeros((), jnp.int32))
 
 
+def source_keys(seed_keys: SeedKeys, init_seed: int, dropout_seed: int) -> tuple:
+    """A run's ``(init_key, dropout_key)`` from its initialization and dropout seeds:
+    ``seed_keys(init_seed)`` itself when the two are one seed (the default derivation),
+    else the init key of the one and the dropout key of the other."""
+    if init_seed == dropout_seed:
+        return seed_keys(init_seed)
+    return seed_keys(init_seed)[0], seed_keys(dropout_seed)[1]
+
+
 def init_states(
     model,
     optimizer: optax.GradientTransformation,
     seeds: list[int],
     seed_keys: SeedKeys = default_seed_keys,
+    *,
+    dropout_seeds: list[int] | None = None,
 ) -> TrainState:
     """Every seed's ``init_state(model, optimizer, *seed_keys(seed))``, stacked on a
-    leading axis, as host (numpy) arrays ready to be placed on a mesh. A seed listed
-    again (a trial's, under another setting) is initialized once."""
-    once = {s: jax.device_get(init_state(model, optimizer, *seed_keys(s))) for s in set(seeds)}
-    states = [once[s] for s in seeds]
-    return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states)
+    leading axis, as host (numpy) arrays ready to be placed on a mesh. ``seeds`` are the
+    initialization seeds; ``dropout_seeds`` (default: the same) the dropout keys'
+    (``source_keys``)."""
+    pairs = list(zip(seeds, seeds if dropout_seeds is None else dropout_seeds, strict=True))
+    once = {
+        pair: jax.device_get(init_state(model, optimizer, *source_keys(seed_keys, *pair)))
+        for pair in dict.fromkeys(pairs)
+    }
+    return jax.tree.map(
+        lambda *xs: np.stack([np.asarray(x) for x in xs]), *(once[p] for p in pairs)
+    )
 
 
 def regularization(model, params: PyTree) -> jax.Array:

@@ -175,9 +175,17 @@ def diff(saved: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tupl
 RESUME_MAY_CHANGE = ("checkpoint_every", "cpu_devices", "on_nonfinite", "seed_loop", "spot_checks")
 
 
+# Settings added after runs were saved, each with the value that reproduces those runs: a
+# saved record without one is read with that value (``--seeds-by-source`` empty: one seed
+# number sets every source, as every run did before the setting existed).
+ADDED_SETTINGS = {"seeds_by_source": ""}
+
+
 def check_resume_compatible(saved: Mapping[str, Any], current: Mapping[str, Any]) -> None:
     """Refuses to resume a run under a different configuration, naming the keys (those of
-    ``RESUME_MAY_CHANGE`` aside)."""
+    ``RESUME_MAY_CHANGE`` aside; a saved record lacking a key of ``ADDED_SETTINGS`` has
+    its value)."""
+    saved = {**{k: v for k, v in ADDED_SETTINGS.items() if k in current}, **saved}
     changed = {k: v for k, v in diff(saved, current).items() if k not in RESUME_MAY_CHANGE}
     if changed:
         parts = ", ".join(f"{k}: saved {a!r}, now {b!r}" for k, (a, b) in changed.items())

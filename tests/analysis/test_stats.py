@@ -370,3 +370,24 @@ def test_the_iqm_and_its_stratified_bootstrap_interval():
         stats.stratified_bootstrap_iqm([0.1, 0.2])
     with pytest.raises(ValueError, match="scores of b needs at least 2 values, got 1"):
         stats.stratified_bootstrap_iqm({"a": [0.1, 0.2], "b": [0.3]})
+
+
+def test_runs_that_varied_their_sources_pair_by_them_not_by_their_numbers():
+    grid = {"init": [0, 0, 1, 1], "data": [0, 1, 0, 1], "dropout": [0, 0, 1, 1]}
+    a, b = [0.80, 0.82, 0.81, 0.85], [0.78, 0.80, 0.80, 0.82]
+    seeds = ([0, 1, 2, 3], [0, 1, 2, 3])
+    paired = stats.compare(a, b, seeds=seeds, sources=(grid, grid))
+    assert paired["paired"]["seeds_by_source"] == grid
+    assert paired["paired"]["t_test"] == stats.paired_test(a, b)["t_test"]
+    # The same numbers, one of them a default run (every source its number): unpaired.
+    unpaired = stats.compare(a, b, seeds=seeds, sources=(grid, None))
+    assert "paired" not in unpaired
+    assert unpaired["headline"]["why"] == (
+        "the runs' seeds by source differ (a: init 0, 1, data 0, 1, dropout 0, 1)"
+    )
+    # Sources that are the seed numbers change nothing.
+    default = {k: [0, 1, 2, 3] for k in grid}
+    plain = stats.compare(a, b, seeds=seeds, sources=(default, None))
+    assert plain == stats.compare(a, b, seeds=seeds)
+    with pytest.raises(ValueError, match="seeds by source of a do not match 3 scores"):
+        stats.compare(a[:3], b[:3], seeds=([0, 1, 2], [0, 1, 2]), sources=(grid, grid))

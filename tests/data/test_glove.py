@@ -1,5 +1,6 @@
 import gzip
 import os
+import re
 
 import numpy as np
 import pytest
@@ -38,9 +39,15 @@ def test_dimension_from_first_line_and_word_subset(tmp_path):
     assert read_glove(path, dtype="float64")["b"].dtype == np.float64
 
 
-def test_first_occurrence_wins(tmp_path):
-    vectors = read_glove(_write(tmp_path, "a 1 2\na 3 4\n"))
-    np.testing.assert_array_equal(vectors["a"], [1, 2])
+def test_a_repeated_word_keeps_its_last_vector_as_keras(tmp_path):
+    """Keras's GloVe example fills a dict line by line (``embeddings_index[word] =
+    coefs``): a word listed twice keeps the vector of its last line, at the place of its
+    first."""
+    path = _write(tmp_path, "a 1 2\nb 5 6\na 3 4\n")
+    vectors = read_glove(path)
+    assert list(vectors) == ["a", "b"]
+    np.testing.assert_array_equal(vectors["a"], [3, 4])
+    np.testing.assert_array_equal(read_glove(path, words={"a"})["a"], [3, 4])
 
 
 def test_missing_file(tmp_path):
@@ -62,6 +69,18 @@ def test_non_numeric_value(tmp_path):
         read_glove(path)
     with pytest.raises(ValueError, match="line 1: the word 'the' has the value 'nan'"):
         read_glove(_write(tmp_path, "the nan 1\n"))
+
+
+@pytest.mark.parametrize("value", ["1_0", "\u0661", "\uff11", "\u00a01", "1e1_0"])
+def test_a_value_in_another_number_syntax_is_refused(tmp_path, value):
+    """numpy parses ``1_0`` as 10 (and non-ASCII digits and spaces): a
+    GloVe file holds plain decimal numbers, so anything else is refused, naming it."""
+    path = _write(tmp_path, f"the 0.1 {value} 0.3\nmovie 1 2 3\n")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"line 1: the word 'the' has the value {value!r}, not a plain decimal"),
+    ):
+        read_glove(path)
 
 
 @pytest.mark.parametrize("text", ["", "\n\n"])

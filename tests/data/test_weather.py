@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -162,6 +163,37 @@ def test_non_numeric_cell_names_line_and_column(tmp_path):
 
     with pytest.raises(ValueError, match=r"line 7, column 'Dry-bulb \(C\)': '' is not"):
         load_tmy3(write_tmy3(tmp_path / "t.csv", hours=10, edit=blank))
+
+
+@pytest.mark.parametrize(
+    "cell", ["1_000", "1_0.5", "1e1_0", "\u0661\u0662", "\uff11\uff12", "\u00a01.5", "1.5\u2003"]
+)
+def test_a_number_in_another_syntax_is_refused_naming_line_and_column(tmp_path, cell):
+    """Python's float (and numpy's parser) read ``1_000`` as 1000, non-ASCII digits and
+    spaces too; a CSV reader (pandas) keeps them as text: refused, as other bad cells."""
+
+    def spoil(lines):
+        lines[4] = lines[4].replace(",1.03,", f",{cell},")  # T (degC) of data row 3
+
+    path = write_jena(tmp_path / "j.csv", rows=10, edit=spoil)
+    message = f"line 5, column 'T (degC)': {cell!r} is not a plain decimal number"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_jena(path)
+
+
+@pytest.mark.parametrize(
+    "cell, value",
+    [(" 1.5", 1.5), ("1.5\t", 1.5), ("+1.5", 1.5), (".5", 0.5), ("5.", 5.0), ("1E+01", 10.0)],
+)
+def test_plain_numbers_with_blanks_signs_and_exponents_are_read(tmp_path, cell, value):
+    """What pandas reads as a number is read: ASCII blanks around it, a sign, a point
+    without digits on one side, an exponent."""
+
+    def edit(lines):
+        lines[4] = lines[4].replace(",1.03,", f",{cell},")
+
+    series = load_jena(write_jena(tmp_path / "j.csv", rows=10, edit=edit))
+    assert series.values[3, 1] == np.float32(value)
 
 
 def test_too_few_rows_and_ragged_rows(tmp_path):

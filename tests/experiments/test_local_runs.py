@@ -22,6 +22,7 @@ LOCAL = {
     "weather": [],
     "char_textgen": [],
     "vanishing_gradients": [],
+    "seq2seq": [],
 }
 NEEDS_DATA = {"imdb", "imdb_attention", "imdb_glove", "weather", "char_textgen"}
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import orbax.checkpoint as ocp
+import pytest
 
 from experiments.char_textgen.train import EXPERIMENT as TEXTGEN
 from experiments.copy_task.train import EXPERIMENT as COPY_TASK
@@ -70,6 +71,7 @@ def _copy_task(workdir, *extra) -> int:
     return cli.main(COPY_TASK, ["--workdir", str(workdir), "--no-progress", *COPY_ARGS, *extra])
 
 
+@pytest.mark.slow  # three checkpointed copy-task runs; the default tier checks write errors on the work dir itself
 def test_a_write_failure_mid_run_ends_in_one_line_and_keeps_the_checkpoints(
     tmp_path, monkeypatch, capsys
 ):

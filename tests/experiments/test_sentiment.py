@@ -70,26 +70,24 @@ def _run(module, *args, env_extra=None):
     )
 
 
-def test_imdb_attention_end_to_end_with_resume(tmp_path):
-    data = _data_dir(tmp_path)
-    workdir = str(tmp_path / "run")
-    args = [
+def _attention_args(data, workdir: str) -> list[str]:
+    """A tiny imdb_attention run: 2 seeds x 2 epochs of 3 steps."""
+    sizes = ["--num-words", "30", "--maxlen", "8", "--epochs", "2", "--seeds", "2"]
+    return [
         "--workdir",
         workdir,
         "--data-dir",
         str(data),
-        "--num-words",
-        "30",
-        "--maxlen",
-        "8",
-        "--epochs",
-        "2",
-        "--seeds",
-        "2",
+        *sizes,
         "--batch-size",
         "4",
         "--no-progress",
     ]
+
+
+def test_imdb_attention_end_to_end(tmp_path):
+    workdir = str(tmp_path / "run")
+    args = _attention_args(_data_dir(tmp_path), workdir)
     done = _run("experiments.imdb_attention", *args)
     assert done.returncode == 0, done.stderr[-3000:]
     results = check_work_dir(workdir)
@@ -106,6 +104,14 @@ def test_imdb_attention_end_to_end_with_resume(tmp_path):
     # Every seed of a model in one checkpoint, after each epoch (global steps 3 and 6).
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints", "bilstm"))) == ["3", "6"]
 
+
+@pytest.mark.slow  # two more runs; a resume replaying a run is checked by the copy task's
+def test_imdb_attention_resume_of_a_finished_run_reports_the_same_numbers(tmp_path):
+    workdir = str(tmp_path / "run")
+    args = _attention_args(_data_dir(tmp_path), workdir)
+    done = _run("experiments.imdb_attention", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(workdir, "results.json")))
     # --resume of a finished run restores it and reports the same numbers. (Refusing a new
     # run into a work dir with checkpoints, and a resume under another config, are
     # tested on the engine in tests/train/test_engine.py.)

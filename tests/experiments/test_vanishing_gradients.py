@@ -105,6 +105,7 @@ def _train(cfg: VanishingConfig, mesh, workdir):
     return setup, runner.train(cfg, ctx, setup, {})
 
 
+@pytest.mark.slow  # several compiled jobs; the engine test checks seeds in one program against a loop
 def test_the_runner_over_seeds_matches_a_plain_loop(tmp_path):
     cfg = _small_config()
     setup, fits = _train(cfg, _one_device(), tmp_path / "both")

@@ -201,3 +201,23 @@ def test_gru_update_bias_option():
     )
     (h,), _ = cell(cell.init(key, 3), (jnp.ones((1, 2)),), jnp.zeros((1, 3)))
     np.testing.assert_allclose(h, jax.nn.sigmoid(5.0) * jnp.ones((1, 2)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        cells.SimpleRNNCell(3),
+        cells.SimpleRNNCell(3, layer_norm=True),
+        cells.LSTMCell(3),
+        cells.LSTMCell(3, layer_norm=True),
+        cells.GRUCell(3),
+        cells.GRUCell(3, reset_after=False),
+    ],
+    ids=["simple_rnn", "simple_rnn_ln", "lstm", "lstm_ln", "gru", "gru_reset_before"],
+)
+def test_param_shapes_are_those_init_makes(cell):
+    """The names and shapes the params are checked against (``check_params``: ``rnn``,
+    the nnx cells' ``load``, the weight converters) are the ones ``init`` gives."""
+    params = cell.init(jax.random.PRNGKey(0), 5)
+    assert cell.param_shapes(5) == {name: value.shape for name, value in params.items()}
+    cell.check_params(params, where="here")  # the input width from the kernel

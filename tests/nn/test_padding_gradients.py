@@ -186,6 +186,7 @@ def test_attention_pooling_nan_padding_gives_finite_gradients():
     assert_nan_padding_is_harmless(fn, (params, x_nan), (params, x_zero))
 
 
+@pytest.mark.slow  # whole-model gradients; the layer-level NaN-padding tests run in the default tier
 def test_masked_attention_model_trains_past_a_nan_padding_row():
     """Document 000's masked model with a NaN embedding for the padding token: its loss
     and every gradient stay finite (its unmasked twin reads the padding and goes NaN)."""

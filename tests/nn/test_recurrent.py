@@ -385,3 +385,85 @@ def test_training_dropout_without_a_key_is_a_clear_error():
         scan_projected(cell, params, jnp.ones((1, 3, 2)), recurrent_dropout=0.5, train=True)
     with pytest.raises(ValueError, match="needs a PRNG key"):
         stacked_rnn([cell], [params], jnp.ones((1, 3, 2)), dropout=0.5, train=True)
+
+
+# -- the params' names and shapes, checked at every entry point --------------------------------
+
+
+def _lstm_params(**changes):
+    params = cells.LSTMCell(4).init(jax.random.PRNGKey(0), 3)
+    return {**params, **changes}
+
+
+X = jnp.zeros((2, 5, 3))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"kernel": jnp.zeros((3, 16))},
+            "rnn (LSTMCell of 4 units): no weight 'recurrent_kernel', no weight 'bias'; "
+            "expected exactly the weights ['kernel', 'recurrent_kernel', 'bias']",
+        ),
+        (_lstm_params(extra=jnp.zeros(3)), "rnn (LSTMCell of 4 units): unknown weight 'extra'"),
+        (
+            _lstm_params(recurrent_kernel=jnp.zeros((5, 16))),
+            "rnn (LSTMCell of 4 units): recurrent_kernel has shape (5, 16); expected (4, 16)",
+        ),
+        (_lstm_params(bias=jnp.zeros(())), "bias has shape (); expected (16,)"),
+    ],
+    ids=["missing", "unknown", "recurrent_shape", "scalar_bias"],
+)
+def test_rnn_refuses_params_of_other_names_or_shapes(params, message):
+    """A name missing gave a KeyError from inside the cell; a scalar bias was broadcast."""
+    with pytest.raises(ValueError) as info:
+        rnn(cells.LSTMCell(4), params, X)
+    assert message in str(info.value)
+
+
+def test_rnn_refuses_a_reset_before_gru_bias_in_a_reset_after_cell():
+    """A ``reset_after=False`` bias ``[3u]`` read by a ``reset_after=True`` cell: its
+    ``bias[0]`` was one number broadcast over every gate (outputs silently wrong)."""
+    params = cells.GRUCell(4).init(jax.random.PRNGKey(0), 3)
+    params["bias"] = params["bias"][0]
+    with pytest.raises(ValueError, match=r"rnn \(GRUCell of 4 units\): bias has shape \(12,\)"):
+        rnn(cells.GRUCell(4), params, X)
+
+
+def test_rnn_refuses_params_that_are_not_a_dict():
+    with pytest.raises(TypeError, match=r"rnn \(LSTMCell of 4 units\) takes a dict of weights"):
+        rnn(cells.LSTMCell(4), None, X)
+
+
+def test_scan_projected_checks_the_params_too():
+    params = _lstm_params()
+    del params["recurrent_kernel"]
+    with pytest.raises(ValueError, match="no weight 'recurrent_kernel'"):
+        scan_projected(cells.LSTMCell(4), params, jnp.zeros((2, 5, 16)))
+
+
+@pytest.mark.parametrize("kernel", ["generic", "fused"])
+def test_bidirectional_checks_each_direction_before_any_kernel(kernel):
+    cell = cells.LSTMCell(4)
+    params = init_bidirectional(jax.random.PRNGKey(0), cell, cell, 3)
+    with kernel_choice(kernel):
+        with pytest.raises(ValueError, match="expected exactly the directions"):
+            bidirectional(cell, cell, {"forward": params["forward"]}, X)
+        del params["backward"]["bias"]
+        with pytest.raises(
+            ValueError, match=r"bidirectional backward \(LSTMCell of 4 units\): no weight 'bias'"
+        ):
+            bidirectional(cell, cell, params, X)
+
+
+def test_stacked_rnn_checks_one_params_per_cell_and_each_layer():
+    stack = [cells.GRUCell(4), cells.GRUCell(2)]
+    params = init_stack(jax.random.PRNGKey(0), stack, 3)
+    with pytest.raises(ValueError, match="2 cells and 1 parameter sets"):
+        stacked_rnn(stack, params[:1], X)
+    del params[1]["kernel"]
+    with pytest.raises(
+        ValueError, match=r"stacked_rnn layer 1 \(GRUCell of 2 units\): no weight 'kernel'"
+    ):
+        stacked_rnn(stack, params, X)
