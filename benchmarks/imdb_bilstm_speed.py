@@ -219,7 +219,7 @@ def engine_seeds(args, num_seeds: int):
 
     def run():
         run_state.state, run_state.carry, _ = run_state.programs.segment(
-            run_state.state, run_state.carry, plan, feeder.train_arrays
+            run_state.state, run_state.carry, plan, feeder.train_arrays, feeder.hyper
         )
         jax.block_until_ready(run_state.carry)
 

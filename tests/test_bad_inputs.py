@@ -192,6 +192,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
             "weather_fullwidth_cell": "jena_fullwidth.csv",
             "glove_underscore": "glove_underscore.txt",
             "grid_copy_workdir": "grid_copy_run",
+            "sweep_workdir": "sweep_run",
         }.items()
     }
     paths["corrupt_npz"] = paths["corrupt_npz_dir"] / "imdb.npz"
@@ -240,6 +241,7 @@ def make_placeholders(tmp: pathlib.Path) -> dict[str, str]:
     _write_hostile_round3(paths)
     _write_pilots(paths)
     _write_grid_run(paths)
+    _write_interrupted_sweep(paths)
     return {name: str(path) for name, path in paths.items()}
 
 
@@ -275,6 +277,20 @@ def _write_pilots(paths: dict[str, pathlib.Path]) -> None:
     ):
         paths[name].parent.mkdir()
         paths[name].write_text(json.dumps(minimal_record(chosen)))
+
+
+def _write_interrupted_sweep(paths: dict[str, pathlib.Path]) -> None:
+    """The work dir of an interrupted ``copy_task --local --sweep learning_rate=1e-3,3e-3``
+    run: its ``run.json``, the config with the grid."""
+    from experiments.copy_task.train import EXPERIMENT
+    from rnn_attn.config import to_dict
+    from rnn_attn.experiment.cli import parse
+    from rnn_attn.train.workdir import write_identity
+
+    cfg, options = parse(EXPERIMENT, ["--local", "--sweep", "learning_rate=1e-3,3e-3"])
+    paths["sweep_workdir"].mkdir()
+    record = to_dict(cfg) | {"sweep": options.sweep.record()}
+    write_identity(str(paths["sweep_workdir"]), "copy_task", record)
 
 
 def _write_interrupted_textgen(paths: dict[str, pathlib.Path]) -> None:

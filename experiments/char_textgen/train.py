@@ -12,7 +12,7 @@ from experiments.char_textgen.config import TextGenConfig, build_model
 from experiments.char_textgen.report import unigram_bigram_perplexity
 from rnn_attn.config import ConfigError
 from rnn_attn.data import chars
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine, feed, objectives, optimizers
 from rnn_attn.train.text_samples import TextSamples, recorded_samples
 
@@ -30,6 +30,11 @@ def load_corpus(config: TextGenConfig) -> chars.Corpus:
             f"characters; expected at most {corpus.vocab.size} (0: all)"
         )
     return corpus
+
+
+def optimizer(cfg: TextGenConfig):
+    """``--optimizer`` with Keras's defaults at ``--learning-rate``."""
+    return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate)
 
 
 def build(cfg: TextGenConfig, ctx) -> Setup:
@@ -52,7 +57,7 @@ def build(cfg: TextGenConfig, ctx) -> Setup:
         models={cfg.model_name: model},
         data=engine.FitData(feed.Split(corpus.train), feed.Split(corpus.held_out)),
         objective=objectives.categorical_classification(),
-        optimizer=optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate),
+        optimizer=optimizer(cfg),
         fit={"epochs": cfg.iterations, "eval_batch_size": 4096, "monitor": "val_loss"},
         callbacks=lambda name: [sampler],
         data_description=f"{len(corpus.train['targets']):,} training windows, "
@@ -103,4 +108,6 @@ EXPERIMENT = Experiment(
     description=describe(textgen_config.__doc__),
     default_workdir="runs/char_textgen",
     local=textgen_config.LOCAL,
+    # Selected on the held-out windows (the book has no test split).
+    sweep=Sweepable(optimizer, model_arguments=("dropout", "bias_l1", "bias_l2")),
 )

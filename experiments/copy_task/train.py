@@ -8,6 +8,11 @@ every model, whose ``split(PRNGKey(seed), 3)`` gives the initialization, trainin
 test-data keys: the models see the same pairs seed for seed. With ``--seeds-by-source``
 the initialization key is the run's init seed's and both data keys its data seed's (the
 test pairs are drawn with the training stream's seed).
+
+With ``--sweep`` the run also gets VALIDATION pairs, ``eval_examples`` of them drawn once
+from a key of their own (``VALIDATION_STREAM``, no seed's), on which each model's setting
+is chosen; the test pairs stay the seeds' own, touched only by the selected setting's
+fresh seeds.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from experiments.copy_task.config import (
     build_model,
 )
 from rnn_attn.data.copy_task import sample_copy_task
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine, feed
 from rnn_attn.train.objectives import sequence_cross_entropy
 from rnn_attn.train.optimizers import keras_adam
 from rnn_attn.train.sampled_test import compile_sampled_test, sampled_test
+
+# The validation pairs' key (with --sweep): fold_in(PRNGKey(0), VALIDATION_STREAM), a
+# stream apart from every seed's split(PRNGKey(seed), 3).
+VALIDATION_STREAM = 0x56414C  # "VAL"
 
 
 def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -57,6 +66,20 @@ def sampler(cfg: CopyTaskConfig) -> feed.Sampler:
     return feed.Sampler(sample, keys, cfg.steps)
 
 
+def validation_pairs(cfg: CopyTaskConfig) -> feed.Split:
+    """``eval_examples`` pairs every seed is validated on (``--sweep`` selects on them)."""
+    key = jax.random.fold_in(jax.random.PRNGKey(0), VALIDATION_STREAM)
+    inputs, targets = sample_copy_task(
+        key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality
+    )
+    return feed.Split({"inputs": np.asarray(inputs), "targets": np.asarray(targets)})
+
+
+def optimizer(cfg: CopyTaskConfig):
+    """Adam with Keras's defaults at ``--learning-rate``."""
+    return keras_adam(cfg.learning_rate)
+
+
 def test_program(name: str, cfg: CopyTaskConfig, mesh):
     """One model's compiled test on ``eval_examples`` fresh pairs per seed (it needs only
     shapes: it compiles while the models train)."""
@@ -79,13 +102,15 @@ def build(cfg: CopyTaskConfig, ctx) -> Setup:
     tests = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     compiled = {n: tests.submit(test_program, n, cfg, ctx.mesh) for n in cfg.model_names}
     tests.shutdown(wait=False)  # the programs compile in the background while models train
+    sweeping = getattr(ctx, "sweep", None) is not None
+    fit = {"monitor": "loss", "compiler_options": TRAIN_COMPILER_OPTIONS}
     return Setup(
         models={n: build_model(n, cfg) for n in cfg.model_names},
-        data=engine.FitData(sampler(cfg)),
+        data=engine.FitData(sampler(cfg), validation_pairs(cfg) if sweeping else None),
         objective=sequence_cross_entropy(),
-        optimizer=keras_adam(cfg.learning_rate),
+        optimizer=optimizer(cfg),
         seed_keys=init_and_data_keys,
-        fit={"monitor": "loss", "compiler_options": TRAIN_COMPILER_OPTIONS},
+        fit=fit | ({"eval_batch_size": cfg.eval_examples} if sweeping else {}),
         data_description=f"{cfg.steps} steps of {cfg.batch_size} fresh pair(s), "
         f"{cfg.eval_examples} fresh test pairs per seed",
         extras=compiled,
@@ -121,4 +146,5 @@ EXPERIMENT = Experiment(
     description=describe(copy_config.__doc__),
     default_workdir="runs/copy_task",
     local=copy_config.LOCAL,
+    sweep=Sweepable(optimizer=optimizer, fields=("learning_rate",)),
 )

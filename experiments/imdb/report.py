@@ -21,6 +21,8 @@ METRICS = {
     "train_accuracy_final / train_loss_final": "TRAINING data: running average over the last "
     "epoch, dropout on (as Keras prints it); not "
     "a generalization figure",
+    "test_accuracy_best / test_loss_best": "TEST reviews, the best epoch's parameters (only "
+    "with --sweep: each model's selected setting on fresh seeds; models.<name>.selected)",
 }
 
 

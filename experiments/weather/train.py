@@ -8,11 +8,16 @@ from experiments.weather import report
 from experiments.weather.config import WeatherConfig, build_model
 from experiments.weather.data import WeatherData, data_record, prepare_data
 from rnn_attn.analysis.baselines import versus_baseline
-from rnn_attn.experiment.spec import Experiment, Setup, describe
+from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine
 from rnn_attn.train.feed import Split
 from rnn_attn.train.objectives import mean_absolute_error
 from rnn_attn.train.optimizers import keras_optimizer
+
+
+def optimizer(cfg: WeatherConfig):
+    """``--optimizer`` with Keras's defaults at ``--learning-rate``."""
+    return keras_optimizer(cfg.optimizer, cfg.learning_rate)
 
 
 def build(cfg: WeatherConfig, ctx) -> Setup:
@@ -29,7 +34,7 @@ def build(cfg: WeatherConfig, ctx) -> Setup:
         models={n: build_model(n, cfg, features) for n in cfg.model_names},
         data=engine.FitData(Split(data.windows["training"]), Split(data.windows["validation"])),
         objective=mean_absolute_error(),
-        optimizer=keras_optimizer(cfg.optimizer, cfg.learning_rate),
+        optimizer=optimizer(cfg),
         fit={"monitor": "val_mae"},
         fit_per_model={n: {"epochs": cfg.epochs_for(n)} for n in cfg.model_names},
         record={"data": data_record(cfg, data), "baseline": baseline},
@@ -84,4 +89,6 @@ EXPERIMENT = Experiment(
     description=describe(weather_config.__doc__),
     default_workdir="runs/weather",
     local=weather_config.LOCAL,
+    # Selected on the validation windows; the test windows are the selected setting's.
+    sweep=Sweepable(optimizer, model_arguments=("dropout", "recurrent_dropout")),
 )

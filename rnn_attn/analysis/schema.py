@@ -35,9 +35,13 @@ each a number, a string or null), both required; optional ``parameters`` (int),
 ``summary`` (``{metric: statistics object}`` or null), ``history_per_seed`` (one
 ``{metric: [per-epoch numbers]}`` per seed), ``learned_nothing`` (``{metric, chance,
 margin, seeds}``: the seeds whose metric stayed at chance), ``seeds_by_source``
-(``{init, data, dropout}``: each run's seed of every source, one per seed) and
+(``{init, data, dropout}``: each run's seed of every source, one per seed),
 ``variance_by_source`` (per metric, ``analysis.variance.decompose``'s record of a grid
-that crossed two sources); any other key (``vs_baseline``,
+that crossed two sources), and with ``--sweep`` ``trials`` (one ``{hyperparameters,
+seeds, per_seed}`` per setting of the grid, each per_seed list one entry per trial seed)
+and ``selected`` (``{hyperparameters, figure, higher_is_better, mean, tuning_seeds,
+seeds, rule}``: the setting chosen on VALIDATION data, whose figures on the fresh
+``seeds`` are the model's ``per_seed``); any other key (``vs_baseline``,
 ``samples_per_seed`` ...) is the experiment's own. ``timing`` holds ``total_seconds``
 (number), ``compile_seconds`` and ``train_seconds`` (number, or null: not measured), all
 required, and any other ``*_seconds`` number (``evaluate_seconds`` ...).
@@ -54,9 +58,9 @@ Changing the schema:
 - an optional key may be added within a version: add it to the schema file (for a
   top-level key, to its explicit list of properties) with its type and a description, and
   to docs/results_schema.md; older files stay valid. The data's ``fingerprints``, a
-  comparison's ``paired`` and ``headline``, and a model's ``seeds_by_source`` and
-  ``variance_by_source`` were added so; ``trials`` and the ``decoding``
-  settings are planned so;
+  comparison's ``paired`` and ``headline``, a model's ``seeds_by_source`` and
+  ``variance_by_source``, and a swept model's ``trials`` and ``selected`` were added so;
+  the ``decoding`` settings are planned so;
 - renaming or removing a key, changing its type or meaning, or making a key required is a
   new version: copy the schema file to ``results_schema_v<N+1>.json`` and change the copy,
   raise ``SCHEMA_VERSION``, and add to ``MIGRATIONS`` the step that upgrades a version-N
@@ -115,6 +119,7 @@ def validate(record: Any) -> None:
             lists.append((f"{where}.history_per_seed", model["history_per_seed"]))
         for source, values in model.get("seeds_by_source", {}).items():
             lists.append((f"{where}.seeds_by_source.{source}", values))
+        _check_trials(where, model)
         for path, values in lists:
             if len(values) != len(seeds):
                 raise ValueError(
@@ -169,6 +174,30 @@ def _check_pairing(record: Mapping[str, Any]) -> None:
                                 f"({ran}), got {c['paired'][key]}",
                             )
                         )
+
+
+def _check_trials(where: str, model: Mapping[str, Any]) -> None:
+    """Each trial's per_seed lists one entry per trial seed, and ``selected.seeds`` are
+    the model's own (its per_seed holds the selected setting's figures on them)."""
+    for k, trial in enumerate(model.get("trials", ())):
+        seeds = trial["seeds"]
+        for metric, values in trial["per_seed"].items():
+            if len(values) != len(seeds):
+                raise ValueError(
+                    _message(
+                        f"{where}.trials[{k}].per_seed.{metric}",
+                        f"expected {len(seeds)} entries (one per seed of the trial, {seeds}), "
+                        f"got {len(values)}",
+                    )
+                )
+    selected = model.get("selected")
+    if selected is not None and selected["seeds"] != model["seeds"]:
+        raise ValueError(
+            _message(
+                f"{where}.selected.seeds",
+                f"expected the model's seeds {model['seeds']}, got {selected['seeds']}",
+            )
+        )
 
 
 def _message(path: str, what: str, more: int = 0) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from rnn_attn import seed_sources
 from rnn_attn.config import MAX_SEEDS, ConfigError, check_fields, field, scalar_type
+from rnn_attn.experiment import sweep as sweeps
 from rnn_attn.parallel.distributed import COMPUTE_DTYPES, resolve_coordinator
 from rnn_attn.train import workdir as workdirs
 
@@ -116,6 +117,7 @@ class RunOptions:
     resume: bool
     progress: bool
     devices: DeviceSettings
+    sweep: Any = None  # experiment.sweep.Grid: the settings each model is tuned over
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -197,6 +199,13 @@ def build_parser(spec) -> ArgumentParser:
     )
     add_arguments(parser.add_argument_group("devices and hosts (see docs/tpu.md)"), DeviceSettings)
     add_arguments(parser, spec.config, spec.exclude)
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        default=argparse.SUPPRESS,  # no "(default: None)" in --help
+        metavar="NAME=V1,V2,...",
+        help=sweeps.help_text(spec),
+    )
     if spec.local:
         shown = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in spec.local.items())
         parser.add_argument(
@@ -223,8 +232,9 @@ def parse(spec, argv: list[str] | None) -> tuple[Any, RunOptions]:
     ).validate()
     cfg = spec.config(**{f.name: values[f.name] for f in dataclasses.fields(spec.config)})
     workdir = workdirs.absolute_workdir(args.workdir)
-    options = RunOptions(workdir, args.resume, args.progress, devices)
-    return absolute_paths(cfg).validate(), options
+    cfg = absolute_paths(cfg).validate()
+    grid = sweeps.parse(spec, cfg, getattr(args, "sweep", None))
+    return cfg, RunOptions(workdir, args.resume, args.progress, devices, grid)
 
 
 def grid_seeds(parser: ArgumentParser, argv: list[str] | None, args: Any) -> None:
@@ -246,7 +256,7 @@ def grid_seeds(parser: ArgumentParser, argv: list[str] | None, args: Any) -> Non
 def main(spec, argv: list[str] | None = None) -> int:
     """Runs the experiment ``spec`` (an ``experiment.spec.Experiment``) from the command
     line; exit status 0, or 2 with one ``error:`` line."""
-    from rnn_attn.experiment import context, runner
+    from rnn_attn.experiment import context, runner, tuning
 
     try:
         cfg, options = parse(spec, argv)
@@ -256,7 +266,8 @@ def main(spec, argv: list[str] | None = None) -> int:
 
     try:
         with context.open_run(spec.name, cfg, options) as ctx:
-            runner.run(spec, cfg, ctx)
+            # With --sweep each model is tuned first (experiment.tuning), then run plainly.
+            (runner.run if ctx.sweep is None else tuning.run)(spec, cfg, ctx)
     except ConfigError as e:
         return refuse(e)
     except (OSError, CheckpointWriteError) as e:

@@ -24,7 +24,9 @@ class RunContext:
     """What an experiment needs to run: where it writes, on which mesh, in which dtype.
 
     ``primary``: whether this process writes the run's files (process 0 of a multi-host
-    run); ``record``: the config as saved with the checkpoints and compared on resume."""
+    run); ``record``: the config as saved with the checkpoints and compared on resume
+    (with ``sweep``: and the grid, ``"sweep": {name: values}``); ``sweep``: the
+    ``experiment.sweep.Grid`` each model is tuned over (None: a plain run)."""
 
     experiment: str
     workdir: str | None
@@ -34,6 +36,7 @@ class RunContext:
     progress: bool
     primary: bool
     record: dict[str, Any]
+    sweep: Any = None
 
     def model(self, model: Any) -> Any:
         """``model`` computing in the run's compute dtype (float32: unchanged)."""
@@ -115,7 +118,8 @@ def open_run(experiment: str, cfg: Any, options: Any) -> Iterator[RunContext]:
 
     mesh = build_mesh(cfg, options.devices)
     path = workdirs.prepare_workdir(options.workdir)
-    record = to_dict(cfg)
+    grid = getattr(options, "sweep", None)
+    record = to_dict(cfg) | ({"sweep": grid.record()} if grid is not None else {})
     ctx = RunContext(
         experiment,
         path,
@@ -125,6 +129,7 @@ def open_run(experiment: str, cfg: Any, options: Any) -> Iterator[RunContext]:
         options.progress,
         is_primary(),
         record,
+        grid,
     )
     if not ctx.primary:
         yield ctx

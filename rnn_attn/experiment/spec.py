@@ -67,6 +67,32 @@ class Chance:
 
 
 @dataclasses.dataclass(frozen=True)
+class Sweepable:
+    """What ``--sweep`` may vary in an experiment (``experiment.sweep``), none of it an
+    array's shape or the program.
+
+    ``optimizer(cfg)`` builds the experiment's optimizer from its config (its ``build``
+    uses the same function), and ``fields`` are the config fields that only it reads (a
+    learning rate, a momentum); ``model_arguments`` are the constructor arguments its
+    models may take as traced arrays (each model's ``HYPERPARAMETERS`` says which it
+    has: a dropout rate, a penalty's coefficient). ``check(cfg)`` raises ConfigError
+    when the run has no validation data apart from its test data. ``select``: the trial
+    figure a model's setting is chosen by and whether higher is better (None: the run's
+    ``monitor`` at the best epoch when it is a VALIDATION figure, else the last epoch's
+    ``val_loss``)."""
+
+    optimizer: Callable[[Any], Any]
+    fields: tuple[str, ...] = ("learning_rate",)
+    model_arguments: tuple[str, ...] = ()
+    check: Callable[[Any], None] | None = None
+    select: tuple[str, bool] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.fields, *self.model_arguments)
+
+
+@dataclasses.dataclass(frozen=True)
 class Experiment:
     """One experiment, for ``cli.main`` and ``runner.run``.
 
@@ -83,7 +109,7 @@ class Experiment:
     whose recipe fills the flags left unset). ``chance(cfg, setup, name)``: the model's
     ``Chance`` (or None): a model some of whose seeds stay at chance is marked
     ``learned_nothing`` in results.json and on stdout, not refused (a study may expect
-    it)."""
+    it). ``sweep``: what ``--sweep`` may vary (None: nothing)."""
 
     name: str
     config: type
@@ -103,6 +129,7 @@ class Experiment:
     customize: Callable[[Any], Any] | None = None
     adjust: Callable[[Any], None] | None = None
     chance: Callable[[Any, Setup, str], Chance | None] | None = None
+    sweep: Sweepable | None = None
 
 
 def describe(module_doc: str | None) -> str:

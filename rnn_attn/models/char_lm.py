@@ -9,6 +9,7 @@ imports SimpleRNN and GRU beside LSTM: ``cell_kind`` swaps the recurrent layer.
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -18,7 +19,7 @@ from rnn_attn.checks import argument
 from rnn_attn.models.text_classifiers import init_embedding
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import make_cell
-from rnn_attn.nn.recurrent import check_rate, check_unroll, rnn
+from rnn_attn.nn.recurrent import check_coefficient, check_rate, check_unroll, rnn
 
 INPUTS = ("one_hot", "embedding")
 
@@ -27,8 +28,10 @@ INPUTS = ("one_hot", "embedding")
 class CharRNN:
     """``apply(params, ids <int32>[batch, seqlen]) -> logits <float32>[batch, vocab]``: the
     next character's logits after reading the window. The recurrent layer's parameters
-    are ``params[cell_kind]`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``)."""
+    are ``params[cell_kind]`` (``"lstm"``, ``"gru"`` or ``"simple_rnn"``).
+    ``HYPERPARAMETERS``: the fields a sweep may give as arrays (``recurrent.is_array``)."""
 
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]] = ("dropout", "bias_l1", "bias_l2")
     vocab_size: int
     cell_kind: str = "lstm"
     units: int = 128
@@ -47,7 +50,7 @@ class CharRNN:
         argument("embed_dim", self.embed_dim, int, minimum=1)
         check_rate("dropout", self.dropout)
         for name in ("bias_l1", "bias_l2"):
-            argument(name, getattr(self, name), float, minimum=0.0)
+            check_coefficient(name, getattr(self, name))
         check_unroll(self.unroll)
 
     @property

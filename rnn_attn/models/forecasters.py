@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -115,9 +115,11 @@ class GRUForecaster:
     """GRU(units, dropout, recurrent_dropout) -> Dense(1) on the last hidden state.
 
     Dropout as Keras (and Gal & Ghahramani): one input mask and one recurrent mask per
-    sequence, reused at every step, only with ``train=True``.
+    sequence, reused at every step, only with ``train=True``. ``HYPERPARAMETERS``: the
+    fields a sweep may give as arrays (``recurrent.is_array``).
     """
 
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]] = ("dropout", "recurrent_dropout")
     features: int
     units: int = 32
     dropout: float = 0.0
@@ -271,8 +273,10 @@ class BidirectionalGRUForecaster:
 
     Written with two ``rnn`` calls rather than ``recurrent.bidirectional`` so that the
     optional dropout rates apply to both directions (each with its own masks).
+    ``HYPERPARAMETERS``: the fields a sweep may give as arrays (``recurrent.is_array``).
     """
 
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]] = ("dropout", "recurrent_dropout")
     features: int
     units: int = 32
     dropout: float = 0.0

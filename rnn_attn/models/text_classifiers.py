@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -32,10 +32,13 @@ from rnn_attn.nn.attention import masked_softmax
 from rnn_attn.nn.cells import CELLS, Cell, LSTMCell, make_cell
 from rnn_attn.nn.recurrent import (
     bidirectional,
+    check_coefficient,
     check_rate,
     check_switches,
     check_unroll,
+    dropout_active,
     init_bidirectional,
+    is_array,
     rnn,
 )
 
@@ -65,8 +68,10 @@ def attention_pool(params: dict, sequence: jax.Array, mask: jax.Array | None = N
 @dataclasses.dataclass(frozen=True)
 class BiLSTMClassifier:
     """Document 000's model; ``pooling='last'`` is its baseline, ``'attention'`` its
-    attention model, ``'masked_attention'`` the variant that ignores padding."""
+    attention model, ``'masked_attention'`` the variant that ignores padding.
+    ``HYPERPARAMETERS``: the fields a sweep may give as arrays (``recurrent.is_array``)."""
 
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]] = ("dropout",)
     vocab_size: int = 10_000
     embed_dim: int = 128
     units: int = 64
@@ -146,7 +151,7 @@ class BiLSTMClassifier:
         weights = None
         if not last:
             h, weights = attention_pool(params["attention"], h, mask)
-        if train and self.dropout > 0:
+        if dropout_active(self.dropout, train):
             if key is None:
                 raise ValueError("train=True with dropout needs a PRNG key")
             keep = jax.random.bernoulli(key, 1.0 - self.dropout, h.shape)
@@ -291,12 +296,19 @@ class RecurrentClassifier:
       reverse: feed each review backwards (``reverse_tokens``), as document 002 does.
       bidirectional: Keras's ``Bidirectional(layer)`` with ``merge_mode='concat'``
         (without dropout: ``recurrent.bidirectional`` has none yet).
+      HYPERPARAMETERS: the fields a sweep may give as arrays (``recurrent.is_array``).
       mask_padding: treat token 0 as padding and keep it out of the recurrent state
         (Keras's ``mask_zero=True``). The documents' models do not mask, so the default is
         False: with Keras's 'pre' padding the padded steps then come first and run through
         the cell.
     """
 
+    HYPERPARAMETERS: ClassVar[tuple[str, ...]] = (
+        "dropout",
+        "recurrent_dropout",
+        "bias_l1",
+        "bias_l2",
+    )
     cell_kind: str = "lstm"
     vocab_size: int = 10_000
     embed_dim: int = 32
@@ -322,14 +334,16 @@ class RecurrentClassifier:
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
         for name in ("bias_l1", "bias_l2"):
-            argument(name, getattr(self, name), float, minimum=0.0)
+            check_coefficient(name, getattr(self, name))
         check_switches(
             reverse=self.reverse,
             bidirectional=self.bidirectional,
             mask_padding=self.mask_padding,
             freeze_embedding=self.freeze_embedding,
         )
-        if self.bidirectional and (self.dropout > 0 or self.recurrent_dropout > 0):
+        if self.bidirectional and (
+            dropout_active(self.dropout, True) or dropout_active(self.recurrent_dropout, True)
+        ):
             raise ValueError(
                 "dropout in a bidirectional model is not supported yet "
                 f"(dropout={self.dropout}, recurrent_dropout="
@@ -415,9 +429,9 @@ class RecurrentClassifier:
         ``l1 * sum|b| + l2 * sum b^2`` (a float32 scalar; 0 when both are 0)."""
         penalty = jnp.zeros((), jnp.float32)
         for b in self.recurrent_biases(params):
-            if self.bias_l1:
+            if is_array(self.bias_l1) or self.bias_l1:
                 penalty = penalty + self.bias_l1 * jnp.sum(jnp.abs(b))
-            if self.bias_l2:
+            if is_array(self.bias_l2) or self.bias_l2:
                 penalty = penalty + self.bias_l2 * jnp.sum(jnp.square(b))
         return penalty
 

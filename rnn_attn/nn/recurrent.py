@@ -48,11 +48,31 @@ KernelChoice = Literal["default", "generic", "fused"]
 KERNEL_CHOICES = ("default", "generic", "fused")
 
 
+def is_array(value) -> bool:
+    """Whether ``value`` is a JAX array rather than a Python or numpy number: a swept
+    hyperparameter (one value per trial, traced inside the compiled program; see
+    ``rnn_attn.train.trials``). Its values are checked on the host before it is traced,
+    and it never decides the program's structure: a rate given so is applied even where
+    it is 0 (a mask of ones, which changes no value), so every value of a grid runs the
+    same program."""
+    return isinstance(value, jax.Array)
+
+
 def check_rate(name: str, rate: float) -> float:
     """``rate`` as a float if it is a number in ``[0, 1)``, else one ValueError naming it
-    (``checks.argument``). Rates are static Python (or numpy) numbers: they decide the
-    program's shape, not its values."""
+    (``checks.argument``). A number decides the program (a rate of 0 adds no mask); an
+    array (``is_array``: a swept rate) comes back unchecked, its values checked before."""
+    if is_array(rate):
+        return rate
     return float(argument(name, rate, float, minimum=0.0, below=1.0))
+
+
+def check_coefficient(name: str, value: float) -> float:
+    """A penalty's coefficient: a number >= 0 (one ValueError naming it otherwise), or
+    an array (``is_array``), returned unchecked."""
+    if is_array(value):
+        return value
+    return argument(name, value, float, minimum=0.0)
 
 
 def check_rates(**rates: float) -> list[float]:
@@ -88,13 +108,18 @@ def _check_shape(
 
 
 def dropout_active(rate: float, train: bool) -> bool:
-    """Whether a dropout of ``rate`` applies (``train`` is a Python bool, not traced)."""
-    return bool(train) and rate > 0.0
+    """Whether a dropout of ``rate`` applies (``train`` is a Python bool, not traced): a
+    number > 0, or any array (``is_array``: a swept rate, applied even where it is 0)."""
+    return bool(train) and (is_array(rate) or rate > 0.0)
 
 
 def require_key(key: jax.Array | None, **rates: float) -> None:
     """Raises if a rate is active (the caller checked ``train``) and there is no key."""
-    active = {name: rate for name, rate in rates.items() if rate > 0.0}
+    active = {
+        name: "an array" if is_array(rate) else rate
+        for name, rate in rates.items()
+        if dropout_active(rate, True)
+    }
     if active and key is None:
         named = ", ".join(f"{name}={rate}" for name, rate in active.items())
         raise ValueError(f"train=True with {named} needs a PRNG key (key=...)")
@@ -394,7 +419,7 @@ def rnn(
     dropout, recurrent_dropout = check_rates(dropout=dropout, recurrent_dropout=recurrent_dropout)
     check_switches(reverse=reverse, return_sequences=return_sequences, train=train)
     input_key = recurrent_key = None
-    if dropout_active(max(dropout, recurrent_dropout), train):
+    if dropout_active(dropout, train) or dropout_active(recurrent_dropout, train):
         require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
         input_key, recurrent_key = jax.random.split(key)
     if dropout_active(dropout, train):

@@ -130,11 +130,10 @@ class ProgressLog(Callback):
 
     def on_epoch_end(self, run: Run) -> None:
         prefix = f"{self.name} " if self.name else ""
-        for i, (seed, logs) in enumerate(zip(run.config.seeds, run.logs, strict=True)):
+        for i, logs in enumerate(run.logs):
             if run.recorded(i):
-                line = f"{prefix}seed {seed} epoch {run.epoch}/{run.config.epochs}: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in logs.items()
-                )
+                line = f"{prefix}{run.config.label(i)} epoch {run.epoch}/{run.config.epochs}: "
+                line += ", ".join(f"{k} {v:.4f}" for k, v in logs.items())
                 (self.bar.write if self.bar is not None else print)(line)
         sys.stdout.flush()
 

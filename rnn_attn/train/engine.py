@@ -34,7 +34,7 @@ import optax
 from jax.sharding import Mesh
 
 from rnn_attn.parallel import mesh as meshes
-from rnn_attn.train import feed, guards
+from rnn_attn.train import feed, guards, trials
 from rnn_attn.train.callbacks import BestEpoch
 from rnn_attn.train.feeder import Feeder, evaluation_inputs
 from rnn_attn.train.objectives import Objective
@@ -75,6 +75,7 @@ class FitResult:
     programs: Programs
     step_loss: np.ndarray
     records: dict[str, Any] = dataclasses.field(default_factory=dict)  # Run.records
+    hyper: Any = dataclasses.field(default_factory=dict)  # each slot's, on the mesh (trials)
 
     def evaluate(
         self, split: feed.Split, batch_size: int, *, best: bool = True, prefix: str = "test_"
@@ -91,7 +92,7 @@ class FitResult:
             host=self.programs.feed == "host",
         )
         params = self.best_params if best else self.state.params
-        sums = meshes.fetch(self.programs.evaluate(params, plan, arrays))
+        sums = meshes.fetch(self.programs.evaluate(params, plan, arrays, self.hyper))
         return [means({k: v[i] for k, v in sums.items()}, prefix) for i in range(len(self.seeds))]
 
     @property
@@ -119,7 +120,9 @@ def _epoch_logs(run: Run, feeder: Feeder, carry: Mapping[str, Any]) -> list[dict
             entry["skipped_steps"] = float(carry["skipped"][i])
     if feeder.val_plan is not None:
         sums = meshes.fetch(
-            run.programs.evaluate(run.state.params, feeder.val_plan, feeder.val_arrays)
+            run.programs.evaluate(
+                run.state.params, feeder.val_plan, feeder.val_arrays, feeder.hyper
+            )
         )
         for i, entry in enumerate(logs):
             entry |= means({k: v[i] for k, v in sums.items()}, "val_")
@@ -132,7 +135,9 @@ def run_segment(run: Run, feeder: Feeder, callbacks: Sequence[Callback]) -> None
     stop = run.segment_stop()
     plan = feeder.segment(run, stop, run.config.segment_length(run.num_batches))
     start = (run.state, run.carry)  # kept under "stop" (not donated), to locate a NaN
-    run.state, run.carry, losses = run.programs.segment(*start, plan, feeder.train_arrays)
+    run.state, run.carry, losses = run.programs.segment(
+        *start, plan, feeder.train_arrays, feeder.hyper
+    )
     taken = stop - run.batch
     if run.config.on_nonfinite == "stop":
         flagged = guards.nonfinite(run, run.state, run.carry)
@@ -177,6 +182,7 @@ def prepare(
     mesh: Mesh | None = None,
     seed_keys: SeedKeys = default_seed_keys,
     compile_ahead: bool = False,
+    bind: trials.Bind | None = None,
 ) -> Prepared:
     """Initializes every seed and builds the programs (see ``fit`` for the arguments).
 
@@ -184,8 +190,16 @@ def prepare(
     step, e.g. in a background thread while another model trains (XLA compiles on one
     core; the other keeps training)."""
     mesh = mesh or meshes.make_mesh(len(config.seeds), devices=jax.devices()[:1])
+    model, optimizer = trials.bound(model, optimizer, config, bind)
     run, stacked = start_run(
-        objective, model, data, config, optimizer=optimizer, mesh=mesh, seed_keys=seed_keys
+        objective,
+        model,
+        data,
+        config,
+        optimizer=optimizer,
+        mesh=mesh,
+        seed_keys=seed_keys,
+        bind=bind,
     )
     feeder = Feeder(data, config, mesh)
     # Initialization is eager and single-threaded: it runs beside the compilation.
@@ -196,7 +210,7 @@ def prepare(
             start = time.perf_counter()
             plan = feeder.segment(run, run.segment_stop(), config.segment_length(run.num_batches))
             compiled = run.programs.segment.lower(
-                stacked, run.carry, plan, feeder.train_arrays
+                stacked, run.carry, plan, feeder.train_arrays, feeder.hyper
             ).compile()
             run.programs = dataclasses.replace(run.programs, segment=compiled)
             compile_seconds = time.perf_counter() - start
@@ -233,6 +247,7 @@ def train(prepared: Prepared, callbacks: Sequence[Callback] = ()) -> FitResult:
         run.programs,
         run.step_loss,
         run.records,
+        feeder.hyper,
     )
 
 
@@ -246,8 +261,10 @@ def fit(
     mesh: Mesh | None = None,
     callbacks: Sequence[Callback] = (),
     seed_keys: SeedKeys = default_seed_keys,
+    bind: trials.Bind | None = None,
 ) -> FitResult:
-    """Trains every seed of ``config.seeds`` (Keras's ``fit``, all seeds at once).
+    """Trains every seed of ``config.seeds`` (Keras's ``fit``, all seeds at once), or
+    every trial (``config.hyperparameters``: settings x seeds, ``train.trials``).
 
     Args:
       data: ``FitData``: ``feed.Split``s of ``{"inputs", "targets"}`` numpy arrays, or a
@@ -257,6 +274,9 @@ def fit(
       callbacks: called in order; ``callbacks.BestEpoch`` (the best epoch by
         ``config.monitor``, early stopping) is added first when absent.
       seed_keys: ``seed -> (init_key, dropout_key)`` (default: ``split(PRNGKey(seed))``).
+      bind: with ``config.hyperparameters``, a trial's ``(model, optimizer)`` from its
+        hyperparameters (traced scalars; ``trials.Bind``); ``model`` and ``optimizer``
+        are then unused.
 
     Raises:
       ConfigError: bad config or data (a token id outside the model's ``vocab_size``
@@ -265,9 +285,14 @@ def fit(
         ``config.check_updates`` is False), or whose every step of an epoch was skipped
         as non-finite under "skip".
     """
-    return train(
-        prepare(
-            objective, model, data, config, optimizer=optimizer, mesh=mesh, seed_keys=seed_keys
-        ),
-        callbacks,
+    prepared = prepare(
+        objective,
+        model,
+        data,
+        config,
+        optimizer=optimizer,
+        mesh=mesh,
+        seed_keys=seed_keys,
+        bind=bind,
     )
+    return train(prepared, callbacks)

@@ -11,7 +11,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from rnn_attn.parallel import mesh as meshes
-from rnn_attn.train import feed
+from rnn_attn.train import feed, trials
 from rnn_attn.train.plans import BatchPlan
 from rnn_attn.train.run import FitConfig, FitData, Run
 
@@ -60,13 +60,16 @@ def evaluation_inputs(
 
 
 class Feeder:
-    """Places the plans (and, fed from the host, the examples) of one run on the mesh."""
+    """Places the plans (and, fed from the host, the examples) of one run on the mesh,
+    and each trial's hyperparameters (``hyper``; {} when the slots are seeds)."""
 
     def __init__(self, data: FitData, config: FitConfig, mesh: Mesh):
         self.data, self.config, self.mesh = data, config, mesh
         self.kind = data.feed_kind(config)
         rep = meshes.replicated(mesh)
         self.train_arrays = {} if self.kind != "device" else meshes.put(_xy(data.train.arrays), rep)
+        # Each slot's swept hyperparameters, split over the seed axis as the states are.
+        self.hyper = meshes.put(trials.hyper_arrays(config), meshes.per_seed(mesh))
         self.val_arrays = self.val_plan = None
         if data.validation is not None:
             self.val_plan, self.val_arrays = evaluation_inputs(

@@ -63,12 +63,17 @@ def check_memory(
     need = 3 * _nbytes(stacked) + batches + splits
     free = free_memory(mesh)
     if need > free / 2:
+        slots, fewer = (
+            ("trials'", "fewer --seeds or swept values")
+            if config.hyperparameters
+            else ("seeds'", "fewer --seeds")
+        )
         raise ConfigError(
-            f"this run needs at least {need / 2**30:.1f} GiB ({seeds} seeds' states "
+            f"this run needs at least {need / 2**30:.1f} GiB ({seeds} {slots} states "
             f"{3 * _nbytes(stacked) / 2**30:.1f} GiB, a segment's batches "
             f"{batches / 2**30:.1f} GiB, data {splits / 2**30:.1f} GiB), more than half "
             f"the {free / 2**30:.1f} GiB free; expected a smaller model, batch, "
-            f"--checkpoint-every or fewer --seeds"
+            f"--checkpoint-every or {fewer}"
             + (" (a smaller --seeds-by-source grid)" if config.sources else "")
         )
 
@@ -87,7 +92,7 @@ def _replay(
     first ``prefix[i]`` steps active: ``(non-finite, halted on the loss)`` per seed."""
     mask = feeder.active & (np.arange(feeder.active.shape[1])[None, :] < prefix[:, None])
     plan = dataclasses.replace(plan, active=BatchPlan(active=mask).place(feeder.mesh).active)
-    state, carry, _ = run.programs.segment(*start, plan, feeder.train_arrays)
+    state, carry, _ = run.programs.segment(*start, plan, feeder.train_arrays, feeder.hyper)
     return nonfinite(run, state, carry), np.asarray(meshes.fetch(carry["halted"]))
 
 
@@ -110,7 +115,7 @@ def locate_nonfinite(
     epoch, batch = divmod(step, run.num_batches)
     what = "the loss" if halted[i] else "the gradients (the loss was finite)"
     return NonFiniteError(
-        f"seed {run.config.seeds[i]}: training step {step} (epoch {epoch + 1}, batch "
+        f"{run.config.label(i)}: training step {step} (epoch {epoch + 1}, batch "
         f"{batch + 1}): {what} went NaN or infinite; the run stopped there and nothing "
         f"after the last checkpoint was saved (on_nonfinite='skip' drops such steps "
         f"instead)"
@@ -136,10 +141,11 @@ def check_parameters_changed(run: Run, initial: list[bytes]) -> None:
     zero or too small to change a float32 value."""
     same = [a == b for a, b in zip(digests(meshes.fetch(run.state.params)), initial, strict=True)]
     if any(same):
-        seeds = [s for s, unchanged in zip(run.config.seeds, same, strict=True) if unchanged]
+        slots = [i for i, unchanged in enumerate(same) if unchanged]
+        seeds = [run.config.seeds[i] for i in slots]
         others = f" (seeds {seeds[1:]} too)" if len(seeds) > 1 else ""
         raise DegenerateRunError(
-            f"seed {seeds[0]}: not one parameter changed in {run.step} training "
+            f"{run.config.label(slots[0])}: not one parameter changed in {run.step} training "
             f"steps{others}: every update was zero or too small to move a float32 "
             f"value (a learning rate too small, gradients that are all zero, or every step "
             f"skipped); expected training to change the model"
@@ -152,14 +158,14 @@ def check_epoch_trained(run: Run, index: int, sums: Mapping[str, Any], skipped: 
     would be means of zero samples."""
     if float(sums["count"]) > 0:
         return
-    seed, epoch = run.config.seeds[index], run.epoch + 1
+    seed, epoch = run.config.label(index), run.epoch + 1
     if not skipped:  # the plans give every batch a weight: not reached
         raise DegenerateRunError(
-            f"seed {seed}: epoch {epoch} counted no training example; its training "
+            f"{seed}: epoch {epoch} counted no training example; its training "
             f"figures would be means of zero samples"
         )
     raise DegenerateRunError(
-        f"seed {seed}: every one of the {int(skipped)} training steps of epoch {epoch} was "
+        f"{seed}: every one of the {int(skipped)} training steps of epoch {epoch} was "
         f"skipped as non-finite (--on-nonfinite skip), so the epoch's training figures "
         f"would be means of zero samples and the parameters did not move; expected finite "
         f"steps (a smaller learning rate, or --on-nonfinite stop to find the first bad one)"

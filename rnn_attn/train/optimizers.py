@@ -1,8 +1,14 @@
-"""Optimizers with Keras's defaults, so that a recipe ported from Keras trains alike."""
+"""Optimizers with Keras's defaults, so that a recipe ported from Keras trains alike.
+
+Each takes its learning rate (and SGD its momentum) as a number or as a JAX array, a
+swept hyperparameter traced inside a trial's step (``rnn_attn.train.trials``); an array
+never changes the optimizer state's structure (SGD keeps a momentum trace even at 0)."""
 
 from __future__ import annotations
 
 import optax
+
+from rnn_attn.nn.recurrent import is_array
 
 
 def keras_adam(learning_rate: float = 1e-3) -> optax.GradientTransformation:
@@ -22,6 +28,8 @@ def keras_rmsprop(learning_rate: float = 1e-3) -> optax.GradientTransformation:
 def keras_sgd(learning_rate: float = 1e-2, momentum: float = 0.0) -> optax.GradientTransformation:
     """Keras's SGD: ``v = momentum * v - lr * g; w += v`` (plain SGD at momentum 0), which
     is optax's trace ``t = g + momentum * t; w -= lr * t`` at a constant learning rate."""
+    if is_array(momentum):  # swept: checked before, and a trace whatever its value
+        return optax.sgd(learning_rate, momentum=momentum)
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     return optax.sgd(learning_rate, momentum=momentum or None)
@@ -31,7 +39,7 @@ def keras_optimizer(
     name: str, learning_rate: float, momentum: float = 0.0
 ) -> optax.GradientTransformation:
     """``adam``, ``rmsprop`` or ``sgd`` with Keras's defaults; ``momentum`` only for sgd."""
-    if momentum and name != "sgd":
+    if (is_array(momentum) or momentum) and name != "sgd":
         raise ValueError(f"momentum {momentum} applies to the optimizer 'sgd' only, not {name!r}")
     if name == "adam":
         return keras_adam(learning_rate)

@@ -15,6 +15,10 @@ the host can stop the run naming the seed and step before anything is saved; wit
 ``"skip"`` a step whose loss or gradients are not finite is dropped and counted. A segment
 returns each step's mean training loss beside the carry (NaN for a step not taken), for loss curves.
 
+With trials (``trials.py``) both programs also take each slot's hyperparameters
+(``hyper``: ``{name: [slots]}``, split over ``seed`` like the states; ``{}`` without),
+and ``bind`` makes a trial's model and optimizer from them inside the step.
+
 Seeds run batched (``vmap``) by default; ``seed_loop="map"`` instead runs each device's
 seeds one after another (``shard_map`` over ``seed``, then ``lax.map``), which on a CPU at
 tiny batches (the copy task's one pair per step) costs less than batching them.
@@ -72,14 +76,15 @@ def zero_carry(sums_shape: Mapping[str, jax.ShapeDtypeStruct]) -> dict[str, Any]
 def make_segment(
     train_step: Callable, on_nonfinite: str, data_axis=None, sample: Callable | None = None
 ) -> Callable:
-    """``segment(state, carry, plan, arrays) -> (state, carry, losses <float>[S])`` for
-    one seed; ``plan`` is a ``BatchPlan`` of ``[S, ...]`` arrays: ``index`` (or the
-    examples, or the sampling ``key``), ``weight``, ``active``."""
+    """``segment(state, carry, plan, arrays, hyper) -> (state, carry, losses <float>[S])``
+    for one seed (``hyper``: its trial's hyperparameters, ``{}`` for none); ``plan`` is a
+    ``BatchPlan`` of ``[S, ...]`` arrays: ``index`` (or the examples, or the sampling
+    ``key``), ``weight``, ``active``."""
     halt = on_nonfinite == "stop"
 
-    def run(args, p, arrays):
+    def run(args, p, arrays, hyper):
         state, carry = args
-        new_state, sums = train_step(state, _gather(arrays, p, data_axis))
+        new_state, sums = train_step(state, _gather(arrays, p, data_axis), hyper)
         bad = (sums["nonfinite_loss"] + sums["nonfinite_grads"]) > 0
         first = bad & (carry["bad_step"] < 0)
         # count >= 1 for a step taken (see train_step); a skipped one's is NaN, not 0/0.
@@ -95,7 +100,7 @@ def make_segment(
             },
         ), loss.astype(jnp.float32)
 
-    def segment(state: TrainState, carry, plan: BatchPlan, arrays):
+    def segment(state: TrainState, carry, plan: BatchPlan, arrays, hyper):
         if sample is not None:  # every step's batch drawn at once: fewer ops per step
             plan = dataclasses.replace(plan, key=None, examples=dict(jax.vmap(sample)(plan.key)))
 
@@ -103,7 +108,7 @@ def make_segment(
             go = p.active & ~args[1]["halted"]
             return jax.lax.cond(
                 go,
-                lambda a: run(a, p, arrays),
+                lambda a: run(a, p, arrays, hyper),
                 lambda a: (a, jnp.full((), jnp.nan, jnp.float32)),
                 args,
             )
@@ -115,12 +120,12 @@ def make_segment(
 
 
 def make_evaluate(eval_step: Callable, data_axis=None) -> Callable:
-    """``evaluate(params, plan, arrays) -> sums`` over every planned batch, for one seed
-    (summed in batch order, from zeros)."""
+    """``evaluate(params, plan, arrays, hyper) -> sums`` over every planned batch, for one
+    seed (summed in batch order, from zeros)."""
 
-    def evaluate(params, plan, arrays):
+    def evaluate(params, plan, arrays, hyper):
         def sums(p):
-            return eval_step(params, _gather(arrays, p, data_axis))
+            return eval_step(params, _gather(arrays, p, data_axis), hyper)
 
         shape = jax.eval_shape(sums, jax.tree.map(lambda x: x[0], plan))
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shape)
@@ -135,8 +140,8 @@ class Programs:
     """The jitted programs of one (model, objective, optimizer) on one mesh."""
 
     mesh: Mesh
-    segment: Callable  # (state, carry, plan, arrays) -> (state, carry, losses), all seeds
-    evaluate: Callable  # (params, plan, arrays) -> sums, all seeds
+    segment: Callable  # (state, carry, plan, arrays, hyper) -> (state, carry, losses), all seeds
+    evaluate: Callable  # (params, plan, arrays, hyper) -> sums, all seeds
     select: Callable  # (mask <bool>[seeds], new, old) -> new where mask else old
     zero_carry: Callable  # (num_seeds) -> carry on the mesh
     finite: Callable  # (state) -> <bool>[seeds]: every parameter and optimizer value finite
@@ -167,6 +172,7 @@ def _over_seeds(fn: Callable, mesh: Mesh, seed_loop: str, in_axes: tuple) -> Cal
 
         return jax.lax.map(one, mapped)
 
+    each_device.__name__ = fn.__name__  # the program's name in JAX's logs: segment, evaluate
     specs = tuple(P(meshes.SEED) if axis is not None else P() for axis in in_axes)
     return jax.shard_map(
         each_device, mesh=mesh, in_specs=specs, out_specs=P(meshes.SEED), check_vma=False
@@ -185,10 +191,12 @@ def compile_programs(
     sample: Callable | None = None,
     seed_loop: str = "vmap",
     compiler_options: Mapping[str, Any] | None = None,
+    bind: Callable | None = None,
 ) -> Programs:
     """Builds (lazily compiled) ``Programs``; ``sums_shape`` is one step's sums; ``feed``
     is how batches arrive (``device`` rows, ``host`` examples, or ``sample``d from keys
-    by ``sample``)."""
+    by ``sample``); ``bind``: a trial's model and optimizer from its hyperparameters
+    (``trials.Bind``; None: ``model`` and ``optimizer`` for every slot)."""
     if seed_loop == "map" and mesh.shape[meshes.DATA] > 1:
         raise ConfigError(
             f"seed_loop 'map' runs a device's seeds one after another and "
@@ -198,26 +206,26 @@ def compile_programs(
     # Each example batch split over the data axis (None: no split to ask for).
     data_axis = meshes.sharding(mesh, meshes.DATA) if mesh.shape[meshes.DATA] > 1 else None
     seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
-    step = make_train_step(model, objective, optimizer, skip_nonfinite=on_nonfinite == "skip")
-    segment = jax.jit(
-        _over_seeds(
-            make_segment(step, on_nonfinite, data_axis, sample), mesh, seed_loop, (0, 0, 0, None)
-        ),
-        in_shardings=(seed, seed, BatchPlan.of_feed(feed, training=True).shardings(mesh), rep),
-        out_shardings=(seed, seed, seed),
-        # Under "stop" the state before a segment is kept, to locate a non-finite step.
-        donate_argnums=(0, 1) if on_nonfinite == "skip" else (),
-        compiler_options=dict(compiler_options or {}) or None,
+    step = make_train_step(
+        model, objective, optimizer, skip_nonfinite=on_nonfinite == "skip", bind=bind
+    )
+    segment = _segment_program(
+        make_segment(step, on_nonfinite, data_axis, sample),
+        mesh,
+        seed_loop,
+        feed,
+        donate=on_nonfinite == "skip",
+        compiler_options=compiler_options,
     )
     # Evaluation reads a split (rows on the device, or examples from the host).
     evaluate = jax.jit(
         _over_seeds(
-            make_evaluate(make_eval_step(model, objective), data_axis),
+            make_evaluate(make_eval_step(model, objective, bind), data_axis),
             mesh,
             seed_loop,
-            (0, 0, None),
+            (0, 0, None, 0),
         ),
-        in_shardings=(seed, BatchPlan.of_feed(feed, training=False).shardings(mesh), rep),
+        in_shardings=(seed, BatchPlan.of_feed(feed, training=False).shardings(mesh), rep, seed),
         out_shardings=seed,
     )
     zeros = functools.partial(_zero_carries, sums_shape)
@@ -230,6 +238,29 @@ def compile_programs(
         jax.jit(_finite, out_shardings=seed),
         feed,
         vocabulary_of(model),
+    )
+
+
+def _segment_program(
+    segment: Callable,
+    mesh: Mesh,
+    seed_loop: str,
+    feed: str,
+    *,
+    donate: bool,
+    compiler_options: Mapping[str, Any] | None,
+) -> Callable:
+    """The jitted training segment over every seed: states, carries, plans and
+    hyperparameters split over ``seed``, the arrays replicated. Under "stop" the state
+    before a segment is kept (not ``donate``d), to locate a non-finite step."""
+    seed, rep = meshes.per_seed(mesh), meshes.replicated(mesh)
+    plan = BatchPlan.of_feed(feed, training=True).shardings(mesh)
+    return jax.jit(
+        _over_seeds(segment, mesh, seed_loop, (0, 0, 0, None, 0)),
+        in_shardings=(seed, seed, plan, rep, seed),
+        out_shardings=(seed, seed, seed),
+        donate_argnums=(0, 1) if donate else (),
+        compiler_options=dict(compiler_options or {}) or None,
     )
 
 

@@ -27,7 +27,12 @@ SEED_LOOPS = ("vmap", "map")
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
-    """How ``fit`` trains (an experiment's config decides the values)."""
+    """How ``fit`` trains (an experiment's config decides the values).
+
+    ``seeds`` numbers the run's slots, the stacked axis every program maps over. With
+    ``hyperparameters`` (``(name, one value per slot)`` pairs) a slot is a trial, a seed
+    under one setting (``rnn_attn.train.trials``): a seed number then repeats, once per
+    setting, and the (seed, setting) pairs are distinct."""
 
     seeds: tuple[int, ...]
     epochs: int
@@ -47,12 +52,23 @@ class FitConfig:
     # XLA options of the training program, as (name, value) pairs: e.g. the copy task's
     # (("xla_backend_optimization_level", 1),); they may change float rounding.
     compiler_options: tuple[tuple[str, Any], ...] = ()
+    # Swept hyperparameters, (name, one value per slot) pairs (trials.py); () for none.
+    hyperparameters: tuple[tuple[str, tuple[float, ...]], ...] = ()
     # Each seed's (init, data, dropout) seeds (rnn_attn.seed_sources), when they are not
     # all its seed number; () for that default.
     sources: tuple[tuple[int, int, int], ...] = ()
 
     def validate(self) -> FitConfig:
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+        for name, values in self.hyperparameters:
+            if len(values) != len(self.seeds):
+                raise ConfigError(
+                    f"hyperparameter {name!r} has {len(values)} values for "
+                    f"{len(self.seeds)} slots; expected one per slot"
+                )
+        slots = list(zip(self.seeds, *(v for _, v in self.hyperparameters), strict=True))
+        if not self.seeds or len(set(slots)) != len(self.seeds):
+            if self.hyperparameters:
+                raise ConfigError(f"(seed, setting) pairs must be distinct, got {slots}")
             raise ConfigError(f"seeds must be distinct and at least one, got {self.seeds}")
         if self.sources and (
             len(self.sources) != len(self.seeds)
@@ -80,6 +96,11 @@ class FitConfig:
         if self.seed_loop not in SEED_LOOPS:
             raise ConfigError(f"seed_loop must be one of {SEED_LOOPS}, got {self.seed_loop!r}")
         return self
+
+    def label(self, index: int) -> str:
+        """Slot ``index`` in messages: ``seed 3``, or a trial's ``seed 3 (learning_rate=0.01)``."""
+        setting = ", ".join(f"{name}={values[index]:g}" for name, values in self.hyperparameters)
+        return f"seed {self.seeds[index]}" + (f" ({setting})" if setting else "")
 
     def source_seeds(self, source: str) -> tuple[int, ...]:
         """Each seed's seed of ``source`` (one of ``seed_sources.SOURCES``)."""

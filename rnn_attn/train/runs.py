@@ -42,6 +42,7 @@ def train_models(
     callbacks: ExtraCallbacks = lambda name: (),
     seed_keys: SeedKeys = default_seed_keys,
     timing: dict[str, float] | None = None,
+    bind: Mapping[str, Any] | None = None,
 ) -> dict[str, engine.FitResult]:
     """``{name: FitResult}`` for every model of ``models`` (name -> model), each over
     ``config.seeds``; ``data``, ``config`` and ``optimizer`` are shared, or given per
@@ -49,7 +50,8 @@ def train_models(
     experiment's config) is saved with the checkpoints and compared on ``resume``;
     ``callbacks(name)`` adds an experiment's own. ``timing``, when given, receives the
     seconds spent compiling the training programs (``compile_seconds``, in the background
-    thread, overlapping training) and training (``train_seconds``, wall time).
+    thread, overlapping training) and training (``train_seconds``, wall time). ``bind``:
+    name -> ``trials.Bind`` of the models whose config sweeps hyperparameters (trials).
 
     Models are initialized and their training programs compiled in one background
     thread, in order: the first alone, each later one while an earlier one trains (XLA
@@ -67,6 +69,7 @@ def train_models(
             mesh=mesh,
             seed_keys=seed_keys,
             compile_ahead=True,
+            bind=(bind or {}).get(name),
         )
 
     results, spent = {}, {"compile_seconds": 0.0, "train_seconds": 0.0}

@@ -11,7 +11,7 @@ import optax
 from jax.sharding import Mesh
 
 from rnn_attn.parallel import mesh as meshes
-from rnn_attn.train import feed, guards
+from rnn_attn.train import feed, guards, trials
 from rnn_attn.train.feeder import batch_shapes
 from rnn_attn.train.objectives import Objective
 from rnn_attn.train.programs import compile_programs
@@ -42,6 +42,28 @@ def _abstract_states(
     return one, stacked
 
 
+def _num_batches(data: FitData, config: FitConfig) -> int:
+    """Steps of one epoch: a sampler's, or a seed's examples in batches."""
+    if isinstance(data.train, feed.Sampler):
+        return data.train.steps_per_epoch
+    return -(-data.train.examples_per_seed() // config.batch_size)
+
+
+def check_memory_ahead(
+    model,
+    optimizer: optax.GradientTransformation,
+    data: FitData,
+    config: FitConfig,
+    *,
+    mesh: Mesh,
+    seed_keys: SeedKeys = default_seed_keys,
+) -> None:
+    """``guards.check_memory`` of a run before anything of it is built (from shapes
+    alone), e.g. for every model of a sweep before the first one trains."""
+    _, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
+    guards.check_memory(stacked, data, config, _num_batches(data, config), mesh)
+
+
 def start_run(
     objective: Objective,
     model,
@@ -51,18 +73,21 @@ def start_run(
     optimizer: optax.GradientTransformation,
     mesh: Mesh,
     seed_keys: SeedKeys = default_seed_keys,
+    bind: trials.Bind | None = None,
 ) -> tuple[Run, TrainState]:
     """Builds the programs (nothing compiled yet) and a ``Run`` at its start whose
     ``state`` and ``best_params`` are still to be set (``set_initial_state``); returns
-    it with the shapes of the state."""
+    it with the shapes of the state. ``model`` and ``optimizer`` are those that
+    initialize the states (``trials.bound``); ``bind``, a trial's, when slots are trials."""
     config.validate()
     meshes.check_divisible(config.batch_size, mesh)
     data.check(config, feed.vocabulary_of(model))
     one_seed, stacked = _abstract_states(model, optimizer, config, seed_keys, mesh)
     sums_shape = jax.eval_shape(
-        make_train_step(model, objective, optimizer),
+        make_train_step(model, objective, optimizer, bind=bind),
         one_seed,
         batch_shapes(data.train, config.batch_size),
+        trials.hyper_shapes(config),
     )[1]
     sample = data.train.sample if isinstance(data.train, feed.Sampler) else None
     programs = compile_programs(
@@ -76,12 +101,9 @@ def start_run(
         feed=data.feed_kind(config),
         seed_loop=config.seed_loop,
         compiler_options=dict(config.compiler_options),
+        bind=bind,
     )
-    n = len(config.seeds)
-    if isinstance(data.train, feed.Sampler):
-        num_batches = data.train.steps_per_epoch
-    else:
-        num_batches = -(-data.train.examples_per_seed() // config.batch_size)
+    n, num_batches = len(config.seeds), _num_batches(data, config)
     guards.check_memory(stacked, data, config, num_batches, mesh)
     run = Run(
         config,

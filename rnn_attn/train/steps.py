@@ -108,12 +108,13 @@ def make_train_step(
     optimizer: optax.GradientTransformation,
     *,
     skip_nonfinite: bool = True,
-) -> Callable[[TrainState, Batch], tuple[TrainState, dict]]:
-    """``train_step(state, batch) -> (state, sums)``.
-
-    Step ``s`` draws its dropout key from ``fold_in(dropout_key, s)``, so a run depends on
-    its config only, never on where it was interrupted. ``sums["nonfinite_loss"]`` is 1.0
-    when the loss is not finite (else 0.0). With ``skip_nonfinite`` a step whose loss or
+    bind: Callable | None = None,
+) -> Callable[..., tuple[TrainState, dict]]:
+    """``train_step(state, batch, hyper=None) -> (state, sums)``, training ``bind(hyper)``'s
+    model and optimizer when ``bind`` is given (a trial's, ``trials.Bind``). Step ``s``
+    draws its dropout key from ``fold_in(dropout_key, s)``, so a run depends on its config
+    only, never on where it was interrupted. ``sums["nonfinite_loss"]`` is 1.0 when the
+    loss is not finite (else 0.0). With ``skip_nonfinite`` a step whose loss or
     gradients are not finite is dropped: it changes nothing but the step counter, its
     sums are zero and ``sums["nonfinite_grads"]`` says when the gradients were to blame.
     Without it every update is applied and the gradients are not checked: at tiny
@@ -121,14 +122,15 @@ def make_train_step(
     gradient leaves the parameters non-finite for good (NaN absorbs every optimizer
     update), which ``engine`` detects once per segment and then locates exactly."""
 
-    def train_step(state: TrainState, batch: Batch):
+    def train_step(state: TrainState, batch: Batch, hyper=None):
+        model_, optimizer_ = (model, optimizer) if bind is None else bind(hyper)
         key = jax.random.fold_in(state.dropout_key, state.step)
         weight = batch["weight"]
 
         def loss_fn(params):
-            outputs = model.apply(params, batch["inputs"], train=True, key=key)
+            outputs = model_.apply(params, batch["inputs"], train=True, key=key)
             per_example = objective.loss(outputs, batch["targets"])
-            penalty = regularization(model, params)
+            penalty = regularization(model_, params)
             # Every planned batch holds a real example (feed.batches pads only the last
             # one, a sampler's weights are 1), so the floor never hides a 0/0.
             mean = jnp.sum(per_example * weight) / jnp.maximum(jnp.sum(weight), 1.0)
@@ -143,7 +145,7 @@ def make_train_step(
 
         def update(args):
             params, opt_state = args
-            updates, opt_state = optimizer.update(grads, opt_state, params)
+            updates, opt_state = optimizer_.update(grads, opt_state, params)
             return optax.apply_updates(params, updates), opt_state
 
         if skip_nonfinite:
@@ -162,11 +164,13 @@ def make_train_step(
     return train_step
 
 
-def make_eval_step(model, objective: Objective) -> Callable[[PyTree, Batch], dict]:
-    """``eval_step(params, batch) -> sums`` (inference mode: no dropout)."""
+def make_eval_step(model, objective: Objective, bind: Callable | None = None) -> Callable:
+    """``eval_step(params, batch, hyper=None) -> sums`` (inference mode: no dropout; the
+    loss includes the penalty of ``bind(hyper)``'s model when ``bind`` is given)."""
 
-    def eval_step(params, batch):
-        outputs = model.apply(params, batch["inputs"], train=False)
+    def eval_step(params, batch, hyper=None):
+        model_ = model if bind is None else bind(hyper)[0]
+        outputs = model_.apply(params, batch["inputs"], train=False)
         per_example = objective.loss(outputs, batch["targets"])
         return batch_sums(
             objective,
@@ -174,7 +178,7 @@ def make_eval_step(model, objective: Objective) -> Callable[[PyTree, Batch], dic
             batch["targets"],
             batch["weight"],
             per_example,
-            regularization(model, params),
+            regularization(model_, params),
         )
 
     return eval_step

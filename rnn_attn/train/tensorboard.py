@@ -99,20 +99,21 @@ class TensorBoardCurves(Callback):
             return
         start = segment_start(run)
         points = []
-        for i, seed in enumerate(run.config.seeds):
+        for i in range(len(run.config.seeds)):
             if run.stopped[i]:
                 continue  # stopped at an earlier epoch's end: it no longer trains
             losses = run.step_loss[i, start : run.step]
             losses = losses[np.isfinite(losses)]
             if losses.size:
-                points.append((self.tag(seed, "loss"), float(np.mean(losses, dtype=np.float64))))
+                mean = float(np.mean(losses, dtype=np.float64))
+                points.append((self.tag(run, i, "loss"), mean))
         self._write(points, run.step)
 
     def on_epoch_end(self, run: Run) -> None:
         segments = self.mode == "segment"
         points = [
-            (self.tag(seed, k), v)
-            for i, (seed, logs) in enumerate(zip(run.config.seeds, run.logs, strict=True))
+            (self.tag(run, i, k), v)
+            for i, logs in enumerate(run.logs)
             if run.recorded(i)
             for k, v in logs.items()
             if not (segments and k == "loss")
@@ -122,8 +123,11 @@ class TensorBoardCurves(Callback):
     def on_fit_end(self, run: Run) -> None:
         self.close()
 
-    def tag(self, seed: int, metric: str) -> str:
-        return f"{self.model_name}/seed_{seed}/{metric}"
+    def tag(self, run: Run, index: int, metric: str) -> str:
+        """``<model>/seed_<n>/<metric>``; a trial's adds its setting to the seed:
+        ``seed_<n>_learning_rate_0.01``."""
+        setting = "".join(f"_{k}_{v[index]:g}" for k, v in run.config.hyperparameters)
+        return f"{self.model_name}/seed_{run.config.seeds[index]}{setting}/{metric}"
 
     def _write(self, points: list[tuple[str, float]], step: int) -> None:
         if not points or not self.primary:

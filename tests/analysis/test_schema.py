@@ -142,6 +142,70 @@ def test_each_violation_names_its_path_and_what_was_expected(path, value, messag
     assert "\n" not in str(raised.value)
 
 
+SWEPT = {  # a model tuned with --sweep (models.<name>.trials and .selected)
+    "trials": [
+        {
+            "hyperparameters": {"learning_rate": 0.001, "dropout": 0.0},
+            "seeds": [0, 1],
+            "per_seed": {"val_acc_best": [0.5, 0.6], "best_epoch": [1, 2]},
+        },
+        {
+            "hyperparameters": {"learning_rate": 0.003, "dropout": 0.0},
+            "seeds": [0, 1],
+            "per_seed": {"val_acc_best": [0.7, None], "best_epoch": [2, 2]},
+        },
+    ],
+    "selected": {
+        "hyperparameters": {"learning_rate": 0.001, "dropout": 0.0},
+        "figure": "val_acc_best",
+        "higher_is_better": True,
+        "mean": 0.55,
+        "tuning_seeds": [0, 1],
+        "seeds": [0, 3],
+        "rule": "the setting whose mean val_acc_best over the tuning seeds is highest",
+    },
+}
+SWEPT_VIOLATIONS = [
+    (
+        "trials.0.per_seed.val_acc_best",
+        [0.5],
+        "models.a.trials[0].per_seed.val_acc_best: expected 2 entries (one per seed of the "
+        "trial, [0, 1]), got 1",
+    ),
+    (
+        "selected.seeds",
+        [2, 3],
+        "models.a.selected.seeds: expected the model's seeds [0, 3], got [2, 3]",
+    ),
+    (
+        "trials.1.hyperparameters.dropout",
+        "none",
+        "models.a.trials[1].hyperparameters.dropout: expected a number, got a string 'none'",
+    ),
+    ("trials.0.seeds", "DELETE", "models.a.trials[0].seeds: required key missing"),
+    ("selected.rule", "DELETE", "models.a.selected.rule: required key missing"),
+    ("selected.higher_is_better", 1, "models.a.selected.higher_is_better: expected true or"),
+]
+
+
+@pytest.mark.parametrize(
+    "path, value, message", SWEPT_VIOLATIONS, ids=[p for p, _, _ in SWEPT_VIOLATIONS]
+)
+def test_a_swept_models_trials_and_selected_setting(path, value, message):
+    schema.validate(changed("models.a", VALID["models"]["a"] | copy.deepcopy(SWEPT)))
+    record = changed("models.a", VALID["models"]["a"] | copy.deepcopy(SWEPT))
+    *parents, last = path.split(".")
+    target = record["models"]["a"]
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    if value == "DELETE":
+        del target[last]
+    else:
+        target[int(last) if isinstance(target, list) else last] = value
+    with pytest.raises(ValueError, match=re.escape(message)):
+        schema.validate(record)
+
+
 def test_several_problems_are_counted_the_first_named():
     record = changed("experiment", delete=True)
     record["timing"] = 1
