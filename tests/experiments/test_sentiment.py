@@ -108,6 +108,7 @@ def test_imdb_attention_end_to_end(tmp_path):
 SELF_ATTENTION_RUN = "bilstm,bilstm_attention,bilstm_mha,transformer_encoder"
 
 
+@pytest.mark.slow  # four models compiled; the models' own tests run in the default tier
 def test_imdb_attention_runs_the_self_attention_models_beside_document_000s(tmp_path, capsys):
     """Issue 32: ``--models`` adds the multi-head pooling and the Transformer under the same
     seeds and protocol (in-process, one epoch: the compiling is most of its time)."""
