@@ -92,8 +92,8 @@ def parse(spec, cfg: Any, texts: Sequence[str] | None) -> Grid | None:
         return None
     if spec.sweep is None:
         raise ConfigError(
-            f"--sweep: {spec.name} declares no sweepable setting (its optimizers or data "
-            f"are per job); expected no --sweep"
+            f"--sweep: {spec.name} declares no sweepable setting (no Experiment.sweep); "
+            f"expected no --sweep"
         )
     if getattr(cfg, "seeds_by_source", ""):
         raise ConfigError(
