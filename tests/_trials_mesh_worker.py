@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 
 from experiments.copy_task import train as copy_lib  # noqa: E402
 from experiments.copy_task.config import CopyTaskConfig  # noqa: E402
+from rnn_attn.data.copy_task import validation_pairs  # noqa: E402
 from rnn_attn.models.text_classifiers import RecurrentClassifier  # noqa: E402
 from rnn_attn.parallel.mesh import make_mesh  # noqa: E402
 from rnn_attn.train import engine, objectives, trials  # noqa: E402
@@ -65,9 +66,10 @@ def copy_task() -> dict:
         seeds=len(SEEDS), steps=STEPS_PER_EPOCH, batch_size=BATCH, units=8, cardinality=6
     ).validate()
     model = copy_lib.build_model("attention", cfg)
+    sizes = (cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality)
     return {
         "objective": copy_lib.sequence_cross_entropy(),
-        "data": engine.FitData(copy_lib.sampler(cfg), copy_lib.validation_pairs(cfg)),
+        "data": engine.FitData(copy_lib.sampler(cfg), Split(validation_pairs(*sizes))),
         "settings": [{"learning_rate": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2)],
         "plain": lambda s: (model, s["learning_rate"]),
         "bind": lambda h: (model, h["learning_rate"]),

@@ -4,20 +4,16 @@ Each model trains for ``steps`` steps, each on ``batch_size`` fresh pairs drawn 
 device from ``fold_in(data_key, step)`` (a ``feed.Sampler``: one epoch of ``steps``
 steps), then is scored on ``eval_examples`` fresh pairs, a pair correct only when every
 decoded position matches (exact match). Repeat ``i`` uses seed ``first_seed + i`` for
-every model, whose ``split(PRNGKey(seed), 3)`` gives the initialization, training-data and
-test-data keys: the models see the same pairs seed for seed. With ``--seeds-by-source``
-the initialization key is the run's init seed's and both data keys its data seed's (the
-test pairs are drawn with the training stream's seed).
+every model, whose ``copy_task.repeat_keys`` give the initialization, training-data and
+test-data keys. With ``--seeds-by-source`` the initialization key is the run's init
+seed's and both data keys its data seed's.
 
-With ``--sweep`` the run also gets VALIDATION pairs, ``eval_examples`` of them drawn once
-from a key of their own (``VALIDATION_STREAM``, no seed's), on which each model's setting
-is chosen; the test pairs stay the seeds' own, touched only by the selected setting's
-fresh seeds.
+With ``--sweep`` each model's setting is chosen on ``eval_examples`` VALIDATION pairs
+drawn once from a stream of their own (``copy_task.validation_pairs``); the test pairs
+stay the seeds' own, touched only by the selected setting's fresh seeds.
 """
 
 from __future__ import annotations
-
-import concurrent.futures
 
 import jax
 import numpy as np
@@ -30,22 +26,12 @@ from experiments.copy_task.config import (
     CopyTaskConfig,
     build_model,
 )
-from rnn_attn.data.copy_task import sample_copy_task
+from rnn_attn.data.copy_task import repeat_keys, sample_copy_task, validation_pairs
 from rnn_attn.experiment.spec import Experiment, Setup, Sweepable, describe
 from rnn_attn.train import engine, feed
 from rnn_attn.train.objectives import sequence_cross_entropy
 from rnn_attn.train.optimizers import keras_adam
-from rnn_attn.train.sampled_test import compile_sampled_test, sampled_test
-
-# The validation pairs' key (with --sweep): fold_in(PRNGKey(0), VALIDATION_STREAM), a
-# stream apart from every seed's split(PRNGKey(seed), 3).
-VALIDATION_STREAM = 0x56414C  # "VAL"
-
-
-def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """A repeat's ``(init, data, test)`` keys: ``split(PRNGKey(seed), 3)``."""
-    init, data, test = jax.random.split(jax.random.PRNGKey(seed), 3)
-    return init, data, test
+from rnn_attn.train.sampled_test import compile_in_background, compile_sampled_test, sampled_test
 
 
 def init_and_data_keys(seed: int) -> tuple[jax.Array, jax.Array]:
@@ -66,59 +52,47 @@ def sampler(cfg: CopyTaskConfig) -> feed.Sampler:
     return feed.Sampler(sample, keys, cfg.steps)
 
 
-def validation_pairs(cfg: CopyTaskConfig) -> feed.Split:
-    """``eval_examples`` pairs every seed is validated on (``--sweep`` selects on them)."""
-    key = jax.random.fold_in(jax.random.PRNGKey(0), VALIDATION_STREAM)
-    inputs, targets = sample_copy_task(
-        key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality
-    )
-    return feed.Split({"inputs": np.asarray(inputs), "targets": np.asarray(targets)})
-
-
 def optimizer(cfg: CopyTaskConfig):
     """Adam with Keras's defaults at ``--learning-rate``."""
     return keras_adam(cfg.learning_rate)
 
 
-def test_program(name: str, cfg: CopyTaskConfig, mesh):
-    """One model's compiled test on ``eval_examples`` fresh pairs per seed (it needs only
-    shapes: it compiles while the models train)."""
+def test_program(cfg: CopyTaskConfig, mesh):
+    """``(name, model) ->`` the model's compiled test on ``eval_examples`` fresh pairs per
+    seed."""
 
     def draw(key):
         return sample_copy_task(key, cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality)
 
-    model = build_model(name, cfg)
-    return compile_sampled_test(model, draw, cfg.seeds, mesh, TEST_COMPILER_OPTIONS)
-
-
-def test_figures(cfg: CopyTaskConfig, fit: engine.FitResult, program) -> dict[str, np.ndarray]:
-    """Every seed's test (``sampled_test``) on the pairs of its test key (its data
-    seed's)."""
-    keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_sources["data"]])
-    return sampled_test(program, fit.state.params, keys, fit.programs.mesh)
+    return lambda name, model: compile_sampled_test(
+        model, draw, cfg.seeds, mesh, TEST_COMPILER_OPTIONS
+    )
 
 
 def build(cfg: CopyTaskConfig, ctx) -> Setup:
-    tests = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    compiled = {n: tests.submit(test_program, n, cfg, ctx.mesh) for n in cfg.model_names}
-    tests.shutdown(wait=False)  # the programs compile in the background while models train
+    models = {n: build_model(n, cfg) for n in cfg.model_names}
     sweeping = getattr(ctx, "sweep", None) is not None
+    sizes = (cfg.eval_examples, cfg.length, cfg.n_copy, cfg.cardinality)
     fit = {"monitor": "loss", "compiler_options": TRAIN_COMPILER_OPTIONS}
     return Setup(
-        models={n: build_model(n, cfg) for n in cfg.model_names},
-        data=engine.FitData(sampler(cfg), validation_pairs(cfg) if sweeping else None),
+        models=models,
+        data=engine.FitData(
+            sampler(cfg), feed.Split(validation_pairs(*sizes)) if sweeping else None
+        ),
         objective=sequence_cross_entropy(),
         optimizer=optimizer(cfg),
         seed_keys=init_and_data_keys,
         fit=fit | ({"eval_batch_size": cfg.eval_examples} if sweeping else {}),
         data_description=f"{cfg.steps} steps of {cfg.batch_size} fresh pair(s), "
         f"{cfg.eval_examples} fresh test pairs per seed",
-        extras=compiled,
+        extras=compile_in_background(test_program(cfg, ctx.mesh), models),
     )
 
 
 def evaluate(cfg: CopyTaskConfig, setup: Setup, name: str, fit: engine.FitResult) -> dict:
-    test = test_figures(cfg, fit, setup.extras[name].result())
+    # every seed's test on the pairs of its test key (its data seed's)
+    keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_sources["data"]])
+    test = sampled_test(setup.extras[name].result(), fit.state.params, keys, fit.programs.mesh)
     tail = min(100, cfg.steps)
     spot = {k: test[k][0][: cfg.spot_checks].tolist() for k in ("inputs", "targets", "predicted")}
     if "attention_weights" in test:

@@ -28,7 +28,9 @@ from typing import Any
 
 from rnn_attn.config import ConfigError, field, fit_fields, models_field, require
 from rnn_attn.data import imdb
+from rnn_attn.experiment.spec import Sweepable
 from rnn_attn.models.text_classifiers import TEXT_MODELS, make_text_model
+from rnn_attn.train.optimizers import keras_optimizer
 
 REFERENCE = "documents 002 (Chollet ch. 6) and 003"
 # --local: a quick check of the whole pipeline (with the model's recipe otherwise).
@@ -156,3 +158,35 @@ def apply_recipe(args: argparse.Namespace) -> None:
     for key in RECIPE_KEYS:
         if getattr(args, key) is None:
             setattr(args, key, RECIPES[args.model][key])
+
+
+# What --sweep may vary (experiment.sweep) and the optimizer it rebuilds
+
+
+def optimizer(cfg):
+    """The run's optimizer: ``--optimizer`` with Keras's defaults at ``--learning-rate``
+    (and ``--momentum`` for SGD)."""
+    return keras_optimizer(cfg.optimizer, cfg.learning_rate, getattr(cfg, "momentum", 0.0))
+
+
+def require_validation_split(cfg) -> None:
+    """``--sweep`` chooses each model's setting on VALIDATION data that is not the test
+    data: refused under ``--validation test`` (the test reviews as validation)."""
+    if getattr(cfg, "validation", "split") == "test":
+        raise ConfigError(
+            "--sweep chooses each model's setting on VALIDATION data apart from the test "
+            "reviews, but --validation test validates on the test reviews; expected "
+            "--validation split"
+        )
+
+
+def sweepable(config: type) -> Sweepable:
+    """What ``--sweep`` may vary in an IMDB experiment: the learning rate (and SGD's
+    momentum where the config has it) and the models' dropout rates and bias penalties."""
+    fields = {f.name for f in dataclasses.fields(config)}
+    return Sweepable(
+        optimizer=optimizer,
+        fields=("learning_rate", "momentum") if "momentum" in fields else ("learning_rate",),
+        model_arguments=("dropout", "recurrent_dropout", "bias_l1", "bias_l2"),
+        check=require_validation_split,
+    )

@@ -8,8 +8,6 @@ the models train.
 
 from __future__ import annotations
 
-import concurrent.futures
-
 import numpy as np
 
 from experiments.seq2seq import config as s2s_config
@@ -23,7 +21,7 @@ from rnn_attn.models.teacher_forcing import make_seq2seq
 from rnn_attn.train import engine, feed
 from rnn_attn.train.objectives import masked_sequence_cross_entropy
 from rnn_attn.train.optimizers import keras_adam
-from rnn_attn.train.sampled_test import compile_sampled_test, sampled_test
+from rnn_attn.train.sampled_test import compile_in_background, compile_sampled_test, sampled_test
 
 TOKENS = decoding.Tokens(start=tasks.START, end=tasks.END, pad=tasks.PAD)
 
@@ -61,9 +59,7 @@ def build(cfg: Seq2SeqConfig, ctx) -> Setup:
         n: make_seq2seq(n, vocabulary, length, pad_id=tasks.PAD, **cfg.model_options)
         for n in cfg.model_names
     }
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    tests = {n: pool.submit(test_programs, cfg, m, arrays, ctx.mesh) for n, m in models.items()}
-    pool.shutdown(wait=False)  # the test programs compile while the models train
+    tests = compile_in_background(lambda _, m: test_programs(cfg, m, arrays, ctx.mesh), models)
     train, validation = (
         feed.Split({k: arrays[s][k] for k in ("inputs", "targets")}) for s in SPLITS[:2]
     )

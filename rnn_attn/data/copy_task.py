@@ -71,3 +71,25 @@ def one_hot(values: jax.Array, cardinality: int, dtype=jnp.float32) -> jax.Array
             device=True,
         )
     return jax.nn.one_hot(values, cardinality, dtype=dtype)
+
+
+def repeat_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A repeat's ``(init, data, test)`` keys, ``split(PRNGKey(seed), 3)``: every model
+    of a run sees the same pairs seed for seed."""
+    init, data, test = jax.random.split(jax.random.PRNGKey(seed), 3)
+    return init, data, test
+
+
+# The validation pairs' key: fold_in(PRNGKey(0), VALIDATION_STREAM), a stream apart from
+# every seed's repeat_keys.
+VALIDATION_STREAM = 0x56414C  # "VAL"
+
+
+def validation_pairs(
+    examples: int, length: int, n_copy: int, cardinality: int
+) -> dict[str, np.ndarray]:
+    """``{"inputs", "targets"}``: ``examples`` pairs drawn once from the validation
+    stream, the same for every seed (a sweep chooses each model's setting on them)."""
+    key = jax.random.fold_in(jax.random.PRNGKey(0), VALIDATION_STREAM)
+    inputs, targets = sample_copy_task(key, examples, length, n_copy, cardinality)
+    return {"inputs": np.asarray(inputs), "targets": np.asarray(targets)}

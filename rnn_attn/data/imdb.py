@@ -25,6 +25,7 @@ import re
 import tarfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -491,3 +492,29 @@ def load_padded(
         }
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test))
     }
+
+
+def load_splits(
+    data_dir: str,
+    *,
+    num_words: int,
+    maxlen: int,
+    source: str = "auto",
+    validation: str = "split",
+    validation_split: float = 0.2,
+) -> dict[str, Any]:
+    """``load_padded``'s reviews as ``{"train", "validation", "test"}`` (each
+    ``{"inputs", "targets"}``) and ``"validation_described"``, the validation data in
+    words: under ``validation="test"`` the test reviews (as document 000 does), under
+    ``"split"`` the last ``validation_split`` of the training reviews (Keras's
+    ``validation_split``, ``batching.validation_split``)."""
+    from rnn_attn.data.batching import validation_split as split_off
+
+    data = load_padded(data_dir, num_words=num_words, maxlen=maxlen, source=source)
+    train, test = data["train"], data["test"]
+    if validation == "test":
+        described = f"the {len(test['targets']):,} test reviews (as document 000)"
+        return {"train": train, "validation": test, "test": test, "validation_described": described}
+    head, tail = split_off(train, validation_split)
+    described = f"the last {len(tail['targets']):,} training reviews (validation_split)"
+    return {"train": head, "validation": tail, "test": test, "validation_described": described}

@@ -172,6 +172,8 @@ def model_entries(
             "parameters": counts[name],
             **spec.evaluate(cfg, setup, name, fit),
         }
+        if setup.test is not None:
+            entry["per_seed"] = {**entry["per_seed"], **test_figures(fit, setup.test)}
         entry.setdefault("summary", summarize(spec, entry["per_seed"]))
         decomposed = variance_by_source(spec, cfg, entry)
         if decomposed:
@@ -181,6 +183,13 @@ def model_entries(
             entry["learned_nothing"] = marked
         models[name] = entry
     return models
+
+
+def test_figures(fit: engine.FitResult, split: Any) -> dict[str, list[float]]:
+    """Each seed's loss and metrics on ``split`` with its best epoch's parameters:
+    ``{"test_<metric>_best": [one per seed]}``."""
+    rows = fit.evaluate(split, fit.config.eval_batch_size or fit.config.batch_size)
+    return {f"{key}_best": [row[key] for row in rows] for key in rows[0]}
 
 
 def crossed_sources(cfg: Any) -> list[str] | None:

@@ -34,7 +34,10 @@ class Setup:
     ``reference_model``: the model others are compared with (default: the first);
     ``extras``: whatever ``evaluate`` and ``report`` need beside the trained models;
     ``data_files``: every data file (or directory) ``build`` read, fingerprinted by the
-    runner (``experiment.data_identity``; none: the data is generated)."""
+    runner (``experiment.data_identity``; none: the data is generated); ``test``: a split
+    (``feed.Split``) the runner scores every model on once, with each seed's best-epoch
+    parameters, after ``evaluate`` (per_seed ``test_<metric>_best``; e.g. a sweep's
+    selected setting, whose VALIDATION data chose it)."""
 
     models: Mapping[str, Any]
     data: Any
@@ -49,6 +52,7 @@ class Setup:
     reference_model: str | None = None
     extras: Any = None
     data_files: Sequence[str] = ()
+    test: Any = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,7 +15,8 @@ included; token accuracy over the target's real positions).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import concurrent.futures
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -115,3 +116,13 @@ def sampled_test(program, params, keys: np.ndarray, mesh: Mesh) -> dict[str, np.
         out["token_accuracy"] = out["token_accuracy"] / (examples * length)
         out["loss"] = out["loss"].astype(np.float64)
     return out
+
+
+def compile_in_background(build: Callable[..., Any], items: Mapping[str, Any]) -> dict:
+    """``{name: Future of build(name, item)}``, built one after another on a thread of
+    their own: a run's test programs need only shapes, so they compile while its models
+    train (``.result()`` waits for one)."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    futures = {name: pool.submit(build, name, item) for name, item in items.items()}
+    pool.shutdown(wait=False)
+    return futures

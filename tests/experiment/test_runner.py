@@ -126,3 +126,27 @@ def test_bad_flags_get_one_line_and_write_nothing(tmp_path, capsys):
         assert not workdir.exists()
     with pytest.raises(ConfigError, match="--epochs must be an integer >= 1"):
         ToyConfig(epochs=0).validate()
+
+
+def test_a_test_split_is_scored_with_each_seeds_best_epoch():
+    """``Setup.test``: every model's per_seed gains ``test_<metric>_best``, each seed's
+    figure on that split with its best epoch's parameters (recomputed here by hand)."""
+    import jax
+
+    from rnn_attn.experiment.context import bare_context
+    from rnn_attn.parallel.mesh import make_mesh
+
+    cfg = ToyConfig(seeds=2, epochs=3).validate()
+    ctx = bare_context("toy", cfg, make_mesh(2, devices=jax.devices()[:1]))
+    test = windows(40, cfg.steps, 2)
+    setup = dataclasses.replace(build(cfg, ctx), test=feed.Split(test))
+    fits = runner.train(cfg, ctx, setup)
+    entries = runner.model_entries(TOY, cfg, setup, fits, runner.parameter_counts(setup.models))
+    for name, fit in fits.items():
+        per_seed = entries[name]["per_seed"]
+        assert set(per_seed) == {"val_mae_best", "test_loss_best", "test_mae_best"}
+        for seed in range(2):
+            params = fit.seed_params(seed, best=True)
+            predicted = np.asarray(setup.models[name].apply(params, test["inputs"]))
+            mae = np.abs(predicted.reshape(-1) - test["targets"]).mean()
+            assert np.isclose(per_seed["test_mae_best"][seed], mae, rtol=1e-5), (name, seed)

@@ -11,13 +11,14 @@ import pytest
 from experiments.copy_task import train as copy_task
 from experiments.copy_task.config import CopyTaskConfig
 from rnn_attn.config import ConfigError
-from rnn_attn.data.copy_task import check_copy_task, one_hot, sample_copy_task
+from rnn_attn.data.copy_task import check_copy_task, one_hot, repeat_keys, sample_copy_task
 from rnn_attn.errors import NonFiniteError
 from rnn_attn.experiment import runner
 from rnn_attn.experiment.cli import main
 from rnn_attn.experiment.context import bare_context
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train.run import Callback
+from rnn_attn.train.sampled_test import sampled_test
 from tests._paths import ROOT
 from tests._results import check_work_dir
 
@@ -84,7 +85,9 @@ def test_short_training_lowers_the_loss():
         assert losses.shape == (2, 300)
         first, last = losses[:, :30].mean(1), losses[:, -30:].mean(1)
         assert np.all(last < 0.8 * first), (name, first, last)
-        metrics = copy_task.test_figures(cfg, fits[name], copy_task.test_program(name, cfg, mesh))
+        program = copy_task.test_program(cfg, mesh)(name, copy_task.build_model(name, cfg))
+        keys = np.stack([np.asarray(repeat_keys(s)[2]) for s in cfg.seed_sources["data"]])
+        metrics = sampled_test(program, fits[name].state.params, keys, mesh)
         assert metrics["exact_match"].shape == (2,)
         assert np.all((metrics["token_accuracy"] >= 0) & (metrics["token_accuracy"] <= 1))
 
