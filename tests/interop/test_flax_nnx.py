@@ -68,7 +68,12 @@ def test_params_load_into_a_cell():
     _close(nnx.RNN(other)(x), nnx.RNN(cell)(x))
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize(
+    "kind",
+    # lstm, with every merge mode, stands for the wrappers in the default tier; the other
+    # cells (the wrappers do not depend on the cell) in the slow one
+    [k if k == "lstm" else pytest.param(k, marks=pytest.mark.slow) for k in sorted(CELLS)],
+)
 def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
     from rnn_attn.interop.flax_nnx import KerasBidirectional, KerasRNN
 

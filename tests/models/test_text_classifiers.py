@@ -115,7 +115,7 @@ def test_every_model_gives_one_logit_per_review():
     ]:
         model = _small(name)
         params = model.init(jax.random.PRNGKey(0))
-        logits = model.apply(params, tokens)
+        logits = jax.jit(model.apply)(params, tokens)  # op by op is far slower
         assert logits.shape == (3,) and logits.dtype == jnp.float32, name
         assert np.all(np.isfinite(logits)), name
         penalty = model.regularization(params)
@@ -297,10 +297,12 @@ def test_self_attention_models_ignore_padding(name):
     logits and weights, and padding's embedding row cannot matter."""
     model = _small(name, maxlen=None)
     params = model.init(jax.random.PRNGKey(0))
+    # compiled once per shape: the layers run op by op otherwise, far slower on CPU
+    apply = jax.jit(model.apply, static_argnames=("return_weights",))
     tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29], [0, 0, 0, 0, 0, 7]], jnp.int32)
     longer = jnp.pad(tokens, ((0, 0), (5, 0)))
-    logits, weights = model.apply(params, tokens, return_weights=True)
-    logits2, weights2 = model.apply(params, longer, return_weights=True)
+    logits, weights = apply(params, tokens, return_weights=True)
+    logits2, weights2 = apply(params, longer, return_weights=True)
     assert logits.shape == (3,) and weights.shape == (3, 6) and weights2.shape == (3, 11)
     np.testing.assert_allclose(logits2, logits, atol=1e-6)
     np.testing.assert_allclose(weights2[:, 5:], weights, atol=1e-6)
@@ -310,24 +312,25 @@ def test_self_attention_models_ignore_padding(name):
     # Whatever the padding row holds, NaN included, reaches neither logit nor gradient.
     nan = jax.tree.map(lambda a: a, params)
     nan["embedding"]["embeddings"] = params["embedding"]["embeddings"].at[0].set(jnp.nan)
-    np.testing.assert_allclose(model.apply(nan, longer), logits, atol=1e-6)
-    grads = jax.grad(lambda p: jnp.sum(model.apply(p, longer)))(nan)
+    np.testing.assert_allclose(apply(nan, longer), logits, atol=1e-6)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, longer))))(nan)
     assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
     # The words themselves matter, and so does their order (positions / recurrence).
-    assert not np.allclose(model.apply(params, tokens[:, ::-1]), logits)
+    assert not np.allclose(apply(params, tokens[:, ::-1]), logits)
 
 
 @pytest.mark.parametrize("name", SELF_ATTENTION)
 def test_self_attention_models_train_with_dropout_and_a_gradient(name):
     model = _small(name)
     params = model.init(jax.random.PRNGKey(0))
+    apply = jax.jit(model.apply, static_argnames=("train",))  # op by op is far slower
     tokens = jnp.array([[0, 0, 3, 4, 5, 6], [1, 2, 3, 4, 5, 29]], jnp.int32)
-    a = model.apply(params, tokens)
-    np.testing.assert_array_equal(a, model.apply(params, tokens))
-    assert not np.allclose(a, model.apply(params, tokens, train=True, key=jax.random.PRNGKey(1)))
+    a = apply(params, tokens)
+    np.testing.assert_array_equal(a, apply(params, tokens))
+    assert not np.allclose(a, apply(params, tokens, train=True, key=jax.random.PRNGKey(1)))
     with pytest.raises(ValueError, match="needs a PRNG key"):
-        model.apply(params, tokens, train=True)
-    grads = jax.grad(lambda p: jnp.sum(model.apply(p, tokens) ** 2))(params)
+        apply(params, tokens, train=True)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, tokens) ** 2)))(params)
     leaves = jax.tree_util.tree_leaves_with_path(grads)
     assert all(np.all(np.isfinite(g)) for _, g in leaves)
     # Every parameter learns but the rows of words absent from the batch, and the
@@ -336,7 +339,7 @@ def test_self_attention_models_train_with_dropout_and_a_gradient(name):
     assert not np.any(table[0]) and np.all(np.any(table[[1, 2, 3, 29]], axis=-1))
     assert all(np.any(g) for path, g in leaves if "embedding" not in jax.tree_util.keystr(path))
     with pytest.raises(ValueError, match="tokens have length 4, expected maxlen=6"):
-        model.apply(params, tokens[:, 2:])
+        apply(params, tokens[:, 2:])
 
 
 def test_self_attention_sizes_and_errors():

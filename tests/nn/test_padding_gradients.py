@@ -38,9 +38,12 @@ def padded(fill: float, *, pre: bool = False) -> tuple[jax.Array, jax.Array]:
 
 
 def value_and_grads(fn, *args):
-    """``fn``'s output and the gradient of a scalar of it w.r.t. every argument."""
-    out = fn(*args)
-    grads = jax.grad(lambda *a: jnp.sum(jnp.sin(fn(*a))), argnums=tuple(range(len(args))))(*args)
+    """``fn``'s output and the gradient of a scalar of it w.r.t. every argument, both
+    compiled as a model's step is (the NaN and the zero padding share the programs; run
+    op by op the layers are many times slower)."""
+    out = jax.jit(fn)(*args)
+    argnums = tuple(range(len(args)))
+    grads = jax.jit(jax.grad(lambda *a: jnp.sum(jnp.sin(fn(*a))), argnums=argnums))(*args)
     return out, grads
 
 
