@@ -5,13 +5,17 @@
 
 1. **Tuning.** Every model trains every trial, a setting of the grid x a seed of the run
    (``--seeds`` from ``--first-seed``), as ONE compiled program per model: the swept
-   values are arrays beside the states, traced inside the step (``train.trials``). Every
-   model's memory is checked before the first one trains. A trial's figures are read
-   from its history (``trial_figures``): VALIDATION figures at its best epoch and after
-   the last, and the last epoch's TRAINING loss; the test data is never touched.
-2. **Selection.** Each model's setting is the one whose mean over the tuning seeds of the
-   selection figure (``Sweepable.select``: by default the run's monitor at the best
-   epoch, a VALIDATION figure) is best; ties go to the first in grid order.
+   numbers are arrays beside the states, traced inside the step (``train.trials``). A
+   swept choice (``--sweep optimizer=adam,rmsprop``) changes the optimizer state's
+   structure, so a model has one program per choice (``programs``), each over every
+   numeric setting x the seeds. Every program's memory is checked before the first one
+   trains. A trial's figures are read from its history (``trial_figures``): VALIDATION
+   figures at its best epoch and after the last, and the last epoch's TRAINING loss; the
+   test data is never touched.
+2. **Selection.** Each model's setting is the one of the whole grid (all its programs'
+   trials together) whose mean over the tuning seeds of the selection figure
+   (``Sweepable.select``: by default the run's monitor at the best epoch, a VALIDATION
+   figure) is best; ties go to the first in grid order.
 3. **Fresh seeds.** Each model's selected setting trains again, as a plain run of
    ``--seeds`` new seeds (the ones after the tuning seeds: those that chose it would bias
    its figures upward), and the experiment evaluates it as it evaluates any run (its TEST
@@ -20,8 +24,10 @@
    its value, the rule and both sets of seeds.
 
 Checkpoints and TensorBoard curves: the tuning trials' in ``<model>.trials/`` (a curve per
-trial, ``seed_<n>_<name>_<value>``), the fresh seeds' in ``<model>/`` as a plain run's;
-the grid is part of the config a resume compares (``config.sweep``).
+trial, ``seed_<n>_<name>_<value>``), or with a swept choice each program's in
+``<model>.trials.<choice>/`` (``gru.trials.rmsprop/``), so a resume restores each program
+from its own; the fresh seeds' in ``<model>/`` as a plain run's. The grid is part of the
+config a resume compares (``config.sweep``).
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from rnn_attn.experiment.spec import Experiment, Setup
 from rnn_attn.experiment.sweep import CHOICE_NAMES, Grid, shown
 from rnn_attn.train import engine, runs, start, trials
 
-TRIALS = ".trials"  # the tuning trials' checkpoints and curves: <model>.trials/
+# The tuning trials' checkpoints and curves: <model>.trials/ (<model>.trials.<choice>/).
+TRIALS = ".trials"
 
 
 def _of(value: Any, name: str) -> Any:
