@@ -126,12 +126,14 @@ def program_key(name: str, choices: Mapping[str, str]) -> str:
 
 def checked_bind(spec, cfg: Any, ctx, setup: Setup, name: str, grid: Grid, choices) -> Any:
     """``make_bind`` of one program, each of its settings checked first with its numbers
-    (a model without a swept argument, or a value the model or optimizer refuses:
-    ConfigError naming the setting and the model)."""
+    and with them as the program's arrays (a model without a swept argument, a value the
+    model or optimizer refuses, an optimizer that takes no swept momentum: ConfigError
+    naming the setting and the model)."""
     bind = make_bind(spec, cfg, ctx, setup, name, grid.traced.names, choices)
     for setting in grid.traced.settings:
         try:
             bind(setting)
+            bind(trials.setting_arrays(setting))  # as the program will: arrays
         except (TypeError, ValueError) as e:  # ConfigError is a ValueError
             raise ConfigError(
                 f"--sweep {shown({**choices, **setting})}: model {name!r}: {e}"

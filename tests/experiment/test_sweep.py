@@ -140,10 +140,11 @@ def test_a_sweep_tunes_on_validation_and_reports_fresh_seeds(tmp_path, compilati
 @dataclasses.dataclass(frozen=True)
 class ChoosyConfig(ToyConfig):
     optimizer: str = field("adam", "the optimizer", choices=("adam", "rmsprop", "sgd"))
+    momentum: float = field(0.0, "SGD's momentum", minimum=0.0, below=1.0)
 
 
 def choosy_optimizer(cfg: ChoosyConfig):
-    return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate)
+    return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum)
 
 
 CHOOSY = dataclasses.replace(
@@ -151,7 +152,7 @@ CHOOSY = dataclasses.replace(
     name="choosy",
     config=ChoosyConfig,
     build=lambda cfg, ctx: dataclasses.replace(build(cfg, ctx), optimizer=choosy_optimizer(cfg)),
-    sweep=Sweepable(choosy_optimizer, model_arguments=("dropout",)),
+    sweep=Sweepable(choosy_optimizer, ("learning_rate", "momentum"), ("dropout",)),
 )
 CHOICES = ["--sweep", "learning_rate=1e-2,3e-2", "--sweep", "optimizer=adam,rmsprop"]
 
@@ -177,6 +178,20 @@ def test_an_optimizer_grid_is_words_each_setting_checked_whole():
         sweep.parse(SWEEPY, ToyConfig(), ["optimizer=adam"])
     with pytest.raises(ConfigError, match=r"optimizer=sgd, learning_rate=0: --learning-rate"):
         sweep.parse(CHOOSY, cfg, ["optimizer=sgd,adam", "learning_rate=1e-2,0"])
+
+
+def test_a_swept_momentum_is_refused_for_an_optimizer_without_one(tmp_path, capsys):
+    """Inside the program a swept momentum is an array, which Adam and RMSprop refuse
+    even where every value is 0: one error line before anything trains."""
+    workdir = tmp_path / "run"
+    argv = ["--workdir", str(workdir), "--models", "gru", "--sweep", "optimizer=sgd,rmsprop"]
+    assert cli.main(CHOOSY, [*argv, "--sweep", "momentum=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --sweep optimizer=rmsprop, momentum=0: "), (
+        err
+    )
+    assert "momentum 0.0 applies to the optimizer 'sgd' only, not 'rmsprop'" in err[0]
+    assert not (workdir / "checkpoints").exists()
 
 
 def plain_val_mae(tmp_path, optimizer: str, learning_rate: str) -> list[float]:
