@@ -38,7 +38,8 @@ margin, seeds}``: the seeds whose metric stayed at chance), ``seeds_by_source``
 (``{init, data, dropout}``: each run's seed of every source, one per seed),
 ``variance_by_source`` (per metric, ``analysis.variance.decompose``'s record of a grid
 that crossed two sources), and with ``--sweep`` ``trials`` (one ``{hyperparameters,
-seeds, per_seed}`` per setting of the grid, each per_seed list one entry per trial seed)
+seeds, per_seed}`` per setting of the grid, each per_seed list one entry per trial seed;
+a hyperparameter a number, or a swept choice's word such as ``"rmsprop"``)
 and ``selected`` (``{hyperparameters, figure, higher_is_better, mean, tuning_seeds,
 seeds, rule}``: the setting chosen on VALIDATION data, whose figures on the fresh
 ``seeds`` are the model's ``per_seed``); any other key (``vs_baseline``,

@@ -73,13 +73,15 @@ class Chance:
 @dataclasses.dataclass(frozen=True)
 class Sweepable:
     """What ``--sweep`` may vary in an experiment (``experiment.sweep``), none of it an
-    array's shape or the program.
+    array's shape, and nothing but the optimizer's choice the program.
 
     ``optimizer(cfg)`` builds the experiment's optimizer from its config (its ``build``
-    uses the same function), and ``fields`` are the config fields that only it reads (a
-    learning rate, a momentum); ``model_arguments`` are the constructor arguments its
-    models may take as traced arrays (each model's ``HYPERPARAMETERS`` says which it
-    has: a dropout rate, a penalty's coefficient). ``check(cfg)`` raises ConfigError
+    uses the same function; where the config has an ``optimizer`` field with choices it
+    must read it: ``--sweep optimizer=...`` then runs a program per value), and
+    ``fields`` are the config fields that only it reads (a learning rate, a momentum);
+    ``model_arguments`` are the constructor arguments its models may take as traced
+    arrays (each model's ``HYPERPARAMETERS`` says which it has: a dropout rate, a
+    penalty's coefficient). ``check(cfg)`` raises ConfigError
     when the run has no validation data apart from its test data. ``select``: the trial
     figure a model's setting is chosen by and whether higher is better (None: the run's
     ``monitor`` at the best epoch when it is a VALIDATION figure, else the last epoch's

@@ -5,13 +5,17 @@
 
 1. **Tuning.** Every model trains every trial, a setting of the grid x a seed of the run
    (``--seeds`` from ``--first-seed``), as ONE compiled program per model: the swept
-   values are arrays beside the states, traced inside the step (``train.trials``). Every
-   model's memory is checked before the first one trains. A trial's figures are read
-   from its history (``trial_figures``): VALIDATION figures at its best epoch and after
-   the last, and the last epoch's TRAINING loss; the test data is never touched.
-2. **Selection.** Each model's setting is the one whose mean over the tuning seeds of the
-   selection figure (``Sweepable.select``: by default the run's monitor at the best
-   epoch, a VALIDATION figure) is best; ties go to the first in grid order.
+   numbers are arrays beside the states, traced inside the step (``train.trials``). A
+   swept choice (``--sweep optimizer=adam,rmsprop``) changes the optimizer state's
+   structure, so a model has one program per choice (``programs``), each over every
+   numeric setting x the seeds. Every program's memory is checked before the first one
+   trains. A trial's figures are read from its history (``trial_figures``): VALIDATION
+   figures at its best epoch and after the last, and the last epoch's TRAINING loss; the
+   test data is never touched.
+2. **Selection.** Each model's setting is the one of the whole grid (all its programs'
+   trials together) whose mean over the tuning seeds of the selection figure
+   (``Sweepable.select``: by default the run's monitor at the best epoch, a VALIDATION
+   figure) is best; ties go to the first in grid order.
 3. **Fresh seeds.** Each model's selected setting trains again, as a plain run of
    ``--seeds`` new seeds (the ones after the tuning seeds: those that chose it would bias
    its figures upward), and the experiment evaluates it as it evaluates any run (its TEST
@@ -20,8 +24,10 @@
    its value, the rule and both sets of seeds.
 
 Checkpoints and TensorBoard curves: the tuning trials' in ``<model>.trials/`` (a curve per
-trial, ``seed_<n>_<name>_<value>``), the fresh seeds' in ``<model>/`` as a plain run's;
-the grid is part of the config a resume compares (``config.sweep``).
+trial, ``seed_<n>_<name>_<value>``), or with a swept choice each program's in
+``<model>.trials.<choice>/`` (``gru.trials.rmsprop/``), so a resume restores each program
+from its own; the fresh seeds' in ``<model>/`` as a plain run's. The grid is part of the
+config a resume compares (``config.sweep``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,10 +44,11 @@ from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.errors import ConfigError, DegenerateRunError
 from rnn_attn.experiment import runner
 from rnn_attn.experiment.spec import Experiment, Setup
-from rnn_attn.experiment.sweep import Grid
+from rnn_attn.experiment.sweep import CHOICE_NAMES, Grid, shown
 from rnn_attn.train import engine, runs, start, trials
 
-TRIALS = ".trials"  # the tuning trials' checkpoints and curves: <model>.trials/
+# The tuning trials' checkpoints and curves: <model>.trials/ (<model>.trials.<choice>/).
+TRIALS = ".trials"
 
 
 def _of(value: Any, name: str) -> Any:
@@ -69,72 +76,115 @@ def with_arguments(model: Any, values: Mapping[str, Any]) -> Any:
     return dataclasses.replace(model, **changes) if changes else model
 
 
-def make_bind(spec: Experiment, cfg: Any, ctx, setup: Setup, name: str, grid: Grid):
-    """Model ``name``'s ``trials.Bind``: its model with the swept arguments and the
-    optimizer built from the config with the swept fields (traced scalars inside the
-    program, concrete numbers to check a setting)."""
-    fields = [n for n in grid.names if n in spec.sweep.fields]
-    arguments = [n for n in grid.names if n not in fields]
+def make_bind(
+    spec: Experiment,
+    cfg: Any,
+    ctx,
+    setup: Setup,
+    name: str,
+    names: tuple[str, ...],
+    choices: Mapping[str, str],
+):
+    """Model ``name``'s ``trials.Bind`` over the swept numbers ``names``: its model with
+    the swept arguments and the optimizer built from the config with the swept fields
+    (traced scalars inside the program, concrete numbers to check a setting) and the
+    program's ``choices`` (``{"optimizer": "rmsprop"}``; ``{}``: the run's own)."""
+    fields = [n for n in names if n in spec.sweep.fields]
+    arguments = [n for n in names if n not in fields]
     model, optimizer = setup.models[name], _of(setup.optimizer, name)
 
     def bind(hyper):
         bound = with_arguments(model, {n: hyper[n] for n in arguments})
-        if fields:
-            changed = dataclasses.replace(cfg, **{n: hyper[n] for n in fields})
+        if fields or choices:
+            changed = dataclasses.replace(cfg, **choices, **{n: hyper[n] for n in fields})
             return ctx.model(bound), spec.sweep.optimizer(changed)
         return ctx.model(bound), optimizer
 
     return bind
 
 
-def binds(spec: Experiment, cfg: Any, ctx, setup: Setup, grid: Grid) -> dict[str, Any]:
-    """Every model's ``make_bind``, each setting checked first with its numbers (a model
-    without a swept argument, or a value the model or optimizer refuses: ConfigError)."""
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One compiled program of model ``name``'s trials: those of the grid's ``choices``
+    (every numeric setting x every tuning seed), with its ``bind`` (None: no number is
+    swept, the slots are seeds), the ``optimizer`` that initializes its states, its
+    FitConfig and its data."""
+
+    name: str
+    choices: Mapping[str, str]
+    bind: trials.Bind | None
+    optimizer: Any
+    config: engine.FitConfig
+    data: engine.FitData
+
+
+def program_key(name: str, choices: Mapping[str, str]) -> str:
+    """The directory of a program's checkpoints and curves: ``<model>.trials``, or
+    ``<model>.trials.<choice>`` when a choice is swept (``gru.trials.rmsprop``)."""
+    return name + TRIALS + "".join(f".{word}" for word in choices.values())
+
+
+def checked_bind(spec, cfg: Any, ctx, setup: Setup, name: str, grid: Grid, choices) -> Any:
+    """``make_bind`` of one program, each of its settings checked first with its numbers
+    and with them as the program's arrays (a model without a swept argument, a value the
+    model or optimizer refuses, an optimizer that takes no swept momentum: ConfigError
+    naming the setting and the model)."""
+    bind = make_bind(spec, cfg, ctx, setup, name, grid.traced.names, choices)
+    for setting in grid.traced.settings:
+        try:
+            bind(setting)
+            bind(trials.setting_arrays(setting))  # as the program will: arrays
+        except (TypeError, ValueError) as e:  # ConfigError is a ValueError
+            raise ConfigError(
+                f"--sweep {shown({**choices, **setting})}: model {name!r}: {e}"
+            ) from None
+    return bind
+
+
+def programs(spec: Experiment, cfg: Any, ctx, setup: Setup, grid: Grid) -> dict[str, Program]:
+    """Every model's programs, model-major, keyed by ``program_key``: one per choice of
+    the grid (one in all without a swept choice), each over every numeric setting x the
+    run's seeds, setting-major (``trials.grid_slots``)."""
+    settings = grid.traced.settings
+    seeds, hyper = trials.grid_slots(cfg.seed_numbers, settings)
+    base = runner.fit_config(cfg, ctx.mesh, **setup.fit)
     out = {}
     for name in setup.models:
-        bind = make_bind(spec, cfg, ctx, setup, name, grid)
-        for setting in grid.settings:
-            try:
-                bind(setting)
-            except (TypeError, ValueError) as e:  # ConfigError is a ValueError
-                shown = ", ".join(f"{k}={v:g}" for k, v in setting.items())
-                raise ConfigError(f"--sweep {shown}: model {name!r}: {e}") from None
-        out[name] = bind
+        config = dataclasses.replace(
+            base, **setup.fit_per_model.get(name, {}), seeds=seeds, hyperparameters=hyper
+        )
+        data = trials.repeat_data(_of(setup.data, name), len(settings))
+        for choices in grid.programs:
+            bind = checked_bind(spec, cfg, ctx, setup, name, grid, choices)
+            optimizer = (
+                spec.sweep.optimizer(dataclasses.replace(cfg, **choices))
+                if choices
+                else _of(setup.optimizer, name)
+            )
+            out[program_key(name, choices)] = Program(
+                name, choices, bind if hyper else None, optimizer, config, data
+            )
     return out
 
 
-def tuning_configs(cfg: Any, ctx, setup: Setup, grid: Grid) -> dict[str, engine.FitConfig]:
-    """Each model's FitConfig over the trials: every setting x the run's seeds."""
-    seeds, hyper = trials.grid_slots(cfg.seed_numbers, grid.settings)
-    base = runner.fit_config(cfg, ctx.mesh, **setup.fit)
-    return {
-        name: dataclasses.replace(
-            base, **setup.fit_per_model.get(name, {}), seeds=seeds, hyperparameters=hyper
+def tune(spec, cfg: Any, ctx, setup: Setup, grid: Grid, timing: dict) -> tuple[dict, dict]:
+    """Every program's trials, after checking that every program's trials fit in memory;
+    ``({key: Program}, {key: FitResult})`` over the slots (setting-major)."""
+    planned = programs(spec, cfg, ctx, setup, grid)
+    models = {key: ctx.model(setup.models[p.name]) for key, p in planned.items()}
+    for key, program in planned.items():
+        model, optimizer = trials.bound(
+            models[key], program.optimizer, program.config, program.bind
         )
-        for name in setup.models
-    }
-
-
-def tune(spec, cfg: Any, ctx, setup: Setup, grid: Grid, timing: dict) -> dict:
-    """Every model's trials, one program each, after checking that every model's
-    trials fit in memory; ``{name: FitResult}`` over the slots (setting-major)."""
-    bound = binds(spec, cfg, ctx, setup, grid)
-    configs = tuning_configs(cfg, ctx, setup, grid)
-    data = {
-        name: trials.repeat_data(_of(setup.data, name), len(grid.settings)) for name in setup.models
-    }
-    for name, config in configs.items():
-        model, optimizer = trials.bound(None, None, config, bound[name])
         start.check_memory_ahead(
-            model, optimizer, data[name], config, mesh=ctx.mesh, seed_keys=setup.seed_keys
+            model, optimizer, program.data, program.config, mesh=ctx.mesh, seed_keys=setup.seed_keys
         )
-    keys = {name + TRIALS: name for name in setup.models}
     fits = runs.train_models(
-        {key: ctx.model(setup.models[name]) for key, name in keys.items()},
+        models,
         setup.objective,
-        {key: data[name] for key, name in keys.items()},
-        {key: configs[name] for key, name in keys.items()},
-        optimizer={key: _of(setup.optimizer, name) for key, name in keys.items()},
+        {key: p.data for key, p in planned.items()},
+        {key: p.config for key, p in planned.items()},
+        optimizer={key: p.optimizer for key, p in planned.items()},
         mesh=ctx.mesh,
         workdir=ctx.workdir,
         record=ctx.record,
@@ -143,9 +193,9 @@ def tune(spec, cfg: Any, ctx, setup: Setup, grid: Grid, timing: dict) -> dict:
         callbacks=lambda key: runner.live_curves(ctx, key),
         seed_keys=setup.seed_keys,
         timing=timing,
-        bind={key: bound[name] for key, name in keys.items()},
+        bind={key: p.bind for key, p in planned.items() if p.bind is not None},
     )
-    return {name: fits[key] for key, name in keys.items()}
+    return planned, fits
 
 
 def trial_figures(history: Mapping[str, list], best_epoch: int) -> dict[str, float]:
@@ -161,18 +211,29 @@ def trial_figures(history: Mapping[str, list], best_epoch: int) -> dict[str, flo
     return out
 
 
-def trial_entries(fit: engine.FitResult, grid: Grid) -> list[dict[str, Any]]:
-    """``models.<name>.trials``: per setting, its values, its seeds and each figure of
-    ``trial_figures`` per seed (in seed order)."""
-    n = len(fit.seeds) // len(grid.settings)
-    entries = []
-    for k, setting in enumerate(grid.settings):
-        slots = range(k * n, (k + 1) * n)
-        figures = [trial_figures(fit.history[i], fit.best_epoch[i]) for i in slots]
-        per_seed = {key: [f[key] for f in figures] for key in figures[0]}
-        seeds = [fit.seeds[i] for i in slots]
-        entries.append({"hyperparameters": dict(setting), "seeds": seeds, "per_seed": per_seed})
-    return entries
+def trial_entries(
+    name: str, planned: Mapping[str, Program], fits: Mapping[str, Any], grid: Grid
+) -> list[dict[str, Any]]:
+    """``models.<name>.trials``: per setting of the grid, in grid order (over all of the
+    model's programs), its values, its seeds and each figure of ``trial_figures`` per
+    seed (in seed order)."""
+    settings = grid.traced.settings
+    by_setting = {}
+    for key, program in planned.items():
+        if program.name != name:
+            continue
+        fit = fits[key]
+        n = len(fit.seeds) // len(settings)
+        for k, setting in enumerate(settings):
+            values = {**program.choices, **setting}
+            slots = range(k * n, (k + 1) * n)
+            figures = [trial_figures(fit.history[i], fit.best_epoch[i]) for i in slots]
+            by_setting[tuple(values[g] for g in grid.names)] = {
+                "hyperparameters": {g: values[g] for g in grid.names},
+                "seeds": [fit.seeds[i] for i in slots],
+                "per_seed": {key: [f[key] for f in figures] for key in figures[0]},
+            }
+    return [by_setting[tuple(s.values())] for s in grid.settings]
 
 
 def selection_rule(spec: Experiment, config: engine.FitConfig, setup: Setup) -> tuple[str, bool]:
@@ -210,9 +271,10 @@ def retrain(
     fresh ones), with the experiment's own callbacks; ``(setup, {name: FitResult})``."""
     setup = spec.build(cfg, ctx)
     models, optimizers = {}, {}
-    for name in chosen:
-        bind = make_bind(spec, cfg, ctx, setup, name, grid)
-        models[name], optimizers[name] = bind(chosen[name])  # numbers: a plain model
+    for name, setting in chosen.items():
+        choices = {n: setting[n] for n in grid.names if n in CHOICE_NAMES}
+        bind = make_bind(spec, cfg, ctx, setup, name, grid.traced.names, choices)
+        models[name], optimizers[name] = bind(setting)  # numbers: a plain model
     base = runner.fit_config(cfg, ctx.mesh, **setup.fit)
     fits = runs.train_models(
         models,
@@ -253,6 +315,43 @@ def selected_entry(
     }
 
 
+def plan_in_words(grid: Grid, seeds: int) -> str:
+    """The tuning phase in words: the grid, its trials and programs per model."""
+    n, programs = len(grid.settings), len(grid.programs)
+    plan = f"sweep {grid.record()}: {n} settings x {seeds} seeds = {n * seeds} trials per model"
+    if programs == 1:
+        return f"{plan} in one program"
+    per = ", ".join(n for n in grid.names if n in CHOICE_NAMES)
+    return f"{plan} in {programs} programs (one per {per})"
+
+
+def choose(
+    spec: Experiment,
+    setup: Setup,
+    grid: Grid,
+    planned: Mapping[str, Program],
+    fits: Mapping[str, engine.FitResult],
+    fresh_seeds: Sequence[int],
+) -> tuple[dict, dict, dict]:
+    """Each model's ``(trials, chosen setting, selected entry)``: the setting chosen over
+    the whole grid (all of its programs) by ``selection_rule``."""
+    entries, chosen, selected = {}, {}, {}
+    for program in planned.values():
+        name = program.name
+        if name in entries:
+            continue  # the model's other programs: its trials are read together
+        entries[name] = trial_entries(name, planned, fits, grid)
+        figure, higher = selection_rule(spec, program.config, setup)
+        index, value = select(name, entries[name], figure, higher)
+        chosen[name] = grid.settings[index]
+        tuning_seeds = entries[name][index]["seeds"]
+        selected[name] = selected_entry(
+            chosen[name], figure, higher, value, tuning_seeds, fresh_seeds
+        )
+        print(f"  {name}: selected {chosen[name]} (mean {figure} {value:.4f})")
+    return entries, chosen, selected
+
+
 def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     """Tunes, selects, retrains on fresh seeds, evaluates, reports and writes
     ``results.json`` (process 0), as ``runner.run`` does for a plain run."""
@@ -263,25 +362,14 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     counts = runner.parameter_counts(setup.models)
     runner.announce(spec, cfg, ctx, setup, counts)
     fresh = dataclasses.replace(cfg, first_seed=cfg.first_seed + cfg.seeds)
-    n = len(grid.settings)
     print(
-        f"  sweep {grid.record()}: {n} settings x {cfg.seeds} seeds = {n * cfg.seeds} trials "
-        f"per model in one program; then each model's selected setting on seeds "
+        f"  {plan_in_words(grid, cfg.seeds)}; then each model's selected setting on seeds "
         f"{list(fresh.seed_numbers)}"
     )
     tuning_timing: dict[str, float] = {}
-    tuned = tune(spec, cfg, ctx, setup, grid, tuning_timing)
-    entries, chosen, selected = {}, {}, {}
-    for name, fit in tuned.items():
-        entries[name] = trial_entries(fit, grid)
-        figure, higher = selection_rule(spec, fit.config, setup)
-        index, value = select(name, entries[name], figure, higher)
-        chosen[name] = grid.settings[index]
-        selected[name] = selected_entry(
-            chosen[name], figure, higher, value, cfg.seed_numbers, fresh.seed_numbers
-        )
-        print(f"  {name}: selected {chosen[name]} (mean {figure} {value:.4f})")
-    del tuned, fit  # the trials' states leave the devices before the fresh seeds train
+    planned, tuned = tune(spec, cfg, ctx, setup, grid, tuning_timing)
+    entries, chosen, selected = choose(spec, setup, grid, planned, tuned, fresh.seed_numbers)
+    del planned, tuned  # the trials' states leave the devices before the fresh seeds train
     fresh_timing: dict[str, float] = {}
     setup, fits = retrain(spec, fresh, ctx, grid, chosen, fresh_timing)
     evaluating = time.perf_counter()

@@ -51,6 +51,14 @@ def one_trial(config: FitConfig, index: int = 0) -> dict[str, jax.Array]:
     return {k: jax.numpy.asarray(v[index]) for k, v in hyper_arrays(config).items()}
 
 
+def setting_arrays(setting: Mapping[str, float]) -> dict[str, jax.Array]:
+    """One setting's values as the scalars ``bind`` gets inside the program (``dtype``),
+    for checking a setting as its trials will run it: a builder may take a number where
+    it refuses an array (``keras_optimizer`` takes a momentum of 0 for Adam as a number,
+    never as a swept array, which could be any value)."""
+    return {k: jax.numpy.asarray(v, dtype()) for k, v in setting.items()}
+
+
 def hyper_shapes(config: FitConfig) -> dict[str, jax.ShapeDtypeStruct]:
     """Shapes of one trial's hyperparameters (scalars), for tracing a step."""
     return {name: jax.ShapeDtypeStruct((), dtype()) for name, _ in config.hyperparameters}

@@ -179,8 +179,13 @@ SWEPT_VIOLATIONS = [
     ),
     (
         "trials.1.hyperparameters.dropout",
-        "none",
-        "models.a.trials[1].hyperparameters.dropout: expected a number, got a string 'none'",
+        None,
+        "models.a.trials[1].hyperparameters.dropout: expected a number or a string, got null",
+    ),
+    (
+        "selected.hyperparameters.optimizer",
+        ["adam"],
+        "models.a.selected.hyperparameters.optimizer: expected a number or a string, got a list",
     ),
     ("trials.0.seeds", "DELETE", "models.a.trials[0].seeds: required key missing"),
     ("selected.rule", "DELETE", "models.a.selected.rule: required key missing"),
@@ -204,6 +209,15 @@ def test_a_swept_models_trials_and_selected_setting(path, value, message):
         target[int(last) if isinstance(target, list) else last] = value
     with pytest.raises(ValueError, match=re.escape(message)):
         schema.validate(record)
+
+
+def test_a_swept_choice_is_a_word_in_the_trials_and_the_selected_setting():
+    """``--sweep optimizer=adam,rmsprop``: the optimizer is a string beside the numbers."""
+    swept = copy.deepcopy(SWEPT)
+    for entry, word in zip(swept["trials"], ("adam", "rmsprop"), strict=True):
+        entry["hyperparameters"]["optimizer"] = word
+    swept["selected"]["hyperparameters"]["optimizer"] = "adam"
+    schema.validate(changed("models.a", VALID["models"]["a"] | swept))
 
 
 def test_several_problems_are_counted_the_first_named():

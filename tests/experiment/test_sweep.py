@@ -8,12 +8,13 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 
 import jax
 import numpy as np
 import pytest
 
-from rnn_attn.config import ConfigError
+from rnn_attn.config import ConfigError, field
 from rnn_attn.experiment import cli, sweep, tuning
 from rnn_attn.experiment.spec import Sweepable
 from rnn_attn.models.forecasters import make_forecaster
@@ -21,7 +22,7 @@ from rnn_attn.models.seq2seq import TokenInputs
 from rnn_attn.models.text_classifiers import PretrainedEmbedding, make_text_model
 from rnn_attn.train import optimizers
 from tests._results import check_work_dir, curves
-from tests.experiment.test_runner import TOY, ToyConfig
+from tests.experiment.test_runner import TOY, ToyConfig, build
 
 SWEEPY = dataclasses.replace(
     TOY,
@@ -133,3 +134,113 @@ def test_a_sweep_tunes_on_validation_and_reports_fresh_seeds(tmp_path, compilati
     assert len(err) == 1 and "cannot resume: the configuration differs" in err[0], err
     assert "sweep: saved {'learning_rate': [0.01, 0.03], 'dropout': [0.0, 0.3]}" in err[0]
     assert json.load(open(os.path.join(workdir, "run.json")))["config"]["sweep"]
+
+
+# An experiment whose config has an optimizer with choices, as the IMDB experiments' has.
+@dataclasses.dataclass(frozen=True)
+class ChoosyConfig(ToyConfig):
+    optimizer: str = field("adam", "the optimizer", choices=("adam", "rmsprop", "sgd"))
+    momentum: float = field(0.0, "SGD's momentum", minimum=0.0, below=1.0)
+
+
+def choosy_optimizer(cfg: ChoosyConfig):
+    return optimizers.keras_optimizer(cfg.optimizer, cfg.learning_rate, cfg.momentum)
+
+
+CHOOSY = dataclasses.replace(
+    SWEEPY,
+    name="choosy",
+    config=ChoosyConfig,
+    build=lambda cfg, ctx: dataclasses.replace(build(cfg, ctx), optimizer=choosy_optimizer(cfg)),
+    sweep=Sweepable(choosy_optimizer, ("learning_rate", "momentum"), ("dropout",)),
+)
+CHOICES = ["--sweep", "learning_rate=1e-2,3e-2", "--sweep", "optimizer=adam,rmsprop"]
+
+
+def test_an_optimizer_grid_is_words_each_setting_checked_whole():
+    cfg = ChoosyConfig().validate()
+    grid = sweep.parse(CHOOSY, cfg, ["learning_rate=1e-2,3e-2", "optimizer=sgd,adam"])
+    assert grid.record() == {"learning_rate": [0.01, 0.03], "optimizer": ["sgd", "adam"]}
+    assert grid.settings[1] == {"learning_rate": 0.01, "optimizer": "adam"}
+    assert grid.programs == [{"optimizer": "sgd"}, {"optimizer": "adam"}]
+    assert grid.traced.settings == [{"learning_rate": 0.01}, {"learning_rate": 0.03}]
+    assert sweep.parse(SWEEPY, ToyConfig(), GRID[1::2]).programs == [{}]
+    alone = sweep.parse(CHOOSY, cfg, ["optimizer=rmsprop,sgd"])  # the slots are seeds
+    assert alone.traced.settings == [{}] and len(alone.programs) == 2
+    assert "optimizer (one program per value: adam, rmsprop, sgd)" in sweep.help_text(CHOOSY)
+    with pytest.raises(ConfigError, match="'adagrad' is not a choice of --optimizer; expected"):
+        sweep.parse(CHOOSY, cfg, ["optimizer=adam,adagrad"])
+    with pytest.raises(ConfigError, match="repeats the value adam"):
+        sweep.parse(CHOOSY, cfg, ["optimizer=adam,adam"])
+    with pytest.raises(ConfigError, match="e.g. optimizer=adam,rmsprop"):
+        sweep.parse(CHOOSY, cfg, ["optimizer="])
+    with pytest.raises(ConfigError, match="sweepy's config has no --optimizer with choices"):
+        sweep.parse(SWEEPY, ToyConfig(), ["optimizer=adam"])
+    with pytest.raises(ConfigError, match=r"optimizer=sgd, learning_rate=0: --learning-rate"):
+        sweep.parse(CHOOSY, cfg, ["optimizer=sgd,adam", "learning_rate=1e-2,0"])
+
+
+def test_a_swept_momentum_is_refused_for_an_optimizer_without_one(tmp_path, capsys):
+    """Inside the program a swept momentum is an array, which Adam and RMSprop refuse
+    even where every value is 0: one error line before anything trains."""
+    workdir = tmp_path / "run"
+    argv = ["--workdir", str(workdir), "--models", "gru", "--sweep", "optimizer=sgd,rmsprop"]
+    assert cli.main(CHOOSY, [*argv, "--sweep", "momentum=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --sweep optimizer=rmsprop, momentum=0: "), (
+        err
+    )
+    assert "momentum 0.0 applies to the optimizer 'sgd' only, not 'rmsprop'" in err[0]
+    assert not (workdir / "checkpoints").exists()
+
+
+def plain_val_mae(tmp_path, optimizer: str, learning_rate: str) -> list[float]:
+    """VALIDATION MAE at the best epoch per seed of a plain run of one setting."""
+    workdir = str(tmp_path / f"plain_{optimizer}_{learning_rate}")
+    argv = ["--workdir", workdir, "--seeds", "2", "--models", "gru", "--no-progress"]
+    argv += ["--optimizer", optimizer, "--learning-rate", learning_rate]
+    assert cli.main(CHOOSY, argv) == 0
+    return check_work_dir(workdir)["models"]["gru"]["per_seed"]["val_mae_best"]
+
+
+def test_an_optimizer_sweep_runs_a_program_per_optimizer(tmp_path, compilations, capsys):
+    workdir = str(tmp_path / "run")
+    argv = ["--workdir", workdir, "--seeds", "2", "--models", "gru", "--no-progress", *CHOICES]
+    assert cli.main(CHOOSY, argv) == 0
+    # One training program per optimizer (4 trials each), one for the fresh seeds.
+    assert compilations() == 3
+    record = check_work_dir(workdir)  # the schema takes the optimizer's word
+    assert record["config"]["sweep"] == {
+        "learning_rate": [0.01, 0.03],
+        "optimizer": ["adam", "rmsprop"],
+    }
+    model = record["models"]["gru"]
+    settings = [t["hyperparameters"] for t in model["trials"]]
+    assert settings == sweep.parse(CHOOSY, ChoosyConfig(), CHOICES[1::2]).settings
+    assert settings[1] == {"learning_rate": 0.01, "optimizer": "rmsprop"}
+    means = [np.mean(t["per_seed"]["val_mae_best"]) for t in model["trials"]]
+    assert model["selected"]["hyperparameters"] == settings[int(np.argmin(means))]
+    for program in ("gru.trials.adam", "gru.trials.rmsprop"):
+        assert os.path.isdir(os.path.join(workdir, "checkpoints", program))
+        assert (
+            len({t.split("/")[1] for t in curves(os.path.join(workdir, "tensorboard", program))})
+            == 4
+        )
+    assert "4 settings x 2 seeds = 8 trials per model in 2 programs (one per optimizer)" in (
+        capsys.readouterr().out
+    )
+    # A trial's figures are those of a plain run of its optimizer, rate and seeds.
+    for k, (optimizer, rate) in ((0, ("adam", "1e-2")), (3, ("rmsprop", "3e-2"))):
+        trial = model["trials"][k]
+        assert trial["hyperparameters"] == {"learning_rate": float(rate), "optimizer": optimizer}
+        plain = plain_val_mae(tmp_path, optimizer, rate)
+        np.testing.assert_allclose(trial["per_seed"]["val_mae_best"], plain, rtol=1e-5)
+
+    # Killed before the rmsprop trials and the fresh seeds trained: the resume trains
+    # them (the adam trials restored) and reports the same.
+    for done in ("gru.trials.rmsprop", "gru"):
+        shutil.rmtree(os.path.join(workdir, "checkpoints", done))
+    os.remove(os.path.join(workdir, "results.json"))
+    assert cli.main(CHOOSY, [*argv, "--resume"]) == 0
+    again = json.load(open(os.path.join(workdir, "results.json")))["models"]["gru"]
+    assert again["trials"] == model["trials"] and again["per_seed"] == model["per_seed"]
