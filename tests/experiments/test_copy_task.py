@@ -76,6 +76,8 @@ def _train(cfg, mesh, *, workdir=None, resume=False, record=None, callbacks=None
     return runner.train(cfg, ctx, setup)
 
 
+@pytest.mark.slow  # 2 models compiled and trained 300 steps; learning on this task is also
+# checked by the slow tier's --local run, the compiled test by tests/train/test_sampled_test.py
 def test_short_training_lowers_the_loss():
     cfg = _small_config()
     mesh = _mesh(cfg)

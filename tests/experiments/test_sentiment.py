@@ -285,16 +285,16 @@ def test_an_imdb_sweep_reports_the_selected_setting_on_test_reviews(tmp_path, mo
     """``--sweep`` under ``--validation split``: the setting is chosen on the held-out
     training reviews, and the selected setting's fresh seeds are scored once on the TEST
     reviews at their best epoch (``test_accuracy_best``, ``test_loss_best``)."""
-    from experiments.imdb_attention.train import EXPERIMENT
+    from experiments.imdb.train import EXPERIMENT
     from rnn_attn.experiment.cli import main
 
     monkeypatch.setenv("RNN_ATTN_CACHE", str(tmp_path / "cache"))
     workdir = str(tmp_path / "run")
     args = _attention_args(_data_dir(tmp_path), workdir)
     args[args.index("--epochs") + 1] = "1"
-    sweep = ["--models", "bilstm", "--validation", "split", "--validation-split", "0.25"]
+    sweep = ["--model", "embedding_flatten", "--validation", "split", "--validation-split", "0.25"]
     assert main(EXPERIMENT, [*args, *sweep, "--sweep", "learning_rate=1e-3,1e-2"]) == 0
-    model = check_work_dir(workdir)["models"]["bilstm"]
+    model = check_work_dir(workdir)["models"]["embedding_flatten"]
     assert model["selected"]["seeds"] == [2, 3] and model["seeds"] == [2, 3]
     assert all("test_accuracy_best" not in t["per_seed"] for t in model["trials"])
     for figure in ("test_accuracy_best", "test_loss_best"):

@@ -13,6 +13,7 @@ from rnn_attn.interop.flax_linen import (
     KerasSimpleRNNCell,
 )
 from rnn_attn.nn import recurrent
+from tests._tiers import tiered
 
 # In float64 (the suite enables x64): Flax's scan projects each step's inputs where ours
 # projects them all at once, so in float32 the sums round differently (~1e-6 relative).
@@ -35,7 +36,7 @@ def _close(a, b, tol=1e-6):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("kind", tiered(sorted(CELLS), ["lstm"]))  # the rest: slow tier
 def test_nn_rnn_over_a_linen_cell_is_the_functional_layer(kind):
     cell = CELLS[kind]()
     layer = nn.RNN(cell)
@@ -57,7 +58,7 @@ def test_nn_rnn_over_a_linen_cell_is_the_functional_layer(kind):
     _close(jax.grad(linen_loss)(params), jax.grad(functional_loss)(params))
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("kind", tiered(sorted(CELLS), ["gru_reset_before"]))
 def test_right_padding_reverse_and_bidirectional_agree_with_the_functional_layers(kind):
     cell = CELLS[kind]()
     functional = cell.functional()
@@ -100,7 +101,7 @@ def _mask(padding):
     return jnp.asarray(mask)
 
 
-@pytest.mark.parametrize("kind", sorted(CELLS))
+@pytest.mark.parametrize("kind", tiered(sorted(CELLS), ["gru"]))
 def test_keras_rnn_takes_any_mask(kind):
     cell = CELLS[kind]()
     x = _inputs(5)
@@ -189,11 +190,14 @@ def test_document_models_as_flax_modules_count_keras_parameters():
 
 
 # Every cell with concat; the other merge modes (one function, after both directions) on
-# the LSTM.
+# the LSTM (the README's command runs two of these cases, the slow tier the rest).
 @pytest.mark.parametrize(
     "kind, merge_mode",
-    [(kind, "concat") for kind in sorted(CELLS)]
-    + [("lstm", mode) for mode in ("sum", "mul", "ave")],
+    tiered(
+        [(kind, "concat") for kind in sorted(CELLS)]
+        + [("lstm", mode) for mode in ("sum", "mul", "ave")],
+        [("simple_rnn", "concat"), ("lstm", "mul")],
+    ),
 )
 def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
     from rnn_attn.interop.flax_linen import KerasBidirectional
@@ -224,7 +228,7 @@ def test_keras_bidirectional_with_masks_and_merge_modes(kind, merge_mode):
         _close(linen_grad(p, mask), our_grad(p, mask), tol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("kind", tiered(["lstm", "gru"], ["gru"]))
 def test_cells_drop_out_as_keras_under_nn_rnn(kind):
     """With the 'dropout' rng not split over steps, a cell's masks are the same at every
     step: the functional layer's dropout for the same key, exactly."""

@@ -6,6 +6,8 @@ A ``where`` that only discards a masked step's result is not enough: on the way 
 zero cotangent meets the step's NaN (``0 * NaN = NaN``). The layers zero masked inputs
 before any arithmetic; these tests failed before they did."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +24,7 @@ from rnn_attn.nn.recurrent import (
     rnn,
     scan_projected,
 )
+from tests._tiers import covering, tiered
 
 B, T, F = 3, 6, 4
 LENGTHS = np.array([6, 3, 1])
@@ -59,9 +62,15 @@ def assert_nan_padding_is_harmless(fn, args_nan, args_zero):
     np.testing.assert_allclose(out_nan, out_zero, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("choice", ["generic", "fused"])
-@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
-@pytest.mark.parametrize("pre", [False, True])
+RNN_CASES = list(
+    itertools.product([False, True], ["lstm", "gru", "simple_rnn"], ["generic", "fused"])
+)
+# The default tier: every cell, both paddings, both paths, the fused LSTM kernel included.
+RNN_DEFAULT = [(False, "lstm", "fused"), (True, "lstm", "generic"), (True, "gru", "fused")]
+RNN_DEFAULT += [(False, "simple_rnn", "generic")]
+
+
+@pytest.mark.parametrize("pre, kind, choice", tiered(RNN_CASES, RNN_DEFAULT))
 def test_rnn_nan_padding_gives_finite_gradients(kind, choice, pre):
     cell = cells.make_cell(kind, 5)
     params = cell.init(jax.random.PRNGKey(1), F)
@@ -109,8 +118,13 @@ def test_the_fused_kernel_itself_ignores_nan_at_masked_steps():
     assert_nan_padding_is_harmless(fn, (kernel, proj_nan), (kernel, proj_zero))
 
 
-@pytest.mark.parametrize("choice", ["generic", "fused"])
-@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "kind, choice",
+    tiered(
+        itertools.product(["lstm", "gru"], ["generic", "fused"]),
+        [("lstm", "fused"), ("gru", "generic")],
+    ),
+)
 def test_bidirectional_nan_padding_gives_finite_gradients(kind, choice):
     cell = cells.make_cell(kind, 5)
     params = init_bidirectional(jax.random.PRNGKey(4), cell, cell, F)
@@ -124,8 +138,9 @@ def test_bidirectional_nan_padding_gives_finite_gradients(kind, choice):
         assert_nan_padding_is_harmless(fn, (params, x_nan), (params, x_zero))
 
 
-@pytest.mark.parametrize("choice", ["generic", "default"])
-@pytest.mark.parametrize("return_sequences", [True, False])
+@pytest.mark.parametrize(
+    "return_sequences, choice", covering([True, False], ["generic", "default"])
+)
 def test_embedded_bidirectional_nan_padding_row_gives_finite_gradients(choice, return_sequences):
     """The padding token's embedding row (token 0, masked) is NaN; the words' rows are
     not. ``default`` runs the fused embedded kernel."""
@@ -161,8 +176,9 @@ def test_embedded_bidirectional_nan_padding_row_gives_finite_gradients(choice, r
     np.testing.assert_allclose(out_nan, out_zero, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["bahdanau", "luong_dot", "luong_general"])
-@pytest.mark.parametrize("pre", [False, True])
+@pytest.mark.parametrize(
+    "pre, kind", covering([False, True], ["bahdanau", "luong_dot", "luong_general"])
+)
 def test_attention_decoder_nan_padding_gives_finite_gradients(kind, pre):
     decoder = attention.AttentionDecoder(F if kind == "luong_dot" else 6, 5, attention=kind)
     params = decoder.init(jax.random.PRNGKey(8), F)
