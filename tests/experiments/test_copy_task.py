@@ -200,38 +200,27 @@ def test_cli_unwritable_workdir(tmp_path):
 
 
 def test_cli_end_to_end(tmp_path, capsys):
-    result = _run_cli(
-        "--workdir",
-        str(tmp_path),
-        "--seeds",
-        "2",
-        "--steps",
-        "40",
-        "--checkpoint-every",
-        "20",
-        "--units",
-        "16",
-        "--cardinality",
-        "6",
-        "--eval-examples",
-        "20",
-        "--no-progress",
-        "--spot-checks",
-        "3",
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Expected:" in result.stdout and "Welch" in result.stdout
+    """The command line in this process (the module's entry point runs as a subprocess in
+    ``test_cli_unwritable_workdir``)."""
+    # _small_config's sizes: the compiled steps are shared with the other tests here
+    sizes = ["--units", "32", "--cardinality", "8", "--eval-examples", "50", "--batch-size", "4"]
+    argv = ["--workdir", str(tmp_path), "--seeds", "2", "--steps", "200", *sizes]
+    argv += ["--checkpoint-every", "100", "--no-progress", "--spot-checks", "3"]
+    code = main(copy_task.EXPERIMENT, argv)
+    result = capsys.readouterr()
+    assert code == 0, result.err
+    assert "Expected:" in result.out and "Welch" in result.out
     results = check_work_dir(str(tmp_path))  # the schema, and a TensorBoard curve per seed
     for name in ("baseline", "attention"):
         per_seed = results["models"][name]["per_seed"]["test_exact_match"]
         assert len(per_seed) == 2
-    assert results["config"]["steps"] == 40
+    assert results["config"]["steps"] == 200
     for png in ("accuracy_by_seed.png", "attention_weights.png", "train_loss.png"):
         assert (tmp_path / png).stat().st_size > 1000
     assert (tmp_path / "checkpoints" / "attention").is_dir()
     # Running again into the same work dir without --resume is refused, nothing lost.
     assert (
-        main(copy_task.EXPERIMENT, ["--workdir", str(tmp_path), "--seeds", "2", "--steps", "40"])
+        main(copy_task.EXPERIMENT, ["--workdir", str(tmp_path), "--seeds", "2", "--steps", "200"])
         == 2
     )
     assert "pass --resume" in capsys.readouterr().err

@@ -70,6 +70,21 @@ def _run(module, *args, env_extra=None):
     )
 
 
+def _in_process(experiment, *args, capsys, monkeypatch):
+    """``experiment`` run as its module would be, in this process (the module's own entry
+    point is run as a subprocess by ``test_imdb_single_model_uses_its_document_recipe``
+    and ``test_help_lists_every_flag``): ``returncode``, ``stdout``, ``stderr``."""
+    import types
+
+    from rnn_attn.experiment.cli import main
+
+    workdir = args[list(args).index("--workdir") + 1]
+    monkeypatch.setenv("RNN_ATTN_CACHE", os.path.join(workdir, "cache"))
+    code = main(experiment, list(args))
+    out = capsys.readouterr()
+    return types.SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
 def _attention_args(data, workdir: str) -> list[str]:
     """A tiny imdb_attention run: 2 seeds x 2 epochs of 3 steps."""
     sizes = ["--num-words", "30", "--maxlen", "8", "--epochs", "2", "--seeds", "2"]
@@ -85,10 +100,12 @@ def _attention_args(data, workdir: str) -> list[str]:
     ]
 
 
-def test_imdb_attention_end_to_end(tmp_path):
+def test_imdb_attention_end_to_end(tmp_path, capsys, monkeypatch):
+    from experiments.imdb_attention.train import EXPERIMENT
+
     workdir = str(tmp_path / "run")
     args = _attention_args(_data_dir(tmp_path), workdir)
-    done = _run("experiments.imdb_attention", *args)
+    done = _in_process(EXPERIMENT, *args, capsys=capsys, monkeypatch=monkeypatch)
     assert done.returncode == 0, done.stderr[-3000:]
     results = check_work_dir(workdir)
     for name in ("bilstm", "bilstm_attention"):
@@ -232,15 +249,17 @@ def test_help_lists_every_flag():
         assert flag in done.stdout
 
 
-def test_imdb_glove_end_to_end(tmp_path):
+def test_imdb_glove_end_to_end(tmp_path, capsys, monkeypatch):
     import gzip
+
+    from experiments.imdb_glove.train import EXPERIMENT
 
     data = _data_dir(tmp_path)
     with gzip.open(data / "glove.txt.gz", "wt") as f:
         f.write("great 0.5 0.1 -0.2\nawful -0.5 0.2 0.1\nfilm 0.0 0.3 0.3\n")
     workdir = str(tmp_path / "run")
-    done = _run(
-        "experiments.imdb_glove",
+    done = _in_process(
+        EXPERIMENT,
         "--workdir",
         workdir,
         "--data-dir",
@@ -260,6 +279,8 @@ def test_imdb_glove_end_to_end(tmp_path):
         "--seeds",
         "2",
         "--no-progress",
+        capsys=capsys,
+        monkeypatch=monkeypatch,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "GloVe: 3 of 19 words found" in done.stdout
@@ -268,8 +289,8 @@ def test_imdb_glove_end_to_end(tmp_path):
     assert len(results["models"]["learned"]["per_seed"]["val_accuracy_best"]) == 2
     ragged = data / "ragged.txt"
     ragged.write_text("great 0.5 0.1 -0.2\nawful -0.5 0.2\n")
-    bad = _run(
-        "experiments.imdb_glove",
+    bad = _in_process(
+        EXPERIMENT,
         "--workdir",
         str(tmp_path / "w2"),
         "--data-dir",
@@ -277,6 +298,8 @@ def test_imdb_glove_end_to_end(tmp_path):
         "--glove",
         str(ragged),
         "--no-progress",
+        capsys=capsys,
+        monkeypatch=monkeypatch,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and "line 2" in bad.stderr
 
