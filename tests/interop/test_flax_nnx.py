@@ -70,13 +70,21 @@ def test_params_load_into_a_cell():
 
 @pytest.mark.parametrize(
     "kind",
-    # lstm, with every merge mode, stands for the wrappers in the default tier; the other
-    # cells (the wrappers do not depend on the cell) in the slow one
-    [k if k == "lstm" else pytest.param(k, marks=pytest.mark.slow) for k in sorted(CELLS)],
+    # lstm (concat and mul) stands for the wrappers in the default tier; the other cells
+    # (the wrappers do not depend on the cell) and merge modes in the slow one
+    [
+        k if k == "lstm" else pytest.param(k, marks=pytest.mark.slow)
+        for k in (*sorted(CELLS), "lstm_all_merges")
+    ],
 )
 def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
     from rnn_attn.interop.flax_nnx import KerasBidirectional, KerasRNN
 
+    # the LSTM with two merge modes by default; the slow tier's cases add the other two
+    merge_modes = {"lstm": ("concat", "mul"), "lstm_all_merges": ("concat", "sum", "ave")}.get(
+        kind, ("concat",)
+    )
+    kind = kind.removesuffix("_all_merges")
     x = jax.random.normal(jax.random.PRNGKey(2), (BATCH, TIME, FEATURES), jnp.float64)
     rows = np.arange(TIME)[None, :]
     masks = {
@@ -94,7 +102,6 @@ def test_nnx_keras_layers_take_any_mask_and_merge_mode(kind):
             lambda p, mask: jnp.sum(recurrent.rnn(forward.functional, p, x, mask=mask)[0] ** 2)
         )
     )
-    merge_modes = ("concat", "sum", "mul", "ave") if kind == "lstm" else ("concat",)
     rnns = {
         reverse: KerasRNN(forward, reverse=reverse, return_sequences=False)
         for reverse in (False, True)
