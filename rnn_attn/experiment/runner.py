@@ -21,13 +21,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from rnn_attn import seed_sources
-from rnn_attn.analysis import stats, variance
+from rnn_attn.analysis import stats
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.analysis.schema import SCHEMA_VERSION
-from rnn_attn.config import MAX_SEEDS
-from rnn_attn.experiment import data_identity
-from rnn_attn.experiment.spec import Chance, Experiment, Setup
+from rnn_attn.experiment import data_identity, findings
+from rnn_attn.experiment.spec import Experiment, Setup
 from rnn_attn.seed_sources import SOURCES
 from rnn_attn.train import engine, runs
 
@@ -175,10 +173,12 @@ def model_entries(
         if setup.test is not None:
             entry["per_seed"] = {**entry["per_seed"], **test_figures(fit, setup.test)}
         entry.setdefault("summary", summarize(spec, entry["per_seed"]))
-        decomposed = variance_by_source(spec, cfg, entry)
+        decomposed = findings.variance_by_source(spec, cfg, entry)
         if decomposed:
             entry["variance_by_source"] = decomposed
-        marked = learned_nothing(spec.chance(cfg, setup, name) if spec.chance else None, entry)
+        marked = findings.learned_nothing(
+            spec.chance(cfg, setup, name) if spec.chance else None, entry
+        )
         if marked is not None:
             entry["learned_nothing"] = marked
         models[name] = entry
@@ -190,72 +190,6 @@ def test_figures(fit: engine.FitResult, split: Any) -> dict[str, list[float]]:
     ``{"test_<metric>_best": [one per seed]}``."""
     rows = fit.evaluate(split, fit.config.eval_batch_size or fit.config.batch_size)
     return {f"{key}_best": [row[key] for row in rows] for key in rows[0]}
-
-
-def crossed_sources(cfg: Any) -> list[str] | None:
-    """The two sources the run's ``--seeds-by-source`` grid crosses (None: no such grid)."""
-    if not cfg.seeds_by_source:
-        return None
-    return seed_sources.crossed(seed_sources.parse_grid(cfg.seeds_by_source, max_runs=MAX_SEEDS))
-
-
-def variance_by_source(spec: Experiment, cfg: Any, entry: Mapping[str, Any]) -> dict | None:
-    """Each summarized metric's variance split between the two crossed sources and the
-    residual (``analysis.variance``); None without a grid that crosses two sources."""
-    crossed = crossed_sources(cfg)
-    if crossed is None:
-        return None
-    per_seed = entry["per_seed"]
-    metrics = spec.summarize if spec.summarize is not None else list(per_seed)
-    return variance.of_model(per_seed, entry["seeds_by_source"], crossed, metrics)
-
-
-def print_variance(cfg: Any, models: Mapping[str, dict]) -> None:
-    """The variance by source of each model's decomposed metrics, one line each."""
-    if not cfg.seeds_by_source:
-        return
-    counts = seed_sources.parse_grid(cfg.seeds_by_source, max_runs=MAX_SEEDS)
-    grid = seed_sources.describe_grid(counts)
-    if seed_sources.crossed(counts) is None:
-        print(f"\nSeeds by source {grid}: no variance decomposition (it needs two sources crossed)")
-        return
-    print(f"\nVariance by source, {grid} runs (share of one run's variance [95% interval]):")
-    for name, entry in models.items():
-        for metric, result in entry.get("variance_by_source", {}).items():
-            print(f"  {name} {metric}: {variance.format_decomposition(result)}")
-
-
-def learned_nothing(chance: Chance | None, entry: Mapping[str, Any]) -> dict | None:
-    """``{"metric", "chance", "margin", "seeds"}``: the seeds of a model entry whose
-    ``chance.metric`` is at most ``chance.level + chance.margin`` (None: no such seed)."""
-    if chance is None or chance.metric not in entry["per_seed"]:
-        return None
-    values = entry["per_seed"][chance.metric]
-    limit = chance.level + chance.margin
-    seeds = [
-        seed
-        for seed, value in zip(entry["seeds"], values, strict=True)
-        if value is not None and value <= limit
-    ]
-    if not seeds:
-        return None
-    return {
-        "metric": chance.metric,
-        "chance": chance.level,
-        "margin": round(chance.margin, 6),
-        "seeds": seeds,
-    }
-
-
-def print_learned_nothing(models: Mapping[str, dict]) -> None:
-    """One line per model marked ``learned_nothing``."""
-    for name, entry in models.items():
-        mark = entry.get("learned_nothing")
-        if mark:
-            print(
-                f"  {name}: learned nothing with seeds {mark['seeds']} of {entry['seeds']}: "
-                f"{mark['metric']} at chance ({mark['chance']:.4g} + {mark['margin']:.3g})"
-            )
 
 
 def envelope(
@@ -296,8 +230,8 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     timing["evaluate_seconds"] = round(time.perf_counter() - evaluating, 3)
     if not ctx.primary:  # process 0 writes the report and the files
         return results
-    print_learned_nothing(results["models"])
-    print_variance(cfg, results["models"])
+    findings.print_learned_nothing(results["models"])
+    findings.print_variance(cfg, results["models"])
     results["files"] = dict(spec.report(cfg, ctx, setup, results, fits)) if spec.report else {}
     results["timing"] = {"total_seconds": round(time.perf_counter() - start, 3), **timing}
     path = write_results(ctx.workdir, results)

@@ -42,7 +42,7 @@ import numpy as np
 
 from rnn_attn.analysis.results import print_written, write_results
 from rnn_attn.errors import ConfigError, DegenerateRunError
-from rnn_attn.experiment import runner
+from rnn_attn.experiment import findings, runner
 from rnn_attn.experiment.spec import Experiment, Setup
 from rnn_attn.experiment.sweep import CHOICE_NAMES, Grid, shown
 from rnn_attn.train import engine, runs, start, trials
@@ -385,7 +385,7 @@ def run(spec: Experiment, cfg: Any, ctx) -> dict[str, Any]:
     timing["evaluate_seconds"] = round(time.perf_counter() - evaluating, 3)
     if not ctx.primary:
         return results
-    runner.print_learned_nothing(results["models"])
+    findings.print_learned_nothing(results["models"])
     results["files"] = dict(spec.report(fresh, ctx, setup, results, fits)) if spec.report else {}
     results["timing"] = {"total_seconds": round(time.perf_counter() - began, 3), **timing}
     path = write_results(ctx.workdir, results)

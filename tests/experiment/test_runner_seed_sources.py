@@ -12,7 +12,7 @@ import pytest
 
 from rnn_attn.analysis import schema
 from rnn_attn.config import ConfigError
-from rnn_attn.experiment import cli, runner
+from rnn_attn.experiment import cli, findings, runner
 from rnn_attn.parallel.mesh import make_mesh
 from rnn_attn.train import workdir as workdirs
 from tests._results import check_work_dir, minimal_record
@@ -68,9 +68,9 @@ def test_the_fit_configuration_carries_each_runs_sources():
     fit = runner.fit_config(grid, make_mesh(4))
     assert fit.seeds == (3, 4, 5, 6)
     assert fit.sources == ((3, 3, 3), (3, 3, 4), (3, 4, 3), (3, 4, 4))
-    assert runner.crossed_sources(grid) == ["data", "dropout"]
+    assert findings.crossed_sources(grid) == ["data", "dropout"]
     plain = runner.fit_config(ToyConfig(seeds=2).validate(), make_mesh(2))
-    assert plain.sources == () and runner.crossed_sources(ToyConfig()) is None
+    assert plain.sources == () and findings.crossed_sources(ToyConfig()) is None
 
 
 def _models(**per_model) -> dict:

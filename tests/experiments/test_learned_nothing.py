@@ -13,7 +13,7 @@ import pytest
 from experiments.copy_task import train as copy_task
 from experiments.vanishing_gradients import train as vg
 from rnn_attn.analysis import schema
-from rnn_attn.experiment import runner
+from rnn_attn.experiment import findings
 from rnn_attn.experiment.cli import main
 from rnn_attn.experiment.spec import Chance
 
@@ -22,15 +22,15 @@ def test_seeds_at_chance_are_listed_with_the_chance_level_and_margin():
     chance = Chance("test_accuracy", 0.125, 1024)
     assert chance.margin == pytest.approx(3 * (0.125 * 0.875 / 1024) ** 0.5)
     entry = {"seeds": [0, 1, 2], "per_seed": {"test_accuracy": [0.13, 0.99, None]}}
-    assert runner.learned_nothing(chance, entry) == {
+    assert findings.learned_nothing(chance, entry) == {
         "metric": "test_accuracy",
         "chance": 0.125,
         "margin": round(chance.margin, 6),
         "seeds": [0],
     }
     entry["per_seed"]["test_accuracy"] = [0.5, 0.99, 0.9]
-    assert runner.learned_nothing(chance, entry) is None
-    assert runner.learned_nothing(None, entry) is None
+    assert findings.learned_nothing(chance, entry) is None
+    assert findings.learned_nothing(None, entry) is None
 
 
 def test_the_schema_takes_the_mark_and_checks_its_shape():
