@@ -11,8 +11,9 @@ relu) -> Dense(1, sigmoid); RMSprop; batch 32; 20 epochs. `glove_frozen` starts 
 embedding from GloVe 6B vectors and freezes it, `learned` trains it from Keras's uniform
 init. The lecture uses 100-dimensional GloVe; ../shared/data has the 50-dimensional
 vectors (the 20,000 most frequent IMDB words), so the embedding is 50 wide. The lecture
-reports that with so few samples the pretrained model validates better (around 0.56
-vs 0.52 accuracy, both heavily overfit); here both are measured over seeds and compared.
+prints no accuracy for these models; Chollet's book, which it follows, reports that with
+so few samples the pretrained model validates better (around 0.56 vs 0.52 accuracy, both
+heavily overfit, on its own 200 reviews); here both are measured over seeds and compared.
 
 Writes to --workdir: results.json (config, models.<name>.per_seed.<metric>, histories,
 statistics), history.png, accuracy_by_seed.png, Orbax checkpoints per epoch.

@@ -23,9 +23,9 @@ from rnn_attn.train.engine import FitData
 from rnn_attn.train.feed import Split
 
 REFERENCE = (
-    "document 002 (Chollet 6.1.3): pretrained GloVe 100d frozen vs learned embedding, "
-    "200 training samples, maxlen 100; qualitative: pretrained ~0.56 validation "
-    "accuracy, learned ~0.52, both overfit"
+    "document 002 (after Chollet 6.1.3): pretrained GloVe 100d frozen vs learned embedding, "
+    "200 training samples, maxlen 100; the lecture prints no figure; Chollet's book: "
+    "pretrained ~0.56 validation accuracy, learned ~0.52, both overfit"
 )
 
 
