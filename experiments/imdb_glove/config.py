@@ -10,11 +10,11 @@ for each seed a shuffle of the labelled training reviews picks 200 training and 
 
 Trains 20 epochs, as the lecture. Expected result (3 seeds, the 2-core CPU, under a
 minute): frozen GloVe ahead of the learned embedding (Chollet's book: about 0.56 vs
-0.52; the lecture prints none), both models fitting their 200 reviews almost perfectly; with the earlier default of 10
-epochs the best-epoch VALIDATION accuracies were 58.6% [55.1, 62.2] and 52.3% [51.6,
-53.1]. docs/results.md has the 20-epoch figures. ``--local`` (2 seeds,
-3 epochs, 2,000 validation reviews) checks the pipeline in about 25 s: best-epoch
-VALIDATION accuracy 52.5% and 58.8% (frozen GloVe) vs 51.3% and 50.1% (learned).
+0.52; the lecture prints none), both models fitting their 200 reviews almost perfectly;
+with the earlier default of 10 epochs the best-epoch VALIDATION accuracies were 58.6%
+[55.1, 62.2] and 52.3% [51.6, 53.1]. docs/results.md has the 20-epoch figures.
+``--local`` (2 seeds, 3 epochs, 2,000 validation reviews) checks the pipeline in about
+25 s: best-epoch VALIDATION accuracy 52.5% and 58.8% (frozen GloVe) vs 51.3% and 50.1% (learned).
 """
 
 from __future__ import annotations
