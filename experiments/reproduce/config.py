@@ -255,6 +255,46 @@ def _char(cell: str, what: str, versus: str = "") -> Recipe:
     )
 
 
+def _doc003_sweep(
+    suffix: str, title: str, grid: tuple[str, ...], labels: tuple[str, ...]
+) -> Recipe:
+    """Document 003's question as a sweep of its model (issue 30): every setting of
+    ``grid`` (``--sweep`` values, the settings in ``labels``' order; the last is the
+    document's model) trained on the same 3 tuning seeds, its best-epoch VALIDATION
+    accuracy on the held-out training reviews compared seed by seed with the document's
+    setting; the selected setting's TEST accuracy on 3 fresh seeds."""
+    trial = "models.lstm_regularized.trials.{}.per_seed.val_accuracy_best"
+    reference = len(labels) - 1
+    figures = tuple(
+        Figure(
+            f"{label}: VALIDATION accuracy, best epoch (tuning seeds)",
+            trial.format(i),
+            "- (says: did not help)" if i != reference else "-",
+            versus="" if i == reference else trial.format(reference),
+        )
+        for i, label in enumerate(labels)
+    )
+    selected = Figure(
+        "the selected setting: TEST accuracy at its best epoch (fresh seeds)",
+        _per_seed("lstm_regularized", "test_accuracy_best"),
+    )
+    sweep = tuple(a for g in grid for a in ("--sweep", g))
+    common = ("--model", "lstm_regularized", "--validation", "split", *sweep)
+    return Recipe(
+        f"003_lstm_{suffix}_sweep",
+        "003",
+        title,
+        "imdb",
+        (*common, "--seeds", "3"),
+        (*common, "--seeds", "2", "--maxlen", "20", "--batch-size", "128"),
+        (*figures, selected),
+        "the document's recipe but validated on the last 5,000 training reviews "
+        "(a sweep chooses on data apart from the test reviews); each setting compared "
+        "with the document's (the last) on the same tuning seeds",
+        plots=("accuracy_by_seed",),
+    )
+
+
 VANISHING_CONFIGS = (
     "simple_rnn",
     "simple_rnn_normal_init",
@@ -457,6 +497,31 @@ RECIPES: tuple[Recipe, ...] = (
         ),
         "the document's model without L1L2(0.01, 0.01)",
         plots=("accuracy_by_seed",),
+    ),
+    _doc003_sweep(
+        "dropout",
+        "ablation as a sweep: the dropout rate",
+        ("dropout=0,0.5,0.2",),
+        ("dropout 0", "dropout 0.5", "dropout 0.2 (the document's)"),
+    ),
+    _doc003_sweep(
+        "l1l2",
+        "ablation as a sweep: the bias penalty L1L2(l1, l2)",
+        ("bias_l1=0,0.01", "bias_l2=0,0.01"),
+        ("no penalty", "L1L2(0, 0.01)", "L1L2(0.01, 0)", "L1L2(0.01, 0.01) (the document's)"),
+    ),
+    _doc003_sweep(
+        "optimizer",
+        "ablation as a sweep: RMSprop and SGD beside Adam, two learning rates each",
+        ("optimizer=rmsprop,sgd,adam", "learning_rate=1e-2,1e-3"),
+        (
+            "RMSprop 1e-2",
+            "RMSprop 1e-3",
+            "SGD 1e-2",
+            "SGD 1e-3",
+            "Adam 1e-2",
+            "Adam 1e-3 (the document's)",
+        ),
     ),
     _char("lstm", "character-level LSTM(128), Alice in Wonderland"),
     _char("simple_rnn", "the same with SimpleRNN(128)", versus="003_char_lstm:char_lstm"),

@@ -63,17 +63,25 @@ def prediction_cell(values: Any, figure: Figure) -> str:
 
 def _seeded_figure(results: Mapping | None, path: str, row: str, scale: float):
     """``(model, scaled per-seed values, seeds, seeds by source or None)`` of a per-seed
-    figure at ``path``."""
+    figure at ``path``; a sweep's trial (``models.M.trials.K...``) is named by its setting
+    and has its own seeds."""
     if results is None:
         raise ValueError(f"row {row} has not run")
     values = lookup(results, path)
     if not path.startswith("models.") or not isinstance(values, list):
         raise ValueError(f"{path} is not a model's per-seed figure")
-    model = path.split(".")[1]
+    parts = path.split(".")
     if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
         raise ValueError(f"{row}: {path} has a seed without a figure")
-    entry = results["models"][model]
-    return model, [scale * float(v) for v in values], entry["seeds"], entry.get("seeds_by_source")
+    name, entry = parts[1], results["models"][parts[1]]
+    if len(parts) > 3 and parts[2] == "trials":  # a sweep's trial: its own (tuning) seeds
+        entry = entry["trials"][int(parts[3])]
+        setting = ", ".join(
+            f"{k}={v:g}" if not isinstance(v, str) else f"{k}={v}"
+            for k, v in entry["hyperparameters"].items()
+        )
+        name = f"{name} ({setting})"
+    return name, [scale * float(v) for v in values], entry["seeds"], entry.get("seeds_by_source")
 
 
 def compare_figure(recipe: Recipe, figure: Figure, results: Mapping[str, Mapping | None]) -> dict:

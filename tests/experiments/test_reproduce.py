@@ -350,3 +350,37 @@ def test_the_archived_runs_still_rebuild_the_table_with_the_new_columns(tmp_path
     assert "95.7 (mean of 10) **OUTSIDE**" in text  # the copy task's attention (document 001)
     assert "vs bilstm: **" in text and "paired, paired t-test" in text
     assert "IQM **" in text
+
+
+def test_a_sweeps_trial_is_compared_on_its_own_seeds_and_named_by_its_setting():
+    """A figure inside ``models.M.trials.K`` pairs on the trial's (tuning) seeds, not the
+    model's fresh ones, and the comparison names the setting."""
+    from experiments.reproduce.table import _seeded_figure
+
+    results = {
+        "models": {
+            "m": {
+                "seeds": [3, 4],
+                "per_seed": {"acc": [0.5, 0.6]},
+                "trials": [
+                    {
+                        "hyperparameters": {"dropout": 0.0},
+                        "seeds": [0, 1],
+                        "per_seed": {"acc": [0.7, 0.8]},
+                    },
+                    {
+                        "hyperparameters": {"optimizer": "sgd"},
+                        "seeds": [0, 1],
+                        "per_seed": {"acc": [0.1, 0.2]},
+                    },
+                ],
+            }
+        }
+    }
+    name, values, seeds, _ = _seeded_figure(results, "models.m.trials.0.per_seed.acc", "r", 100.0)
+    assert (name, values, seeds) == ("m (dropout=0)", [70.0, 80.0], [0, 1])
+    assert (
+        _seeded_figure(results, "models.m.trials.1.per_seed.acc", "r", 1.0)[0]
+        == "m (optimizer=sgd)"
+    )
+    assert _seeded_figure(results, "models.m.per_seed.acc", "r", 1.0)[2] == [3, 4]
