@@ -69,12 +69,14 @@ def engine_segment(
     data_parallel: int = 0,
     seed_loop: str = "auto",
     kernels=contextlib.nullcontext,
+    fit_options: dict | None = None,
 ):
     """The engine's compiled segment (every batch of ``data``, one epoch, each seed's
     ``len(data) / batch_size`` steps, batches gathered on the device) for ``num_seeds``
     seeds on the run's default mesh. Returns ``(run, compile_s, info)``: ``run()`` trains
     one segment and blocks; ``compile_s`` includes initialization; ``info`` holds the mesh
-    shape and the seed loop."""
+    shape and the seed loop. ``fit_options``: more ``FitConfig`` fields (an experiment's
+    ``compiler_options``)."""
     import jax
 
     from rnn_attn.parallel.mesh import make_mesh
@@ -88,6 +90,7 @@ def engine_segment(
         batch_size=batch_size,
         monitor="loss",
         seed_loop=loop,
+        **(fit_options or {}),
     )
     t0 = time.perf_counter()
     with kernels():  # the kernels are chosen when the segment is traced

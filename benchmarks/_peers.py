@@ -199,13 +199,17 @@ def _keras_layers(keras, w):
     ]
 
 
-def keras_step(w, data, jit_compile: bool = False):
-    """Keras 3 on TensorFlow, ``train_on_batch``, compiled with ``jit_compile`` (XLA)."""
+def keras_step(w, data, jit_compile: bool = False, legacy: bool = False):
+    """Keras 3 on TensorFlow, ``train_on_batch``, compiled with ``jit_compile`` (XLA); with
+    ``legacy`` Keras 2 (the ``tf_keras`` package, what ``tf.keras`` was before TF 2.16)."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # not ~/.keras/keras.json's
-    import keras
     import numpy as np
 
-    if keras.backend.backend() != "tensorflow":
+    if legacy:
+        import tf_keras as keras
+    else:
+        import keras
+    if not legacy and keras.backend.backend() != "tensorflow":
         raise Unsupported(f"KERAS_BACKEND is {keras.backend.backend()!r}, not tensorflow")
     keras.utils.set_random_seed(0)
     model = keras.Sequential(_keras_layers(keras, w))
@@ -269,8 +273,9 @@ def _flax_cell(nn, kind: str, units: int, name: str | None = None):
     return cells[kind](units, name=name)
 
 
-def _flax_model(w):
-    """The workload as a linen module: ``model.apply(variables, inputs, train)``."""
+def _flax_model(w, lstm_cell=None):
+    """The workload as a linen module: ``model.apply(variables, inputs, train)``;
+    ``lstm_cell(units)`` replaces Flax's ``OptimizedLSTMCell`` in the BiLSTM."""
     import flax.linen as nn
     import jax
     import jax.numpy as jnp
@@ -281,7 +286,8 @@ def _flax_model(w):
             if w.family in ("imdb", "bilstm"):
                 x = nn.Embed(w.vocab, w.embed)(x)
                 if w.family == "bilstm":
-                    cells = [_flax_cell(nn, "lstm", w.units) for _ in range(2)]
+                    cell = lstm_cell or nn.OptimizedLSTMCell
+                    cells = [cell(w.units) for _ in range(2)]
                     h = nn.Bidirectional(nn.RNN(cells[0]), nn.RNN(cells[1]))(x)[:, -1]
                     h = nn.Dropout(w.dropout, deterministic=not train)(h)
                 else:
@@ -322,14 +328,15 @@ def _flax_penalty(w, params):
     return sum(w.bias_l1l2 * (jnp.abs(b).sum() + (b**2).sum()) for b in biases)
 
 
-def flax_step(w, data):
-    """Plain Flax linen over Flax's own cells, one jitted step (optax: Keras's defaults)."""
+def flax_step(w, data, lstm_cell=None):
+    """Plain Flax linen over Flax's own cells (``lstm_cell``: see ``_flax_model``), one
+    jitted step (optax: Keras's defaults)."""
     import _workloads
     import jax
     import jax.numpy as jnp
     import optax
 
-    model = _flax_model(w)
+    model = _flax_model(w, lstm_cell)
     objective, optimizer = _workloads.objective(w), _workloads.optimizer(w)
     x, y = jnp.asarray(data["inputs"]), jnp.asarray(data["targets"])
     params = model.init(jax.random.PRNGKey(0), x, False)["params"]

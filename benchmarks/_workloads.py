@@ -224,3 +224,13 @@ def model(w: Workload):
 
         return make_seq2seq("bahdanau", w.vocab, w.out_length, units=w.units, pad_id=PAD)
     raise ValueError(f"unknown family {w.family!r}")
+
+
+def fit_options(w: Workload) -> dict:
+    """``FitConfig`` fields the workload's experiment sets beyond the defaults: the copy
+    task's XLA options of its training program."""
+    if w.family == "copy":
+        from experiments.copy_task.config import TRAIN_COMPILER_OPTIONS
+
+        return {"compiler_options": TRAIN_COMPILER_OPTIONS}
+    return {}

@@ -84,7 +84,13 @@ def build(w, framework: str, num_seeds: int, steps: int):
         data = _workloads.arrays(w, w.batch * steps)
         model, objective = _workloads.model(w), _workloads.objective(w)
         run, compile_s, info = _ours.engine_segment(
-            model, objective, _workloads.optimizer(w), data, w.batch, num_seeds
+            model,
+            objective,
+            _workloads.optimizer(w),
+            data,
+            w.batch,
+            num_seeds,
+            fit_options=_workloads.fit_options(w),
         )
         return run, num_seeds * w.batch * steps, info | {"xla_compile_s": compile_s}
     data = _workloads.arrays(w, w.batch)
