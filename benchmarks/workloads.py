@@ -57,7 +57,13 @@ def parse_args(argv: list[str]):
     parser.add_argument("--warmup", type=_flags.count(0), default=2, help="untimed steps")
     parser.add_argument("--seeds", type=_flags.count(1), nargs="+", default=[1, 3, 8])
     parser.add_argument("--quiet-load", type=_flags.positive, default=0.6)
-    parser.add_argument("--wait-quiet", type=_flags.nonnegative, default=0.0, metavar="SECONDS")
+    parser.add_argument(
+        "--wait-quiet",
+        type=_flags.nonnegative,
+        default=1800.0,
+        metavar="SECONDS",
+        help="wait up to this long for a quiet machine before starting (0: do not wait)",
+    )
     parser.add_argument("--out", default="", help="write every run and the summary as JSON")
     parser.add_argument("--table", action="store_true", help="print the markdown table")
     parser.add_argument("--small", action="store_true", help="short sequences: smoke runs only")
