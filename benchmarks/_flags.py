@@ -72,3 +72,41 @@ def run(main: Callable[[], int | None]) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def names(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argparse ``type``: comma-separated names, each one of ``choices``, no repeats."""
+
+    def parse(text: str) -> list[str]:
+        items = [t.strip() for t in text.split(",")]
+        unknown = [t for t in items if t not in choices]
+        if unknown or not text.strip():
+            raise argparse.ArgumentTypeError(
+                f"unknown name {(unknown or [''])[0]!r}; expected comma-separated names "
+                f"from {', '.join(choices)}"
+            )
+        if len(set(items)) != len(items):
+            raise argparse.ArgumentTypeError(f"a name is repeated in {text!r}")
+        return items
+
+    return parse
+
+
+def _number(text: str, ok: Callable[[float], bool], expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not ok(value):  # NaN fails every comparison
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    return _number(text, lambda v: 0 < v < float("inf"), "a number > 0")
+
+
+def nonnegative(text: str) -> float:
+    """An argparse ``type``: a finite number >= 0."""
+    return _number(text, lambda v: 0 <= v < float("inf"), "a number >= 0")

@@ -34,35 +34,21 @@ import sys
 import time
 
 import _flags
+import _harness
+import _peers
+import _workloads
+from _harness import HUGETLB, time_steps
+from _workloads import word_ids
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HUGETLB = "glibc.malloc.hugetlb=1"
 
 
 def _ensure_hugetlb(argv: list[str]) -> None:
     """Re-executes this script with glibc's THP tunable unless it is set or refused."""
     if "--no-hugetlb" in argv or HUGETLB in os.environ.get("GLIBC_TUNABLES", ""):
         return
-    env = dict(os.environ)
-    env["GLIBC_TUNABLES"] = ":".join(filter(None, [env.get("GLIBC_TUNABLES"), HUGETLB]))
+    env = _harness.hugetlb_env()
     os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *argv], env)
-
-
-# IMDB's word ids are frequency ranks, drawn about as Zipf's law has it; with this exponent
-# a batch of 128 reviews x 200 tokens holds ~3,400 distinct words, as IMDB's batches do
-# (3,150-3,560). Uniform ids would hold ~9,200, which no text does, and would hide what
-# projecting only a batch's words saves (rnn_attn/nn/fast_lstm.py).
-ZIPF_EXPONENT = 1.15
-
-
-def word_ids(rng, shape: tuple[int, ...], vocab: int = 10_000):
-    """``<int64>shape`` token ids in ``[1, vocab)``, id ``r`` with probability
-    proportional to ``r ** -ZIPF_EXPONENT``."""
-    import numpy as np
-
-    ranks = np.arange(1, vocab)
-    p = ranks.astype(np.float64) ** -ZIPF_EXPONENT
-    return rng.choice(ranks, size=shape, p=p / p.sum())
 
 
 def kernels(args):
@@ -90,17 +76,6 @@ def step_flops(batch: int, maxlen: int, embed: int, units: int) -> dict[str, flo
         "backward d U = h^T dz (in the loop)": rec,
         "dense head (fwd+bwd)": 3 * 2 * batch * 2 * units,
     }
-
-
-def time_steps(run_step, steps: int, repeats: int) -> list[float]:
-    """Seconds per step for each repeat; ``run_step()`` must block until done."""
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            run_step()
-        out.append((time.perf_counter() - t0) / steps)
-    return out
 
 
 def matmul_peak(repeats: int = 5) -> float:
@@ -171,60 +146,42 @@ def jax_step(args):
     return run, compile_s, xla_flops
 
 
+def bilstm_workload(args) -> _workloads.Workload:
+    """Document 000's BiLSTM at this run's batch size and maxlen (``_workloads``)."""
+    import dataclasses
+
+    return dataclasses.replace(
+        _workloads.WORKLOADS["bilstm"], batch=args.batch_size, length=args.maxlen
+    )
+
+
 def engine_seeds(args, num_seeds: int):
-    """The training engine's compiled segment (``rnn_attn.train``: ``steps`` train steps per
-    call, every seed vmapped in one program, batches gathered on the device) for
-    ``num_seeds`` seeds on the run's default mesh; returns ``(run, compile_s, mesh_shape)``
+    """The training engine's compiled segment (``_ours.engine_segment``: ``steps`` train
+    steps per call, every seed in one program, batches gathered on the device) for
+    ``num_seeds`` seeds on the run's default mesh, each device's seeds run as the IMDB
+    experiments run them (--seed-loop auto); returns ``(run, compile_s, mesh_shape)``
     where ``run()`` trains one segment and blocks."""
-    import jax
-    import numpy as np
+    import _ours
 
     from rnn_attn.models.text_classifiers import BiLSTMClassifier
-    from rnn_attn.parallel.mesh import make_mesh
-    from rnn_attn.train import engine, feed, objectives
+    from rnn_attn.train import objectives
     from rnn_attn.train.optimizers import keras_adam
 
     model = BiLSTMClassifier(maxlen=args.maxlen, pooling=args.pooling)
-    rng = np.random.default_rng(0)
-    n = args.batch_size * args.steps
-    tokens = word_ids(rng, (n, args.maxlen), model.vocab_size).astype(np.int32)
-    lengths = rng.integers(args.maxlen // 4, args.maxlen + 1, size=n)
-    tokens[np.arange(args.maxlen)[None, :] < (args.maxlen - lengths)[:, None]] = 0  # 'pre'
-    data = engine.FitData(
-        feed.Split({"inputs": tokens, "targets": rng.integers(0, 2, n).astype(np.int32)})
+    data = _workloads.arrays(bilstm_workload(args), args.batch_size * args.steps)
+    run, compile_s, info = _ours.engine_segment(
+        model,
+        objectives.binary_classification(),
+        keras_adam(),
+        data,
+        args.batch_size,
+        num_seeds,
+        seed_parallel=args.seed_parallel,
+        data_parallel=args.data_parallel,
+        kernels=lambda: kernels(args),
     )
-    mesh = make_mesh(num_seeds, seed_parallel=args.seed_parallel, data_parallel=args.data_parallel)
-    # Each device's seeds run as the IMDB experiments run them (--seed-loop auto).
-    config = engine.FitConfig(
-        seeds=tuple(range(num_seeds)),
-        epochs=1,
-        batch_size=args.batch_size,
-        monitor="loss",
-        seed_loop=engine.resolve_seed_loop("auto", mesh),
-    )
-    t0 = time.perf_counter()
-    with kernels(args):  # the kernels are chosen when the segment is traced
-        prepared = engine.prepare(
-            objectives.binary_classification(),
-            model,
-            data,
-            config,
-            optimizer=keras_adam(),
-            mesh=mesh,
-            compile_ahead=True,
-        )
-    compile_s = time.perf_counter() - t0  # initialization included
-    run_state, feeder = prepared.run, prepared.feeder
-    plan = feeder.segment(run_state, run_state.num_batches, run_state.num_batches)
-
-    def run():
-        run_state.state, run_state.carry, _ = run_state.programs.segment(
-            run_state.state, run_state.carry, plan, feeder.train_arrays, feeder.hyper
-        )
-        jax.block_until_ready(run_state.carry)
-
     run()
-    return run, compile_s, tuple(mesh.shape.values())
+    return run, compile_s, tuple(info["mesh"])
 
 
 ENGINE_RATE = "engine rate:"  # the line a --engine-only child ends with
@@ -234,16 +191,10 @@ def engine_child(args) -> None:
     """``--engine-only N``: the engine's rate for N seeds on the mesh an experiment with N
     seeds would build (3 seeds on 2 cores: 3 devices; 8 seeds: 2), printed for the parent.
     The device count is fixed when JAX starts, hence one process per N."""
-    from rnn_attn.experiment.cli import DeviceSettings
-    from rnn_attn.parallel import devices, distributed
+    import _ours
 
     n = args.engine_only
-    devices.request_cpu_devices(
-        args.cpu_devices
-        or distributed.local_device_request(
-            DeviceSettings(seed_parallel=args.seed_parallel, data_parallel=args.data_parallel), n
-        )
-    )
+    _ours.request_devices(n, args.seed_parallel, args.data_parallel, args.cpu_devices)
     run_n, compile_n, shape = engine_seeds(args, n)
     # One call trains `steps` batches of every seed: seconds per batch of examples.
     per_batch = [t / (n * args.steps) for t in time_steps(run_n, 1, args.repeats)]
@@ -282,129 +233,32 @@ def engine_in_child(argv: list[str], num_seeds: int) -> float:
 
 
 def flax_step(args, keras_cells: bool = False):
-    """The same model written with Flax linen: ``nn.Bidirectional`` over
-    ``nn.RNN(nn.OptimizedLSTMCell(64))`` (or over our ``KerasLSTMCell``), the last step of
-    each direction, Dropout(0.5), Dense(1); Keras Adam. No masking (Flax's ``seq_lengths``
-    assumes right padding), so it does the same work as ours on pre-padded tokens."""
-    import flax.linen as nn
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
-    import optax
-
+    """The same model written with Flax linen (``_peers.flax_step``): ``nn.Bidirectional``
+    over ``nn.RNN(nn.OptimizedLSTMCell(64))`` (or over our ``KerasLSTMCell``), the last
+    step of each direction, Dropout(0.5), Dense(1); Keras Adam. No masking (Flax's
+    ``seq_lengths`` assumes right padding), so it does the same work as ours on pre-padded
+    tokens."""
     from rnn_attn.interop.flax_linen import KerasLSTMCell
-    from rnn_attn.train.optimizers import keras_adam
 
-    def cell():
-        return KerasLSTMCell(64) if keras_cells else nn.OptimizedLSTMCell(64)
-
-    class BiLSTM(nn.Module):
-        @nn.compact
-        def __call__(self, tokens, train: bool):
-            x = nn.Embed(10_000, 128)(tokens)
-            x = nn.Bidirectional(nn.RNN(cell()), nn.RNN(cell()))(x)[:, -1]
-            x = nn.Dropout(0.5, deterministic=not train)(x)
-            return nn.Dense(1)(x)[:, 0]
-
-    model = BiLSTM()
-    rng = np.random.default_rng(0)
-    tokens = jnp.asarray(word_ids(rng, (args.batch_size, args.maxlen)), jnp.int32)
-    labels = jnp.asarray(rng.integers(0, 2, size=args.batch_size), jnp.float32)
-    params = model.init(jax.random.PRNGKey(0), tokens, False)["params"]
-    optimizer = keras_adam()
-    state = {"params": params, "opt": optimizer.init(params)}
-
-    def train_step(params, opt_state, key):
-        def loss_fn(p):
-            logits = model.apply({"params": p}, tokens, True, rngs={"dropout": key})
-            return optax.sigmoid_binary_cross_entropy(logits, labels).mean()
-
-        loss, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
-    step = jax.jit(train_step, donate_argnums=(0, 1))
-    key = jax.random.PRNGKey(1)
-
-    def run():
-        state["params"], state["opt"], loss = step(state["params"], state["opt"], key)
-        loss.block_until_ready()
-
-    for _ in range(args.warmup):
-        run()
-    return run
+    return _peer(args, _peers.flax_step, lstm_cell=KerasLSTMCell if keras_cells else None)
 
 
 def torch_step(args):
-    import numpy as np
-    import torch
-    from torch import nn
-
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-
-    class Model(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embedding = nn.Embedding(10_000, 128)
-            self.lstm = nn.LSTM(128, 64, batch_first=True, bidirectional=True)
-            self.dropout = nn.Dropout(0.5)
-            self.out = nn.Linear(128, 1)
-
-        def forward(self, tokens):
-            _, (h, _) = self.lstm(self.embedding(tokens))
-            return self.out(self.dropout(torch.cat([h[0], h[1]], dim=-1)))[:, 0]
-
-    model = Model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = nn.BCEWithLogitsLoss()
-    tokens = torch.from_numpy(word_ids(np.random.default_rng(0), (args.batch_size, args.maxlen)))
-    labels = torch.randint(0, 2, (args.batch_size,)).float()
-
-    def run():
-        optimizer.zero_grad()
-        loss = loss_fn(model(tokens), labels)
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(args.warmup):
-        run()
-    return run
+    """The same model in PyTorch (``_peers.torch_step``, 2 threads)."""
+    return _peer(args, _peers.torch_step)
 
 
 def keras_step(args, legacy: bool = False):
-    """Keras on the TensorFlow backend: Keras 3 (``keras``), or with ``legacy`` Keras 2
-    (the ``tf_keras`` package, what ``tf.keras`` was before TF 2.16)."""
-    # Keras 3 would otherwise follow ~/.keras/keras.json or $KERAS_BACKEND.
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if legacy:
-        import tf_keras as keras
-    else:
-        import keras
-    import numpy as np
+    """Keras on the TensorFlow backend (``_peers.keras_step``): Keras 3 (``keras``), or
+    with ``legacy`` Keras 2 (the ``tf_keras`` package, what ``tf.keras`` was before TF
+    2.16)."""
+    return _peer(args, _peers.keras_step, legacy=legacy)
 
-    backend = "tensorflow" if legacy else keras.backend.backend()
-    print(f"{'tf_keras' if legacy else 'keras'} {keras.__version__}, backend {backend}")
 
-    model = keras.Sequential(
-        [
-            keras.layers.Input((args.maxlen,), dtype="int32"),
-            keras.layers.Embedding(10_000, 128),
-            keras.layers.Bidirectional(keras.layers.LSTM(64)),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(1),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-7),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-    )
-    x = word_ids(np.random.default_rng(0), (args.batch_size, args.maxlen))
-    y = np.random.default_rng(1).integers(0, 2, args.batch_size).astype("float32")
-
-    def run():
-        model.train_on_batch(x, y)
-
+def _peer(args, builder, **options):
+    """``builder``'s step on one batch of the BiLSTM workload, warmed up."""
+    w = bilstm_workload(args)
+    run = builder(w, _workloads.arrays(w, w.batch), **options)
     for _ in range(args.warmup):
         run()
     return run

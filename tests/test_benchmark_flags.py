@@ -53,6 +53,36 @@ CASES = [
         ["--warmup", "-1"],
         "argument --warmup: expected an integer >= 0, got '-1'",
     ),
+    (
+        "workloads.py",
+        ["--workloads", "imdb_lstm,nope"],
+        "argument --workloads: unknown name 'nope'; expected comma-separated names from",
+    ),
+    (
+        "workloads.py",
+        ["--frameworks", "torch,torch"],
+        "argument --frameworks: a name is repeated in 'torch,torch'",
+    ),
+    (
+        "workloads.py",
+        ["--repeats", "0"],
+        "argument --repeats: expected an integer >= 1, got '0'",
+    ),
+    (
+        "workloads.py",
+        ["--seeds", "1", "0"],
+        "argument --seeds: expected an integer >= 1, got '0'",
+    ),
+    (
+        "workloads.py",
+        ["--quiet-load", "-1"],
+        "argument --quiet-load: expected a number > 0, got '-1'",
+    ),
+    (
+        "workloads.py",
+        ["--wait-quiet", "nan"],
+        "argument --wait-quiet: expected a number >= 0, got 'nan'",
+    ),
 ]
 
 
