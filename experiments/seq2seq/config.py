@@ -19,46 +19,44 @@ the share of outputs that are valid dates.
 Sizes (TASK_SIZES) were fixed before any comparison from one seed each of ``none`` and
 ``bahdanau``, and of other models where said (Adam 3e-3, batch 64, 1,000 TEST examples
 unless said; TEST exact match, then on the longer inputs; seconds of the whole run on
-the 2-core CPU, shared).
-Reversal of up to 16 symbols of 10, 6,400 examples, 5 epochs (500 TEST examples): 25.0%
-vs 84.6%, longer 0.0% vs 0.8%, but its 10-seed row (776 s) put ``multihead`` at 99.4%
-[99.0, 99.8] (none 29.3, bahdanau 86.8, luong_dot 70.6, luong_general 89.9, transformer
-73.8), above the ~98% bound; with ``multihead`` too, 4 epochs: 18.6%, 74.3%, 98.0%,
-longer 0.0%, 1.1%, 0.1% (49 s); 3 epochs: 11.5%, 27.5%, 68.0%, longer 0% (37 s): kept. Sorting of up to 12 symbols of 10, 5 epochs (500
-TEST): 99.6% vs 98.2%, longer 70.0% vs 31.0% (no headroom: the final state can count 10
+the 2-core CPU, shared). Reversal of up to 16 symbols of 10, 6,400 examples, 5 epochs
+(500 TEST examples): 25.0% vs 84.6%, longer 0.0% vs 0.8%, but its 10-seed row (776 s)
+put ``multihead`` at 99.4% [99.0, 99.8] (none 29.3, bahdanau 86.8, luong_dot 70.6,
+luong_general 89.9, transformer 73.8), above the ~98% bound; with ``multihead`` too, 4
+epochs: 18.6%, 74.3%, 98.0%, longer 0.0%, 1.1%, 0.1% (49 s); 3 epochs: 11.5%, 27.5%,
+68.0%, longer 0% (37 s): kept. Sorting of up to 12 symbols of 10, 5 epochs (500 TEST):
+99.6% vs 98.2%, longer 70.0% vs 31.0% (no headroom: the final state can count 10
 symbols); of up to 16 symbols of 26 (longer: 17 to 20), 5 epochs: 62.9% vs 73.5%, longer
 1.2% vs 2.8% (37 s): kept; of up to 24 of 26, 10 epochs: 75.8% vs 82.4%, longer 8.5% vs
-11.6% (64 s). Addition of up to 3 digits, 6,400 examples, 20 epochs (500 TEST): 11.4%
-vs 16.2%, longer 0% vs 0%; 20,000 examples, 10 epochs: 24.5% vs 21.2%, longer 0% vs 0%
-(51 s); 40,000 examples, 15 epochs: 80.6% vs 83.1%, longer 0% vs 0% (133 s; written
-most significant digit first, the sum's carries come from the operands' far ends, which
-the recurrent decoders' attention does not give them); 16,000 examples, 6 epochs, with
-``multihead`` and ``transformer`` too: 6.8%, 8.2%, 11.3%, 59.7%, longer 0% for all
-(131 s): kept, the Transformer the best (the 10-seed row must also fit ~15 minutes,
-which the 40,000-example budget would not). Dates, 6,400 examples, with ``multihead``
-too: 3 epochs: 0.6%, 58.8%, 55.2%, longer 0.3%, 39.7%, 25.7% (44 s); 4 epochs: 1.7%,
-84.5%, 90.2%, longer 0.4%, 69.0%, 62.7% (89 s): kept; 5 epochs (500 TEST, 2 seeds, every
-model, 274 s): none 4.3, 1.8 / 1.4, 0.6; bahdanau 93.3, 95.1 / 56.3, 78.8; luong_dot
-23.8, 93.4 / 16.0, 71.6; luong_general 94.0, 94.0 / 56.5, 75.6; multihead 97.2, 99.9 /
-81.8, 83.1 (at the ~98% bound); transformer 96.2, 93.5 / 11.4, 9.0.
+11.6% (64 s). Addition of up to 3 digits, 6,400 examples, 20 epochs (500 TEST): 11.4% vs
+16.2%, longer 0% vs 0%; 20,000 examples, 10 epochs: 24.5% vs 21.2%, longer 0% vs 0% (51
+s); 40,000 examples, 15 epochs: 80.6% vs 83.1%, longer 0% vs 0% (133 s; written most
+significant digit first, the sum's carries come from the operands' far ends, which the
+recurrent decoders' attention does not give them); 16,000 examples, 6 epochs, with
+``multihead`` and ``transformer`` too: 6.8%, 8.2%, 11.3%, 59.7%, longer 0% for all (131
+s): kept, the Transformer the best (the 10-seed row must also fit ~15 minutes, which the
+40,000-example budget would not). Dates, 6,400 examples, with ``multihead`` too: 3
+epochs: 0.6%, 58.8%, 55.2%, longer 0.3%, 39.7%, 25.7% (44 s); 4 epochs: 1.7%, 84.5%,
+90.2%, longer 0.4%, 69.0%, 62.7% (89 s): kept; 5 epochs (500 TEST, 2 seeds, every model,
+274 s): none 4.3, 1.8 / 1.4, 0.6; bahdanau 93.3, 95.1 / 56.3, 78.8; luong_dot 23.8, 93.4
+/ 16.0, 71.6; luong_general 94.0, 94.0 / 56.5, 75.6; multihead 97.2, 99.9 / 81.8, 83.1
+(at the ~98% bound); transformer 96.2, 93.5 / 11.4, 9.0.
 
 Expected result, 10 seeds (``python -m experiments.seq2seq --task TASK``, the rows of
-docs/results.md made by ``experiments.reproduce``): TEST exact match, mean [95% CI],
-for none, bahdanau, luong_dot, luong_general, multihead, transformer. Reversal: 29.3
-[26.8, 31.8], 86.8 [82.6, 90.9], 70.6 [64.8, 76.3], 89.9 [82.4, 97.4], 99.4 [99.0,
-99.8], 73.8 [68.3, 79.3] (776 s). Sorting: 62.7 [59.7, 65.7], 66.7 [62.4, 71.0], 63.6
-[61.1, 66.1], 66.3 [62.7, 70.0], 60.9 [57.0, 64.7], 68.8 [65.3, 72.2] (754 s).
+docs/results.md made by ``experiments.reproduce``): TEST exact match, mean [95% CI], for
+none, bahdanau, luong_dot, luong_general, multihead, transformer. Reversal: 12.3 [10.8,
+13.7], 38.1 [29.7, 46.5], 35.3 [31.8, 38.7], 65.7 [55.5, 75.8], 58.6 [42.1, 75.0], 46.2
+[39.5, 52.8] (283 s; longer at most 0.4). Sorting: 62.7 [59.7, 65.7], 66.7 [62.4, 71.0],
+63.6 [61.1, 66.1], 66.3 [62.7, 70.0], 60.9 [57.0, 64.7], 68.8 [65.3, 72.2] (754 s).
 Addition: 5.8 [5.1, 6.6], 5.1 [3.9, 6.2], 4.9 [4.3, 5.6], 6.1 [5.3, 6.9], 10.3 [7.7,
 12.9], 73.9 [70.0, 77.7] (317 s; longer 0 for all). Dates: 0.7 [0.3, 1.0], 89.3 [86.1,
 92.6], 69.5 [48.9, 90.2], 88.0 [84.9, 91.2], 85.9 [79.7, 92.0], 93.3 [91.9, 94.8] (676
 s). Each row's seconds: the whole run on the 2-core CPU shared with other work (load up
-to about 5). Reversal's multihead
-passes the ~98% bound that the pilot (none and bahdanau) could not show; sorting leaves
-attention little room over ``none`` (at most 6 points); on addition only the
-Transformer learns at this budget.
+to about 5). Sorting leaves attention little room over ``none`` (at most 6 points); on
+addition only the Transformer learns at this budget.
 
-Beam width, measured (``--task reversal --models bahdanau --seeds 2 --beam-sweep
-1,2,4,8``, 108 s): TEST exact match 64.9%, 70.3%, 70.8%, 70.8% and mean log-probability
+Beam width, measured (``--task reversal --epochs 5 --models bahdanau --seeds 2
+--beam-sweep 1,2,4,8``, 108 s): TEST exact match 64.9%, 70.3%, 70.8%, 70.8% and mean log-probability
 of the chosen outputs -2.1295, -2.0599, -2.0513, -2.0510 for widths 1, 2, 4, 8 (width 1
 equals greedy decoding on every example).
 
