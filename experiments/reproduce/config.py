@@ -25,7 +25,8 @@ Expected result: the table of docs/results.md. The full run takes about 4 hours 
 document 002: about two), and the four sequence-to-sequence rows of issue 32 (every
 model of ``experiments.seq2seq`` on one task, 10 seeds, beyond document 001's copy task)
 5 to 13 minutes each. ``--quick`` runs every row with 2 seeds, one epoch (or a few
-hundred steps) and shorter reviews, in under 10 minutes: it checks that every recipe runs
+hundred steps) and shorter reviews, in under 10 minutes (581 s on 2026-12-07, the four
+sequence-to-sequence rows 69 s of it: bahdanau alone, one epoch): it checks that every recipe runs
 and that the table is built, not the figures.
 """
 
