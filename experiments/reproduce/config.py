@@ -22,8 +22,11 @@ reproduction split over several sessions or machines adds up there.
 
 Expected result: the table of docs/results.md. The full run takes about 4 hours on the
 2-core CPU (document 000's 12 epochs: about an hour; the five maxlen-500 IMDB models of
-document 002: about two). ``--quick`` runs every row with 2 seeds, one epoch (or a few
-hundred steps) and shorter reviews, in under 10 minutes: it checks that every recipe runs
+document 002: about two), and the four sequence-to-sequence rows of issue 32 (every
+model of ``experiments.seq2seq`` on one task, 10 seeds, beyond document 001's copy task)
+5 to 13 minutes each. ``--quick`` runs every row with 2 seeds, one epoch (or a few
+hundred steps) and shorter reviews, in under 10 minutes (581 s on 2026-12-07, the four
+sequence-to-sequence rows 69 s of it: bahdanau alone, one epoch): it checks that every recipe runs
 and that the table is built, not the figures.
 """
 
@@ -295,6 +298,46 @@ def _doc003_sweep(
     )
 
 
+SEQ2SEQ_MODELS = ("none", "bahdanau", "luong_dot", "luong_general", "multihead", "transformer")
+SEQ2SEQ_QUICK = ("--local", "--epochs", "1", "--train-examples", "640", "--models", "bahdanau")
+
+
+def _seq2seq_figures(model: str) -> tuple[Figure, ...]:
+    """A model's TEST and longer-input exact match, each (but the no-attention model's)
+    set against the no-attention model's, paired by seed."""
+    baseline = "" if model == "none" else "none"
+    return (
+        Figure(
+            f"{model}: TEST exact match (greedy)",
+            _per_seed(model, "test_exact_match"),
+            versus=_versus(baseline, "test_exact_match"),
+        ),
+        Figure(
+            f"{model}: LONGER inputs, exact match",
+            _per_seed(model, "long_exact_match"),
+            versus=_versus(baseline, "long_exact_match"),
+        ),
+    )
+
+
+def _seq2seq(task: str, what: str) -> Recipe:
+    """Issue 32's comparison on one generated task (document 001's question, beyond the
+    copy task): every model's TEST and length-generalisation exact match, 10 seeds, each
+    attention model against the one without."""
+    return Recipe(
+        f"001_seq2seq_{task}",
+        "001",
+        f"beyond the copy task (issue 32): {what}",
+        "seq2seq",
+        ("--task", task),
+        ("--task", task, *SEQ2SEQ_QUICK),
+        tuple(f for model in SEQ2SEQ_MODELS for f in _seq2seq_figures(model)),
+        "10 seeds; the sizes, epochs and training examples of experiments/seq2seq/config.py "
+        "TASK_SIZES; greedy decoding",
+        plots=("exact_match_by_seed", "attention_bahdanau"),
+    )
+
+
 VANISHING_CONFIGS = (
     "simple_rnn",
     "simple_rnn_normal_init",
@@ -545,6 +588,10 @@ RECIPES: tuple[Recipe, ...] = (
         "3 seeds, 1,500 Adam steps; the label is the first of 100 symbols",
         plots=("gradient_by_step", "accuracy_by_length"),
     ),
+    _seq2seq("reversal", "reversal of up to 16 symbols of 10"),
+    _seq2seq("sorting", "sorting of up to 16 symbols of 26"),
+    _seq2seq("addition", "addition of two numbers of up to 3 digits"),
+    _seq2seq("dates", "dates in six English formats to ISO 8601"),
 )
 
 DOC002_RNNS = ("simple_rnn", "lstm", "gru", "lstm_reversed", "bidirectional_lstm")

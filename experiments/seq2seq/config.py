@@ -7,7 +7,7 @@ small Transformer, over repeated seeds, decoded greedily or by beam search.
     python -m experiments.seq2seq --task reversal --local --workdir /tmp/s2s   # quick check
 
 Tasks (``rnn_attn.data.seq2seq_tasks``, generated offline from ``--data-seed``): reversal
-and sorting of ``--train-length`` symbols of 10, addition of two numbers of up to
+and sorting of ``--train-length`` symbols of ``--alphabet``, addition of two numbers of up to
 ``--train-length`` digits, date normalisation (six English formats to ISO 8601);
 train, validation and test are disjoint (their overlap is recorded, 0) and the ``long``
 split holds longer examples (the length-generalisation test). Every model trains
@@ -17,22 +17,46 @@ long splits by decoding: exact match of the whole output, token accuracy, and fo
 the share of outputs that are valid dates.
 
 Sizes (TASK_SIZES) were fixed before any comparison from one seed each of ``none`` and
-``bahdanau`` (Adam 3e-3, 6,400 examples, batch 64, 500 TEST examples; TEST exact match,
-then on the longer inputs), on the 2-core CPU: reversal of up to 16 symbols, 5 epochs:
-25.0% vs 84.6%, longer 0.0% vs 0.8%; dates, 5 epochs: 4.4% vs 92.8%, longer 1.2% vs
-56.2%; addition of up to 3 digits, 20 epochs: 11.4% vs 16.2%, longer 0% vs 0% (hard for
-both at this budget); sorting of up to 12 symbols, 5 epochs: 99.6% vs 98.2%, longer 70.0%
-vs 31.0% (no room for attention: the final state can count the symbols). The other
-models and the 10-seed rows (docs/results.md, ``experiments.reproduce``): not yet run.
-Every model on dates, 2 seeds (``--task dates --seeds 2``, 274 s with 121 s compiling,
-the CPU shared, load 6 to 8), TEST exact match per seed, then on the longer dates:
-none 4.3, 1.8 / 1.4, 0.6; bahdanau 93.3, 95.1 / 56.3, 78.8; luong_dot 23.8, 93.4 / 16.0,
-71.6; luong_general 94.0, 94.0 / 56.5, 75.6; multihead 97.2, 99.9 / 81.8, 83.1 (at the
-~98% bound); transformer 96.2, 93.5 / 11.4, 9.0 (its attention does not carry to longer
-strings); 59,245 to 85,782 parameters (transformer 73,261).
+``bahdanau``, and of other models where said (Adam 3e-3, batch 64, 1,000 TEST examples
+unless said; TEST exact match, then on the longer inputs; seconds of the whole run on
+the 2-core CPU, shared). Reversal of up to 16 symbols of 10, 6,400 examples, 5 epochs
+(500 TEST examples): 25.0% vs 84.6%, longer 0.0% vs 0.8%, but its 10-seed row (776 s)
+put ``multihead`` at 99.4% [99.0, 99.8] (none 29.3, bahdanau 86.8, luong_dot 70.6,
+luong_general 89.9, transformer 73.8), above the ~98% bound; with ``multihead`` too, 4
+epochs: 18.6%, 74.3%, 98.0%, longer 0.0%, 1.1%, 0.1% (49 s); 3 epochs: 11.5%, 27.5%,
+68.0%, longer 0% (37 s): kept. Sorting of up to 12 symbols of 10, 5 epochs (500 TEST):
+99.6% vs 98.2%, longer 70.0% vs 31.0% (no headroom: the final state can count 10
+symbols); of up to 16 symbols of 26 (longer: 17 to 20), 5 epochs: 62.9% vs 73.5%, longer
+1.2% vs 2.8% (37 s): kept; of up to 24 of 26, 10 epochs: 75.8% vs 82.4%, longer 8.5% vs
+11.6% (64 s). Addition of up to 3 digits, 6,400 examples, 20 epochs (500 TEST): 11.4% vs
+16.2%, longer 0% vs 0%; 20,000 examples, 10 epochs: 24.5% vs 21.2%, longer 0% vs 0% (51
+s); 40,000 examples, 15 epochs: 80.6% vs 83.1%, longer 0% vs 0% (133 s; written most
+significant digit first, the sum's carries come from the operands' far ends, which the
+recurrent decoders' attention does not give them); 16,000 examples, 6 epochs, with
+``multihead`` and ``transformer`` too: 6.8%, 8.2%, 11.3%, 59.7%, longer 0% for all (131
+s): kept, the Transformer the best (the 10-seed row must also fit ~15 minutes, which the
+40,000-example budget would not). Dates, 6,400 examples, with ``multihead`` too: 3
+epochs: 0.6%, 58.8%, 55.2%, longer 0.3%, 39.7%, 25.7% (44 s); 4 epochs: 1.7%, 84.5%,
+90.2%, longer 0.4%, 69.0%, 62.7% (89 s): kept; 5 epochs (500 TEST, 2 seeds, every model,
+274 s): none 4.3, 1.8 / 1.4, 0.6; bahdanau 93.3, 95.1 / 56.3, 78.8; luong_dot 23.8, 93.4
+/ 16.0, 71.6; luong_general 94.0, 94.0 / 56.5, 75.6; multihead 97.2, 99.9 / 81.8, 83.1
+(at the ~98% bound); transformer 96.2, 93.5 / 11.4, 9.0.
 
-Beam width, measured (``--task reversal --models bahdanau --seeds 2 --beam-sweep
-1,2,4,8``, 108 s): TEST exact match 64.9%, 70.3%, 70.8%, 70.8% and mean log-probability
+Expected result, 10 seeds (``python -m experiments.seq2seq --task TASK``, the rows of
+docs/results.md made by ``experiments.reproduce``): TEST exact match, mean [95% CI], for
+none, bahdanau, luong_dot, luong_general, multihead, transformer. Reversal: 12.3 [10.8,
+13.7], 38.1 [29.7, 46.5], 35.3 [31.8, 38.7], 65.7 [55.5, 75.8], 58.6 [42.1, 75.0], 46.2
+[39.5, 52.8] (283 s; longer at most 0.4). Sorting: 62.7 [59.7, 65.7], 66.7 [62.4, 71.0],
+63.6 [61.1, 66.1], 66.3 [62.7, 70.0], 60.9 [57.0, 64.7], 68.8 [65.3, 72.2] (754 s).
+Addition: 5.8 [5.1, 6.6], 5.1 [3.9, 6.2], 4.9 [4.3, 5.6], 6.1 [5.3, 6.9], 10.3 [7.7,
+12.9], 73.9 [70.0, 77.7] (317 s; longer 0 for all). Dates: 0.7 [0.3, 1.0], 89.3 [86.1,
+92.6], 69.5 [48.9, 90.2], 88.0 [84.9, 91.2], 85.9 [79.7, 92.0], 93.3 [91.9, 94.8] (676
+s). Each row's seconds: the whole run on the 2-core CPU shared with other work (load up
+to about 5). Sorting leaves attention little room over ``none`` (at most 6 points); on
+addition only the Transformer learns at this budget.
+
+Beam width, measured (``--task reversal --epochs 5 --models bahdanau --seeds 2
+--beam-sweep 1,2,4,8``, 108 s): TEST exact match 64.9%, 70.3%, 70.8%, 70.8% and mean log-probability
 of the chosen outputs -2.1295, -2.0599, -2.0513, -2.0510 for widths 1, 2, 4, 8 (width 1
 equals greedy decoding on every example).
 
@@ -48,19 +72,20 @@ import dataclasses
 
 from rnn_attn.checks import split_names
 from rnn_attn.config import ConfigError, field, fit_fields, models_field, override, require
-from rnn_attn.data.seq2seq_tasks import TASKS, Task, date_lengths
+from rnn_attn.data.seq2seq_tasks import SPLITS, TASKS, Task, date_lengths
 from rnn_attn.models.teacher_forcing import RECURRENT_ATTENTION
 
 MODELS = (*RECURRENT_ATTENTION, "transformer")
 DECODERS = ("greedy", "beam")
 # Each task's sizes, fixed before the comparison: train on lengths up to train_length,
 # test length generalisation on train_length + 1 .. long_length (dates: every string
-# longer than train_length characters).
+# longer than train_length characters); reversal and sorting write with the first
+# ``alphabet`` letters; every model sees train_examples distinct examples for epochs.
 TASK_SIZES = {
-    "reversal": dict(train_length=16, long_length=20, epochs=5),
-    "sorting": dict(train_length=12, long_length=16, epochs=5),
-    "addition": dict(train_length=3, long_length=5, epochs=20),
-    "dates": dict(train_length=20, long_length=28, epochs=5),
+    "reversal": dict(train_length=16, long_length=20, alphabet=10, epochs=3, train_examples=6400),
+    "sorting": dict(train_length=16, long_length=20, alphabet=26, epochs=5, train_examples=6400),
+    "addition": dict(train_length=3, long_length=5, epochs=6, train_examples=16000),
+    "dates": dict(train_length=20, long_length=28, epochs=4, train_examples=6400),
 }
 
 LOCAL = {
@@ -90,10 +115,13 @@ class Seq2SeqConfig(fit_fields(epochs=0, batch_size=64, eval_batch_size=500, lea
     long_length: int = field(
         0, "longest example of the length-generalisation split; 0: the task's", minimum=0
     )
+    alphabet: int = field(
+        0, "reversal and sorting: distinct symbols (2 to 26); 0: the task's", minimum=0
+    )
     max_output_length: int = field(
         0, "decoder steps, end token included; 0: the task's longest target", minimum=0
     )
-    train_examples: int = field(6400, "distinct training examples", minimum=1)
+    train_examples: int = field(0, "distinct training examples; 0: the task's", minimum=0)
     validation_examples: int = field(500, "distinct validation examples", minimum=1)
     test_examples: int = field(1000, "distinct TEST examples", minimum=1)
     long_examples: int = field(1000, "length-generalisation examples", minimum=1)
@@ -113,14 +141,22 @@ class Seq2SeqConfig(fit_fields(epochs=0, batch_size=64, eval_batch_size=500, lea
 
     @property
     def sizes(self) -> dict[str, int]:
-        """The task's sizes and epochs: the flags', or ``TASK_SIZES``' where they are 0."""
-        chosen = {k: getattr(self, k) for k in ("train_length", "long_length", "epochs")}
-        return {k: v or TASK_SIZES[self.task][k] for k, v in chosen.items()}
+        """The task's sizes, epochs and training examples: the flags', or ``TASK_SIZES``'
+        where they are 0 (``alphabet``: reversal and sorting only)."""
+        task_sizes = TASK_SIZES[self.task]
+        return {k: getattr(self, k) or task_sizes[k] for k in task_sizes}
+
+    @property
+    def examples(self) -> dict[str, int]:
+        """Distinct examples per split (``train``: the task's unless chosen)."""
+        chosen = {s: getattr(self, f"{s}_examples") for s in SPLITS}
+        return chosen | {"train": self.sizes["train_examples"]}
 
     @property
     def task_spec(self) -> Task:
         sizes = self.sizes
-        return Task(self.task, sizes["train_length"], sizes["long_length"])
+        alphabet = {"alphabet": sizes["alphabet"]} if "alphabet" in sizes else {}
+        return Task(self.task, sizes["train_length"], sizes["long_length"], **alphabet)
 
     @property
     def output_length(self) -> int:
@@ -148,6 +184,12 @@ class Seq2SeqConfig(fit_fields(epochs=0, batch_size=64, eval_batch_size=500, lea
 
     def check(self) -> None:
         self.check_long_split()
+        require(
+            not self.alphabet or "alphabet" in TASK_SIZES[self.task],
+            f"--alphabet {self.alphabet}: the {self.task} task's symbols are fixed (digits, "
+            f"or the dates' characters); expected --alphabet 0, or a task of reversal or "
+            f"sorting",
+        )
         try:
             task = self.task_spec
         except ValueError as e:

@@ -50,7 +50,7 @@ def test_programs(cfg: Seq2SeqConfig, model, arrays: dict, mesh) -> dict:
 
 
 def build(cfg: Seq2SeqConfig, ctx) -> Setup:
-    sizes = {s: getattr(cfg, f"{s}_examples") for s in SPLITS}
+    sizes = cfg.examples
     arrays, record = tasks.dataset(cfg.task_spec, sizes, cfg.data_seed, cfg.output_length)
     epochs = cfg.sizes["epochs"]  # every model's budget: these epochs of these batches
     record |= {"epochs": epochs, "steps": epochs * -(-sizes["train"] // cfg.batch_size)}

@@ -280,7 +280,7 @@ def dataset(
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
     """Every split (``make_splits``) encoded with targets of ``target_length`` tokens
     (``encode``), and its record: the task's sizes, the examples per split, the overlaps
-    (0), the vocabulary and the seed."""
+    (0), the vocabulary and the seed (reversal and sorting: also the alphabet)."""
     splits = make_splits(task, sizes, seed)
     arrays = {s: encode(task, splits[s], task.source_length(s), target_length) for s in splits}
     record = {
@@ -288,6 +288,7 @@ def dataset(
         "train_length": task.train_length,
         "long_length": task.long_length if task.name != "dates" else date_lengths()[1],
         "target_length": target_length,
+        **({"alphabet": task.alphabet} if task.name in ("reversal", "sorting") else {}),
         "examples": dict(sizes),
         "overlaps": overlaps(splits),
         "vocabulary": list(task.vocabulary),

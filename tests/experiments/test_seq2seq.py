@@ -9,6 +9,7 @@ import pytest
 
 from experiments.seq2seq.config import TASK_SIZES, Seq2SeqConfig
 from experiments.seq2seq.train import EXPERIMENT
+from rnn_attn.config import ConfigError
 from rnn_attn.data.seq2seq_tasks import TASKS
 from rnn_attn.experiment.cli import main
 from tests._results import check_work_dir
@@ -22,6 +23,16 @@ def test_every_task_has_sizes_that_validate(task):
     assert cfg.output_length == cfg.task_spec.target_length("long")
     chosen = Seq2SeqConfig(task=task, epochs=2, max_output_length=40).validate()
     assert chosen.sizes["epochs"] == 2 and chosen.output_length == 40
+
+
+def test_the_alphabet_and_training_examples_are_sizes_of_the_task():
+    chosen = Seq2SeqConfig(task="sorting", alphabet=5, train_examples=300).validate()
+    assert chosen.task_spec.alphabet == 5 and chosen.examples["train"] == 300
+    default = Seq2SeqConfig(task="reversal").validate()
+    assert default.task_spec.alphabet == TASK_SIZES["reversal"]["alphabet"]
+    assert default.examples["train"] == TASK_SIZES["reversal"]["train_examples"]
+    with pytest.raises(ConfigError, match="--alphabet 5: the addition task's symbols are fixed"):
+        Seq2SeqConfig(task="addition", alphabet=5).validate()
 
 
 @pytest.mark.slow
