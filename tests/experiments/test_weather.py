@@ -4,8 +4,6 @@ bookkeeping (splits, baseline comparison) and its one-line errors."""
 import dataclasses
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,6 @@ import pytest
 from experiments import weather
 from rnn_attn.config import ConfigError
 from rnn_attn.experiment.cli import main
-from tests._paths import ROOT
 from tests._results import check_work_dir
 
 JENA_HEADER = (
@@ -58,36 +55,17 @@ SMALL = [
 ]
 
 
-def test_end_to_end_on_a_small_jena_csv(tmp_path):
+def test_end_to_end_on_a_small_jena_csv(tmp_path, capsys):
+    """A whole run in process, as ``python -m experiments.weather`` makes it (the module's
+    entry point runs as a subprocess in the slow tier's ``--local`` runs)."""
     data = write_jena(tmp_path / "jena.csv")
     workdir = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.weather",
-            "--workdir",
-            str(workdir),
-            "--data",
-            data,
-            "--models",
-            "dense,gru",
-            "--seeds",
-            "2",
-            "--epochs",
-            "2",
-            *SMALL,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr
-    assert "VALIDATION MAE" in result.stdout and "common-sense baseline" in result.stdout.lower()
+    args = ["--workdir", str(workdir), "--data", data, "--models", "dense,gru", "--seeds", "2"]
+    status = main(weather.EXPERIMENT, [*args, "--epochs", "2", *SMALL])
+    result = capsys.readouterr()
+    assert status in (None, 0), result.err[-3000:]
+    assert "Traceback" not in result.err
+    assert "VALIDATION MAE" in result.out and "common-sense baseline" in result.out.lower()
     results = check_work_dir(str(workdir))
     assert results["config"]["lookback"] == 12 and results["config"]["models"] == "dense,gru"
     # 240 rows: 144 train / 48 validation / 48 test; windows r in [start + 12, stop - 3).
