@@ -46,3 +46,13 @@ def _remove_old_caches(max_age_s: float = 6 * 3600) -> None:
 _remove_old_caches()
 
 from tests._paths import SHARED_DATA  # noqa: E402,F401 - where the data tests look
+
+
+def pytest_collection_finish(session):
+    """The objects the collection imported (JAX, scipy, statsmodels, pandas, every test
+    module) leave the cyclic collector's scans: statsmodels' Holm correction calls
+    ``gc.collect()`` on every call, and over those objects each call took about 0.1 s (a
+    table's statistics took a minute). They live until the process ends anyway."""
+    import gc
+
+    gc.freeze()
