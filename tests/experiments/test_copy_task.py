@@ -94,6 +94,9 @@ def test_short_training_lowers_the_loss():
         assert np.all((metrics["token_accuracy"] >= 0) & (metrics["token_accuracy"] <= 1))
 
 
+@pytest.mark.slow  # three runs of 200 steps; the default tier checks resumes are bit-identical in
+# tests/train/test_engine.py (mid-epoch, another checkpoint interval) and through the CLI in
+# the char_textgen and vanishing_gradients tests
 def test_resume_replays_the_same_run(tmp_path):
     cfg = _small_config(models="attention", steps=200)
     mesh = _mesh(cfg)
@@ -129,6 +132,8 @@ def test_resume_replays_the_same_run(tmp_path):
         _train(cfg, mesh, workdir=workdir, resume=True, record=dict(record, units=64))
 
 
+@pytest.mark.slow  # the default tier checks the message in the engine's NaN tests and through
+# the shared runner in tests/experiments/test_vanishing_gradients.py
 def test_a_diverging_run_stops_naming_the_seed_and_step(tmp_path):
     cfg = _small_config(models="baseline", steps=40, checkpoint_every=20, learning_rate=1e38)
     with pytest.raises(

@@ -17,8 +17,10 @@ from rnn_attn.errors import ConfigError
 from rnn_attn.experiment import cli
 
 BODY = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
-# A small run of the character model: one iteration, few units, short samples.
-ARGS = ["--iterations", "1", "--units", "8", "--preds-per-iteration", "5", "--eval-chars", "5"]
+# A small run of the character model: one iteration at the sizes of
+# tests/experiments/test_char_textgen.py's runs, whose compiled programs it loads.
+ARGS = ["--iterations", "1", "--units", "8", "--seeds", "2", "--preds-per-iteration", "20"]
+ARGS += ["--eval-chars", "60"]
 
 
 def _book(path) -> str:
