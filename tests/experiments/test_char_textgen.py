@@ -14,6 +14,7 @@ from rnn_attn.experiment import cli
 from rnn_attn.models.char_lm import CharRNN
 from tests._paths import ROOT
 from tests._results import check_work_dir
+from tests._small_runs import CHAR_ARGS, write_book
 
 
 def test_char_lstm_shapes_dropout_and_penalty():
@@ -80,12 +81,9 @@ def test_flags_and_local_defaults():
 
 def _small_run(tmp_path) -> list[str]:
     """A two-iteration run's flags on a small book with Gutenberg's header and licence
-    around it (the end-to-end and resume tests share it, so their compiled steps too)."""
-    book = tmp_path / "book.txt"
-    body = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
-    book.write_text(f"header\nCHAPTER I. Down\n{body}\nTHE END\nlicence\n")
-    args = ["--text", str(book), "--iterations", "2", "--units", "8", "--seeds", "2"]
-    return [*args, "--preds-per-iteration", "20", "--eval-chars", "60", "--no-progress"]
+    around it (at the sizes other tests' runs share, so their compiled programs too)."""
+    book = write_book(tmp_path / "book.txt", licence=True)
+    return ["--text", book, "--iterations", "2", *CHAR_ARGS, "--no-progress"]
 
 
 def test_char_textgen_end_to_end(tmp_path, capsys):

@@ -15,17 +15,14 @@ from experiments.char_textgen.train import EXPERIMENT as TEXTGEN
 from rnn_attn.analysis.schema import validate
 from rnn_attn.errors import ConfigError
 from rnn_attn.experiment import cli
+from tests._small_runs import CHAR_ARGS, write_book
 
-BODY = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
-# A small run of the character model: one iteration at the sizes of
-# tests/experiments/test_char_textgen.py's runs, whose compiled programs it loads.
-ARGS = ["--iterations", "1", "--units", "8", "--seeds", "2", "--preds-per-iteration", "20"]
-ARGS += ["--eval-chars", "60"]
+# One iteration of the character model at the sizes the other tests' runs share.
+ARGS = ["--iterations", "1", *CHAR_ARGS]
 
 
 def _book(path) -> str:
-    path.write_text(f"header\nCHAPTER I. Down\n{BODY}\nTHE END\n")
-    return str(path)
+    return write_book(path)
 
 
 def _sha256(path) -> str:

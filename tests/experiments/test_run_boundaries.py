@@ -21,9 +21,9 @@ from experiments.copy_task.train import EXPERIMENT as COPY_TASK
 from experiments.imdb_glove.train import EXPERIMENT as GLOVE
 from rnn_attn.experiment import cli
 from tests._paths import ROOT
+from tests._small_runs import CHAR_ARGS, write_book
 
-BODY = " ".join(["alice was beginning to get very tired of sitting by her sister"] * 40)
-TEXTGEN_ARGS = ["--iterations", "1", "--units", "8", "--preds-per-iteration", "5"]
+TEXTGEN_ARGS = ["--iterations", "1", *CHAR_ARGS]
 # 2 seeds, 30 steps of fresh pairs, a checkpoint every 3 steps.
 COPY_ARGS = [
     *("--models", "attention", "--seeds", "2", "--steps", "30", "--checkpoint-every", "3"),
@@ -49,7 +49,7 @@ def test_a_run_reads_and_writes_where_its_command_ran_whatever_the_cwd_later(
 ):
     """Something that changes the working directory during the run (a library, a
     subprocess's set-up) does not move the run's files: they were resolved once."""
-    (tmp_path / "book.txt").write_text(f"header\nCHAPTER I. Down\n{BODY}\nTHE END\n")
+    write_book(tmp_path / "book.txt")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path)
 
