@@ -77,6 +77,8 @@ def test_the_study_marks_a_job_that_stayed_at_chance(tmp_path, capsys):
     assert "gru_T30: learned nothing with seeds [0, 1] of [0, 1]: test_accuracy at chance" in out
 
 
+@pytest.mark.slow  # the default tier makes the same run as docs/bad_inputs.md's zero_updates_cli
+# row (tests/test_bad_inputs.py: one error line, status 2, no checkpoints)
 def test_a_run_that_changed_no_parameter_gets_one_line(tmp_path, capsys):
     args = ["--workdir", str(tmp_path), "--no-progress", "--models", "baseline", "--seeds", "1"]
     args += ["--steps", "5", "--units", "4", "--learning-rate", "1e-46"]
