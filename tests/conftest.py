@@ -51,8 +51,8 @@ from tests._paths import SHARED_DATA  # noqa: E402,F401 - where the data tests l
 def pytest_collection_finish(session):
     """The objects the collection imported (JAX, scipy, statsmodels, pandas, every test
     module) leave the cyclic collector's scans: statsmodels' Holm correction calls
-    ``gc.collect()`` on every call, and over those objects each call took about 0.1 s (a
-    table's statistics took a minute). They live until the process ends anyway."""
+    ``gc.collect()`` on every call, and over those objects each call took about 0.1 s (the
+    archived-statistics test took a minute). They live until the process ends anyway."""
     import gc
 
     gc.freeze()

@@ -21,10 +21,6 @@ from tests._small_runs import CHAR_ARGS, write_book
 ARGS = ["--iterations", "1", *CHAR_ARGS]
 
 
-def _book(path) -> str:
-    return write_book(path)
-
-
 def _sha256(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
@@ -46,7 +42,7 @@ def _tree(path) -> dict[str, bytes]:
 
 
 def test_a_run_records_the_fingerprint_of_the_data_it_read(tmp_path, capsys):
-    book = _book(tmp_path / "book.txt")
+    book = write_book(tmp_path / "book.txt")
     status, err = _run(tmp_path / "run", book, capsys=capsys)
     assert status == 0, err
     expected = {book: {"sha256": _sha256(book), "bytes": os.path.getsize(book)}}
@@ -58,7 +54,7 @@ def test_a_run_records_the_fingerprint_of_the_data_it_read(tmp_path, capsys):
 
 
 def test_a_resume_on_changed_data_is_refused_naming_the_file(tmp_path, capsys):
-    book = _book(tmp_path / "book.txt")
+    book = write_book(tmp_path / "book.txt")
     workdir = tmp_path / "run"
     assert _run(workdir, book, capsys=capsys)[0] == 0
     identity = json.loads((workdir / "run.json").read_text())
