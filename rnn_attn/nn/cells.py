@@ -14,8 +14,9 @@ static argument of ``jax.jit``). Its methods are pure:
 
 ``init(key, input_dim) -> params``
 ``initial_carry(batch_shape) -> carry`` (a tuple: ``(h, c)`` for LSTM, ``(h,)`` otherwise)
-``project(params, x) -> x_proj``: the input half of the gates for all steps at once, so the
-    scan layer does it as one matmul outside the loop;
+``project(params, x) -> x_proj``: the input half of the gates, for one step or all at once
+    (the generic scan projects each step inside its loop; the fused kernels take every
+    step's projection, computed before theirs);
 ``step(params, carry, x_proj_t, recurrent_mask=None) -> (carry, h)``: one time step.
 
 Recurrent dropout (Gal & Ghahramani; Keras's ``recurrent_dropout``) enters through
