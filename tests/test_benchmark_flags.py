@@ -24,6 +24,11 @@ CASES = [
         "argument --vocab: expected an integer >= 2, got '1'",
     ),
     (
+        "projection_speed.py",
+        ["--repeats", "0"],
+        "argument --repeats: expected an integer >= 1, got '0'",
+    ),
+    (
         "copy_task_speed.py",
         ["--steps", "-1"],
         "argument --steps: expected an integer >= 1, got '-1'",
