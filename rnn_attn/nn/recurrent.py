@@ -407,9 +407,10 @@ def check_params(cell: Cell, params: Params, where: str) -> None:
 
 def _checked_layer(cell, params, inputs, lengths, mask, initial_carry):
     """``rnn``'s arguments checked: the params (``check_params``), the inputs and the mask
-    (``_checked_inputs``: returned), the initial carry."""
+    (``_checked_inputs``: returned), the inputs' width, the initial carry."""
     check_params(cell, params, "rnn")
     inputs, mask = _checked_inputs(inputs, lengths, mask)
+    cell.check_inputs(params, inputs)  # here: the loop projects one step at a time
     if initial_carry is not None:
         cell.check_carry(initial_carry, tuple(inputs.shape[:-2]))
     return inputs, mask
