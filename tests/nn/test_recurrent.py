@@ -499,7 +499,9 @@ def test_projecting_each_step_in_the_loop_gives_the_projection_before_it(cell, r
         )
 
     params = cell.init(jax.random.PRNGKey(0), 5)
-    for got, want in zip(jax.tree.leaves(per_step(params)), jax.tree.leaves(before(params))):
+    for got, want in zip(
+        jax.tree.leaves(per_step(params)), jax.tree.leaves(before(params)), strict=True
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     grads = [
         jax.grad(lambda p, f=f: jnp.sum(jnp.tanh(f(p)[0]) ** 2))(params) for f in (per_step, before)
