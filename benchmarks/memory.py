@@ -211,7 +211,7 @@ def main() -> int:
     maxlens = args.maxlens or ([30] if args.small else [500, 1000, 4000])
     remats = args.remat or ([8] if args.small else [32])
     print(f"load before: {os.getloadavg()[0]:.2f}")
-    print(HEADER.format(seeds=args.seeds))
+    print(HEADER.format(seeds=args.seeds or "no"))
     for row in rows(maxlens, remats):
         spec = dict(row, small=args.small, repeats=args.repeats, seeds=args.seeds)
         print(line(spawn(spec)), flush=True)
