@@ -138,6 +138,28 @@ CASES = {
         "unroll must be an integer >= 1 (time steps per loop iteration; or True/False), got 2.5",
     ),
     "rnn_unroll_0": (lambda: _rnn(unroll=0), VALUE, "unroll must be an integer >= 1"),
+    "rnn_remat_negative": (
+        lambda: _rnn(remat=-1),
+        VALUE,
+        "remat must be None or an integer >= 0 (time steps per checkpointed chunk of the "
+        "scan; 0 or None: off), got -1",
+    ),
+    "rnn_remat_float": (lambda: _rnn(remat=2.5), TYPE, "remat must be None or an integer >= 0"),
+    "bidirectional_remat_bool": (
+        lambda: _bidirectional(remat=True),
+        TYPE,
+        "remat must be None or an integer >= 0",
+    ),
+    "bilstm_remat_text": (
+        lambda: text_classifiers.BiLSTMClassifier(remat="8"),
+        TYPE,
+        "remat must be None or an integer >= 0",
+    ),
+    "gru_forecaster_remat_negative": (
+        lambda: forecasters.GRUForecaster(3, remat=-2),
+        VALUE,
+        "remat must be None or an integer >= 0",
+    ),
     "rnn_dropout_bool": (
         lambda: _rnn(dropout=True),
         TYPE,
@@ -389,5 +411,7 @@ def test_valid_switches_and_sizes_still_pass():
     cells.LSTMCell(np.int64(4), layer_norm=np.bool_(True)).init(KEY, np.int64(3))
     _rnn(return_sequences=np.bool_(False), unroll=np.int64(2), reverse=True)
     _rnn(unroll=True)
+    _rnn(remat=np.int64(2))
+    _rnn(remat=None)
     _decode(num_steps=2, return_weights=True)
     generation.make_generator(lambda p, w: w, np.int64(3), temperature=np.float32(0.5))

@@ -29,6 +29,16 @@ CASES = [
         "argument --repeats: expected an integer >= 1, got '0'",
     ),
     (
+        "memory.py",
+        ["--maxlens", "500,0"],
+        "argument --maxlens: expected comma-separated integers >= 1, got '500,0'",
+    ),
+    (
+        "memory.py",
+        ["--remat", "x"],
+        "argument --remat: expected comma-separated integers >= 1, got 'x'",
+    ),
+    (
         "copy_task_speed.py",
         ["--steps", "-1"],
         "argument --steps: expected an integer >= 1, got '-1'",

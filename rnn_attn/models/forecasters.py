@@ -22,6 +22,9 @@ GRUs are Keras 2 / TF2 GRUs (``reset_after=True``, two bias rows); the R lecture
 (``make_forecaster("gru", ..., reset_after=False)``). Parameter counts for ``f`` input
 features and ``u`` units: ``3 (f u + u u + 2 u)`` with ``reset_after=True``, ``3 (f u + u
 u + u)`` without (GRU(32) on Jena's 14 features: 4,608 vs 4,512).
+
+The recurrent forecasters take ``remat`` (0: off), the chunk length of a rematerialised
+scan (``recurrent.rnn``): less memory for long windows, one more forward pass.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from rnn_attn import memory
 from rnn_attn.checks import argument
 from rnn_attn.nn import layers
 from rnn_attn.nn.cells import GRUCell, activation
-from rnn_attn.nn.recurrent import check_rate, check_switches, rnn, stacked_rnn
+from rnn_attn.nn.recurrent import check_rate, check_remat, check_switches, rnn, stacked_rnn
 
 Params = dict[str, Any]
 
@@ -126,6 +129,7 @@ class GRUForecaster:
     recurrent_dropout: float = 0.0
     activation: str = "tanh"
     reset_after: bool = True
+    remat: int = 0
 
     def __post_init__(self):
         _check_size("features", self.features)
@@ -134,6 +138,7 @@ class GRUForecaster:
         check_rate("recurrent_dropout", self.recurrent_dropout)
         activation(self.activation)
         check_switches(reset_after=self.reset_after)
+        check_remat(self.remat)
 
     regularization = staticmethod(_zero_penalty)
 
@@ -169,6 +174,7 @@ class GRUForecaster:
             recurrent_dropout=self.recurrent_dropout,
             train=train,
             key=key,
+            remat=self.remat,
         )
         return _head(params, h)
 
@@ -200,10 +206,12 @@ class StackedGRUForecaster:
     recurrent_dropout: float | tuple[float, ...] = 0.0
     activations: str | tuple[str, ...] = "tanh"
     reset_after: bool = True
+    remat: int = 0
 
     def __post_init__(self):
         _check_size("features", self.features)
         check_switches(reset_after=self.reset_after)
+        check_remat(self.remat)
         units = self.layer_units
         if not isinstance(units, (list, tuple)) or not units:
             raise ValueError(f"layer_units must be a non-empty list of layer sizes, got {units!r}")
@@ -262,6 +270,7 @@ class StackedGRUForecaster:
             recurrent_dropout=self.recurrent_dropout,
             train=train,
             key=key,
+            remat=self.remat,
         )
         return _head(params, h)
 
@@ -282,6 +291,7 @@ class BidirectionalGRUForecaster:
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     reset_after: bool = True
+    remat: int = 0
 
     def __post_init__(self):
         _check_size("features", self.features)
@@ -289,6 +299,7 @@ class BidirectionalGRUForecaster:
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
         check_switches(reset_after=self.reset_after)
+        check_remat(self.remat)
 
     regularization = staticmethod(_zero_penalty)
 
@@ -323,6 +334,7 @@ class BidirectionalGRUForecaster:
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             train=train,
+            remat=self.remat,
         )
         h_f, _ = rnn(self.cell, params["forward"], inputs, key=k_f, **common)
         h_b, _ = rnn(self.cell, params["backward"], inputs, reverse=True, key=k_b, **common)

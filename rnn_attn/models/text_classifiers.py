@@ -34,6 +34,7 @@ from rnn_attn.nn.recurrent import (
     bidirectional,
     check_coefficient,
     check_rate,
+    check_remat,
     check_switches,
     check_unroll,
     dropout_active,
@@ -81,6 +82,9 @@ class BiLSTMClassifier:
     # Time steps per loop iteration of the BiLSTM's scan (1 measured fastest on the 2-core CPU:
     # 625 examples/s against 560 for 2 and 539 for 4).
     unroll: int = 1
+    # Rematerialise the BiLSTM's scan in chunks of this many steps (0: off; see
+    # recurrent.rnn). Asking for it trades the fused kernel for the generic scan.
+    remat: int = 0
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_dim", "units", "maxlen"):
@@ -89,6 +93,7 @@ class BiLSTMClassifier:
             raise ValueError(f"unknown pooling {self.pooling!r}; expected one of {POOLINGS}")
         check_rate("dropout", self.dropout)
         check_unroll(self.unroll)
+        check_remat(self.remat)
 
     @property
     def cell(self) -> LSTMCell:
@@ -147,6 +152,7 @@ class BiLSTMClassifier:
             mask=mask,
             return_sequences=not last,
             unroll=self.unroll,
+            remat=self.remat,
         )
         weights = None
         if not last:
@@ -301,6 +307,8 @@ class RecurrentClassifier:
         (Keras's ``mask_zero=True``). The documents' models do not mask, so the default is
         False: with Keras's 'pre' padding the padded steps then come first and run through
         the cell.
+      remat: rematerialise the recurrent scan in chunks of this many steps (0: off; see
+        ``recurrent.rnn``): less memory for long reviews, one more forward pass.
     """
 
     HYPERPARAMETERS: ClassVar[tuple[str, ...]] = (
@@ -322,6 +330,7 @@ class RecurrentClassifier:
     bidirectional: bool = False
     mask_padding: bool = False
     freeze_embedding: bool = False
+    remat: int = 0
 
     def __post_init__(self):
         if not isinstance(self.cell_kind, str) or self.cell_kind not in CELLS:
@@ -333,6 +342,7 @@ class RecurrentClassifier:
         argument("maxlen", self.maxlen, int, minimum=1, optional=True)
         check_rate("dropout", self.dropout)
         check_rate("recurrent_dropout", self.recurrent_dropout)
+        check_remat(self.remat)
         for name in ("bias_l1", "bias_l2"):
             check_coefficient(name, getattr(self, name))
         check_switches(
@@ -392,7 +402,13 @@ class RecurrentClassifier:
         cell = self.cell
         if self.bidirectional:
             h, _ = bidirectional(
-                cell, cell, params[self.layer_name], x, mask=mask, return_sequences=False
+                cell,
+                cell,
+                params[self.layer_name],
+                x,
+                mask=mask,
+                return_sequences=False,
+                remat=self.remat,
             )
             return h
         h, _ = rnn(
@@ -405,6 +421,7 @@ class RecurrentClassifier:
             recurrent_dropout=self.recurrent_dropout,
             train=train,
             key=key,
+            remat=self.remat,
         )
         return h
 
@@ -479,6 +496,7 @@ class BiLSTMMultiHeadClassifier:
     maxlen: int | None = 200
     dropout: float = 0.5
     unroll: int = 1
+    remat: int = 0  # as BiLSTMClassifier's
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_dim", "units", "heads", "queries"):
@@ -487,6 +505,7 @@ class BiLSTMMultiHeadClassifier:
         _check_heads("the BiLSTM's output width 2 * units =", 2 * self.units, self.heads)
         check_rate("dropout", self.dropout)
         check_unroll(self.unroll)
+        check_remat(self.remat)
 
     @property
     def cell(self) -> LSTMCell:
@@ -524,6 +543,7 @@ class BiLSTMMultiHeadClassifier:
             embeddings=params["embedding"]["embeddings"],
             mask=mask,
             unroll=self.unroll,
+            remat=self.remat,
         )
         h = layers.zero_masked(h, mask)
         pool = params["pooling"]

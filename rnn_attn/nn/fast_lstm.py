@@ -72,6 +72,11 @@ at a time::
     d_b_d = sum_r d_P_d[r]               [4u]
     d_E[r] = sum_d d_P_d[r] W_d^T        [F]   (zero for the words the batch lacks)
 
+Rematerialisation (``remat``, ``rnn_attn.nn.recurrent``) does not reach these kernels:
+each keeps its gate factors for every step, so a layer asking for it runs on the generic
+scan instead (``fused_kernel_for``; memory and time: docs/performance.md, "Memory and
+rematerialisation").
+
 The tests check every kernel against autodiff of the generic scan. Measured effects of
 these choices: docs/performance.md ("What the fused BiLSTM kernel does and what it
 measured").

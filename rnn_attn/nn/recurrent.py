@@ -25,11 +25,23 @@ Fused kernels: ``fused_kernel_for`` is the one place that decides whether a laye
 a kernel of ``rnn_attn.nn.fast_lstm`` (one scan with a hand-written backward pass) or on
 the generic ``lax.scan``; ``scan_projected`` and ``bidirectional`` ask it. Tests and
 benchmarks override it with ``kernel_choice``.
+
+Rematerialisation (``remat=n``, issue 33): the generic scan runs as an outer ``lax.scan``
+over chunks of ``n`` steps whose body is ``jax.checkpoint`` of an inner ``lax.scan`` over
+the chunk (``_chunked_scan``). The backward pass then keeps only the carries at the
+chunks' boundaries and recomputes each chunk's steps when it reaches them: about
+``T/n + n`` steps' residuals instead of ``T`` (least near ``n = sqrt(T)``), for one more
+forward pass. A last chunk shorter than ``n`` is padded with masked steps, which keep
+the carry, so the values are those of the plain scan up to rounding. The fused kernels
+save their own residuals for every step (``jax.custom_vjp``), out of ``jax.checkpoint``'s
+reach, so asking for ``remat`` rules them out (``fused_kernel_for``): the layer runs on
+the generic scan, rematerialised (docs/performance.md, "Memory and rematerialisation").
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
@@ -88,6 +100,14 @@ def check_unroll(unroll: int | bool, name: str = "unroll") -> int | bool:
     return argument(
         name, unroll, int, minimum=1, why="time steps per loop iteration; or True/False"
     )
+
+
+def check_remat(remat: int | None, name: str = "remat") -> int:
+    """``remat`` (time steps per rematerialised chunk of the generic scan) as an integer:
+    0 for None or 0 (off), else the chunk length, an integer >= 1; one ValueError naming
+    it otherwise (a bool or a float is refused)."""
+    why = "time steps per checkpointed chunk of the scan; 0 or None: off"
+    return argument(name, remat, int, minimum=0, optional=True, why=why) or 0
 
 
 def check_switches(**switches: bool) -> None:
@@ -172,6 +192,7 @@ def fused_kernel_for(
     embedded: bool = False,
     batch_ndim: int = 1,
     recurrent_dropout: bool = False,
+    remat: bool = False,
 ) -> Callable | None:
     """The fused kernel that computes a recurrent layer, or None for the generic scan.
 
@@ -183,6 +204,9 @@ def fused_kernel_for(
       embedded: the layer reads token ids through an embedding table.
       batch_ndim: the number of batch axes (the kernels take one).
       recurrent_dropout: a recurrent dropout mask is active (no kernel has one).
+      remat: the layer asks for a rematerialised scan (``remat`` > 0): the kernels save
+        their own residuals for every step, which ``jax.checkpoint`` cannot chunk, so it
+        gets the generic scan, even under ``kernel_choice("fused")``.
 
     Masks never rule a kernel out (every kernel takes them). By default the fused kernel
     runs a Bidirectional layer of two plain LSTM cells (``_plain_lstm``) reading token
@@ -197,7 +221,7 @@ def fused_kernel_for(
       ``{"forward", "backward"}``, batch-major ``inputs`` (token ids when ``embeddings``).
     """
     choice = _KERNEL_CHOICE[0]
-    if choice == "generic" or batch_ndim != 1 or recurrent_dropout:
+    if choice == "generic" or batch_ndim != 1 or recurrent_dropout or remat:
         return None
     if not all(_plain_lstm(cell) for cell in cells):
         return None
@@ -244,6 +268,7 @@ def scan_projected(
     recurrent_dropout: float = 0.0,
     train: bool = False,
     key: jax.Array | None = None,
+    remat: int | None = None,
 ) -> tuple[jax.Array, Carry]:
     """Runs ``cell.step`` over pre-projected inputs, or the fused kernel that
     ``fused_kernel_for`` picks for the cell (same values up to rounding).
@@ -263,6 +288,9 @@ def scan_projected(
         dropout is not here: the inputs are already projected (``rnn`` applies it).
       train: dropout only when True.
       key: PRNG key for the recurrent mask (needed when it is active).
+      remat: None or 0 (off), or the chunk length ``n``: the scan's backward pass keeps
+        the carries every ``n`` steps and recomputes the steps between (module docstring);
+        runs on the generic scan, never a fused kernel.
 
     Returns:
       ``(outputs <float>[batch, time, units], final_carry)``.
@@ -280,6 +308,7 @@ def scan_projected(
         recurrent_dropout=recurrent_dropout,
         train=train,
         key=key,
+        remat=remat,
     )
 
 
@@ -296,6 +325,7 @@ def _scan(
     recurrent_dropout,
     train,
     key,
+    remat=None,
 ):
     """``scan_projected``'s body on inputs ``xs <float>[batch, time, F]``: projected
     (``cell.project``'s output) or raw. The fused kernels take projected inputs, so raw
@@ -305,6 +335,7 @@ def _scan(
     recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
     check_switches(reverse=reverse, train=train)
     unroll = check_unroll(unroll)
+    remat = check_remat(remat)
     batch = xs.shape[:-2]
     recurrent_mask = None
     if dropout_active(recurrent_dropout, train):
@@ -312,7 +343,10 @@ def _scan(
         recurrent_mask = dropout_mask(key, recurrent_dropout, (*batch, cell.units), xs.dtype)
     carry = cell.initial_carry(batch, xs.dtype) if initial_carry is None else initial_carry
     kernel = fused_kernel_for(
-        (cell,), batch_ndim=len(batch), recurrent_dropout=recurrent_mask is not None
+        (cell,),
+        batch_ndim=len(batch),
+        recurrent_dropout=recurrent_mask is not None,
+        remat=remat > 0,
     )
     if kernel is not None and not projected:
         xs, projected = cell.project(params, xs), True
@@ -325,15 +359,18 @@ def _scan(
         ys, final = kernel(params, steps, carry, ms, unroll)
     else:
         project = None if projected else cell.project
-        ys, final = _generic_scan(cell, params, steps, carry, ms, unroll, recurrent_mask, project)
+        ys, final = _generic_scan(
+            cell, params, steps, carry, ms, unroll, recurrent_mask, project, remat
+        )
     return jnp.moveaxis(ys, 0, -2), final
 
 
-def _generic_scan(cell, params, xs, carry, masks, unroll, recurrent_mask, project=None):
+def _generic_scan(cell, params, xs, carry, masks, unroll, recurrent_mask, project=None, remat=0):
     """``cell.step`` under ``lax.scan`` (autodiff for the gradient), time-major in
     processing order: ``(ys, final_carry)``, as the one-direction fused kernels. With
     ``project`` (``cell.project``), ``xs`` are raw inputs, each step's projected in the
-    loop."""
+    loop; with ``remat`` > 0, rematerialised in chunks of that many steps
+    (``_chunked_scan``)."""
 
     def body(carry, inputs):
         x_t, m_t = inputs
@@ -346,8 +383,43 @@ def _generic_scan(cell, params, xs, carry, masks, unroll, recurrent_mask, projec
             h = jnp.where(keep, h, jnp.zeros_like(h))
         return new_carry, h
 
+    if remat:
+        return _chunked_scan(body, carry, xs, masks, remat, unroll)
     final, ys = jax.lax.scan(body, carry, (xs, masks), unroll=unroll)
     return ys, final
+
+
+def _chunked_scan(body, carry, xs, masks, chunk: int, unroll):
+    """``lax.scan(body, carry, (xs, masks))`` as ``(ys, final)``, rematerialised: an outer
+    scan over chunks of ``chunk`` steps (at most the sequence's length) whose body is
+    ``jax.checkpoint`` of the inner scan over the chunk's steps, so the backward pass
+    stores the carry at each chunk's start and recomputes the chunk's steps from it.
+
+    ``xs [T, *batch, F]``, ``masks [T, *batch]`` or None. When ``chunk`` does not divide
+    ``T`` the last chunk is padded with zero inputs at masked steps (a mask of ones is
+    made for the others when there is none): a masked step keeps the carry, so the final
+    carry and the valid outputs are the unpadded scan's; the padded outputs are dropped.
+    """
+    steps = xs.shape[0]
+    chunk = max(1, min(chunk, steps))
+    chunks = -(-steps // chunk)
+    pad = chunks * chunk - steps
+    if pad:
+        if masks is None:
+            masks = jnp.ones(xs.shape[:-1], bool)
+        xs = jnp.concatenate([xs, jnp.zeros((pad, *xs.shape[1:]), xs.dtype)])
+        masks = jnp.concatenate([masks, jnp.zeros((pad, *masks.shape[1:]), bool)])
+
+    def split(a):
+        return None if a is None else a.reshape(chunks, chunk, *a.shape[1:])
+
+    # prevent_cse=False: inside a scan there is nothing for XLA to merge (jax.checkpoint).
+    @functools.partial(jax.checkpoint, prevent_cse=False)
+    def run_chunk(carry, inputs):
+        return jax.lax.scan(body, carry, inputs, unroll=unroll)
+
+    final, ys = jax.lax.scan(run_chunk, carry, (split(xs), split(masks)))
+    return ys.reshape(chunks * chunk, *ys.shape[2:])[:steps], final
 
 
 def _check_length_values(lengths, time: int) -> None:
@@ -416,6 +488,19 @@ def _checked_layer(cell, params, inputs, lengths, mask, initial_carry):
     return inputs, mask
 
 
+def _input_dropout(inputs, dropout, recurrent_dropout, train, key):
+    """``rnn``'s ``(inputs, recurrent_key)``: ``key`` split into the input mask's key and
+    the recurrent mask's when either rate is active, the inputs dropped when ``dropout``
+    is (``_drop_inputs``)."""
+    input_key = recurrent_key = None
+    if dropout_active(dropout, train) or dropout_active(recurrent_dropout, train):
+        require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
+        input_key, recurrent_key = jax.random.split(key)
+    if dropout_active(dropout, train):
+        inputs = _drop_inputs(inputs, dropout, input_key)
+    return inputs, recurrent_key
+
+
 def _drop_inputs(inputs: jax.Array, rate: float, key: jax.Array) -> jax.Array:
     """Input dropout: one mask per sequence, broadcast over time (Keras / Gal), not one
     per step."""
@@ -438,6 +523,7 @@ def rnn(
     recurrent_dropout: float = 0.0,
     train: bool = False,
     key: jax.Array | None = None,
+    remat: int | None = None,
 ) -> tuple[jax.Array, Carry]:
     """A Keras-style recurrent layer.
 
@@ -452,7 +538,7 @@ def rnn(
       recurrent_dropout: rate of the mask on ``h_{t-1}`` (see ``scan_projected``).
       train, key: dropout only when ``train`` (default: inference); ``key`` is then split
         into ``(input_key, recurrent_key) = jax.random.split(key)``.
-      Others as in ``scan_projected``.
+      Others (``remat`` included) as in ``scan_projected``.
 
     Returns:
       ``(outputs, final_carry)``; the carry is Keras's ``return_state`` (``(h, c)`` for LSTM).
@@ -460,12 +546,7 @@ def rnn(
     inputs, mask = _checked_layer(cell, params, inputs, lengths, mask, initial_carry)
     dropout, recurrent_dropout = check_rates(dropout=dropout, recurrent_dropout=recurrent_dropout)
     check_switches(reverse=reverse, return_sequences=return_sequences, train=train)
-    input_key = recurrent_key = None
-    if dropout_active(dropout, train) or dropout_active(recurrent_dropout, train):
-        require_key(key, dropout=dropout, recurrent_dropout=recurrent_dropout)
-        input_key, recurrent_key = jax.random.split(key)
-    if dropout_active(dropout, train):
-        inputs = _drop_inputs(inputs, dropout, input_key)
+    inputs, recurrent_key = _input_dropout(inputs, dropout, recurrent_dropout, train, key)
     outputs, final = _scan(
         cell,
         params,
@@ -478,6 +559,7 @@ def rnn(
         recurrent_dropout=recurrent_dropout,
         train=train,
         key=recurrent_key,
+        remat=remat,
     )
     if not return_sequences:
         # The carry's h is the output of the last valid step (masked steps keep it).
@@ -522,6 +604,7 @@ def bidirectional(
     merge_mode: MergeMode = "concat",
     return_sequences: bool = True,
     unroll: int | bool = 1,
+    remat: int | None = None,
 ):
     """Keras's Bidirectional wrapper.
 
@@ -537,6 +620,7 @@ def bidirectional(
         ``embeddings[inputs]`` (Keras's Embedding before it, the table's gradient included);
         the fused kernel then projects the table's rows instead of every token.
       lengths, mask, return_sequences, unroll: as ``rnn``.
+      remat: as ``rnn`` (each direction's scan); it rules the fused kernel out.
 
     Returns:
       ``(merged_outputs, (forward_carry, backward_carry))``; with ``merge_mode='none'`` the
@@ -546,30 +630,42 @@ def bidirectional(
         raise ValueError(f"unknown merge mode {merge_mode!r}; expected one of {MERGE_MODES}")
     _check_directions(forward_cell, backward_cell, params)
     check_switches(return_sequences=return_sequences)
-    unroll = check_unroll(unroll)
+    unroll, remat = check_unroll(unroll), check_remat(remat)
     embedded = embeddings is not None
     kernel = fused_kernel_for(
         (forward_cell, backward_cell),
         embedded=embedded,
         batch_ndim=jnp.ndim(inputs) - (1 if embedded else 2),
+        remat=remat > 0,
     )
     if kernel is not None:
-        if embedded:
-            mask = _checked_mask(inputs, jnp.shape(inputs), lengths, mask)
-        else:
-            inputs, mask = _checked_inputs(inputs, lengths, mask)
-        (y_f, y_b), (c_f, c_b) = kernel(params, inputs, mask, unroll, embeddings)
-        if not return_sequences:  # the last valid output is the carried h
-            y_f, y_b = c_f[0], c_b[0]
-        return merge(y_f, y_b, merge_mode), (c_f, c_b)
+        fused = (kernel, params, inputs, embeddings, lengths, mask, unroll, return_sequences)
+        (y_f, y_b), carries = _run_fused(*fused)
+        return merge(y_f, y_b, merge_mode), carries
     if embedded:
         inputs = embeddings[inputs]
-    common = dict(lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll)
+    common = dict(
+        lengths=lengths, mask=mask, return_sequences=return_sequences, unroll=unroll, remat=remat
+    )
     y_f, c_f = rnn(forward_cell, params["forward"], inputs, **common)
     y_b, c_b = rnn(backward_cell, params["backward"], inputs, reverse=True, **common)
     if return_sequences:
         y_b = jnp.flip(y_b, axis=-2)
     return merge(y_f, y_b, merge_mode), (c_f, c_b)
+
+
+def _run_fused(kernel, params, inputs, embeddings, lengths, mask, unroll, return_sequences):
+    """``bidirectional`` on its fused ``kernel``: the inputs and mask checked (token ids
+    with ``embeddings``), then ``((y_f, y_b), (carry_f, carry_b))``, the outputs the
+    last valid ones without ``return_sequences``."""
+    if embeddings is not None:
+        mask = _checked_mask(inputs, jnp.shape(inputs), lengths, mask)
+    else:
+        inputs, mask = _checked_inputs(inputs, lengths, mask)
+    (y_f, y_b), (c_f, c_b) = kernel(params, inputs, mask, unroll, embeddings)
+    if not return_sequences:  # the last valid output is the carried h
+        y_f, y_b = c_f[0], c_b[0]
+    return (y_f, y_b), (c_f, c_b)
 
 
 def _check_directions(forward_cell: Cell, backward_cell: Cell, params) -> None:
@@ -597,14 +693,17 @@ def stacked_rnn(
     recurrent_dropout: float | Sequence[float] = 0.0,
     train: bool = False,
     key: jax.Array | None = None,
+    remat: int | None = None,
 ) -> tuple[jax.Array, list[Carry]]:
     """Stacked layers; every layer but the last returns sequences.
 
     ``dropout`` / ``recurrent_dropout``: one rate for every layer (as document 002's
     stacked GRU) or one per layer. Layer ``i`` draws its masks from
-    ``jax.random.split(key, len(cells))[i]`` (see ``rnn``).
+    ``jax.random.split(key, len(cells))[i]`` (see ``rnn``). ``remat``: every layer's
+    (``rnn``).
     """
     check_switches(return_sequences=return_sequences, train=train)
+    remat = check_remat(remat)
     n = len(cells)
     if not isinstance(params, Sequence) or len(params) != n:
         got = len(params) if isinstance(params, Sequence) else type(params).__name__
@@ -634,6 +733,7 @@ def stacked_rnn(
             recurrent_dropout=recurrent_dropouts[i],
             train=train,
             key=keys[i],
+            remat=remat,
         )
         carries.append(carry)
     return x, carries
