@@ -3,15 +3,16 @@ beside plain Flax, PyTorch and Keras 3, same shapes and optimizer, in one run.
 
     python benchmarks/workloads.py [--workloads imdb_lstm,copy_attention,...]
         [--frameworks ours,engine,flax,torch,keras,keras_xla] [--repeats 5] [--steps 10]
-        [--seeds 1 3 8] [--quiet-load 0.6] [--wait-quiet 1800] [--out FILE.json]
-        [--table] [--small]
+        [--seeds 1 3 8] [--seed-loop auto] [--quiet-load 0.6] [--wait-quiet 1800]
+        [--out FILE.json] [--table] [--small]
 
 The workloads (``benchmarks/_workloads.py``): document 002's SimpleRNN, LSTM and GRU IMDB
 classifiers and its weather GRU, document 003's character LSTM, the copy task's
 attention encoder-decoder (document 001), the seq2seq experiment's Bahdanau model on
 addition, and document 000's BiLSTM. Ours is the model from the registries with one
 jitted train step (``rnn_attn.train.steps``), and the engine (``rnn_attn.train.engine``)
-with N seeds in one program on the mesh an experiment with N seeds builds; the peers'
+with N seeds in one program on the mesh an experiment with N seeds builds (its seeds
+batched or one after another as ``--seed-loop`` says, the experiments' flag); the peers'
 twins are in ``benchmarks/_peers.py`` (PyTorch on 2 threads; Keras 3 on TensorFlow
 with ``jit_compile`` False and True; Flax linen ``nn.RNN`` over Flax's own cells).
 
@@ -56,6 +57,13 @@ def parse_args(argv: list[str]):
     parser.add_argument("--steps", type=_flags.count(1), default=10, help="timed steps per run")
     parser.add_argument("--warmup", type=_flags.count(0), default=2, help="untimed steps")
     parser.add_argument("--seeds", type=_flags.count(1), nargs="+", default=[1, 3, 8])
+    parser.add_argument(
+        "--seed-loop",
+        choices=("auto", "vmap", "map"),
+        default="auto",
+        help="the engine's seeds batched (vmap) or one after another (map), as the "
+        "experiments' --seed-loop; auto: map on a CPU, vmap elsewhere",
+    )
     parser.add_argument("--quiet-load", type=_flags.positive, default=0.6)
     parser.add_argument(
         "--wait-quiet",
@@ -81,7 +89,7 @@ def parse_args(argv: list[str]):
 # ---------------------------------------------------------------- one run (a child process)
 
 
-def build(w, framework: str, num_seeds: int, steps: int):
+def build(w, framework: str, num_seeds: int, steps: int, seed_loop: str = "auto"):
     """``(run, examples per call, info)`` of one framework on workload ``w``."""
     import _ours
     import _peers
@@ -96,6 +104,7 @@ def build(w, framework: str, num_seeds: int, steps: int):
             data,
             w.batch,
             num_seeds,
+            seed_loop=seed_loop,
             fit_options=_workloads.fit_options(w),
         )
         return run, num_seeds * w.batch * steps, info | {"xla_compile_s": compile_s}
@@ -118,7 +127,7 @@ def child(args) -> dict:
         _ours.request_devices(num_seeds)  # before JAX starts
     t0 = time.perf_counter()
     try:
-        run, examples, info = build(w, framework, num_seeds, args.steps)
+        run, examples, info = build(w, framework, num_seeds, args.steps, args.seed_loop)
     except (ImportError, _peers.Unsupported) as e:
         return {"skipped": f"{type(e).__name__}: {e}"}
     run()
@@ -156,6 +165,7 @@ def measure(args, workload: str, framework: str, seeds: int) -> dict:
     python = args.peer_python if framework in ("torch", "keras", "keras_xla") else sys.executable
     command = [python, os.path.abspath(__file__), "--child", f"{workload}:{framework}:{seeds}"]
     command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
+    command += ["--seed-loop", getattr(args, "seed_loop", "auto")]
     command += ["--small"] if args.small else []
     env = dict(os.environ) if args.no_hugetlb else _harness.hugetlb_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_flags.ROOT, env.get("PYTHONPATH")]))

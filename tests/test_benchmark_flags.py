@@ -98,6 +98,26 @@ CASES = [
         ["--wait-quiet", "nan"],
         "argument --wait-quiet: expected a number >= 0, got 'nan'",
     ),
+    (
+        "workloads.py",
+        ["--seed-loop", "pmap"],
+        "argument --seed-loop: invalid choice: 'pmap'",
+    ),
+    (
+        "gpu.py",
+        ["--steps", "environment,gpu"],
+        "argument --steps: unknown name 'gpu'; expected comma-separated names from",
+    ),
+    (
+        "gpu.py",
+        ["--budget-s", "0"],
+        "argument --budget-s: expected a number > 0, got '0'",
+    ),
+    (
+        "cudnn_lstm.py",
+        ["--shapes", "128,500,32"],
+        "a shape is batch,maxlen,features,units",
+    ),
 ]
 
 
