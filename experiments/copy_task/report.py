@@ -49,7 +49,7 @@ def write_plots(workdir: str, cfg, models: dict, fits: dict) -> dict[str, str]:
         title="Copy task: TRAINING loss (mean and min-max over seeds)",
     )
     spot = models.get("attention", {}).get("spot_checks_first_seed", {})
-    if "attention_weights" in spot:
+    if "attention_weights" in spot and len(spot["inputs"]):  # none with --spot-checks 0
         files["attention_weights"] = plots.attention_heatmap(
             np.asarray(spot["attention_weights"]),
             [str(v) for v in spot["inputs"][0]],

@@ -3,6 +3,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 
 import jax
 import numpy as np
@@ -239,3 +240,20 @@ def test_seed_loop_map_and_vmap_agree():
         cfg = _small_config(models="attention", steps=60, checkpoint_every=60, seed_loop=loop)
         results[loop] = _train(cfg, _mesh(cfg))["attention"].step_loss
     np.testing.assert_allclose(results["map"], results["vmap"], rtol=1e-4)
+
+
+def test_the_plots_need_no_spot_check(tmp_path):
+    """``--spot-checks 0`` leaves the attention model no test pair to draw: the report
+    writes its other plots (it raised an IndexError)."""
+    from experiments.copy_task.report import write_plots
+
+    cfg = _small_config(steps=20)
+    spot = {"inputs": [], "targets": [], "predicted": [], "attention_weights": [[]] * 5}
+    models = {
+        name: {"per_seed": {"test_exact_match": [0.1, 0.2]}, "summary": None}
+        for name in ("baseline", "attention")
+    }
+    models["attention"]["spot_checks_first_seed"] = spot
+    fits = {name: types.SimpleNamespace(step_loss=np.ones((2, 20))) for name in models}
+    files = write_plots(str(tmp_path), cfg, models, fits)
+    assert sorted(files) == ["accuracy_by_seed", "train_loss"]
