@@ -208,8 +208,10 @@ def test_cli_unwritable_workdir(tmp_path):
 def test_cli_end_to_end(tmp_path, capsys):
     """The command line in this process (the module's entry point runs as a subprocess in
     ``test_cli_unwritable_workdir``)."""
-    # _small_config's sizes: the compiled steps are shared with the other tests here
+    # Small sizes, 3 symbols and loops not unrolled: XLA compiles the two models' programs
+    # faster (the slow tier's --local run takes the defaults)
     sizes = ["--units", "32", "--cardinality", "8", "--eval-examples", "50", "--batch-size", "4"]
+    sizes += ["--length", "3", "--n-copy", "1", "--no-unroll"]
     argv = ["--workdir", str(tmp_path), "--seeds", "2", "--steps", "200", *sizes]
     argv += ["--checkpoint-every", "100", "--no-progress", "--spot-checks", "3"]
     code = main(copy_task.EXPERIMENT, argv)

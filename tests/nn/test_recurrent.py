@@ -469,16 +469,19 @@ def test_stacked_rnn_checks_one_params_per_cell_and_each_layer():
         stacked_rnn(stack, params, X)
 
 
-PROJECTION_CASES = {  # every cell's step, each direction on some
+PROJECTION_CASES = {  # every cell's step, each direction on some; two in the slow tier
     "simple_rnn": (cells.SimpleRNNCell(6), False),
     "lstm-reverse": (cells.LSTMCell(6), True),
-    "lstm-layer_norm": (cells.LSTMCell(6, layer_norm=True), False),
     "gru-reset_after": (cells.GRUCell(6, reset_after=True), False),
-    "gru-reset_before-reverse": (cells.GRUCell(6, reset_after=False), True),
+    "lstm-layer_norm": (cells.LSTMCell(6, layer_norm=True), False, pytest.mark.slow),
+    "gru-reset_before-reverse": (cells.GRUCell(6, reset_after=False), True, pytest.mark.slow),
 }
 
 
-@pytest.mark.parametrize("cell,reverse", PROJECTION_CASES.values(), ids=list(PROJECTION_CASES))
+@pytest.mark.parametrize(
+    "cell,reverse",
+    [pytest.param(*case[:2], id=name, marks=case[2:]) for name, case in PROJECTION_CASES.items()],
+)
 def test_projecting_each_step_in_the_loop_gives_the_projection_before_it(cell, reverse):
     """``rnn`` on the generic scan projects each step's inputs inside the loop;
     ``scan_projected`` of ``cell.project`` over every step is the other way: float32 values
@@ -494,17 +497,19 @@ def test_projecting_each_step_in_the_loop_gives_the_projection_before_it(cell, r
 
     def before(params):  # rnn draws its recurrent mask from the second half of key
         projected = cell.project(params, jnp.where(mask[..., None], x, 0.0))
-        return scan_projected(
-            cell, params, projected, mask=mask, key=jax.random.split(key)[1], **options
-        )
+        recurrent_key = jax.random.split(key)[1]
+        return scan_projected(cell, params, projected, mask=mask, key=recurrent_key, **options)
 
-    params = cell.init(jax.random.PRNGKey(0), 5)
-    for got, want in zip(
-        jax.tree.leaves(per_step(params)), jax.tree.leaves(before(params)), strict=True
-    ):
+    def both(params):  # one compiled program: values and gradients of both ways
+        def loss(fn, p):
+            return jnp.sum(jnp.tanh(fn(p)[0]) ** 2)
+
+        return [
+            (fn(params), jax.grad(lambda p, f=fn: loss(f, p))(params)) for fn in (per_step, before)
+        ]
+
+    (values, grads), (want_values, want_grads) = jax.jit(both)(cell.init(jax.random.PRNGKey(0), 5))
+    for got, want in zip(jax.tree.leaves(values), jax.tree.leaves(want_values), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    grads = [
-        jax.grad(lambda p, f=f: jnp.sum(jnp.tanh(f(p)[0]) ** 2))(params) for f in (per_step, before)
-    ]
-    for name in params:
-        np.testing.assert_allclose(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
+    for name in grads:
+        np.testing.assert_allclose(grads[name], want_grads[name], rtol=1e-4, atol=1e-6)
